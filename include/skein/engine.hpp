@@ -1,0 +1,111 @@
+// The engine interface: one request = chat messages (+ an optional output type) -> text.
+//
+// Engines own their compute threads. `submit` never blocks on generation; the callback runs
+// exactly once, on an engine thread, with the result (also for cancelled and failed requests).
+// `async_generate` adapts this to Boost.Asio: the completion runs on the caller's executor and an
+// Asio cancellation (e.g. a cancelled coroutine) cancels the request in the engine.
+#pragma once
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "skein/json.hpp"
+#include "skein/schema.hpp"
+
+namespace skein {
+
+struct Sampling {
+  float temperature = 0.8f;  // <= 0: greedy
+  float top_p = 1.0f;        // 1: off
+  int top_k = 0;             // 0: off
+  int max_tokens = 256;
+  std::vector<std::string> stop;  // generation ends before the first of these strings
+  std::optional<uint32_t> seed;   // unset: a random seed
+  bool ignore_eos = false;        // benchmarks: generate exactly max_tokens
+};
+
+struct ChatMessage {
+  std::string role;  // system | user | assistant
+  std::string content;
+};
+
+struct GenerateRequest {
+  std::vector<ChatMessage> messages;
+  TypePtr output;  // when set, generation is constrained to this type where the engine can
+  Sampling sampling;
+  // Optional streaming hook, called on an engine thread with each generated piece of text.
+  std::function<void(const std::string& piece)> on_token;
+};
+
+enum class Finish { stop, length, cancelled, error };
+const char* to_string(Finish f);
+
+struct GenerateResult {
+  std::string text;
+  Finish finish = Finish::error;
+  std::string error;  // set when finish == error
+  int prompt_tokens = 0;
+  int generated_tokens = 0;
+  // steady_clock nanoseconds: submitted, given a slot, first token, done.
+  int64_t queued_ns = 0, started_ns = 0, first_token_ns = 0, finished_ns = 0;
+  bool ok() const { return finish == Finish::stop || finish == Finish::length; }
+};
+
+// A request in flight. cancel() is idempotent and thread-safe; the engine then completes the
+// request promptly with Finish::cancelled and frees whatever it held (slot, connection, process).
+class PendingRequest {
+ public:
+  virtual ~PendingRequest() = default;
+  virtual void cancel() = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual const std::string& name() const = 0;
+  // Thread-safe. `done` is called exactly once, on an engine thread.
+  virtual std::shared_ptr<PendingRequest> submit(GenerateRequest request,
+                                                 std::function<void(GenerateResult)> done) = 0;
+};
+
+int64_t now_ns();  // steady_clock, the clock of every timing in Skein
+
+// Asio adapter. REQUIRES: the handler's executor is single-threaded (an io_context run by one
+// thread, or a strand), as in Skein's orchestration loop.
+template <typename CompletionToken>
+auto async_generate(Engine& engine, GenerateRequest request, CompletionToken&& token) {
+  namespace asio = boost::asio;
+  return asio::async_initiate<CompletionToken, void(GenerateResult)>(
+      [&engine](auto handler, GenerateRequest req) {
+        using Handler = decltype(handler);
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        auto shared = std::make_shared<Handler>(std::move(handler));
+        auto pending = engine.submit(std::move(req), [shared, work](GenerateResult result) mutable {
+          auto ex = work.get_executor();
+          asio::post(ex, [shared, work = std::move(work), result = std::move(result)]() mutable {
+            auto s = asio::get_associated_cancellation_slot(*shared);
+            if (s.is_connected()) s.clear();
+            std::move (*shared)(std::move(result));
+          });
+        });
+        if (slot.is_connected())
+          slot.assign([weak = std::weak_ptr<PendingRequest>(pending)](asio::cancellation_type) {
+            if (auto p = weak.lock()) p->cancel();
+          });
+      },
+      token, std::move(request));
+}
+
+// Blocking convenience for tools and tests.
+GenerateResult generate_sync(Engine& engine, GenerateRequest request);
+
+}  // namespace skein

@@ -1,0 +1,46 @@
+// A request inside the llama engine, and the wake-up channel it shares with the decode loop.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "skein/engine.hpp"
+
+namespace skein::llama {
+
+struct Job;
+
+// Shared by the engine and its jobs, so a job cancelled after the engine is gone touches nothing
+// freed.
+struct Mailbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Job>> queue;  // waiting for a slot, FIFO
+  bool stop = false;
+};
+
+struct Job : PendingRequest {
+  GenerateRequest request;
+  std::function<void(GenerateResult)> done;
+  GenerateResult result;
+  std::atomic<bool> cancelled{false};
+  std::shared_ptr<Mailbox> mailbox;
+
+  void cancel() override {
+    cancelled.store(true);
+    std::lock_guard lock(mailbox->mu);
+    mailbox->cv.notify_all();
+  }
+
+  // Completes the request; call once.
+  void finish(Finish how, std::string error = {}) {
+    result.finish = how;
+    result.error = std::move(error);
+    result.finished_ns = now_ns();
+    auto callback = std::move(done);
+    callback(std::move(result));
+  }
+};
+
+}  // namespace skein::llama

@@ -1,0 +1,74 @@
+// Templates on llama.cpp's Jinja engine, made strict: an undefined value that reaches the output
+// is an error (Jinja's StrictUndefined), so a typo in a field name cannot silently become "".
+#include "skein/template.hpp"
+
+#include <jinja/lexer.h>
+#include <jinja/parser.h>
+#include <jinja/runtime.h>
+#include <json.h>
+
+namespace skein {
+namespace {
+
+std::string keys_of(const Json& vars) {
+  std::string out;
+  for (auto& [k, v] : vars.items()) out += (out.empty() ? "" : ", ") + k;
+  return out.empty() ? "(none)" : out;
+}
+
+// Finds an undefined value among the rendered statement results (nested for loops give arrays).
+const jinja::value_undefined_t* find_undefined(const jinja::value& v) {
+  if (auto u = std::dynamic_pointer_cast<jinja::value_undefined_t>(v)) return u.get();
+  if (jinja::is_val<jinja::value_array>(v))
+    for (const auto& item : v->as_array())
+      if (auto found = find_undefined(item)) return found;
+  return nullptr;
+}
+
+}  // namespace
+
+struct Template::Impl {
+  std::string source;
+  std::string where;
+  jinja::program program;
+
+  [[noreturn]] void fail(const std::string& why, const Json* vars) const {
+    std::string msg = (where.empty() ? "" : where + ": ") + "template error: " + why + "\n  template: " + source;
+    if (vars) msg += "\n  available: " + keys_of(*vars);
+    throw TemplateError(msg);
+  }
+};
+
+Template::Template(std::string source, std::string where) : impl_(std::make_unique<Impl>()) {
+  impl_->source = std::move(source);
+  impl_->where = std::move(where);
+  try {
+    jinja::lexer lexer;
+    impl_->program = jinja::parse_from_tokens(lexer.tokenize(impl_->source));
+  } catch (const std::exception& e) {
+    impl_->fail(e.what(), nullptr);
+  }
+}
+
+Template::~Template() = default;
+Template::Template(Template&&) noexcept = default;
+Template& Template::operator=(Template&&) noexcept = default;
+
+const std::string& Template::source() const { return impl_->source; }
+
+std::string Template::render(const Json& vars) const {
+  jinja::context ctx(impl_->source);
+  jinja::value results;
+  try {
+    jinja::global_from_json(ctx, common_json::parse(vars.dump()), false);
+    jinja::runtime runtime(ctx);
+    results = runtime.execute(impl_->program);
+  } catch (const std::exception& e) {
+    impl_->fail(e.what(), &vars);
+  }
+  if (auto undefined = find_undefined(results))
+    impl_->fail("undefined value " + undefined->type(), &vars);
+  return jinja::render_string_parts(jinja::runtime::gather_string_parts(results));
+}
+
+}  // namespace skein

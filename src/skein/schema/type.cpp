@@ -1,0 +1,67 @@
+// A compiled type: valijson's schema for validation and llama.cpp's GBNF for constraint.
+#include <json-schema-to-grammar.h>
+
+#include <mutex>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include "skein/schema.hpp"
+
+namespace skein {
+
+struct Type::Compiled {
+  nlohmann::json document;  // valijson reads the schema in place: keep it alive
+  valijson::Schema schema;
+  std::once_flag grammar_once;
+  std::string grammar;
+};
+
+Type::Type(std::string name, Json schema)
+    : name_(std::move(name)), schema_(std::move(schema)), compiled_(std::make_unique<Compiled>()) {
+  compiled_->document = schema_;
+  valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+  valijson::adapters::NlohmannJsonAdapter adapter(compiled_->document);
+  try {
+    parser.populateSchema(adapter, compiled_->schema);
+  } catch (const std::exception& e) {
+    throw ConfigError({}, "type '" + name_ + "': " + e.what());
+  }
+}
+
+Type::~Type() = default;
+
+std::vector<std::string> Type::validate(const Json& value) const {
+  const nlohmann::json doc = value;
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter adapter(doc);
+  std::vector<std::string> errors;
+  if (validator.validate(compiled_->schema, adapter, &results)) return errors;
+  valijson::ValidationResults::Error error;
+  while (results.popError(error)) {
+    std::string where;
+    for (const auto& c : error.context) where += c == "<root>" ? "" : c;
+    errors.push_back((where.empty() ? "/" : where) + ": " + error.description);
+  }
+  return errors;
+}
+
+const std::string& Type::grammar() const {
+  std::call_once(compiled_->grammar_once, [this] {
+    try {
+      compiled_->grammar = json_schema_to_grammar(common_json::parse(schema_.dump()));
+    } catch (const std::exception& e) {
+      throw ConfigError({}, "type '" + name_ + "' cannot be turned into a grammar: " + e.what());
+    }
+  });
+  return compiled_->grammar;
+}
+
+std::string Type::instruction() const {
+  return "Reply with one JSON value, and nothing else, that matches this JSON Schema:\n" + schema_.dump();
+}
+
+}  // namespace skein

@@ -1,0 +1,84 @@
+// Named types and the rewrite of `$ref: Name` into a self-contained schema with `$defs`.
+#include "skein/schema.hpp"
+
+namespace skein {
+namespace {
+
+const std::string kDefsPrefix = "#/$defs/";
+
+std::string ref_name(const std::string& ref) {
+  return ref.rfind(kDefsPrefix, 0) == 0 ? ref.substr(kDefsPrefix.size()) : ref;
+}
+
+// Rewrites every `$ref` in place to point into `$defs`.
+void rewrite_refs(Json& schema) {
+  if (schema.is_object()) {
+    for (auto& [k, v] : schema.items()) {
+      if (k == "$ref" && v.is_string()) v = kDefsPrefix + ref_name(v.get<std::string>());
+      else rewrite_refs(v);
+    }
+  } else if (schema.is_array()) {
+    for (auto& v : schema) rewrite_refs(v);
+  }
+}
+
+}  // namespace
+
+void TypeSet::add(const std::string& name, Json schema, Location where, std::map<std::string, int> lines) {
+  if (name.empty()) throw ConfigError(where, "a type needs a name");
+  if (types_.count(name)) throw ConfigError(where, "type '" + name + "' is defined twice");
+  check_schema(schema, where, lines);
+  types_[name] = Entry{std::move(schema), std::move(where)};
+}
+
+void TypeSet::collect_refs(const Json& schema, const Location& where, Json& defs) const {
+  if (schema.is_array()) {
+    for (const auto& v : schema) collect_refs(v, where, defs);
+    return;
+  }
+  if (!schema.is_object()) return;
+  for (const auto& [k, v] : schema.items()) {
+    if (k != "$ref") {
+      collect_refs(v, where, defs);
+      continue;
+    }
+    const std::string target = ref_name(v.get<std::string>());
+    if (defs.contains(target)) continue;
+    auto it = types_.find(target);
+    if (it == types_.end()) throw ConfigError(where, "`$ref: " + target + "` names no declared type");
+    defs[target] = it->second.schema;  // placeholder first: recursive types terminate
+    collect_refs(it->second.schema, it->second.where, defs);
+  }
+}
+
+TypePtr TypeSet::make(const std::string& name, Json schema, Location where,
+                      const std::map<std::string, int>& lines) const {
+  check_schema(schema, where, lines);
+  Json defs = Json::object();
+  collect_refs(schema, where, defs);
+  if (schema.contains("$ref") && schema.size() == 1 && !schema.contains("$defs")) {
+    // A bare reference: the named type itself is the root.
+    const std::string target = ref_name(schema["$ref"].get<std::string>());
+    schema = types_.at(target).schema;
+  }
+  rewrite_refs(schema);
+  if (!defs.empty()) {
+    for (auto& [k, v] : defs.items()) rewrite_refs(v);
+    schema["$defs"] = std::move(defs);
+  }
+  return std::make_shared<const Type>(name, std::move(schema));
+}
+
+TypePtr TypeSet::get(const std::string& name, const Location& where) const {
+  auto it = types_.find(name);
+  if (it == types_.end()) throw ConfigError(where, "unknown type '" + name + "'");
+  return make(name, Json{{"$ref", name}}, it->second.where);
+}
+
+std::vector<std::string> TypeSet::names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : types_) out.push_back(k);
+  return out;
+}
+
+}  // namespace skein

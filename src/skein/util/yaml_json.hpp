@@ -1,0 +1,39 @@
+// YAML documents as JSON, keeping the source line of every value for error messages.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "skein/error.hpp"
+#include "skein/json.hpp"
+
+namespace skein {
+
+// JSON pointer (relative to the converted node) -> 1-based line.
+using LineMap = std::map<std::string, int>;
+
+// Converts a YAML node: plain scalars become null/bool/int/float where they read as such, quoted
+// scalars stay strings, mapping key order is kept.
+Json yaml_to_json(const YAML::Node& node, LineMap* lines = nullptr, const std::string& pointer = "");
+
+// The location of a YAML node in `file`.
+Location where(const std::string& file, const YAML::Node& node);
+
+// Throws ConfigError at the first key of `map` not in `allowed`, listing the allowed keys.
+void refuse_unknown_keys(const std::string& file, const YAML::Node& map, const std::set<std::string>& allowed,
+                         const std::string& what);
+
+// Reads a scalar as T, or throws ConfigError "<what>: expected <kind>" at its line.
+template <typename T>
+T scalar_as(const std::string& file, const YAML::Node& node, const std::string& what) {
+  try {
+    if (!node.IsScalar()) throw YAML::Exception(node.Mark(), "not a scalar");
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError(where(file, node), what + " has the wrong kind of value");
+  }
+}
+
+}  // namespace skein
