@@ -1,6 +1,4 @@
 // A compiled type: valijson's schema for validation and llama.cpp's GBNF for constraint.
-#include <json-schema-to-grammar.h>
-
 #include <mutex>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -8,6 +6,7 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "grammar.hpp"
 #include "skein/schema.hpp"
 
 namespace skein {
@@ -52,7 +51,7 @@ std::vector<std::string> Type::validate(const Json& value) const {
 const std::string& Type::grammar() const {
   std::call_once(compiled_->grammar_once, [this] {
     try {
-      compiled_->grammar = json_schema_to_grammar(common_json::parse(schema_.dump()));
+      compiled_->grammar = schema_to_grammar(schema_);
     } catch (const std::exception& e) {
       throw ConfigError({}, "type '" + name_ + "' cannot be turned into a grammar: " + e.what());
     }

@@ -1,0 +1,83 @@
+// Chains: typed batch pipelines over datasets (SPEC §3). One representation, built by the YAML
+// loader (load_chain) or directly through this API.
+//
+// Each input record starts a history {chain_input: <record>, row_id: <n>}; every Step adds
+// `<step id>: <its output>`. Templates see the history.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "skein/engine.hpp"
+#include "skein/engine_config.hpp"
+#include "skein/schema.hpp"
+#include "skein/template.hpp"
+
+namespace skein {
+
+struct Step {
+  std::string id;
+  std::string engine = "local";
+  TypePtr output;                      // required
+  std::shared_ptr<Template> system;    // optional
+  std::shared_ptr<Template> user;      // required
+  Sampling sampling;
+  int retries = 2;                     // extra attempts after an invalid output, each told why
+  std::optional<std::string> instruction;  // replaces the schema instruction in the system prompt
+  Location where;
+};
+
+struct Chain {
+  std::string name;
+  std::string file;         // the file it was loaded from ("" when built in C++)
+  std::string file_sha256;  // of the file's bytes
+  std::map<std::string, EngineConfig> engines;  // declared engines; `local` is always available
+  TypeSet types;
+  TypePtr input;            // optional type of each input record
+  int batch_size = 16;
+  std::vector<Step> steps;
+};
+
+// Parses a chain file (YAML or JSON). Throws ConfigError with file:line for any problem,
+// including unknown keys, before anything runs.
+Chain load_chain(const std::string& path);
+Chain parse_chain(const std::string& text, const std::string& file);
+
+struct ChainProgress {
+  std::string node;
+  size_t done = 0;    // records that passed through `node` (incl. errors)
+  size_t errors = 0;
+};
+
+struct RunOptions {
+  std::string input_path;            // JSONL; "-" = stdin
+  std::string output_dir;
+  std::optional<int> batch_size;     // overrides the chain's
+  std::function<void(const ChainProgress&)> on_progress;  // called on the run's thread
+  std::function<void(const std::string&)> on_warning;
+};
+
+struct NodeCounts {
+  size_t in = 0, out = 0, errors = 0;
+  long long prompt_tokens = 0, generated_tokens = 0;
+};
+
+struct RunSummary {
+  std::string status;  // done | failed
+  std::string error;   // when failed
+  size_t records_in = 0, records_out = 0, errors = 0;
+  std::map<std::string, NodeCounts> nodes;
+  std::map<std::string, double> engine_load_seconds;
+  double wall_seconds = 0;
+  std::string output_dir;
+};
+
+// Runs the chain over the input file and writes run.json, <step>/000.jsonl and errors.jsonl into
+// options.output_dir. Bad records become error records; the run goes on. Throws ConfigError /
+// EngineError for problems that stop the whole run (the output folder then records a failed run).
+RunSummary run_chain(const Chain& chain, const RunOptions& options);
+
+}  // namespace skein

@@ -1,0 +1,32 @@
+// Engine configurations, as written in the `engines:` section of a chain or graph file.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "skein/engine.hpp"
+#include "skein/error.hpp"
+#include "skein/json.hpp"
+
+namespace skein {
+
+struct EngineConfig {
+  std::string name;
+  std::string backend = "llama";  // this version: llama
+  std::string model;              // llama: a GGUF path (relative paths: to the file's folder)
+  Json options = Json::object();  // backend options (llama: context, batch, threads)
+  bool lazy = true;
+  double keep_alive = 180;        // seconds idle before release; 0 = at once; < 0 = never
+  int parallel = 4;               // concurrent requests (llama: sequence slots)
+  double startup_timeout = 120;   // seconds
+  Location where;
+};
+
+// The built-in `local` engine: backend llama on the model that scripts/setup.sh generates
+// (override the file with SKEIN_LOCAL_MODEL, or declare an engine named `local`).
+EngineConfig local_engine_config();
+
+// Starts an engine for `config` (blocking; loads the model). Throws EngineError.
+std::unique_ptr<Engine> start_engine(const EngineConfig& config);
+
+}  // namespace skein

@@ -1,0 +1,191 @@
+// The chain file (SPEC §8): YAML (or JSON) to the one Chain representation. Every problem is a
+// ConfigError at the file:line of the offending key, raised before anything runs.
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "skein/chain.hpp"
+#include "util/yaml_json.hpp"
+
+namespace skein {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha256(), nullptr);
+  std::string out;
+  char buf[3];
+  for (unsigned i = 0; i < n; ++i) std::snprintf(buf, sizeof buf, "%02x", digest[i]), out += buf;
+  return out;
+}
+
+class ChainLoader {
+ public:
+  ChainLoader(std::string file, std::string dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+
+  Chain load(const YAML::Node& root) {
+    if (!root.IsMap()) throw ConfigError({file_, 1}, "a chain file must be a mapping with a `chain:` key");
+    refuse_unknown_keys(file_, root, {"chain", "engines", "types", "input", "batch_size", "steps"}, "the chain file");
+    if (!root["chain"]) throw ConfigError({file_, 1}, "missing `chain: <name>` (a graph file has `graph:` instead)");
+    Chain c;
+    c.name = scalar_as<std::string>(file_, root["chain"], "`chain`");
+    if (root["engines"]) load_engines(root["engines"], c);
+    if (root["types"]) load_types(root["types"], c);
+    if (root["input"]) c.input = type_ref(root["input"], c, "input");
+    if (root["batch_size"]) c.batch_size = positive(root["batch_size"], "`batch_size`");
+    if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0)
+      throw ConfigError(where(file_, root), "`steps` must be a non-empty list");
+    for (const auto& node : root["steps"]) c.steps.push_back(load_step(node, c));
+    return c;
+  }
+
+ private:
+  int positive(const YAML::Node& n, const std::string& what) {
+    const int v = scalar_as<int>(file_, n, what);
+    if (v < 1) throw ConfigError(where(file_, n), what + " must be at least 1");
+    return v;
+  }
+
+  void load_engines(const YAML::Node& engines, Chain& c) {
+    if (!engines.IsMap()) throw ConfigError(where(file_, engines), "`engines` must be a mapping of name to engine");
+    for (const auto& kv : engines) {
+      EngineConfig e = kv.first.Scalar() == "local" ? local_engine_config() : EngineConfig{};
+      e.name = kv.first.Scalar();
+      e.where = where(file_, kv.first);
+      const YAML::Node& n = kv.second;
+      refuse_unknown_keys(file_, n, {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout",
+                                     "context", "batch", "threads"}, "engine '" + e.name + "'");
+      if (n["backend"]) e.backend = scalar_as<std::string>(file_, n["backend"], "`backend`");
+      if (n["model"]) e.model = resolve_path(scalar_as<std::string>(file_, n["model"], "`model`"));
+      if (n["lazy"]) e.lazy = scalar_as<bool>(file_, n["lazy"], "`lazy`");
+      if (n["keep_alive"]) e.keep_alive = scalar_as<double>(file_, n["keep_alive"], "`keep_alive`");
+      if (n["parallel"]) e.parallel = positive(n["parallel"], "`parallel`");
+      if (n["startup_timeout"]) e.startup_timeout = scalar_as<double>(file_, n["startup_timeout"], "`startup_timeout`");
+      for (const char* k : {"context", "batch", "threads"})
+        if (n[k]) e.options[k] = scalar_as<int>(file_, n[k], std::string("`") + k + "`");
+      if (e.backend == "llama" && e.model.empty())
+        throw ConfigError(e.where, "engine '" + e.name + "' needs `model:` (a GGUF file)");
+      c.engines[e.name] = std::move(e);
+    }
+  }
+
+  std::string resolve_path(const std::string& p) {
+    if (p.empty() || fs::path(p).is_absolute()) return p;
+    return (fs::path(dir_) / p).lexically_normal().string();
+  }
+
+  void load_types(const YAML::Node& types, Chain& c) {
+    if (!types.IsMap()) throw ConfigError(where(file_, types), "`types` must be a mapping of name to JSON Schema");
+    for (const auto& kv : types) {
+      LineMap lines;
+      Json schema = yaml_to_json(kv.second, &lines);
+      c.types.add(kv.first.Scalar(), std::move(schema), where(file_, kv.first), lines);
+    }
+  }
+
+  // A type given by name (`Verdict`) or inline (a schema mapping).
+  TypePtr type_ref(const YAML::Node& n, const Chain& c, const std::string& owner) {
+    if (n.IsScalar()) return c.types.get(n.Scalar(), where(file_, n));
+    LineMap lines;
+    Json schema = yaml_to_json(n, &lines);
+    return c.types.make(owner, std::move(schema), where(file_, n), lines);
+  }
+
+  Sampling load_sampling(const YAML::Node& n) {
+    refuse_unknown_keys(file_, n, {"temperature", "top_p", "top_k", "max_tokens", "stop", "seed"}, "`sampling`");
+    Sampling s;
+    if (n["temperature"]) s.temperature = scalar_as<float>(file_, n["temperature"], "`temperature`");
+    if (n["top_p"]) s.top_p = scalar_as<float>(file_, n["top_p"], "`top_p`");
+    if (n["top_k"]) s.top_k = scalar_as<int>(file_, n["top_k"], "`top_k`");
+    if (n["max_tokens"]) s.max_tokens = positive(n["max_tokens"], "`max_tokens`");
+    if (n["seed"]) s.seed = scalar_as<uint32_t>(file_, n["seed"], "`seed`");
+    if (n["stop"]) {
+      if (n["stop"].IsScalar()) s.stop = {n["stop"].Scalar()};
+      else s.stop = scalar_list(n["stop"], "`stop`");
+    }
+    return s;
+  }
+
+  std::vector<std::string> scalar_list(const YAML::Node& n, const std::string& what) {
+    if (!n.IsSequence()) throw ConfigError(where(file_, n), what + " must be a list");
+    std::vector<std::string> out;
+    for (const auto& item : n) out.push_back(scalar_as<std::string>(file_, item, what));
+    return out;
+  }
+
+  std::shared_ptr<Template> load_template(const YAML::Node& n, const std::string& what) {
+    const Location at = where(file_, n);
+    try {
+      return std::make_shared<Template>(scalar_as<std::string>(file_, n, what), at.str() + " " + what);
+    } catch (const TemplateError& e) {
+      throw ConfigError(at, e.what());
+    }
+  }
+
+  Step load_step(const YAML::Node& n, const Chain& c) {
+    if (!n.IsMap()) throw ConfigError(where(file_, n), "each step must be a mapping");
+    for (const char* kind : {"apply", "branch", "parallel"})
+      if (n[kind])
+        throw ConfigError(where(file_, n[kind]), std::string("`") + kind + "` nodes are not available in this version");
+    if (!n["step"]) throw ConfigError(where(file_, n), "a node needs its kind as key, e.g. `step: <id>`");
+    refuse_unknown_keys(file_, n, {"step", "engine", "output", "system", "user", "sampling", "retries", "instruction"},
+                        "step");
+    Step s;
+    s.where = where(file_, n["step"]);
+    s.id = scalar_as<std::string>(file_, n["step"], "`step`");
+    check_id(s, c);
+    if (n["engine"]) s.engine = scalar_as<std::string>(file_, n["engine"], "`engine`");
+    if (s.engine != "local" && !c.engines.count(s.engine))
+      throw ConfigError(where(file_, n["engine"]), "step '" + s.id + "' uses unknown engine '" + s.engine + "'");
+    if (!n["output"]) throw ConfigError(s.where, "step '" + s.id + "' needs `output:` (a type name or schema)");
+    s.output = type_ref(n["output"], c, s.id);
+    if (!n["user"]) throw ConfigError(s.where, "step '" + s.id + "' needs a `user:` template");
+    s.user = load_template(n["user"], "`user`");
+    if (n["system"]) s.system = load_template(n["system"], "`system`");
+    if (n["sampling"]) s.sampling = load_sampling(n["sampling"]);
+    if (n["retries"]) s.retries = scalar_as<int>(file_, n["retries"], "`retries`");
+    if (s.retries < 0) throw ConfigError(where(file_, n["retries"]), "`retries` must be 0 or more");
+    if (n["instruction"]) s.instruction = scalar_as<std::string>(file_, n["instruction"], "`instruction`");
+    return s;
+  }
+
+  void check_id(const Step& s, const Chain& c) {
+    if (s.id.empty() || s.id == "chain_input" || s.id == "row_id" || s.id == "flattened" || s.id == "errors")
+      throw ConfigError(s.where, "'" + s.id + "' cannot be a node id");
+    for (const auto& other : c.steps)
+      if (other.id == s.id) throw ConfigError(s.where, "node id '" + s.id + "' is used twice (first at " + other.where.str() + ")");
+  }
+
+  std::string file_, dir_;
+};
+
+}  // namespace
+
+Chain parse_chain(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError({file, e.mark.line + 1}, "not valid YAML: " + e.msg);
+  }
+  const std::string dir = file.empty() ? "." : fs::path(file).parent_path().string();
+  Chain c = ChainLoader(file, dir.empty() ? "." : dir).load(root);
+  c.file = file;
+  c.file_sha256 = sha256_hex(text);
+  return c;
+}
+
+Chain load_chain(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({path, 0}, "cannot read the file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_chain(ss.str(), path);
+}
+
+}  // namespace skein

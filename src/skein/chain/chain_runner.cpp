@@ -1,0 +1,200 @@
+// The chain executor (v0): records stream in batches of batch_size; for each Step every record of
+// the batch is in flight at once, so the engine batches them; outputs and error records are
+// written as each batch completes, so memory does not grow with the dataset.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <ctime>
+
+#include "gather.hpp"
+#include "input_reader.hpp"
+#include "run_writer.hpp"
+#include "skein/chain.hpp"
+#include "step_call.hpp"
+
+namespace skein {
+namespace {
+
+namespace asio = boost::asio;
+
+struct Record {
+  long long row_id = 0;
+  size_t line = 0;
+  Json history;
+};
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+class ChainRun {
+ public:
+  ChainRun(const Chain& chain, const RunOptions& options)
+      : chain_(chain), options_(options), writer_(options.output_dir),
+        batch_size_(size_t(options.batch_size.value_or(chain.batch_size))) {
+    summary_.output_dir = writer_.dir().string();
+    for (const auto& step : chain.steps) summary_.nodes[step.id];
+  }
+
+  RunSummary run() {
+    const auto t0 = std::chrono::steady_clock::now();
+    started_at_ = utc_now();
+    writer_.run_json(run_json("running"));
+    asio::io_context io;
+    std::exception_ptr failure;
+    asio::co_spawn(io, main(), [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    engines_.clear();  // a chain run ends by releasing its engines
+    summary_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    summary_.status = failure ? "failed" : "done";
+    if (failure) summary_.error = describe(failure);
+    writer_.flush();
+    writer_.run_json(run_json(summary_.status));
+    if (failure) std::rethrow_exception(failure);
+    return summary_;
+  }
+
+ private:
+  static std::string describe(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      return ex.what();
+    } catch (...) {
+      return "unknown error";
+    }
+  }
+
+  asio::awaitable<void> main() {
+    InputReader reader(options_.input_path);
+    if (!chain_.input) warn("the chain declares no `input:` type: input records are read as plain objects");
+    for (;;) {
+      std::vector<Record> batch = read_batch(reader);
+      if (batch.empty() && at_end_) break;
+      for (const auto& step : chain_.steps) co_await run_step(step, batch);
+      summary_.records_out += batch.size();
+      writer_.flush();
+      if (at_end_) break;
+    }
+  }
+
+  void warn(const std::string& message) {
+    if (options_.on_warning) options_.on_warning(message);
+  }
+
+  std::vector<Record> read_batch(InputReader& reader) {
+    std::vector<Record> batch;
+    while (batch.size() < batch_size_) {
+      auto line = reader.next();
+      if (!line) {
+        at_end_ = true;
+        break;
+      }
+      const long long row_id = next_row_++;
+      ++summary_.records_in;
+      if (!line->record) {
+        record_error({row_id, "input", line->line, line->raw, line->error});
+        continue;
+      }
+      if (chain_.input) {
+        std::string reason;
+        for (const auto& e : chain_.input->validate(*line->record)) reason += (reason.empty() ? "" : "; ") + e;
+        if (!reason.empty()) {
+          record_error({row_id, "input", line->line, line->raw, "line " + std::to_string(line->line) +
+                                                                     ": record does not match the input type: " + reason});
+          continue;
+        }
+      }
+      batch.push_back({row_id, line->line, Json{{"chain_input", std::move(*line->record)}, {"row_id", row_id}}});
+    }
+    return batch;
+  }
+
+  void record_error(const ErrorRecord& e) {
+    ++summary_.errors;
+    writer_.error(e);
+  }
+
+  asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch) {
+    Engine& engine = engine_for(step.engine);
+    std::vector<StepOutcome> outcomes(batch.size());
+    co_await gather(batch.size(), [&](size_t i) -> asio::awaitable<void> {
+      outcomes[i] = co_await call_step(step, engine, batch[i].history);
+    });
+    NodeCounts& counts = summary_.nodes[step.id];
+    std::vector<Record> kept;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      ++counts.in;
+      counts.prompt_tokens += outcomes[i].prompt_tokens;
+      counts.generated_tokens += outcomes[i].generated_tokens;
+      if (!outcomes[i].output) {
+        ++counts.errors;
+        record_error({batch[i].row_id, step.id, batch[i].line, outcomes[i].raw, outcomes[i].reason});
+        continue;
+      }
+      ++counts.out;
+      writer_.output(step.id, batch[i].row_id, *outcomes[i].output);
+      batch[i].history[step.id] = std::move(*outcomes[i].output);
+      kept.push_back(std::move(batch[i]));
+    }
+    batch = std::move(kept);
+    if (options_.on_progress) options_.on_progress({step.id, counts.in, counts.errors});
+  }
+
+  Engine& engine_for(const std::string& name) {
+    auto it = engines_.find(name);
+    if (it != engines_.end()) return *it->second;
+    const EngineConfig config = chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto engine = start_engine(config);
+    summary_.engine_load_seconds[name] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    models_[name] = config.backend + ":" + config.model;
+    return *(engines_[name] = std::move(engine));
+  }
+
+  Json run_json(const std::string& status) const {
+    Json engines = Json::object();
+    for (const auto& [name, model] : models_)
+      engines[name] = {{"model", model}, {"load_seconds", summary_.engine_load_seconds.at(name)}};
+    Json nodes = Json::object();
+    for (const auto& [id, c] : summary_.nodes)
+      nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors},
+                   {"prompt_tokens", c.prompt_tokens}, {"generated_tokens", c.generated_tokens}};
+    Json run{{"chain", chain_.name},       {"file", chain_.file},
+             {"file_sha256", chain_.file_sha256}, {"skein_version", SKEIN_VERSION},
+             {"input", options_.input_path}, {"status", status},
+             {"started_at", started_at_},  {"ended_at", status == "running" ? Json() : Json(utc_now())},
+             {"batch_size", batch_size_},  {"engines", engines},
+             {"counts", {{"records_in", summary_.records_in}, {"records_out", summary_.records_out},
+                         {"errors", summary_.errors}}},
+             {"nodes", nodes}};
+    if (!summary_.error.empty()) run["error"] = summary_.error;
+    return run;
+  }
+
+  const Chain& chain_;
+  const RunOptions& options_;
+  RunWriter writer_;
+  size_t batch_size_;
+  RunSummary summary_;
+  std::string started_at_;
+  std::map<std::string, std::unique_ptr<Engine>> engines_;
+  std::map<std::string, std::string> models_;
+  long long next_row_ = 0;
+  bool at_end_ = false;
+};
+
+}  // namespace
+
+RunSummary run_chain(const Chain& chain, const RunOptions& options) {
+  if (chain.steps.empty()) throw ConfigError({chain.file, 0}, "the chain has no steps");
+  if (options.output_dir.empty()) throw ConfigError({chain.file, 0}, "no output folder given");
+  return ChainRun(chain, options).run();
+}
+
+}  // namespace skein

@@ -1,0 +1,51 @@
+#include "run_writer.hpp"
+
+#include "skein/error.hpp"
+
+namespace skein {
+
+namespace fs = std::filesystem;
+
+RunWriter::RunWriter(fs::path dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw Error("cannot create output folder " + dir_.string() + ": " + ec.message());
+}
+
+std::ofstream& RunWriter::file(const std::string& node) {
+  auto& f = files_[node];
+  if (!f) {
+    const fs::path path = node == "errors" ? dir_ / "errors.jsonl" : dir_ / node / "000.jsonl";
+    fs::create_directories(path.parent_path());
+    f = std::make_unique<std::ofstream>(path, std::ios::trunc);
+    if (!*f) throw Error("cannot write " + path.string());
+  }
+  return *f;
+}
+
+void RunWriter::output(const std::string& node, long long row_id, const Json& value) {
+  file(node) << Json{{"row_id", row_id}, {"output", value}}.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+void RunWriter::error(const ErrorRecord& e) {
+  Json j{{"row_id", e.row_id}, {"node", e.node}};
+  if (e.line) j["line"] = e.line;
+  j["raw"] = e.raw;
+  j["reason"] = e.reason;
+  file("errors") << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+}
+
+void RunWriter::run_json(const Json& run) {
+  const fs::path tmp = dir_ / "run.json.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << run.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+  }
+  fs::rename(tmp, dir_ / "run.json");
+}
+
+void RunWriter::flush() {
+  for (auto& [k, f] : files_) f->flush();
+}
+
+}  // namespace skein

@@ -1,0 +1,37 @@
+// The run folder: run.json, <node>/000.jsonl, errors.jsonl. Lines are appended as records finish
+// and flushed once per batch.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "skein/json.hpp"
+
+namespace skein {
+
+struct ErrorRecord {
+  long long row_id = -1;
+  std::string node;
+  size_t line = 0;  // input line, when known
+  std::string raw;
+  std::string reason;
+};
+
+class RunWriter {
+ public:
+  explicit RunWriter(std::filesystem::path dir);  // creates the folder; throws Error
+  void output(const std::string& node, long long row_id, const Json& value);
+  void error(const ErrorRecord& e);
+  void run_json(const Json& run);  // written atomically (tmp + rename)
+  void flush();
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::ofstream& file(const std::string& node);
+  std::filesystem::path dir_;
+  std::map<std::string, std::unique_ptr<std::ofstream>> files_;
+};
+
+}  // namespace skein

@@ -1,0 +1,25 @@
+// One Step applied to one record's history: render, generate under the output type, validate,
+// retry with the validation error, and give either the output or the reason it failed.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+
+#include "skein/chain.hpp"
+
+namespace skein {
+
+struct StepOutcome {
+  std::optional<Json> output;  // set on success
+  std::string raw;             // the last raw text generated
+  std::string reason;          // why it failed
+  long long prompt_tokens = 0, generated_tokens = 0;
+  int attempts = 0;
+};
+
+// The chat messages a Step sends for `history` (system prompt + schema instruction, user prompt).
+// Throws TemplateError.
+std::vector<ChatMessage> step_messages(const Step& step, const Json& history);
+
+boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, const Json& history);
+
+}  // namespace skein
