@@ -121,7 +121,7 @@ class ChainLoader {
   std::shared_ptr<Template> load_template(const YAML::Node& n, const std::string& what) {
     const Location at = where(file_, n);
     try {
-      return std::make_shared<Template>(scalar_as<std::string>(file_, n, what), at.str() + " " + what);
+      return std::make_shared<Template>(scalar_as<std::string>(file_, n, what), what);
     } catch (const TemplateError& e) {
       throw ConfigError(at, e.what());
     }

@@ -33,7 +33,7 @@ boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, 
   try {
     req.messages = step_messages(step, history);
   } catch (const TemplateError& e) {
-    out.reason = e.what();
+    out.reason = step.where.str() + ": step '" + step.id + "' " + e.what();
     co_return out;
   }
   req.output = step.output;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test suite: every test in the regular build, then all of them again under
+# AddressSanitizer + UndefinedBehaviorSanitizer (a separate build in build-asan/).
+# Needs scripts/setup.sh to have run once on the machine.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${SKEIN_CACHE:-$HOME/.cache/skein}"
+cd "$ROOT"
+
+echo "== tests (build/)"
+cmake -S . -B build -G Ninja -DSKEIN_CACHE="$CACHE" >/dev/null
+ninja -C build >/dev/null
+ctest --test-dir build --output-on-failure --timeout 600
+
+echo "== tests under ASan + UBSan (build-asan/)"
+cmake -S . -B build-asan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_SANITIZE=ON -DSKEIN_BUILD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+ninja -C build-asan >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure --timeout 900

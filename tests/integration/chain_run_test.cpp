@@ -1,0 +1,160 @@
+// A chain end to end on the `local` fixture model (random weights: outputs are valid, not
+// meaningful): artefacts, alignment of row ids, error records for bad input, bad templates and
+// outputs that stay invalid after the retries.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixture.hpp"
+#include "skein/chain.hpp"
+
+namespace skein {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kChain = R"(chain: two_steps
+types:
+  Verdict:
+    type: object
+    properties:
+      label: {enum: [positive, negative, neutral]}
+      confidence: {type: number, minimum: 0, maximum: 1}
+    required: [label, confidence]
+batch_size: 3
+steps:
+  - step: verdict
+    output: Verdict
+    system: You judge product reviews.
+    user: "Review: {{ chain_input.review }}"
+    sampling: {temperature: 0.5, max_tokens: 64, seed: 7}
+  - step: reason
+    output: {type: object, properties: {why: {type: string, maxLength: 20}}, required: [why]}
+    user: "Why {{ verdict.label }} ({{ verdict.confidence }})?"
+    sampling: {max_tokens: 64, seed: 3}
+)";
+
+std::vector<Json> read_jsonl(const fs::path& p) {
+  std::vector<Json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
+  return out;
+}
+
+class ChainRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("skein_chain_run_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write_input(const std::string& text) {
+    const fs::path p = dir_ / "in.jsonl";
+    std::ofstream(p) << text;
+    return p.string();
+  }
+
+  RunSummary run(const std::string& chain_text, const std::string& input) {
+    Chain chain = parse_chain(chain_text, (dir_ / "chain.yaml").string());
+    RunOptions o;
+    o.input_path = write_input(input);
+    o.output_dir = (dir_ / "out").string();
+    return run_chain(chain, o);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(ChainRunTest, TwoStepsWriteAlignedOutputsAndRunJson) {
+  std::string input;
+  for (int i = 0; i < 7; ++i) input += R"({"review": "review number )" + std::to_string(i) + "\"}\n";
+  RunSummary s = run(kChain, input);
+  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.records_in, 7u);
+  EXPECT_EQ(s.records_out + s.errors, 7u);
+  const auto verdicts = read_jsonl(dir_ / "out/verdict/000.jsonl");
+  const auto reasons = read_jsonl(dir_ / "out/reason/000.jsonl");
+  ASSERT_EQ(verdicts.size(), s.nodes["verdict"].out);
+  ASSERT_EQ(reasons.size(), s.nodes["reason"].out);
+  std::set<long long> ids;
+  for (const auto& v : verdicts) {
+    ids.insert(v["row_id"].get<long long>());
+    EXPECT_TRUE(v["output"]["label"].is_string());
+  }
+  EXPECT_EQ(ids.size(), verdicts.size()) << "no row twice";
+  for (const auto& r : reasons) EXPECT_TRUE(ids.count(r["row_id"].get<long long>())) << "reason only for verdicts";
+
+  std::ifstream in(dir_ / "out/run.json");
+  const Json run_json = Json::parse(in);
+  EXPECT_EQ(run_json["chain"], "two_steps");
+  EXPECT_EQ(run_json["status"], "done");
+  EXPECT_EQ(run_json["counts"]["records_in"], 7);
+  EXPECT_EQ(run_json["file_sha256"].get<std::string>().size(), 64u);
+  EXPECT_TRUE(run_json["engines"].contains("local"));
+  EXPECT_FALSE(run_json["ended_at"].is_null());
+}
+
+TEST_F(ChainRunTest, BadInputLinesBecomeErrorRecordsWithLineNumbers) {
+  const std::string chain = std::string(kChain).replace(std::string(kChain).find("batch_size"), 0,
+                                                        "input: {type: object, properties: {review: {type: string}}, "
+                                                        "required: [review]}\n");
+  RunSummary s = run(chain, "{\"review\": \"fine\"}\n{not json\n\n[1, 2]\n{\"rating\": 5}\n{\"review\": \"ok\"}\n");
+  EXPECT_EQ(s.records_in, 5u);  // the blank line is not a record
+  const auto errors = read_jsonl(dir_ / "out/errors.jsonl");
+  std::map<int, std::string> by_line;
+  for (const auto& e : errors)
+    if (e["node"] == "input") by_line[e["line"].get<int>()] = e["reason"].get<std::string>();
+  ASSERT_EQ(by_line.size(), 3u);
+  EXPECT_NE(by_line[2].find("line 2: not valid JSON"), std::string::npos) << by_line[2];
+  EXPECT_NE(by_line[4].find("line 4: a record must be a JSON object"), std::string::npos) << by_line[4];
+  EXPECT_NE(by_line[5].find("line 5: record does not match the input type"), std::string::npos) << by_line[5];
+  EXPECT_EQ(s.nodes["verdict"].in, 2u);  // the two good records went on
+}
+
+TEST_F(ChainRunTest, UndefinedTemplateNameIsAnErrorRecordAndOthersGoOn) {
+  RunSummary s = run(kChain, "{\"review\": \"has it\"}\n{\"text\": \"no review field\"}\n");
+  const auto errors = read_jsonl(dir_ / "out/errors.jsonl");
+  ASSERT_GE(errors.size(), 1u);
+  bool found = false;
+  for (const auto& e : errors)
+    if (e["row_id"] == 1 && e["node"] == "verdict") {
+      found = true;
+      EXPECT_NE(e["reason"].get<std::string>().find("chain_input.review"), std::string::npos) << e.dump();
+      EXPECT_NE(e["reason"].get<std::string>().find("chain.yaml:11"), std::string::npos) << e.dump();
+    }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(s.nodes["verdict"].in, 2u);
+}
+
+TEST_F(ChainRunTest, OutputInvalidAfterRetriesBecomesErrorRecord) {
+  // Three tokens cannot hold a Verdict: every attempt is cut short and invalid.
+  std::string chain = kChain;
+  chain.replace(chain.find("max_tokens: 64, seed: 7"), 23, "max_tokens: 3, seed: 7");
+  RunSummary s = run(chain, "{\"review\": \"a\"}\n{\"review\": \"b\"}\n");
+  EXPECT_EQ(s.nodes["verdict"].errors, 2u);
+  const auto errors = read_jsonl(dir_ / "out/errors.jsonl");
+  ASSERT_EQ(errors.size(), 2u);
+  for (const auto& e : errors) {
+    EXPECT_EQ(e["node"], "verdict");
+    EXPECT_NE(e["reason"].get<std::string>().find("not valid JSON"), std::string::npos) << e.dump();
+    EXPECT_FALSE(e["raw"].get<std::string>().empty());
+  }
+  EXPECT_EQ(s.nodes["verdict"].prompt_tokens > 0, true);
+}
+
+TEST_F(ChainRunTest, MissingModelFailsTheRunAndRecordsIt) {
+  setenv("SKEIN_LOCAL_MODEL", "/nonexistent.gguf", 1);
+  EXPECT_THROW(run(kChain, "{\"review\": \"a\"}\n"), EngineError);
+  std::ifstream in(dir_ / "out/run.json");
+  const Json run_json = Json::parse(in);
+  EXPECT_EQ(run_json["status"], "failed");
+  EXPECT_NE(run_json["error"].get<std::string>().find("/nonexistent.gguf"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace skein

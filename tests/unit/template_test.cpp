@@ -1,0 +1,75 @@
+// Templates over a history: Jinja syntax, strict about undefined names.
+#include <gtest/gtest.h>
+
+#include "skein/template.hpp"
+
+namespace skein {
+namespace {
+
+const Json kHistory = Json::parse(R"({"chain_input": {"review": "great", "tags": ["a", "b"]}, "row_id": 3,
+                                      "summarise": {"actions": ["x", "y"], "ok": true}})");
+
+std::string error_of(const std::string& source, const Json& vars = kHistory) {
+  try {
+    Template(source, "chain.yaml:9 `user`").render(vars);
+  } catch (const TemplateError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TemplateTest, RendersFieldsFiltersLoopsAndConditions) {
+  EXPECT_EQ(Template("Review: {{ chain_input.review }}").render(kHistory), "Review: great");
+  EXPECT_EQ(Template("{{ summarise.actions | tojson }}").render(kHistory), R"(["x", "y"])");
+  EXPECT_EQ(Template("{% for t in chain_input.tags %}[{{ t }}]{% endfor %}").render(kHistory), "[a][b]");
+  EXPECT_EQ(Template("{% if summarise.ok %}yes{% else %}no{% endif %}").render(kHistory), "yes");
+  EXPECT_EQ(Template("{{ row_id + 1 }} {{ chain_input.review | upper }}").render(kHistory), "4 GREAT");
+  EXPECT_EQ(Template("{{ chain_input.tags | length }}").render(kHistory), "2");
+}
+
+TEST(TemplateTest, UndefinedNameIsAnErrorQuotingTemplateAndKeys) {
+  const std::string msg = error_of("Review: {{ chain_inptu.review }}");
+  ASSERT_FALSE(msg.empty());
+  EXPECT_NE(msg.find("Review: {{ chain_inptu.review }}"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("available: chain_input, row_id, summarise"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("chain.yaml:9"), std::string::npos) << msg;
+}
+
+TEST(TemplateTest, UndefinedFieldIsAnError) {
+  const std::string msg = error_of("{{ chain_input.rating }}");
+  EXPECT_FALSE(msg.empty());
+  EXPECT_NE(msg.find("{{ chain_input.rating }}"), std::string::npos) << msg;
+}
+
+TEST(TemplateTest, UndefinedInsideLoopIsAnError) {
+  EXPECT_FALSE(error_of("{% for t in chain_input.tags %}{{ nope }}{% endfor %}").empty());
+}
+
+TEST(TemplateTest, DefinedTestDoesNotTrip) {
+  EXPECT_EQ(Template("{% if nope is defined %}a{% else %}b{% endif %}").render(kHistory), "b");
+}
+
+TEST(TemplateTest, SyntaxErrorIsReportedAtConstruction) {
+  try {
+    Template("{% for x in %}", "f.yaml:2");
+    FAIL() << "expected TemplateError";
+  } catch (const TemplateError& e) {
+    EXPECT_NE(std::string(e.what()).find("f.yaml:2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TemplateTest, ConcurrentRendersAgree) {
+  Template t("{{ chain_input.review }}-{{ row_id }}");
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      for (int k = 0; k < 200; ++k)
+        if (t.render(kHistory) != "great-3") ++bad;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+}  // namespace
+}  // namespace skein
