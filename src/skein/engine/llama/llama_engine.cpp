@@ -24,7 +24,8 @@ class LlamaEngine final : public Engine {
     llama_context_params params = llama_context_default_params();
     params.n_seq_max = uint32_t(options.parallel);
     params.n_ctx = uint32_t(options.parallel * options.context);
-    params.n_batch = params.n_ubatch = uint32_t(options.batch);
+    params.n_batch = uint32_t(options.batch);
+    params.n_ubatch = uint32_t(std::min(options.batch, 512));
     const int threads = options.threads > 0 ? options.threads : int(std::thread::hardware_concurrency());
     params.n_threads = params.n_threads_batch = threads;
     params.kv_unified = false;

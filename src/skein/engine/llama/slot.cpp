@@ -17,6 +17,16 @@ common_params_sampling sampling_params(const GenerateRequest& req, const Model& 
   p.top_p = s.top_p;
   p.min_p = 0.0f;
   p.seed = s.seed ? *s.seed : LLAMA_DEFAULT_SEED;
+  // Only the samplers this request uses: each one is a pass over the whole vocabulary per token.
+  p.samplers.clear();
+  if (s.temperature <= 0) {
+    p.top_k = 1;  // greedy: one O(n) selection
+    p.samplers.push_back(COMMON_SAMPLER_TYPE_TOP_K);
+  } else {
+    if (s.top_k > 0) p.samplers.push_back(COMMON_SAMPLER_TYPE_TOP_K);
+    if (s.top_p < 1.0f) p.samplers.push_back(COMMON_SAMPLER_TYPE_TOP_P);
+    p.samplers.push_back(COMMON_SAMPLER_TYPE_TEMPERATURE);
+  }
   p.no_perf = true;
   if (req.output) p.grammar = common_grammar(COMMON_GRAMMAR_TYPE_USER, req.output->grammar());
   if (s.ignore_eos)
