@@ -7,9 +7,9 @@
 //   engine_bench [--model M] [--requests 32] [--prompt 64] [--gen 64] [--threads 2] [--parallel 1,4,8]
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <future>
-#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
@@ -32,11 +32,16 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") a.model = v;
-    else if (k == "--requests") a.requests = std::stoi(v);
-    else if (k == "--prompt") a.prompt = std::stoi(v);
-    else if (k == "--gen") a.gen = std::stoi(v);
-    else if (k == "--threads") a.threads = std::stoi(v);
+    if (k == "--model")
+      a.model = v;
+    else if (k == "--requests")
+      a.requests = std::stoi(v);
+    else if (k == "--prompt")
+      a.prompt = std::stoi(v);
+    else if (k == "--gen")
+      a.gen = std::stoi(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
     else if (k == "--parallel") {
       a.parallel.clear();
       std::stringstream ss(v);
@@ -96,8 +101,9 @@ Measure run_requests(Engine& engine, const Args& a, const std::string& text, con
 // included, as in our measure).
 double reference(const Args& a, int p) {
   const std::string npl = std::to_string(p);
-  const std::string cmd = fmt::format("{} -m {} -c {} -b 2048 -npp {} -ntg {} -npl {} -t {} 2>/dev/null", SKEIN_BATCHED_BENCH,
-                                      a.model, 8 * (a.prompt + a.gen + 16), a.prompt, a.gen, npl, a.threads);
+  const std::string cmd =
+      fmt::format("{} -m {} -c {} -b 2048 -npp {} -ntg {} -npl {} -t {} 2>/dev/null", SKEIN_BATCHED_BENCH, a.model,
+                  8 * (a.prompt + a.gen + 16), a.prompt, a.gen, npl, a.threads);
   double out = 0;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return out;
@@ -119,9 +125,13 @@ int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   TypeSet types;
   const TypePtr json_type = types.make(
-      "Notes", Json::parse(R"({"type":"object","properties":{"notes":{"type":"string","minLength":400}},"required":["notes"]})"));
-  fmt::print("engine benchmark (best of 3, interleaved): {} requests, prompt {} tokens, generation {} tokens, greedy, {} threads\n", a.requests,
-             a.prompt, a.gen, a.threads);
+      "Notes",
+      Json::parse(
+          R"({"type":"object","properties":{"notes":{"type":"string","minLength":400}},"required":["notes"]})"));
+  fmt::print(
+      "engine benchmark (best of 3, interleaved): {} requests, prompt {} tokens, generation {} tokens, greedy, {} "
+      "threads\n",
+      a.requests, a.prompt, a.gen, a.threads);
   fmt::print("model: {} (random weights)\n\n", a.model);
   fmt::print("| parallel | grammar | skein tok/s | llama-batched-bench tok/s | ratio |\n");
   fmt::print("|---------:|:--------|------------:|--------------------------:|------:|\n");
@@ -147,8 +157,8 @@ int main(int argc, char** argv) {
     }
     fmt::print("| {:>8} | none    | {:>11.1f} | {:>25.1f} | {:>5.2f} |\n", p, plain.tokens_per_s, r,
                r > 0 ? plain.tokens_per_s / r : 0.0);
-    fmt::print("| {:>8} | JSON    | {:>11.1f} | {:>25} | {:>5.2f} |  (grammar cost {:+.1f}%)\n", p, json.tokens_per_s, "",
-               r > 0 ? json.tokens_per_s / r : 0.0, (json.tokens_per_s / plain.tokens_per_s - 1) * 100);
+    fmt::print("| {:>8} | JSON    | {:>11.1f} | {:>25} | {:>5.2f} |  (grammar cost {:+.1f}%)\n", p, json.tokens_per_s,
+               "", r > 0 ? json.tokens_per_s / r : 0.0, (json.tokens_per_s / plain.tokens_per_s - 1) * 100);
   }
   return 0;
 }

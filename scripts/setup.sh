@@ -49,7 +49,7 @@ fetch_llama() {
   echo "$LLAMA_TGZ_SHA256  $tgz" | sha256sum -c --quiet - || { echo "setup: sha256 mismatch for $tgz" >&2; exit 1; }
   tar -xzf "$tgz" -C "$tmp" package/llama/gitRelease.bundle
   rm -rf "$src"
-  git clone -q "$tmp/package/llama/gitRelease.bundle" "$src"
+  git -c advice.detachedHead=false clone -q "$tmp/package/llama/gitRelease.bundle" "$src"
   git -C "$src" -c advice.detachedHead=false checkout -q "$LLAMA_HEAD"
   rm -rf "$tmp"
 }

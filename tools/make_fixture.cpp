@@ -44,17 +44,28 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage();
       return argv[++i];
     };
-    if (a == "--vocab") o.vocab = next();
-    else if (a == "--out") o.out = next();
-    else if (a == "--embd") o.embd = std::atoi(next());
-    else if (a == "--layers") o.layers = std::atoi(next());
-    else if (a == "--ff") o.ff = std::atoi(next());
-    else if (a == "--heads") o.heads = std::atoi(next());
-    else if (a == "--heads-kv") o.heads_kv = std::atoi(next());
-    else if (a == "--ctx") o.ctx = std::atoi(next());
-    else if (a == "--seed") o.seed = static_cast<unsigned>(std::atol(next()));
-    else if (a == "--f32") o.f16 = false;
-    else usage();
+    if (a == "--vocab")
+      o.vocab = next();
+    else if (a == "--out")
+      o.out = next();
+    else if (a == "--embd")
+      o.embd = std::atoi(next());
+    else if (a == "--layers")
+      o.layers = std::atoi(next());
+    else if (a == "--ff")
+      o.ff = std::atoi(next());
+    else if (a == "--heads")
+      o.heads = std::atoi(next());
+    else if (a == "--heads-kv")
+      o.heads_kv = std::atoi(next());
+    else if (a == "--ctx")
+      o.ctx = std::atoi(next());
+    else if (a == "--seed")
+      o.seed = static_cast<unsigned>(std::atol(next()));
+    else if (a == "--f32")
+      o.f16 = false;
+    else
+      usage();
   }
   if (o.vocab.empty() || o.out.empty() || o.embd % o.heads != 0) usage();
   return o;
@@ -194,8 +205,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("make_fixture: wrote %s (%zu parameters, random weights, seed %u)\n", o.out.c_str(), params,
-              o.seed);
+  std::printf("make_fixture: wrote %s (%zu parameters, random weights, seed %u)\n", o.out.c_str(), params, o.seed);
   gguf_free(out);
   gguf_free(vocab);
   return 0;

@@ -21,22 +21,22 @@ namespace skein {
 struct Step {
   std::string id;
   std::string engine = "local";
-  TypePtr output;                      // required
-  std::shared_ptr<Template> system;    // optional
-  std::shared_ptr<Template> user;      // required
+  TypePtr output;                    // required
+  std::shared_ptr<Template> system;  // optional
+  std::shared_ptr<Template> user;    // required
   Sampling sampling;
-  int retries = 2;                     // extra attempts after an invalid output, each told why
+  int retries = 2;                         // extra attempts after an invalid output, each told why
   std::optional<std::string> instruction;  // replaces the schema instruction in the system prompt
   Location where;
 };
 
 struct Chain {
   std::string name;
-  std::string file;         // the file it was loaded from ("" when built in C++)
-  std::string file_sha256;  // of the file's bytes
+  std::string file;                             // the file it was loaded from ("" when built in C++)
+  std::string file_sha256;                      // of the file's bytes
   std::map<std::string, EngineConfig> engines;  // declared engines; `local` is always available
   TypeSet types;
-  TypePtr input;            // optional type of each input record
+  TypePtr input;  // optional type of each input record
   int batch_size = 16;
   std::vector<Step> steps;
 };
@@ -48,14 +48,14 @@ Chain parse_chain(const std::string& text, const std::string& file);
 
 struct ChainProgress {
   std::string node;
-  size_t done = 0;    // records that passed through `node` (incl. errors)
+  size_t done = 0;  // records that passed through `node` (incl. errors)
   size_t errors = 0;
 };
 
 struct RunOptions {
-  std::string input_path;            // JSONL; "-" = stdin
+  std::string input_path;  // JSONL; "-" = stdin
   std::string output_dir;
-  std::optional<int> batch_size;     // overrides the chain's
+  std::optional<int> batch_size;                          // overrides the chain's
   std::function<void(const ChainProgress&)> on_progress;  // called on the run's thread
   std::function<void(const std::string&)> on_warning;
 };

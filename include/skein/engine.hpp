@@ -29,7 +29,7 @@ struct Sampling {
   int max_tokens = 256;
   std::vector<std::string> stop;  // generation ends before the first of these strings
   std::optional<uint32_t> seed;   // unset: a random seed
-  bool ignore_eos = false;        // benchmarks: generate exactly max_tokens
+  bool ignore_eos = false;        // benchmarks: generate exactly max_tokens (ignored with an output type)
 };
 
 struct ChatMessage {
@@ -71,9 +71,9 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual const std::string& name() const = 0;
-  // Thread-safe. `done` is called exactly once, on an engine thread.
-  virtual std::shared_ptr<PendingRequest> submit(GenerateRequest request,
-                                                 std::function<void(GenerateResult)> done) = 0;
+  // Thread-safe. `done` is called exactly once: on an engine thread, or on the caller's thread when
+  // the request is refused at once (engine stopped). `done` must not throw.
+  virtual std::shared_ptr<PendingRequest> submit(GenerateRequest request, std::function<void(GenerateResult)> done) = 0;
 };
 
 int64_t now_ns();  // steady_clock, the clock of every timing in Skein

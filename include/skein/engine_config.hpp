@@ -16,9 +16,10 @@ struct EngineConfig {
   std::string model;              // llama: a GGUF path (relative paths: to the file's folder)
   Json options = Json::object();  // backend options (llama: context, batch, threads)
   bool lazy = true;
-  double keep_alive = 180;        // seconds idle before release; 0 = at once; < 0 = never
-  int parallel = 4;               // concurrent requests (llama: sequence slots)
-  double startup_timeout = 120;   // seconds
+  double keep_alive = 180;       // seconds idle before release; 0 = at once; < 0 = never
+  int parallel = 4;              // concurrent requests (llama: sequence slots)
+  double startup_timeout = 120;  // seconds
+  size_t memory = 0;             // bytes when loaded, for the broker's budget (0: the model file's size)
   Location where;
 };
 

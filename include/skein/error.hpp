@@ -31,7 +31,12 @@ class ConfigError : public Error {
 // A template that does not parse, or names something the history does not have.
 class TemplateError : public Error {
  public:
-  using Error::Error;
+  // `detail`: the message without the template's location, for callers that add their own.
+  TemplateError(const std::string& message, std::string detail) : Error(message), detail_(std::move(detail)) {}
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string detail_;
 };
 
 // An engine that cannot start or a request that failed inside an engine.

@@ -14,10 +14,10 @@ namespace skein {
 
 struct LlamaOptions {
   std::string model_path;
-  int parallel = 4;         // sequence slots
-  int context = 2048;       // tokens per slot (prompt + generation)
-  int batch = 512;          // tokens per decode step
-  int threads = 0;          // 0: all cores
+  int parallel = 4;    // sequence slots
+  int context = 2048;  // tokens per slot (prompt + generation)
+  int batch = 512;     // tokens per decode step
+  int threads = 0;     // 0: all cores
 };
 
 // Loads the model (blocking). Throws EngineError naming the engine if it cannot.

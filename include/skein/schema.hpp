@@ -49,8 +49,7 @@ class TypeSet {
  public:
   // Checks the keywords of `schema`; `where` is used in errors and `lines` maps JSON pointers
   // inside `schema` to source lines (optional).
-  void add(const std::string& name, Json schema, Location where = {},
-           std::map<std::string, int> lines = {});
+  void add(const std::string& name, Json schema, Location where = {}, std::map<std::string, int> lines = {});
   bool contains(const std::string& name) const { return types_.count(name) != 0; }
 
   // A self-contained Type for a named type. Throws ConfigError for an unknown name or a `$ref`
@@ -74,7 +73,7 @@ class TypeSet {
 
 // Throws ConfigError naming the first unsupported keyword or malformed value, with the line of
 // the offending key when `lines` knows it.
-void check_schema(const Json& schema, const Location& where,
-                  const std::map<std::string, int>& lines = {}, const std::string& pointer = "");
+void check_schema(const Json& schema, const Location& where, const std::map<std::string, int>& lines = {},
+                  const std::string& pointer = "");
 
 }  // namespace skein

@@ -3,6 +3,7 @@
 // engine.
 #pragma once
 #include <memory>
+#include <set>
 #include <string>
 
 #include "skein/error.hpp"
@@ -24,6 +25,9 @@ class Template {
   std::string render(const Json& vars) const;
 
   const std::string& source() const;
+
+  // The variables the template reads (free names, wherever they appear), for checks before a run.
+  const std::set<std::string>& names() const;
 
  private:
   struct Impl;

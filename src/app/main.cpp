@@ -1,7 +1,7 @@
 // skein: the command line.
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fmt/format.h>
 
 #include "commands.hpp"
 
@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("file", run.file, "Chain file (YAML or JSON)")->required()->check(CLI::ExistingFile);
   run_cmd->add_option("-i,--input", run.input, "Input records, JSONL ('-' for stdin)")->required();
   run_cmd->add_option("-o,--output", run.output, "Output folder (default: out/<chain name>)");
-  run_cmd->add_option("--batch-size", run.batch_size, "Records per batch (overrides the file)")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--batch-size", run.batch_size, "Records per batch (overrides the file)")
+      ->check(CLI::PositiveNumber);
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only errors and the output folder");
 
   try {

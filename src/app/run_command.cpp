@@ -18,8 +18,8 @@ bool uses_fixture_model(const Chain& chain) {
 }
 
 void print_summary(const RunSummary& s) {
-  std::cerr << fmt::format("\n{:<20} {:>8} {:>8} {:>8} {:>12} {:>12}\n", "node", "in", "out", "errors",
-                           "tokens in", "tokens out");
+  std::cerr << fmt::format("\n{:<20} {:>8} {:>8} {:>8} {:>12} {:>12}\n", "node", "in", "out", "errors", "tokens in",
+                           "tokens out");
   for (const auto& [id, c] : s.nodes)
     std::cerr << fmt::format("{:<20} {:>8} {:>8} {:>8} {:>12} {:>12}\n", id, c.in, c.out, c.errors, c.prompt_tokens,
                              c.generated_tokens);

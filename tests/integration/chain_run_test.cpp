@@ -125,7 +125,7 @@ TEST_F(ChainRunTest, UndefinedTemplateNameIsAnErrorRecordAndOthersGoOn) {
     if (e["row_id"] == 1 && e["node"] == "verdict") {
       found = true;
       EXPECT_NE(e["reason"].get<std::string>().find("chain_input.review"), std::string::npos) << e.dump();
-      EXPECT_NE(e["reason"].get<std::string>().find("chain.yaml:11"), std::string::npos) << e.dump();
+      EXPECT_NE(e["reason"].get<std::string>().find("chain.yaml:14 `user`"), std::string::npos) << e.dump();
     }
   EXPECT_TRUE(found);
   EXPECT_EQ(s.nodes["verdict"].in, 2u);
@@ -145,6 +145,23 @@ TEST_F(ChainRunTest, OutputInvalidAfterRetriesBecomesErrorRecord) {
     EXPECT_FALSE(e["raw"].get<std::string>().empty());
   }
   EXPECT_EQ(s.nodes["verdict"].prompt_tokens > 0, true);
+}
+
+TEST_F(ChainRunTest, RerunIntoTheSameFolderLeavesNoStaleArtefacts) {
+  run(kChain, "{\"text\": \"no review\"}\n");  // an error record
+  ASSERT_EQ(read_jsonl(dir_ / "out/errors.jsonl").size(), 1u);
+  fs::create_directories(dir_ / "out/old_node");
+  std::ofstream(dir_ / "out/old_node/000.jsonl") << "{}\n";
+  const RunSummary second = run(kChain, "{\"review\": \"fine\"}\n");
+  EXPECT_EQ(read_jsonl(dir_ / "out/errors.jsonl").size(), second.errors) << "errors of the first run are gone";
+  EXPECT_FALSE(fs::exists(dir_ / "out/old_node"));
+}
+
+TEST_F(ChainRunTest, OutputFolderWithForeignFilesIsRefused) {
+  fs::create_directories(dir_ / "out");
+  std::ofstream(dir_ / "out/thesis.tex") << "precious";
+  EXPECT_THROW(run(kChain, "{\"review\": \"a\"}\n"), Error);
+  EXPECT_TRUE(fs::exists(dir_ / "out/thesis.tex"));
 }
 
 TEST_F(ChainRunTest, MissingModelFailsTheRunAndRecordsIt) {

@@ -122,7 +122,8 @@ TEST_F(LlamaEngineTest, CancelWhileQueuedCompletesAsCancelled) {
   busy.sampling.ignore_eos = true;
   std::promise<GenerateResult> busy_done, queued_done;
   auto busy_pending = engine->submit(busy, [&](GenerateResult r) { busy_done.set_value(std::move(r)); });
-  auto queued_pending = engine->submit(request("q", 2, 8), [&](GenerateResult r) { queued_done.set_value(std::move(r)); });
+  auto queued_pending =
+      engine->submit(request("q", 2, 8), [&](GenerateResult r) { queued_done.set_value(std::move(r)); });
   queued_pending->cancel();
   EXPECT_EQ(queued_done.get_future().get().finish, Finish::cancelled);
   busy_pending->cancel();
@@ -140,8 +141,9 @@ TEST_F(LlamaEngineTest, AsioCancellationReachesTheEngine) {
   req.on_token = [&, once = std::make_shared<std::once_flag>()](const std::string&) {
     std::call_once(*once, [&] { asio::post(io, [&] { signal.emit(asio::cancellation_type::terminal); }); });
   };
-  async_generate(*engine_, req,
-                 asio::bind_cancellation_slot(signal.slot(), asio::bind_executor(io, [&](GenerateResult r) { got = r; })));
+  async_generate(
+      *engine_, req,
+      asio::bind_cancellation_slot(signal.slot(), asio::bind_executor(io, [&](GenerateResult r) { got = r; })));
   io.run();
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->finish, Finish::cancelled);

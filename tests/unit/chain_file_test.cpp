@@ -89,7 +89,8 @@ TEST(ChainFileTest, UnsupportedSchemaKeywordNamesLine) {
 }
 
 TEST(ChainFileTest, UnknownEngineTypeAndDuplicateIdAreRefused) {
-  EXPECT_NE(error_of(replace(kGood, "engine: judge", "engine: nope")).find("c.yaml:16: step 'verdict' uses unknown engine 'nope'"),
+  EXPECT_NE(error_of(replace(kGood, "engine: judge", "engine: nope"))
+                .find("c.yaml:16: step 'verdict' uses unknown engine 'nope'"),
             std::string::npos);
   EXPECT_NE(error_of(replace(kGood, "output: Verdict", "output: Verdikt")).find("c.yaml:17: unknown type 'Verdikt'"),
             std::string::npos);
@@ -108,6 +109,27 @@ TEST(ChainFileTest, MissingRequiredPartsAreRefused) {
   EXPECT_NE(error_of("chain: x\nsteps:\n  - apply: a\n").find("not available in this version"), std::string::npos);
 }
 
+TEST(ChainFileTest, TemplateNameMissingFromTheHistoryIsRefusedAtLoad) {
+  const std::string msg = error_of(replace(kGood, "{{ verdict.label }}", "{{ verdikt.label }}"));
+  EXPECT_NE(msg.find("/data/c.yaml:24: `user` reads 'verdikt'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("available: chain_input, row_id, verdict"), std::string::npos) << msg;
+  // A later step's output is not in the history yet.
+  const std::string later = error_of(replace(kGood, "Review: {{ chain_input.review }}", "{{ note.text }}"));
+  EXPECT_NE(later.find("reads 'note'"), std::string::npos) << later;
+}
+
+TEST(ChainFileTest, BadStepIdsAndPatternsAndBackendsAreRefused) {
+  EXPECT_NE(error_of(replace(kGood, "step: note", "step: ../x")).find("must be letters, digits and _"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(kGood, "step: note", "step: input")).find("reserved"), std::string::npos);
+  EXPECT_NE(error_of(replace(kGood, "review: {type: string}", "review: {type: string, pattern: \"[a-\"}"))
+                .find("not a valid regular expression"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(replace(kGood, "backend: llama", "backend: openai")).find("c.yaml:3: engine 'judge': backend 'openai'"),
+      std::string::npos);
+}
+
 TEST(ChainFileTest, BadYamlNamesLine) {
   const std::string msg = error_of("chain: x\nsteps:\n  - step: [a\n");
   EXPECT_NE(msg.find("/data/c.yaml:"), std::string::npos) << msg;
@@ -120,8 +142,8 @@ TEST(ChainFileTest, WrongValueKindNamesLine) {
 }
 
 TEST(ChainFileTest, JsonIsAcceptedToo) {
-  Chain c = parse_chain(R"({"chain": "j", "steps": [{"step": "s", "output": {"type": "string"}, "user": "hi"}]})",
-                        "j.json");
+  Chain c =
+      parse_chain(R"({"chain": "j", "steps": [{"step": "s", "output": {"type": "string"}, "user": "hi"}]})", "j.json");
   EXPECT_EQ(c.steps.at(0).id, "s");
 }
 

@@ -28,8 +28,7 @@ TEST(SchemaTest, UnsupportedKeywordIsRefusedByName) {
 TEST(SchemaTest, BadTypeNameAndMalformedBoundsAreRefused) {
   EXPECT_NE(error_of([] { TypeSet().make("T", Json::parse(R"({"type":"str"})")); }).find("`type` must be one of"),
             std::string::npos);
-  EXPECT_NE(error_of([] { TypeSet().make("T", Json::parse(R"({"type":"string","minLength":-1})")); })
-                .find("minLength"),
+  EXPECT_NE(error_of([] { TypeSet().make("T", Json::parse(R"({"type":"string","minLength":-1})")); }).find("minLength"),
             std::string::npos);
   EXPECT_NE(error_of([] {
               TypeSet().make("T", Json::parse(R"({"type":"object","properties":{},"required":["x"]})"));

@@ -45,6 +45,25 @@ TEST(TemplateTest, UndefinedInsideLoopIsAnError) {
   EXPECT_FALSE(error_of("{% for t in chain_input.tags %}{{ nope }}{% endfor %}").empty());
 }
 
+TEST(TemplateTest, UndefinedFieldInsideExpressionsConditionsAndLoopsIsAnError) {
+  for (const char* source :
+       {R"({{ "Review: " ~ chain_input.revew }})", "{% if chain_input.flagg %}x{% endif %}",
+        "{% for t in chain_input.tagz %}{{ t }}{% endfor %}", R"({% if summarise.missing == "a" %}x{% endif %})"}) {
+    const std::string msg = error_of(source);
+    EXPECT_NE(msg.find("undefined field"), std::string::npos) << source << " -> " << msg;
+  }
+}
+
+TEST(TemplateTest, MethodCallsAndLoopVariablesAreNotFields) {
+  EXPECT_EQ(Template("{% for k, v in summarise.items() %}{{ k }};{% endfor %}").render(kHistory), "actions;ok;");
+  EXPECT_EQ(Template("{% set x = chain_input.review %}{{ x }}").render(kHistory), "great");
+}
+
+TEST(TemplateTest, NamesListsTheVariablesRead) {
+  Template t("{% for a in summarise.actions %}{{ a }}{{ chain_input.review }}{% endfor %}{{ x | default('') }}");
+  EXPECT_EQ(t.names(), (std::set<std::string>{"chain_input", "summarise"}));
+}
+
 TEST(TemplateTest, DefinedTestDoesNotTrip) {
   EXPECT_EQ(Template("{% if nope is defined %}a{% else %}b{% endif %}").render(kHistory), "b");
 }

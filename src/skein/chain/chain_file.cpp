@@ -2,8 +2,10 @@
 // ConfigError at the file:line of the offending key, raised before anything runs.
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "skein/chain.hpp"
@@ -58,9 +60,14 @@ class ChainLoader {
       e.name = kv.first.Scalar();
       e.where = where(file_, kv.first);
       const YAML::Node& n = kv.second;
-      refuse_unknown_keys(file_, n, {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout",
-                                     "context", "batch", "threads"}, "engine '" + e.name + "'");
+      refuse_unknown_keys(
+          file_, n,
+          {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout", "context", "batch", "threads"},
+          "engine '" + e.name + "'");
       if (n["backend"]) e.backend = scalar_as<std::string>(file_, n["backend"], "`backend`");
+      if (e.backend != "llama")
+        throw ConfigError(where(file_, n["backend"]), "engine '" + e.name + "': backend '" + e.backend +
+                                                          "' is not available in this version (available: llama)");
       if (n["model"]) e.model = resolve_path(scalar_as<std::string>(file_, n["model"], "`model`"));
       if (n["lazy"]) e.lazy = scalar_as<bool>(file_, n["lazy"], "`lazy`");
       if (n["keep_alive"]) e.keep_alive = scalar_as<double>(file_, n["keep_alive"], "`keep_alive`");
@@ -105,8 +112,10 @@ class ChainLoader {
     if (n["max_tokens"]) s.max_tokens = positive(n["max_tokens"], "`max_tokens`");
     if (n["seed"]) s.seed = scalar_as<uint32_t>(file_, n["seed"], "`seed`");
     if (n["stop"]) {
-      if (n["stop"].IsScalar()) s.stop = {n["stop"].Scalar()};
-      else s.stop = scalar_list(n["stop"], "`stop`");
+      if (n["stop"].IsScalar())
+        s.stop = {n["stop"].Scalar()};
+      else
+        s.stop = scalar_list(n["stop"], "`stop`");
     }
     return s;
   }
@@ -118,13 +127,24 @@ class ChainLoader {
     return out;
   }
 
-  std::shared_ptr<Template> load_template(const YAML::Node& n, const std::string& what) {
+  // A template whose every name is in the history at this point: chain_input, row_id or an
+  // earlier step's id.
+  std::shared_ptr<Template> load_template(const YAML::Node& n, const std::string& what, const Chain& c) {
     const Location at = where(file_, n);
+    std::shared_ptr<Template> t;
     try {
-      return std::make_shared<Template>(scalar_as<std::string>(file_, n, what), what);
+      t = std::make_shared<Template>(scalar_as<std::string>(file_, n, what), at.str() + " " + what);
     } catch (const TemplateError& e) {
-      throw ConfigError(at, e.what());
+      throw ConfigError(at, what + ": " + e.detail());
     }
+    std::string available = "chain_input, row_id";
+    for (const auto& step : c.steps) available += ", " + step.id;
+    for (const auto& name : t->names())
+      if (name != "chain_input" && name != "row_id" &&
+          std::none_of(c.steps.begin(), c.steps.end(), [&](const Step& s) { return s.id == name; }))
+        throw ConfigError(
+            at, what + " reads '" + name + "', which the history does not have here (available: " + available + ")");
+    return t;
   }
 
   Step load_step(const YAML::Node& n, const Chain& c) {
@@ -144,9 +164,14 @@ class ChainLoader {
       throw ConfigError(where(file_, n["engine"]), "step '" + s.id + "' uses unknown engine '" + s.engine + "'");
     if (!n["output"]) throw ConfigError(s.where, "step '" + s.id + "' needs `output:` (a type name or schema)");
     s.output = type_ref(n["output"], c, s.id);
+    try {
+      s.output->grammar();  // refuse now a type llama.cpp cannot constrain, not at run time
+    } catch (const ConfigError& e) {
+      throw ConfigError(where(file_, n["output"]), e.what());
+    }
     if (!n["user"]) throw ConfigError(s.where, "step '" + s.id + "' needs a `user:` template");
-    s.user = load_template(n["user"], "`user`");
-    if (n["system"]) s.system = load_template(n["system"], "`system`");
+    s.user = load_template(n["user"], "`user`", c);
+    if (n["system"]) s.system = load_template(n["system"], "`system`", c);
     if (n["sampling"]) s.sampling = load_sampling(n["sampling"]);
     if (n["retries"]) s.retries = scalar_as<int>(file_, n["retries"], "`retries`");
     if (s.retries < 0) throw ConfigError(where(file_, n["retries"]), "`retries` must be 0 or more");
@@ -154,11 +179,16 @@ class ChainLoader {
     return s;
   }
 
+  // Ids name folders and history keys: identifiers only, and not the reserved ones.
   void check_id(const Step& s, const Chain& c) {
-    if (s.id.empty() || s.id == "chain_input" || s.id == "row_id" || s.id == "flattened" || s.id == "errors")
-      throw ConfigError(s.where, "'" + s.id + "' cannot be a node id");
+    static const std::regex kId("[A-Za-z_][A-Za-z0-9_]*");
+    if (!std::regex_match(s.id, kId))
+      throw ConfigError(s.where, "node id '" + s.id + "' must be letters, digits and _ (not starting with a digit)");
+    for (const char* reserved : {"chain_input", "row_id", "input", "flattened", "errors"})
+      if (s.id == reserved) throw ConfigError(s.where, "'" + s.id + "' is reserved and cannot be a node id");
     for (const auto& other : c.steps)
-      if (other.id == s.id) throw ConfigError(s.where, "node id '" + s.id + "' is used twice (first at " + other.where.str() + ")");
+      if (other.id == s.id)
+        throw ConfigError(s.where, "node id '" + s.id + "' is used twice (first at " + other.where.str() + ")");
   }
 
   std::string file_, dir_;

@@ -35,10 +35,14 @@ std::string utc_now() {
 class ChainRun {
  public:
   ChainRun(const Chain& chain, const RunOptions& options)
-      : chain_(chain), options_(options), writer_(options.output_dir),
+      : chain_(chain),
+        options_(options),
+        writer_(options.output_dir),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))) {
     summary_.output_dir = writer_.dir().string();
-    for (const auto& step : chain.steps) summary_.nodes[step.id];
+    std::vector<std::string> nodes;
+    for (const auto& step : chain.steps) summary_.nodes[step.id], nodes.push_back(step.id);
+    writer_.start(nodes);
   }
 
   RunSummary run() {
@@ -105,8 +109,8 @@ class ChainRun {
         std::string reason;
         for (const auto& e : chain_.input->validate(*line->record)) reason += (reason.empty() ? "" : "; ") + e;
         if (!reason.empty()) {
-          record_error({row_id, "input", line->line, line->raw, "line " + std::to_string(line->line) +
-                                                                     ": record does not match the input type: " + reason});
+          record_error({row_id, "input", line->line, line->raw,
+                        "line " + std::to_string(line->line) + ": record does not match the input type: " + reason});
           continue;
         }
       }
@@ -121,6 +125,7 @@ class ChainRun {
   }
 
   asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch) {
+    if (batch.empty()) co_return;  // e.g. every record of the batch was bad input
     Engine& engine = engine_for(step.engine);
     std::vector<StepOutcome> outcomes(batch.size());
     co_await gather(batch.size(), [&](size_t i) -> asio::awaitable<void> {
@@ -163,16 +168,25 @@ class ChainRun {
       engines[name] = {{"model", model}, {"load_seconds", summary_.engine_load_seconds.at(name)}};
     Json nodes = Json::object();
     for (const auto& [id, c] : summary_.nodes)
-      nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors},
-                   {"prompt_tokens", c.prompt_tokens}, {"generated_tokens", c.generated_tokens}};
-    Json run{{"chain", chain_.name},       {"file", chain_.file},
-             {"file_sha256", chain_.file_sha256}, {"skein_version", SKEIN_VERSION},
-             {"input", options_.input_path}, {"status", status},
-             {"started_at", started_at_},  {"ended_at", status == "running" ? Json() : Json(utc_now())},
-             {"batch_size", batch_size_},  {"engines", engines},
-             {"counts", {{"records_in", summary_.records_in}, {"records_out", summary_.records_out},
-                         {"errors", summary_.errors}}},
-             {"nodes", nodes}};
+      nodes[id] = {{"in", c.in},
+                   {"out", c.out},
+                   {"errors", c.errors},
+                   {"prompt_tokens", c.prompt_tokens},
+                   {"generated_tokens", c.generated_tokens}};
+    Json run{
+        {"chain", chain_.name},
+        {"file", chain_.file},
+        {"file_sha256", chain_.file_sha256},
+        {"skein_version", SKEIN_VERSION},
+        {"input", options_.input_path},
+        {"status", status},
+        {"started_at", started_at_},
+        {"ended_at", status == "running" ? Json() : Json(utc_now())},
+        {"batch_size", batch_size_},
+        {"engines", engines},
+        {"counts",
+         {{"records_in", summary_.records_in}, {"records_out", summary_.records_out}, {"errors", summary_.errors}}},
+        {"nodes", nodes}};
     if (!summary_.error.empty()) run["error"] = summary_.error;
     return run;
   }

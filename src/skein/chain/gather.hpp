@@ -23,8 +23,11 @@ inline boost::asio::awaitable<void> gather(size_t n, std::function<boost::asio::
       if (e && !first) first = e;
       if (--remaining == 0) all_done.cancel();
     });
-  boost::system::error_code ec;
-  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  // The children reference this frame: wait until every one has finished, even when cancelled.
+  while (remaining > 0) {
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
   if (first) std::rethrow_exception(first);
 }
 

@@ -23,8 +23,10 @@ std::optional<InputLine> InputReader::next() {
     out.raw = text;
     try {
       Json value = Json::parse(text);
-      if (value.is_object()) out.record = std::move(value);
-      else out.error = "line " + std::to_string(line_) + ": a record must be a JSON object, got " + value.type_name();
+      if (value.is_object())
+        out.record = std::move(value);
+      else
+        out.error = "line " + std::to_string(line_) + ": a record must be a JSON object, got " + value.type_name();
     } catch (const Json::parse_error& e) {
       out.error = "line " + std::to_string(line_) + ": not valid JSON: " + e.what();
     }

@@ -12,10 +12,10 @@
 namespace skein {
 
 struct InputLine {
-  size_t line = 0;              // 1-based line number in the input
-  std::optional<Json> record;   // the object, when the line is one
-  std::string raw;              // the line's text
-  std::string error;            // why the line is not a record
+  size_t line = 0;             // 1-based line number in the input
+  std::optional<Json> record;  // the object, when the line is one
+  std::string raw;             // the line's text
+  std::string error;           // why the line is not a record
 };
 
 class InputReader {

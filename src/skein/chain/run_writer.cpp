@@ -12,6 +12,20 @@ RunWriter::RunWriter(fs::path dir) : dir_(std::move(dir)) {
   if (ec) throw Error("cannot create output folder " + dir_.string() + ": " + ec.message());
 }
 
+void RunWriter::start(const std::vector<std::string>& nodes) {
+  // Artefacts of an earlier run here (other nodes' folders included) would mix with this run's.
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name == "run.json" || name == "errors.jsonl" || fs::exists(entry.path() / "000.jsonl");
+    if (!ours)
+      throw Error("output folder " + dir_.string() + " holds '" + name +
+                  "', which is not a Skein artefact: choose an empty folder");
+    fs::remove_all(entry.path());
+  }
+  for (const auto& node : nodes) file(node);
+  file("errors");
+}
+
 std::ofstream& RunWriter::file(const std::string& node) {
   auto& f = files_[node];
   if (!f) {
@@ -24,7 +38,8 @@ std::ofstream& RunWriter::file(const std::string& node) {
 }
 
 void RunWriter::output(const std::string& node, long long row_id, const Json& value) {
-  file(node) << Json{{"row_id", row_id}, {"output", value}}.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+  file(node) << Json{{"row_id", row_id}, {"output", value}}.dump(-1, ' ', false, Json::error_handler_t::replace)
+             << '\n';
 }
 
 void RunWriter::error(const ErrorRecord& e) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "skein/json.hpp"
 
@@ -22,6 +23,9 @@ struct ErrorRecord {
 class RunWriter {
  public:
   explicit RunWriter(std::filesystem::path dir);  // creates the folder; throws Error
+  // Creates (truncating) every artefact of a run with these nodes, so no file of an earlier run
+  // into the same folder survives: a node folder Skein did not write is refused.
+  void start(const std::vector<std::string>& nodes);
   void output(const std::string& node, long long row_id, const Json& value);
   void error(const ErrorRecord& e);
   void run_json(const Json& run);  // written atomically (tmp + rename)

@@ -33,7 +33,7 @@ boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, 
   try {
     req.messages = step_messages(step, history);
   } catch (const TemplateError& e) {
-    out.reason = step.where.str() + ": step '" + step.id + "' " + e.what();
+    out.reason = std::string("step '") + step.id + "' " + e.what();
     co_return out;
   }
   req.output = step.output;
@@ -44,8 +44,12 @@ boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, 
     out.prompt_tokens += r.prompt_tokens;
     out.generated_tokens += r.generated_tokens;
     out.raw = r.text;
-    if (r.finish == Finish::cancelled || r.finish == Finish::error) {
-      out.reason = r.finish == Finish::cancelled ? "cancelled" : "engine error: " + r.error;
+    if (r.finish == Finish::cancelled) {
+      out.reason = "cancelled";
+      co_return out;
+    }
+    if (r.finish == Finish::error) {
+      out.reason = "engine error: " + r.error;
       continue;
     }
     Json value;

@@ -12,10 +12,14 @@ int64_t now_ns() {
 
 const char* to_string(Finish f) {
   switch (f) {
-    case Finish::stop: return "stop";
-    case Finish::length: return "length";
-    case Finish::cancelled: return "cancelled";
-    case Finish::error: return "error";
+    case Finish::stop:
+      return "stop";
+    case Finish::length:
+      return "length";
+    case Finish::cancelled:
+      return "cancelled";
+    case Finish::error:
+      return "error";
   }
   return "?";
 }

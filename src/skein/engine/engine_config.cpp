@@ -36,8 +36,9 @@ std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
     if (!std::set<std::string>{"context", "batch", "threads"}.count(k))
       throw ConfigError(config.where, "engine '" + config.name + "': unknown llama option '" + k + "'");
   if (!std::filesystem::exists(config.model))
-    throw EngineError(config.name, "model file '" + config.model + "' not found" +
-                                       (config.name == "local" ? " (run scripts/setup.sh, or set SKEIN_LOCAL_MODEL)" : ""));
+    throw EngineError(config.name,
+                      "model file '" + config.model + "' not found" +
+                          (config.name == "local" ? " (run scripts/setup.sh, or set SKEIN_LOCAL_MODEL)" : ""));
   LlamaOptions o;
   o.model_path = config.model;
   o.parallel = config.parallel;

@@ -7,7 +7,7 @@
 #include <jinja/runtime.h>
 #include <json.h>
 
-#include <set>
+#include "template_names.hpp"
 
 namespace skein {
 namespace {
@@ -18,51 +18,10 @@ std::string keys_of(const Json& vars) {
   return out.empty() ? "(none)" : out;
 }
 
-const std::set<std::string> kNotVariables = {
-    "for", "in", "endfor", "if", "elif", "else", "endif", "set", "endset", "macro", "endmacro", "call",
-    "endcall", "filter", "endfilter", "not", "and", "or", "is", "true", "false", "none", "True", "False",
-    "None", "loop", "range", "namespace", "raise_exception", "recursive", "break", "continue", "with",
-    "endwith", "dict", "strftime_now", "caller", "generation", "endgeneration"};
-
-// Names the template reads from its variables: identifiers that are not attributes, filters, tests,
-// keyword arguments, names bound in the template (for/set/macro) or guarded by `is defined` or
-// `default`. A scan of the tokens, so it also sees names inside loops and branches.
-std::set<std::string> free_names(const std::vector<jinja::token>& tokens) {
-  using T = jinja::token;
-  std::set<std::string> bound, guarded, used;
-  auto is_ident = [&](size_t i, const char* v) { return i < tokens.size() && tokens[i].t == T::identifier && tokens[i].value == v; };
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    const T& tok = tokens[i];
-    if (tok.t != T::identifier) continue;
-    const T::type prev = i > 0 ? tokens[i - 1].t : T::eof;
-    const std::string prev_value = i > 0 ? tokens[i - 1].value : "";
-    if (tok.value == "for" || tok.value == "set" || tok.value == "macro") {
-      for (size_t k = i + 1; k < tokens.size() && !is_ident(k, "in") && tokens[k].t != T::equals &&
-                             tokens[k].t != T::close_statement;
-           ++k)
-        if (tokens[k].t == T::identifier) bound.insert(tokens[k].value);
-      if (tok.value == "macro")
-        for (size_t k = i + 1; k < tokens.size() && tokens[k].t != T::close_statement; ++k)
-          if (tokens[k].t == T::identifier) bound.insert(tokens[k].value);
-      continue;
-    }
-    if (prev == T::dot || prev == T::pipe || prev_value == "is" || (prev_value == "not" && i > 1 && tokens[i - 2].value == "is"))
-      continue;
-    if (i + 1 < tokens.size() && tokens[i + 1].t == T::equals) continue;
-    if (is_ident(i + 1, "is") && (is_ident(i + 2, "defined") || is_ident(i + 2, "undefined") || is_ident(i + 3, "defined")))
-      guarded.insert(tok.value);
-    if (i + 2 < tokens.size() && tokens[i + 1].t == T::pipe && tokens[i + 2].value == "default") guarded.insert(tok.value);
-    used.insert(tok.value);
-  }
-  std::set<std::string> out;
-  for (const auto& name : used)
-    if (!bound.count(name) && !guarded.count(name) && !kNotVariables.count(name)) out.insert(name);
-  return out;
-}
-
 // Finds an undefined value among the rendered statement results (nested for loops give arrays).
 const jinja::value_undefined_t* find_undefined(const jinja::value& v) {
-  if (auto u = std::dynamic_pointer_cast<jinja::value_undefined_t>(v)) return u.get();
+  // A hint names what was looked up; statements such as `set` yield an undefined without one.
+  if (auto u = std::dynamic_pointer_cast<jinja::value_undefined_t>(v)) return u->hint.empty() ? nullptr : u.get();
   if (jinja::is_val<jinja::value_array>(v))
     for (const auto& item : v->as_array())
       if (auto found = find_undefined(item)) return found;
@@ -75,12 +34,28 @@ struct Template::Impl {
   std::string source;
   std::string where;
   jinja::program program;
-  std::set<std::string> names;  // free variables the template reads
+  TemplateNames reads;  // free names and field paths the template reads
+
+  // Every free name must be a variable, every field path must exist as far as it runs through
+  // objects (a path into a string or list is left to the engine).
+  void check_reads(const Json& vars) const {
+    for (const auto& name : reads.names)
+      if (!vars.is_object() || !vars.contains(name)) fail("undefined name '" + name + "'", &vars);
+    for (const auto& path : reads.paths) {
+      const Json* v = &vars.at(path[0]);
+      std::string dotted = path[0];
+      for (size_t i = 1; i < path.size() && v->is_object(); ++i) {
+        dotted += "." + path[i];
+        if (!v->contains(path[i])) fail("undefined field '" + dotted + "'", &vars);
+        v = &(*v)[path[i]];
+      }
+    }
+  }
 
   [[noreturn]] void fail(const std::string& why, const Json* vars) const {
-    std::string msg = (where.empty() ? "" : where + ": ") + "template error: " + why + "\n  template: " + source;
-    if (vars) msg += "\n  available: " + keys_of(*vars);
-    throw TemplateError(msg);
+    std::string detail = "template error: " + why + "\n  template: " + source;
+    if (vars) detail += "\n  available: " + keys_of(*vars);
+    throw TemplateError(where.empty() ? detail : where + ": " + detail, detail);
   }
 };
 
@@ -90,7 +65,7 @@ Template::Template(std::string source, std::string where) : impl_(std::make_uniq
   try {
     jinja::lexer lexer;
     const jinja::lexer_result tokens = lexer.tokenize(impl_->source);
-    impl_->names = free_names(tokens.tokens);
+    impl_->reads = scan_names(tokens.tokens);
     impl_->program = jinja::parse_from_tokens(tokens);
   } catch (const std::exception& e) {
     impl_->fail(e.what(), nullptr);
@@ -103,9 +78,10 @@ Template& Template::operator=(Template&&) noexcept = default;
 
 const std::string& Template::source() const { return impl_->source; }
 
+const std::set<std::string>& Template::names() const { return impl_->reads.names; }
+
 std::string Template::render(const Json& vars) const {
-  for (const auto& name : impl_->names)
-    if (!vars.is_object() || !vars.contains(name)) impl_->fail("undefined name '" + name + "'", &vars);
+  impl_->check_reads(vars);
   jinja::context ctx(impl_->source);
   jinja::value results;
   try {
@@ -115,8 +91,7 @@ std::string Template::render(const Json& vars) const {
   } catch (const std::exception& e) {
     impl_->fail(e.what(), &vars);
   }
-  if (auto undefined = find_undefined(results))
-    impl_->fail("undefined value " + undefined->type(), &vars);
+  if (auto undefined = find_undefined(results)) impl_->fail("undefined value " + undefined->type(), &vars);
   return jinja::render_string_parts(jinja::runtime::gather_string_parts(results));
 }
 

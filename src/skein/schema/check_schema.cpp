@@ -1,4 +1,5 @@
 // The keyword check: a schema uses only the subset Skein can both constrain and validate.
+#include <regex>
 #include <set>
 
 #include "skein/schema.hpp"
@@ -6,13 +7,12 @@
 namespace skein {
 namespace {
 
-const std::set<std::string> kKeywords = {
-    "type",      "properties", "required",  "additionalProperties", "items",     "enum",
-    "const",     "minItems",   "maxItems",  "minimum",              "maximum",   "minLength",
-    "maxLength", "pattern",    "anyOf",     "$ref",                 "description", "default",
-    "title"};
-const std::set<std::string> kTypeNames = {"object", "array",   "string", "number",
-                                          "integer", "boolean", "null"};
+const std::set<std::string> kKeywords = {"type",        "properties", "required", "additionalProperties",
+                                         "items",       "enum",       "const",    "minItems",
+                                         "maxItems",    "minimum",    "maximum",  "minLength",
+                                         "maxLength",   "pattern",    "anyOf",    "$ref",
+                                         "description", "default",    "title"};
+const std::set<std::string> kTypeNames = {"object", "array", "string", "number", "integer", "boolean", "null"};
 
 struct Checker {
   const Location& where;
@@ -31,8 +31,7 @@ struct Checker {
 
   void check_type_name(const Json& t, const std::string& p) const {
     expect(t.is_string() && kTypeNames.count(t.get<std::string>()), p,
-           "`type` must be one of object, array, string, number, integer, boolean, null; got " +
-               t.dump());
+           "`type` must be one of object, array, string, number, integer, boolean, null; got " + t.dump());
   }
 
   void check_type(const Json& t, const std::string& p) const {
@@ -65,13 +64,22 @@ struct Checker {
                "required field '" + r.get<std::string>() + "' is not in `properties`");
       }
     }
-    if (s.contains("enum")) expect(s["enum"].is_array() && !s["enum"].empty(), p + "/enum", "`enum` must be a non-empty list");
+    if (s.contains("enum"))
+      expect(s["enum"].is_array() && !s["enum"].empty(), p + "/enum", "`enum` must be a non-empty list");
     for (const char* k : {"minItems", "maxItems", "minLength", "maxLength"})
-      if (s.contains(k)) expect(s[k].is_number_integer() && s[k].get<long long>() >= 0, p + "/" + k,
-                                std::string("`") + k + "` must be a non-negative integer");
+      if (s.contains(k))
+        expect(s[k].is_number_integer() && s[k].get<long long>() >= 0, p + "/" + k,
+               std::string("`") + k + "` must be a non-negative integer");
     for (const char* k : {"minimum", "maximum"})
       if (s.contains(k)) expect(s[k].is_number(), p + "/" + k, std::string("`") + k + "` must be a number");
-    if (s.contains("pattern")) expect(s["pattern"].is_string(), p + "/pattern", "`pattern` must be a string");
+    if (s.contains("pattern")) {
+      expect(s["pattern"].is_string(), p + "/pattern", "`pattern` must be a string");
+      try {
+        std::regex(s["pattern"].get<std::string>(), std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        fail(p + "/pattern", "`pattern` is not a valid regular expression: " + std::string(e.what()));
+      }
+    }
     if (s.contains("$ref")) expect(s["$ref"].is_string(), p + "/$ref", "`$ref` must name a type");
   }
 
@@ -79,8 +87,7 @@ struct Checker {
     if (s.is_boolean()) return;
     expect(s.is_object(), p, "a type must be a mapping, got " + s.dump());
     for (auto& [k, v] : s.items())
-      if (!kKeywords.count(k))
-        fail(p + "/" + k, "unsupported JSON Schema keyword '" + k + "'");
+      if (!kKeywords.count(k)) fail(p + "/" + k, "unsupported JSON Schema keyword '" + k + "'");
     check_values(s, p);
     check_subschemas(s, p);
   }

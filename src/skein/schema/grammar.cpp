@@ -32,8 +32,8 @@ void mark_numbers(Json& s, std::vector<NumberRange>& ranges) {
 
 // The GBNF expression llama.cpp builds for integers in [lo, hi] (its root rule, without `space`).
 std::string int_range(long long lo, long long hi) {
-  const std::string g = json_schema_to_grammar(common_json::parse(
-      Json{{"type", "integer"}, {"minimum", lo}, {"maximum", hi}}.dump()));
+  const std::string g =
+      json_schema_to_grammar(common_json::parse(Json{{"type", "integer"}, {"minimum", lo}, {"maximum", hi}}.dump()));
   const size_t start = g.find("root ::= ") + 9;
   std::string expr = g.substr(start, g.find('\n', start) - start);
   const std::string suffix = " space";

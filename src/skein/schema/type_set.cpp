@@ -14,8 +14,10 @@ std::string ref_name(const std::string& ref) {
 void rewrite_refs(Json& schema) {
   if (schema.is_object()) {
     for (auto& [k, v] : schema.items()) {
-      if (k == "$ref" && v.is_string()) v = kDefsPrefix + ref_name(v.get<std::string>());
-      else rewrite_refs(v);
+      if (k == "$ref" && v.is_string())
+        v = kDefsPrefix + ref_name(v.get<std::string>());
+      else
+        rewrite_refs(v);
     }
   } else if (schema.is_array()) {
     for (auto& v : schema) rewrite_refs(v);

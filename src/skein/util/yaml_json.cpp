@@ -29,7 +29,8 @@ Json yaml_to_json(const YAML::Node& node, LineMap* lines, const std::string& poi
   if (lines && node.Mark().line >= 0) (*lines)[pointer] = node.Mark().line + 1;
   switch (node.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
+    case YAML::NodeType::Undefined:
+      return nullptr;
     case YAML::NodeType::Scalar:
       return node.Tag() == "!" ? Json(node.Scalar()) : plain_scalar(node.Scalar());
     case YAML::NodeType::Sequence: {

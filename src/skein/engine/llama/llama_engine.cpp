@@ -54,8 +54,7 @@ class LlamaEngine final : public Engine {
 
   const std::string& name() const override { return name_; }
 
-  std::shared_ptr<PendingRequest> submit(GenerateRequest request,
-                                         std::function<void(GenerateResult)> done) override {
+  std::shared_ptr<PendingRequest> submit(GenerateRequest request, std::function<void(GenerateResult)> done) override {
     auto job = std::make_shared<Job>();
     job->request = std::move(request);
     job->done = std::move(done);
@@ -82,8 +81,10 @@ class LlamaEngine final : public Engine {
       if (mailbox_->stop) return false;
       auto& q = mailbox_->queue;
       for (auto it = q.begin(); it != q.end();) {
-        if ((*it)->cancelled) cancelled.push_back(*it), it = q.erase(it);
-        else ++it;
+        if ((*it)->cancelled)
+          cancelled.push_back(*it), it = q.erase(it);
+        else
+          ++it;
       }
       while (!q.empty() && busy_ + int(admitted.size()) < int(slots_.size())) {
         admitted.push_back(q.front());
@@ -121,8 +122,14 @@ class LlamaEngine final : public Engine {
         if (slot.busy()) slot.release(ctx_, Finish::error, "llama_decode failed"), --busy_;
       return;
     }
-    for (auto& slot : slots_)
-      if (slot.after_decode(ctx_, model_)) --busy_;
+    for (auto& slot : slots_) {
+      try {
+        if (slot.after_decode(ctx_, model_)) --busy_;
+      } catch (const std::exception& e) {  // e.g. a grammar that can no longer advance
+        slot.release(ctx_, Finish::error, std::string("sampling failed: ") + e.what());
+        --busy_;
+      }
+    }
   }
 
   void loop() {
@@ -155,8 +162,8 @@ class LlamaEngine final : public Engine {
 }  // namespace llama
 
 std::unique_ptr<Engine> make_llama_engine(const std::string& name, const LlamaOptions& options) {
-  if (options.parallel < 1 || options.context < 16 || options.batch < 1)
-    throw EngineError(name, "parallel, context and batch must be positive");
+  if (options.parallel < 1 || options.context < 16 || options.batch < options.parallel)
+    throw EngineError(name, "needs parallel >= 1, context >= 16 and batch >= parallel");
   return std::make_unique<llama::LlamaEngine>(name, options);
 }
 

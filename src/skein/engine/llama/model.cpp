@@ -11,9 +11,11 @@ void init_backend() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (!std::getenv("SKEIN_LLAMA_LOG"))
-      llama_log_set([](ggml_log_level level, const char* text, void*) {
-        if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
-      }, nullptr);
+      llama_log_set(
+          [](ggml_log_level level, const char* text, void*) {
+            if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+          },
+          nullptr);
     llama_backend_init();
   });
 }
@@ -48,8 +50,7 @@ std::string Model::format(const std::vector<ChatMessage>& messages) const {
     size += msg.role.size() + msg.content.size();
   }
   std::string out(size * 2 + 256, '\0');
-  int n = llama_chat_apply_template(chat_template.c_str(), chat.data(), chat.size(), true, out.data(),
-                                    int(out.size()));
+  int n = llama_chat_apply_template(chat_template.c_str(), chat.data(), chat.size(), true, out.data(), int(out.size()));
   if (n > int(out.size())) {
     out.resize(size_t(n));
     n = llama_chat_apply_template(chat_template.c_str(), chat.data(), chat.size(), true, out.data(), n);

@@ -12,8 +12,8 @@ namespace skein::llama {
 struct Model {
   llama_model* model = nullptr;
   const llama_vocab* vocab = nullptr;
-  std::string chat_template;        // the model's, or "chatml"
-  std::vector<llama_token> eog;     // end-of-generation tokens (for ignore_eos)
+  std::string chat_template;     // the model's, or "chatml"
+  std::vector<llama_token> eog;  // end-of-generation tokens (for ignore_eos)
 
   // The chat messages rendered with the model's chat template, ending with the assistant prefix.
   std::string format(const std::vector<ChatMessage>& messages) const;

@@ -29,7 +29,7 @@ common_params_sampling sampling_params(const GenerateRequest& req, const Model& 
   }
   p.no_perf = true;
   if (req.output) p.grammar = common_grammar(COMMON_GRAMMAR_TYPE_USER, req.output->grammar());
-  if (s.ignore_eos)
+  if (s.ignore_eos && !req.output)  // under a grammar, the end of the value must stay reachable
     for (llama_token t : model.eog) p.logit_bias.push_back({t, -INFINITY});
   return p;
 }
@@ -113,7 +113,12 @@ bool Slot::append(llama_token token, const Model& model) {
   ++r.generated_tokens;
   const std::string piece = common_token_to_piece(model.vocab, token, false);
   r.text += piece;
-  if (job_->request.on_token) job_->request.on_token(piece);
+  if (job_->request.on_token) {
+    try {
+      job_->request.on_token(piece);
+    } catch (...) {  // a caller's hook must not take the decode loop down
+    }
+  }
   const size_t stop = find_stop(r.text, piece.size(), job_->request.sampling.stop);
   if (stop != std::string::npos) {
     r.text.resize(stop);

@@ -1,0 +1,308 @@
+// The broker and pool contract of SPEC §2.1, pinned with a controllable test engine. Waits are on
+// conditions (gates, latches, events), never on sleeps.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "skein/broker.hpp"
+#include "test_engine.hpp"
+
+namespace skein {
+namespace {
+
+using test::Gate;
+using test::test_config;
+using test::TestEngine;
+
+struct Factory {
+  std::atomic<int> starts{0};
+  std::function<void(const EngineConfig&)> before;  // may block or throw
+  Broker::Factory make() {
+    return [this](const EngineConfig& c) -> std::unique_ptr<Engine> {
+      ++starts;
+      if (before) before(c);
+      return std::make_unique<TestEngine>(c.name);
+    };
+  }
+};
+
+// Records events and lets a test wait for one.
+struct Events {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<EngineEvent> seen;
+  void attach(Broker& b) {
+    b.on_event([this](const EngineEvent& e) {
+      std::lock_guard l(mu);
+      seen.push_back(e);
+      cv.notify_all();
+    });
+  }
+  EngineEvent wait_for(const std::string& engine, EngineEventKind kind) {
+    std::unique_lock l(mu);
+    EngineEvent found;
+    cv.wait(l, [&] {
+      for (const auto& e : seen)
+        if (e.engine == engine && e.kind == kind) return found = e, true;
+      return false;
+    });
+    return found;
+  }
+  int count(const std::string& engine, EngineEventKind kind) {
+    std::lock_guard l(mu);
+    int n = 0;
+    for (const auto& e : seen) n += e.engine == engine && e.kind == kind;
+    return n;
+  }
+};
+
+std::string state_of(const Broker& b, const std::string& name) {
+  for (const auto& s : b.status())
+    if (s.name == name) return s.state;
+  return "?";
+}
+
+TEST(BrokerTest, HundredConcurrentAcquiresStartOnce) {
+  Factory f;
+  Gate gate;
+  f.before = [&](const EngineConfig&) { gate.wait(); };
+  Broker b({}, f.make());
+  b.add(test_config("a"));
+  std::vector<std::future<Lease>> leases;
+  for (int i = 0; i < 100; ++i) leases.push_back(std::async(std::launch::async, [&] { return b.acquire("a"); }));
+  while (f.starts.load() == 0) std::this_thread::yield();  // the first start has begun
+  gate.open();
+  std::set<Engine*> engines;
+  for (auto& l : leases) engines.insert(&l.get().engine());
+  EXPECT_EQ(f.starts.load(), 1);
+  EXPECT_EQ(engines.size(), 1u);
+}
+
+TEST(BrokerTest, FailedStartReachesEveryWaiterAndNextAcquireRetries) {
+  Factory f;
+  Gate gate;
+  test::Latch waiting(1);
+  f.before = [&](const EngineConfig&) {
+    if (f.starts.load() == 1) {
+      waiting.arrive();
+      gate.wait();
+      throw std::runtime_error("no GPU");
+    }
+  };
+  Broker b({}, f.make());
+  b.add(test_config("a"));
+  std::vector<std::future<std::string>> results;
+  for (int i = 0; i < 8; ++i)
+    results.push_back(std::async(std::launch::async, [&] {
+      try {
+        b.acquire("a");
+        return std::string("ok");
+      } catch (const EngineError& e) {
+        return std::string(e.what());
+      }
+    }));
+  waiting.wait();
+  gate.open();
+  int failed = 0;
+  for (auto& r : results) {
+    const std::string msg = r.get();
+    // Every waiter of the failed start gets its error; one arriving after it starts afresh.
+    if (msg.find("no GPU") != std::string::npos)
+      ++failed;
+    else
+      EXPECT_EQ(msg, "ok");
+  }
+  EXPECT_GE(failed, 1);
+  Lease again = b.acquire("a");
+  EXPECT_TRUE(again);
+  EXPECT_EQ(state_of(b, "a"), "ready");
+  EXPECT_GE(f.starts.load(), 2);
+}
+
+TEST(BrokerTest, FailedStartLeavesNothingBehind) {
+  Factory f;
+  f.before = [](const EngineConfig&) { throw std::runtime_error("bad model"); };
+  Broker b({}, f.make());
+  b.add(test_config("a"));
+  EXPECT_THROW(b.acquire("a"), EngineError);
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+  EXPECT_EQ(TestEngine::live().load(), 0);
+  f.before = nullptr;
+  EXPECT_TRUE(b.acquire("a"));
+  EXPECT_EQ(f.starts.load(), 2);
+}
+
+TEST(BrokerTest, IdleReleaseFiresAfterKeepAlive) {
+  Factory f;
+  Broker b({}, f.make());
+  Events ev;
+  ev.attach(b);
+  b.add(test_config("a", 0.05));
+  const auto t0 = std::chrono::steady_clock::now();
+  b.acquire("a").release();
+  ev.wait_for("a", EngineEventKind::released);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+}
+
+TEST(BrokerTest, KeepAliveZeroReleasesAtOnceAndNegativeNever) {
+  Factory f;
+  Broker b({}, f.make());
+  b.add(test_config("zero", 0));
+  b.add(test_config("forever", -1));
+  b.acquire("zero").release();
+  EXPECT_EQ(state_of(b, "zero"), "stopped");
+  b.acquire("forever").release();
+  b.flush(false);
+  EXPECT_EQ(state_of(b, "forever"), "ready");
+  b.flush(true);
+  EXPECT_EQ(state_of(b, "forever"), "stopped");
+}
+
+TEST(BrokerTest, NeitherFlushStopsALeasedEngine) {
+  Factory f;
+  Broker b({}, f.make());
+  b.add(test_config("a", 0.0001));
+  Lease l = b.acquire("a");
+  b.flush(false);
+  b.flush(true);
+  EXPECT_EQ(state_of(b, "a"), "ready");
+  EXPECT_EQ(TestEngine::live().load(), 1);
+  l.release();
+}
+
+TEST(BrokerTest, ForceFlushStopsRightAfterLastLeaseDrops) {
+  Factory f;
+  Broker b({}, f.make());
+  b.add(test_config("a", -1));
+  Lease l1 = b.acquire("a");
+  Lease l2 = b.acquire("a");
+  b.flush(true);
+  l1.release();
+  EXPECT_EQ(state_of(b, "a"), "ready");
+  l2.release();
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+  EXPECT_EQ(TestEngine::live().load(), 0);
+}
+
+TEST(BrokerTest, EvictionPicksLeastRecentlyUsedIdleAndNeverALeasedOne) {
+  Factory f;
+  BrokerOptions o;
+  o.max_loaded = 3;
+  Broker b(o, f.make());
+  Events ev;
+  ev.attach(b);
+  for (const char* n : {"a", "b", "c", "d"}) b.add(test_config(n));
+  Lease a = b.acquire("a");  // leased throughout
+  b.acquire("b").release();  // idle, least recently used
+  b.acquire("c").release();  // idle, more recent
+  Lease d = b.acquire("d");  // needs room: evicts b
+  EXPECT_EQ(state_of(b, "b"), "stopped");
+  EXPECT_EQ(state_of(b, "c"), "ready");
+  EXPECT_EQ(state_of(b, "a"), "ready");
+  EXPECT_EQ(ev.count("b", EngineEventKind::evicted), 1);
+  EXPECT_EQ(ev.count("a", EngineEventKind::evicted), 0);
+}
+
+TEST(BrokerTest, WaitsWithATimeoutWhenEveryEngineIsLeased) {
+  Factory f;
+  BrokerOptions o;
+  o.max_loaded = 1;
+  o.acquire_timeout = std::chrono::milliseconds(50);
+  Broker b(o, f.make());
+  b.add(test_config("a"));
+  b.add(test_config("b"));
+  Lease a = b.acquire("a");
+  try {
+    b.acquire("b");
+    FAIL() << "expected a timeout";
+  } catch (const EngineError& e) {
+    EXPECT_NE(std::string(e.what()).find("all in use"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(state_of(b, "a"), "ready");
+}
+
+TEST(BrokerTest, WaiterGetsRoomWhenALeaseDrops) {
+  Factory f;
+  BrokerOptions o;
+  o.max_loaded = 1;
+  Broker b(o, f.make());
+  b.add(test_config("a"));
+  b.add(test_config("b"));
+  Lease a = b.acquire("a");
+  auto waiter = std::async(std::launch::async, [&] { return b.acquire("b"); });
+  EXPECT_EQ(waiter.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
+  a.release();
+  Lease got = waiter.get();
+  EXPECT_EQ(got.name(), "b");
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+}
+
+TEST(BrokerTest, ABAReleasedEngineStartsAgain) {
+  Factory f;
+  BrokerOptions o;
+  o.max_loaded = 1;
+  Broker b(o, f.make());
+  b.add(test_config("a"));
+  b.add(test_config("b"));
+  b.acquire("a").release();
+  b.acquire("b").release();
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+  EXPECT_TRUE(b.acquire("a"));
+  EXPECT_EQ(f.starts.load(), 3);
+}
+
+TEST(BrokerTest, ExceptionWhileHoldingALeaseLeaksNothing) {
+  Factory f;
+  Broker b({}, f.make());
+  b.add(test_config("a", 0));
+  try {
+    Lease l = b.acquire("a");
+    throw std::runtime_error("user code failed");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+  EXPECT_EQ(TestEngine::live().load(), 0);
+}
+
+TEST(BrokerTest, MemoryBudgetEvictsToFit) {
+  Factory f;
+  BrokerOptions o;
+  o.memory_budget = 100;
+  Broker b(o, f.make());
+  auto big = test_config("big");
+  big.memory = 70;
+  auto other = test_config("other");
+  other.memory = 60;
+  auto huge = test_config("huge");
+  huge.memory = 101;
+  b.add(big);
+  b.add(other);
+  b.add(huge);
+  b.acquire("big").release();
+  Lease l = b.acquire("other");
+  EXPECT_EQ(state_of(b, "big"), "stopped");
+  EXPECT_THROW(b.acquire("huge"), EngineError);
+}
+
+TEST(BrokerTest, UnknownEngineIsAnError) {
+  Broker b({}, Factory().make());
+  EXPECT_THROW(b.acquire("nope"), EngineError);
+}
+
+TEST(BrokerTest, LeaseOutlivingTheBrokerStopsItsEngineWhenDropped) {
+  Factory f;
+  Lease l;
+  {
+    Broker b({}, f.make());
+    b.add(test_config("a"));
+    l = b.acquire("a");
+  }
+  EXPECT_EQ(TestEngine::live().load(), 1);
+  l.release();
+  EXPECT_EQ(TestEngine::live().load(), 0);
+}
+
+}  // namespace
+}  // namespace skein
