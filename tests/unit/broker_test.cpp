@@ -135,8 +135,8 @@ TEST(BrokerTest, FailedStartLeavesNothingBehind) {
 
 TEST(BrokerTest, IdleReleaseFiresAfterKeepAlive) {
   Factory f;
+  Events ev;  // declared first: the broker emits until it is destroyed
   Broker b({}, f.make());
-  Events ev;
   ev.attach(b);
   b.add(test_config("a", 0.05));
   const auto t0 = std::chrono::steady_clock::now();
@@ -190,8 +190,8 @@ TEST(BrokerTest, EvictionPicksLeastRecentlyUsedIdleAndNeverALeasedOne) {
   Factory f;
   BrokerOptions o;
   o.max_loaded = 3;
-  Broker b(o, f.make());
   Events ev;
+  Broker b(o, f.make());
   ev.attach(b);
   for (const char* n : {"a", "b", "c", "d"}) b.add(test_config(n));
   Lease a = b.acquire("a");  // leased throughout
