@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "skein/engine.hpp"
 #include "skein/error.hpp"
@@ -12,7 +13,7 @@ namespace skein {
 
 struct EngineConfig {
   std::string name;
-  std::string backend = "llama";  // this version: llama
+  std::string backend = "llama";  // see engine_backends()
   std::string model;              // llama: a GGUF path (relative paths: to the file's folder)
   Json options = Json::object();  // backend options (llama: context, batch, threads)
   bool lazy = true;
@@ -27,7 +28,11 @@ struct EngineConfig {
 // (override the file with SKEIN_LOCAL_MODEL, or declare an engine named `local`).
 EngineConfig local_engine_config();
 
-// Starts an engine for `config` (blocking; loads the model). Throws EngineError.
+// The backends this build can start.
+const std::vector<std::string>& engine_backends();
+
+// Starts an engine for `config` (blocking; loads the model). Throws EngineError, or ConfigError
+// for options that do not fit the backend.
 std::unique_ptr<Engine> start_engine(const EngineConfig& config);
 
 }  // namespace skein

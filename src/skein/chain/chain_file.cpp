@@ -60,21 +60,32 @@ class ChainLoader {
       e.name = kv.first.Scalar();
       e.where = where(file_, kv.first);
       const YAML::Node& n = kv.second;
-      refuse_unknown_keys(
-          file_, n,
-          {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout", "context", "batch", "threads"},
-          "engine '" + e.name + "'");
+      refuse_unknown_keys(file_, n,
+                          {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout", "memory", "context",
+                           "batch", "threads", "endpoint", "api_key_env", "timeout", "retries"},
+                          "engine '" + e.name + "'");
       if (n["backend"]) e.backend = scalar_as<std::string>(file_, n["backend"], "`backend`");
-      if (e.backend != "llama")
+      const auto& backends = engine_backends();
+      if (std::find(backends.begin(), backends.end(), e.backend) == backends.end()) {
+        std::string list;
+        for (const auto& b : backends) list += (list.empty() ? "" : ", ") + b;
         throw ConfigError(where(file_, n["backend"]), "engine '" + e.name + "': backend '" + e.backend +
-                                                          "' is not available in this version (available: llama)");
-      if (n["model"]) e.model = resolve_path(scalar_as<std::string>(file_, n["model"], "`model`"));
+                                                          "' is not available in this version (available: " + list +
+                                                          ")");
+      }
+      if (n["model"]) {  // a file for llama, a model name for servers
+        const auto model = scalar_as<std::string>(file_, n["model"], "`model`");
+        e.model = e.backend == "llama" ? resolve_path(model) : model;
+      }
       if (n["lazy"]) e.lazy = scalar_as<bool>(file_, n["lazy"], "`lazy`");
       if (n["keep_alive"]) e.keep_alive = scalar_as<double>(file_, n["keep_alive"], "`keep_alive`");
       if (n["parallel"]) e.parallel = positive(n["parallel"], "`parallel`");
       if (n["startup_timeout"]) e.startup_timeout = scalar_as<double>(file_, n["startup_timeout"], "`startup_timeout`");
-      for (const char* k : {"context", "batch", "threads"})
+      if (n["memory"]) e.memory = scalar_as<size_t>(file_, n["memory"], "`memory`");
+      for (const char* k : {"context", "batch", "threads", "timeout", "retries"})
         if (n[k]) e.options[k] = scalar_as<int>(file_, n[k], std::string("`") + k + "`");
+      for (const char* k : {"endpoint", "api_key_env"})
+        if (n[k]) e.options[k] = scalar_as<std::string>(file_, n[k], std::string("`") + k + "`");
       if (e.backend == "llama" && e.model.empty())
         throw ConfigError(e.where, "engine '" + e.name + "' needs `model:` (a GGUF file)");
       c.engines[e.name] = std::move(e);

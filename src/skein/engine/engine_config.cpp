@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "engine/openai/openai_engine.hpp"
 #include "skein/llama_engine.hpp"
 
 namespace skein {
@@ -28,13 +29,23 @@ EngineConfig local_engine_config() {
   return c;
 }
 
-std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
-  if (config.backend != "llama")
-    throw ConfigError(config.where, "engine '" + config.name + "': backend '" + config.backend +
-                                        "' is not available in this version (available: llama)");
-  for (auto& [k, v] : config.options.items())
-    if (!std::set<std::string>{"context", "batch", "threads"}.count(k))
-      throw ConfigError(config.where, "engine '" + config.name + "': unknown llama option '" + k + "'");
+namespace {
+
+std::string string_option(const EngineConfig& c, const char* key, const std::string& fallback = "") {
+  if (!c.options.contains(key)) return fallback;
+  if (!c.options[key].is_string())
+    throw ConfigError(c.where, "engine '" + c.name + "': `" + key + "` must be a string");
+  return c.options[key].get<std::string>();
+}
+
+void refuse_unknown_options(const EngineConfig& c, const std::set<std::string>& allowed) {
+  for (auto& [k, v] : c.options.items())
+    if (!allowed.count(k))
+      throw ConfigError(c.where, "engine '" + c.name + "': option '" + k + "' does not apply to backend " + c.backend);
+}
+
+std::unique_ptr<Engine> start_llama(const EngineConfig& config) {
+  refuse_unknown_options(config, {"context", "batch", "threads"});
   if (!std::filesystem::exists(config.model))
     throw EngineError(config.name,
                       "model file '" + config.model + "' not found" +
@@ -43,9 +54,38 @@ std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
   o.model_path = config.model;
   o.parallel = config.parallel;
   o.context = int_option(config, "context", 2048);
-  o.batch = int_option(config, "batch", 512);
+  o.batch = std::max(int_option(config, "batch", 512), config.parallel);
   o.threads = int_option(config, "threads", 0);
   return make_llama_engine(config.name, o);
+}
+
+std::unique_ptr<Engine> start_openai(const EngineConfig& config) {
+  refuse_unknown_options(config, {"endpoint", "api_key_env", "timeout", "retries"});
+  OpenAIOptions o;
+  o.endpoint = string_option(config, "endpoint");
+  if (o.endpoint.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `endpoint:`");
+  o.model = config.model;
+  o.api_key_env = string_option(config, "api_key_env");
+  o.parallel = config.parallel;
+  o.timeout = std::chrono::seconds(int_option(config, "timeout", 300));
+  o.retries = int_option(config, "retries", 4);
+  return make_openai_engine(config.name, o);
+}
+
+}  // namespace
+
+const std::vector<std::string>& engine_backends() {
+  static const std::vector<std::string> names = {"llama", "openai"};
+  return names;
+}
+
+std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
+  if (config.backend == "llama") return start_llama(config);
+  if (config.backend == "openai") return start_openai(config);
+  std::string list;
+  for (const auto& b : engine_backends()) list += (list.empty() ? "" : ", ") + b;
+  throw ConfigError(config.where, "engine '" + config.name + "': backend '" + config.backend +
+                                      "' is not available in this version (available: " + list + ")");
 }
 
 }  // namespace skein

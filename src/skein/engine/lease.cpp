@@ -1,4 +1,6 @@
 // Broker and Lease: thin handles over the shared BrokerCore.
+#include <utility>
+
 #include "broker_core.hpp"
 
 namespace skein {

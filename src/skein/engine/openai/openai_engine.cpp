@@ -1,0 +1,142 @@
+// The `openai` backend: any OpenAI-compatible chat endpoint (vLLM, llama-server, OpenAI, Ollama's
+// /v1). Output types go as `response_format: json_schema`; whatever the server claims, the caller
+// validates the text. Retries 429 / 5xx / timeouts / refused connections with exponential back-off
+// and jitter, honouring Retry-After. The API key is read from an environment variable and never
+// logged.
+#include "openai_engine.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+#include <random>
+
+#include "engine/async_engine.hpp"
+#include "engine/http/http_client.hpp"
+
+namespace skein {
+namespace {
+
+namespace asio = boost::asio;
+
+std::string schema_name(const std::string& type_name) {
+  std::string out;
+  for (char c : type_name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c : '_';
+  return out.empty() ? "output" : out;
+}
+
+Json chat_body(const OpenAIOptions& o, const GenerateRequest& req) {
+  Json messages = Json::array();
+  for (const auto& m : req.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+  const Sampling& s = req.sampling;
+  Json body{{"model", o.model}, {"messages", messages}, {"max_tokens", s.max_tokens}};
+  body["temperature"] = std::max(0.0f, s.temperature);
+  if (s.top_p < 1.0f) body["top_p"] = s.top_p;
+  if (s.top_k > 0) body["top_k"] = s.top_k;  // vLLM, llama-server and Ollama accept it
+  if (!s.stop.empty()) body["stop"] = s.stop;
+  if (s.seed) body["seed"] = *s.seed;
+  if (s.ignore_eos && !req.output) body["ignore_eos"] = true;  // llama-server and vLLM accept it
+  if (req.output)
+    body["response_format"] = {
+        {"type", "json_schema"},
+        {"json_schema",
+         {{"name", schema_name(req.output->name())}, {"strict", true}, {"schema", req.output->schema()}}}};
+  return body;
+}
+
+GenerateResult parse_reply(const std::string& body) {
+  GenerateResult r;
+  const Json j = Json::parse(body);
+  const Json& choice = j.at("choices").at(0);
+  const Json& content = choice.at("message").at("content");
+  r.text = content.is_string() ? content.get<std::string>() : "";
+  r.finish = choice.value("finish_reason", "stop") == "length" ? Finish::length : Finish::stop;
+  if (j.contains("usage") && j["usage"].is_object()) {
+    r.prompt_tokens = j["usage"].value("prompt_tokens", 0);
+    r.generated_tokens = j["usage"].value("completion_tokens", 0);
+  }
+  return r;
+}
+
+bool retryable(int status) { return status == 429 || status == 408 || status >= 500; }
+
+class OpenAIEngine final : public AsyncEngine {
+ public:
+  OpenAIEngine(std::string name, OpenAIOptions o)
+      : AsyncEngine(name, o.parallel), o_(std::move(o)), url_(http::parse_url(o_.endpoint)) {
+    if (!o_.api_key_env.empty()) {
+      const char* key = std::getenv(o_.api_key_env.c_str());
+      if (!key || !*key) throw EngineError(this->name(), "environment variable " + o_.api_key_env + " is not set");
+      key_ = key;
+    }
+  }
+  ~OpenAIEngine() override { shutdown(); }
+
+ protected:
+  asio::awaitable<GenerateResult> generate(const GenerateRequest& req) override {
+    http::Request http;
+    http.target = url_.path + "/chat/completions";
+    http.headers["content-type"] = "application/json";
+    if (!key_.empty()) http.headers["authorization"] = "Bearer " + key_;
+    http.body = chat_body(o_, req).dump(-1, ' ', false, Json::error_handler_t::replace);
+    http.timeout = o_.timeout;
+    std::string last_error;
+    double retry_after = 0;
+    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
+      if (attempt > 0) co_await back_off(attempt, retry_after);
+      const int64_t started = now_ns();
+      try {
+        http::Response res = co_await http::send(url_, http);
+        if (res.status == 200) {
+          GenerateResult r = parse_reply(res.body);
+          r.started_ns = started;
+          co_return r;
+        }
+        last_error = "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 300);
+        retry_after = res.headers.count("retry-after") ? std::atof(res.headers["retry-after"].c_str()) : 0;
+        if (!retryable(res.status)) break;
+      } catch (const boost::system::system_error& e) {
+        if (e.code() == asio::error::operation_aborted) throw;
+        last_error = e.code().message() + " (" + o_.endpoint + ")";
+        retry_after = 0;
+      } catch (const Json::exception& e) {
+        last_error = std::string("unreadable reply: ") + e.what();
+        break;
+      }
+    }
+    GenerateResult failed;
+    failed.error = last_error;
+    co_return failed;
+  }
+
+ private:
+  // Exponential back-off with full jitter, or the server's Retry-After when it gave one.
+  asio::awaitable<void> back_off(int attempt, double retry_after) {
+    double seconds = retry_after;
+    if (seconds <= 0) {
+      const double cap = std::min(o_.backoff_max_s, o_.backoff_base_s * double(1 << std::min(attempt - 1, 10)));
+      seconds = std::uniform_real_distribution<double>(cap / 2, cap)(rng_);
+    }
+    asio::steady_timer timer(
+        co_await asio::this_coro::executor,
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+
+  OpenAIOptions o_;
+  http::Url url_;
+  std::string key_;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_openai_engine(const std::string& name, const OpenAIOptions& options) {
+  try {
+    return std::make_unique<OpenAIEngine>(name, options);
+  } catch (const std::invalid_argument& e) {
+    throw EngineError(name, e.what());
+  }
+}
+
+}  // namespace skein
