@@ -126,7 +126,7 @@ TEST(ChainFileTest, BadStepIdsAndPatternsAndBackendsAreRefused) {
                 .find("not a valid regular expression"),
             std::string::npos);
   EXPECT_NE(
-      error_of(replace(kGood, "backend: llama", "backend: openai")).find("c.yaml:3: engine 'judge': backend 'openai'"),
+      error_of(replace(kGood, "backend: llama", "backend: tgi")).find("c.yaml:3: engine 'judge': backend 'tgi'"),
       std::string::npos);
 }
 
