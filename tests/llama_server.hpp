@@ -17,42 +17,13 @@
 #include "engine/http/http_client.hpp"
 #include "engine/process/subprocess.hpp"
 #include "fixture.hpp"
+#include "util/free_port.hpp"
 
 namespace skein::test {
 
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+inline int free_port() { return free_loopback_port(); }
 
-// GET url; the status, or 0 when nothing answers.
-inline int http_status(const std::string& url) {
-  boost::asio::io_context io;
-  auto f = boost::asio::co_spawn(
-      io,
-      [url]() -> boost::asio::awaitable<int> {
-        http::Request r;
-        r.method = "GET";
-        const http::Url u = http::parse_url(url);
-        r.target = u.path.empty() ? "/" : u.path;
-        r.timeout = std::chrono::seconds(2);
-        try {
-          co_return (co_await http::send(u, r)).status;
-        } catch (...) {
-          co_return 0;
-        }
-      },
-      boost::asio::use_future);
-  io.run();
-  return f.get();
-}
+inline int http_status(const std::string& url) { return http::get_status(url, std::chrono::seconds(2)); }
 
 class LlamaServer {
  public:

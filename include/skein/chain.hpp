@@ -58,6 +58,9 @@ struct RunOptions {
   std::optional<int> batch_size;                          // overrides the chain's
   std::function<void(const ChainProgress&)> on_progress;  // called on the run's thread
   std::function<void(const std::string&)> on_warning;
+  // A long-lived host's broker (engines then follow their keep_alive); unset: the run uses its own
+  // and releases every engine when it ends.
+  class Broker* broker = nullptr;
 };
 
 struct NodeCounts {

@@ -3,6 +3,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace skein::app {
 
@@ -13,5 +14,12 @@ struct RunArgs {
 };
 
 int run_command(const RunArgs& args);
+
+// Lists configured engines (built-in `local`, those of FILE) and the managed servers running.
+int engines_command(const std::string& file);
+// Starts each engine (all of FILE's when none named), reports its load time, then stops it.
+int warmup_command(const std::string& file, const std::vector<std::string>& names);
+// Stops managed servers Skein started, also ones a crashed Skein left (from their pid files).
+int kill_command(const std::string& engine, bool all);
 
 }  // namespace skein::app

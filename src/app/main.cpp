@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
 
 #include "commands.hpp"
 
@@ -19,11 +20,36 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only errors and the output folder");
 
+  std::string engines_file;
+  CLI::App* engines_cmd = app.add_subcommand("engines", "List engines and running managed servers");
+  engines_cmd->add_option("file", engines_file, "Chain file whose engines to list")->check(CLI::ExistingFile);
+
+  std::string warmup_file;
+  std::vector<std::string> warmup_names;
+  CLI::App* warmup_cmd = app.add_subcommand("warmup", "Start engines to check them and time their start");
+  warmup_cmd->add_option("file", warmup_file, "Chain file")->required()->check(CLI::ExistingFile);
+  warmup_cmd->add_option("engines", warmup_names, "Engines to start (default: all of the file)");
+
+  std::string kill_engine;
+  bool kill_all = false;
+  CLI::App* kill_cmd = app.add_subcommand("kill", "Stop managed servers Skein started (also after a crash)");
+  kill_cmd->add_option("engine", kill_engine, "Engine whose server to stop");
+  kill_cmd->add_flag("--all", kill_all, "Stop every recorded server");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (run_cmd->parsed()) return skein::app::run_command(run);
+  if (engines_cmd->parsed()) return skein::app::engines_command(engines_file);
+  if (warmup_cmd->parsed()) return skein::app::warmup_command(warmup_file, warmup_names);
+  if (kill_cmd->parsed()) {
+    if (kill_engine.empty() && !kill_all) {
+      std::cerr << "skein kill: name an engine or pass --all\n";
+      return 2;
+    }
+    return skein::app::kill_command(kill_engine, kill_all);
+  }
   return 0;
 }

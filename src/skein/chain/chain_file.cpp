@@ -75,17 +75,19 @@ class ChainLoader {
       }
       if (n["model"]) {  // a file for llama, a model name for servers
         const auto model = scalar_as<std::string>(file_, n["model"], "`model`");
-        e.model = e.backend == "llama" ? resolve_path(model) : model;
+        e.model = e.backend == "llama" || e.backend == "llama-server" ? resolve_path(model) : model;
       }
       if (n["lazy"]) e.lazy = scalar_as<bool>(file_, n["lazy"], "`lazy`");
       if (n["keep_alive"]) e.keep_alive = scalar_as<double>(file_, n["keep_alive"], "`keep_alive`");
       if (n["parallel"]) e.parallel = positive(n["parallel"], "`parallel`");
       if (n["startup_timeout"]) e.startup_timeout = scalar_as<double>(file_, n["startup_timeout"], "`startup_timeout`");
       if (n["memory"]) e.memory = scalar_as<size_t>(file_, n["memory"], "`memory`");
-      for (const char* k : {"context", "batch", "threads", "timeout", "retries"})
+      for (const char* k : {"context", "batch", "threads", "timeout", "retries", "port"})
         if (n[k]) e.options[k] = scalar_as<int>(file_, n[k], std::string("`") + k + "`");
-      for (const char* k : {"endpoint", "api_key_env"})
+      for (const char* k : {"endpoint", "api_key_env", "command", "gpus"})
         if (n[k]) e.options[k] = scalar_as<std::string>(file_, n[k], std::string("`") + k + "`");
+      if (n["args"]) e.options["args"] = scalar_list(n["args"], "`args`");
+      if (n["env"]) e.options["env"] = string_map(n["env"], "`env`");
       if (e.backend == "llama" && e.model.empty())
         throw ConfigError(e.where, "engine '" + e.name + "' needs `model:` (a GGUF file)");
       c.engines[e.name] = std::move(e);
@@ -129,6 +131,13 @@ class ChainLoader {
         s.stop = scalar_list(n["stop"], "`stop`");
     }
     return s;
+  }
+
+  Json string_map(const YAML::Node& n, const std::string& what) {
+    if (!n.IsMap()) throw ConfigError(where(file_, n), what + " must be a mapping");
+    Json out = Json::object();
+    for (const auto& kv : n) out[kv.first.Scalar()] = scalar_as<std::string>(file_, kv.second, what);
+    return out;
   }
 
   std::vector<std::string> scalar_list(const YAML::Node& n, const std::string& what) {

@@ -9,6 +9,7 @@
 #include "gather.hpp"
 #include "input_reader.hpp"
 #include "run_writer.hpp"
+#include "skein/broker.hpp"
 #include "skein/chain.hpp"
 #include "step_call.hpp"
 
@@ -38,7 +39,15 @@ class ChainRun {
       : chain_(chain),
         options_(options),
         writer_(options.output_dir),
-        batch_size_(size_t(options.batch_size.value_or(chain.batch_size))) {
+        batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
+        broker_(options.broker) {
+    if (!broker_) {  // a broker for this run alone, with the chain's engines and `local`
+      own_broker_ = std::make_unique<Broker>();
+      broker_ = own_broker_.get();
+    }
+    if (!broker_->contains("local")) broker_->add(local_engine_config());
+    for (const auto& [name, config] : chain.engines)
+      if (own_broker_ || !broker_->contains(name)) broker_->add(config);
     summary_.output_dir = writer_.dir().string();
     std::vector<std::string> nodes;
     for (const auto& step : chain.steps) summary_.nodes[step.id], nodes.push_back(step.id);
@@ -53,7 +62,8 @@ class ChainRun {
     std::exception_ptr failure;
     asio::co_spawn(io, main(), [&](std::exception_ptr e) { failure = e; });
     io.run();
-    engines_.clear();  // a chain run ends by releasing its engines
+    leases_.clear();
+    if (own_broker_) broker_->flush(true);  // a chain run ends by releasing its engines
     summary_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     summary_.status = failure ? "failed" : "done";
     if (failure) summary_.error = describe(failure);
@@ -151,15 +161,18 @@ class ChainRun {
     if (options_.on_progress) options_.on_progress({step.id, counts.in, counts.errors});
   }
 
+  // The run keeps one lease per engine from its first use to the end, so consecutive steps on an
+  // engine never restart it.
   Engine& engine_for(const std::string& name) {
-    auto it = engines_.find(name);
-    if (it != engines_.end()) return *it->second;
-    const EngineConfig config = chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config();
-    const auto t0 = std::chrono::steady_clock::now();
-    auto engine = start_engine(config);
-    summary_.engine_load_seconds[name] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    models_[name] = config.backend + ":" + config.model;
-    return *(engines_[name] = std::move(engine));
+    auto it = leases_.find(name);
+    if (it != leases_.end()) return it->second.engine();
+    Lease lease = broker_->acquire(name);
+    for (const auto& s : broker_->status())
+      if (s.name == name) {
+        summary_.engine_load_seconds[name] = s.load_seconds;
+        models_[name] = s.backend + ":" + s.model;
+      }
+    return leases_.emplace(name, std::move(lease)).first->second.engine();
   }
 
   Json run_json(const std::string& status) const {
@@ -197,7 +210,9 @@ class ChainRun {
   size_t batch_size_;
   RunSummary summary_;
   std::string started_at_;
-  std::map<std::string, std::unique_ptr<Engine>> engines_;
+  std::unique_ptr<Broker> own_broker_;
+  Broker* broker_ = nullptr;
+  std::map<std::string, Lease> leases_;
   std::map<std::string, std::string> models_;
   long long next_row_ = 0;
   bool at_end_ = false;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "engine/managed/managed_server.hpp"
 #include "engine/openai/openai_engine.hpp"
 #include "skein/llama_engine.hpp"
 
@@ -72,16 +73,23 @@ std::unique_ptr<Engine> start_openai(const EngineConfig& config) {
   return make_openai_engine(config.name, o);
 }
 
+std::unique_ptr<Engine> start_server(const EngineConfig& config) {
+  refuse_unknown_options(config, {"command", "args", "port", "gpus", "env", "context"});
+  if (config.model.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `model:`");
+  return start_managed_server(config);
+}
+
 }  // namespace
 
 const std::vector<std::string>& engine_backends() {
-  static const std::vector<std::string> names = {"llama", "openai"};
+  static const std::vector<std::string> names = {"llama", "openai", "llama-server", "vllm"};
   return names;
 }
 
 std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
   if (config.backend == "llama") return start_llama(config);
   if (config.backend == "openai") return start_openai(config);
+  if (config.backend == "llama-server" || config.backend == "vllm") return start_server(config);
   std::string list;
   for (const auto& b : engine_backends()) list += (list.empty() ? "" : ", ") + b;
   throw ConfigError(config.where, "engine '" + config.name + "': backend '" + config.backend +

@@ -99,3 +99,32 @@ asio::awaitable<Response> send(const Url& url, const Request& req) {
 }
 
 }  // namespace skein::http
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+namespace skein::http {
+
+int get_status(const std::string& url, std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  auto status = asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<int> {
+        const Url u = parse_url(url);
+        Request r;
+        r.method = "GET";
+        r.target = u.path.empty() ? "/" : u.path;
+        r.timeout = timeout;
+        try {
+          co_return (co_await send(u, r)).status;
+        } catch (const std::exception&) {
+          co_return 0;
+        }
+      },
+      asio::use_future);
+  io.run();
+  return status.get();
+}
+
+}  // namespace skein::http

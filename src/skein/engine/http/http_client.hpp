@@ -35,3 +35,10 @@ struct Request {
 boost::asio::awaitable<Response> send(const Url& url, const Request& request);
 
 }  // namespace skein::http
+
+namespace skein::http {
+
+// Blocking GET for health checks: the status, or 0 when nothing answers within `timeout`.
+int get_status(const std::string& url, std::chrono::milliseconds timeout);
+
+}  // namespace skein::http
