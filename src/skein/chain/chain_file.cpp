@@ -60,10 +60,11 @@ class ChainLoader {
       e.name = kv.first.Scalar();
       e.where = where(file_, kv.first);
       const YAML::Node& n = kv.second;
-      refuse_unknown_keys(file_, n,
-                          {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout", "memory", "context",
-                           "batch", "threads", "endpoint", "api_key_env", "timeout", "retries"},
-                          "engine '" + e.name + "'");
+      refuse_unknown_keys(
+          file_, n,
+          {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout", "memory", "context", "batch",
+           "threads", "endpoint", "api_key_env", "timeout", "retries", "command", "args", "port", "gpus", "env"},
+          "engine '" + e.name + "'");
       if (n["backend"]) e.backend = scalar_as<std::string>(file_, n["backend"], "`backend`");
       const auto& backends = engine_backends();
       if (std::find(backends.begin(), backends.end(), e.backend) == backends.end()) {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -224,7 +225,26 @@ void Subprocess::close_fds() {
   pid_ = -1;
 }
 
-bool process_group_alive(pid_t pgid) { return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM); }
+// A process listing (/proc), not kill(-pgid, 0): a zombie waiting to be reaped is not alive.
+bool process_group_alive(pid_t pgid) {
+  if (pgid <= 1) return false;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    const size_t close = stat.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0, group = 0;
+    fields >> state >> ppid >> group;
+    if (group == pgid && state != "Z" && state != "X") return true;
+  }
+  return false;
+}
 
 std::string tail_lines(const std::string& path, int n) {
   std::ifstream in(path);

@@ -52,7 +52,7 @@ class Subprocess {
   std::optional<int> status_;
 };
 
-// Whether any process of group `pgid` still exists.
+// Whether any live (not zombie) process of group `pgid` exists, from the process listing.
 bool process_group_alive(pid_t pgid);
 
 // The last `n` lines of a text file (for errors about a server that exited).
