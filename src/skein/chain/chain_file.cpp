@@ -60,11 +60,11 @@ class ChainLoader {
       e.name = kv.first.Scalar();
       e.where = where(file_, kv.first);
       const YAML::Node& n = kv.second;
-      refuse_unknown_keys(
-          file_, n,
-          {"backend", "model", "lazy", "keep_alive", "parallel", "startup_timeout", "memory", "context", "batch",
-           "threads", "endpoint", "api_key_env", "timeout", "retries", "command", "args", "port", "gpus", "env"},
-          "engine '" + e.name + "'");
+      refuse_unknown_keys(file_, n,
+                          {"backend", "model", "lazy",    "keep_alive", "parallel",    "startup_timeout", "memory",
+                           "context", "batch", "threads", "endpoint",   "api_key_env", "timeout",         "retries",
+                           "command", "args",  "port",    "gpus",       "env",         "extract"},
+                          "engine '" + e.name + "'");
       if (n["backend"]) e.backend = scalar_as<std::string>(file_, n["backend"], "`backend`");
       const auto& backends = engine_backends();
       if (std::find(backends.begin(), backends.end(), e.backend) == backends.end()) {
@@ -85,7 +85,11 @@ class ChainLoader {
       if (n["memory"]) e.memory = scalar_as<size_t>(file_, n["memory"], "`memory`");
       for (const char* k : {"context", "batch", "threads", "timeout", "retries", "port"})
         if (n[k]) e.options[k] = scalar_as<int>(file_, n[k], std::string("`") + k + "`");
-      for (const char* k : {"endpoint", "api_key_env", "command", "gpus"})
+      if (n["command"] && n["command"].IsSequence())
+        e.options["command"] = scalar_list(n["command"], "`command`");
+      else if (n["command"])
+        e.options["command"] = scalar_as<std::string>(file_, n["command"], "`command`");
+      for (const char* k : {"endpoint", "api_key_env", "gpus", "extract"})
         if (n[k]) e.options[k] = scalar_as<std::string>(file_, n[k], std::string("`") + k + "`");
       if (n["args"]) e.options["args"] = scalar_list(n["args"], "`args`");
       if (n["env"]) e.options["env"] = string_map(n["env"], "`env`");

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "engine/cli/cli_engine.hpp"
 #include "engine/managed/managed_server.hpp"
 #include "engine/openai/openai_engine.hpp"
 #include "skein/llama_engine.hpp"
@@ -73,6 +74,21 @@ std::unique_ptr<Engine> start_openai(const EngineConfig& config) {
   return make_openai_engine(config.name, o);
 }
 
+std::unique_ptr<Engine> start_cli(const EngineConfig& config) {
+  refuse_unknown_options(config, {"command", "extract", "timeout"});
+  CliOptions o;
+  if (config.options.contains("command") && config.options["command"].is_array())
+    o.command = config.options["command"].get<std::vector<std::string>>();
+  else if (config.options.contains("command"))
+    o.command = {"sh", "-c", config.options["command"].get<std::string>()};
+  if (o.command.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `command:`");
+  o.model = config.model;
+  o.extract = string_option(config, "extract");
+  o.parallel = config.parallel;
+  o.timeout = std::chrono::seconds(int_option(config, "timeout", 600));
+  return make_cli_engine(config.name, o);
+}
+
 std::unique_ptr<Engine> start_server(const EngineConfig& config) {
   refuse_unknown_options(config, {"command", "args", "port", "gpus", "env", "context"});
   if (config.model.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `model:`");
@@ -82,7 +98,7 @@ std::unique_ptr<Engine> start_server(const EngineConfig& config) {
 }  // namespace
 
 const std::vector<std::string>& engine_backends() {
-  static const std::vector<std::string> names = {"llama", "openai", "llama-server", "vllm"};
+  static const std::vector<std::string> names = {"llama", "openai", "llama-server", "vllm", "cli"};
   return names;
 }
 
@@ -90,6 +106,7 @@ std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
   if (config.backend == "llama") return start_llama(config);
   if (config.backend == "openai") return start_openai(config);
   if (config.backend == "llama-server" || config.backend == "vllm") return start_server(config);
+  if (config.backend == "cli") return start_cli(config);
   std::string list;
   for (const auto& b : engine_backends()) list += (list.empty() ? "" : ", ") + b;
   throw ConfigError(config.where, "engine '" + config.name + "': backend '" + config.backend +
