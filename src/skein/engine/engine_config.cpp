@@ -6,6 +6,7 @@
 
 #include "engine/cli/cli_engine.hpp"
 #include "engine/managed/managed_server.hpp"
+#include "engine/ollama/ollama_engine.hpp"
 #include "engine/openai/openai_engine.hpp"
 #include "skein/llama_engine.hpp"
 
@@ -89,6 +90,19 @@ std::unique_ptr<Engine> start_cli(const EngineConfig& config) {
   return make_cli_engine(config.name, o);
 }
 
+std::unique_ptr<Engine> start_ollama(const EngineConfig& config) {
+  refuse_unknown_options(config, {"endpoint", "timeout", "retries"});
+  OllamaOptions o;
+  o.endpoint = string_option(config, "endpoint", o.endpoint);
+  o.model = config.model;
+  if (o.model.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `model:`");
+  o.keep_alive = config.keep_alive;
+  o.parallel = config.parallel;
+  o.timeout = std::chrono::seconds(int_option(config, "timeout", 300));
+  o.retry.retries = int_option(config, "retries", 4);
+  return make_ollama_engine(config.name, o);
+}
+
 std::unique_ptr<Engine> start_server(const EngineConfig& config) {
   refuse_unknown_options(config, {"command", "args", "port", "gpus", "env", "context"});
   if (config.model.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `model:`");
@@ -98,7 +112,7 @@ std::unique_ptr<Engine> start_server(const EngineConfig& config) {
 }  // namespace
 
 const std::vector<std::string>& engine_backends() {
-  static const std::vector<std::string> names = {"llama", "openai", "llama-server", "vllm", "cli"};
+  static const std::vector<std::string> names = {"llama", "openai", "ollama", "llama-server", "vllm", "cli"};
   return names;
 }
 
@@ -107,6 +121,7 @@ std::unique_ptr<Engine> start_engine(const EngineConfig& config) {
   if (config.backend == "openai") return start_openai(config);
   if (config.backend == "llama-server" || config.backend == "vllm") return start_server(config);
   if (config.backend == "cli") return start_cli(config);
+  if (config.backend == "ollama") return start_ollama(config);
   std::string list;
   for (const auto& b : engine_backends()) list += (list.empty() ? "" : ", ") + b;
   throw ConfigError(config.where, "engine '" + config.name + "': backend '" + config.backend +

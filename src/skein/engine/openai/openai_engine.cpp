@@ -5,14 +5,12 @@
 // logged.
 #include "openai_engine.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
-#include <random>
 
 #include "engine/async_engine.hpp"
-#include "engine/http/http_client.hpp"
+#include "engine/http/retry.hpp"
 
 namespace skein {
 namespace {
@@ -58,8 +56,6 @@ GenerateResult parse_reply(const std::string& body) {
   return r;
 }
 
-bool retryable(int status) { return status == 429 || status == 408 || status >= 500; }
-
 class OpenAIEngine final : public AsyncEngine {
  public:
   OpenAIEngine(std::string name, OpenAIOptions o)
@@ -80,53 +76,30 @@ class OpenAIEngine final : public AsyncEngine {
     if (!key_.empty()) http.headers["authorization"] = "Bearer " + key_;
     http.body = chat_body(o_, req).dump(-1, ' ', false, Json::error_handler_t::replace);
     http.timeout = o_.timeout;
-    std::string last_error;
-    double retry_after = 0;
-    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
-      if (attempt > 0) co_await back_off(attempt, retry_after);
-      const int64_t started = now_ns();
-      try {
-        http::Response res = co_await http::send(url_, http);
-        if (res.status == 200) {
-          GenerateResult r = parse_reply(res.body);
-          r.started_ns = started;
-          co_return r;
-        }
-        last_error = "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 300);
-        retry_after = res.headers.count("retry-after") ? std::atof(res.headers["retry-after"].c_str()) : 0;
-        if (!retryable(res.status)) break;
-      } catch (const boost::system::system_error& e) {
-        if (e.code() == asio::error::operation_aborted) throw;
-        last_error = e.code().message() + " (" + o_.endpoint + ")";
-        retry_after = 0;
-      } catch (const Json::exception& e) {
-        last_error = std::string("unreadable reply: ") + e.what();
-        break;
+    const int64_t started = now_ns();
+    GenerateResult r;
+    try {
+      const http::Response res =
+          co_await http::send_with_retries(url_, http, {o_.retries, o_.backoff_base_s, o_.backoff_max_s});
+      if (res.status != 200) {
+        r.error = "HTTP " + std::to_string(res.status) + " from " + o_.endpoint + ": " + res.body.substr(0, 300);
+        co_return r;
       }
+      r = parse_reply(res.body);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == asio::error::operation_aborted) throw;
+      r.error = e.code().message() + " (" + o_.endpoint + ")";
+    } catch (const Json::exception& e) {
+      r.error = std::string("unreadable reply from ") + o_.endpoint + ": " + e.what();
     }
-    GenerateResult failed;
-    failed.error = last_error;
-    co_return failed;
+    r.started_ns = started;
+    co_return r;
   }
 
  private:
-  // Exponential back-off with full jitter, or the server's Retry-After when it gave one.
-  asio::awaitable<void> back_off(int attempt, double retry_after) {
-    double seconds = retry_after;
-    if (seconds <= 0) {
-      const double cap = std::min(o_.backoff_max_s, o_.backoff_base_s * double(1 << std::min(attempt - 1, 10)));
-      seconds = std::uniform_real_distribution<double>(cap / 2, cap)(rng_);
-    }
-    asio::steady_timer timer(
-        co_await asio::this_coro::executor,
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)));
-    co_await timer.async_wait(asio::use_awaitable);
-  }
-
   OpenAIOptions o_;
   http::Url url_;
   std::string key_;
-  std::mt19937 rng_{std::random_device{}()};
 };
 
 }  // namespace
