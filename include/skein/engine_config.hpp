@@ -28,6 +28,10 @@ struct EngineConfig {
 // (override the file with SKEIN_LOCAL_MODEL, or declare an engine named `local`).
 EngineConfig local_engine_config();
 
+// The engines of a file: a standalone engines file (`engines:` only) or the `engines:` section of a
+// chain or graph file. Throws ConfigError with file:line.
+std::map<std::string, EngineConfig> load_engines_file(const std::string& path);
+
 // The backends this build can start.
 const std::vector<std::string>& engine_backends();
 

@@ -6,7 +6,6 @@
 #include "commands.hpp"
 #include "engine/managed/managed_server.hpp"
 #include "skein/broker.hpp"
-#include "skein/chain.hpp"
 
 namespace skein::app {
 namespace {
@@ -14,7 +13,7 @@ namespace {
 std::map<std::string, EngineConfig> configured(const std::string& file) {
   std::map<std::string, EngineConfig> out{{"local", local_engine_config()}};
   if (!file.empty())
-    for (const auto& [name, config] : load_chain(file).engines) out[name] = config;
+    for (const auto& [name, config] : load_engines_file(file)) out[name] = config;
   return out;
 }
 

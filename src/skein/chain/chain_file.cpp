@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/engine_file.hpp"
 #include "skein/chain.hpp"
 #include "util/yaml_json.hpp"
 
@@ -36,10 +37,10 @@ class ChainLoader {
     if (!root["chain"]) throw ConfigError({file_, 1}, "missing `chain: <name>` (a graph file has `graph:` instead)");
     Chain c;
     c.name = scalar_as<std::string>(file_, root["chain"], "`chain`");
-    if (root["engines"]) load_engines(root["engines"], c);
+    if (root["engines"]) c.engines = parse_engines(root["engines"], file_, dir_);
     if (root["types"]) load_types(root["types"], c);
     if (root["input"]) c.input = type_ref(root["input"], c, "input");
-    if (root["batch_size"]) c.batch_size = positive(root["batch_size"], "`batch_size`");
+    if (root["batch_size"]) c.batch_size = positive_int(file_, root["batch_size"], "`batch_size`");
     if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0)
       throw ConfigError(where(file_, root), "`steps` must be a non-empty list");
     for (const auto& node : root["steps"]) c.steps.push_back(load_step(node, c));
@@ -47,63 +48,6 @@ class ChainLoader {
   }
 
  private:
-  int positive(const YAML::Node& n, const std::string& what) {
-    const int v = scalar_as<int>(file_, n, what);
-    if (v < 1) throw ConfigError(where(file_, n), what + " must be at least 1");
-    return v;
-  }
-
-  void load_engines(const YAML::Node& engines, Chain& c) {
-    if (!engines.IsMap()) throw ConfigError(where(file_, engines), "`engines` must be a mapping of name to engine");
-    for (const auto& kv : engines) {
-      EngineConfig e = kv.first.Scalar() == "local" ? local_engine_config() : EngineConfig{};
-      e.name = kv.first.Scalar();
-      e.where = where(file_, kv.first);
-      const YAML::Node& n = kv.second;
-      refuse_unknown_keys(file_, n,
-                          {"backend", "model", "lazy",    "keep_alive", "parallel",    "startup_timeout", "memory",
-                           "context", "batch", "threads", "endpoint",   "api_key_env", "timeout",         "retries",
-                           "command", "args",  "port",    "gpus",       "env",         "extract"},
-                          "engine '" + e.name + "'");
-      if (n["backend"]) e.backend = scalar_as<std::string>(file_, n["backend"], "`backend`");
-      const auto& backends = engine_backends();
-      if (std::find(backends.begin(), backends.end(), e.backend) == backends.end()) {
-        std::string list;
-        for (const auto& b : backends) list += (list.empty() ? "" : ", ") + b;
-        throw ConfigError(where(file_, n["backend"]), "engine '" + e.name + "': backend '" + e.backend +
-                                                          "' is not available in this version (available: " + list +
-                                                          ")");
-      }
-      if (n["model"]) {  // a file for llama, a model name for servers
-        const auto model = scalar_as<std::string>(file_, n["model"], "`model`");
-        e.model = e.backend == "llama" || e.backend == "llama-server" ? resolve_path(model) : model;
-      }
-      if (n["lazy"]) e.lazy = scalar_as<bool>(file_, n["lazy"], "`lazy`");
-      if (n["keep_alive"]) e.keep_alive = scalar_as<double>(file_, n["keep_alive"], "`keep_alive`");
-      if (n["parallel"]) e.parallel = positive(n["parallel"], "`parallel`");
-      if (n["startup_timeout"]) e.startup_timeout = scalar_as<double>(file_, n["startup_timeout"], "`startup_timeout`");
-      if (n["memory"]) e.memory = scalar_as<size_t>(file_, n["memory"], "`memory`");
-      for (const char* k : {"context", "batch", "threads", "timeout", "retries", "port"})
-        if (n[k]) e.options[k] = scalar_as<int>(file_, n[k], std::string("`") + k + "`");
-      if (n["command"] && n["command"].IsSequence())
-        e.options["command"] = scalar_list(n["command"], "`command`");
-      else if (n["command"])
-        e.options["command"] = scalar_as<std::string>(file_, n["command"], "`command`");
-      for (const char* k : {"endpoint", "api_key_env", "gpus", "extract"})
-        if (n[k]) e.options[k] = scalar_as<std::string>(file_, n[k], std::string("`") + k + "`");
-      if (n["args"]) e.options["args"] = scalar_list(n["args"], "`args`");
-      if (n["env"]) e.options["env"] = string_map(n["env"], "`env`");
-      if (e.backend == "llama" && e.model.empty())
-        throw ConfigError(e.where, "engine '" + e.name + "' needs `model:` (a GGUF file)");
-      c.engines[e.name] = std::move(e);
-    }
-  }
-
-  std::string resolve_path(const std::string& p) {
-    if (p.empty() || fs::path(p).is_absolute()) return p;
-    return (fs::path(dir_) / p).lexically_normal().string();
-  }
-
   void load_types(const YAML::Node& types, Chain& c) {
     if (!types.IsMap()) throw ConfigError(where(file_, types), "`types` must be a mapping of name to JSON Schema");
     for (const auto& kv : types) {
@@ -127,29 +71,15 @@ class ChainLoader {
     if (n["temperature"]) s.temperature = scalar_as<float>(file_, n["temperature"], "`temperature`");
     if (n["top_p"]) s.top_p = scalar_as<float>(file_, n["top_p"], "`top_p`");
     if (n["top_k"]) s.top_k = scalar_as<int>(file_, n["top_k"], "`top_k`");
-    if (n["max_tokens"]) s.max_tokens = positive(n["max_tokens"], "`max_tokens`");
+    if (n["max_tokens"]) s.max_tokens = positive_int(file_, n["max_tokens"], "`max_tokens`");
     if (n["seed"]) s.seed = scalar_as<uint32_t>(file_, n["seed"], "`seed`");
     if (n["stop"]) {
       if (n["stop"].IsScalar())
         s.stop = {n["stop"].Scalar()};
       else
-        s.stop = scalar_list(n["stop"], "`stop`");
+        s.stop = scalar_list(file_, n["stop"], "`stop`");
     }
     return s;
-  }
-
-  Json string_map(const YAML::Node& n, const std::string& what) {
-    if (!n.IsMap()) throw ConfigError(where(file_, n), what + " must be a mapping");
-    Json out = Json::object();
-    for (const auto& kv : n) out[kv.first.Scalar()] = scalar_as<std::string>(file_, kv.second, what);
-    return out;
-  }
-
-  std::vector<std::string> scalar_list(const YAML::Node& n, const std::string& what) {
-    if (!n.IsSequence()) throw ConfigError(where(file_, n), what + " must be a list");
-    std::vector<std::string> out;
-    for (const auto& item : n) out.push_back(scalar_as<std::string>(file_, item, what));
-    return out;
   }
 
   // A template whose every name is in the history at this point: chain_input, row_id or an

@@ -68,4 +68,24 @@ void refuse_unknown_keys(const std::string& file, const YAML::Node& map, const s
   }
 }
 
+int positive_int(const std::string& file, const YAML::Node& node, const std::string& what) {
+  const int v = scalar_as<int>(file, node, what);
+  if (v < 1) throw ConfigError(where(file, node), what + " must be at least 1");
+  return v;
+}
+
+std::vector<std::string> scalar_list(const std::string& file, const YAML::Node& node, const std::string& what) {
+  if (!node.IsSequence()) throw ConfigError(where(file, node), what + " must be a list");
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(scalar_as<std::string>(file, item, what));
+  return out;
+}
+
+Json string_map(const std::string& file, const YAML::Node& node, const std::string& what) {
+  if (!node.IsMap()) throw ConfigError(where(file, node), what + " must be a mapping");
+  Json out = Json::object();
+  for (const auto& kv : node) out[kv.first.Scalar()] = scalar_as<std::string>(file, kv.second, what);
+  return out;
+}
+
 }  // namespace skein

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "skein/error.hpp"
 #include "skein/json.hpp"
@@ -35,5 +36,14 @@ T scalar_as(const std::string& file, const YAML::Node& node, const std::string& 
     throw ConfigError(where(file, node), what + " has the wrong kind of value");
   }
 }
+
+// A whole number >= 1.
+int positive_int(const std::string& file, const YAML::Node& node, const std::string& what);
+
+// A list of scalars as strings.
+std::vector<std::string> scalar_list(const std::string& file, const YAML::Node& node, const std::string& what);
+
+// A mapping of scalars, as a JSON object of strings.
+Json string_map(const std::string& file, const YAML::Node& node, const std::string& what);
 
 }  // namespace skein

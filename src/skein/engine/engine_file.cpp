@@ -1,0 +1,88 @@
+#include "engine_file.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "util/yaml_json.hpp"
+
+namespace skein {
+namespace {
+
+std::string resolve(const std::string& dir, const std::string& p) {
+  if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+  return (std::filesystem::path(dir) / p).lexically_normal().string();
+}
+
+void check_backend(const std::string& file, const YAML::Node& node, const EngineConfig& e) {
+  const auto& backends = engine_backends();
+  if (std::find(backends.begin(), backends.end(), e.backend) != backends.end()) return;
+  std::string list;
+  for (const auto& b : backends) list += (list.empty() ? "" : ", ") + b;
+  throw ConfigError(where(file, node), "engine '" + e.name + "': backend '" + e.backend +
+                                           "' is not available in this version (available: " + list + ")");
+}
+
+}  // namespace
+
+std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, const std::string& file,
+                                                  const std::string& dir) {
+  std::map<std::string, EngineConfig> out;
+
+  if (!engines.IsMap()) throw ConfigError(where(file, engines), "`engines` must be a mapping of name to engine");
+  for (const auto& kv : engines) {
+    EngineConfig e = kv.first.Scalar() == "local" ? local_engine_config() : EngineConfig{};
+    e.name = kv.first.Scalar();
+    e.where = where(file, kv.first);
+    const YAML::Node& n = kv.second;
+    refuse_unknown_keys(file, n,
+                        {"backend", "model", "lazy",    "keep_alive", "parallel",    "startup_timeout", "memory",
+                         "context", "batch", "threads", "endpoint",   "api_key_env", "timeout",         "retries",
+                         "command", "args",  "port",    "gpus",       "env",         "extract"},
+                        "engine '" + e.name + "'");
+    if (n["backend"]) e.backend = scalar_as<std::string>(file, n["backend"], "`backend`");
+    check_backend(file, n["backend"] ? n["backend"] : kv.first, e);
+    if (n["model"]) {  // a file for llama, a model name for servers
+      const auto model = scalar_as<std::string>(file, n["model"], "`model`");
+      e.model = e.backend == "llama" || e.backend == "llama-server" ? resolve(dir, model) : model;
+    }
+    if (n["lazy"]) e.lazy = scalar_as<bool>(file, n["lazy"], "`lazy`");
+    if (n["keep_alive"]) e.keep_alive = scalar_as<double>(file, n["keep_alive"], "`keep_alive`");
+    if (n["parallel"]) e.parallel = positive_int(file, n["parallel"], "`parallel`");
+    if (n["startup_timeout"]) e.startup_timeout = scalar_as<double>(file, n["startup_timeout"], "`startup_timeout`");
+    if (n["memory"]) e.memory = scalar_as<size_t>(file, n["memory"], "`memory`");
+    for (const char* k : {"context", "batch", "threads", "timeout", "retries", "port"})
+      if (n[k]) e.options[k] = scalar_as<int>(file, n[k], std::string("`") + k + "`");
+    if (n["command"] && n["command"].IsSequence())
+      e.options["command"] = scalar_list(file, n["command"], "`command`");
+    else if (n["command"])
+      e.options["command"] = scalar_as<std::string>(file, n["command"], "`command`");
+    for (const char* k : {"endpoint", "api_key_env", "gpus", "extract"})
+      if (n[k]) e.options[k] = scalar_as<std::string>(file, n[k], std::string("`") + k + "`");
+    if (n["args"]) e.options["args"] = scalar_list(file, n["args"], "`args`");
+    if (n["env"]) e.options["env"] = string_map(file, n["env"], "`env`");
+    if (e.backend == "llama" && e.model.empty())
+      throw ConfigError(e.where, "engine '" + e.name + "' needs `model:` (a GGUF file)");
+    out[e.name] = std::move(e);
+  }
+  return out;
+}
+
+std::map<std::string, EngineConfig> load_engines_file(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError({path, 0}, "cannot read the file");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError({path, e.mark.line + 1}, "not valid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) throw ConfigError({path, 1}, "an engines file must be a mapping with `engines:`");
+  if (!root["engines"]) {
+    if (root["chain"] || root["graph"]) return {};  // a chain or graph on the built-in engines only
+    throw ConfigError({path, 1}, "no `engines:` section");
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return parse_engines(root["engines"], path, dir.empty() ? "." : dir);
+}
+
+}  // namespace skein
