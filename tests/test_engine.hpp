@@ -21,8 +21,15 @@ class TestEngine : public Engine {
     return n;
   }
   const std::string& name() const override { return name_; }
+  bool alive() const override { return !dead_; }
+  void die() { dead_ = true; }
   std::shared_ptr<PendingRequest> submit(GenerateRequest, std::function<void(GenerateResult)> done) override {
     GenerateResult r;
+    if (dead_) {
+      r.error = "engine died";
+      done(std::move(r));
+      return std::make_shared<Nothing>();
+    }
     r.text = reply_;
     r.finish = Finish::stop;
     r.queued_ns = r.started_ns = r.first_token_ns = r.finished_ns = now_ns();
@@ -35,6 +42,7 @@ class TestEngine : public Engine {
     void cancel() override {}
   };
   std::string name_, reply_;
+  std::atomic<bool> dead_{false};
 };
 
 // A gate threads wait at until the test opens it.

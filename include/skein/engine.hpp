@@ -71,6 +71,9 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual const std::string& name() const = 0;
+  // False once the engine can no longer serve (e.g. its server process died); the broker then
+  // replaces it at the next lease. Thread-safe.
+  virtual bool alive() const { return true; }
   // Thread-safe. `done` is called exactly once: on an engine thread, or on the caller's thread when
   // the request is refused at once (engine stopped). `done` must not throw.
   virtual std::shared_ptr<PendingRequest> submit(GenerateRequest request, std::function<void(GenerateResult)> done) = 0;

@@ -164,6 +164,26 @@ TEST_F(ChainRunTest, OutputFolderWithForeignFilesIsRefused) {
   EXPECT_TRUE(fs::exists(dir_ / "out/thesis.tex"));
 }
 
+TEST_F(ChainRunTest, EveryBackendsOutputIsValidatedAndRetriedWithTheReason) {
+  // A `cli` engine that claims success but answers a label outside the enum, then a valid one:
+  // the first reply is refused, the retry is told why, the second is kept.
+  const fs::path counter = dir_ / "calls";
+  const std::string chain =
+      "chain: checked\nengines:\n  tool:\n    backend: cli\n    command: [sh, -c, "
+      "'n=$(cat " +
+      counter.string() + " 2>/dev/null || echo 0); echo $((n+1)) > " + counter.string() +
+      "; if [ $n = 0 ]; then echo \\{\\\"label\\\": \\\"maybe\\\"\\}; "
+      "else printf %s \\\"$1\\\" | grep -q invalid && echo \\{\\\"label\\\": \\\"yes\\\"\\}; fi', "
+      "sh, '{prompt}']\n"
+      "types:\n  L: {type: object, properties: {label: {enum: [yes, no]}}, required: [label]}\n"
+      "steps:\n  - step: judge\n    engine: tool\n    output: L\n    user: hi\n    retries: 1\n";
+  RunSummary s = run(chain, "{\"x\": 1}\n");
+  EXPECT_EQ(s.nodes["judge"].out, 1u) << read_jsonl(dir_ / "out/errors.jsonl").size();
+  const auto out = read_jsonl(dir_ / "out/judge/000.jsonl");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["output"]["label"], "yes");
+}
+
 TEST_F(ChainRunTest, MissingModelFailsTheRunAndRecordsIt) {
   setenv("SKEIN_LOCAL_MODEL", "/nonexistent.gguf", 1);
   EXPECT_THROW(run(kChain, "{\"review\": \"a\"}\n"), EngineError);

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "engine/managed/managed_server.hpp"
 #include "engine/process/subprocess.hpp"
@@ -66,6 +67,33 @@ TEST_F(ManagedServerTest, StartsOnFirstLeaseServesAndStopsOnRelease) {
   lease.release();  // keep_alive 0: stopped at once
   EXPECT_FALSE(process_group_alive(pid));
   EXPECT_TRUE(recorded_servers().empty());
+}
+
+TEST_F(ManagedServerTest, ServerKilledMidGenerationFailsAndTheNextLeaseStartsItAgain) {
+  Broker broker;
+  EngineConfig c = server_config("srv", test::model_path("local"));
+  c.keep_alive = -1;
+  broker.add(c);
+  Lease lease = broker.acquire("srv");
+  const int first_pid = recorded_servers().at(0).pid;
+  GenerateRequest r;
+  r.messages = {{"user", "go on"}};
+  r.sampling.max_tokens = 900;
+  r.sampling.ignore_eos = true;
+  std::promise<GenerateResult> done;
+  lease->submit(r, [&](GenerateResult g) { done.set_value(std::move(g)); });
+  auto future = done.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  ::kill(-first_pid, SIGKILL);  // the server dies under a request
+  const GenerateResult failed = future.get();
+  EXPECT_EQ(failed.finish, Finish::error);
+  EXPECT_FALSE(failed.error.empty());
+  lease.release();
+  Lease again = broker.acquire("srv");  // marked dead, so started afresh
+  const int second_pid = recorded_servers().at(0).pid;
+  EXPECT_NE(second_pid, first_pid);
+  r.sampling.max_tokens = 8;
+  EXPECT_TRUE(generate_sync(again.engine(), r).ok());
 }
 
 TEST_F(ManagedServerTest, EarlyExitIsReportedWithTheLastLogLines) {

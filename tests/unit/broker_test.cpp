@@ -286,6 +286,20 @@ TEST(BrokerTest, MemoryBudgetEvictsToFit) {
   EXPECT_THROW(b.acquire("huge"), EngineError);
 }
 
+TEST(BrokerTest, AnEngineThatDiedIsStartedAgainAtTheNextLease) {
+  Factory f;
+  Broker b({}, f.make());
+  b.add(test_config("a"));
+  Lease l = b.acquire("a");
+  static_cast<TestEngine&>(l.engine()).die();
+  EXPECT_FALSE(generate_sync(l.engine(), {}).ok());
+  l.release();  // the dead engine is not kept
+  EXPECT_EQ(state_of(b, "a"), "stopped");
+  Lease again = b.acquire("a");
+  EXPECT_TRUE(generate_sync(again.engine(), {}).ok());
+  EXPECT_EQ(f.starts.load(), 2);
+}
+
 TEST(BrokerTest, UnknownEngineIsAnError) {
   Broker b({}, Factory().make());
   EXPECT_THROW(b.acquire("nope"), EngineError);

@@ -39,6 +39,10 @@ Lease BrokerCore::acquire(const std::string& name) {
   for (;;) {
     switch (e->state) {
       case State::ready:
+        if (e->leases == 0 && !e->engine->alive()) {  // died while idle: replace it
+          stop(lock, e, EngineEventKind::released, "engine died; starting it again");
+          break;
+        }
         return lease(e);
       case State::starting:
         wait_for_start(lock, e, deadline);
@@ -151,8 +155,9 @@ void BrokerCore::release(BrokerEntry* e) {
   Lock lock(mu);
   if (--e->leases > 0) return;
   e->idle_since = Clock::now();
-  if (e->drain || e->config.keep_alive == 0 || closing) {
-    stop(lock, e, EngineEventKind::released, e->drain ? "flushed" : "keep_alive 0");
+  const bool dead = !e->engine->alive();
+  if (e->drain || e->config.keep_alive == 0 || closing || dead) {
+    stop(lock, e, EngineEventKind::released, dead ? "engine died" : e->drain ? "flushed" : "keep_alive 0");
     return;
   }
   idle.push_back(e);

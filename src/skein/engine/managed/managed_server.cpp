@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fstream>
+#include <mutex>
 
 #include "engine/http/http_client.hpp"
 #include "engine/openai/openai_engine.hpp"
@@ -65,6 +66,10 @@ class ManagedServer final : public Engine {
   }
 
   const std::string& name() const override { return name_; }
+  bool alive() const override {
+    std::lock_guard lock(mu_);
+    return !process_.poll().has_value();
+  }
   std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
     return inner_->submit(std::move(r), std::move(done));
   }
@@ -102,7 +107,8 @@ class ManagedServer final : public Engine {
 
   std::string name_, log_;
   fs::path pid_file_;
-  Subprocess process_;
+  mutable std::mutex mu_;  // poll() reaps, so concurrent alive() calls take turns
+  mutable Subprocess process_;
   std::unique_ptr<Engine> inner_;
 };
 
