@@ -4,6 +4,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "engine/async_engine.hpp"
+#include "engine/http/json_call.hpp"
 
 namespace skein {
 namespace {
@@ -32,8 +33,9 @@ class OllamaEngine final : public AsyncEngine {
 
   // Release: ask Ollama to unload the model now (keep_alive 0), then stop.
   ~OllamaEngine() override {
-    auto unload = asio::co_spawn(
-        io(), send_json(Json{{"model", o_.model}, {"messages", Json::array()}, {"keep_alive", 0}}), asio::use_future);
+    const http::Request req = chat_request(Json{{"model", o_.model}, {"messages", Json::array()}, {"keep_alive", 0}});
+    const http::RetryPolicy once{0, 0, 0};  // outlives the coroutine: it is awaited below
+    auto unload = asio::co_spawn(io(), http::send_with_retries(url_, req, once), asio::use_future);
     try {
       unload.get();
     } catch (const std::exception&) {  // Ollama gone already: nothing to unload
@@ -43,33 +45,18 @@ class OllamaEngine final : public AsyncEngine {
 
  protected:
   asio::awaitable<GenerateResult> generate(const GenerateRequest& req) override {
-    const int64_t started = now_ns();
-    GenerateResult r;
-    try {
-      const http::Response res = co_await send_json(ollama_chat_body(o_, req));
-      if (res.status != 200) {
-        r.error = "HTTP " + std::to_string(res.status) + " from " + o_.endpoint + ": " + res.body.substr(0, 300);
-        co_return r;
-      }
-      r = parse_reply(res.body);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() == asio::error::operation_aborted) throw;
-      r.error = e.code().message() + " (" + o_.endpoint + ")";
-    } catch (const Json::exception& e) {
-      r.error = std::string("unreadable reply from ") + o_.endpoint + ": " + e.what();
-    }
-    r.started_ns = started;
-    co_return r;
+    http::Request http = chat_request(ollama_chat_body(o_, req));
+    co_return co_await http::generate_over_http(url_, http, o_.retry, parse_reply);
   }
 
  private:
-  asio::awaitable<http::Response> send_json(Json body) {
+  http::Request chat_request(const Json& body) const {
     http::Request req;
     req.target = url_.path + "/api/chat";
     req.headers["content-type"] = "application/json";
     req.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     req.timeout = o_.timeout;
-    co_return co_await http::send_with_retries(url_, req, o_.retry);
+    return req;
   }
 
   OllamaOptions o_;

@@ -10,7 +10,7 @@
 #include <cstdlib>
 
 #include "engine/async_engine.hpp"
-#include "engine/http/retry.hpp"
+#include "engine/http/json_call.hpp"
 
 namespace skein {
 namespace {
@@ -76,24 +76,8 @@ class OpenAIEngine final : public AsyncEngine {
     if (!key_.empty()) http.headers["authorization"] = "Bearer " + key_;
     http.body = chat_body(o_, req).dump(-1, ' ', false, Json::error_handler_t::replace);
     http.timeout = o_.timeout;
-    const int64_t started = now_ns();
-    GenerateResult r;
-    try {
-      const http::Response res =
-          co_await http::send_with_retries(url_, http, {o_.retries, o_.backoff_base_s, o_.backoff_max_s});
-      if (res.status != 200) {
-        r.error = "HTTP " + std::to_string(res.status) + " from " + o_.endpoint + ": " + res.body.substr(0, 300);
-        co_return r;
-      }
-      r = parse_reply(res.body);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() == asio::error::operation_aborted) throw;
-      r.error = e.code().message() + " (" + o_.endpoint + ")";
-    } catch (const Json::exception& e) {
-      r.error = std::string("unreadable reply from ") + o_.endpoint + ": " + e.what();
-    }
-    r.started_ns = started;
-    co_return r;
+    co_return co_await http::generate_over_http(url_, http, {o_.retries, o_.backoff_base_s, o_.backoff_max_s},
+                                                parse_reply);
   }
 
  private:
