@@ -9,10 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "skein/engine.hpp"
 #include "skein/engine_config.hpp"
+#include "skein/expression.hpp"
 #include "skein/schema.hpp"
 #include "skein/template.hpp"
 
@@ -30,6 +32,26 @@ struct Step {
   Location where;
 };
 
+// A native Apply function: one history in, 0..n outputs out. Each output becomes
+// `<apply id>: <output>` in its own copy of the history (fan-out ids: `<id>.<k>`).
+using ApplyFunction = std::function<std::vector<Json>(const Json& history)>;
+
+// Apply: record -> 0..n records. Built-ins: filter (`where`), map (`set`: name -> expression),
+// explode (`field`: an expression giving a list; one record per item); any other `fn` names a
+// function registered in Chain::functions.
+struct Apply {
+  std::string id;
+  std::string fn;
+  std::shared_ptr<Expression> where;                                     // filter
+  std::vector<std::pair<std::string, std::shared_ptr<Expression>>> set;  // map
+  std::shared_ptr<Expression> field;                                     // explode
+  Location at;
+};
+
+using Node = std::variant<Step, Apply>;
+const std::string& node_id(const Node& node);
+const Location& node_location(const Node& node);
+
 struct Chain {
   std::string name;
   std::string file;                             // the file it was loaded from ("" when built in C++)
@@ -38,7 +60,8 @@ struct Chain {
   TypeSet types;
   TypePtr input;  // optional type of each input record
   int batch_size = 16;
-  std::vector<Step> steps;
+  std::vector<Node> steps;                         // in order
+  std::map<std::string, ApplyFunction> functions;  // native Apply functions, by name
 };
 
 // Parses a chain file (YAML or JSON). Throws ConfigError with file:line for any problem,

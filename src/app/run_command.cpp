@@ -12,8 +12,11 @@ namespace skein::app {
 namespace {
 
 bool uses_fixture_model(const Chain& chain) {
-  for (const auto& step : chain.steps)
-    if (step.engine == "local" && !chain.engines.count("local") && !std::getenv("SKEIN_LOCAL_MODEL")) return true;
+  for (const auto& node : chain.steps) {
+    const Step* step = std::get_if<Step>(&node);
+    if (step && step->engine == "local" && !chain.engines.count("local") && !std::getenv("SKEIN_LOCAL_MODEL"))
+      return true;
+  }
   return false;
 }
 

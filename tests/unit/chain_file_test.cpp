@@ -52,7 +52,7 @@ TEST(ChainFileTest, ParsesEverySection) {
   EXPECT_EQ(c.name, "reviews");
   EXPECT_EQ(c.batch_size, 4);
   ASSERT_EQ(c.steps.size(), 2u);
-  const Step& v = c.steps[0];
+  const Step& v = std::get<Step>(c.steps[0]);
   EXPECT_EQ(v.id, "verdict");
   EXPECT_EQ(v.engine, "judge");
   EXPECT_EQ(v.retries, 1);
@@ -61,7 +61,7 @@ TEST(ChainFileTest, ParsesEverySection) {
   EXPECT_EQ(*v.sampling.seed, 7u);
   EXPECT_EQ(v.sampling.stop, std::vector<std::string>{"\n\n"});
   EXPECT_EQ(v.where.line, 15);
-  EXPECT_EQ(c.steps[1].engine, "local");
+  EXPECT_EQ(std::get<Step>(c.steps[1]).engine, "local");
   ASSERT_TRUE(c.input);
   EXPECT_TRUE(c.input->validate(Json{{"review", "x"}}).empty());
   const EngineConfig& judge = c.engines.at("judge");
@@ -106,7 +106,8 @@ TEST(ChainFileTest, MissingRequiredPartsAreRefused) {
   EXPECT_NE(error_of("steps: []").find("missing `chain: <name>`"), std::string::npos);
   EXPECT_NE(error_of("chain: x\nsteps: []").find("`steps` must be a non-empty list"), std::string::npos);
   EXPECT_NE(error_of("chain: x\nsteps:\n  - step: a\n    user: hi\n").find("needs `output:`"), std::string::npos);
-  EXPECT_NE(error_of("chain: x\nsteps:\n  - apply: a\n").find("not available in this version"), std::string::npos);
+  EXPECT_NE(error_of("chain: x\nsteps:\n  - apply: a\n").find("needs `fn:`"), std::string::npos);
+  EXPECT_NE(error_of("chain: x\nsteps:\n  - branch: b\n").find("not available in this version"), std::string::npos);
 }
 
 TEST(ChainFileTest, TemplateNameMissingFromTheHistoryIsRefusedAtLoad) {
@@ -125,9 +126,8 @@ TEST(ChainFileTest, BadStepIdsAndPatternsAndBackendsAreRefused) {
   EXPECT_NE(error_of(replace(kGood, "review: {type: string}", "review: {type: string, pattern: \"[a-\"}"))
                 .find("not a valid regular expression"),
             std::string::npos);
-  EXPECT_NE(
-      error_of(replace(kGood, "backend: llama", "backend: tgi")).find("c.yaml:3: engine 'judge': backend 'tgi'"),
-      std::string::npos);
+  EXPECT_NE(error_of(replace(kGood, "backend: llama", "backend: tgi")).find("c.yaml:3: engine 'judge': backend 'tgi'"),
+            std::string::npos);
 }
 
 TEST(ChainFileTest, BadYamlNamesLine) {
@@ -144,7 +144,7 @@ TEST(ChainFileTest, WrongValueKindNamesLine) {
 TEST(ChainFileTest, JsonIsAcceptedToo) {
   Chain c =
       parse_chain(R"({"chain": "j", "steps": [{"step": "s", "output": {"type": "string"}, "user": "hi"}]})", "j.json");
-  EXPECT_EQ(c.steps.at(0).id, "s");
+  EXPECT_EQ(node_id(c.steps.at(0)), "s");
 }
 
 }  // namespace

@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
+#include "apply_file.hpp"
 #include "engine/engine_file.hpp"
+#include "node_checks.hpp"
 #include "skein/chain.hpp"
 #include "util/yaml_json.hpp"
 
@@ -43,7 +44,7 @@ class ChainLoader {
     if (root["batch_size"]) c.batch_size = positive_int(file_, root["batch_size"], "`batch_size`");
     if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0)
       throw ConfigError(where(file_, root), "`steps` must be a non-empty list");
-    for (const auto& node : root["steps"]) c.steps.push_back(load_step(node, c));
+    for (const auto& node : root["steps"]) c.steps.push_back(load_node(node, c));
     return c;
   }
 
@@ -92,19 +93,18 @@ class ChainLoader {
     } catch (const TemplateError& e) {
       throw ConfigError(at, what + ": " + e.detail());
     }
-    std::string available = "chain_input, row_id";
-    for (const auto& step : c.steps) available += ", " + step.id;
-    for (const auto& name : t->names())
-      if (name != "chain_input" && name != "row_id" &&
-          std::none_of(c.steps.begin(), c.steps.end(), [&](const Step& s) { return s.id == name; }))
-        throw ConfigError(
-            at, what + " reads '" + name + "', which the history does not have here (available: " + available + ")");
+    check_history_names(t->names(), what, at, c);
     return t;
   }
 
+  Node load_node(const YAML::Node& n, const Chain& c) {
+    if (!n.IsMap()) throw ConfigError(where(file_, n), "each node must be a mapping");
+    if (n["apply"]) return load_apply(n, file_, c);
+    return load_step(n, c);
+  }
+
   Step load_step(const YAML::Node& n, const Chain& c) {
-    if (!n.IsMap()) throw ConfigError(where(file_, n), "each step must be a mapping");
-    for (const char* kind : {"apply", "branch", "parallel"})
+    for (const char* kind : {"branch", "parallel"})
       if (n[kind])
         throw ConfigError(where(file_, n[kind]), std::string("`") + kind + "` nodes are not available in this version");
     if (!n["step"]) throw ConfigError(where(file_, n), "a node needs its kind as key, e.g. `step: <id>`");
@@ -113,7 +113,7 @@ class ChainLoader {
     Step s;
     s.where = where(file_, n["step"]);
     s.id = scalar_as<std::string>(file_, n["step"], "`step`");
-    check_id(s, c);
+    check_node_id(s.id, s.where, c);
     if (n["engine"]) s.engine = scalar_as<std::string>(file_, n["engine"], "`engine`");
     if (s.engine != "local" && !c.engines.count(s.engine))
       throw ConfigError(where(file_, n["engine"]), "step '" + s.id + "' uses unknown engine '" + s.engine + "'");
@@ -132,18 +132,6 @@ class ChainLoader {
     if (s.retries < 0) throw ConfigError(where(file_, n["retries"]), "`retries` must be 0 or more");
     if (n["instruction"]) s.instruction = scalar_as<std::string>(file_, n["instruction"], "`instruction`");
     return s;
-  }
-
-  // Ids name folders and history keys: identifiers only, and not the reserved ones.
-  void check_id(const Step& s, const Chain& c) {
-    static const std::regex kId("[A-Za-z_][A-Za-z0-9_]*");
-    if (!std::regex_match(s.id, kId))
-      throw ConfigError(s.where, "node id '" + s.id + "' must be letters, digits and _ (not starting with a digit)");
-    for (const char* reserved : {"chain_input", "row_id", "input", "flattened", "errors"})
-      if (s.id == reserved) throw ConfigError(s.where, "'" + s.id + "' is reserved and cannot be a node id");
-    for (const auto& other : c.steps)
-      if (other.id == s.id)
-        throw ConfigError(s.where, "node id '" + s.id + "' is used twice (first at " + other.where.str() + ")");
   }
 
   std::string file_, dir_;

@@ -22,7 +22,10 @@ struct Record {
   long long row_id = 0;
   size_t line = 0;
   Json history;
+  std::string id;  // stable: the row id, then `.k` for the k-th record of each fan-out
 };
+
+bool is_builtin(const std::string& fn) { return fn == "filter" || fn == "map" || fn == "explode"; }
 
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
@@ -50,7 +53,12 @@ class ChainRun {
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
     summary_.output_dir = writer_.dir().string();
     std::vector<std::string> nodes;
-    for (const auto& step : chain.steps) summary_.nodes[step.id], nodes.push_back(step.id);
+    for (const auto& node : chain.steps) {
+      summary_.nodes[node_id(node)], nodes.push_back(node_id(node));
+      const Apply* a = std::get_if<Apply>(&node);
+      if (a && !is_builtin(a->fn) && !chain.functions.count(a->fn))
+        throw ConfigError(a->at, "apply '" + a->id + "': no function named '" + a->fn + "' is registered");
+    }
     writer_.start(nodes);
   }
 
@@ -90,7 +98,12 @@ class ChainRun {
     for (;;) {
       std::vector<Record> batch = read_batch(reader);
       if (batch.empty() && at_end_) break;
-      for (const auto& step : chain_.steps) co_await run_step(step, batch);
+      for (const auto& node : chain_.steps) {
+        if (const Step* step = std::get_if<Step>(&node))
+          co_await run_step(*step, batch);
+        else
+          run_apply(std::get<Apply>(node), batch);
+      }
       summary_.records_out += batch.size();
       writer_.flush();
       if (at_end_) break;
@@ -124,7 +137,8 @@ class ChainRun {
           continue;
         }
       }
-      batch.push_back({row_id, line->line, Json{{"chain_input", std::move(*line->record)}, {"row_id", row_id}}});
+      batch.push_back({row_id, line->line, Json{{"chain_input", std::move(*line->record)}, {"row_id", row_id}},
+                       std::to_string(row_id)});
     }
     return batch;
   }
@@ -153,12 +167,54 @@ class ChainRun {
         continue;
       }
       ++counts.out;
-      writer_.output(step.id, batch[i].row_id, *outcomes[i].output);
+      writer_.output(step.id, batch[i].row_id, batch[i].id, *outcomes[i].output);
       batch[i].history[step.id] = std::move(*outcomes[i].output);
       kept.push_back(std::move(batch[i]));
     }
     batch = std::move(kept);
     if (options_.on_progress) options_.on_progress({step.id, counts.in, counts.errors});
+  }
+
+  // Apply: each record to 0..n records; a failing expression or function makes an error record.
+  void run_apply(const Apply& a, std::vector<Record>& batch) {
+    NodeCounts& counts = summary_.nodes[a.id];
+    std::vector<Record> kept;
+    for (auto& rec : batch) {
+      ++counts.in;
+      std::vector<Json> outputs;
+      try {
+        outputs = apply_outputs(a, rec.history);
+      } catch (const std::exception& e) {
+        ++counts.errors;
+        record_error({rec.row_id, a.id, rec.line, "", std::string("apply '") + a.id + "': " + e.what()});
+        continue;
+      }
+      const bool fan_out = a.fn != "filter" && a.fn != "map";
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        Record r{rec.row_id, rec.line, rec.history, fan_out ? rec.id + "." + std::to_string(k) : rec.id};
+        r.history[a.id] = outputs[k];
+        writer_.output(a.id, r.row_id, r.id, outputs[k]);
+        kept.push_back(std::move(r));
+        ++counts.out;
+      }
+    }
+    batch = std::move(kept);
+    if (options_.on_progress) options_.on_progress({a.id, counts.in, counts.errors});
+  }
+
+  std::vector<Json> apply_outputs(const Apply& a, const Json& history) const {
+    if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
+    if (a.fn == "map") {
+      Json out = Json::object();
+      for (const auto& [key, expr] : a.set) out[key] = expr->value(history);
+      return {out};
+    }
+    if (a.fn == "explode") {
+      Json list = a.field->value(history);
+      if (!list.is_array()) throw Error("`" + a.field->source() + "` is not a list but " + list.type_name());
+      return std::vector<Json>(list.begin(), list.end());
+    }
+    return chain_.functions.at(a.fn)(history);
   }
 
   // The run keeps one lease per engine from its first use to the end, so consecutive steps on an

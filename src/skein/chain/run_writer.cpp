@@ -37,8 +37,9 @@ std::ofstream& RunWriter::file(const std::string& node) {
   return *f;
 }
 
-void RunWriter::output(const std::string& node, long long row_id, const Json& value) {
-  file(node) << Json{{"row_id", row_id}, {"output", value}}.dump(-1, ' ', false, Json::error_handler_t::replace)
+void RunWriter::output(const std::string& node, long long row_id, const std::string& id, const Json& value) {
+  file(node) << Json{{"row_id", row_id}, {"id", id}, {"output", value}}.dump(-1, ' ', false,
+                                                                             Json::error_handler_t::replace)
              << '\n';
 }
 

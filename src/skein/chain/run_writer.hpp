@@ -26,7 +26,7 @@ class RunWriter {
   // Creates (truncating) every artefact of a run with these nodes, so no file of an earlier run
   // into the same folder survives: a node folder Skein did not write is refused.
   void start(const std::vector<std::string>& nodes);
-  void output(const std::string& node, long long row_id, const Json& value);
+  void output(const std::string& node, long long row_id, const std::string& id, const Json& value);
   void error(const ErrorRecord& e);
   void run_json(const Json& run);  // written atomically (tmp + rename)
   void flush();

@@ -1,0 +1,26 @@
+// Expressions over a record's history, in Jinja syntax (`verdict.confidence >= 0.5`,
+// `chain_input.review | length`): the language of Apply's `where`, `set` and `field`.
+#pragma once
+#include <set>
+#include <string>
+
+#include "skein/template.hpp"
+
+namespace skein {
+
+class Expression {
+ public:
+  // Throws TemplateError on bad syntax.
+  explicit Expression(const std::string& source, const std::string& where = "");
+
+  Json value(const Json& vars) const;   // the value, as JSON; TemplateError on undefined names
+  bool truthy(const Json& vars) const;  // Jinja truthiness
+  const std::set<std::string>& names() const { return value_.names(); }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string source_;
+  Template value_, test_;
+};
+
+}  // namespace skein

@@ -1,0 +1,56 @@
+#include "apply_file.hpp"
+
+#include "node_checks.hpp"
+#include "util/yaml_json.hpp"
+
+namespace skein {
+namespace {
+
+std::shared_ptr<Expression> expression(const YAML::Node& n, const std::string& file, const std::string& what,
+                                       const Chain& chain) {
+  const Location at = where(file, n);
+  std::shared_ptr<Expression> e;
+  try {
+    e = std::make_shared<Expression>(scalar_as<std::string>(file, n, what), at.str() + " " + what);
+  } catch (const TemplateError& err) {
+    throw ConfigError(at, what + ": " + err.detail());
+  }
+  check_history_names(e->names(), what, at, chain);
+  return e;
+}
+
+void require(const YAML::Node& n, const char* key, const Apply& a, const std::string& file) {
+  if (!n[key]) throw ConfigError(a.at, "apply '" + a.id + "' with fn " + a.fn + " needs `" + key + ":`");
+  (void)file;
+}
+
+}  // namespace
+
+Apply load_apply(const YAML::Node& n, const std::string& file, const Chain& chain) {
+  refuse_unknown_keys(file, n, {"apply", "fn", "where", "set", "field"}, "apply");
+  Apply a;
+  a.at = where(file, n["apply"]);
+  a.id = scalar_as<std::string>(file, n["apply"], "`apply`");
+  check_node_id(a.id, a.at, chain);
+  if (!n["fn"]) throw ConfigError(a.at, "apply '" + a.id + "' needs `fn:` (filter, map, explode or a registered name)");
+  a.fn = scalar_as<std::string>(file, n["fn"], "`fn`");
+  if (a.fn == "filter") {
+    require(n, "where", a, file);
+    a.where = expression(n["where"], file, "`where`", chain);
+  } else if (a.fn == "map") {
+    require(n, "set", a, file);
+    if (!n["set"].IsMap()) throw ConfigError(where(file, n["set"]), "`set` must map names to expressions");
+    for (const auto& kv : n["set"])
+      a.set.emplace_back(kv.first.Scalar(), expression(kv.second, file, "`set." + kv.first.Scalar() + "`", chain));
+  } else if (a.fn == "explode") {
+    require(n, "field", a, file);
+    a.field = expression(n["field"], file, "`field`", chain);
+  }
+  for (const char* key : {"where", "set", "field"})
+    if (n[key] && !(a.fn == "filter" && std::string(key) == "where") && !(a.fn == "map" && std::string(key) == "set") &&
+        !(a.fn == "explode" && std::string(key) == "field"))
+      throw ConfigError(where(file, n[key]), std::string("`") + key + "` does not apply to fn " + a.fn);
+  return a;
+}
+
+}  // namespace skein

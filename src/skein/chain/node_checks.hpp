@@ -1,0 +1,18 @@
+// Checks every chain node shares, made when the file loads: ids, and names read from the history.
+#pragma once
+#include <set>
+#include <string>
+
+#include "skein/chain.hpp"
+
+namespace skein {
+
+// Ids name folders and history keys: identifiers only, unique, not reserved. ConfigError at `at`.
+void check_node_id(const std::string& id, const Location& at, const Chain& chain);
+
+// Every name must be in the history before the next node: chain_input, row_id or an earlier
+// node's id. ConfigError at `at` naming `what` and the available names.
+void check_history_names(const std::set<std::string>& names, const std::string& what, const Location& at,
+                         const Chain& chain);
+
+}  // namespace skein

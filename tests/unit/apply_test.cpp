@@ -1,0 +1,142 @@
+// Apply nodes: filter, map, explode and registered native functions keep records and histories
+// together, give fan-out records stable ids, and turn failures into error records.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "skein/chain.hpp"
+
+namespace skein {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kChain = R"(chain: pure
+steps:
+  - apply: parts
+    fn: explode
+    field: chain_input.products
+  - apply: big
+    fn: filter
+    where: parts.size >= 10
+  - apply: shaped
+    fn: map
+    set: {name: "parts.name | upper", size: parts.size, order: row_id}
+)";
+
+std::vector<Json> read_jsonl(const fs::path& p) {
+  std::vector<Json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
+  return out;
+}
+
+class ApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("skein_apply_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  RunSummary run(Chain& chain, const std::string& input) {
+    std::ofstream(dir_ / "in.jsonl") << input;
+    RunOptions o;
+    o.input_path = (dir_ / "in.jsonl").string();
+    o.output_dir = (dir_ / "out").string();
+    return run_chain(chain, o);
+  }
+  fs::path dir_;
+};
+
+TEST_F(ApplyTest, ExplodeFilterMapKeepRecordsAndHistoriesTogether) {
+  Chain chain = parse_chain(kChain, (dir_ / "c.yaml").string());
+  RunSummary s = run(chain, R"({"products": [{"name": "a", "size": 3}, {"name": "b", "size": 12}]}
+{"products": []}
+{"products": [{"name": "c", "size": 40}]}
+)");
+  EXPECT_EQ(s.nodes["parts"].out, 3u);
+  EXPECT_EQ(s.nodes["big"].out, 2u);
+  const auto shaped = read_jsonl(dir_ / "out/shaped/000.jsonl");
+  ASSERT_EQ(shaped.size(), 2u);
+  EXPECT_EQ(shaped[0]["id"], "0.1");
+  EXPECT_EQ(shaped[0]["output"], Json::parse(R"({"name": "B", "size": 12, "order": 0})"));
+  EXPECT_EQ(shaped[1]["id"], "2.0");
+  EXPECT_EQ(shaped[1]["output"], Json::parse(R"({"name": "C", "size": 40, "order": 2})"));
+  EXPECT_EQ(s.errors, 0u);
+}
+
+TEST_F(ApplyTest, ExplodeOfANonListIsAnErrorRecordAndOthersGoOn) {
+  Chain chain = parse_chain(kChain, (dir_ / "c.yaml").string());
+  RunSummary s = run(chain, "{\"products\": 5}\n{\"products\": [{\"name\": \"z\", \"size\": 99}]}\n");
+  const auto errors = read_jsonl(dir_ / "out/errors.jsonl");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["node"], "parts");
+  EXPECT_EQ(errors[0]["row_id"], 0);
+  EXPECT_NE(errors[0]["reason"].get<std::string>().find("not a list"), std::string::npos) << errors[0].dump();
+  EXPECT_EQ(read_jsonl(dir_ / "out/shaped/000.jsonl").size(), 1u);
+}
+
+TEST_F(ApplyTest, RegisteredNativeFunctionFansOut) {
+  Chain chain =
+      parse_chain("chain: native\nsteps:\n  - apply: words\n    fn: split_words\n", (dir_ / "c.yaml").string());
+  chain.functions["split_words"] = [](const Json& history) {
+    std::vector<Json> out;
+    std::istringstream in(history["chain_input"]["text"].get<std::string>());
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+  };
+  RunSummary s = run(chain, "{\"text\": \"to be or\"}\n");
+  const auto words = read_jsonl(dir_ / "out/words/000.jsonl");
+  ASSERT_EQ(words.size(), 3u);
+  EXPECT_EQ(words[2]["id"], "0.2");
+  EXPECT_EQ(words[2]["output"], "or");
+}
+
+TEST_F(ApplyTest, NativeFunctionThatThrowsGivesAnErrorRecord) {
+  Chain chain =
+      parse_chain("chain: native\nsteps:\n  - apply: boom\n    fn: explode_badly\n", (dir_ / "c.yaml").string());
+  chain.functions["explode_badly"] = [](const Json&) -> std::vector<Json> { throw std::runtime_error("bad row"); };
+  RunSummary s = run(chain, "{\"a\": 1}\n");
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_NE(read_jsonl(dir_ / "out/errors.jsonl").at(0)["reason"].get<std::string>().find("bad row"),
+            std::string::npos);
+}
+
+TEST_F(ApplyTest, UnregisteredFunctionIsRefusedBeforeRunningWithItsLine) {
+  Chain chain = parse_chain("chain: native\nsteps:\n  - apply: x\n    fn: nowhere\n", (dir_ / "c.yaml").string());
+  try {
+    run(chain, "{}\n");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.yaml:3: apply 'x': no function named 'nowhere'"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ApplyFileTest, ExpressionsAreCheckedAgainstTheHistoryAtLoad) {
+  try {
+    parse_chain("chain: c\nsteps:\n  - apply: f\n    fn: filter\n    where: verdict.ok\n", "c.yaml");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.yaml:5: `where` reads 'verdict'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_chain("chain: c\nsteps:\n  - apply: f\n    fn: filter\n", "c.yaml"), ConfigError);
+  EXPECT_THROW(parse_chain("chain: c\nsteps:\n  - apply: f\n    fn: map\n    where: row_id\n", "c.yaml"), ConfigError);
+}
+
+TEST(ExpressionTest, ValuesAndTruthiness) {
+  const Json h = Json::parse(R"({"v": {"c": 0.7, "tags": ["a", "b"]}, "s": "abc"})");
+  EXPECT_EQ(Expression("v.c >= 0.5").value(h), true);
+  EXPECT_EQ(Expression("s | length").value(h), 3);
+  EXPECT_EQ(Expression("v.tags").value(h), Json::parse(R"(["a", "b"])"));
+  EXPECT_TRUE(Expression("v.tags").truthy(h));
+  EXPECT_FALSE(Expression("v.c > 1").truthy(h));
+  EXPECT_THROW(Expression("v.missing").value(h), TemplateError);
+}
+
+}  // namespace
+}  // namespace skein
