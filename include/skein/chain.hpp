@@ -37,14 +37,16 @@ struct Step {
 using ApplyFunction = std::function<std::vector<Json>(const Json& history)>;
 
 // Apply: record -> 0..n records. Built-ins: filter (`where`), map (`set`: name -> expression),
-// explode (`field`: an expression giving a list; one record per item); any other `fn` names a
-// function registered in Chain::functions.
+// explode (`field`: an expression giving a list; one record per item), exec (`command`: one JSON
+// history per line in, one JSON array of records per line out); any other `fn` names a function
+// registered in Chain::functions.
 struct Apply {
   std::string id;
   std::string fn;
   std::shared_ptr<Expression> where;                                     // filter
   std::vector<std::pair<std::string, std::shared_ptr<Expression>>> set;  // map
   std::shared_ptr<Expression> field;                                     // explode
+  std::vector<std::string> command;  // exec: run in the chain file's folder, JSON lines in and out
   Location at;
 };
 

@@ -117,6 +117,40 @@ TEST_F(ApplyTest, UnregisteredFunctionIsRefusedBeforeRunningWithItsLine) {
   }
 }
 
+TEST_F(ApplyTest, ExecSpeaksJsonLinesInTheChainFilesFolder) {
+  // Echoes each history back as the one record, drops lines that mention "skip", and reports its
+  // working directory in the second record.
+  Chain chain = parse_chain(
+      "chain: exec\nsteps:\n  - apply: tool\n    fn: exec\n    command: [sh, -c, 'while IFS= read -r l; do case "
+      "\"$l\" in *skip*) echo \"[]\";; *) printf \"[%s, \\\"%s\\\"]\\\\n\" \"$l\" \"$(pwd)\";; esac; done']\n",
+      (dir_ / "c.yaml").string());
+  RunSummary s = run(chain, "{\"a\": 1}\n{\"a\": \"skip me\"}\n{\"a\": 3}\n");
+  const auto out = read_jsonl(dir_ / "out/tool/000.jsonl");
+  ASSERT_EQ(out.size(), 4u) << s.errors;
+  EXPECT_EQ(out[0]["id"], "0.0");
+  EXPECT_EQ(out[0]["output"]["chain_input"]["a"], 1);
+  EXPECT_EQ(out[1]["id"], "0.1");
+  EXPECT_EQ(fs::path(out[1]["output"].get<std::string>()), dir_);
+  EXPECT_EQ(out[2]["id"], "2.0");
+  EXPECT_EQ(s.errors, 0u);
+}
+
+TEST_F(ApplyTest, ExecThatDiesOrAnswersBadlyGivesErrorRecords) {
+  Chain dies = parse_chain("chain: e\nsteps:\n  - apply: t\n    fn: exec\n    command: 'echo oops >&2; exit 1'\n",
+                           (dir_ / "c.yaml").string());
+  RunSummary s = run(dies, "{\"a\": 1}\n{\"a\": 2}\n");
+  EXPECT_EQ(s.errors, 2u);
+  const auto errors = read_jsonl(dir_ / "out/errors.jsonl");
+  EXPECT_NE(errors.at(0)["reason"].get<std::string>().find("oops"), std::string::npos) << errors.at(0).dump();
+  Chain bad =
+      parse_chain("chain: e\nsteps:\n  - apply: t\n    fn: exec\n    command: 'while read l; do echo 42; done'\n",
+                  (dir_ / "c.yaml").string());
+  RunSummary s2 = run(bad, "{\"a\": 1}\n");
+  EXPECT_EQ(s2.errors, 1u);
+  EXPECT_NE(read_jsonl(dir_ / "out/errors.jsonl").at(0)["reason"].get<std::string>().find("JSON array"),
+            std::string::npos);
+}
+
 TEST(ApplyFileTest, ExpressionsAreCheckedAgainstTheHistoryAtLoad) {
   try {
     parse_chain("chain: c\nsteps:\n  - apply: f\n    fn: filter\n    where: verdict.ok\n", "c.yaml");

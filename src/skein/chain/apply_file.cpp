@@ -27,7 +27,7 @@ void require(const YAML::Node& n, const char* key, const Apply& a, const std::st
 }  // namespace
 
 Apply load_apply(const YAML::Node& n, const std::string& file, const Chain& chain) {
-  refuse_unknown_keys(file, n, {"apply", "fn", "where", "set", "field"}, "apply");
+  refuse_unknown_keys(file, n, {"apply", "fn", "where", "set", "field", "command"}, "apply");
   Apply a;
   a.at = where(file, n["apply"]);
   a.id = scalar_as<std::string>(file, n["apply"], "`apply`");
@@ -45,10 +45,16 @@ Apply load_apply(const YAML::Node& n, const std::string& file, const Chain& chai
   } else if (a.fn == "explode") {
     require(n, "field", a, file);
     a.field = expression(n["field"], file, "`field`", chain);
+  } else if (a.fn == "exec") {
+    require(n, "command", a, file);
+    a.command = n["command"].IsSequence()
+                    ? scalar_list(file, n["command"], "`command`")
+                    : std::vector<std::string>{"sh", "-c", scalar_as<std::string>(file, n["command"], "`command`")};
   }
-  for (const char* key : {"where", "set", "field"})
-    if (n[key] && !(a.fn == "filter" && std::string(key) == "where") && !(a.fn == "map" && std::string(key) == "set") &&
-        !(a.fn == "explode" && std::string(key) == "field"))
+  const std::map<std::string, std::string> key_of = {
+      {"filter", "where"}, {"map", "set"}, {"explode", "field"}, {"exec", "command"}};
+  for (const char* key : {"where", "set", "field", "command"})
+    if (n[key] && (!key_of.count(a.fn) || key_of.at(a.fn) != key))
       throw ConfigError(where(file, n[key]), std::string("`") + key + "` does not apply to fn " + a.fn);
   return a;
 }

@@ -5,7 +5,9 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 
+#include "exec_worker.hpp"
 #include "gather.hpp"
 #include "input_reader.hpp"
 #include "run_writer.hpp"
@@ -25,7 +27,7 @@ struct Record {
   std::string id;  // stable: the row id, then `.k` for the k-th record of each fan-out
 };
 
-bool is_builtin(const std::string& fn) { return fn == "filter" || fn == "map" || fn == "explode"; }
+bool is_builtin(const std::string& fn) { return fn == "filter" || fn == "map" || fn == "explode" || fn == "exec"; }
 
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
@@ -202,7 +204,8 @@ class ChainRun {
     if (options_.on_progress) options_.on_progress({a.id, counts.in, counts.errors});
   }
 
-  std::vector<Json> apply_outputs(const Apply& a, const Json& history) const {
+  std::vector<Json> apply_outputs(const Apply& a, const Json& history) {
+    if (a.fn == "exec") return exec_worker(a).call(history);
     if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
     if (a.fn == "map") {
       Json out = Json::object();
@@ -215,6 +218,16 @@ class ChainRun {
       return std::vector<Json>(list.begin(), list.end());
     }
     return chain_.functions.at(a.fn)(history);
+  }
+
+  ExecWorker& exec_worker(const Apply& a) {
+    auto& worker = exec_workers_[a.id];
+    if (!worker) {
+      const std::string dir = chain_.file.empty() ? "." : std::filesystem::path(chain_.file).parent_path().string();
+      worker = std::make_unique<ExecWorker>(a.command, dir.empty() ? "." : dir,
+                                            (writer_.dir() / a.id / "stderr.log").string());
+    }
+    return *worker;
   }
 
   // The run keeps one lease per engine from its first use to the end, so consecutive steps on an
@@ -269,6 +282,7 @@ class ChainRun {
   std::unique_ptr<Broker> own_broker_;
   Broker* broker_ = nullptr;
   std::map<std::string, Lease> leases_;
+  std::map<std::string, std::unique_ptr<ExecWorker>> exec_workers_;
   std::map<std::string, std::string> models_;
   long long next_row_ = 0;
   bool at_end_ = false;

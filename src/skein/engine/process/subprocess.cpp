@@ -105,13 +105,13 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 // Between fork and exec only async-signal-safe calls.
-[[noreturn]] void exec_child(const char* program, char** argv, char** envp, const char* cwd, int out_fd, int err_fd,
-                             pid_t parent) {
+[[noreturn]] void exec_child(const char* program, char** argv, char** envp, const char* cwd, int in_fd, int out_fd,
+                             int err_fd, pid_t parent) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // Skein died before the line above
   const int devnull = ::open("/dev/null", O_RDWR);
-  ::dup2(devnull, 0);
+  ::dup2(in_fd >= 0 ? in_fd : devnull, 0);
   ::dup2(out_fd >= 0 ? out_fd : devnull, 1);
   ::dup2(err_fd >= 0 ? err_fd : devnull, 2);
   if (cwd && ::chdir(cwd) != 0) ::_exit(126);
@@ -125,26 +125,29 @@ Subprocess Subprocess::spawn(const SpawnOptions& o) {
   if (o.argv.empty()) throw Error("no command to run");
   std::string program = find_program(o.argv[0]);
   std::vector<std::string> args = o.argv, env = environment(o.env);
-  int log_fd = -1, pipe_fds[2] = {-1, -1};
+  int log_fd = -1, pipe_fds[2] = {-1, -1}, in_fds[2] = {-1, -1};
   if (!o.log_file.empty()) {
     std::filesystem::create_directories(std::filesystem::path(o.log_file).parent_path());
     log_fd = ::open(o.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) throw Error("cannot open log file " + o.log_file + ": " + std::strerror(errno));
   }
   if (o.stdout_pipe && ::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+  if (o.stdin_pipe && ::pipe2(in_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
   const pid_t parent = ::getpid();
   const pid_t pid = Spawner::instance().run([&] {
     auto argv = pointers(args), envp = pointers(env);
     const pid_t child = ::fork();
     if (child == 0)
-      exec_child(program.c_str(), argv.data(), envp.data(), o.cwd.empty() ? nullptr : o.cwd.c_str(),
+      exec_child(program.c_str(), argv.data(), envp.data(), o.cwd.empty() ? nullptr : o.cwd.c_str(), in_fds[0],
                  o.stdout_pipe ? pipe_fds[1] : log_fd, log_fd, parent);
     return child;
   });
   if (log_fd >= 0) ::close(log_fd);
   if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);
+  if (in_fds[0] >= 0) ::close(in_fds[0]);
   if (pid < 0) {
     if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
+    if (in_fds[1] >= 0) ::close(in_fds[1]);
     throw Error("cannot start '" + o.argv[0] + "': " + std::strerror(errno));
   }
   ::setpgid(pid, pid);  // also from here, so the group exists before anyone signals it
@@ -152,6 +155,7 @@ Subprocess Subprocess::spawn(const SpawnOptions& o) {
   p.pid_ = pid;
   p.pidfd_ = int(::syscall(SYS_pidfd_open, pid, 0));
   p.stdout_fd_ = pipe_fds[0];
+  p.stdin_fd_ = in_fds[1];
   return p;
 }
 
@@ -159,6 +163,7 @@ Subprocess::Subprocess(Subprocess&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)),
       pidfd_(std::exchange(o.pidfd_, -1)),
       stdout_fd_(std::exchange(o.stdout_fd_, -1)),
+      stdin_fd_(std::exchange(o.stdin_fd_, -1)),
       status_(o.status_) {}
 
 Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
@@ -167,6 +172,7 @@ Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
     pid_ = std::exchange(o.pid_, -1);
     pidfd_ = std::exchange(o.pidfd_, -1);
     stdout_fd_ = std::exchange(o.stdout_fd_, -1);
+    stdin_fd_ = std::exchange(o.stdin_fd_, -1);
     status_ = o.status_;
   }
   return *this;
@@ -175,6 +181,8 @@ Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
 Subprocess::~Subprocess() { stop(); }
 
 int Subprocess::release_stdout() { return std::exchange(stdout_fd_, -1); }
+
+int Subprocess::release_stdin() { return std::exchange(stdin_fd_, -1); }
 
 std::optional<int> Subprocess::poll() {
   if (status_ || pid_ < 0) return status_;
@@ -221,7 +229,8 @@ void Subprocess::kill() {
 void Subprocess::close_fds() {
   if (pidfd_ >= 0) ::close(pidfd_);
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  pidfd_ = stdout_fd_ = -1;
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  pidfd_ = stdout_fd_ = stdin_fd_ = -1;
   pid_ = -1;
 }
 

@@ -19,6 +19,7 @@ struct SpawnOptions {
   std::string cwd;                         // empty: Skein's
   std::string log_file;                    // stdout+stderr appended here; empty: see stdout_pipe
   bool stdout_pipe = false;                // stdout to a pipe (read via stdout_fd()); stderr to log/null
+  bool stdin_pipe = false;                 // stdin from a pipe (write via release_stdin()); else /dev/null
 };
 
 class Subprocess {
@@ -35,6 +36,7 @@ class Subprocess {
   int pidfd() const { return pidfd_; }  // readable once the child has exited
   int stdout_fd() const { return stdout_fd_; }
   int release_stdout();  // the caller now owns the fd
+  int release_stdin();   // the caller now owns the fd (-1 without stdin_pipe)
 
   // The exit status once the child has exited (reaped here); nothing while it runs.
   std::optional<int> poll();
@@ -49,6 +51,7 @@ class Subprocess {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int stdout_fd_ = -1;
+  int stdin_fd_ = -1;
   std::optional<int> status_;
 };
 
