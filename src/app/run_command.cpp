@@ -20,12 +20,15 @@ bool uses_fixture_model(const Chain& chain) {
   return false;
 }
 
-void print_summary(const RunSummary& s) {
+void print_summary(const Chain& chain, const RunSummary& s) {
   std::cerr << fmt::format("\n{:<20} {:>8} {:>8} {:>8} {:>12} {:>12}\n", "node", "in", "out", "errors", "tokens in",
                            "tokens out");
-  for (const auto& [id, c] : s.nodes)
+  for (const auto& node : chain.steps) {  // in chain order
+    const std::string& id = node_id(node);
+    const NodeCounts& c = s.nodes.at(id);
     std::cerr << fmt::format("{:<20} {:>8} {:>8} {:>8} {:>12} {:>12}\n", id, c.in, c.out, c.errors, c.prompt_tokens,
                              c.generated_tokens);
+  }
   for (const auto& [name, secs] : s.engine_load_seconds)
     std::cerr << fmt::format("engine {:<13} loaded in {:.2f} s\n", name, secs);
   std::cerr << fmt::format("records: {} in, {} out, {} errors; {:.2f} s wall\n", s.records_in, s.records_out, s.errors,
@@ -56,7 +59,7 @@ int run_command(const RunArgs& args) {
                  "schema-valid but meaningless. Point it at a real GGUF with SKEIN_LOCAL_MODEL=/path/model.gguf.\n";
   try {
     RunSummary s = run_chain(chain, options);
-    if (!args.quiet) print_summary(s);
+    if (!args.quiet) print_summary(chain, s);
     std::cout << "outputs: " << s.output_dir << "\n";
     return s.errors ? 1 : 0;
   } catch (const ConfigError& e) {

@@ -67,6 +67,18 @@ TEST_F(ApplyTest, ExplodeFilterMapKeepRecordsAndHistoriesTogether) {
   EXPECT_EQ(shaped[1]["id"], "2.0");
   EXPECT_EQ(shaped[1]["output"], Json::parse(R"({"name": "C", "size": 40, "order": 2})"));
   EXPECT_EQ(s.errors, 0u);
+  // One flattened row per final record, history as node.field columns, in input order.
+  const auto flat = read_jsonl(dir_ / "out/flattened/000.jsonl");
+  ASSERT_EQ(flat.size(), 2u);
+  EXPECT_EQ(flat[0]["id"], "0.1");
+  EXPECT_EQ(flat[0]["parts.name"], "b");
+  EXPECT_EQ(flat[0]["big"], true);
+  EXPECT_EQ(flat[0]["shaped.size"], 12);
+  EXPECT_TRUE(flat[0]["chain_input.products"].is_array());
+  std::ifstream graph_in(dir_ / "out/graph.json");
+  const Json graph = Json::parse(graph_in);
+  EXPECT_EQ(graph["nodes"].size(), 3u);
+  EXPECT_EQ(graph["edges"], Json::parse(R"([["input","parts"],["parts","big"],["big","shaped"],["shaped","output"]])"));
 }
 
 TEST_F(ApplyTest, ExplodeOfANonListIsAnErrorRecordAndOthersGoOn) {

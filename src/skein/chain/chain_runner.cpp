@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "chain_graph.hpp"
 #include "exec_worker.hpp"
 #include "gather.hpp"
 #include "input_reader.hpp"
@@ -68,6 +69,7 @@ class ChainRun {
     const auto t0 = std::chrono::steady_clock::now();
     started_at_ = utc_now();
     writer_.run_json(run_json("running"));
+    writer_.json_file("graph.json", chain_graph(chain_));
     asio::io_context io;
     std::exception_ptr failure;
     asio::co_spawn(io, main(), [&](std::exception_ptr e) { failure = e; });
@@ -107,6 +109,7 @@ class ChainRun {
           run_apply(std::get<Apply>(node), batch);
       }
       summary_.records_out += batch.size();
+      for (const auto& r : batch) writer_.line("flattened", flatten_history(r.history, r.id));
       writer_.flush();
       if (at_end_) break;
     }

@@ -16,13 +16,15 @@ void RunWriter::start(const std::vector<std::string>& nodes) {
   // Artefacts of an earlier run here (other nodes' folders included) would mix with this run's.
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();
-    const bool ours = name == "run.json" || name == "errors.jsonl" || fs::exists(entry.path() / "000.jsonl");
+    const bool ours =
+        name == "run.json" || name == "graph.json" || name == "errors.jsonl" || fs::exists(entry.path() / "000.jsonl");
     if (!ours)
       throw Error("output folder " + dir_.string() + " holds '" + name +
                   "', which is not a Skein artefact: choose an empty folder");
     fs::remove_all(entry.path());
   }
   for (const auto& node : nodes) file(node);
+  file("flattened");
   file("errors");
 }
 
@@ -51,13 +53,17 @@ void RunWriter::error(const ErrorRecord& e) {
   file("errors") << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 
-void RunWriter::run_json(const Json& run) {
-  const fs::path tmp = dir_ / "run.json.tmp";
+void RunWriter::json_file(const std::string& name, const Json& value) {
+  const fs::path tmp = dir_ / (name + ".tmp");
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << run.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+    out << value.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
   }
-  fs::rename(tmp, dir_ / "run.json");
+  fs::rename(tmp, dir_ / name);
+}
+
+void RunWriter::line(const std::string& node, const Json& value) {
+  file(node) << value.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
 }
 
 void RunWriter::flush() {

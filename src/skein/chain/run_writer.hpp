@@ -1,5 +1,5 @@
-// The run folder: run.json, <node>/000.jsonl, errors.jsonl. Lines are appended as records finish
-// and flushed once per batch.
+// The run folder: run.json, graph.json, <node>/000.jsonl, flattened/000.jsonl, errors.jsonl. Lines are appended as
+// records finish and flushed once per batch.
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -28,7 +28,9 @@ class RunWriter {
   void start(const std::vector<std::string>& nodes);
   void output(const std::string& node, long long row_id, const std::string& id, const Json& value);
   void error(const ErrorRecord& e);
-  void run_json(const Json& run);  // written atomically (tmp + rename)
+  void run_json(const Json& run) { json_file("run.json", run); }
+  void json_file(const std::string& name, const Json& value);  // written atomically (tmp + rename)
+  void line(const std::string& node, const Json& value);       // a line of <node>/000.jsonl
   void flush();
   const std::filesystem::path& dir() const { return dir_; }
 
