@@ -50,9 +50,31 @@ struct Apply {
   Location at;
 };
 
-using Node = std::variant<Step, Apply>;
-const std::string& node_id(const Node& node);
+struct Branch;
+struct Parallel;
+using Node = std::variant<Step, Apply, Branch, Parallel>;
+
+// Branch: a named sub-chain run on copies of the records; its outputs go under `<branch>/`.
+// `join: alias` puts the branch's last output into each record's history as `alias`: a list when
+// the branch can fan out (explode, exec, a native function), null when it dropped the record.
+struct Branch {
+  std::string id;
+  std::optional<std::string> join;
+  std::vector<Node> steps;
+  Location at;
+};
+
+// A parallel group: branches run concurrently (each on its own engines), anywhere in a chain.
+struct Parallel {
+  std::vector<Branch> branches;
+  Location at;
+};
+
+// A node's name in summaries and progress ("(fr|es)" for a parallel group).
+std::string node_id(const Node& node);
 const Location& node_location(const Node& node);
+// The history keys a node adds: a Step's or Apply's id, the join aliases of branches.
+std::vector<std::string> history_keys(const Node& node);
 
 struct Chain {
   std::string name;

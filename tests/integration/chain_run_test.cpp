@@ -184,6 +184,55 @@ TEST_F(ChainRunTest, EveryBackendsOutputIsValidatedAndRetriedWithTheReason) {
   EXPECT_EQ(out[0]["output"]["label"], "yes");
 }
 
+TEST_F(ChainRunTest, ParallelBranchesOfStepsJoinIntoEveryRecord) {
+  const std::string chain = R"(chain: fan
+types:
+  Verdict:
+    type: object
+    properties:
+      label: {enum: [positive, negative, neutral]}
+      confidence: {type: number, minimum: 0, maximum: 1}
+    required: [label, confidence]
+steps:
+  - parallel:
+      - branch: strict
+        join: strict
+        steps:
+          - step: judge_strict
+            output: Verdict
+            user: "Strictly: {{ chain_input.review }}"
+            sampling: {max_tokens: 64, seed: 1}
+      - branch: lenient
+        join: lenient
+        steps:
+          - step: judge_lenient
+            output: Verdict
+            user: "Leniently: {{ chain_input.review }}"
+            sampling: {max_tokens: 64, seed: 2}
+  - apply: both
+    fn: map
+    set: {strict: strict.label, lenient: lenient.label, row: row_id}
+)";
+  std::string input;
+  for (int i = 0; i < 6; ++i) input += "{\"review\": \"review " + std::to_string(i) + "\"}\n";
+  RunSummary s = run(chain, input);
+  const auto strict = read_jsonl(dir_ / "out/strict/judge_strict/000.jsonl");
+  const auto lenient = read_jsonl(dir_ / "out/lenient/judge_lenient/000.jsonl");
+  const auto both = read_jsonl(dir_ / "out/both/000.jsonl");
+  ASSERT_EQ(both.size(), 6u);
+  std::map<std::string, std::string> strict_label, lenient_label;
+  for (const auto& r : strict) strict_label[r["id"]] = r["output"]["label"];
+  for (const auto& r : lenient) lenient_label[r["id"]] = r["output"]["label"];
+  for (const auto& r : both) {  // each record got its own branch outputs
+    const std::string id = r["id"];
+    EXPECT_EQ(r["output"]["row"], std::stoi(id));
+    if (strict_label.count(id)) EXPECT_EQ(r["output"]["strict"], strict_label[id]);
+    if (lenient_label.count(id)) EXPECT_EQ(r["output"]["lenient"], lenient_label[id]);
+  }
+  EXPECT_EQ(s.nodes["strict/judge_strict"].in, 6u);
+  EXPECT_EQ(s.nodes["lenient/judge_lenient"].in, 6u);
+}
+
 TEST_F(ChainRunTest, MissingModelFailsTheRunAndRecordsIt) {
   setenv("SKEIN_LOCAL_MODEL", "/nonexistent.gguf", 1);
   EXPECT_THROW(run(kChain, "{\"review\": \"a\"}\n"), EngineError);

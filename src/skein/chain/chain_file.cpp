@@ -45,6 +45,7 @@ class ChainLoader {
     if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0)
       throw ConfigError(where(file_, root), "`steps` must be a non-empty list");
     for (const auto& node : root["steps"]) c.steps.push_back(load_node(node, c));
+    check_unique_ids(c);
     return c;
   }
 
@@ -100,13 +101,49 @@ class ChainLoader {
   Node load_node(const YAML::Node& n, const Chain& c) {
     if (!n.IsMap()) throw ConfigError(where(file_, n), "each node must be a mapping");
     if (n["apply"]) return load_apply(n, file_, c);
+    if (n["branch"]) return load_branch(n, c);
+    if (n["parallel"]) return load_parallel(n, c);
     return load_step(n, c);
   }
 
+  // A branch sees the history as it is where the branch stands, plus its own earlier nodes.
+  Branch load_branch(const YAML::Node& n, const Chain& c) {
+    refuse_unknown_keys(file_, n, {"branch", "join", "steps"}, "branch");
+    Branch b;
+    b.at = where(file_, n["branch"]);
+    b.id = scalar_as<std::string>(file_, n["branch"], "`branch`");
+    check_node_id(b.id, b.at, c);
+    if (n["join"]) {
+      b.join = scalar_as<std::string>(file_, n["join"], "`join`");
+      check_node_id(*b.join, where(file_, n["join"]), c);
+    }
+    if (!n["steps"] || !n["steps"].IsSequence() || n["steps"].size() == 0)
+      throw ConfigError(b.at, "branch '" + b.id + "' needs a non-empty `steps:` list");
+    Chain scope = c;
+    for (const auto& step : n["steps"]) {
+      Node node = load_node(step, scope);
+      scope.steps.push_back(node);
+      b.steps.push_back(std::move(node));
+    }
+    return b;
+  }
+
+  // Branches of a group run side by side: none sees another's outputs.
+  Parallel load_parallel(const YAML::Node& n, const Chain& c) {
+    refuse_unknown_keys(file_, n, {"parallel"}, "parallel group");
+    Parallel p;
+    p.at = where(file_, n["parallel"]);
+    if (!n["parallel"].IsSequence() || n["parallel"].size() == 0)
+      throw ConfigError(p.at, "`parallel` must be a non-empty list of branches");
+    for (const auto& item : n["parallel"]) {
+      if (!item.IsMap() || !item["branch"])
+        throw ConfigError(where(file_, item), "each item of `parallel` must be a `branch:`");
+      p.branches.push_back(load_branch(item, c));
+    }
+    return p;
+  }
+
   Step load_step(const YAML::Node& n, const Chain& c) {
-    for (const char* kind : {"branch", "parallel"})
-      if (n[kind])
-        throw ConfigError(where(file_, n[kind]), std::string("`") + kind + "` nodes are not available in this version");
     if (!n["step"]) throw ConfigError(where(file_, n), "a node needs its kind as key, e.g. `step: <id>`");
     refuse_unknown_keys(file_, n, {"step", "engine", "output", "system", "user", "sampling", "retries", "instruction"},
                         "step");

@@ -21,17 +21,43 @@ void flatten_into(Json& out, const std::string& prefix, const Json& value) {
   for (const auto& [k, v] : value.items()) flatten_into(out, prefix + "." + k, v);
 }
 
+// Adds `nodes` after `from` (the names records come from); returns where records go on from.
+std::vector<std::string> add_nodes(const std::vector<Node>& nodes, std::vector<std::string> from, Json& out_nodes,
+                                   Json& edges);
+
+std::vector<std::string> add_branch(const Branch& b, const std::vector<std::string>& from, Json& out_nodes,
+                                    Json& edges) {
+  out_nodes.push_back(
+      {{"id", b.id}, {"kind", "branch"}, {"join", b.join ? Json(*b.join) : Json()}, {"location", b.at.str()}});
+  for (const auto& f : from) edges.push_back({f, b.id});
+  const auto last = add_nodes(b.steps, {b.id}, out_nodes, edges);
+  return b.join ? last : std::vector<std::string>{};
+}
+
+std::vector<std::string> add_nodes(const std::vector<Node>& nodes, std::vector<std::string> from, Json& out_nodes,
+                                   Json& edges) {
+  for (const auto& node : nodes) {
+    std::vector<std::string> next = from;  // records also pass a branch by, on the main line
+    if (const Branch* b = std::get_if<Branch>(&node)) {
+      for (const auto& f : add_branch(*b, from, out_nodes, edges)) next.push_back(f);
+    } else if (const Parallel* p = std::get_if<Parallel>(&node)) {
+      for (const auto& br : p->branches)
+        for (const auto& f : add_branch(br, from, out_nodes, edges)) next.push_back(f);
+    } else {
+      out_nodes.push_back(std::get_if<Step>(&node) ? describe(std::get<Step>(node)) : describe(std::get<Apply>(node)));
+      for (const auto& f : from) edges.push_back({f, node_id(node)});
+      next = {node_id(node)};
+    }
+    from = std::move(next);
+  }
+  return from;
+}
+
 }  // namespace
 
 Json chain_graph(const Chain& chain) {
   Json nodes = Json::array(), edges = Json::array();
-  std::string previous = "input";
-  for (const auto& node : chain.steps) {
-    nodes.push_back(std::visit([](const auto& n) { return describe(n); }, node));
-    edges.push_back({previous, node_id(node)});
-    previous = node_id(node);
-  }
-  edges.push_back({previous, "output"});
+  for (const auto& f : add_nodes(chain.steps, {"input"}, nodes, edges)) edges.push_back({f, "output"});
   return {{"chain", chain.name}, {"nodes", nodes}, {"edges", edges}};
 }
 

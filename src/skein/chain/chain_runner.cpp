@@ -55,14 +55,9 @@ class ChainRun {
     for (const auto& [name, config] : chain.engines)
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
     summary_.output_dir = writer_.dir().string();
-    std::vector<std::string> nodes;
-    for (const auto& node : chain.steps) {
-      summary_.nodes[node_id(node)], nodes.push_back(node_id(node));
-      const Apply* a = std::get_if<Apply>(&node);
-      if (a && !is_builtin(a->fn) && !chain.functions.count(a->fn))
-        throw ConfigError(a->at, "apply '" + a->id + "': no function named '" + a->fn + "' is registered");
-    }
-    writer_.start(nodes);
+    std::vector<std::string> paths;
+    declare_nodes(chain.steps, "", paths);
+    writer_.start(paths);
   }
 
   RunSummary run() {
@@ -102,12 +97,7 @@ class ChainRun {
     for (;;) {
       std::vector<Record> batch = read_batch(reader);
       if (batch.empty() && at_end_) break;
-      for (const auto& node : chain_.steps) {
-        if (const Step* step = std::get_if<Step>(&node))
-          co_await run_step(*step, batch);
-        else
-          run_apply(std::get<Apply>(node), batch);
-      }
+      co_await run_nodes(chain_.steps, batch, "");
       summary_.records_out += batch.size();
       for (const auto& r : batch) writer_.line("flattened", flatten_history(r.history, r.id));
       writer_.flush();
@@ -153,14 +143,107 @@ class ChainRun {
     writer_.error(e);
   }
 
-  asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch) {
+  // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder; registered
+  // functions are checked before anything runs.
+  void declare_nodes(const std::vector<Node>& nodes, const std::string& prefix, std::vector<std::string>& paths) {
+    for (const auto& node : nodes) {
+      if (const Parallel* p = std::get_if<Parallel>(&node)) {
+        for (const auto& b : p->branches) declare_nodes(b.steps, prefix + b.id + "/", paths);
+        continue;
+      }
+      if (const Branch* b = std::get_if<Branch>(&node)) {
+        declare_nodes(b->steps, prefix + b->id + "/", paths);
+        continue;
+      }
+      const std::string path = prefix + node_id(node);
+      summary_.nodes[path];
+      paths.push_back(path);
+      const Apply* a = std::get_if<Apply>(&node);
+      if (a && !is_builtin(a->fn) && !chain_.functions.count(a->fn))
+        throw ConfigError(a->at, "apply '" + a->id + "': no function named '" + a->fn + "' is registered");
+    }
+  }
+
+  asio::awaitable<void> run_nodes(const std::vector<Node>& nodes, std::vector<Record>& batch, std::string prefix) {
+    for (const auto& node : nodes) {
+      if (const Step* step = std::get_if<Step>(&node)) {
+        co_await run_step(*step, batch, prefix);
+        continue;
+      }
+      if (const Apply* a = std::get_if<Apply>(&node)) {
+        run_apply(*a, batch, prefix);
+        continue;
+      }
+      std::vector<const Branch*> group;  // a lone branch is a group of one
+      if (const Branch* b = std::get_if<Branch>(&node))
+        group.push_back(b);
+      else
+        for (const auto& br : std::get<Parallel>(node).branches) group.push_back(&br);
+      co_await run_branches(group, batch, prefix);
+    }
+  }
+
+  // Each branch runs on its own copy of the batch, all at once; then each join puts the branch's
+  // last output into the records it came from.
+  asio::awaitable<void> run_branches(std::vector<const Branch*> branches, std::vector<Record>& batch,
+                                     std::string prefix) {
+    std::vector<std::vector<Record>> copies(branches.size(), batch);
+    co_await gather(branches.size(), [&](size_t i) -> asio::awaitable<void> {
+      co_await run_nodes(branches[i]->steps, copies[i], prefix + branches[i]->id + "/");
+    });
+    for (size_t i = 0; i < branches.size(); ++i)
+      if (branches[i]->join) join(*branches[i], copies[i], batch);
+  }
+
+  static void join(const Branch& b, const std::vector<Record>& results, std::vector<Record>& batch) {
+    const std::vector<std::string> keys = history_keys(b.steps.back());
+    if (keys.empty()) return;
+    std::map<std::string, std::vector<const Json*>> by_origin;  // a record's id -> the branch's outputs for it
+    for (const auto& r : results)
+      if (r.history.contains(keys[0])) by_origin[origin_of(r.id, batch)].push_back(&r.history.at(keys[0]));
+    for (auto& rec : batch) {
+      auto it = by_origin.find(rec.id);
+      if (it == by_origin.end())
+        rec.history[*b.join] = nullptr;
+      else if (!fans_out(b.steps))
+        rec.history[*b.join] = *it->second[0];
+      else {
+        Json list = Json::array();
+        for (const Json* v : it->second) list.push_back(*v);
+        rec.history[*b.join] = std::move(list);
+      }
+    }
+  }
+
+  // Whether records can multiply in these nodes (explode, exec, native functions): then a join is a
+  // list for every record, whatever each record's count, so its shape does not depend on the data.
+  static bool fans_out(const std::vector<Node>& nodes) {
+    for (const auto& node : nodes) {
+      if (const Apply* a = std::get_if<Apply>(&node); a && a->fn != "filter" && a->fn != "map") return true;
+      if (const Branch* b = std::get_if<Branch>(&node); b && b->join && fans_out(b->steps)) return true;
+      if (const Parallel* p = std::get_if<Parallel>(&node))
+        for (const auto& br : p->branches)
+          if (br.join && fans_out(br.steps)) return true;
+    }
+    return false;
+  }
+
+  // The id of the batch record a branch record descends from ("3.1" comes from "3").
+  static std::string origin_of(const std::string& id, const std::vector<Record>& batch) {
+    for (const auto& rec : batch)
+      if (id == rec.id || id.rfind(rec.id + ".", 0) == 0) return rec.id;
+    return id;
+  }
+
+  asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch, std::string prefix) {
     if (batch.empty()) co_return;  // e.g. every record of the batch was bad input
+    const std::string path = prefix + step.id;
     Engine& engine = engine_for(step.engine);
     std::vector<StepOutcome> outcomes(batch.size());
     co_await gather(batch.size(), [&](size_t i) -> asio::awaitable<void> {
       outcomes[i] = co_await call_step(step, engine, batch[i].history);
     });
-    NodeCounts& counts = summary_.nodes[step.id];
+    NodeCounts& counts = summary_.nodes[path];
     std::vector<Record> kept;
     for (size_t i = 0; i < batch.size(); ++i) {
       ++counts.in;
@@ -168,47 +251,48 @@ class ChainRun {
       counts.generated_tokens += outcomes[i].generated_tokens;
       if (!outcomes[i].output) {
         ++counts.errors;
-        record_error({batch[i].row_id, step.id, batch[i].line, outcomes[i].raw, outcomes[i].reason});
+        record_error({batch[i].row_id, path, batch[i].line, outcomes[i].raw, outcomes[i].reason});
         continue;
       }
       ++counts.out;
-      writer_.output(step.id, batch[i].row_id, batch[i].id, *outcomes[i].output);
+      writer_.output(path, batch[i].row_id, batch[i].id, *outcomes[i].output);
       batch[i].history[step.id] = std::move(*outcomes[i].output);
       kept.push_back(std::move(batch[i]));
     }
     batch = std::move(kept);
-    if (options_.on_progress) options_.on_progress({step.id, counts.in, counts.errors});
+    if (options_.on_progress) options_.on_progress({path, counts.in, counts.errors});
   }
 
   // Apply: each record to 0..n records; a failing expression or function makes an error record.
-  void run_apply(const Apply& a, std::vector<Record>& batch) {
-    NodeCounts& counts = summary_.nodes[a.id];
+  void run_apply(const Apply& a, std::vector<Record>& batch, const std::string& prefix) {
+    const std::string path = prefix + a.id;
+    NodeCounts& counts = summary_.nodes[path];
     std::vector<Record> kept;
     for (auto& rec : batch) {
       ++counts.in;
       std::vector<Json> outputs;
       try {
-        outputs = apply_outputs(a, rec.history);
+        outputs = apply_outputs(a, path, rec.history);
       } catch (const std::exception& e) {
         ++counts.errors;
-        record_error({rec.row_id, a.id, rec.line, "", std::string("apply '") + a.id + "': " + e.what()});
+        record_error({rec.row_id, path, rec.line, "", std::string("apply '") + a.id + "': " + e.what()});
         continue;
       }
       const bool fan_out = a.fn != "filter" && a.fn != "map";
       for (size_t k = 0; k < outputs.size(); ++k) {
         Record r{rec.row_id, rec.line, rec.history, fan_out ? rec.id + "." + std::to_string(k) : rec.id};
         r.history[a.id] = outputs[k];
-        writer_.output(a.id, r.row_id, r.id, outputs[k]);
+        writer_.output(path, r.row_id, r.id, outputs[k]);
         kept.push_back(std::move(r));
         ++counts.out;
       }
     }
     batch = std::move(kept);
-    if (options_.on_progress) options_.on_progress({a.id, counts.in, counts.errors});
+    if (options_.on_progress) options_.on_progress({path, counts.in, counts.errors});
   }
 
-  std::vector<Json> apply_outputs(const Apply& a, const Json& history) {
-    if (a.fn == "exec") return exec_worker(a).call(history);
+  std::vector<Json> apply_outputs(const Apply& a, const std::string& path, const Json& history) {
+    if (a.fn == "exec") return exec_worker(a, path).call(history);
     if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
     if (a.fn == "map") {
       Json out = Json::object();
@@ -223,12 +307,12 @@ class ChainRun {
     return chain_.functions.at(a.fn)(history);
   }
 
-  ExecWorker& exec_worker(const Apply& a) {
+  ExecWorker& exec_worker(const Apply& a, const std::string& path) {
     auto& worker = exec_workers_[a.id];
     if (!worker) {
       const std::string dir = chain_.file.empty() ? "." : std::filesystem::path(chain_.file).parent_path().string();
       worker = std::make_unique<ExecWorker>(a.command, dir.empty() ? "." : dir,
-                                            (writer_.dir() / a.id / "stderr.log").string());
+                                            (writer_.dir() / path / "stderr.log").string());
     }
     return *worker;
   }

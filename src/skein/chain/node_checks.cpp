@@ -1,16 +1,55 @@
 #include "node_checks.hpp"
 
+#include <map>
 #include <regex>
 
 namespace skein {
 
-const std::string& node_id(const Node& node) {
-  return std::visit([](const auto& n) -> const std::string& { return n.id; }, node);
+namespace {
+
+struct IdOf {
+  std::string operator()(const Step& s) const { return s.id; }
+  std::string operator()(const Apply& a) const { return a.id; }
+  std::string operator()(const Branch& b) const { return b.id; }
+  std::string operator()(const Parallel& p) const {
+    std::string out;
+    for (const auto& b : p.branches) out += (out.empty() ? "(" : "|") + b.id;
+    return out + ")";
+  }
+};
+
+// Every id a node and its branches take (ids are unique across the whole chain: they name folders).
+void collect_ids(const Node& node, std::vector<std::pair<std::string, Location>>& out) {
+  if (const Parallel* p = std::get_if<Parallel>(&node)) {
+    for (const auto& b : p->branches) collect_ids(Node(b), out);
+    return;
+  }
+  out.emplace_back(std::visit(IdOf{}, node), node_location(node));
+  if (const Branch* b = std::get_if<Branch>(&node))
+    for (const auto& n : b->steps) collect_ids(n, out);
 }
+
+}  // namespace
+
+std::string node_id(const Node& node) { return std::visit(IdOf{}, node); }
 
 const Location& node_location(const Node& node) {
   if (const Step* s = std::get_if<Step>(&node)) return s->where;
-  return std::get<Apply>(node).at;
+  if (const Apply* a = std::get_if<Apply>(&node)) return a->at;
+  if (const Branch* b = std::get_if<Branch>(&node)) return b->at;
+  return std::get<Parallel>(node).at;
+}
+
+std::vector<std::string> history_keys(const Node& node) {
+  if (const Branch* b = std::get_if<Branch>(&node))
+    return b->join ? std::vector<std::string>{*b->join} : std::vector<std::string>{};
+  if (const Parallel* p = std::get_if<Parallel>(&node)) {
+    std::vector<std::string> out;
+    for (const auto& b : p->branches)
+      if (b.join) out.push_back(*b.join);
+    return out;
+  }
+  return {node_id(node)};
 }
 
 void check_node_id(const std::string& id, const Location& at, const Chain& chain) {
@@ -19,16 +58,27 @@ void check_node_id(const std::string& id, const Location& at, const Chain& chain
     throw ConfigError(at, "node id '" + id + "' must be letters, digits and _ (not starting with a digit)");
   for (const char* reserved : {"chain_input", "row_id", "input", "flattened", "errors"})
     if (id == reserved) throw ConfigError(at, "'" + id + "' is reserved and cannot be a node id");
-  for (const auto& other : chain.steps)
-    if (node_id(other) == id)
-      throw ConfigError(at, "node id '" + id + "' is used twice (first at " + node_location(other).str() + ")");
+  std::vector<std::pair<std::string, Location>> ids;
+  for (const auto& other : chain.steps) collect_ids(other, ids);
+  for (const auto& [other, where] : ids)
+    if (other == id) throw ConfigError(at, "node id '" + id + "' is used twice (first at " + where.str() + ")");
+}
+
+void check_unique_ids(const Chain& chain) {
+  std::vector<std::pair<std::string, Location>> ids;
+  for (const auto& node : chain.steps) collect_ids(node, ids);
+  std::map<std::string, Location> first;
+  for (const auto& [id, at] : ids)
+    if (!first.emplace(id, at).second)
+      throw ConfigError(at, "node id '" + id + "' is used twice (first at " + first.at(id).str() + ")");
 }
 
 void check_history_names(const std::set<std::string>& names, const std::string& what, const Location& at,
                          const Chain& chain) {
   std::set<std::string> known = {"chain_input", "row_id"};
   std::string available = "chain_input, row_id";
-  for (const auto& node : chain.steps) known.insert(node_id(node)), available += ", " + node_id(node);
+  for (const auto& node : chain.steps)
+    for (const auto& key : history_keys(node)) known.insert(key), available += ", " + key;
   for (const auto& name : names)
     if (!known.count(name))
       throw ConfigError(

@@ -10,6 +10,9 @@ namespace skein {
 // Ids name folders and history keys: identifiers only, unique, not reserved. ConfigError at `at`.
 void check_node_id(const std::string& id, const Location& at, const Chain& chain);
 
+// Ids are unique across the whole chain, branches of parallel groups included.
+void check_unique_ids(const Chain& chain);
+
 // Every name must be in the history before the next node: chain_input, row_id or an earlier
 // node's id. ConfigError at `at` naming `what` and the available names.
 void check_history_names(const std::set<std::string>& names, const std::string& what, const Location& at,

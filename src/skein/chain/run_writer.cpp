@@ -1,5 +1,7 @@
 #include "run_writer.hpp"
 
+#include <set>
+
 #include "skein/error.hpp"
 
 namespace skein {
