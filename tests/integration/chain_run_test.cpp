@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "fixture.hpp"
+#include "run_folder.hpp"
 #include "skein/chain.hpp"
 
 namespace skein {
@@ -35,39 +36,14 @@ steps:
     sampling: {max_tokens: 64, seed: 3}
 )";
 
-std::vector<Json> read_jsonl(const fs::path& p) {
-  std::vector<Json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
-  return out;
-}
+using test::read_jsonl;
 
-class ChainRunTest : public ::testing::Test {
+class ChainRunTest : public test::RunFolderTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("skein_chain_run_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    RunFolderTest::SetUp();
     setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write_input(const std::string& text) {
-    const fs::path p = dir_ / "in.jsonl";
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
-  RunSummary run(const std::string& chain_text, const std::string& input) {
-    Chain chain = parse_chain(chain_text, (dir_ / "chain.yaml").string());
-    RunOptions o;
-    o.input_path = write_input(input);
-    o.output_dir = (dir_ / "out").string();
-    return run_chain(chain, o);
-  }
-
-  fs::path dir_;
 };
 
 TEST_F(ChainRunTest, TwoStepsWriteAlignedOutputsAndRunJson) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "run_folder.hpp"
 #include "skein/chain.hpp"
 
 namespace skein {
@@ -26,31 +27,8 @@ steps:
     set: {name: "parts.name | upper", size: parts.size, order: row_id}
 )";
 
-std::vector<Json> read_jsonl(const fs::path& p) {
-  std::vector<Json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
-  return out;
-}
-
-class ApplyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("skein_apply_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  RunSummary run(Chain& chain, const std::string& input) {
-    std::ofstream(dir_ / "in.jsonl") << input;
-    RunOptions o;
-    o.input_path = (dir_ / "in.jsonl").string();
-    o.output_dir = (dir_ / "out").string();
-    return run_chain(chain, o);
-  }
-  fs::path dir_;
-};
+using test::read_jsonl;
+using ApplyTest = test::RunFolderTest;
 
 TEST_F(ApplyTest, ExplodeFilterMapKeepRecordsAndHistoriesTogether) {
   Chain chain = parse_chain(kChain, (dir_ / "c.yaml").string());

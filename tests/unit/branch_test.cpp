@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "run_folder.hpp"
 #include "skein/chain.hpp"
 
 namespace skein {
@@ -44,32 +45,8 @@ steps:
     set: {all: "fr.text ~ '|' ~ es.text", n_words: "(words or []) | length"}
 )";
 
-std::vector<Json> read_jsonl(const fs::path& p) {
-  std::vector<Json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
-  return out;
-}
-
-class BranchTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("skein_branch_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  RunSummary run(const Chain& chain, const std::string& input, int batch = 16) {
-    std::ofstream(dir_ / "in.jsonl") << input;
-    RunOptions o;
-    o.input_path = (dir_ / "in.jsonl").string();
-    o.output_dir = (dir_ / "out").string();
-    o.batch_size = batch;
-    return run_chain(chain, o);
-  }
-  fs::path dir_;
-};
+using test::read_jsonl;
+using BranchTest = test::RunFolderTest;
 
 TEST_F(BranchTest, LeadingParallelGroupRunsEveryBranchAndJoinsPerRecord) {
   Chain chain = parse_chain(kLeadingGroup, (dir_ / "c.yaml").string());
