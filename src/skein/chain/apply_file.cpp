@@ -8,20 +8,11 @@ namespace {
 
 std::shared_ptr<Expression> expression(const YAML::Node& n, const std::string& file, const std::string& what,
                                        const Chain& chain) {
-  const Location at = where(file, n);
-  std::shared_ptr<Expression> e;
-  try {
-    e = std::make_shared<Expression>(scalar_as<std::string>(file, n, what), at.str() + " " + what);
-  } catch (const TemplateError& err) {
-    throw ConfigError(at, what + ": " + err.detail());
-  }
-  check_history_names(e->names(), what, at, chain);
-  return e;
+  return load_checked<Expression>(n, file, what, chain);
 }
 
-void require(const YAML::Node& n, const char* key, const Apply& a, const std::string& file) {
+void require(const YAML::Node& n, const char* key, const Apply& a) {
   if (!n[key]) throw ConfigError(a.at, "apply '" + a.id + "' with fn " + a.fn + " needs `" + key + ":`");
-  (void)file;
 }
 
 }  // namespace
@@ -35,18 +26,18 @@ Apply load_apply(const YAML::Node& n, const std::string& file, const Chain& chai
   if (!n["fn"]) throw ConfigError(a.at, "apply '" + a.id + "' needs `fn:` (filter, map, explode or a registered name)");
   a.fn = scalar_as<std::string>(file, n["fn"], "`fn`");
   if (a.fn == "filter") {
-    require(n, "where", a, file);
+    require(n, "where", a);
     a.where = expression(n["where"], file, "`where`", chain);
   } else if (a.fn == "map") {
-    require(n, "set", a, file);
+    require(n, "set", a);
     if (!n["set"].IsMap()) throw ConfigError(where(file, n["set"]), "`set` must map names to expressions");
     for (const auto& kv : n["set"])
       a.set.emplace_back(kv.first.Scalar(), expression(kv.second, file, "`set." + kv.first.Scalar() + "`", chain));
   } else if (a.fn == "explode") {
-    require(n, "field", a, file);
+    require(n, "field", a);
     a.field = expression(n["field"], file, "`field`", chain);
   } else if (a.fn == "exec") {
-    require(n, "command", a, file);
+    require(n, "command", a);
     a.command = n["command"].IsSequence()
                     ? scalar_list(file, n["command"], "`command`")
                     : std::vector<std::string>{"sh", "-c", scalar_as<std::string>(file, n["command"], "`command`")};

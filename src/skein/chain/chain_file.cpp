@@ -84,18 +84,8 @@ class ChainLoader {
     return s;
   }
 
-  // A template whose every name is in the history at this point: chain_input, row_id or an
-  // earlier step's id.
   std::shared_ptr<Template> load_template(const YAML::Node& n, const std::string& what, const Chain& c) {
-    const Location at = where(file_, n);
-    std::shared_ptr<Template> t;
-    try {
-      t = std::make_shared<Template>(scalar_as<std::string>(file_, n, what), at.str() + " " + what);
-    } catch (const TemplateError& e) {
-      throw ConfigError(at, what + ": " + e.detail());
-    }
-    check_history_names(t->names(), what, at, c);
-    return t;
+    return load_checked<Template>(n, file_, what, c);
   }
 
   Node load_node(const YAML::Node& n, const Chain& c) {

@@ -30,6 +30,9 @@ struct Record {
 
 bool is_builtin(const std::string& fn) { return fn == "filter" || fn == "map" || fn == "explode" || fn == "exec"; }
 
+// filter and map keep one record per record; explode, exec and native functions may multiply them.
+bool apply_fans_out(const Apply& a) { return a.fn != "filter" && a.fn != "map"; }
+
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -219,7 +222,7 @@ class ChainRun {
   // list for every record, whatever each record's count, so its shape does not depend on the data.
   static bool fans_out(const std::vector<Node>& nodes) {
     for (const auto& node : nodes) {
-      if (const Apply* a = std::get_if<Apply>(&node); a && a->fn != "filter" && a->fn != "map") return true;
+      if (const Apply* a = std::get_if<Apply>(&node); a && apply_fans_out(*a)) return true;
       if (const Branch* b = std::get_if<Branch>(&node); b && b->join && fans_out(b->steps)) return true;
       if (const Parallel* p = std::get_if<Parallel>(&node))
         for (const auto& br : p->branches)
@@ -278,7 +281,7 @@ class ChainRun {
         record_error({rec.row_id, path, rec.line, "", std::string("apply '") + a.id + "': " + e.what()});
         continue;
       }
-      const bool fan_out = a.fn != "filter" && a.fn != "map";
+      const bool fan_out = apply_fans_out(a);
       for (size_t k = 0; k < outputs.size(); ++k) {
         Record r{rec.row_id, rec.line, rec.history, fan_out ? rec.id + "." + std::to_string(k) : rec.id};
         r.history[a.id] = outputs[k];

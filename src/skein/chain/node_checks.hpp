@@ -4,6 +4,7 @@
 #include <string>
 
 #include "skein/chain.hpp"
+#include "util/yaml_json.hpp"
 
 namespace skein {
 
@@ -17,5 +18,21 @@ void check_unique_ids(const Chain& chain);
 // node's id. ConfigError at `at` naming `what` and the available names.
 void check_history_names(const std::set<std::string>& names, const std::string& what, const Location& at,
                          const Chain& chain);
+
+// A Template or Expression from a YAML scalar: a syntax error or a name the history does not have
+// at this point is a ConfigError at the scalar's line.
+template <typename T>
+std::shared_ptr<T> load_checked(const YAML::Node& n, const std::string& file, const std::string& what,
+                                const Chain& chain) {
+  const Location at = where(file, n);
+  std::shared_ptr<T> compiled;
+  try {
+    compiled = std::make_shared<T>(scalar_as<std::string>(file, n, what), at.str() + " " + what);
+  } catch (const TemplateError& e) {
+    throw ConfigError(at, what + ": " + e.detail());
+  }
+  check_history_names(compiled->names(), what, at, chain);
+  return compiled;
+}
 
 }  // namespace skein

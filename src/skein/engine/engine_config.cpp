@@ -5,13 +5,13 @@
 #include <set>
 
 #include "engine/cli/cli_engine.hpp"
+#include "engine/engine_options.hpp"
 #include "engine/managed/managed_server.hpp"
 #include "engine/ollama/ollama_engine.hpp"
 #include "engine/openai/openai_engine.hpp"
 #include "skein/llama_engine.hpp"
 
 namespace skein {
-namespace {
 
 int int_option(const EngineConfig& c, const char* key, int fallback) {
   if (!c.options.contains(key)) return fallback;
@@ -20,7 +20,12 @@ int int_option(const EngineConfig& c, const char* key, int fallback) {
   return v.get<int>();
 }
 
-}  // namespace
+std::string string_option(const EngineConfig& c, const char* key, const std::string& fallback) {
+  if (!c.options.contains(key)) return fallback;
+  if (!c.options[key].is_string())
+    throw ConfigError(c.where, "engine '" + c.name + "': `" + key + "` must be a string");
+  return c.options[key].get<std::string>();
+}
 
 EngineConfig local_engine_config() {
   EngineConfig c;
@@ -33,13 +38,6 @@ EngineConfig local_engine_config() {
 }
 
 namespace {
-
-std::string string_option(const EngineConfig& c, const char* key, const std::string& fallback = "") {
-  if (!c.options.contains(key)) return fallback;
-  if (!c.options[key].is_string())
-    throw ConfigError(c.where, "engine '" + c.name + "': `" + key + "` must be a string");
-  return c.options[key].get<std::string>();
-}
 
 void refuse_unknown_options(const EngineConfig& c, const std::set<std::string>& allowed) {
   for (auto& [k, v] : c.options.items())

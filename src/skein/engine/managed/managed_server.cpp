@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "engine/engine_options.hpp"
 #include "engine/http/http_client.hpp"
 #include "engine/openai/openai_engine.hpp"
 #include "engine/process/subprocess.hpp"
@@ -20,14 +21,6 @@ namespace skein {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string option(const EngineConfig& c, const char* key, const std::string& fallback = "") {
-  return c.options.contains(key) ? c.options[key].get<std::string>() : fallback;
-}
-
-int int_option(const EngineConfig& c, const char* key, int fallback) {
-  return c.options.contains(key) ? c.options[key].get<int>() : fallback;
-}
 
 fs::path servers_dir() { return state_dir() / "servers"; }
 
@@ -124,12 +117,13 @@ ServerCommand server_command(const EngineConfig& c, int port) {
   ServerCommand cmd;
   const std::string p = std::to_string(port);
   if (c.backend == "vllm") {
-    cmd.argv = {option(c, "command", "vllm"), "serve", c.model, "--host", "127.0.0.1", "--port", p, "--max-num-seqs",
-                std::to_string(c.parallel)};
+    cmd.argv = {
+        string_option(c, "command", "vllm"), "serve", c.model, "--host", "127.0.0.1", "--port", p, "--max-num-seqs",
+        std::to_string(c.parallel)};
     if (c.options.contains("context"))
       cmd.argv.insert(cmd.argv.end(), {"--max-model-len", std::to_string(int_option(c, "context", 0))});
   } else {
-    cmd.argv = {option(c, "command", SKEIN_LLAMA_SERVER),
+    cmd.argv = {string_option(c, "command", SKEIN_LLAMA_SERVER),
                 "-m",
                 c.model,
                 "--host",
@@ -143,7 +137,7 @@ ServerCommand server_command(const EngineConfig& c, int port) {
   }
   if (c.options.contains("args"))
     for (const auto& a : c.options["args"]) cmd.argv.push_back(a.get<std::string>());
-  if (c.options.contains("gpus")) cmd.env["CUDA_VISIBLE_DEVICES"] = option(c, "gpus");
+  if (c.options.contains("gpus")) cmd.env["CUDA_VISIBLE_DEVICES"] = string_option(c, "gpus");
   if (c.options.contains("env"))
     for (const auto& [k, v] : c.options["env"].items()) cmd.env[k] = v.get<std::string>();
   return cmd;
