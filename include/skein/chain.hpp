@@ -93,41 +93,58 @@ struct Chain {
 Chain load_chain(const std::string& path);
 Chain parse_chain(const std::string& text, const std::string& file);
 
-struct ChainProgress {
-  std::string node;
-  size_t done = 0;  // records that passed through `node` (incl. errors)
-  size_t errors = 0;
-};
-
-struct RunOptions {
-  std::string input_path;  // JSONL; "-" = stdin
-  std::string output_dir;
-  std::optional<int> batch_size;                          // overrides the chain's
-  std::function<void(const ChainProgress&)> on_progress;  // called on the run's thread
-  std::function<void(const std::string&)> on_warning;
-  // A long-lived host's broker (engines then follow their keep_alive); unset: the run uses its own
-  // and releases every engine when it ends.
-  class Broker* broker = nullptr;
-};
-
 struct NodeCounts {
   size_t in = 0, out = 0, errors = 0;
   long long prompt_tokens = 0, generated_tokens = 0;
+  long long engine_calls = 0, cached = 0;  // Step attempts answered by the engine / the response cache
+  size_t rows = 0;                         // input records whose batch has passed this node
 };
 
 struct RunSummary {
   std::string status;  // done | failed
   std::string error;   // when failed
   size_t records_in = 0, records_out = 0, errors = 0;
+  std::vector<std::string> node_order;  // node paths in chain order ("fr/translate" inside branches)
   std::map<std::string, NodeCounts> nodes;
   std::map<std::string, double> engine_load_seconds;
   double wall_seconds = 0;
   std::string output_dir;
+  bool resumed = false;  // continued an interrupted run
 };
 
-// Runs the chain over the input file and writes run.json, <step>/000.jsonl and errors.jsonl into
-// options.output_dir. Bad records become error records; the run goes on. Throws ConfigError /
-// EngineError for problems that stop the whole run (the output folder then records a failed run).
+struct RunProgress {
+  const RunSummary& so_far;
+  std::optional<size_t> rows_total;  // input records, when the input is a file
+  double elapsed_seconds = 0;
+  bool final = false;  // the last call, when the run has ended
+};
+
+struct RunOptions {
+  std::string input_path;  // JSONL or a JSON array of objects; "-" = stdin
+  std::string output_dir;
+  std::optional<int> batch_size;       // overrides the chain's
+  size_t max_lines_per_file = 100000;  // <node>/NNN.jsonl roll over after this many lines
+  // Continue the interrupted (or failed) run in output_dir from its last checkpoint; a finished run
+  // is left as it is, and a folder without a checkpoint starts afresh.
+  bool resume = false;
+  // Refuse the input when any record is malformed or fails the input type, before anything runs
+  // (stdin: the run fails at the first such record). Default: such records become error records.
+  bool strict = false;
+  std::string cache_file;  // the response cache (default_response_cache() in the CLI); "" = none
+  std::function<void(const RunProgress&)> on_progress;  // called on the run's thread
+  std::function<void(const std::string&)> on_warning;
+  // A long-lived host's broker (engines then follow their keep_alive); unset: the run uses its own
+  // and releases every engine when it ends.
+  class Broker* broker = nullptr;
+};
+
+// $SKEIN_CACHE, else $XDG_CACHE_HOME/skein, else ~/.cache/skein; then /responses.sqlite.
+std::string default_response_cache();
+
+// Runs the chain over the input and writes the run folder (run.json, graph.json, <node>/NNN.jsonl,
+// flattened/NNN.jsonl, errors.jsonl) into options.output_dir, checkpointing as batches complete. Bad records become
+// error records; the run goes on. Throws ConfigError / EngineError for problems that stop the whole run (the output
+// folder then records a failed run).
 RunSummary run_chain(const Chain& chain, const RunOptions& options);
 
 }  // namespace skein

@@ -10,10 +10,14 @@ namespace skein::app {
 struct RunArgs {
   std::string file, input, output;
   std::optional<int> batch_size;
-  bool quiet = false;
+  size_t max_lines_per_file = 100000;
+  bool resume = false, strict = false, no_cache = false, quiet = false, json_logs = false;
 };
 
 int run_command(const RunArgs& args);
+
+// `skein inspect FILE`: validates a chain and prints its tree (or a Mermaid flowchart).
+int inspect_command(const std::string& file, bool mermaid);
 
 // Lists configured engines (built-in `local`, those of FILE) and the managed servers running.
 int engines_command(const std::string& file);

@@ -14,11 +14,23 @@ int main(int argc, char** argv) {
   skein::app::RunArgs run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a chain over a JSONL dataset");
   run_cmd->add_option("file", run.file, "Chain file (YAML or JSON)")->required()->check(CLI::ExistingFile);
-  run_cmd->add_option("-i,--input", run.input, "Input records, JSONL ('-' for stdin)")->required();
+  run_cmd->add_option("-i,--input", run.input, "Input records: JSONL or a JSON array ('-' for stdin)")->required();
   run_cmd->add_option("-o,--output", run.output, "Output folder (default: out/<chain name>)");
   run_cmd->add_option("--batch-size", run.batch_size, "Records per batch (overrides the file)")
       ->check(CLI::PositiveNumber);
+  run_cmd->add_option("--max-lines-per-file", run.max_lines_per_file, "Lines per <node>/NNN.jsonl file")
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_flag("--resume", run.resume, "Continue the interrupted run in the output folder");
+  run_cmd->add_flag("--strict", run.strict, "Refuse the input if any record is malformed or of the wrong type");
+  run_cmd->add_flag("--no-cache", run.no_cache, "Neither read nor fill the response cache");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only errors and the output folder");
+  run_cmd->add_flag("--json-logs", run.json_logs, "Progress, warnings and the summary as JSON lines on stderr");
+
+  std::string inspect_file;
+  bool mermaid = false;
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Check a chain file and print its tree");
+  inspect_cmd->add_option("file", inspect_file, "Chain file")->required()->check(CLI::ExistingFile);
+  inspect_cmd->add_flag("--mermaid", mermaid, "Print a Mermaid flowchart instead");
 
   std::string engines_file;
   CLI::App* engines_cmd = app.add_subcommand("engines", "List engines and running managed servers");
@@ -42,6 +54,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (run_cmd->parsed()) return skein::app::run_command(run);
+  if (inspect_cmd->parsed()) return skein::app::inspect_command(inspect_file, mermaid);
   if (engines_cmd->parsed()) return skein::app::engines_command(engines_file);
   if (warmup_cmd->parsed()) return skein::app::warmup_command(warmup_file, warmup_names);
   if (kill_cmd->parsed()) {

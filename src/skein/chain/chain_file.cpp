@@ -1,7 +1,5 @@
 // The chain file (SPEC §8): YAML (or JSON) to the one Chain representation. Every problem is a
 // ConfigError at the file:line of the offending key, raised before anything runs.
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -11,22 +9,13 @@
 #include "engine/engine_file.hpp"
 #include "node_checks.hpp"
 #include "skein/chain.hpp"
+#include "util/sha256.hpp"
 #include "util/yaml_json.hpp"
 
 namespace skein {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha256(), nullptr);
-  std::string out;
-  char buf[3];
-  for (unsigned i = 0; i < n; ++i) std::snprintf(buf, sizeof buf, "%02x", digest[i]), out += buf;
-  return out;
-}
 
 class ChainLoader {
  public:

@@ -1,16 +1,20 @@
-// The chain executor (v0): records stream in batches of batch_size; for each Step every record of
-// the batch is in flight at once, so the engine batches them; outputs and error records are
-// written as each batch completes, so memory does not grow with the dataset.
+// The chain executor: records stream in batches of batch_size; for each Step every record of the
+// batch is in flight at once, so the engine batches them. Outputs and error records are appended
+// as each node completes a batch; a checkpoint (file positions, input position, counts, in
+// run.json) follows completed batches, so a killed run resumes with nothing lost or doubled.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 
+#include "apply_calls.hpp"
+#include "branch_join.hpp"
 #include "chain_graph.hpp"
-#include "exec_worker.hpp"
 #include "gather.hpp"
 #include "input_reader.hpp"
+#include "record.hpp"
+#include "response_cache.hpp"
+#include "run_state.hpp"
 #include "run_writer.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
@@ -20,26 +24,36 @@ namespace skein {
 namespace {
 
 namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
 
-struct Record {
-  long long row_id = 0;
-  size_t line = 0;
-  Json history;
-  std::string id;  // stable: the row id, then `.k` for the k-th record of each fan-out
-};
+// Checkpoints are taken after a batch when this long has passed since the last one.
+constexpr auto kCheckpointInterval = std::chrono::milliseconds(50);
 
-bool is_builtin(const std::string& fn) { return fn == "filter" || fn == "map" || fn == "explode" || fn == "exec"; }
+std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
 
-// filter and map keep one record per record; explode, exec and native functions may multiply them.
-bool apply_fans_out(const Apply& a) { return a.fn != "filter" && a.fn != "map"; }
+std::string record_problem(const Chain& chain, const InputLine& line) {
+  if (!line.record) return line.error;
+  if (!chain.input) return "";
+  std::string reason;
+  for (const auto& e : chain.input->validate(*line.record)) reason += (reason.empty() ? "" : "; ") + e;
+  return reason.empty() ? ""
+                        : "line " + std::to_string(line.line) + ": record does not match the input type: " + reason;
+}
 
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+// --strict: the whole file is checked before anything runs.
+void check_input_strictly(const Chain& chain, const std::string& path) {
+  InputReader reader(path);
+  while (auto line = reader.next())
+    if (const std::string problem = record_problem(chain, *line); !problem.empty())
+      throw ConfigError({path, int(line->line)}, problem);
 }
 
 class ChainRun {
@@ -47,7 +61,8 @@ class ChainRun {
   ChainRun(const Chain& chain, const RunOptions& options)
       : chain_(chain),
         options_(options),
-        writer_(options.output_dir),
+        writer_(options.output_dir, options.max_lines_per_file),
+        applies_(chain, options.output_dir),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
         broker_(options.broker) {
     if (!broker_) {  // a broker for this run alone, with the chain's engines and `local`
@@ -57,45 +72,83 @@ class ChainRun {
     if (!broker_->contains("local")) broker_->add(local_engine_config());
     for (const auto& [name, config] : chain.engines)
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
+    if (!options.cache_file.empty()) cache_ = std::make_unique<ResponseCache>(options.cache_file);
     summary_.output_dir = writer_.dir().string();
-    std::vector<std::string> paths;
-    declare_nodes(chain.steps, "", paths);
-    writer_.start(paths);
+    declare_nodes(chain.steps, "");
   }
 
   RunSummary run() {
-    const auto t0 = std::chrono::steady_clock::now();
-    started_at_ = utc_now();
-    writer_.run_json(run_json("running"));
-    writer_.json_file("graph.json", chain_graph(chain_));
+    const auto t0 = Clock::now();
+    t0_ = t0;
+    if (const Json saved = saved_checkpoint(); !saved.is_null()) {
+      if (saved.value("status", "") == "done") return finished_run(saved);
+      restore(saved);
+    } else {
+      if (options_.strict && options_.input_path != "-") check_input_strictly(chain_, options_.input_path);
+      started_at_ = utc_now();
+      writer_.start(summary_.node_order);
+      writer_.json_file("graph.json", chain_graph(chain_));
+      writer_.run_json(run_json("running"));
+    }
+    rows_total_ = count_input_records(options_.input_path);
     asio::io_context io;
     std::exception_ptr failure;
     asio::co_spawn(io, main(), [&](std::exception_ptr e) { failure = e; });
     io.run();
     leases_.clear();
     if (own_broker_) broker_->flush(true);  // a chain run ends by releasing its engines
-    summary_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     summary_.status = failure ? "failed" : "done";
     if (failure) summary_.error = describe(failure);
-    writer_.flush();
+    if (!failure) checkpoint(true);
+    writer_.positions();  // flushes what a failed run got to (resume starts from the checkpoint)
     writer_.run_json(run_json(summary_.status));
+    progress(true);
     if (failure) std::rethrow_exception(failure);
     return summary_;
   }
 
  private:
-  static std::string describe(std::exception_ptr e) {
+  // The checkpoint of an earlier run in the folder that --resume continues, or null.
+  Json saved_checkpoint() {
+    const auto path = writer_.dir() / "run.json";
+    if (!options_.resume || !std::filesystem::exists(path)) return nullptr;
+    Json saved;
     try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      return ex.what();
-    } catch (...) {
-      return "unknown error";
+      saved = Json::parse(std::ifstream(path));
+    } catch (const Json::exception& e) {
+      throw ConfigError({path.string(), 0}, std::string("cannot resume: run.json is unreadable: ") + e.what());
     }
+    if (saved.value("file_sha256", "") != chain_.file_sha256 || saved.value("chain", "") != chain_.name)
+      throw ConfigError({chain_.file, 0}, "cannot resume " + writer_.dir().string() +
+                                              ": the chain file changed since that run started; run without "
+                                              "--resume into a new folder");
+    if (saved.value("input", "") != options_.input_path)
+      throw ConfigError({chain_.file, 0}, "cannot resume " + writer_.dir().string() + ": that run read '" +
+                                              saved.value("input", "") + "', not '" + options_.input_path + "'");
+    if (saved.value("status", "") == "done") return saved;
+    return saved.contains("resume") ? saved : Json();
+  }
+
+  RunSummary finished_run(const Json& saved) {
+    restore_counts(saved, summary_);
+    summary_.status = "done";
+    warn("the run in " + writer_.dir().string() + " is already complete: nothing to resume");
+    return summary_;
+  }
+
+  void restore(const Json& saved) {
+    checkpoint_ = saved.at("resume");
+    started_at_ = saved.value("started_at", utc_now());
+    restore_counts(checkpoint_.at("counts"), summary_);
+    next_row_ = checkpoint_.at("next_row").get<long long>();
+    writer_.resume(summary_.node_order, checkpoint_.at("files"));
+    summary_.resumed = true;
   }
 
   asio::awaitable<void> main() {
     InputReader reader(options_.input_path);
+    if (summary_.resumed) reader.skip_to(checkpoint_.at("input_position").get<size_t>());
     if (!chain_.input) warn("the chain declares no `input:` type: input records are read as plain objects");
     for (;;) {
       std::vector<Record> batch = read_batch(reader);
@@ -103,13 +156,32 @@ class ChainRun {
       co_await run_nodes(chain_.steps, batch, "");
       summary_.records_out += batch.size();
       for (const auto& r : batch) writer_.line("flattened", flatten_history(r.history, r.id));
-      writer_.flush();
+      input_position_ = reader.position();
+      checkpoint(false);
       if (at_end_) break;
     }
+    input_position_ = reader.position();
+  }
+
+  // Saves where every file and the input got to; a resumed run starts from here.
+  void checkpoint(bool force) {
+    const auto now = Clock::now();
+    if (!force && now - last_checkpoint_ < kCheckpointInterval) return;
+    last_checkpoint_ = now;
+    checkpoint_ = {{"input_position", input_position_},
+                   {"next_row", next_row_},
+                   {"files", writer_.positions()},
+                   {"counts", counts_json(summary_)}};
+    writer_.run_json(run_json("running"));
   }
 
   void warn(const std::string& message) {
     if (options_.on_warning) options_.on_warning(message);
+  }
+
+  void progress(bool final) {
+    if (options_.on_progress)
+      options_.on_progress({summary_, rows_total_, std::chrono::duration<double>(Clock::now() - t0_).count(), final});
   }
 
   std::vector<Record> read_batch(InputReader& reader) {
@@ -122,18 +194,10 @@ class ChainRun {
       }
       const long long row_id = next_row_++;
       ++summary_.records_in;
-      if (!line->record) {
-        record_error({row_id, "input", line->line, line->raw, line->error});
+      if (const std::string problem = record_problem(chain_, *line); !problem.empty()) {
+        if (options_.strict) throw ConfigError({options_.input_path, int(line->line)}, problem);
+        record_error({row_id, "input", line->line, line->raw, problem});
         continue;
-      }
-      if (chain_.input) {
-        std::string reason;
-        for (const auto& e : chain_.input->validate(*line->record)) reason += (reason.empty() ? "" : "; ") + e;
-        if (!reason.empty()) {
-          record_error({row_id, "input", line->line, line->raw,
-                        "line " + std::to_string(line->line) + ": record does not match the input type: " + reason});
-          continue;
-        }
       }
       batch.push_back({row_id, line->line, Json{{"chain_input", std::move(*line->record)}, {"row_id", row_id}},
                        std::to_string(row_id)});
@@ -148,21 +212,21 @@ class ChainRun {
 
   // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder; registered
   // functions are checked before anything runs.
-  void declare_nodes(const std::vector<Node>& nodes, const std::string& prefix, std::vector<std::string>& paths) {
+  void declare_nodes(const std::vector<Node>& nodes, const std::string& prefix) {
     for (const auto& node : nodes) {
       if (const Parallel* p = std::get_if<Parallel>(&node)) {
-        for (const auto& b : p->branches) declare_nodes(b.steps, prefix + b.id + "/", paths);
+        for (const auto& b : p->branches) declare_nodes(b.steps, prefix + b.id + "/");
         continue;
       }
       if (const Branch* b = std::get_if<Branch>(&node)) {
-        declare_nodes(b->steps, prefix + b->id + "/", paths);
+        declare_nodes(b->steps, prefix + b->id + "/");
         continue;
       }
       const std::string path = prefix + node_id(node);
       summary_.nodes[path];
-      paths.push_back(path);
+      summary_.node_order.push_back(path);
       const Apply* a = std::get_if<Apply>(&node);
-      if (a && !is_builtin(a->fn) && !chain_.functions.count(a->fn))
+      if (a && !is_builtin_apply(a->fn) && !chain_.functions.count(a->fn))
         throw ConfigError(a->at, "apply '" + a->id + "': no function named '" + a->fn + "' is registered");
     }
   }
@@ -195,129 +259,75 @@ class ChainRun {
       co_await run_nodes(branches[i]->steps, copies[i], prefix + branches[i]->id + "/");
     });
     for (size_t i = 0; i < branches.size(); ++i)
-      if (branches[i]->join) join(*branches[i], copies[i], batch);
-  }
-
-  static void join(const Branch& b, const std::vector<Record>& results, std::vector<Record>& batch) {
-    const std::vector<std::string> keys = history_keys(b.steps.back());
-    if (keys.empty()) return;
-    std::map<std::string, std::vector<const Json*>> by_origin;  // a record's id -> the branch's outputs for it
-    for (const auto& r : results)
-      if (r.history.contains(keys[0])) by_origin[origin_of(r.id, batch)].push_back(&r.history.at(keys[0]));
-    for (auto& rec : batch) {
-      auto it = by_origin.find(rec.id);
-      if (it == by_origin.end())
-        rec.history[*b.join] = nullptr;
-      else if (!fans_out(b.steps))
-        rec.history[*b.join] = *it->second[0];
-      else {
-        Json list = Json::array();
-        for (const Json* v : it->second) list.push_back(*v);
-        rec.history[*b.join] = std::move(list);
-      }
-    }
-  }
-
-  // Whether records can multiply in these nodes (explode, exec, native functions): then a join is a
-  // list for every record, whatever each record's count, so its shape does not depend on the data.
-  static bool fans_out(const std::vector<Node>& nodes) {
-    for (const auto& node : nodes) {
-      if (const Apply* a = std::get_if<Apply>(&node); a && apply_fans_out(*a)) return true;
-      if (const Branch* b = std::get_if<Branch>(&node); b && b->join && fans_out(b->steps)) return true;
-      if (const Parallel* p = std::get_if<Parallel>(&node))
-        for (const auto& br : p->branches)
-          if (br.join && fans_out(br.steps)) return true;
-    }
-    return false;
-  }
-
-  // The id of the batch record a branch record descends from ("3.1" comes from "3").
-  static std::string origin_of(const std::string& id, const std::vector<Record>& batch) {
-    for (const auto& rec : batch)
-      if (id == rec.id || id.rfind(rec.id + ".", 0) == 0) return rec.id;
-    return id;
+      if (branches[i]->join) join_branch(*branches[i], copies[i], batch);
   }
 
   asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch, std::string prefix) {
-    if (batch.empty()) co_return;  // e.g. every record of the batch was bad input
     const std::string path = prefix + step.id;
+    NodeCounts& counts = summary_.nodes[path];
+    if (batch.empty()) {  // e.g. every record of the batch was bad input
+      node_done(counts);
+      co_return;
+    }
     Engine& engine = engine_for(step.engine);
+    const CacheUse cache{cache_.get(), cache_ ? model_ids_.at(step.engine) : ""};
     std::vector<StepOutcome> outcomes(batch.size());
     co_await gather(batch.size(), [&](size_t i) -> asio::awaitable<void> {
-      outcomes[i] = co_await call_step(step, engine, batch[i].history);
+      outcomes[i] = co_await call_step(step, engine, batch[i].history, cache);
     });
-    NodeCounts& counts = summary_.nodes[path];
     std::vector<Record> kept;
     for (size_t i = 0; i < batch.size(); ++i) {
+      StepOutcome& o = outcomes[i];
       ++counts.in;
-      counts.prompt_tokens += outcomes[i].prompt_tokens;
-      counts.generated_tokens += outcomes[i].generated_tokens;
-      if (!outcomes[i].output) {
+      counts.prompt_tokens += o.prompt_tokens;
+      counts.generated_tokens += o.generated_tokens;
+      counts.engine_calls += o.engine_calls;
+      counts.cached += o.cached;
+      if (!o.output) {
         ++counts.errors;
-        record_error({batch[i].row_id, path, batch[i].line, outcomes[i].raw, outcomes[i].reason});
+        record_error({batch[i].row_id, path, batch[i].line, o.raw, o.reason});
         continue;
       }
       ++counts.out;
-      writer_.output(path, batch[i].row_id, batch[i].id, *outcomes[i].output);
-      batch[i].history[step.id] = std::move(*outcomes[i].output);
+      writer_.output(path, batch[i].row_id, batch[i].id, *o.output);
+      batch[i].history[step.id] = std::move(*o.output);
       kept.push_back(std::move(batch[i]));
     }
     batch = std::move(kept);
-    if (options_.on_progress) options_.on_progress({path, counts.in, counts.errors});
+    node_done(counts);
   }
 
   // Apply: each record to 0..n records; a failing expression or function makes an error record.
   void run_apply(const Apply& a, std::vector<Record>& batch, const std::string& prefix) {
     const std::string path = prefix + a.id;
     NodeCounts& counts = summary_.nodes[path];
+    const bool fan_out = apply_fans_out(a);
     std::vector<Record> kept;
     for (auto& rec : batch) {
       ++counts.in;
       std::vector<Json> outputs;
       try {
-        outputs = apply_outputs(a, path, rec.history);
+        outputs = applies_.outputs(a, path, rec.history);
       } catch (const std::exception& e) {
         ++counts.errors;
         record_error({rec.row_id, path, rec.line, "", std::string("apply '") + a.id + "': " + e.what()});
         continue;
       }
-      const bool fan_out = apply_fans_out(a);
       for (size_t k = 0; k < outputs.size(); ++k) {
         Record r{rec.row_id, rec.line, rec.history, fan_out ? rec.id + "." + std::to_string(k) : rec.id};
-        r.history[a.id] = outputs[k];
         writer_.output(path, r.row_id, r.id, outputs[k]);
+        r.history[a.id] = std::move(outputs[k]);
         kept.push_back(std::move(r));
         ++counts.out;
       }
     }
     batch = std::move(kept);
-    if (options_.on_progress) options_.on_progress({path, counts.in, counts.errors});
+    node_done(counts);
   }
 
-  std::vector<Json> apply_outputs(const Apply& a, const std::string& path, const Json& history) {
-    if (a.fn == "exec") return exec_worker(a, path).call(history);
-    if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
-    if (a.fn == "map") {
-      Json out = Json::object();
-      for (const auto& [key, expr] : a.set) out[key] = expr->value(history);
-      return {out};
-    }
-    if (a.fn == "explode") {
-      Json list = a.field->value(history);
-      if (!list.is_array()) throw Error("`" + a.field->source() + "` is not a list but " + list.type_name());
-      return std::vector<Json>(list.begin(), list.end());
-    }
-    return chain_.functions.at(a.fn)(history);
-  }
-
-  ExecWorker& exec_worker(const Apply& a, const std::string& path) {
-    auto& worker = exec_workers_[a.id];
-    if (!worker) {
-      const std::string dir = chain_.file.empty() ? "." : std::filesystem::path(chain_.file).parent_path().string();
-      worker = std::make_unique<ExecWorker>(a.command, dir.empty() ? "." : dir,
-                                            (writer_.dir() / path / "stderr.log").string());
-    }
-    return *worker;
+  void node_done(NodeCounts& counts) {
+    counts.rows = summary_.records_in;
+    progress(false);
   }
 
   // The run keeps one lease per engine from its first use to the end, so consecutive steps on an
@@ -331,6 +341,8 @@ class ChainRun {
         summary_.engine_load_seconds[name] = s.load_seconds;
         models_[name] = s.backend + ":" + s.model;
       }
+    const EngineConfig config = chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config();
+    model_ids_[name] = model_identity(config.backend, config.model, config.options.dump());
     return leases_.emplace(name, std::move(lease)).first->second.engine();
   }
 
@@ -338,44 +350,42 @@ class ChainRun {
     Json engines = Json::object();
     for (const auto& [name, model] : models_)
       engines[name] = {{"model", model}, {"load_seconds", summary_.engine_load_seconds.at(name)}};
-    Json nodes = Json::object();
-    for (const auto& [id, c] : summary_.nodes)
-      nodes[id] = {{"in", c.in},
-                   {"out", c.out},
-                   {"errors", c.errors},
-                   {"prompt_tokens", c.prompt_tokens},
-                   {"generated_tokens", c.generated_tokens}};
-    Json run{
-        {"chain", chain_.name},
-        {"file", chain_.file},
-        {"file_sha256", chain_.file_sha256},
-        {"skein_version", SKEIN_VERSION},
-        {"input", options_.input_path},
-        {"status", status},
-        {"started_at", started_at_},
-        {"ended_at", status == "running" ? Json() : Json(utc_now())},
-        {"batch_size", batch_size_},
-        {"engines", engines},
-        {"counts",
-         {{"records_in", summary_.records_in}, {"records_out", summary_.records_out}, {"errors", summary_.errors}}},
-        {"nodes", nodes}};
+    Json run{{"chain", chain_.name},
+             {"file", chain_.file},
+             {"file_sha256", chain_.file_sha256},
+             {"skein_version", SKEIN_VERSION},
+             {"input", options_.input_path},
+             {"status", status},
+             {"started_at", started_at_},
+             {"ended_at", status == "running" ? Json() : Json(utc_now())},
+             {"resumed", summary_.resumed},
+             {"batch_size", batch_size_},
+             {"max_lines_per_file", options_.max_lines_per_file},
+             {"engines", engines}};
+    run.update(counts_json(summary_));
     if (!summary_.error.empty()) run["error"] = summary_.error;
+    if (!checkpoint_.is_null()) run["resume"] = checkpoint_;
     return run;
   }
 
   const Chain& chain_;
   const RunOptions& options_;
   RunWriter writer_;
+  ApplyCalls applies_;
   size_t batch_size_;
   RunSummary summary_;
   std::string started_at_;
   std::unique_ptr<Broker> own_broker_;
   Broker* broker_ = nullptr;
+  std::unique_ptr<ResponseCache> cache_;
   std::map<std::string, Lease> leases_;
-  std::map<std::string, std::unique_ptr<ExecWorker>> exec_workers_;
-  std::map<std::string, std::string> models_;
+  std::map<std::string, std::string> models_, model_ids_;
   long long next_row_ = 0;
+  size_t input_position_ = 0;
   bool at_end_ = false;
+  Json checkpoint_;  // the last one saved (or restored)
+  Clock::time_point t0_, last_checkpoint_{};
+  std::optional<size_t> rows_total_;
 };
 
 }  // namespace

@@ -1,33 +1,48 @@
-// Input records from JSONL, one at a time (memory does not grow with the file). A line that is not
-// a JSON object is returned with the reason, never dropped.
+// Input records, one at a time: JSONL (streamed, so memory does not grow with the file) or a JSON
+// array of objects (the file starts with `[`). A line or element that is not a JSON object is
+// returned with the reason, never dropped.
 #pragma once
 #include <fstream>
 #include <istream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "skein/json.hpp"
 
 namespace skein {
 
 struct InputLine {
-  size_t line = 0;             // 1-based line number in the input
+  size_t line = 0;             // 1-based line number in the input (element number in an array)
   std::optional<Json> record;  // the object, when the line is one
   std::string raw;             // the line's text
-  std::string error;           // why the line is not a record
+  std::string error;           // why the line is not a record ("line 3: not valid JSON: …")
 };
 
 class InputReader {
  public:
-  explicit InputReader(const std::string& path);  // "-" reads stdin; throws ConfigError
+  // "-" reads stdin. Throws ConfigError when the file cannot be read, or for a JSON array that does
+  // not parse (with the line of the fault).
+  explicit InputReader(const std::string& path);
   // The next non-blank line, or nothing at the end.
   std::optional<InputLine> next();
+  // How far reading got: lines (elements) consumed. skip_to(n) continues after the n-th.
+  size_t position() const { return array_ ? next_element_ : line_; }
+  void skip_to(size_t position);
 
  private:
+  std::optional<InputLine> next_element();
+  std::string path_;
   std::unique_ptr<std::ifstream> file_;
   std::istream* in_;
   size_t line_ = 0;
+  std::optional<std::vector<Json>> array_;
+  size_t next_element_ = 0;
 };
+
+// Counts the records of a file quickly (lines that are not blank, or array elements), for progress.
+// Nothing for stdin.
+std::optional<size_t> count_input_records(const std::string& path);
 
 }  // namespace skein

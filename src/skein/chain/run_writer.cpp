@@ -1,6 +1,8 @@
 #include "run_writer.hpp"
 
-#include <set>
+#include <fmt/format.h>
+
+#include <regex>
 
 #include "skein/error.hpp"
 
@@ -8,18 +10,38 @@ namespace skein {
 
 namespace fs = std::filesystem;
 
-RunWriter::RunWriter(fs::path dir) : dir_(std::move(dir)) {
+namespace {
+
+const std::string kErrors = "errors";
+
+std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace) + '\n'; }
+
+// A folder Skein wrote: only NNN.jsonl files and exec logs, at any depth.
+bool is_node_folder(const fs::path& dir) {
+  static const std::regex artefact(R"(\d{3,}\.jsonl|stderr\.log)");
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (!e.is_directory() && !std::regex_match(e.path().filename().string(), artefact)) return false;
+  return true;
+}
+
+}  // namespace
+
+RunWriter::RunWriter(fs::path dir, size_t max_lines_per_file)
+    : dir_(std::move(dir)), max_lines_(max_lines_per_file ? max_lines_per_file : 1) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw Error("cannot create output folder " + dir_.string() + ": " + ec.message());
 }
 
+fs::path RunWriter::path_of(const std::string& node, int index) const {
+  return node == kErrors ? dir_ / "errors.jsonl" : dir_ / node / fmt::format("{:03}.jsonl", index);
+}
+
 void RunWriter::start(const std::vector<std::string>& nodes) {
-  // Artefacts of an earlier run here (other nodes' folders included) would mix with this run's.
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();
-    const bool ours =
-        name == "run.json" || name == "graph.json" || name == "errors.jsonl" || fs::exists(entry.path() / "000.jsonl");
+    const bool ours = name == "run.json" || name == "graph.json" || name == "errors.jsonl" ||
+                      name.ends_with(".json.tmp") || (entry.is_directory() && is_node_folder(entry.path()));
     if (!ours)
       throw Error("output folder " + dir_.string() + " holds '" + name +
                   "', which is not a Skein artefact: choose an empty folder");
@@ -27,24 +49,58 @@ void RunWriter::start(const std::vector<std::string>& nodes) {
   }
   for (const auto& node : nodes) file(node);
   file("flattened");
-  file("errors");
+  file(kErrors);
 }
 
-std::ofstream& RunWriter::file(const std::string& node) {
-  auto& f = files_[node];
-  if (!f) {
-    const fs::path path = node == "errors" ? dir_ / "errors.jsonl" : dir_ / node / "000.jsonl";
-    fs::create_directories(path.parent_path());
-    f = std::make_unique<std::ofstream>(path, std::ios::trunc);
-    if (!*f) throw Error("cannot write " + path.string());
+void RunWriter::resume(const std::vector<std::string>& nodes, const Json& positions) {
+  std::vector<std::string> all = nodes;
+  all.push_back("flattened");
+  all.push_back(kErrors);
+  for (const auto& node : all) {
+    if (!positions.contains(node)) throw Error("the checkpoint does not know node '" + node + "'");
+    const Json& p = positions.at(node);
+    File& f = files_[node];
+    f.index = p.at("file").get<int>();
+    f.lines = p.at("lines").get<size_t>();
+    f.bytes = p.at("bytes").get<uintmax_t>();
+    const fs::path current = path_of(node, f.index);
+    if (!fs::exists(current) || fs::file_size(current) < f.bytes)
+      throw Error(current.string() + " is shorter than the checkpoint says: the run folder was changed");
+    fs::resize_file(current, f.bytes);
+    for (int later = f.index + 1; node != kErrors && fs::exists(path_of(node, later)); ++later)
+      fs::remove(path_of(node, later));
+    open(node, f, std::ios::app);
   }
-  return *f;
+}
+
+void RunWriter::open(const std::string& node, File& f, std::ios::openmode mode) {
+  const fs::path path = path_of(node, f.index);
+  fs::create_directories(path.parent_path());
+  f.out = std::ofstream(path, mode);
+  if (!f.out) throw Error("cannot write " + path.string());
+}
+
+RunWriter::File& RunWriter::file(const std::string& node) {
+  auto [it, fresh] = files_.try_emplace(node);
+  if (fresh) open(node, it->second, std::ios::trunc);
+  return it->second;
+}
+
+void RunWriter::write(const std::string& node, const std::string& text) {
+  File& f = file(node);
+  if (f.lines >= max_lines_ && node != kErrors) {  // roll over to the next file
+    f.out.close();
+    ++f.index;
+    f.lines = f.bytes = 0;
+    open(node, f, std::ios::trunc);
+  }
+  f.out << text;
+  ++f.lines;
+  f.bytes += text.size();
 }
 
 void RunWriter::output(const std::string& node, long long row_id, const std::string& id, const Json& value) {
-  file(node) << Json{{"row_id", row_id}, {"id", id}, {"output", value}}.dump(-1, ' ', false,
-                                                                             Json::error_handler_t::replace)
-             << '\n';
+  write(node, dump(Json{{"row_id", row_id}, {"id", id}, {"output", value}}));
 }
 
 void RunWriter::error(const ErrorRecord& e) {
@@ -52,24 +108,28 @@ void RunWriter::error(const ErrorRecord& e) {
   if (e.line) j["line"] = e.line;
   j["raw"] = e.raw;
   j["reason"] = e.reason;
-  file("errors") << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+  write(kErrors, dump(j));
 }
+
+void RunWriter::line(const std::string& node, const Json& value) { write(node, dump(value)); }
 
 void RunWriter::json_file(const std::string& name, const Json& value) {
   const fs::path tmp = dir_ / (name + ".tmp");
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << value.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+    if (!out.flush()) throw Error("cannot write " + tmp.string());
   }
   fs::rename(tmp, dir_ / name);
 }
 
-void RunWriter::line(const std::string& node, const Json& value) {
-  file(node) << value.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
-}
-
-void RunWriter::flush() {
-  for (auto& [k, f] : files_) f->flush();
+Json RunWriter::positions() {
+  Json out = Json::object();
+  for (auto& [node, f] : files_) {
+    if (!f.out.flush()) throw Error("cannot write " + path_of(node, f.index).string());
+    out[node] = {{"file", f.index}, {"lines", f.lines}, {"bytes", f.bytes}};
+  }
+  return out;
 }
 
 }  // namespace skein

@@ -1,5 +1,6 @@
-// The run folder: run.json, graph.json, <node>/000.jsonl, flattened/000.jsonl, errors.jsonl. Lines are appended as
-// records finish and flushed once per batch.
+// The run folder: run.json, graph.json, rolling <node>/NNN.jsonl files (at most max_lines_per_file
+// lines each), flattened/NNN.jsonl, errors.jsonl. Lines are buffered; positions() flushes them and
+// says how far every file got, which is what a checkpoint records and resume() cuts back to.
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -22,22 +23,38 @@ struct ErrorRecord {
 
 class RunWriter {
  public:
-  explicit RunWriter(std::filesystem::path dir);  // creates the folder; throws Error
+  // Creates the folder; throws Error.
+  RunWriter(std::filesystem::path dir, size_t max_lines_per_file);
   // Creates (truncating) every artefact of a run with these nodes, so no file of an earlier run
-  // into the same folder survives: a node folder Skein did not write is refused.
+  // into the same folder survives: a folder holding anything Skein does not write is refused.
   void start(const std::vector<std::string>& nodes);
+  // Reopens the files of an interrupted run as `positions()` recorded them: each cut back to its
+  // recorded size, later files removed; what came after the checkpoint is gone.
+  void resume(const std::vector<std::string>& nodes, const Json& positions);
   void output(const std::string& node, long long row_id, const std::string& id, const Json& value);
   void error(const ErrorRecord& e);
+  void line(const std::string& node, const Json& value);  // a line of <node>/NNN.jsonl
   void run_json(const Json& run) { json_file("run.json", run); }
   void json_file(const std::string& name, const Json& value);  // written atomically (tmp + rename)
-  void line(const std::string& node, const Json& value);       // a line of <node>/000.jsonl
-  void flush();
+  // Flushes every file and returns {node: {"file": index, "lines": n, "bytes": n}}.
+  Json positions();
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
-  std::ofstream& file(const std::string& node);
+  struct File {
+    std::ofstream out;
+    int index = 0;
+    size_t lines = 0;
+    uintmax_t bytes = 0;
+  };
+  File& file(const std::string& node);
+  void open(const std::string& node, File& f, std::ios::openmode mode);
+  void write(const std::string& node, const std::string& text);
+  std::filesystem::path path_of(const std::string& node, int index) const;
+
   std::filesystem::path dir_;
-  std::map<std::string, std::unique_ptr<std::ofstream>> files_;
+  size_t max_lines_;
+  std::map<std::string, File> files_;
 };
 
 }  // namespace skein

@@ -18,6 +18,25 @@ std::string check_output(const Type& type, const std::string& text, Json& value)
   return reason;
 }
 
+// One attempt: from the cache when it holds the request, else from the engine (and then cached).
+boost::asio::awaitable<GenerateResult> generate(Engine& engine, const GenerateRequest& req, const CacheUse& cache,
+                                                StepOutcome& out) {
+  std::optional<std::string> key;
+  if (cache.cache) key = ResponseCache::key(cache.model_id, req);
+  if (key)
+    if (std::optional<std::string> text = cache.cache->get(*key)) {
+      ++out.cached;
+      GenerateResult r;
+      r.text = std::move(*text);
+      r.finish = Finish::stop;
+      co_return r;
+    }
+  ++out.engine_calls;
+  GenerateResult r = co_await async_generate(engine, req, boost::asio::use_awaitable);
+  if (key && (r.finish == Finish::stop || r.finish == Finish::length)) cache.cache->put(*key, r.text);
+  co_return r;
+}
+
 }  // namespace
 
 std::vector<ChatMessage> step_messages(const Step& step, const Json& history) {
@@ -27,7 +46,8 @@ std::vector<ChatMessage> step_messages(const Step& step, const Json& history) {
   return {{"system", system}, {"user", step.user->render(history)}};
 }
 
-boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, const Json& history) {
+boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, const Json& history,
+                                              const CacheUse& cache) {
   StepOutcome out;
   GenerateRequest req;
   try {
@@ -40,7 +60,7 @@ boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, 
   req.sampling = step.sampling;
   for (int attempt = 0; attempt <= step.retries; ++attempt) {
     ++out.attempts;
-    GenerateResult r = co_await async_generate(engine, req, boost::asio::use_awaitable);
+    GenerateResult r = co_await generate(engine, req, cache, out);
     out.prompt_tokens += r.prompt_tokens;
     out.generated_tokens += r.generated_tokens;
     out.raw = r.text;

@@ -1,0 +1,171 @@
+#include "run_view.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "skein/json.hpp"
+
+namespace skein::app {
+namespace {
+
+std::string duration(double seconds) {
+  const long s = long(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+std::string bar(double fraction, int width) {
+  const int full = int(fraction * width + 0.5);
+  std::string out;
+  for (int i = 0; i < width; ++i) out += i < full ? "█" : "░";
+  return out;
+}
+
+// Redraws at most this often (the last state is always drawn).
+std::chrono::milliseconds interval(ViewMode mode) {
+  switch (mode) {
+    case ViewMode::terminal:
+      return std::chrono::milliseconds(100);
+    case ViewMode::json:
+      return std::chrono::seconds(1);
+    default:
+      return std::chrono::seconds(10);
+  }
+}
+
+}  // namespace
+
+ViewMode choose_view(bool quiet, bool json_logs) {
+  if (json_logs) return ViewMode::json;
+  if (quiet) return ViewMode::quiet;
+  return ::isatty(STDERR_FILENO) ? ViewMode::terminal : ViewMode::plain;
+}
+
+RunView::RunView(ViewMode mode) : mode_(mode) {
+  const char* no_color = std::getenv("NO_COLOR");
+  color_ = mode == ViewMode::terminal && !(no_color && *no_color);
+}
+
+std::string RunView::paint(const std::string& text, const char* code) const {
+  return color_ ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
+}
+
+std::string RunView::node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const {
+  const double rate = p.elapsed_seconds > 0 ? c.rows / p.elapsed_seconds : 0;
+  std::string line = fmt::format("{:<22} ", path);
+  if (p.rows_total && *p.rows_total > 0) {
+    const double f = std::min(1.0, double(c.rows) / double(*p.rows_total));
+    line += paint(bar(f, 20), "32") + fmt::format(" {:>3.0f}% {}/{} rows", f * 100, c.rows, *p.rows_total);
+  } else {
+    line += fmt::format("{} rows", c.rows);
+  }
+  line += fmt::format("  in {} out {} ", c.in, c.out);
+  line += c.errors ? paint(fmt::format("errors {}", c.errors), "31") : "errors 0";
+  line += fmt::format("  {:.0f} rows/s", rate);
+  if (p.rows_total && rate > 0 && c.rows < *p.rows_total && !p.final)
+    line += "  ETA " + duration(double(*p.rows_total - c.rows) / rate);
+  return line;
+}
+
+void RunView::progress(const RunProgress& p) {
+  const auto now = std::chrono::steady_clock::now();
+  if (mode_ == ViewMode::quiet || (!p.final && now - last_ < interval(mode_))) return;
+  last_ = now;
+  const RunSummary& s = p.so_far;
+  if (mode_ == ViewMode::json) {
+    Json nodes = Json::object();
+    for (const auto& path : s.node_order) {
+      const NodeCounts& c = s.nodes.at(path);
+      nodes[path] = {{"rows", c.rows}, {"in", c.in}, {"out", c.out}, {"errors", c.errors}};
+    }
+    std::cerr << Json{{"event", "progress"},
+                      {"elapsed_seconds", p.elapsed_seconds},
+                      {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
+                      {"nodes", nodes}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  std::string out;
+  if (mode_ == ViewMode::terminal && drawn_ > 0) out += fmt::format("\033[{}A", drawn_);
+  for (const auto& path : s.node_order)
+    out += (mode_ == ViewMode::terminal ? "\033[2K" : "") + node_line(path, s.nodes.at(path), p) + "\n";
+  drawn_ = int(s.node_order.size());
+  std::cerr << out << std::flush;
+}
+
+void RunView::warning(const std::string& message) {
+  if (mode_ == ViewMode::json)
+    std::cerr << Json{{"event", "warning"}, {"message", message}}.dump() << "\n";
+  else if (mode_ != ViewMode::quiet)
+    std::cerr << paint("warning: ", "33") << message << "\n";
+  drawn_ = 0;
+}
+
+void RunView::note(const std::string& message) {
+  if (mode_ == ViewMode::json)
+    std::cerr << Json{{"event", "note"}, {"message", message}}.dump() << "\n";
+  else if (mode_ != ViewMode::quiet)
+    std::cerr << "note: " << message << "\n";
+  drawn_ = 0;
+}
+
+void RunView::error(const std::string& message) {
+  if (mode_ == ViewMode::json)
+    std::cerr << Json{{"event", "error"}, {"message", message}}.dump() << "\n";
+  else
+    std::cerr << paint("skein: ", "31") << message << "\n";
+  drawn_ = 0;
+}
+
+void RunView::summary(const RunSummary& s) {
+  long long tokens_in = 0, tokens_out = 0, calls = 0, cached = 0;
+  for (const auto& [path, c] : s.nodes) {
+    tokens_in += c.prompt_tokens;
+    tokens_out += c.generated_tokens;
+    calls += c.engine_calls;
+    cached += c.cached;
+  }
+  if (mode_ == ViewMode::json) {
+    Json engines = Json::object();
+    for (const auto& [name, secs] : s.engine_load_seconds) engines[name] = {{"load_seconds", secs}};
+    std::cerr << Json{{"event", "summary"},
+                      {"status", s.status},
+                      {"records_in", s.records_in},
+                      {"records_out", s.records_out},
+                      {"errors", s.errors},
+                      {"engine_calls", calls},
+                      {"cached", cached},
+                      {"prompt_tokens", tokens_in},
+                      {"generated_tokens", tokens_out},
+                      {"engines", engines},
+                      {"wall_seconds", s.wall_seconds},
+                      {"output_dir", s.output_dir}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  if (mode_ == ViewMode::quiet) return;
+  std::string out = fmt::format("\n{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11}\n", "node", "in", "out", "errors",
+                                "cached", "tokens in", "tokens out");
+  for (const auto& path : s.node_order) {
+    const NodeCounts& c = s.nodes.at(path);
+    out += fmt::format("{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11}\n", path, c.in, c.out, c.errors, c.cached,
+                       c.prompt_tokens, c.generated_tokens);
+  }
+  for (const auto& [name, secs] : s.engine_load_seconds)
+    out += fmt::format("engine {} loaded in {:.2f} s\n", name, secs);
+  const double tok_rate = s.wall_seconds > 0 ? tokens_out / s.wall_seconds : 0;
+  out += fmt::format("records: {} in, {} out, {} errors{}\n", s.records_in, s.records_out, s.errors,
+                     s.resumed ? " (resumed run: counts include the earlier part)" : "");
+  out += fmt::format("engine calls: {}, answered from the response cache: {}; tokens: {} in, {} out ({:.0f}/s)\n",
+                     calls, cached, tokens_in, tokens_out, tok_rate);
+  out += fmt::format("wall time: {}\n",
+                     s.wall_seconds < 60 ? fmt::format("{:.2f} s", s.wall_seconds) : duration(s.wall_seconds));
+  std::cerr << out;
+}
+
+}  // namespace skein::app

@@ -1,0 +1,39 @@
+// The persistent response cache: engine replies keyed by (model, messages, output type, sampling
+// incl. seed), in one SQLite file (WAL) that many runs and processes can share. Only deterministic
+// requests are cached (greedy, or a fixed seed): a sampled request without a seed is meant to
+// differ each time.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "skein/engine.hpp"
+
+struct sqlite3;
+
+namespace skein {
+
+class ResponseCache {
+ public:
+  // Opens or creates the file (and its folder). Throws Error.
+  explicit ResponseCache(const std::filesystem::path& file);
+  ~ResponseCache();
+  ResponseCache(const ResponseCache&) = delete;
+  ResponseCache& operator=(const ResponseCache&) = delete;
+
+  // The key of `request` on the model `model_id` (see model_identity), or nothing when the request
+  // is not deterministic.
+  static std::optional<std::string> key(const std::string& model_id, const GenerateRequest& request);
+
+  std::optional<std::string> get(const std::string& key);
+  void put(const std::string& key, const std::string& text);
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// What identifies an engine's model for the cache: backend and model, plus the size and time of a
+// model file, so a regenerated file is not served stale answers.
+std::string model_identity(const std::string& backend, const std::string& model, const std::string& extra = "");
+
+}  // namespace skein

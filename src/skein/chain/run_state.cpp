@@ -1,0 +1,51 @@
+#include "run_state.hpp"
+
+#include <ctime>
+
+namespace skein {
+
+Json counts_json(const RunSummary& s) {
+  Json nodes = Json::object();
+  for (const auto& path : s.node_order) {
+    const NodeCounts& c = s.nodes.at(path);
+    nodes[path] = {{"in", c.in},
+                   {"out", c.out},
+                   {"errors", c.errors},
+                   {"prompt_tokens", c.prompt_tokens},
+                   {"generated_tokens", c.generated_tokens},
+                   {"engine_calls", c.engine_calls},
+                   {"cached", c.cached},
+                   {"rows", c.rows}};
+  }
+  return {{"counts", {{"records_in", s.records_in}, {"records_out", s.records_out}, {"errors", s.errors}}},
+          {"nodes", nodes}};
+}
+
+void restore_counts(const Json& j, RunSummary& s) {
+  const Json& counts = j.at("counts");
+  s.records_in = counts.at("records_in").get<size_t>();
+  s.records_out = counts.at("records_out").get<size_t>();
+  s.errors = counts.at("errors").get<size_t>();
+  for (const auto& [path, c] : j.at("nodes").items()) {
+    NodeCounts& n = s.nodes[path];
+    n.in = c.at("in").get<size_t>();
+    n.out = c.at("out").get<size_t>();
+    n.errors = c.at("errors").get<size_t>();
+    n.prompt_tokens = c.at("prompt_tokens").get<long long>();
+    n.generated_tokens = c.at("generated_tokens").get<long long>();
+    n.engine_calls = c.at("engine_calls").get<long long>();
+    n.cached = c.at("cached").get<long long>();
+    n.rows = c.at("rows").get<size_t>();
+  }
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace skein
