@@ -1,0 +1,99 @@
+// The examples run offline on `local` (the random-weight fixture: outputs valid, not meaningful)
+// with their own inputs, and `skein inspect` checks them; an unknown template name is reported by
+// inspect with its file:line before anything runs; --mermaid draws the graph.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "fixture.hpp"
+#include "run_folder.hpp"
+#include "skein/chain.hpp"
+
+namespace skein {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Shell {
+  int status;
+  std::string out;
+};
+
+Shell shell(const std::string& command) {
+  Shell r{-1, ""};
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::string kSkein = std::string(SKEIN_BINARY_DIR) + "/skein";
+const fs::path kExamples = fs::path(SKEIN_SOURCE_DIR) / "examples";
+
+class ExamplesTest : public test::RunFolderTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    RunFolderTest::SetUp();
+    setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
+  }
+};
+
+TEST_P(ExamplesTest, RunsOfflineOnLocalWithItsInputsAndInspects) {
+  const fs::path dir = kExamples / GetParam();
+  fs::path input;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".jsonl") input = e.path();
+  ASSERT_FALSE(input.empty());
+  RunOptions o;
+  o.input_path = input.string();
+  o.output_dir = (dir_ / "out").string();
+  const RunSummary s = run_chain(load_chain((dir / "chain.yaml").string()), o);
+  EXPECT_EQ(s.status, "done");
+  for (const auto& e : test::read_jsonl(dir_ / "out/errors.jsonl"))  // only the bad input examples show
+    EXPECT_EQ(e["node"], "input") << e.dump();
+  EXPECT_GT(s.records_out, 0u);
+  for (const auto& path : s.node_order) EXPECT_GT(s.nodes.at(path).out, 0u) << path << " produced nothing";
+  const Shell inspect = shell(kSkein + " inspect " + (dir / "chain.yaml").string());
+  EXPECT_EQ(inspect.status, 0) << inspect.out;
+  for (const auto& path : s.node_order)
+    EXPECT_NE(inspect.out.find(fs::path(path).filename().string()), std::string::npos) << inspect.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, ExamplesTest,
+                         ::testing::Values("classify", "extract", "translate", "pure_apply", "retrieval",
+                                           "writer_judge"));
+
+using InspectTest = test::RunFolderTest;
+
+TEST_F(InspectTest, AnUnknownTemplateNameIsReportedWithItsLineBeforeAnythingRuns) {
+  std::ofstream(dir_ / "bad.yaml") << R"(chain: bad
+steps:
+  - step: one
+    output: {type: object, properties: {a: {type: string}}, required: [a]}
+    user: "{{ chain_input.text }}"
+  - step: two
+    output: {type: object, properties: {b: {type: string}}, required: [b]}
+    user: "{{ one.a }} and {{ three.c }}"
+)";
+  const Shell r = shell(kSkein + " inspect " + (dir_ / "bad.yaml").string());
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("bad.yaml:8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("three"), std::string::npos) << r.out;
+}
+
+TEST_F(InspectTest, MermaidDrawsEveryNodeAndEdge) {
+  const Shell r = shell(kSkein + " inspect --mermaid " + (kExamples / "translate/chain.yaml").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("flowchart TD\n", 0), 0u) << r.out;
+  for (const char* edge : {"n_input --> n_fr", "n_fr --> n_to_fr", "n_to_fr --> n_summary", "n_to_de --> n_summary",
+                           "n_summary --> n_output"})
+    EXPECT_NE(r.out.find(edge), std::string::npos) << edge << "\n" << r.out;
+}
+
+}  // namespace
+}  // namespace skein

@@ -1,0 +1,99 @@
+// Inputs: JSONL or a JSON array, a declared input type, bad records as error records with their
+// line (or element) number, --strict refusing the file before anything runs, and one warning when
+// the first node has no declared input type.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "run_folder.hpp"
+#include "skein/chain.hpp"
+
+namespace skein {
+namespace {
+
+namespace fs = std::filesystem;
+using test::read_jsonl;
+
+const char* kTyped = R"(chain: typed
+types:
+  Item: {type: object, properties: {n: {type: integer}}, required: [n]}
+input: Item
+steps:
+  - apply: doubled
+    fn: map
+    set: {n2: "chain_input.n * 2"}
+)";
+
+class InputTest : public test::RunFolderTest {
+ protected:
+  RunSummary run_with(const std::string& chain_text, const std::string& input, bool strict = false) {
+    std::ofstream(dir_ / "in.json") << input;
+    RunOptions o;
+    o.input_path = (dir_ / "in.json").string();
+    o.output_dir = (dir_ / "out").string();
+    o.strict = strict;
+    o.on_warning = [this](const std::string& w) { warnings_.push_back(w); };
+    return run_chain(parse(chain_text), o);
+  }
+  std::map<int, std::string> input_errors() {
+    std::map<int, std::string> by_line;
+    for (const auto& e : read_jsonl(dir_ / "out/errors.jsonl"))
+      if (e["node"] == "input") by_line[e["line"].get<int>()] = e["reason"].get<std::string>();
+    return by_line;
+  }
+  std::vector<std::string> warnings_;
+};
+
+TEST_F(InputTest, AJsonArrayOfRecordsIsReadAndABadElementIsAnErrorRecord) {
+  RunSummary s = run_with(kTyped, "[{\"n\": 1},\n 7,\n {\"n\": \"x\"},\n {\"n\": 4}]\n");
+  EXPECT_EQ(s.records_in, 4u);
+  EXPECT_EQ(s.nodes["doubled"].out, 2u);
+  const auto out = read_jsonl(dir_ / "out/doubled/000.jsonl");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1]["output"]["n2"], 8);
+  EXPECT_EQ(out[1]["id"], "3");
+  const auto errors = input_errors();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors.at(2).find("element 2: a record must be a JSON object, got number"), std::string::npos);
+  EXPECT_NE(errors.at(3).find("record does not match the input type"), std::string::npos);
+}
+
+TEST_F(InputTest, AMalformedJsonArrayIsRefusedWithItsLine) {
+  try {
+    run_with(kTyped, "[{\"n\": 1},\n{\"n\": 2},\n{\"n\": 3,,}\n]");
+    FAIL() << "a malformed array was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("in.json:3"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(InputTest, StrictRefusesTheFileAtTheFirstBadRecordBeforeAnythingRuns) {
+  const std::string jsonl = "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 2.5}\n{oops\n";
+  try {
+    run_with(kTyped, jsonl, true);
+    FAIL() << "--strict accepted a bad record";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("in.json:3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not match the input type"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "out/doubled/000.jsonl"));  // nothing ran
+  // Without --strict the same file runs: the good records go on, the bad ones are error records.
+  RunSummary s = run_with(kTyped, jsonl);
+  EXPECT_EQ(s.nodes["doubled"].out, 2u);
+  EXPECT_EQ(input_errors().size(), 2u);
+  EXPECT_NE(input_errors().at(4).find("line 4: not valid JSON"), std::string::npos);
+}
+
+TEST_F(InputTest, NoDeclaredInputTypeGivesPlainObjectsAndOneWarning) {
+  std::string untyped = kTyped;
+  untyped.erase(untyped.find("input: Item\n"), 12);
+  std::string many;
+  for (int i = 0; i < 50; ++i) many += "{\"n\": " + std::to_string(i) + "}\n";
+  RunSummary s = run_with(untyped, many);
+  EXPECT_EQ(s.nodes["doubled"].out, 50u);
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("no `input:` type"), std::string::npos) << warnings_[0];
+}
+
+}  // namespace
+}  // namespace skein
