@@ -1,8 +1,10 @@
 // Expressions over a record's history, in Jinja syntax (`verdict.confidence >= 0.5`,
 // `chain_input.review | length`): the language of Apply's `where`, `set` and `field`.
 #pragma once
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "skein/template.hpp"
 
@@ -21,6 +23,7 @@ class Expression {
  private:
   std::string source_;
   Template value_, test_;
+  std::optional<std::vector<std::string>> path_;  // set for a plain `a.b.c`, looked up without Jinja
 };
 
 }  // namespace skein

@@ -35,12 +35,13 @@ class Type {
   const std::string& grammar() const;
 
   // One line for the system prompt telling the model which JSON to produce.
-  std::string instruction() const;
+  const std::string& instruction() const { return instruction_; }
 
  private:
   struct Compiled;
   std::string name_;
   Json schema_;
+  std::string instruction_;
   std::unique_ptr<Compiled> compiled_;
 };
 

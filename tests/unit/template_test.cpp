@@ -1,6 +1,7 @@
 // Templates over a history: Jinja syntax, strict about undefined names.
 #include <gtest/gtest.h>
 
+#include "skein/expression.hpp"
 #include "skein/template.hpp"
 
 namespace skein {
@@ -88,6 +89,26 @@ TEST(TemplateTest, ConcurrentRendersAgree) {
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+// Plain substitutions skip the Jinja runtime; the text must be exactly what Jinja gives, for every
+// kind of value (the fast path hands anything but strings, integers and booleans to Jinja).
+TEST(TemplateTest, PlainSubstitutionsRenderExactlyAsJinja) {
+  const Json v = Json::parse(R"({"a": {"b": "x y"}, "n": 3, "f": 0.5, "t": true, "o": {"k": [1, 2]}, "s": "q\n"})");
+  EXPECT_EQ(Template("a\n").render(v), "a");  // one trailing newline is dropped, as Jinja does
+  EXPECT_EQ(Template("a\n\n").render(v), "a\n");
+  EXPECT_EQ(Template("  {{a.b}} and {{ n }}\nend\n").render(v), "  x y and 3\nend");
+  EXPECT_EQ(Template("{{ t }}|{{ s }}|{{ f }}").render(v), "True|q\n|0.5");
+  EXPECT_EQ(Template("{{ a.b | upper }}").render(v), "X Y");
+  EXPECT_THROW(Template("{{ a.c }}").render(v), TemplateError);
+}
+
+TEST(ExpressionPathTest, APlainPathIsItsValueAndAMissingOneIsAnError) {
+  const Json v = Json::parse(R"({"a": {"b": [1, {"c": null}]}, "n": 3})");
+  EXPECT_EQ(Expression("a.b").value(v), Json::parse(R"([1, {"c": null}])"));
+  EXPECT_EQ(Expression(" n ").value(v), 3);
+  EXPECT_EQ(Expression("n * 2").value(v), 6);
+  EXPECT_THROW(Expression("a.x").value(v), TemplateError);
 }
 
 }  // namespace

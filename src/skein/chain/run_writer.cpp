@@ -100,7 +100,9 @@ void RunWriter::write(const std::string& node, const std::string& text) {
 }
 
 void RunWriter::output(const std::string& node, long long row_id, const std::string& id, const Json& value) {
-  write(node, dump(Json{{"row_id", row_id}, {"id", id}, {"output", value}}));
+  // Spelled out rather than built as a Json object, which would copy the output.
+  write(node, "{\"row_id\":" + std::to_string(row_id) + ",\"id\":" + Json(id).dump() +
+                  ",\"output\":" + value.dump(-1, ' ', false, Json::error_handler_t::replace) + "}\n");
 }
 
 void RunWriter::error(const ErrorRecord& e) {

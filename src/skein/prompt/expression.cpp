@@ -1,13 +1,48 @@
 #include "skein/expression.hpp"
 
+#include <regex>
+
 namespace skein {
+
+namespace {
+
+// `a.b.c` as its names, or nothing for any other expression.
+std::optional<std::vector<std::string>> dotted_path(const std::string& source) {
+  static const std::regex path(R"(\s*[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\s*)");
+  if (!std::regex_match(source, path)) return std::nullopt;
+  std::vector<std::string> names;
+  std::string name;
+  for (char c : source)
+    if (c == '.') {
+      names.push_back(std::move(name));
+      name.clear();
+    } else if (!std::isspace(static_cast<unsigned char>(c))) {
+      name += c;
+    }
+  names.push_back(std::move(name));
+  return names;
+}
+
+}  // namespace
 
 Expression::Expression(const std::string& source, const std::string& where)
     : source_(source),
       value_("{{ (" + source + ") | tojson }}", where),
-      test_("{% if " + source + " %}1{% endif %}", where) {}
+      test_("{% if " + source + " %}1{% endif %}", where),
+      path_(dotted_path(source)) {}
 
 Json Expression::value(const Json& vars) const {
+  if (path_) {  // a plain field path: looked up directly; anything missing goes the Jinja way for its error
+    const Json* v = &vars;
+    for (const auto& name : *path_) {
+      if (!v->is_object() || !v->contains(name)) {
+        v = nullptr;
+        break;
+      }
+      v = &v->at(name);
+    }
+    if (v) return *v;
+  }
   const std::string text = value_.render(vars);
   try {
     return Json::parse(text);

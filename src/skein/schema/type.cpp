@@ -19,7 +19,10 @@ struct Type::Compiled {
 };
 
 Type::Type(std::string name, Json schema)
-    : name_(std::move(name)), schema_(std::move(schema)), compiled_(std::make_unique<Compiled>()) {
+    : name_(std::move(name)),
+      schema_(std::move(schema)),
+      instruction_("Reply with one JSON value, and nothing else, that matches this JSON Schema:\n" + schema_.dump()),
+      compiled_(std::make_unique<Compiled>()) {
   compiled_->document = schema_;
   valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
   valijson::adapters::NlohmannJsonAdapter adapter(compiled_->document);
@@ -57,10 +60,6 @@ const std::string& Type::grammar() const {
     }
   });
   return compiled_->grammar;
-}
-
-std::string Type::instruction() const {
-  return "Reply with one JSON value, and nothing else, that matches this JSON Schema:\n" + schema_.dump();
 }
 
 }  // namespace skein

@@ -1,0 +1,237 @@
+// Chain benchmarks (a table, not a test):
+//  (a) orchestration overhead: step-records/s through a 3-step chain over 100k records on an
+//      engine that answers instantly (goal >= 1,000,000/s);
+//  (b) peak RSS of a 1,000,000-record Apply-only chain (goal <= 300 MB), in a child process;
+//  (c) generated tokens/s of a 2-step chain on the `bench` model against the same requests sent
+//      straight to the engine at the same parallelism (goal >= 0.9).
+//   chain_bench [--records 100000] [--rss-records 1000000] [--parallel 4] [--skip-model]
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+
+#include "skein/broker.hpp"
+#include "skein/chain.hpp"
+#include "skein/llama_engine.hpp"
+#include "test_engine.hpp"
+
+namespace fs = std::filesystem;
+using namespace skein;
+
+namespace {
+
+struct Args {
+  size_t records = 100000, rss_records = 1000000;
+  int parallel = 4;
+  bool model = true;
+};
+
+fs::path scratch() {
+  fs::path d = fs::temp_directory_path() / ("skein_chain_bench_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+void write_input(const fs::path& path, size_t n) {
+  std::ofstream out(path);
+  for (size_t i = 0; i < n; ++i) out << R"({"text": "record )" << i << R"(", "tags": ["a", "b", "c"]})" << '\n';
+}
+
+double seconds_since(int64_t t0) { return double(now_ns() - t0) / 1e9; }
+
+// (a) Three Steps on an instant engine.
+void overhead(const Args& a, const fs::path& dir) {
+  const char* yaml = R"(chain: overhead
+types:
+  A: {type: object, properties: {a: {type: integer}}, required: [a]}
+steps:
+  - step: one
+    output: A
+    user: "{{ chain_input.text }}"
+  - step: two
+    output: A
+    user: "{{ chain_input.text }} {{ one.a }}"
+  - step: three
+    output: A
+    user: "{{ two.a }}"
+)";
+  write_input(dir / "a.jsonl", a.records);
+  fmt::print("(a) 3-step chain, instant engine, {} records\n\n", a.records);
+  fmt::print("| batch size | wall s | step-records/s | goal |\n|---:|---:|---:|---:|\n");
+  for (int batch : {16, 256}) {
+    Chain chain = parse_chain(yaml, (dir / "a.yaml").string());
+    Broker broker({}, [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); });
+    RunOptions o;
+    o.input_path = (dir / "a.jsonl").string();
+    o.output_dir = (dir / "a_out").string();
+    o.batch_size = batch;
+    o.broker = &broker;
+    const int64_t t0 = now_ns();
+    RunSummary s = run_chain(chain, o);
+    const double secs = seconds_since(t0);
+    if (s.records_out != a.records) fmt::print(stderr, "unexpected: {} records out\n", s.records_out);
+    fmt::print("| {} | {:.2f} | {:.0f} | 1,000,000 |\n", batch, secs, 3.0 * double(a.records) / secs);
+  }
+  fmt::print("\n");
+}
+
+// (b) An Apply-only chain over a million records, in a child so its peak RSS is its own.
+void peak_rss(const Args& a, const fs::path& dir) {
+  write_input(dir / "b.jsonl", a.rss_records);
+  const int64_t t0 = now_ns();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const char* yaml = R"(chain: apply_only
+steps:
+  - apply: tag
+    fn: explode
+    field: chain_input.tags
+  - apply: kept
+    fn: filter
+    where: tag != "b"
+  - apply: shaped
+    fn: map
+    set: {text: "chain_input.text | upper", tag: tag}
+)";
+    RunOptions o;
+    o.input_path = (dir / "b.jsonl").string();
+    o.output_dir = (dir / "b_out").string();
+    o.batch_size = 64;
+    run_chain(parse_chain(yaml, (dir / "b.yaml").string()), o);
+    std::_Exit(0);
+  }
+  int status = 0;
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
+  fmt::print(
+      "(b) Apply-only chain (explode, filter, map), {} records: {:.1f} s, peak RSS {:.0f} MB (goal <= 300 MB){}\n\n",
+      a.rss_records, seconds_since(t0), double(usage.ru_maxrss) / 1024.0,
+      WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : " [child failed]");
+}
+
+// Records every request an engine is given, then forwards it.
+class Recorder : public Engine {
+ public:
+  explicit Recorder(std::unique_ptr<Engine> inner) : inner_(std::move(inner)) {}
+  const std::string& name() const override { return inner_->name(); }
+  bool alive() const override { return inner_->alive(); }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
+    {
+      std::lock_guard l(mu_);
+      requests_.push_back(r);
+    }
+    return inner_->submit(std::move(r), std::move(done));
+  }
+  std::vector<GenerateRequest> requests() {
+    std::lock_guard l(mu_);
+    return requests_;
+  }
+
+ private:
+  std::unique_ptr<Engine> inner_;
+  std::mutex mu_;
+  std::vector<GenerateRequest> requests_;
+};
+
+// (c) Two Steps on the bench model vs the same requests straight to the engine.
+void model_throughput(const Args& a, const fs::path& dir) {
+  const std::string yaml = R"(chain: two_steps
+engines:
+  bench: {model: )" + std::string(SKEIN_BENCH_MODEL) +
+                           R"(}
+types:
+  Note: {type: object, properties: {note: {type: string, maxLength: 160}}, required: [note]}
+batch_size: 32
+steps:
+  - step: first
+    engine: bench
+    output: Note
+    user: "Write a note about {{ chain_input.text }}."
+    sampling: {temperature: 0, max_tokens: 64}
+    retries: 0
+  - step: second
+    engine: bench
+    output: Note
+    user: "Rewrite this note: {{ first.note }}"
+    sampling: {temperature: 0, max_tokens: 64}
+    retries: 0
+)";
+  write_input(dir / "c.jsonl", 64);
+  Recorder* recorder = nullptr;
+  LlamaOptions lo;
+  lo.model_path = SKEIN_BENCH_MODEL;
+  lo.parallel = a.parallel;
+  lo.threads = 2;
+  Broker broker({}, [&](const EngineConfig& c) {
+    auto r = std::make_unique<Recorder>(make_llama_engine(c.name, lo));
+    recorder = r.get();
+    return r;
+  });
+  EngineConfig bench;
+  bench.name = "bench";
+  bench.model = SKEIN_BENCH_MODEL;
+  broker.add(bench);
+  Lease lease = broker.acquire("bench");  // loaded before timing
+  RunOptions o;
+  o.input_path = (dir / "c.jsonl").string();
+  o.output_dir = (dir / "c_out").string();
+  o.broker = &broker;
+  int64_t t0 = now_ns();
+  RunSummary s = run_chain(parse_chain(yaml, (dir / "c.yaml").string()), o);
+  const double chain_secs = seconds_since(t0);
+  long long chain_tokens = 0;
+  for (const auto& [_, c] : s.nodes) chain_tokens += c.generated_tokens;
+  // The same requests, all submitted at once per step as the chain does, straight to the engine.
+  const auto requests = recorder->requests();
+  long long direct_tokens = 0;
+  t0 = now_ns();
+  for (size_t from = 0; from < requests.size(); from += 32) {
+    std::vector<std::future<GenerateResult>> results;
+    for (size_t i = from; i < std::min(requests.size(), from + 32); ++i) {
+      auto p = std::make_shared<std::promise<GenerateResult>>();
+      results.push_back(p->get_future());
+      lease.engine().submit(requests[i], [p](GenerateResult r) { p->set_value(std::move(r)); });
+    }
+    for (auto& f : results) direct_tokens += f.get().generated_tokens;
+  }
+  const double direct_secs = seconds_since(t0);
+  const double chain_rate = chain_tokens / chain_secs, direct_rate = direct_tokens / direct_secs;
+  fmt::print("(c) 2-step chain on the bench model (random weights), 64 records, parallel {}, JSON-constrained\n\n",
+             a.parallel);
+  fmt::print("| | generated tokens | wall s | tok/s |\n|---|---:|---:|---:|\n");
+  fmt::print("| chain | {} | {:.2f} | {:.1f} |\n", chain_tokens, chain_secs, chain_rate);
+  fmt::print("| same requests, engine direct | {} | {:.2f} | {:.1f} |\n", direct_tokens, direct_secs, direct_rate);
+  fmt::print("\nratio chain / engine: {:.2f} (goal >= 0.9); errors in the chain: {}\n", chain_rate / direct_rate,
+             s.errors);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--skip-model")
+      a.model = false;
+    else if (i + 1 < argc && k == "--records")
+      a.records = std::stoul(argv[++i]);
+    else if (i + 1 < argc && k == "--rss-records")
+      a.rss_records = std::stoul(argv[++i]);
+    else if (i + 1 < argc && k == "--parallel")
+      a.parallel = std::stoi(argv[++i]);
+    else {
+      fmt::print(stderr, "usage: chain_bench [--records N] [--rss-records N] [--parallel P] [--skip-model]\n");
+      return 2;
+    }
+  }
+  const fs::path dir = scratch();
+  overhead(a, dir);
+  peak_rss(a, dir);
+  if (a.model) model_throughput(a, dir);
+  fs::remove_all(dir);
+}
