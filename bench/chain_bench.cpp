@@ -4,7 +4,7 @@
 //  (b) peak RSS of a 1,000,000-record Apply-only chain (goal <= 300 MB), in a child process;
 //  (c) generated tokens/s of a 2-step chain on the `bench` model against the same requests sent
 //      straight to the engine at the same parallelism (goal >= 0.9).
-//   chain_bench [--records 100000] [--rss-records 1000000] [--parallel 4] [--skip-model]
+//   chain_bench [--records 100000] [--rss-records 1000000] [--parallel 4] [--skip-model] [--only a|b|c]
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -29,6 +29,7 @@ struct Args {
   size_t records = 100000, rss_records = 1000000;
   int parallel = 4;
   bool model = true;
+  std::string only;  // a, b or c: just that one
 };
 
 fs::path scratch() {
@@ -145,20 +146,20 @@ engines:
   bench: {model: )" + std::string(SKEIN_BENCH_MODEL) +
                            R"(}
 types:
-  Note: {type: object, properties: {note: {type: string, maxLength: 160}}, required: [note]}
+  Note: {type: object, properties: {note: {type: string, maxLength: 40}}, required: [note]}
 batch_size: 32
 steps:
   - step: first
     engine: bench
     output: Note
     user: "Write a note about {{ chain_input.text }}."
-    sampling: {temperature: 0, max_tokens: 64}
+    sampling: {temperature: 0, max_tokens: 96}
     retries: 0
   - step: second
     engine: bench
     output: Note
     user: "Rewrite this note: {{ first.note }}"
-    sampling: {temperature: 0, max_tokens: 64}
+    sampling: {temperature: 0, max_tokens: 96}
     retries: 0
 )";
   write_input(dir / "c.jsonl", 64);
@@ -222,16 +223,19 @@ int main(int argc, char** argv) {
       a.records = std::stoul(argv[++i]);
     else if (i + 1 < argc && k == "--rss-records")
       a.rss_records = std::stoul(argv[++i]);
+    else if (i + 1 < argc && k == "--only")
+      a.only = argv[++i];
     else if (i + 1 < argc && k == "--parallel")
       a.parallel = std::stoi(argv[++i]);
     else {
-      fmt::print(stderr, "usage: chain_bench [--records N] [--rss-records N] [--parallel P] [--skip-model]\n");
+      fmt::print(stderr,
+                 "usage: chain_bench [--records N] [--rss-records N] [--parallel P] [--skip-model] [--only a|b|c]\n");
       return 2;
     }
   }
   const fs::path dir = scratch();
-  overhead(a, dir);
-  peak_rss(a, dir);
-  if (a.model) model_throughput(a, dir);
+  if (a.only.empty() || a.only == "a") overhead(a, dir);
+  if (a.only.empty() || a.only == "b") peak_rss(a, dir);
+  if (a.model && (a.only.empty() || a.only == "c")) model_throughput(a, dir);
   fs::remove_all(dir);
 }

@@ -18,6 +18,7 @@ class Expression {
   Json value(const Json& vars) const;   // the value, as JSON; TemplateError on undefined names
   bool truthy(const Json& vars) const;  // Jinja truthiness
   const std::set<std::string>& names() const { return value_.names(); }
+  const std::vector<std::vector<std::string>>& paths() const { return value_.paths(); }
   const std::string& source() const { return source_; }
 
  private:

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "skein/error.hpp"
 #include "skein/json.hpp"
@@ -28,6 +29,8 @@ class Template {
 
   // The variables the template reads (free names, wherever they appear), for checks before a run.
   const std::set<std::string>& names() const;
+  // The field paths it reads from those names: {"verdict", "label"} for `verdict.label`.
+  const std::vector<std::vector<std::string>>& paths() const;
 
  private:
   struct Impl;

@@ -119,6 +119,18 @@ TEST(ChainFileTest, TemplateNameMissingFromTheHistoryIsRefusedAtLoad) {
   EXPECT_NE(later.find("reads 'note'"), std::string::npos) << later;
 }
 
+TEST(ChainFileTest, AFieldTheTypeDoesNotDeclareIsRefusedAtLoad) {
+  const std::string msg = error_of(replace(kGood, "{{ verdict.label }}", "{{ verdict.lable }}"));
+  EXPECT_NE(msg.find("/data/c.yaml:24: `user` reads 'verdict.lable', but type Verdict has no field 'lable'"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("(fields: label, confidence)"), std::string::npos) << msg;
+  const std::string input = error_of(replace(kGood, "chain_input.review", "chain_input.reviw"));
+  EXPECT_NE(input.find("reads 'chain_input.reviw'"), std::string::npos) << input;
+  // Filters and methods on a declared field are the engine's business.
+  EXPECT_EQ(error_of(replace(kGood, "{{ verdict.label }}", "{{ verdict.label | upper }} {{ verdict.label.x }}")), "");
+}
+
 TEST(ChainFileTest, BadStepIdsAndPatternsAndBackendsAreRefused) {
   EXPECT_NE(error_of(replace(kGood, "step: note", "step: ../x")).find("must be letters, digits and _"),
             std::string::npos);

@@ -85,4 +85,57 @@ void check_history_names(const std::set<std::string>& names, const std::string& 
           at, what + " reads '" + name + "', which the history does not have here (available: " + available + ")");
 }
 
+namespace {
+
+// The schema `s` stands for, following `$ref: #/$defs/X` within `root`.
+const Json* resolved(const Json& root, const Json* s) {
+  for (int hops = 0; hops < 16 && s->is_object() && s->contains("$ref"); ++hops) {
+    const std::string ref = s->at("$ref").get<std::string>();
+    const std::string prefix = "#/$defs/";
+    if (ref.rfind(prefix, 0) != 0 || !root.contains("$defs") || !root["$defs"].contains(ref.substr(prefix.size())))
+      return nullptr;
+    s = &root["$defs"][ref.substr(prefix.size())];
+  }
+  return s;
+}
+
+// The typed values of the history at this point: chain_input (when declared) and Step outputs.
+std::map<std::string, TypePtr> typed_names(const Chain& chain) {
+  std::map<std::string, TypePtr> out;
+  if (chain.input) out["chain_input"] = chain.input;
+  for (const auto& node : chain.steps)
+    if (const Step* s = std::get_if<Step>(&node)) out[s->id] = s->output;
+  return out;
+}
+
+}  // namespace
+
+void check_history_paths(const std::vector<std::vector<std::string>>& paths, const std::string& what,
+                         const Location& at, const Chain& chain) {
+  const auto typed = typed_names(chain);
+  for (const auto& path : paths) {
+    auto it = typed.find(path[0]);
+    if (it == typed.end() || !it->second) continue;
+    const Json& root = it->second->schema();
+    const Json* s = &root;
+    std::string dotted = path[0];
+    for (size_t i = 1; i < path.size(); ++i) {
+      s = resolved(root, s);
+      if (!s || !s->is_object() || !s->contains("properties")) break;
+      const Json& props = s->at("properties");
+      if (!props.contains(path[i])) {
+        const Json extra = s->value("additionalProperties", Json(false));
+        if (!extra.is_boolean() || extra.get<bool>()) break;
+        std::string fields;
+        for (const auto& [k, v] : props.items()) fields += (fields.empty() ? "" : ", ") + k;
+        const std::string type = it->second->name().empty() ? "its type" : "type " + it->second->name();
+        throw ConfigError(at, what + " reads '" + dotted + "." + path[i] + "', but " + type + " has no field '" +
+                                  path[i] + "' (fields: " + fields + ")");
+      }
+      dotted += "." + path[i];
+      s = &props.at(path[i]);
+    }
+  }
+}
+
 }  // namespace skein

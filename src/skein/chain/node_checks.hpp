@@ -19,6 +19,12 @@ void check_unique_ids(const Chain& chain);
 void check_history_names(const std::set<std::string>& names, const std::string& what, const Location& at,
                          const Chain& chain);
 
+// Every field path into a typed value (chain_input with a declared input type, an earlier Step's
+// output) must name fields its type declares, as far as the type says (objects with `properties`
+// and no `additionalProperties`). ConfigError at `at` naming the type's fields.
+void check_history_paths(const std::vector<std::vector<std::string>>& paths, const std::string& what,
+                         const Location& at, const Chain& chain);
+
 // A Template or Expression from a YAML scalar: a syntax error or a name the history does not have
 // at this point is a ConfigError at the scalar's line.
 template <typename T>
@@ -32,6 +38,7 @@ std::shared_ptr<T> load_checked(const YAML::Node& n, const std::string& file, co
     throw ConfigError(at, what + ": " + e.detail());
   }
   check_history_names(compiled->names(), what, at, chain);
+  check_history_paths(compiled->paths(), what, at, chain);
   return compiled;
 }
 

@@ -139,6 +139,8 @@ const std::string& Template::source() const { return impl_->source; }
 
 const std::set<std::string>& Template::names() const { return impl_->reads.names; }
 
+const std::vector<std::vector<std::string>>& Template::paths() const { return impl_->reads.paths; }
+
 std::string Template::render(const Json& vars) const {
   impl_->check_reads(vars);
   if (impl_->simple)
