@@ -93,7 +93,11 @@ TEST_F(LlamaEngineTest, SixteenConcurrentRequestsAllCompleteAndValidate) {
 }
 
 TEST_F(LlamaEngineTest, CancelMidGenerationCompletesWithin100msAndFreesSlot) {
-  auto engine = make_llama_engine("one-slot", test::local_options(1));
+  // One compute thread: with two on a machine whose cores are busy (ctest -j2), ggml's threads wait
+  // for each other at barriers and a decode step can take a scheduler quantum.
+  LlamaOptions o = test::local_options(1);
+  o.threads = 1;
+  auto engine = make_llama_engine("one-slot", o);
   // Generation that never ends by itself (ignore_eos; max_tokens is clamped to the slot context).
   auto req = request("long", 5, 100000);
   req.sampling.ignore_eos = true;

@@ -223,6 +223,13 @@ void Subprocess::kill() {
   const pid_t group = pid_;
   signal_group(group, SIGKILL);
   while (!wait_exit(std::chrono::milliseconds(1000))) signal_group(group, SIGKILL);
+  // The rest of the group dies as the kernel delivers the signal: wait for that (bounded), so that
+  // when kill() returns no process of the group is left.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (process_group_alive(group) && std::chrono::steady_clock::now() < deadline) {
+    signal_group(group, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   close_fds();
 }
 
