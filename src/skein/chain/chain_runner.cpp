@@ -11,6 +11,7 @@
 #include "branch_join.hpp"
 #include "chain_graph.hpp"
 #include "gather.hpp"
+#include "input_checks.hpp"
 #include "input_reader.hpp"
 #include "record.hpp"
 #include "response_cache.hpp"
@@ -39,23 +40,6 @@ std::string describe(std::exception_ptr e) {
   }
 }
 
-std::string record_problem(const Chain& chain, const InputLine& line) {
-  if (!line.record) return line.error;
-  if (!chain.input) return "";
-  std::string reason;
-  for (const auto& e : chain.input->validate(*line.record)) reason += (reason.empty() ? "" : "; ") + e;
-  return reason.empty() ? ""
-                        : "line " + std::to_string(line.line) + ": record does not match the input type: " + reason;
-}
-
-// --strict: the whole file is checked before anything runs.
-void check_input_strictly(const Chain& chain, const std::string& path) {
-  InputReader reader(path);
-  while (auto line = reader.next())
-    if (const std::string problem = record_problem(chain, *line); !problem.empty())
-      throw ConfigError({path, int(line->line)}, problem);
-}
-
 class ChainRun {
  public:
   ChainRun(const Chain& chain, const RunOptions& options)
@@ -80,7 +64,8 @@ class ChainRun {
   RunSummary run() {
     const auto t0 = Clock::now();
     t0_ = t0;
-    if (const Json saved = saved_checkpoint(); !saved.is_null()) {
+    if (const Json saved = options_.resume ? resumable_run(writer_.dir(), chain_, options_) : Json();
+        !saved.is_null()) {
       if (saved.value("status", "") == "done") return finished_run(saved);
       restore(saved);
     } else {
@@ -109,27 +94,6 @@ class ChainRun {
   }
 
  private:
-  // The checkpoint of an earlier run in the folder that --resume continues, or null.
-  Json saved_checkpoint() {
-    const auto path = writer_.dir() / "run.json";
-    if (!options_.resume || !std::filesystem::exists(path)) return nullptr;
-    Json saved;
-    try {
-      saved = Json::parse(std::ifstream(path));
-    } catch (const Json::exception& e) {
-      throw ConfigError({path.string(), 0}, std::string("cannot resume: run.json is unreadable: ") + e.what());
-    }
-    if (saved.value("file_sha256", "") != chain_.file_sha256 || saved.value("chain", "") != chain_.name)
-      throw ConfigError({chain_.file, 0}, "cannot resume " + writer_.dir().string() +
-                                              ": the chain file changed since that run started; run without "
-                                              "--resume into a new folder");
-    if (saved.value("input", "") != options_.input_path)
-      throw ConfigError({chain_.file, 0}, "cannot resume " + writer_.dir().string() + ": that run read '" +
-                                              saved.value("input", "") + "', not '" + options_.input_path + "'");
-    if (saved.value("status", "") == "done") return saved;
-    return saved.contains("resume") ? saved : Json();
-  }
-
   RunSummary finished_run(const Json& saved) {
     restore_counts(saved, summary_);
     summary_.status = "done";
