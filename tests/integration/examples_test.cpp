@@ -95,5 +95,22 @@ TEST_F(InspectTest, MermaidDrawsEveryNodeAndEdge) {
     EXPECT_NE(r.out.find(edge), std::string::npos) << edge << "\n" << r.out;
 }
 
+using CliTest = test::RunFolderTest;
+
+TEST_F(CliTest, StdinTakesJsonLinesOrAJsonArray) {
+  std::ofstream(dir_ / "c.yaml")
+      << "chain: c\nsteps:\n  - apply: twice\n    fn: map\n    set: {n: \"chain_input.n * 2\"}\n";
+  const std::string run = kSkein + " run " + (dir_ / "c.yaml").string() + " -i - --quiet -o ";
+  Shell lines = shell("printf '{\"n\": 1}\\n{\"n\": 2}\\n' | " + run + (dir_ / "lines").string());
+  ASSERT_EQ(lines.status, 0) << lines.out;
+  Shell array = shell("printf '[{\"n\": 1},\\n {\"n\": 2}]' | " + run + (dir_ / "array").string());
+  ASSERT_EQ(array.status, 0) << array.out;
+  for (const char* out : {"lines", "array"}) {
+    const auto twice = test::read_jsonl(dir_ / out / "twice/000.jsonl");
+    ASSERT_EQ(twice.size(), 2u) << out;
+    EXPECT_EQ(twice[1]["output"]["n"], 4) << out;
+  }
+}
+
 }  // namespace
 }  // namespace skein

@@ -91,6 +91,50 @@ steps:
   EXPECT_EQ(out[1]["output"]["big"], true);
 }
 
+TEST_F(BranchTest, NestedBranchesJoinInsideTheirBranchAndWriteNestedFolders) {
+  Chain chain = parse_chain(R"(chain: nested
+steps:
+  - branch: outer
+    join: outer
+    steps:
+      - apply: doubled
+        fn: map
+        set: {n: "chain_input.n * 2"}
+      - parallel:
+          - branch: inner_a
+            join: a
+            steps:
+              - apply: plus
+                fn: map
+                set: {n: "doubled.n + 1"}
+          - branch: inner_b
+            join: b
+            steps:
+              - apply: minus
+                fn: map
+                set: {n: "doubled.n - 1"}
+      - apply: both
+        fn: map
+        set: {sum: "a.n + b.n"}
+  - apply: result
+    fn: map
+    set: {sum: outer.sum}
+)",
+                            (dir_ / "c.yaml").string());
+  RunSummary s = run(chain, "{\"n\": 5}\n{\"n\": 1}\n{\"n\": -3}\n", 2);
+  EXPECT_EQ(s.errors, 0u);
+  const auto plus = read_jsonl(dir_ / "out/outer/inner_a/plus/000.jsonl");
+  ASSERT_EQ(plus.size(), 3u);
+  EXPECT_EQ(plus[0]["output"]["n"], 11);
+  EXPECT_EQ(read_jsonl(dir_ / "out/outer/inner_b/minus/000.jsonl")[2]["output"]["n"], -7);
+  const auto result = read_jsonl(dir_ / "out/result/000.jsonl");
+  ASSERT_EQ(result.size(), 3u);
+  EXPECT_EQ(result[0]["output"]["sum"], 20);
+  EXPECT_EQ(result[1]["output"]["sum"], 4);
+  EXPECT_EQ(result[2]["output"]["sum"], -12);
+  EXPECT_EQ(result[2]["id"], "2");
+}
+
 TEST(BranchFileTest, BranchesSeeTheMainHistoryButNotTheirSiblings) {
   EXPECT_NO_THROW(parse_chain(kLeadingGroup, "c.yaml"));
   try {

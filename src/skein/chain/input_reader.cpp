@@ -27,7 +27,7 @@ InputReader::InputReader(const std::string& path) : path_(path), in_(&std::cin) 
     if (!*file_) throw ConfigError({path, 0}, "cannot read the input file");
     in_ = file_.get();
   }
-  if (path == "-" || first_char(*in_) != '[') return;
+  if (first_char(*in_) != '[') return;
   const std::string text((std::istreambuf_iterator<char>(*in_)), std::istreambuf_iterator<char>());
   try {
     array_ = Json::parse(text).get<std::vector<Json>>();
