@@ -18,6 +18,8 @@ int run_command(const RunArgs& args);
 
 // `skein inspect FILE`: validates a chain and prints its tree (or a Mermaid flowchart).
 int inspect_command(const std::string& file, bool mermaid);
+// `skein inspect GRAPH.yaml`: the graph checks, its nodes and sources (or a Mermaid flowchart).
+int inspect_graph(const std::string& file, bool mermaid);
 
 // Lists configured engines (built-in `local`, those of FILE) and the managed servers running.
 int engines_command(const std::string& file);

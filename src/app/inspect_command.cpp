@@ -3,6 +3,7 @@
 // nodes with engines and types, or a Mermaid flowchart of graph.json.
 #include <fmt/format.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "chain/apply_calls.hpp"
@@ -78,7 +79,16 @@ std::string mermaid(const Chain& chain) {
 
 }  // namespace
 
+// Whether the file is a graph file (`graph:` at the top) rather than a chain file.
+bool is_graph_file(const std::string& file) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("graph:", 0) == 0 || line.find("\"graph\"") != std::string::npos) return true;
+  return false;
+}
+
 int inspect_command(const std::string& file, bool as_mermaid) {
+  if (is_graph_file(file)) return inspect_graph(file, as_mermaid);
   Chain chain;
   try {
     chain = load_chain(file);

@@ -95,6 +95,16 @@ TEST_F(InspectTest, MermaidDrawsEveryNodeAndEdge) {
     EXPECT_NE(r.out.find(edge), std::string::npos) << edge << "\n" << r.out;
 }
 
+TEST_F(InspectTest, AGraphFileShowsItsNodesSourcesAndInputs) {
+  const Shell r = shell(kSkein + " inspect " + (kExamples / "outfit/graph.yaml").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("required start input: name : \"string\", message : \"string\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("weather : \"string\"  (dep forecast)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("approved : \"boolean\"  (gate \"Do you like this outfit?\")"), std::string::npos) << r.out;
+  const Shell m = shell(kSkein + " inspect --mermaid " + (kExamples / "outfit/graph.yaml").string());
+  EXPECT_NE(m.out.find("IsGettingDressed --> Recommend"), std::string::npos) << m.out;
+}
+
 using CliTest = test::RunFolderTest;
 
 TEST_F(CliTest, StdinTakesJsonLinesOrAJsonArray) {

@@ -1,0 +1,175 @@
+// The graph file (SPEC §8): YAML (or JSON) to the one Graph representation. Every problem is a
+// ConfigError at the file:line of the offending key, raised before anything runs.
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/engine_file.hpp"
+#include "skein/graph.hpp"
+#include "util/sha256.hpp"
+#include "util/yaml_json.hpp"
+
+namespace skein {
+namespace {
+
+class GraphLoader {
+ public:
+  GraphLoader(std::string file, std::string dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+
+  Graph load(const YAML::Node& root) {
+    if (!root.IsMap() || !root["graph"])
+      throw ConfigError({file_, 1}, "missing `graph: <name>` (a chain file has `chain:` instead)");
+    refuse_unknown_keys(file_, root, {"graph", "start", "max_iters", "engines", "types", "functions", "nodes"},
+                        "the graph file");
+    Graph g;
+    g.name = scalar_as<std::string>(file_, root["graph"], "`graph`");
+    if (!root["start"]) throw ConfigError(where(file_, root), "missing `start: <node>`");
+    g.start = scalar_as<std::string>(file_, root["start"], "`start`");
+    if (root["max_iters"]) {
+      g.max_iters = scalar_as<int>(file_, root["max_iters"], "`max_iters`");
+      if (g.max_iters < 0)
+        throw ConfigError(where(file_, root["max_iters"]), "`max_iters` must be 0 (unlimited) or more");
+    }
+    if (root["engines"]) g.engines = parse_engines(root["engines"], file_, dir_);
+    if (root["types"]) load_types(root["types"], g);
+    if (!root["nodes"] || !root["nodes"].IsMap() || root["nodes"].size() == 0)
+      throw ConfigError(where(file_, root), "`nodes` must be a non-empty mapping of node name to node");
+    for (const auto& kv : root["nodes"]) g.nodes[kv.first.Scalar()].name = kv.first.Scalar();  // names first
+    for (const auto& kv : root["nodes"]) load_node(kv.first, kv.second, g);
+    if (root["functions"]) load_functions(root["functions"], g);
+    return g;
+  }
+
+ private:
+  void load_types(const YAML::Node& types, Graph& g) {
+    if (!types.IsMap()) throw ConfigError(where(file_, types), "`types` must be a mapping of name to JSON Schema");
+    for (const auto& kv : types) {
+      LineMap lines;
+      Json schema = yaml_to_json(kv.second, &lines);
+      g.types.add(kv.first.Scalar(), std::move(schema), where(file_, kv.first), lines);
+    }
+  }
+
+  void load_node(const YAML::Node& key, const YAML::Node& n, Graph& g) {
+    NodeType& node = g.nodes.at(key.Scalar());
+    node.where = where(file_, key);
+    if (!n.IsMap()) throw ConfigError(node.where, "node '" + node.name + "' must be a mapping");
+    refuse_unknown_keys(file_, n, {"instruction", "engine", "fields", "next"}, "node '" + node.name + "'");
+    if (n["instruction"]) node.instruction = scalar_as<std::string>(file_, n["instruction"], "`instruction`");
+    if (n["engine"]) {
+      node.engine = scalar_as<std::string>(file_, n["engine"], "`engine`");
+      if (*node.engine != "local" && !g.engines.count(*node.engine))
+        throw ConfigError(where(file_, n["engine"]),
+                          "node '" + node.name + "' uses unknown engine '" + *node.engine + "'");
+    }
+    if (n["next"]) node.next = scalar_list(file_, n["next"], "`next`");
+    if (!n["fields"]) return;
+    if (!n["fields"].IsMap())
+      throw ConfigError(where(file_, n["fields"]), "`fields` must be a mapping of name to field");
+    for (const auto& f : n["fields"]) node.fields.push_back(load_field(f.first, f.second, g, node.name));
+  }
+
+  // A field: a type name, or a mapping of a JSON Schema plus at most one source (dep, recall, gate)
+  // and a description.
+  Field load_field(const YAML::Node& key, const YAML::Node& n, const Graph& g, const std::string& owner) {
+    Field f;
+    f.name = key.Scalar();
+    f.where = where(file_, key);
+    const std::string what = "node '" + owner + "', field '" + f.name + "'";
+    if (n.IsScalar()) {
+      f.type = g.types.get(n.Scalar(), where(file_, n));
+      return f;
+    }
+    if (!n.IsMap()) throw ConfigError(f.where, what + " must be a type name or a mapping");
+    int sources = 0;
+    YAML::Node schema_node = YAML::Clone(n);
+    for (const char* k : {"dep", "recall", "gate", "description"}) schema_node.remove(k);
+    if (n["description"]) f.description = scalar_as<std::string>(file_, n["description"], "`description`");
+    if (n["dep"]) {
+      ++sources;
+      f.source = FieldSource::dep;
+      f.dep = scalar_as<std::string>(file_, n["dep"], "`dep`");
+    }
+    if (n["recall"]) {
+      ++sources;
+      f.source = FieldSource::recall;
+      f.recall = scalar_as<std::string>(file_, n["recall"], "`recall`");
+      if (!g.nodes.count(f.recall) && !g.types.contains(f.recall))
+        throw ConfigError(where(file_, n["recall"]), what + ": recall of unknown type '" + f.recall + "'");
+      if (g.types.contains(f.recall)) f.type = g.types.get(f.recall, where(file_, n["recall"]));
+    }
+    if (n["gate"]) {
+      ++sources;
+      f.source = FieldSource::gate;
+      f.gate = scalar_as<std::string>(file_, n["gate"], "`gate`");
+    }
+    if (sources > 1) throw ConfigError(f.where, what + " has more than one of `dep`, `recall` and `gate`");
+    if (schema_node.size() > 0) {
+      LineMap lines;
+      f.type = g.types.make(owner + "." + f.name, yaml_to_json(schema_node, &lines), where(file_, n), lines);
+    }
+    if (!f.type && (f.source == FieldSource::plain || f.source == FieldSource::gate))
+      throw ConfigError(f.where, what + " needs a type (e.g. {type: string})");
+    return f;
+  }
+
+  void load_functions(const YAML::Node& fns, Graph& g) {
+    if (!fns.IsMap()) throw ConfigError(where(file_, fns), "`functions` must be a mapping of name to function");
+    for (const auto& kv : fns) {
+      DepSpec spec;
+      spec.name = kv.first.Scalar();
+      spec.where = where(file_, kv.first);
+      const YAML::Node& n = kv.second;
+      refuse_unknown_keys(file_, n, {"exec", "params"}, "function '" + spec.name + "'");
+      if (!n["exec"]) throw ConfigError(spec.where, "function '" + spec.name + "' needs `exec: [command, args…]`");
+      spec.exec = scalar_list(file_, n["exec"], "`exec`");
+      if (n["params"])
+        for (const auto& p : n["params"]) spec.params[p.first.Scalar()] = load_param(p.first, p.second, spec.name);
+      g.deps[spec.name] = std::move(spec);
+    }
+  }
+
+  ParamSource load_param(const YAML::Node& key, const YAML::Node& n, const std::string& fn) {
+    ParamSource p;
+    p.where = where(file_, key);
+    refuse_unknown_keys(file_, n, {"dep", "recall"}, "parameter '" + key.Scalar() + "' of '" + fn + "'");
+    if (n["dep"]) p.dep = scalar_as<std::string>(file_, n["dep"], "`dep`");
+    if (n["recall"]) p.recall = scalar_as<std::string>(file_, n["recall"], "`recall`");
+    if (!p.dep == !p.recall)
+      throw ConfigError(p.where,
+                        "parameter '" + key.Scalar() + "' of '" + fn + "' needs exactly one of `dep`, `recall`");
+    return p;
+  }
+
+  std::string file_, dir_;
+};
+
+}  // namespace
+
+Graph parse_graph(const std::string& text, const std::string& file, std::vector<GraphWarning>* warnings) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError({file, e.mark.line + 1}, std::string("not valid YAML: ") + e.msg);
+  }
+  const std::string dir = std::filesystem::path(file).parent_path().string();
+  Graph g = GraphLoader(file, dir.empty() ? "." : dir).load(root);
+  g.file = file;
+  g.file_sha256 = sha256_hex(text);
+  auto found = check_graph(g, false);
+  if (warnings) *warnings = std::move(found);
+  return g;
+}
+
+Graph load_graph(const std::string& path, std::vector<GraphWarning>* warnings) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({path, 0}, "cannot read the graph file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_graph(text.str(), path, warnings);
+}
+
+}  // namespace skein
