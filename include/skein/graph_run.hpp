@@ -1,0 +1,88 @@
+// Running a graph (SPEC §4): the run loop, the LM protocol it talks to, deps and recall.
+//
+// Per node: yield to the scheduler -> iteration limit -> resolve the node's gates -> append it to
+// the trace -> route (decide) -> fill the chosen node (its deps and recalls resolved first, then
+// the model's fields) -> effects. The result is the terminal node and the trace.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "skein/graph.hpp"
+
+namespace skein {
+
+// One node of a run: its type and every field's value.
+struct TraceEntry {
+  std::string type;
+  Json fields = Json::object();
+};
+
+// The LM protocol, implemented once over any engine; a decorator (timing) implements it too.
+class GraphLM {
+ public:
+  virtual ~GraphLM() = default;
+  // One of `candidates` (node type names, "end" among them where the node may end). Never called
+  // with a single candidate: the run loop takes it.
+  virtual boost::asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates,
+                                                          const Json& context) = 0;
+  // The values of `target`'s fields the model produces (`fields`, never empty), given the fields
+  // already resolved, the instruction and the node the run comes from.
+  virtual boost::asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>& fields,
+                                            const Json& resolved, const std::string& instruction,
+                                            const TraceEntry& source) = 0;
+};
+
+// A graph run's error: the node type it happened at and the trace so far.
+class GraphError : public Error {
+ public:
+  GraphError(const std::string& node, std::vector<TraceEntry> trace, const std::string& message)
+      : Error("graph run failed at node '" + node + "': " + message), node_(node), trace_(std::move(trace)) {}
+  const std::string& node() const { return node_; }
+  const std::vector<TraceEntry>& trace() const { return trace_; }
+
+ private:
+  std::string node_;
+  std::vector<TraceEntry> trace_;
+};
+
+// Values of deps resolved in a run, by function name. A caller may pre-seed it: a seeded name is
+// never computed.
+using DepCache = std::map<std::string, Json>;
+
+struct GraphRunOptions {
+  GraphLM* lm = nullptr;  // required
+  DepCache dep_cache;     // pre-seeded deps
+  // Answers a gate (question, the field, the node so far); unset: a gate is an error.
+  std::function<boost::asio::awaitable<Json>(const std::string& question, const Field& field, const Json& node)>
+      answer_gate;
+  // Called with each node produced, by node type ("*": every node).
+  std::map<std::string, std::function<void(const TraceEntry&)>> effects;
+  // Routes in code instead of the model: returns the next node type (or "end"), by node type.
+  std::map<std::string, std::function<std::string(const TraceEntry&)>> handlers;
+  // Where blocking dep functions run, so they never stall the run loop (and other runs).
+  boost::asio::any_io_executor blocking;
+};
+
+struct GraphResult {
+  TraceEntry terminal;
+  std::vector<TraceEntry> trace;
+  DepCache deps;  // every dep resolved in the run
+};
+
+// Runs `graph` from its start node filled with `input` (the start node's plain fields). Throws
+// GraphError (node and trace), or ConfigError for input that does not fit the start node.
+boost::asio::awaitable<GraphResult> run_graph(const Graph& graph, Json input, GraphRunOptions options);
+
+// Runs it to the end on a private io_context with a private thread pool for blocking deps.
+GraphResult run_graph_sync(const Graph& graph, Json input, GraphRunOptions options);
+
+// The recalled value of `type` for a node about to be added after `trace`: the latest node of that
+// type, else the latest non-null plain field of that type. Nothing when there is neither.
+std::optional<Json> recall(const Graph& graph, const std::vector<TraceEntry>& trace, const std::string& type);
+
+}  // namespace skein

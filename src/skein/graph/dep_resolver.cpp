@@ -1,0 +1,131 @@
+#include "dep_resolver.hpp"
+
+#include <unistd.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "chain/gather.hpp"
+#include "engine/process/subprocess.hpp"
+
+namespace skein {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// An `exec` dep: params as one JSON object on stdin, one JSON value on stdout. Blocking.
+Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd) {
+  SpawnOptions o;
+  o.argv = spec.exec;
+  o.cwd = cwd;
+  o.stdout_pipe = true;
+  o.stdin_pipe = true;
+  Subprocess p = Subprocess::spawn(o);
+  const std::string in = params.dump() + "\n";
+  const int to = p.release_stdin();
+  for (size_t off = 0; off < in.size();) {
+    const ssize_t n = ::write(to, in.data() + off, in.size() - off);
+    if (n <= 0) break;
+    off += size_t(n);
+  }
+  ::close(to);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(p.stdout_fd(), buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  p.stop(std::chrono::milliseconds(100));
+  try {
+    return Json::parse(out);
+  } catch (const Json::parse_error&) {
+    throw Error("command " + spec.exec[0] + " printed no JSON value: " + out.substr(0, 200));
+  }
+}
+
+}  // namespace
+
+DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_executor blocking, Recall recall)
+    : graph_(graph), seeded_(std::move(seeded)), blocking_(std::move(blocking)), recall_(std::move(recall)) {}
+
+asio::awaitable<Json> DepResolver::value(const std::string& name) {
+  if (auto it = seeded_.find(name); it != seeded_.end()) co_return it->second;
+  auto& slot = slots_[name];
+  if (!slot) {  // the first user computes; later ones wait for it
+    slot = std::make_shared<Slot>();
+    slot->ready =
+        std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    std::shared_ptr<Slot> mine = slot;
+    try {
+      mine->value = co_await compute(name);
+    } catch (...) {
+      mine->error = std::current_exception();
+    }
+    mine->done = true;
+    mine->ready->cancel();
+  }
+  std::shared_ptr<Slot> s = slot;
+  while (!s->done) {
+    boost::system::error_code ec;
+    co_await s->ready->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (s->error) std::rethrow_exception(s->error);
+  co_return s->value;
+}
+
+asio::awaitable<std::map<std::string, Json>> DepResolver::values(const std::vector<std::string>& names) {
+  std::vector<Json> got(names.size());
+  co_await gather(names.size(), [&](size_t i) -> asio::awaitable<void> { got[i] = co_await value(names[i]); });
+  std::map<std::string, Json> out;
+  for (size_t i = 0; i < names.size(); ++i) out[names[i]] = std::move(got[i]);
+  co_return out;
+}
+
+asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec) {
+  std::vector<std::string> deps;
+  for (const auto& [param, source] : spec.params)
+    if (source.dep) deps.push_back(*source.dep);
+  const auto dep_values = co_await values(deps);
+  Json params = Json::object();
+  for (const auto& [param, source] : spec.params) {
+    if (source.dep) {
+      params[param] = dep_values.at(*source.dep);
+      continue;
+    }
+    std::optional<Json> v = recall_(*source.recall);
+    if (!v) throw Error("parameter '" + param + "': nothing to recall of type " + *source.recall);
+    params[param] = std::move(*v);
+  }
+  co_return params;
+}
+
+asio::awaitable<Json> DepResolver::compute(const std::string& name) {
+  try {
+    auto spec_it = graph_.deps.find(name);
+    const DepSpec spec = spec_it != graph_.deps.end() ? spec_it->second : DepSpec{name, {}, {}, {}};
+    const Json params = co_await params_of(spec);
+    if (spec.exec.empty() && !graph_.functions.count(name)) throw Error("no function is registered under this name");
+    // The function runs on the blocking executor; the run loop goes on meanwhile.
+    co_return co_await asio::co_spawn(
+        blocking_, [this, &spec, &params]() -> asio::awaitable<Json> { co_return call(spec, params); },
+        asio::use_awaitable);
+  } catch (const std::exception& e) {
+    throw Error("dep '" + name + "' failed: " + e.what());
+  }
+}
+
+Json DepResolver::call(const DepSpec& spec, const Json& params) const {
+  if (!spec.exec.empty()) {
+    const std::string dir = std::filesystem::path(graph_.file).parent_path().string();
+    return run_exec(spec, params, dir.empty() ? "." : dir);
+  }
+  return graph_.functions.at(spec.name)(params);
+}
+
+DepCache DepResolver::resolved() const {
+  DepCache out = seeded_;
+  for (const auto& [name, slot] : slots_)
+    if (slot->done && !slot->error) out[name] = slot->value;
+  return out;
+}
+
+}  // namespace skein

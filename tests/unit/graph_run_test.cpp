@@ -1,0 +1,246 @@
+// The graph run loop with a scripted LM: deps once per run (also on a loop), independent deps
+// concurrently (a latch both must reach), a failing dep named, pre-seeded deps bypassing their
+// function, recall semantics, routing (no choose call for one successor, `end` ends the run,
+// native handlers), no fill call without model fields, max_iters with the partial trace.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "skein/graph_run.hpp"
+
+namespace skein {
+namespace {
+
+namespace asio = boost::asio;
+
+// Answers choose_type from a script (in order) and fill from per-node functions; counts calls.
+class ScriptedLM : public GraphLM {
+ public:
+  std::vector<std::string> choices;
+  std::map<std::string, std::function<Json(const Json& resolved, const TraceEntry& source)>> fills;
+  int choose_calls = 0, fill_calls = 0;
+  std::vector<std::vector<std::string>> offered;
+
+  asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates, const Json&) override {
+    ++choose_calls;
+    offered.push_back(candidates);
+    if (choices.empty()) throw Error("the script has no more choices");
+    std::string c = choices.front();
+    choices.erase(choices.begin());
+    co_return c;
+  }
+  asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>&, const Json& resolved,
+                             const std::string&, const TraceEntry& source) override {
+    ++fill_calls;
+    co_return fills.at(target.name)(resolved, source);
+  }
+};
+
+// Both deps must be running at once to pass it; a sequential resolution would time out.
+class Rendezvous {
+ public:
+  explicit Rendezvous(int n) : n_(n) {}
+  void arrive_and_wait() {
+    std::unique_lock l(mu_);
+    if (--n_ == 0) cv_.notify_all();
+    if (!cv_.wait_for(l, std::chrono::seconds(20), [&] { return n_ <= 0; }))
+      throw Error("the other dep never ran at the same time");
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_;
+};
+
+const char* kTriage = R"(graph: triage
+start: Ticket
+max_iters: 6
+types:
+  Person: {type: object, properties: {name: {type: string}}, required: [name]}
+functions:
+  team: {exec: [sh, team.sh], params: {ticket: {recall: Ticket}}}
+nodes:
+  Ticket:
+    fields:
+      text: {type: string}
+      reporter: Person
+    next: [Classify]
+  Classify:
+    fields:
+      ticket: {recall: Ticket}
+      who: {recall: Person}
+      sla: {dep: sla_hours, type: integer}
+      owner: {dep: owner}
+      kind: {enum: [bug, question, spam]}
+    next: [Fix, Answer, end]
+  Fix:
+    fields:
+      sla: {dep: sla_hours}
+      patch: {type: string}
+    next: [Review]
+  Review:
+    fields:
+      again: {recall: Classify}
+      ok: {type: boolean}
+    next: [Fix, end]
+  Answer:
+    fields:
+      sla: {dep: sla_hours}
+    next: []
+)";
+
+class GraphRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    graph_ = parse_graph(kTriage, "/g/triage.yaml");
+    graph_.functions["sla_hours"] = [this](const Json&) {
+      ++sla_calls_;
+      return Json(24);
+    };
+    graph_.functions["owner"] = [](const Json&) { return Json("ops"); };
+    graph_.deps.erase("team");
+    lm_.fills["Classify"] = [](const Json&, const TraceEntry&) { return Json{{"kind", "bug"}}; };
+    lm_.fills["Fix"] = [](const Json& resolved, const TraceEntry&) {
+      return Json{{"patch", "patch for sla " + resolved["sla"].dump()}};
+    };
+    lm_.fills["Review"] = [](const Json&, const TraceEntry&) { return Json{{"ok", true}}; };
+  }
+  GraphResult run(GraphRunOptions o = {}) {
+    o.lm = &lm_;
+    return run_graph_sync(graph_, Json::parse(R"({"text": "login fails", "reporter": {"name": "ada"}})"), std::move(o));
+  }
+  Graph graph_;
+  ScriptedLM lm_;
+  std::atomic<int> sla_calls_{0};
+};
+
+TEST_F(GraphRunTest, DepsRunOncePerRunAcrossNodesAndLoops) {
+  lm_.choices = {"Fix", "Fix", "end"};  // Classify -> Fix -> Review -> Fix -> Review -> end
+  GraphResult r = run();
+  std::vector<std::string> types;
+  for (const auto& e : r.trace) types.push_back(e.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"Ticket", "Classify", "Fix", "Review", "Fix", "Review"}));
+  EXPECT_EQ(sla_calls_.load(), 1);  // used by Classify and twice by Fix
+  EXPECT_EQ(r.deps.at("sla_hours"), 24);
+  EXPECT_EQ(r.trace[2].fields["patch"], "patch for sla 24");
+  EXPECT_EQ(r.terminal.type, "Review");
+}
+
+TEST_F(GraphRunTest, IndependentDepsRunConcurrently) {
+  Rendezvous both(2);
+  graph_.functions["sla_hours"] = [&](const Json&) {
+    both.arrive_and_wait();
+    return Json(8);
+  };
+  graph_.functions["owner"] = [&](const Json&) {
+    both.arrive_and_wait();
+    return Json("dev");
+  };
+  lm_.choices = {"end"};
+  GraphResult r = run();
+  EXPECT_EQ(r.trace[1].fields["sla"], 8);
+  EXPECT_EQ(r.trace[1].fields["owner"], "dev");
+}
+
+TEST_F(GraphRunTest, AFailingDepFailsTheRunNamingItselfWithThePartialTrace) {
+  graph_.functions["owner"] = [](const Json&) -> Json { throw Error("directory unreachable"); };
+  try {
+    run();
+    FAIL() << "the run did not fail";
+  } catch (const GraphError& e) {
+    EXPECT_EQ(e.node(), "Classify");
+    EXPECT_NE(std::string(e.what()).find("dep 'owner' failed: directory unreachable"), std::string::npos) << e.what();
+    ASSERT_EQ(e.trace().size(), 1u);
+    EXPECT_EQ(e.trace()[0].type, "Ticket");
+  }
+}
+
+TEST_F(GraphRunTest, PreSeededDepsBypassTheirFunctions) {
+  GraphRunOptions o;
+  o.dep_cache["sla_hours"] = 2;
+  lm_.choices = {"Answer"};
+  GraphResult r = run(std::move(o));
+  EXPECT_EQ(sla_calls_.load(), 0);
+  EXPECT_EQ(r.terminal.type, "Answer");
+  EXPECT_EQ(r.terminal.fields["sla"], 2);
+}
+
+TEST_F(GraphRunTest, RecallTakesTheLatestNodeElseAPlainFieldOfThatTypeSkippingNulls) {
+  lm_.choices = {"Fix", "Fix", "end"};
+  GraphResult r = run();
+  EXPECT_EQ(r.trace[1].fields["ticket"]["text"], "login fails");           // the Ticket node
+  EXPECT_EQ(r.trace[1].fields["who"], Json::parse(R"({"name": "ada"})"));  // a plain field of type Person
+  EXPECT_EQ(r.trace[3].fields["again"]["kind"], "bug");
+  // Nulls are skipped: the latest non-null Person wins.
+  std::vector<TraceEntry> trace = {{"Ticket", Json::parse(R"({"text": "a", "reporter": {"name": "bo"}})")},
+                                   {"Ticket", Json::parse(R"({"text": "b", "reporter": null})")}};
+  EXPECT_EQ(recall(graph_, trace, "Person"), Json::parse(R"({"name": "bo"})"));
+  EXPECT_EQ(recall(graph_, trace, "Ticket")->at("text"), "b");
+  EXPECT_FALSE(recall(graph_, trace, "Review").has_value());
+}
+
+TEST_F(GraphRunTest, OneSuccessorMakesNoChooseCallAndEndIsOfferedAndEnds) {
+  lm_.choices = {"end"};
+  GraphResult r = run();
+  EXPECT_EQ(lm_.choose_calls, 1);  // Ticket -> Classify needed none; Classify chose end
+  EXPECT_EQ(lm_.offered[0], (std::vector<std::string>{"Fix", "Answer", "end"}));
+  EXPECT_EQ(r.trace.size(), 2u);
+  EXPECT_EQ(r.terminal.type, "Classify");
+}
+
+TEST_F(GraphRunTest, ANodeWithoutModelFieldsMakesNoFillCall) {
+  lm_.choices = {"Answer"};
+  run();
+  EXPECT_EQ(lm_.fill_calls, 1);  // Classify's kind; Answer has only a dep
+}
+
+TEST_F(GraphRunTest, MaxItersStopsALoopWithAClearErrorAndThePartialTrace) {
+  lm_.choices = {"Fix", "Fix", "Fix", "Fix", "Fix"};
+  try {
+    run();
+    FAIL() << "the loop was not stopped";
+  } catch (const GraphError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_iters (6) reached"), std::string::npos) << e.what();
+    EXPECT_EQ(e.trace().size(), 6u);
+  }
+}
+
+TEST_F(GraphRunTest, ANativeHandlerRoutesInCodeAndBadInputIsRefused) {
+  GraphRunOptions o;
+  o.handlers["Classify"] = [](const TraceEntry& e) { return e.fields["kind"] == "bug" ? "Answer" : "end"; };
+  std::vector<std::string> seen;
+  o.effects["*"] = [&](const TraceEntry& e) { seen.push_back(e.type); };
+  GraphResult r = run(std::move(o));
+  EXPECT_EQ(lm_.choose_calls, 0);
+  EXPECT_EQ(r.terminal.type, "Answer");
+  EXPECT_EQ(seen, (std::vector<std::string>{"Ticket", "Classify", "Answer"}));
+  GraphRunOptions bad;
+  bad.lm = &lm_;
+  EXPECT_THROW(run_graph_sync(graph_, Json::parse(R"({"text": 3, "reporter": {"name": "a"}})"), std::move(bad)),
+               ConfigError);
+}
+
+TEST_F(GraphRunTest, AnExecDepGetsItsParamsAsJsonOnStdinAndGivesOneValue) {
+  const auto dir = std::filesystem::temp_directory_path() / ("skein_graph_exec_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "team.sh") << "read -r p\nprintf '{\"params\": %s}' \"$p\"\n";
+  graph_.file = (dir / "g.yaml").string();
+  graph_.deps["team"] = DepSpec{"team", {"sh", "team.sh"}, {{"ticket", ParamSource{std::nullopt, "Ticket", {}}}}, {}};
+  for (auto& f : graph_.nodes.at("Classify").fields)
+    if (f.name == "owner") f.dep = "team";
+  lm_.choices = {"end"};
+  GraphResult r = run();
+  EXPECT_EQ(r.trace[1].fields["owner"]["params"]["ticket"]["text"], "login fails");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace skein
