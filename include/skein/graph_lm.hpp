@@ -1,0 +1,65 @@
+// The LM protocol over engines, and the timing decorator (SPEC §4).
+#pragma once
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "skein/engine.hpp"
+#include "skein/graph_run.hpp"
+
+namespace skein {
+
+// The LM protocol implemented once over any engine: choose_type asks for {"next": <one of the
+// candidates>} (an enum the engine is constrained to), fill for an object of exactly the wanted
+// fields (a type built from them, constrained and validated). Prompts give the source node's and
+// the resolved fields as JSON and the instruction. Invalid replies are retried, told why.
+class EngineLM : public GraphLM {
+ public:
+  // `engine_for` gives the engine of a name (a node's `engine`, else `default_engine`).
+  EngineLM(std::function<Engine&(const std::string& name)> engine_for, std::string default_engine = "local",
+           Sampling sampling = {}, int retries = 2);
+
+  boost::asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates,
+                                                  const Json& context) override;
+  boost::asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>& fields,
+                                    const Json& resolved, const std::string& instruction,
+                                    const TraceEntry& source) override;
+
+  long long prompt_tokens() const { return prompt_tokens_; }
+  long long generated_tokens() const { return generated_tokens_; }
+
+ private:
+  boost::asio::awaitable<Json> ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type);
+  std::function<Engine&(const std::string&)> engine_for_;
+  std::string default_engine_;
+  Sampling sampling_;
+  int retries_;
+  long long prompt_tokens_ = 0, generated_tokens_ = 0;
+};
+
+// One timed LM call.
+struct LMTiming {
+  std::string call;  // choose | fill
+  std::string node;  // fill: the node filled; choose: the node chosen
+  int64_t start_ns = 0, end_ns = 0;
+};
+
+// Implements the protocol by calling another implementation and recording each call's timing,
+// without the run loop knowing.
+class TimingLM : public GraphLM {
+ public:
+  explicit TimingLM(GraphLM& inner) : inner_(inner) {}
+  boost::asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates,
+                                                  const Json& context) override;
+  boost::asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>& fields,
+                                    const Json& resolved, const std::string& instruction,
+                                    const TraceEntry& source) override;
+  std::vector<LMTiming> timings() const;
+
+ private:
+  GraphLM& inner_;
+  mutable std::mutex mu_;
+  std::vector<LMTiming> timings_;
+};
+
+}  // namespace skein

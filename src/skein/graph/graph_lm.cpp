@@ -1,0 +1,121 @@
+#include "skein/graph_lm.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+
+namespace skein {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// An object type of exactly these fields; the fields' named types hoisted into one `$defs`.
+TypePtr fields_type(const std::string& name, const std::vector<const Field*>& fields) {
+  Json schema{{"type", "object"}, {"properties", Json::object()}, {"required", Json::array()}};
+  Json defs = Json::object();
+  for (const Field* f : fields) {
+    Json s = f->type ? f->type->schema() : Json::object();
+    if (s.contains("$defs")) {
+      for (auto& [k, v] : s["$defs"].items()) defs[k] = v;
+      s.erase("$defs");
+    }
+    if (!f->description.empty()) s["description"] = f->description;
+    schema["properties"][f->name] = std::move(s);
+    schema["required"].push_back(f->name);
+  }
+  schema["additionalProperties"] = false;
+  if (!defs.empty()) schema["$defs"] = std::move(defs);
+  return std::make_shared<Type>(name, std::move(schema));
+}
+
+std::string check(const Type& type, const std::string& text, Json& value) {
+  try {
+    value = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    return std::string("not valid JSON: ") + e.what();
+  }
+  std::string reason;
+  for (const auto& e : type.validate(value)) reason += (reason.empty() ? "" : "; ") + e;
+  return reason;
+}
+
+}  // namespace
+
+EngineLM::EngineLM(std::function<Engine&(const std::string&)> engine_for, std::string default_engine, Sampling sampling,
+                   int retries)
+    : engine_for_(std::move(engine_for)),
+      default_engine_(std::move(default_engine)),
+      sampling_(std::move(sampling)),
+      retries_(retries) {}
+
+asio::awaitable<Json> EngineLM::ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type) {
+  GenerateRequest req;
+  req.messages = std::move(messages);
+  req.output = type;
+  req.sampling = sampling_;
+  std::string reason;
+  for (int attempt = 0; attempt <= retries_; ++attempt) {
+    GenerateResult r = co_await async_generate(engine, req, asio::use_awaitable);
+    prompt_tokens_ += r.prompt_tokens;
+    generated_tokens_ += r.generated_tokens;
+    if (r.finish == Finish::cancelled) throw Error("cancelled");
+    if (r.finish == Finish::error) {
+      reason = "engine error: " + r.error;
+      continue;
+    }
+    Json value;
+    reason = check(*type, r.text, value);
+    if (reason.empty()) co_return value;
+    req.messages.push_back({"assistant", r.text});
+    req.messages.push_back({"user", "That reply is invalid: " + reason + ". Reply again with JSON only."});
+  }
+  throw Error("no valid reply after " + std::to_string(retries_ + 1) + " attempts: " + reason);
+}
+
+asio::awaitable<std::string> EngineLM::choose_type(const std::vector<std::string>& candidates, const Json& context) {
+  const Json schema{{"type", "object"},
+                    {"properties", {{"next", {{"enum", candidates}}}}},
+                    {"required", {"next"}},
+                    {"additionalProperties", false}};
+  const auto type = std::make_shared<Type>("Next", schema);
+  std::string options;
+  for (const auto& c : candidates) options += (options.empty() ? "" : ", ") + c;
+  std::vector<ChatMessage> messages{
+      {"system", "You route an agent: choose what comes next (`end` ends the run).\n\n" + type->instruction()},
+      {"user", "Current state:\n" + context.dump(2) + "\n\nChoose one of: " + options}};
+  const Json reply = co_await ask(engine_for_(default_engine_), std::move(messages), type);
+  co_return reply.at("next").get<std::string>();
+}
+
+asio::awaitable<Json> EngineLM::fill(const NodeType& target, const std::vector<const Field*>& fields,
+                                     const Json& resolved, const std::string& instruction, const TraceEntry& source) {
+  const TypePtr type = fields_type(target.name, fields);
+  std::vector<ChatMessage> messages{
+      {"system", instruction + "\n\n" + type->instruction()},
+      {"user", "Coming from " + source.type + ":\n" + source.fields.dump(2) + "\n\nAlready known:\n" +
+                   resolved.dump(2) + "\n\nFill the fields of " + target.name + "."}};
+  co_return co_await ask(engine_for_(target.engine.value_or(default_engine_)), std::move(messages), type);
+}
+
+asio::awaitable<std::string> TimingLM::choose_type(const std::vector<std::string>& candidates, const Json& context) {
+  const int64_t start = now_ns();
+  std::string chosen = co_await inner_.choose_type(candidates, context);
+  std::lock_guard l(mu_);
+  timings_.push_back({"choose", chosen, start, now_ns()});
+  co_return chosen;
+}
+
+asio::awaitable<Json> TimingLM::fill(const NodeType& target, const std::vector<const Field*>& fields,
+                                     const Json& resolved, const std::string& instruction, const TraceEntry& source) {
+  const int64_t start = now_ns();
+  Json values = co_await inner_.fill(target, fields, resolved, instruction, source);
+  std::lock_guard l(mu_);
+  timings_.push_back({"fill", target.name, start, now_ns()});
+  co_return values;
+}
+
+std::vector<LMTiming> TimingLM::timings() const {
+  std::lock_guard l(mu_);
+  return timings_;
+}
+
+}  // namespace skein
