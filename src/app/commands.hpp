@@ -15,6 +15,10 @@ struct RunArgs {
 };
 
 int run_command(const RunArgs& args);
+// `skein run GRAPH.yaml --input '{…}'` (one run, its trace printed) or `-i runs.jsonl` (a run per line).
+int graph_run_command(const RunArgs& args);
+// Whether the file is a graph file (`graph:` at the top) rather than a chain file.
+bool is_graph_file(const std::string& file);
 
 // `skein inspect FILE`: validates a chain and prints its tree (or a Mermaid flowchart).
 int inspect_command(const std::string& file, bool mermaid);

@@ -79,7 +79,6 @@ std::string mermaid(const Chain& chain) {
 
 }  // namespace
 
-// Whether the file is a graph file (`graph:` at the top) rather than a chain file.
 bool is_graph_file(const std::string& file) {
   std::ifstream in(file);
   for (std::string line; std::getline(in, line);)

@@ -14,7 +14,11 @@ int main(int argc, char** argv) {
   skein::app::RunArgs run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a chain over a JSONL dataset");
   run_cmd->add_option("file", run.file, "Chain file (YAML or JSON)")->required()->check(CLI::ExistingFile);
-  run_cmd->add_option("-i,--input", run.input, "Input records: JSONL or a JSON array ('-' for stdin)")->required();
+  run_cmd
+      ->add_option("-i,--input", run.input,
+                   "Input records: JSONL or a JSON array ('-' for stdin); for a graph, '{...}' for one run or a JSONL "
+                   "file of runs")
+      ->required();
   run_cmd->add_option("-o,--output", run.output, "Output folder (default: out/<chain name>)");
   run_cmd->add_option("--batch-size", run.batch_size, "Records per batch (overrides the file)")
       ->check(CLI::PositiveNumber);

@@ -35,6 +35,7 @@ RunOptions options_for(const RunArgs& args, const Chain& chain, RunView& view) {
 }  // namespace
 
 int run_command(const RunArgs& args) {
+  if (is_graph_file(args.file)) return graph_run_command(args);
   RunView view(choose_view(args.quiet, args.json_logs));
   Chain chain;
   try {

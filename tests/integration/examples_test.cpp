@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "fixture.hpp"
 #include "run_folder.hpp"
@@ -106,6 +107,38 @@ TEST_F(InspectTest, AGraphFileShowsItsNodesSourcesAndInputs) {
 }
 
 using CliTest = test::RunFolderTest;
+
+TEST_F(CliTest, RunAGraphOnceWithItsTraceOrOncePerLineIntoResults) {
+  setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
+  std::ofstream(dir_ / "g.yaml") << R"(graph: triage
+start: Ticket
+nodes:
+  Ticket:
+    fields: {text: {type: string}}
+    next: [Classify]
+  Classify:
+    fields: {kind: {enum: [bug, question]}}
+    next: [end]
+)";
+  const Shell one = shell(kSkein + " run " + (dir_ / "g.yaml").string() + " --input '{\"text\": \"it crashes\"}'");
+  ASSERT_EQ(one.status, 0) << one.out;
+  EXPECT_NE(one.out.find("1. Ticket"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("2. Classify"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find(" ms "), std::string::npos) << one.out;  // the node's time
+  EXPECT_NE(one.out.find("terminal: Classify"), std::string::npos) << one.out;
+  std::ofstream(dir_ / "runs.jsonl") << "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n{\"text\": \"c\"}\n";
+  const Shell many = shell(kSkein + " run " + (dir_ / "g.yaml").string() + " -i " + (dir_ / "runs.jsonl").string() +
+                           " -o " + (dir_ / "out").string());
+  EXPECT_EQ(many.status, 1) << many.out;  // one run had bad input
+  std::map<int, Json> by_line;
+  for (const auto& r : test::read_jsonl(dir_ / "out/results.jsonl")) by_line[r["line"].get<int>()] = r;
+  ASSERT_EQ(by_line.size(), 3u);
+  EXPECT_EQ(by_line[1]["status"], "done");
+  EXPECT_EQ(by_line[1]["terminal"], "Classify");
+  EXPECT_EQ(by_line[2]["status"], "failed");
+  EXPECT_NE(by_line[2]["error"].get<std::string>().find("lacks 'text'"), std::string::npos) << by_line[2].dump();
+  EXPECT_EQ(by_line[3]["trace"][0]["fields"]["text"], "c");
+}
 
 TEST_F(CliTest, StdinTakesJsonLinesOrAJsonArray) {
   std::ofstream(dir_ / "c.yaml")
