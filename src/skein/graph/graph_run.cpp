@@ -48,17 +48,19 @@ class GraphRun {
         throw GraphError(node->name, trace_,
                          "max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
       co_await guarded(*node, resolve_gates(*node, current));
-      trace_.push_back(current);
-      run_effects(current);
-      const std::string next = co_await guarded_value(*node, route(*node, current));
+      trace_.push_back(std::move(current));
+      const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
+      run_effects(here);
+      const std::string next = co_await guarded_value(*node, route(*node, here));
       if (next == kEnd) break;
       const NodeType& target = g_.nodes.at(next);
       TraceEntry filled{next, Json::object()};
-      co_await guarded(target, make(target, filled, current));
+      co_await guarded(target, make(target, filled, here));
       current = std::move(filled);
       node = &target;
     }
-    co_return GraphResult{trace_.back(), trace_, deps_.resolved()};
+    TraceEntry terminal = trace_.back();
+    co_return GraphResult{std::move(terminal), std::move(trace_), deps_.resolved()};
   }
 
  private:
@@ -109,7 +111,8 @@ class GraphRun {
     std::vector<std::string> names;
     for (const auto& f : node.fields)
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) names.push_back(f.dep);
-    const auto values = co_await deps_.values(names);
+    std::map<std::string, Json> values;
+    if (!names.empty()) values = co_await deps_.values(names);
     for (const auto& f : node.fields) {
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) {
         check_value(f, values.at(f.dep), "dep field");
