@@ -1,6 +1,8 @@
 // The chain file: SPEC §8 syntax; every mistake is refused with file:line before anything runs.
 #include <gtest/gtest.h>
 
+#include "config_error.hpp"
+
 #include "skein/chain.hpp"
 
 namespace skein {
@@ -33,19 +35,10 @@ steps:
 )";
 
 std::string error_of(const std::string& text) {
-  try {
-    parse_chain(text, "/data/c.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { parse_chain(text, "/data/c.yaml"); });
 }
 
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  return text.replace(at, from.size(), to);
-}
+using test::replace;
 
 TEST(ChainFileTest, ParsesEverySection) {
   Chain c = parse_chain(kGood, "/data/c.yaml");

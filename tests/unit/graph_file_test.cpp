@@ -3,6 +3,8 @@
 // file:line; nodes that cannot end and unreached nodes are warnings.
 #include <gtest/gtest.h>
 
+#include "config_error.hpp"
+
 #include "skein/graph.hpp"
 
 namespace skein {
@@ -39,19 +41,10 @@ nodes:
 )";
 
 std::string error_of(const std::string& text) {
-  try {
-    parse_graph(text, "/g/outfit.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { parse_graph(text, "/g/outfit.yaml"); });
 }
 
-std::string replace(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  return text.replace(at, from.size(), to);
-}
+using test::replace;
 
 TEST(GraphFileTest, TheSpecExampleParsesWithEverySource) {
   std::vector<GraphWarning> warnings;

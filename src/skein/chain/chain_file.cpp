@@ -8,6 +8,7 @@
 #include "apply_file.hpp"
 #include "engine/engine_file.hpp"
 #include "node_checks.hpp"
+#include "schema/types_file.hpp"
 #include "skein/chain.hpp"
 #include "util/sha256.hpp"
 #include "util/yaml_json.hpp"
@@ -28,7 +29,7 @@ class ChainLoader {
     Chain c;
     c.name = scalar_as<std::string>(file_, root["chain"], "`chain`");
     if (root["engines"]) c.engines = parse_engines(root["engines"], file_, dir_);
-    if (root["types"]) load_types(root["types"], c);
+    if (root["types"]) load_types(file_, root["types"], c.types);
     if (root["input"]) c.input = type_ref(root["input"], c, "input");
     if (root["batch_size"]) c.batch_size = positive_int(file_, root["batch_size"], "`batch_size`");
     if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0)
@@ -39,15 +40,6 @@ class ChainLoader {
   }
 
  private:
-  void load_types(const YAML::Node& types, Chain& c) {
-    if (!types.IsMap()) throw ConfigError(where(file_, types), "`types` must be a mapping of name to JSON Schema");
-    for (const auto& kv : types) {
-      LineMap lines;
-      Json schema = yaml_to_json(kv.second, &lines);
-      c.types.add(kv.first.Scalar(), std::move(schema), where(file_, kv.first), lines);
-    }
-  }
-
   // A type given by name (`Verdict`) or inline (a schema mapping).
   TypePtr type_ref(const YAML::Node& n, const Chain& c, const std::string& owner) {
     if (n.IsScalar()) return c.types.get(n.Scalar(), where(file_, n));

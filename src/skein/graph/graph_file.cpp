@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/engine_file.hpp"
+#include "schema/types_file.hpp"
 #include "skein/graph.hpp"
 #include "util/sha256.hpp"
 #include "util/yaml_json.hpp"
@@ -33,7 +34,7 @@ class GraphLoader {
         throw ConfigError(where(file_, root["max_iters"]), "`max_iters` must be 0 (unlimited) or more");
     }
     if (root["engines"]) g.engines = parse_engines(root["engines"], file_, dir_);
-    if (root["types"]) load_types(root["types"], g);
+    if (root["types"]) load_types(file_, root["types"], g.types);
     if (!root["nodes"] || !root["nodes"].IsMap() || root["nodes"].size() == 0)
       throw ConfigError(where(file_, root), "`nodes` must be a non-empty mapping of node name to node");
     for (const auto& kv : root["nodes"]) g.nodes[kv.first.Scalar()].name = kv.first.Scalar();  // names first
@@ -43,15 +44,6 @@ class GraphLoader {
   }
 
  private:
-  void load_types(const YAML::Node& types, Graph& g) {
-    if (!types.IsMap()) throw ConfigError(where(file_, types), "`types` must be a mapping of name to JSON Schema");
-    for (const auto& kv : types) {
-      LineMap lines;
-      Json schema = yaml_to_json(kv.second, &lines);
-      g.types.add(kv.first.Scalar(), std::move(schema), where(file_, kv.first), lines);
-    }
-  }
-
   void load_node(const YAML::Node& key, const YAML::Node& n, Graph& g) {
     NodeType& node = g.nodes.at(key.Scalar());
     node.where = where(file_, key);
