@@ -3,6 +3,7 @@
 // inspect with its file:line before anything runs; --mermaid draws the graph.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "fixture.hpp"
 #include "run_folder.hpp"
 #include "skein/chain.hpp"
+#include "skein/graph.hpp"
 
 namespace skein {
 namespace {
@@ -104,6 +106,29 @@ TEST_F(InspectTest, AGraphFileShowsItsNodesSourcesAndInputs) {
   EXPECT_NE(r.out.find("approved : \"boolean\"  (gate \"Do you like this outfit?\")"), std::string::npos) << r.out;
   const Shell m = shell(kSkein + " inspect --mermaid " + (kExamples / "outfit/graph.yaml").string());
   EXPECT_NE(m.out.find("IsGettingDressed --> Recommend"), std::string::npos) << m.out;
+}
+
+TEST_F(InspectTest, TheTriageGraphRoutesOnlyAlongItsEdgesAndMaxItersBoundsItsLoop) {
+  setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
+  const fs::path dir = kExamples / "triage";
+  const Graph g = load_graph((dir / "graph.yaml").string());
+  const Shell r = shell(kSkein + " run " + (dir / "graph.yaml").string() + " -i " + (dir / "tickets.jsonl").string() +
+                        " -o " + (dir_ / "out").string());
+  const auto results = test::read_jsonl(dir_ / "out/results.jsonl");
+  ASSERT_EQ(results.size(), 3u) << r.out;
+  for (const auto& res : results) {
+    if (res["status"] == "failed") {  // the random model may loop Fix -> Review -> Fix ... until stopped
+      EXPECT_NE(res["error"].get<std::string>().find("max_iters (8) reached"), std::string::npos) << res.dump();
+      continue;
+    }
+    const Json& trace = res["trace"];
+    ASSERT_GE(trace.size(), 3u) << res.dump();
+    for (size_t i = 1; i < trace.size(); ++i) {
+      const auto& next = g.nodes.at(trace[i - 1]["type"].get<std::string>()).next;
+      EXPECT_NE(std::find(next.begin(), next.end(), trace[i]["type"].get<std::string>()), next.end()) << res.dump();
+    }
+    EXPECT_TRUE(g.nodes.at(res["terminal"].get<std::string>()).may_end()) << res.dump();
+  }
 }
 
 using CliTest = test::RunFolderTest;
