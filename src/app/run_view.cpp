@@ -97,29 +97,18 @@ void RunView::progress(const RunProgress& p) {
   std::cerr << out << std::flush;
 }
 
-void RunView::warning(const std::string& message) {
+void RunView::say(const char* event, const std::string& prefix, const char* color, const std::string& message,
+                  bool even_quiet) {
   if (mode_ == ViewMode::json)
-    std::cerr << Json{{"event", "warning"}, {"message", message}}.dump() << "\n";
-  else if (mode_ != ViewMode::quiet)
-    std::cerr << paint("warning: ", "33") << message << "\n";
-  drawn_ = 0;
+    std::cerr << Json{{"event", event}, {"message", message}}.dump() << "\n";
+  else if (mode_ != ViewMode::quiet || even_quiet)
+    std::cerr << (color ? paint(prefix, color) : prefix) << message << "\n";
+  drawn_ = 0;  // the next redraw starts below this line
 }
 
-void RunView::note(const std::string& message) {
-  if (mode_ == ViewMode::json)
-    std::cerr << Json{{"event", "note"}, {"message", message}}.dump() << "\n";
-  else if (mode_ != ViewMode::quiet)
-    std::cerr << "note: " << message << "\n";
-  drawn_ = 0;
-}
-
-void RunView::error(const std::string& message) {
-  if (mode_ == ViewMode::json)
-    std::cerr << Json{{"event", "error"}, {"message", message}}.dump() << "\n";
-  else
-    std::cerr << paint("skein: ", "31") << message << "\n";
-  drawn_ = 0;
-}
+void RunView::warning(const std::string& message) { say("warning", "warning: ", "33", message, false); }
+void RunView::note(const std::string& message) { say("note", "note: ", nullptr, message, false); }
+void RunView::error(const std::string& message) { say("error", "skein: ", "31", message, true); }
 
 void RunView::summary(const RunSummary& s) {
   long long tokens_in = 0, tokens_out = 0, calls = 0, cached = 0;

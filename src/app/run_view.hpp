@@ -26,6 +26,9 @@ class RunView {
  private:
   std::string node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const;
   std::string paint(const std::string& text, const char* code) const;
+  // A line of `event` (JSON with --json-logs); shown with --quiet only when `even_quiet`.
+  void say(const char* event, const std::string& prefix, const char* color, const std::string& message,
+           bool even_quiet);
   ViewMode mode_;
   bool color_;
   int drawn_ = 0;  // lines of the last redraw, to move back over

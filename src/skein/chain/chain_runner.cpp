@@ -62,8 +62,7 @@ class ChainRun {
   }
 
   RunSummary run() {
-    const auto t0 = Clock::now();
-    t0_ = t0;
+    t0_ = Clock::now();
     if (const Json saved = options_.resume ? resumable_run(writer_.dir(), chain_, options_) : Json();
         !saved.is_null()) {
       if (saved.value("status", "") == "done") return finished_run(saved);
@@ -75,14 +74,13 @@ class ChainRun {
       writer_.json_file("graph.json", chain_graph(chain_));
       writer_.run_json(run_json("running"));
     }
-    rows_total_ = count_input_records(options_.input_path);
     asio::io_context io;
     std::exception_ptr failure;
     asio::co_spawn(io, main(), [&](std::exception_ptr e) { failure = e; });
     io.run();
     leases_.clear();
     if (own_broker_) broker_->flush(true);  // a chain run ends by releasing its engines
-    summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
     summary_.status = failure ? "failed" : "done";
     if (failure) summary_.error = describe(failure);
     if (!failure) checkpoint(true);
@@ -112,6 +110,7 @@ class ChainRun {
 
   asio::awaitable<void> main() {
     InputReader reader(options_.input_path);
+    rows_total_ = reader.array_size() ? reader.array_size() : count_input_records(options_.input_path);
     if (summary_.resumed) reader.skip_to(checkpoint_.at("input_position").get<size_t>());
     if (!chain_.input) warn("the chain declares no `input:` type: input records are read as plain objects");
     for (;;) {

@@ -88,13 +88,7 @@ std::optional<size_t> count_input_records(const std::string& path) {
   if (path == "-") return std::nullopt;
   std::ifstream in(path);
   if (!in) return std::nullopt;
-  if (first_char(in) == '[') {
-    try {
-      return Json::parse(in).size();
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
+  if (first_char(in) == '[') return std::nullopt;
   size_t n = 0;
   for (std::string line; std::getline(in, line);) n += line.find_first_not_of(" \t\r") != std::string::npos;
   return n;

@@ -30,6 +30,8 @@ class InputReader {
   // How far reading got: lines (elements) consumed. skip_to(n) continues after the n-th.
   size_t position() const { return array_ ? next_element_ : line_; }
   void skip_to(size_t position);
+  // The number of records of a JSON array input (parsed whole); nothing for JSONL.
+  std::optional<size_t> array_size() const { return array_ ? std::optional<size_t>(array_->size()) : std::nullopt; }
 
  private:
   std::optional<InputLine> next_element();
@@ -41,8 +43,8 @@ class InputReader {
   size_t next_element_ = 0;
 };
 
-// Counts the records of a file quickly (lines that are not blank, or array elements), for progress.
-// Nothing for stdin.
+// Counts the records of a JSONL file quickly (lines that are not blank), for progress. Nothing for
+// stdin or a JSON array (see InputReader::array_size).
 std::optional<size_t> count_input_records(const std::string& path);
 
 }  // namespace skein

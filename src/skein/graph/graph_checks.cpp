@@ -3,6 +3,7 @@
 // are warnings.
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <set>
 
 #include "skein/graph.hpp"
@@ -23,6 +24,15 @@ std::set<std::string> reachable_from(const Graph& g, const std::string& from) {
       if (next != kEnd) todo.push_back(next);
   }
   return seen;
+}
+
+// Every node's reachable set, computed once for all the checks.
+using Reach = std::map<std::string, std::set<std::string>>;
+
+Reach reach_all(const Graph& g) {
+  Reach out;
+  for (const auto& [name, node] : g.nodes) out[name] = reachable_from(g, name);
+  return out;
 }
 
 void check_successors(const Graph& g) {
@@ -51,12 +61,11 @@ std::string cycle_from(const Graph& g, const std::string& name, std::vector<std:
 }
 
 void check_function(const Graph& g, const std::string& name, const Location& at, bool require_functions) {
-  if (g.nodes.count(name)) return;  // a node-typed dep: the model fills that node
   auto spec = g.deps.find(name);
-  if (spec != g.deps.end() && !spec->second.exec.empty()) return;
-  if (!require_functions && spec != g.deps.end()) return;
-  if (g.functions.count(name)) return;
-  if (!require_functions) return;  // a native function the host registers before running
+  const bool is_exec = spec != g.deps.end() && !spec->second.exec.empty();
+  // A node-typed dep (the model fills that node), a command, a registered function, or one the
+  // host registers before running.
+  if (g.nodes.count(name) || is_exec || g.functions.count(name) || !require_functions) return;
   throw ConfigError(at,
                     "dep '" + name + "' is neither a function defined under `functions:` nor one registered in C++");
 }
@@ -72,18 +81,18 @@ void check_deps(const Graph& g, bool require_functions) {
 }
 
 // Whether node `n` can run before node `at` in some run: start ->* n ->+ at.
-bool comes_before(const Graph& g, const std::string& n, const std::string& at) {
-  if (!reachable_from(g, g.start).count(n)) return false;
+bool comes_before(const Graph& g, const Reach& reach, const std::string& n, const std::string& at) {
+  if (!reach.at(g.start).count(n)) return false;
   for (const auto& next : g.nodes.at(n).next)
-    if (next != kEnd && reachable_from(g, next).count(at)) return true;
+    if (next != kEnd && reach.at(next).count(at)) return true;
   return false;
 }
 
 // A recall of `type` from `at` can be satisfied when a node of that type, or a node with a plain
 // field of that type, can run before `at`.
-bool recall_possible(const Graph& g, const std::string& type, const std::string& at) {
+bool recall_possible(const Graph& g, const Reach& reach, const std::string& type, const std::string& at) {
   for (const auto& [name, node] : g.nodes) {
-    if (!comes_before(g, name, at)) continue;
+    if (!comes_before(g, reach, name, at)) continue;
     if (name == type) return true;
     for (const auto& f : node.fields)
       if (f.source == FieldSource::plain && f.type && f.type->name() == type) return true;
@@ -91,11 +100,11 @@ bool recall_possible(const Graph& g, const std::string& type, const std::string&
   return false;
 }
 
-void check_fields(const Graph& g, bool require_functions) {
+void check_fields(const Graph& g, const Reach& reach, bool require_functions) {
   for (const auto& [name, node] : g.nodes)
     for (const auto& f : node.fields) {
       if (f.source == FieldSource::dep) check_function(g, f.dep, f.where, require_functions);
-      if (f.source == FieldSource::recall && !recall_possible(g, f.recall, name))
+      if (f.source == FieldSource::recall && !recall_possible(g, reach, f.recall, name))
         throw ConfigError(f.where, "node '" + name + "', field '" + f.name + "': recall of " + f.recall +
                                        " can never be satisfied (no " + f.recall +
                                        " node or plain field of that type can come before this node)");
@@ -135,7 +144,8 @@ std::vector<std::string> discover(const Graph& g) {
 std::vector<GraphWarning> check_graph(const Graph& g, bool require_functions) {
   check_successors(g);
   check_deps(g, require_functions);
-  check_fields(g, require_functions);
+  const Reach reach = reach_all(g);
+  check_fields(g, reach, require_functions);
   std::vector<GraphWarning> warnings;
   const auto found = discover(g);
   for (const auto& [name, node] : g.nodes) {
@@ -144,7 +154,7 @@ std::vector<GraphWarning> check_graph(const Graph& g, bool require_functions) {
       continue;
     }
     bool can_end = false;
-    for (const auto& r : reachable_from(g, name)) can_end = can_end || g.nodes.at(r).may_end();
+    for (const auto& r : reach.at(name)) can_end = can_end || g.nodes.at(r).may_end();
     if (!can_end)
       warnings.push_back({node.where, "node '" + name + "' cannot reach an end: runs through it stop at max_iters"});
   }

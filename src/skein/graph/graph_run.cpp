@@ -51,7 +51,7 @@ class GraphRun {
       trace_.push_back(std::move(current));
       const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
       run_effects(here);
-      const std::string next = co_await guarded_value(*node, route(*node, here));
+      const std::string next = co_await guarded(*node, route(*node, here));
       if (next == kEnd) break;
       const NodeType& target = g_.nodes.at(next);
       TraceEntry filled{next, Json::object()};
@@ -65,16 +65,8 @@ class GraphRun {
 
  private:
   // Errors become GraphErrors carrying the node and the trace so far.
-  asio::awaitable<void> guarded(const NodeType& node, asio::awaitable<void> step) {
-    try {
-      co_await std::move(step);
-    } catch (const GraphError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw GraphError(node.name, trace_, e.what());
-    }
-  }
-  asio::awaitable<std::string> guarded_value(const NodeType& node, asio::awaitable<std::string> step) {
+  template <typename T>
+  asio::awaitable<T> guarded(const NodeType& node, asio::awaitable<T> step) {
     try {
       co_return co_await std::move(step);
     } catch (const GraphError&) {
