@@ -92,13 +92,16 @@ auto async_generate(Engine& engine, GenerateRequest request, CompletionToken&& t
         auto slot = asio::get_associated_cancellation_slot(handler);
         auto work = asio::make_work_guard(asio::get_associated_executor(handler));
         auto shared = std::make_shared<Handler>(std::move(handler));
+        // The engine thread keeps its own work guard until `post` has returned, so the caller's
+        // io_context cannot run out of work (and be destroyed) while `post` still touches it.
         auto pending = engine.submit(std::move(req), [shared, work](GenerateResult result) mutable {
-          auto ex = work.get_executor();
-          asio::post(ex, [shared, work = std::move(work), result = std::move(result)]() mutable {
+          asio::post(work.get_executor(), [shared, work, result = std::move(result)]() mutable {
             auto s = asio::get_associated_cancellation_slot(*shared);
             if (s.is_connected()) s.clear();
             std::move (*shared)(std::move(result));
           });
+          shared.reset();
+          work.reset();
         });
         if (slot.is_connected())
           slot.assign([weak = std::weak_ptr<PendingRequest>(pending)](asio::cancellation_type) {
