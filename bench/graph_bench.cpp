@@ -17,12 +17,12 @@ namespace {
 
 class InstantLM : public GraphLM {
  public:
-  asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates, const Json&) override {
-    co_return candidates.front();
+  asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types, const Json&) override {
+    co_return LMReply<std::string>{types.front(), {}};
   }
-  asio::awaitable<Json> fill(const NodeType&, const std::vector<const Field*>&, const Json&, const std::string&,
-                             const TraceEntry& source) override {
-    co_return Json{{"v", source.fields.value("v", 0) + 1}};
+  asio::awaitable<LMReply<Json>> fill(const NodeType&, const Json&, const std::string&,
+                                      const TraceEntry& source) override {
+    co_return LMReply<Json>{Json{{"v", source.fields.value("v", 0) + 1}}, {}};
   }
 };
 

@@ -19,22 +19,17 @@ class EngineLM : public GraphLM {
   EngineLM(std::function<Engine&(const std::string& name)> engine_for, std::string default_engine = "local",
            Sampling sampling = {}, int retries = 2);
 
-  boost::asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates,
-                                                  const Json& context) override;
-  boost::asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>& fields,
-                                    const Json& resolved, const std::string& instruction,
-                                    const TraceEntry& source) override;
-
-  long long prompt_tokens() const { return prompt_tokens_; }
-  long long generated_tokens() const { return generated_tokens_; }
+  boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
+                                                           const Json& context) override;
+  boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
+                                             const std::string& instruction, const TraceEntry& source) override;
 
  private:
-  boost::asio::awaitable<Json> ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type);
+  boost::asio::awaitable<LMReply<Json>> ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type);
   std::function<Engine&(const std::string&)> engine_for_;
   std::string default_engine_;
   Sampling sampling_;
   int retries_;
-  long long prompt_tokens_ = 0, generated_tokens_ = 0;
 };
 
 // One timed LM call.
@@ -42,21 +37,22 @@ struct LMTiming {
   std::string call;  // choose | fill
   std::string node;  // fill: the node filled; choose: the node chosen
   int64_t start_ns = 0, end_ns = 0;
+  LMTokens tokens;
 };
 
-// Implements the protocol by calling another implementation and recording each call's timing,
-// without the run loop knowing.
+// Implements the protocol by calling another implementation and recording each call's timing and
+// tokens, without the run loop knowing. Thread-safe.
 class TimingLM : public GraphLM {
  public:
   explicit TimingLM(GraphLM& inner) : inner_(inner) {}
-  boost::asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates,
-                                                  const Json& context) override;
-  boost::asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>& fields,
-                                    const Json& resolved, const std::string& instruction,
-                                    const TraceEntry& source) override;
+  boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
+                                                           const Json& context) override;
+  boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
+                                             const std::string& instruction, const TraceEntry& source) override;
   std::vector<LMTiming> timings() const;
 
  private:
+  void record(LMTiming t);
   GraphLM& inner_;
   mutable std::mutex mu_;
   std::vector<LMTiming> timings_;

@@ -22,19 +22,46 @@ struct TraceEntry {
   Json fields = Json::object();
 };
 
-// The LM protocol, implemented once over any engine; a decorator (timing) implements it too.
+// Tokens an LM call used (every attempt of it).
+struct LMTokens {
+  long long prompt = 0, generated = 0;
+  LMTokens& operator+=(const LMTokens& o) {
+    prompt += o.prompt;
+    generated += o.generated;
+    return *this;
+  }
+};
+
+// A protocol call's answer and what it cost.
+template <typename T>
+struct LMReply {
+  T value;
+  LMTokens tokens;
+};
+
+// The fields of `target` the model produces: its plain fields, in declared order.
+std::vector<const Field*> model_fields(const NodeType& target);
+
+// The LM protocol (SPEC §4), implemented once over any engine (EngineLM); decorators (TimingLM)
+// implement it too. `choose_type` and `fill` are the two calls that reach a model; `decide` and
+// `make` are built on them, so a decorator of the two sees every call.
 class GraphLM {
  public:
   virtual ~GraphLM() = default;
-  // One of `candidates` (node type names, "end" among them where the node may end). Never called
-  // with a single candidate: the run loop takes it.
-  virtual boost::asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates,
-                                                          const Json& context) = 0;
-  // The values of `target`'s fields the model produces (`fields`, never empty), given the fields
+  // One of `types` (node type names, "end" among them where the node may end), given the current
+  // node's fields. Never called with a single candidate.
+  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
+                                                                   const Json& context) = 0;
+  // The values of `target`'s model fields (model_fields(target), never empty), given its fields
   // already resolved, the instruction and the node the run comes from.
-  virtual boost::asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>& fields,
-                                            const Json& resolved, const std::string& instruction,
-                                            const TraceEntry& source) = 0;
+  virtual boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
+                                                     const std::string& instruction, const TraceEntry& source) = 0;
+  // `target`'s model fields made from `node` with nothing resolved and `target`'s own
+  // instruction; no call (an empty object) when it has none.
+  virtual boost::asio::awaitable<LMReply<Json>> make(const TraceEntry& node, const NodeType& target);
+  // The node type after `node` (of type `type`): "end" when `type.next` is empty, its only
+  // successor without a call, else choose_type among `type.next`.
+  virtual boost::asio::awaitable<LMReply<std::string>> decide(const NodeType& type, const TraceEntry& node);
 };
 
 // A graph run's error: the node type it happened at and the trace so far.
@@ -71,7 +98,8 @@ struct GraphRunOptions {
 struct GraphResult {
   TraceEntry terminal;
   std::vector<TraceEntry> trace;
-  DepCache deps;  // every dep resolved in the run
+  DepCache deps;    // every dep resolved in the run
+  LMTokens tokens;  // every LM call of the run
 };
 
 // Runs `graph` from its start node filled with `input` (the start node's plain fields). Throws

@@ -52,19 +52,24 @@ asio::awaitable<Json> ask_on_terminal(const std::string& question, const Field& 
   }
 }
 
-void print_trace(const GraphResult& r, const std::vector<LMTiming>& timings) {
-  std::map<size_t, double> fill_ms;  // the k-th fill belongs to the k-th filled node
+// Each node after the start with its fill's time and tokens: fills are matched to the trace by
+// node type in order (a fill of a node-typed dep, which is no trace entry, is passed over).
+void print_trace(const Graph& g, const GraphResult& r, const std::vector<LMTiming>& timings) {
   size_t k = 0;
-  for (const auto& t : timings)
-    if (t.call == "fill") fill_ms[k++] = double(t.end_ns - t.start_ns) / 1e6;
-  size_t filled = 0;
   for (size_t i = 0; i < r.trace.size(); ++i) {
     const auto& e = r.trace[i];
     std::string time = i == 0 ? "input" : "no model call";
-    if (i > 0 && e.fields.size() && fill_ms.count(filled)) time = fmt::format("{:.0f} ms", fill_ms[filled++]);
-    std::cout << fmt::format("{:>2}. {:<20} {:>12}  {}\n", i + 1, e.type, time, e.fields.dump());
+    if (i > 0 && !model_fields(g.nodes.at(e.type)).empty()) {
+      while (k < timings.size() && !(timings[k].call == "fill" && timings[k].node == e.type)) ++k;
+      if (k < timings.size()) {
+        const auto& t = timings[k++];
+        time = fmt::format("{:.0f} ms, {} tok", double(t.end_ns - t.start_ns) / 1e6, t.tokens.generated);
+      }
+    }
+    std::cout << fmt::format("{:>2}. {:<20} {:>18}  {}\n", i + 1, e.type, time, e.fields.dump());
   }
-  std::cout << "terminal: " << r.terminal.type << "\n";
+  std::cout << fmt::format("terminal: {} ({} prompt + {} generated tokens)\n", r.terminal.type, r.tokens.prompt,
+                           r.tokens.generated);
 }
 
 Json result_line(size_t line, const Json& input, const GraphResult* r, const std::string& error) {
@@ -74,6 +79,7 @@ Json result_line(size_t line, const Json& input, const GraphResult* r, const std
     for (const auto& e : r->trace) trace.push_back({{"type", e.type}, {"fields", e.fields}});
     out["terminal"] = r->terminal.type;
     out["trace"] = std::move(trace);
+    out["tokens"] = {{"prompt", r->tokens.prompt}, {"generated", r->tokens.generated}};
   } else {
     out["error"] = error;
   }
@@ -149,7 +155,7 @@ int graph_run_command(const RunArgs& args) {
   if (args.input.empty() || args.input[0] != '{') return run_many(g, args, std::move(o));
   try {
     const GraphResult r = run_graph_sync(g, Json::parse(args.input), std::move(o));
-    print_trace(r, timed.timings());
+    print_trace(g, r, timed.timings());
     return 0;
   } catch (const GraphError& e) {
     std::cerr << "skein: " << e.what() << "\n";

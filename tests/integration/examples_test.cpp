@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 
 #include "fixture.hpp"
 #include "run_folder.hpp"
@@ -149,7 +150,7 @@ nodes:
   ASSERT_EQ(one.status, 0) << one.out;
   EXPECT_NE(one.out.find("1. Ticket"), std::string::npos) << one.out;
   EXPECT_NE(one.out.find("2. Classify"), std::string::npos) << one.out;
-  EXPECT_NE(one.out.find(" ms "), std::string::npos) << one.out;  // the node's time
+  EXPECT_TRUE(std::regex_search(one.out, std::regex(R"(2\. Classify +[0-9]+ ms, [1-9][0-9]* tok)"))) << one.out;
   EXPECT_NE(one.out.find("terminal: Classify"), std::string::npos) << one.out;
   std::ofstream(dir_ / "runs.jsonl") << "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n{\"text\": \"c\"}\n";
   const Shell many = shell(kSkein + " run " + (dir_ / "g.yaml").string() + " -i " + (dir_ / "runs.jsonl").string() +
@@ -160,6 +161,7 @@ nodes:
   ASSERT_EQ(by_line.size(), 3u);
   EXPECT_EQ(by_line[1]["status"], "done");
   EXPECT_EQ(by_line[1]["terminal"], "Classify");
+  EXPECT_GT(by_line[1]["tokens"]["generated"].get<int>(), 0);
   EXPECT_EQ(by_line[2]["status"], "failed");
   EXPECT_NE(by_line[2]["error"].get<std::string>().find("lacks 'text'"), std::string::npos) << by_line[2].dump();
   EXPECT_EQ(by_line[3]["trace"][0]["fields"]["text"], "c");

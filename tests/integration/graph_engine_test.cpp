@@ -114,14 +114,19 @@ TEST(GraphEngineTest, ARunOnTheLocalModelIsTypedAndTheTimingsMatchTheTrace) {
   }
   std::vector<std::string> got;
   int64_t last_end = 0;
+  LMTokens recorded;
   for (const auto& t : timed.timings()) {
     got.push_back(t.call + " " + t.node);
     EXPECT_LE(t.start_ns, t.end_ns);
     EXPECT_GE(t.start_ns, last_end);
+    EXPECT_GT(t.tokens.prompt, 0);
+    EXPECT_GT(t.tokens.generated, 0);
     last_end = t.end_ns;
+    recorded += t.tokens;
   }
   EXPECT_EQ(got, expected);
-  EXPECT_GT(lm.generated_tokens(), 0);
+  EXPECT_EQ(recorded.prompt, r.tokens.prompt);  // the run counts the same tokens as the decorator
+  EXPECT_EQ(recorded.generated, r.tokens.generated);
 }
 
 }  // namespace

@@ -9,9 +9,14 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 
 #include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "skein/graph_run.hpp"
 
@@ -28,18 +33,18 @@ class ScriptedLM : public GraphLM {
   int choose_calls = 0, fill_calls = 0;
   std::vector<std::vector<std::string>> offered;
 
-  asio::awaitable<std::string> choose_type(const std::vector<std::string>& candidates, const Json&) override {
+  asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& candidates, const Json&) override {
     ++choose_calls;
     offered.push_back(candidates);
     if (choices.empty()) throw Error("the script has no more choices");
     std::string c = choices.front();
     choices.erase(choices.begin());
-    co_return c;
+    co_return LMReply<std::string>{c, {3, 1}};
   }
-  asio::awaitable<Json> fill(const NodeType& target, const std::vector<const Field*>&, const Json& resolved,
-                             const std::string&, const TraceEntry& source) override {
+  asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved, const std::string&,
+                                      const TraceEntry& source) override {
     ++fill_calls;
-    co_return fills.at(target.name)(resolved, source);
+    co_return LMReply<Json>{fills.at(target.name)(resolved, source), {10, 2}};
   }
 };
 
@@ -163,6 +168,77 @@ TEST_F(GraphRunTest, AFailingDepFailsTheRunNamingItselfWithThePartialTrace) {
   }
 }
 
+TEST_F(GraphRunTest, AFailingDepFailsTheRunWithoutWaitingForItsSiblings) {
+  std::promise<void> run_failed;
+  std::shared_future<void> failed = run_failed.get_future().share();
+  std::atomic<bool> sibling_saw_the_failure{false};
+  graph_.functions["sla_hours"] = [&](const Json&) {  // runs until the run has failed
+    sibling_saw_the_failure = failed.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    return Json(1);
+  };
+  graph_.functions["owner"] = [](const Json&) -> Json { throw Error("directory unreachable"); };
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  GraphRunOptions o;
+  o.lm = &lm_;
+  o.blocking = pool.get_executor();
+  std::string error;
+  asio::co_spawn(io, run_graph(graph_, Json::parse(R"({"text": "a", "reporter": {"name": "b"}})"), std::move(o)),
+                 [&](std::exception_ptr e, GraphResult) {
+                   try {
+                     if (e) std::rethrow_exception(e);
+                   } catch (const GraphError& g) {
+                     error = g.what();
+                   }
+                   run_failed.set_value();
+                 });
+  io.run();
+  pool.join();
+  EXPECT_NE(error.find("dep 'owner' failed: directory unreachable"), std::string::npos) << error;
+  EXPECT_TRUE(sibling_saw_the_failure.load());  // the run failed while sla_hours was still running
+}
+
+TEST_F(GraphRunTest, ANodeTypedDepIsMadeByTheModelFromTheNodeBefore) {
+  Graph g = parse_graph(R"(graph: plan
+start: Ask
+nodes:
+  Ask:
+    fields: {q: {type: string}}
+    next: [Plan]
+  Draft:
+    fields: {text: {type: string}}
+    next: [end]
+  Plan:
+    fields:
+      draft: {dep: Draft}
+      steps: {type: integer}
+    next: [end]
+)",
+                        "/g/plan.yaml");
+  lm_.fills["Draft"] = [](const Json& resolved, const TraceEntry& source) {
+    return Json{{"text", "draft after " + source.type + " with " + resolved.dump()}};
+  };
+  lm_.fills["Plan"] = [](const Json& resolved, const TraceEntry&) {
+    return Json{{"steps", resolved["draft"]["text"].get<std::string>().size()}};
+  };
+  GraphRunOptions o;
+  o.lm = &lm_;
+  GraphResult r = run_graph_sync(g, Json{{"q", "how?"}}, std::move(o));
+  EXPECT_EQ(r.terminal.fields["draft"], Json::parse(R"({"text": "draft after Ask with {}"})"));
+  EXPECT_EQ(r.terminal.fields["steps"], 23);
+  EXPECT_EQ(lm_.fill_calls, 2);
+  lm_.fills["Draft"] = [](const Json&, const TraceEntry&) { return Json{{"text", 5}}; };
+  GraphRunOptions bad;
+  bad.lm = &lm_;
+  try {
+    run_graph_sync(g, Json{{"q", "how?"}}, std::move(bad));
+    FAIL() << "a mistyped made node was accepted";
+  } catch (const GraphError& e) {
+    EXPECT_EQ(e.node(), "Plan");
+    EXPECT_NE(std::string(e.what()).find("field 'text' does not match its type"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(GraphRunTest, PreSeededDepsBypassTheirFunctions) {
   GraphRunOptions o;
   o.dep_cache["sla_hours"] = 2;
@@ -194,6 +270,8 @@ TEST_F(GraphRunTest, OneSuccessorMakesNoChooseCallAndEndIsOfferedAndEnds) {
   EXPECT_EQ(lm_.offered[0], (std::vector<std::string>{"Fix", "Answer", "end"}));
   EXPECT_EQ(r.trace.size(), 2u);
   EXPECT_EQ(r.terminal.type, "Classify");
+  EXPECT_EQ(r.tokens.prompt, 10 + 3);  // the run adds up its calls' tokens: one fill, one choice
+  EXPECT_EQ(r.tokens.generated, 2 + 1);
 }
 
 TEST_F(GraphRunTest, ANodeWithoutModelFieldsMakesNoFillCall) {

@@ -6,8 +6,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "chain/gather.hpp"
 #include "engine/process/subprocess.hpp"
+#include "first_failure.hpp"
 
 namespace skein {
 
@@ -48,6 +48,7 @@ DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_execu
     : graph_(graph), seeded_(std::move(seeded)), blocking_(std::move(blocking)), recall_(std::move(recall)) {}
 
 asio::awaitable<Json> DepResolver::value(const std::string& name) {
+  const auto self = shared_from_this();  // alive while this dep runs, even past its run
   if (auto it = seeded_.find(name); it != seeded_.end()) co_return it->second;
   auto& slot = slots_[name];
   if (!slot) {  // the first user computes; later ones wait for it
@@ -72,11 +73,18 @@ asio::awaitable<Json> DepResolver::value(const std::string& name) {
   co_return s->value;
 }
 
-asio::awaitable<std::map<std::string, Json>> DepResolver::values(const std::vector<std::string>& names) {
-  std::vector<Json> got(names.size());
-  co_await gather(names.size(), [&](size_t i) -> asio::awaitable<void> { got[i] = co_await value(names[i]); });
+asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self, std::string name,
+                                              std::shared_ptr<std::vector<Json>> out, size_t i) {
+  (*out)[i] = co_await self->value(name);
+}
+
+asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names) {
+  auto got = std::make_shared<std::vector<Json>>(names.size());
+  std::vector<asio::awaitable<void>> tasks;
+  for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], got, i));
+  co_await all_or_first_failure(std::move(tasks));
   std::map<std::string, Json> out;
-  for (size_t i = 0; i < names.size(); ++i) out[names[i]] = std::move(got[i]);
+  for (size_t i = 0; i < names.size(); ++i) out[names[i]] = std::move((*got)[i]);
   co_return out;
 }
 
@@ -91,6 +99,7 @@ asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec) {
       params[param] = dep_values.at(*source.dep);
       continue;
     }
+    if (!recall_) throw Error("the run is over");
     std::optional<Json> v = recall_(*source.recall);
     if (!v) throw Error("parameter '" + param + "': nothing to recall of type " + *source.recall);
     params[param] = std::move(*v);

@@ -1,6 +1,9 @@
 // Deps of one graph run: each function's value computed at most once (concurrent users share one
 // computation), parameters that are deps resolved concurrently first, blocking functions run on a
-// separate executor so the run loop never stalls. A pre-seeded value is never computed.
+// separate executor so the run loop never stalls. A pre-seeded value is never computed. The first
+// failure fails the deps being awaited at once; siblings still running finish in the background
+// and their values are dropped. Make it with std::make_shared; the graph must outlive every dep
+// function still running.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,17 +16,19 @@
 
 namespace skein {
 
-class DepResolver {
+class DepResolver : public std::enable_shared_from_this<DepResolver> {
  public:
   using Recall = std::function<std::optional<Json>(const std::string& type)>;
   DepResolver(const Graph& graph, DepCache seeded, boost::asio::any_io_executor blocking, Recall recall);
 
   // The value of dep `name`. Throws Error naming the dep (and the one below it that failed).
   boost::asio::awaitable<Json> value(const std::string& name);
-  // Several at once, concurrently; the first failure is rethrown when all have finished.
-  boost::asio::awaitable<std::map<std::string, Json>> values(const std::vector<std::string>& names);
+  // Several at once, concurrently; the first failure is rethrown as soon as it happens.
+  boost::asio::awaitable<std::map<std::string, Json>> values(std::vector<std::string> names);
 
   DepCache resolved() const;
+  // The run is over: deps still running stop at their next step instead of reading the run.
+  void abandon() { recall_ = nullptr; }
 
  private:
   struct Slot {
@@ -33,6 +38,8 @@ class DepResolver {
     std::unique_ptr<boost::asio::steady_timer> ready;
   };
   boost::asio::awaitable<Json> compute(const std::string& name);
+  static boost::asio::awaitable<void> fetch_into(std::shared_ptr<DepResolver> self, std::string name,
+                                                 std::shared_ptr<std::vector<Json>> out, size_t i);
   boost::asio::awaitable<Json> params_of(const DepSpec& spec);
   Json call(const DepSpec& spec, const Json& params) const;
 

@@ -47,16 +47,16 @@ EngineLM::EngineLM(std::function<Engine&(const std::string&)> engine_for, std::s
       sampling_(std::move(sampling)),
       retries_(retries) {}
 
-asio::awaitable<Json> EngineLM::ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type) {
+asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type) {
   GenerateRequest req;
   req.messages = std::move(messages);
   req.output = type;
   req.sampling = sampling_;
+  LMTokens tokens;
   std::string reason;
   for (int attempt = 0; attempt <= retries_; ++attempt) {
     GenerateResult r = co_await async_generate(engine, req, asio::use_awaitable);
-    prompt_tokens_ += r.prompt_tokens;
-    generated_tokens_ += r.generated_tokens;
+    tokens += LMTokens{r.prompt_tokens, r.generated_tokens};
     if (r.finish == Finish::cancelled) throw Error("cancelled");
     if (r.finish == Finish::error) {
       reason = "engine error: " + r.error;
@@ -64,31 +64,32 @@ asio::awaitable<Json> EngineLM::ask(Engine& engine, std::vector<ChatMessage> mes
     }
     Json value;
     reason = check(*type, r.text, value);
-    if (reason.empty()) co_return value;
+    if (reason.empty()) co_return LMReply<Json>{std::move(value), tokens};
     req.messages.push_back({"assistant", r.text});
     req.messages.push_back({"user", "That reply is invalid: " + reason + ". Reply again with JSON only."});
   }
   throw Error("no valid reply after " + std::to_string(retries_ + 1) + " attempts: " + reason);
 }
 
-asio::awaitable<std::string> EngineLM::choose_type(const std::vector<std::string>& candidates, const Json& context) {
+asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const std::vector<std::string>& types,
+                                                            const Json& context) {
   const Json schema{{"type", "object"},
-                    {"properties", {{"next", {{"enum", candidates}}}}},
+                    {"properties", {{"next", {{"enum", types}}}}},
                     {"required", {"next"}},
                     {"additionalProperties", false}};
   const auto type = std::make_shared<Type>("Next", schema);
   std::string options;
-  for (const auto& c : candidates) options += (options.empty() ? "" : ", ") + c;
+  for (const auto& c : types) options += (options.empty() ? "" : ", ") + c;
   std::vector<ChatMessage> messages{
       {"system", "You route an agent: choose what comes next (`end` ends the run).\n\n" + type->instruction()},
       {"user", "Current state:\n" + context.dump(2) + "\n\nChoose one of: " + options}};
-  const Json reply = co_await ask(engine_for_(default_engine_), std::move(messages), type);
-  co_return reply.at("next").get<std::string>();
+  LMReply<Json> reply = co_await ask(engine_for_(default_engine_), std::move(messages), type);
+  co_return LMReply<std::string>{reply.value.at("next").get<std::string>(), reply.tokens};
 }
 
-asio::awaitable<Json> EngineLM::fill(const NodeType& target, const std::vector<const Field*>& fields,
-                                     const Json& resolved, const std::string& instruction, const TraceEntry& source) {
-  const TypePtr type = fields_type(target.name, fields);
+asio::awaitable<LMReply<Json>> EngineLM::fill(const NodeType& target, const Json& resolved,
+                                              const std::string& instruction, const TraceEntry& source) {
+  const TypePtr type = fields_type(target.name, model_fields(target));
   std::vector<ChatMessage> messages{
       {"system", instruction + "\n\n" + type->instruction()},
       {"user", "Coming from " + source.type + ":\n" + source.fields.dump(2) + "\n\nAlready known:\n" +
@@ -96,21 +97,25 @@ asio::awaitable<Json> EngineLM::fill(const NodeType& target, const std::vector<c
   co_return co_await ask(engine_for_(target.engine.value_or(default_engine_)), std::move(messages), type);
 }
 
-asio::awaitable<std::string> TimingLM::choose_type(const std::vector<std::string>& candidates, const Json& context) {
+asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const std::vector<std::string>& types,
+                                                            const Json& context) {
   const int64_t start = now_ns();
-  std::string chosen = co_await inner_.choose_type(candidates, context);
-  std::lock_guard l(mu_);
-  timings_.push_back({"choose", chosen, start, now_ns()});
-  co_return chosen;
+  LMReply<std::string> reply = co_await inner_.choose_type(types, context);
+  record({"choose", reply.value, start, now_ns(), reply.tokens});
+  co_return reply;
 }
 
-asio::awaitable<Json> TimingLM::fill(const NodeType& target, const std::vector<const Field*>& fields,
-                                     const Json& resolved, const std::string& instruction, const TraceEntry& source) {
+asio::awaitable<LMReply<Json>> TimingLM::fill(const NodeType& target, const Json& resolved,
+                                              const std::string& instruction, const TraceEntry& source) {
   const int64_t start = now_ns();
-  Json values = co_await inner_.fill(target, fields, resolved, instruction, source);
+  LMReply<Json> reply = co_await inner_.fill(target, resolved, instruction, source);
+  record({"fill", target.name, start, now_ns(), reply.tokens});
+  co_return reply;
+}
+
+void TimingLM::record(LMTiming t) {
   std::lock_guard l(mu_);
-  timings_.push_back({"fill", target.name, start, now_ns()});
-  co_return values;
+  timings_.push_back(std::move(t));
 }
 
 std::vector<LMTiming> TimingLM::timings() const {

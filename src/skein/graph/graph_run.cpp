@@ -35,7 +35,11 @@ class GraphRun {
   GraphRun(const Graph& g, GraphRunOptions o)
       : g_(g),
         o_(std::move(o)),
-        deps_(g, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); }) {}
+        deps_(std::make_shared<DepResolver>(g, o_.dep_cache, o_.blocking,
+                                            [this](const std::string& type) { return recall(g_, trace_, type); })) {}
+  ~GraphRun() { deps_->abandon(); }
+  GraphRun(const GraphRun&) = delete;
+  GraphRun& operator=(const GraphRun&) = delete;
 
   asio::awaitable<GraphResult> run(Json input) {
     if (!o_.lm) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
@@ -60,7 +64,7 @@ class GraphRun {
       node = &target;
     }
     TraceEntry terminal = trace_.back();
-    co_return GraphResult{std::move(terminal), std::move(trace_), deps_.resolved()};
+    co_return GraphResult{std::move(terminal), std::move(trace_), deps_->resolved(), tokens_};
   }
 
  private:
@@ -104,13 +108,15 @@ class GraphRun {
     for (const auto& f : node.fields)
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) names.push_back(f.dep);
     std::map<std::string, Json> values;
-    if (!names.empty()) values = co_await deps_.values(names);
+    if (!names.empty()) values = co_await deps_->values(names);
     for (const auto& f : node.fields) {
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) {
         check_value(f, values.at(f.dep), "dep field");
         entry.fields[f.name] = values.at(f.dep);
-      } else if (f.source == FieldSource::dep) {  // a node-typed dep: the model fills that node
-        entry.fields[f.name] = co_await fill_node(g_.nodes.at(f.dep), Json::object(), entry);
+      } else if (f.source == FieldSource::dep) {  // a node-typed dep: the model makes it from the node before
+        const NodeType& made = g_.nodes.at(f.dep);
+        const TraceEntry& from = trace_.empty() ? entry : trace_.back();
+        entry.fields[f.name] = checked(made, counted(co_await o_.lm->make(from, made)));
       } else if (f.source == FieldSource::recall) {
         std::optional<Json> v = recall(g_, trace_, f.recall);
         if (!v) throw Error("field '" + f.name + "': nothing to recall of type " + f.recall);
@@ -129,17 +135,15 @@ class GraphRun {
     }
   }
 
-  // The next node type: a native handler's choice, the only successor, or the model's choice.
+  // The next node type: a native handler's choice, else the LM's decision.
   asio::awaitable<std::string> route(const NodeType& node, const TraceEntry& entry) {
     std::vector<std::string> candidates = node.next;
     if (candidates.empty()) candidates = {kEnd};
     std::string next;
     if (auto h = o_.handlers.find(node.name); h != o_.handlers.end())
       next = h->second(entry);
-    else if (candidates.size() == 1)
-      next = candidates[0];
     else
-      next = co_await o_.lm->choose_type(candidates, entry.fields);
+      next = counted(co_await o_.lm->decide(node, entry));
     if (std::find(candidates.begin(), candidates.end(), next) == candidates.end())
       throw Error("routed to '" + next + "', which is not among the successors (" + joined(candidates) + ")");
     co_return next;
@@ -158,16 +162,23 @@ class GraphRun {
 
   // The fields of `target` the model produces; no call when there are none.
   asio::awaitable<Json> fill_node(const NodeType& target, const Json& resolved, const TraceEntry& source) {
-    std::vector<const Field*> wanted;
-    for (const auto& f : target.fields)
-      if (f.source == FieldSource::plain) wanted.push_back(&f);
-    if (wanted.empty()) co_return Json::object();
-    Json values = co_await o_.lm->fill(target, wanted, resolved, target.instruction_text(), source);
-    for (const Field* f : wanted) {
+    if (model_fields(target).empty()) co_return Json::object();
+    co_return checked(target, counted(co_await o_.lm->fill(target, resolved, target.instruction_text(), source)));
+  }
+
+  // The model's values for `target`, each present and of its field's type.
+  static Json checked(const NodeType& target, Json values) {
+    for (const Field* f : model_fields(target)) {
       if (!values.contains(f->name)) throw Error("the model gave no value for field '" + f->name + "'");
       check_value(*f, values[f->name], "field");
     }
-    co_return values;
+    return values;
+  }
+
+  template <typename T>
+  T counted(LMReply<T> reply) {
+    tokens_ += reply.tokens;
+    return std::move(reply.value);
   }
 
   void run_effects(const TraceEntry& entry) {
@@ -178,7 +189,8 @@ class GraphRun {
   const Graph& g_;
   GraphRunOptions o_;
   std::vector<TraceEntry> trace_;
-  DepResolver deps_;
+  LMTokens tokens_;
+  std::shared_ptr<DepResolver> deps_;
 };
 
 }  // namespace
