@@ -76,6 +76,19 @@ struct Graph {
   std::map<std::string, DepFunction> functions;  // native dep functions, by name
 };
 
+// Fields for graphs built in C++ (types from graph.types.make / get), as load_graph builds them.
+Field plain_field(std::string name, TypePtr type, std::string description = {});
+// `function`: a registered function or exec command; or a node type the model makes.
+Field dep_field(std::string name, std::string function, TypePtr type = nullptr);
+// `type`: a node type, or a named type of `graph.types` (then its type is set too).
+Field recall_field(const Graph& graph, std::string name, std::string type);
+Field gate_field(std::string name, std::string question, TypePtr type);
+
+// The graph as JSON, independent of how it was built: start, max_iters, every node (instruction,
+// engine, fields with their source and schema, next) and the declared deps. Two graphs with equal
+// JSON run alike.
+Json graph_json(const Graph& graph);
+
 // What graph checks found that does not stop a run (a node that cannot reach an end).
 struct GraphWarning {
   Location where;

@@ -74,6 +74,20 @@ INSTANTIATE_TEST_SUITE_P(All, ExamplesTest,
 
 using InspectTest = test::RunFolderTest;
 
+// The C++ example: a native dep searches the knowledge base and a native handler routes on its hits.
+TEST(NativeExampleTest, TheSupportDeskRoutesInCodeOnTheKnowledgeBaseHits) {
+  const std::string bin = std::string(SKEIN_BINARY_DIR) + "/examples/support_desk";
+  const Shell known = shell(bin + " 'how do I reset my password'");
+  ASSERT_EQ(known.status, 0) << known.out;
+  EXPECT_NE(known.out.find("Security > Reset password"), std::string::npos) << known.out;
+  EXPECT_NE(known.out.find("routed to: Answer"), std::string::npos) << known.out;
+  EXPECT_NE(known.out.find("random-weight"), std::string::npos) << known.out;  // honest about the model
+  const Shell unknown = shell(bin + " 'my printer is on fire'");
+  ASSERT_EQ(unknown.status, 0) << unknown.out;
+  EXPECT_NE(unknown.out.find("\"hits\":[]"), std::string::npos) << unknown.out;
+  EXPECT_NE(unknown.out.find("routed to: Escalate"), std::string::npos) << unknown.out;
+}
+
 TEST_F(InspectTest, AnUnknownTemplateNameIsReportedWithItsLineBeforeAnythingRuns) {
   std::ofstream(dir_ / "bad.yaml") << R"(chain: bad
 steps:
