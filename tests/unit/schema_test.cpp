@@ -1,6 +1,8 @@
 // Types: the keyword subset, `$ref` resolution, validation messages, grammar conversion.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "skein/schema.hpp"
 
 namespace skein {
@@ -98,6 +100,27 @@ TEST(SchemaTest, KeywordsOfTheSubsetValidate) {
     TypePtr type = t.make("T", Json::parse(c.schema));
     EXPECT_TRUE(type->validate(Json::parse(c.good)).empty()) << c.schema << " " << c.good;
     EXPECT_FALSE(type->validate(Json::parse(c.bad)).empty()) << c.schema << " " << c.bad;
+  }
+}
+
+// Primitive types are checked without valijson when the value surely fits: the verdicts and the
+// messages of misfits are those of the full validator.
+TEST(SchemaTest, PrimitiveTypesAcceptExactlyTheirValuesWithTheUsualMessages) {
+  const std::vector<Json> values = {Json(1),    Json(-2),      Json(1.5),     Json("a"),
+                                    Json(true), Json(nullptr), Json::array(), Json::object()};
+  const std::map<std::string, std::vector<bool>> fits = {
+      {"integer", {true, true, false, false, false, false, false, false}},
+      {"number", {true, true, true, false, false, false, false, false}},
+      {"string", {false, false, false, true, false, false, false, false}},
+      {"boolean", {false, false, false, false, true, false, false, false}},
+      {"null", {false, false, false, false, false, true, false, false}}};
+  for (const auto& [type, expected] : fits) {
+    const Type t("T", Json{{"type", type}});
+    for (size_t i = 0; i < values.size(); ++i) {
+      const auto errors = t.validate(values[i]);
+      EXPECT_EQ(errors.empty(), expected[i]) << type << " " << values[i].dump();
+      if (!expected[i] && !errors.empty()) EXPECT_EQ(errors[0].substr(0, 3), "/: ") << errors[0];
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // The graph run loop (SPEC §4).
 #include "skein/graph_run.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -43,41 +44,40 @@ class GraphRun {
 
   asio::awaitable<GraphResult> run(Json input) {
     if (!o_.lm) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
-    const NodeType* node = &g_.nodes.at(g_.start);
-    TraceEntry current{g_.start, start_fields(*node, std::move(input))};
-    co_await guarded(*node, resolve_automatic(*node, current));
-    for (int iters = 1;; ++iters) {
-      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);  // yield to other runs
-      if (g_.max_iters && iters > g_.max_iters)
-        throw GraphError(node->name, trace_,
-                         "max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
-      co_await guarded(*node, resolve_gates(*node, current));
-      trace_.push_back(std::move(current));
-      const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
-      run_effects(here);
-      const std::string next = co_await guarded(*node, route(*node, here));
-      if (next == kEnd) break;
-      const NodeType& target = g_.nodes.at(next);
-      TraceEntry filled{next, Json::object()};
-      co_await guarded(target, make(target, filled, here));
-      current = std::move(filled);
-      node = &target;
+    at_ = &g_.nodes.at(g_.start);
+    TraceEntry current{g_.start, start_fields(*at_, std::move(input))};
+    try {
+      if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, current);
+      const auto ex = co_await asio::this_coro::executor;
+      trace_.reserve(g_.max_iters ? std::min(g_.max_iters, 64) : 16);
+      for (int iters = 1;; ++iters) {
+        co_await asio::post(ex, asio::use_awaitable);  // yield to other runs
+        if (g_.max_iters && iters > g_.max_iters)
+          throw Error("max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
+        if (has(*at_, FieldSource::gate)) co_await resolve_gates(*at_, current);
+        trace_.push_back(std::move(current));
+        const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
+        run_effects(here);
+        std::optional<std::string> next = routed_in_code(*at_, here);
+        if (!next) next = counted(co_await o_.lm->decide(*at_, here));
+        check_successor(*at_, *next);
+        if (*next == kEnd) break;
+        at_ = &g_.nodes.at(*next);
+        current = TraceEntry{std::move(*next), Json::object()};
+        co_await make(*at_, current, here);
+      }
+    } catch (const GraphError&) {
+      throw;
+    } catch (const std::exception& e) {  // every error carries the node and the trace so far
+      throw GraphError(at_->name, trace_, e.what());
     }
     TraceEntry terminal = trace_.back();
     co_return GraphResult{std::move(terminal), std::move(trace_), deps_->resolved(), tokens_};
   }
 
  private:
-  // Errors become GraphErrors carrying the node and the trace so far.
-  template <typename T>
-  asio::awaitable<T> guarded(const NodeType& node, asio::awaitable<T> step) {
-    try {
-      co_return co_await std::move(step);
-    } catch (const GraphError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw GraphError(node.name, trace_, e.what());
-    }
+  static bool has(const NodeType& node, FieldSource source) {
+    return std::any_of(node.fields.begin(), node.fields.end(), [&](const Field& f) { return f.source == source; });
   }
 
   // The caller's input: exactly the start node's plain fields, each of its type.
@@ -135,42 +135,43 @@ class GraphRun {
     }
   }
 
-  // The next node type: a native handler's choice, else the LM's decision.
-  asio::awaitable<std::string> route(const NodeType& node, const TraceEntry& entry) {
-    std::vector<std::string> candidates = node.next;
-    if (candidates.empty()) candidates = {kEnd};
-    std::string next;
-    if (auto h = o_.handlers.find(node.name); h != o_.handlers.end())
-      next = h->second(entry);
-    else
-      next = counted(co_await o_.lm->decide(node, entry));
-    if (std::find(candidates.begin(), candidates.end(), next) == candidates.end())
-      throw Error("routed to '" + next + "', which is not among the successors (" + joined(candidates) + ")");
-    co_return next;
+  // A native handler's choice or the only way on; nothing when the LM must decide.
+  std::optional<std::string> routed_in_code(const NodeType& node, const TraceEntry& entry) const {
+    if (!o_.handlers.empty())
+      if (auto h = o_.handlers.find(node.name); h != o_.handlers.end()) return h->second(entry);
+    if (node.next.empty()) return kEnd;
+    if (node.next.size() == 1) return node.next[0];
+    return std::nullopt;
   }
 
-  // The chosen node: its deps and recalls, then the model's fields; fields in declared order.
+  static void check_successor(const NodeType& node, const std::string& next) {
+    if (node.next.empty() ? next == kEnd : std::find(node.next.begin(), node.next.end(), next) != node.next.end())
+      return;
+    throw Error("routed to '" + next + "', which is not among the successors (" +
+                (node.next.empty() ? std::string(kEnd) : joined(node.next)) + ")");
+  }
+
+  // The chosen node: its deps and recalls, then the model's fields (no call when there are none),
+  // in declared order.
   asio::awaitable<void> make(const NodeType& target, TraceEntry& filled, const TraceEntry& source) {
-    co_await resolve_automatic(target, filled);
-    Json values = co_await fill_node(target, filled.fields, source);
-    for (auto& [k, v] : values.items()) filled.fields[k] = std::move(v);
+    if (has(target, FieldSource::dep) || has(target, FieldSource::recall)) co_await resolve_automatic(target, filled);
+    if (!has(target, FieldSource::plain)) co_return;
+    Json values =
+        checked(target, counted(co_await o_.lm->fill(target, filled.fields, target.instruction_text(), source)));
     Json ordered = Json::object();
-    for (const auto& f : target.fields)
-      if (filled.fields.contains(f.name)) ordered[f.name] = filled.fields[f.name];
+    for (const auto& f : target.fields) {
+      Json& from = f.source == FieldSource::plain ? values : filled.fields;
+      if (auto it = from.find(f.name); it != from.end()) ordered[f.name] = std::move(*it);
+    }
     filled.fields = std::move(ordered);
-  }
-
-  // The fields of `target` the model produces; no call when there are none.
-  asio::awaitable<Json> fill_node(const NodeType& target, const Json& resolved, const TraceEntry& source) {
-    if (model_fields(target).empty()) co_return Json::object();
-    co_return checked(target, counted(co_await o_.lm->fill(target, resolved, target.instruction_text(), source)));
   }
 
   // The model's values for `target`, each present and of its field's type.
   static Json checked(const NodeType& target, Json values) {
-    for (const Field* f : model_fields(target)) {
-      if (!values.contains(f->name)) throw Error("the model gave no value for field '" + f->name + "'");
-      check_value(*f, values[f->name], "field");
+    for (const auto& f : target.fields) {
+      if (f.source != FieldSource::plain) continue;
+      if (!values.contains(f.name)) throw Error("the model gave no value for field '" + f.name + "'");
+      check_value(f, values[f.name], "field");
     }
     return values;
   }
@@ -182,12 +183,14 @@ class GraphRun {
   }
 
   void run_effects(const TraceEntry& entry) {
+    if (o_.effects.empty()) return;
     for (const char* key : {entry.type.c_str(), "*"})
       if (auto it = o_.effects.find(key); it != o_.effects.end()) it->second(entry);
   }
 
   const Graph& g_;
   GraphRunOptions o_;
+  const NodeType* at_ = nullptr;  // the node errors are attributed to
   std::vector<TraceEntry> trace_;
   LMTokens tokens_;
   std::shared_ptr<DepResolver> deps_;

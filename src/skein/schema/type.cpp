@@ -11,7 +11,28 @@
 
 namespace skein {
 
+namespace {
+
+// A value that surely fits a schema of exactly {"type": <primitive>}, checked without valijson.
+// Anything else (and every invalid value, for its message) goes to valijson.
+using Quick = bool (*)(const Json&);
+
+Quick quick_check(const Json& schema) {
+  if (!schema.is_object() || schema.size() != 1 || !schema.contains("type") || !schema["type"].is_string())
+    return nullptr;
+  const std::string& t = schema["type"].get_ref<const std::string&>();
+  if (t == "string") return [](const Json& v) { return v.is_string(); };
+  if (t == "integer") return [](const Json& v) { return v.is_number_integer(); };
+  if (t == "number") return [](const Json& v) { return v.is_number(); };
+  if (t == "boolean") return [](const Json& v) { return v.is_boolean(); };
+  if (t == "null") return [](const Json& v) { return v.is_null(); };
+  return nullptr;
+}
+
+}  // namespace
+
 struct Type::Compiled {
+  Quick quick = nullptr;
   nlohmann::json document;  // valijson reads the schema in place: keep it alive
   valijson::Schema schema;
   std::once_flag grammar_once;
@@ -23,6 +44,7 @@ Type::Type(std::string name, Json schema)
       schema_(std::move(schema)),
       instruction_("Reply with one JSON value, and nothing else, that matches this JSON Schema:\n" + schema_.dump()),
       compiled_(std::make_unique<Compiled>()) {
+  compiled_->quick = quick_check(schema_);
   compiled_->document = schema_;
   valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
   valijson::adapters::NlohmannJsonAdapter adapter(compiled_->document);
@@ -36,6 +58,7 @@ Type::Type(std::string name, Json schema)
 Type::~Type() = default;
 
 std::vector<std::string> Type::validate(const Json& value) const {
+  if (compiled_->quick && compiled_->quick(value)) return {};
   const nlohmann::json doc = value;
   valijson::Validator validator;
   valijson::ValidationResults results;
