@@ -198,6 +198,37 @@ TEST_F(GraphRunTest, AFailingDepFailsTheRunWithoutWaitingForItsSiblings) {
   EXPECT_TRUE(sibling_saw_the_failure.load());  // the run failed while sla_hours was still running
 }
 
+TEST_F(GraphRunTest, ABlockingDepDoesNotStallOtherRunsOnTheSameLoop) {
+  std::promise<void> other_done;
+  std::shared_future<void> done = other_done.get_future().share();
+  std::atomic<bool> other_finished_meanwhile{false};
+  Graph other = graph_;                           // the same graph whose owner dep answers at once
+  graph_.functions["owner"] = [&](const Json&) {  // blocks until the other run has ended
+    other_finished_meanwhile = done.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    return Json("ops");
+  };
+  lm_.choices = {"end", "end"};
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  int finished = 0;
+  auto spawn = [&](const Graph& g, std::function<void()> then) {
+    GraphRunOptions o;
+    o.lm = &lm_;
+    o.blocking = pool.get_executor();
+    asio::co_spawn(io, run_graph(g, Json::parse(R"({"text": "a", "reporter": {"name": "b"}})"), std::move(o)),
+                   [&, then](std::exception_ptr e, GraphResult) {
+                     finished += !e;
+                     then();
+                   });
+  };
+  spawn(graph_, [] {});
+  spawn(other, [&] { other_done.set_value(); });
+  io.run();
+  pool.join();
+  EXPECT_EQ(finished, 2);
+  EXPECT_TRUE(other_finished_meanwhile.load());
+}
+
 TEST_F(GraphRunTest, ANodeTypedDepIsMadeByTheModelFromTheNodeBefore) {
   Graph g = parse_graph(R"(graph: plan
 start: Ask
