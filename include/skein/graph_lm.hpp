@@ -38,6 +38,7 @@ struct LMTiming {
   std::string node;  // fill: the node filled; choose: the node chosen
   int64_t start_ns = 0, end_ns = 0;
   LMTokens tokens;
+  int64_t queue_ns = 0, generate_ns = 0;  // of start..end: waiting for a slot, generating
 };
 
 // Implements the protocol by calling another implementation and recording each call's timing and
@@ -50,6 +51,7 @@ class TimingLM : public GraphLM {
   boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
                                              const std::string& instruction, const TraceEntry& source) override;
   std::vector<LMTiming> timings() const;
+  std::vector<LMTiming> timings_since(size_t first) const;  // the calls recorded from `first` on
 
  private:
   void record(LMTiming t);

@@ -6,6 +6,7 @@
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +38,7 @@ template <typename T>
 struct LMReply {
   T value;
   LMTokens tokens;
+  int64_t queue_ns = 0, generate_ns = 0;  // time waiting for an engine slot, and generating
 };
 
 // The fields of `target` the model produces: its plain fields, in declared order.
@@ -81,18 +83,33 @@ class GraphError : public Error {
 // never computed.
 using DepCache = std::map<std::string, Json>;
 
+// Hooks a host (the run registry) sees a run through (its LM calls: through a TimingLM); called on the run's executor,
+// never concurrently for one run. Node `i`'s time runs from the end of node i-1 (the start of the run for the first) to
+// its entry in the trace: routing to it, its deps, recalls, model fields, gates.
+class GraphObserver {
+ public:
+  virtual ~GraphObserver() = default;
+  virtual void node_entered(const std::string& /*type*/) {}
+  virtual void node_done(size_t /*index*/, const TraceEntry& /*entry*/, int64_t /*start_ns*/, int64_t /*end_ns*/) {}
+  virtual void dep_done(const std::string& /*name*/, int64_t /*start_ns*/, int64_t /*end_ns*/,
+                        const std::string& /*error*/) {}
+};
+
 struct GraphRunOptions {
   GraphLM* lm = nullptr;  // required
   DepCache dep_cache;     // pre-seeded deps
-  // Answers a gate (question, the field, the node so far); unset: a gate is an error.
-  std::function<boost::asio::awaitable<Json>(const std::string& question, const Field& field, const Json& node)>
-      answer_gate;
+  // Answers the open gates of a node, all asked at once so they can be answered in any order:
+  // an object of each gate field's value, given the node's fields so far. Unset: a gate is an error.
+  std::function<boost::asio::awaitable<Json>(const NodeType& node, const std::vector<const Field*>& gates,
+                                             const Json& fields)>
+      answer_gates;
   // Called with each node produced, by node type ("*": every node).
   std::map<std::string, std::function<void(const TraceEntry&)>> effects;
   // Routes in code instead of the model: returns the next node type (or "end"), by node type.
   std::map<std::string, std::function<std::string(const TraceEntry&)>> handlers;
   // Where blocking dep functions run, so they never stall the run loop (and other runs).
   boost::asio::any_io_executor blocking;
+  GraphObserver* observer = nullptr;  // optional
 };
 
 struct GraphResult {

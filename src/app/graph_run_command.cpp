@@ -40,16 +40,20 @@ class Engines {
   std::map<std::string, Lease> leases_;
 };
 
-// A gate asked on the terminal: the answer is JSON, or else taken as a string.
-asio::awaitable<Json> ask_on_terminal(const std::string& question, const Field& field, const Json&) {
-  std::cerr << "gate (" << field.name << "): " << question << " > " << std::flush;
-  std::string line;
-  std::getline(std::cin, line);
-  try {
-    co_return Json::parse(line);
-  } catch (const Json::parse_error&) {
-    co_return Json(line);
+// Gates asked on the terminal, one after the other: each answer is JSON, or else taken as a string.
+asio::awaitable<Json> ask_on_terminal(const NodeType& node, const std::vector<const Field*>& gates, const Json&) {
+  Json answers = Json::object();
+  for (const Field* f : gates) {
+    std::cerr << "gate (" << node.name << "." << f->name << "): " << f->gate << " > " << std::flush;
+    std::string line;
+    std::getline(std::cin, line);
+    try {
+      answers[f->name] = Json::parse(line);
+    } catch (const Json::parse_error&) {
+      answers[f->name] = line;
+    }
   }
+  co_return answers;
 }
 
 // Each node after the start with its fill's time and tokens: fills are matched to the trace by
@@ -151,7 +155,7 @@ int graph_run_command(const RunArgs& args) {
   TimingLM timed(lm);
   GraphRunOptions o;
   o.lm = &timed;
-  o.answer_gate = ask_on_terminal;
+  o.answer_gates = ask_on_terminal;
   if (args.input.empty() || args.input[0] != '{') return run_many(g, args, std::move(o));
   try {
     const GraphResult r = run_graph_sync(g, Json::parse(args.input), std::move(o));

@@ -8,6 +8,7 @@
 
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
+#include "skein/engine.hpp"
 
 namespace skein {
 
@@ -44,8 +45,13 @@ Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd) {
 
 }  // namespace
 
-DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_executor blocking, Recall recall)
-    : graph_(graph), seeded_(std::move(seeded)), blocking_(std::move(blocking)), recall_(std::move(recall)) {}
+DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_executor blocking, Recall recall,
+                         GraphObserver* observer)
+    : graph_(graph),
+      seeded_(std::move(seeded)),
+      blocking_(std::move(blocking)),
+      recall_(std::move(recall)),
+      observer_(observer) {}
 
 asio::awaitable<Json> DepResolver::value(const std::string& name) {
   const auto self = shared_from_this();  // alive while this dep runs, even past its run
@@ -56,11 +62,18 @@ asio::awaitable<Json> DepResolver::value(const std::string& name) {
     slot->ready =
         std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
     std::shared_ptr<Slot> mine = slot;
+    const int64_t start = now_ns();
+    std::string failure;
     try {
       mine->value = co_await compute(name);
+    } catch (const std::exception& e) {
+      mine->error = std::current_exception();
+      failure = e.what();
     } catch (...) {
       mine->error = std::current_exception();
+      failure = "unknown error";
     }
+    if (observer_) observer_->dep_done(name, start, now_ns(), failure);
     mine->done = true;
     mine->ready->cancel();
   }

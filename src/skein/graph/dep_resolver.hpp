@@ -19,7 +19,8 @@ namespace skein {
 class DepResolver : public std::enable_shared_from_this<DepResolver> {
  public:
   using Recall = std::function<std::optional<Json>(const std::string& type)>;
-  DepResolver(const Graph& graph, DepCache seeded, boost::asio::any_io_executor blocking, Recall recall);
+  DepResolver(const Graph& graph, DepCache seeded, boost::asio::any_io_executor blocking, Recall recall,
+              GraphObserver* observer = nullptr);
 
   // The value of dep `name`. Throws Error naming the dep (and the one below it that failed).
   boost::asio::awaitable<Json> value(const std::string& name);
@@ -28,7 +29,10 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
 
   DepCache resolved() const;
   // The run is over: deps still running stop at their next step instead of reading the run.
-  void abandon() { recall_ = nullptr; }
+  void abandon() {
+    recall_ = nullptr;
+    observer_ = nullptr;
+  }
 
  private:
   struct Slot {
@@ -47,6 +51,7 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   DepCache seeded_;
   boost::asio::any_io_executor blocking_;
   Recall recall_;
+  GraphObserver* observer_;
   std::map<std::string, std::shared_ptr<Slot>> slots_;
 };
 

@@ -52,19 +52,20 @@ asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMes
   req.messages = std::move(messages);
   req.output = type;
   req.sampling = sampling_;
-  LMTokens tokens;
+  LMReply<Json> reply;
   std::string reason;
   for (int attempt = 0; attempt <= retries_; ++attempt) {
     GenerateResult r = co_await async_generate(engine, req, asio::use_awaitable);
-    tokens += LMTokens{r.prompt_tokens, r.generated_tokens};
+    reply.tokens += LMTokens{r.prompt_tokens, r.generated_tokens};
+    if (r.started_ns) reply.queue_ns += r.started_ns - r.queued_ns;
+    if (r.finished_ns && r.started_ns) reply.generate_ns += r.finished_ns - r.started_ns;
     if (r.finish == Finish::cancelled) throw Error("cancelled");
     if (r.finish == Finish::error) {
       reason = "engine error: " + r.error;
       continue;
     }
-    Json value;
-    reason = check(*type, r.text, value);
-    if (reason.empty()) co_return LMReply<Json>{std::move(value), tokens};
+    reason = check(*type, r.text, reply.value);
+    if (reason.empty()) co_return reply;
     req.messages.push_back({"assistant", r.text});
     req.messages.push_back({"user", "That reply is invalid: " + reason + ". Reply again with JSON only."});
   }
@@ -84,7 +85,8 @@ asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const std::vector<st
       {"system", "You route an agent: choose what comes next (`end` ends the run).\n\n" + type->instruction()},
       {"user", "Current state:\n" + context.dump(2) + "\n\nChoose one of: " + options}};
   LMReply<Json> reply = co_await ask(engine_for_(default_engine_), std::move(messages), type);
-  co_return LMReply<std::string>{reply.value.at("next").get<std::string>(), reply.tokens};
+  co_return LMReply<std::string>{reply.value.at("next").get<std::string>(), reply.tokens, reply.queue_ns,
+                                 reply.generate_ns};
 }
 
 asio::awaitable<LMReply<Json>> EngineLM::fill(const NodeType& target, const Json& resolved,
@@ -101,7 +103,7 @@ asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const std::vector<st
                                                             const Json& context) {
   const int64_t start = now_ns();
   LMReply<std::string> reply = co_await inner_.choose_type(types, context);
-  record({"choose", reply.value, start, now_ns(), reply.tokens});
+  record({"choose", reply.value, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
   co_return reply;
 }
 
@@ -109,7 +111,7 @@ asio::awaitable<LMReply<Json>> TimingLM::fill(const NodeType& target, const Json
                                               const std::string& instruction, const TraceEntry& source) {
   const int64_t start = now_ns();
   LMReply<Json> reply = co_await inner_.fill(target, resolved, instruction, source);
-  record({"fill", target.name, start, now_ns(), reply.tokens});
+  record({"fill", target.name, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
   co_return reply;
 }
 
@@ -118,9 +120,12 @@ void TimingLM::record(LMTiming t) {
   timings_.push_back(std::move(t));
 }
 
-std::vector<LMTiming> TimingLM::timings() const {
+std::vector<LMTiming> TimingLM::timings() const { return timings_since(0); }
+
+std::vector<LMTiming> TimingLM::timings_since(size_t first) const {
   std::lock_guard l(mu_);
-  return timings_;
+  if (first >= timings_.size()) return {};
+  return {timings_.begin() + std::ptrdiff_t(first), timings_.end()};
 }
 
 }  // namespace skein

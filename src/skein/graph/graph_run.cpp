@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "dep_resolver.hpp"
+#include "skein/engine.hpp"
 
 namespace skein {
 
@@ -36,8 +37,9 @@ class GraphRun {
   GraphRun(const Graph& g, GraphRunOptions o)
       : g_(g),
         o_(std::move(o)),
-        deps_(std::make_shared<DepResolver>(g, o_.dep_cache, o_.blocking,
-                                            [this](const std::string& type) { return recall(g_, trace_, type); })) {}
+        deps_(std::make_shared<DepResolver>(
+            g, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); },
+            o_.observer)) {}
   ~GraphRun() { deps_->abandon(); }
   GraphRun(const GraphRun&) = delete;
   GraphRun& operator=(const GraphRun&) = delete;
@@ -45,6 +47,8 @@ class GraphRun {
   asio::awaitable<GraphResult> run(Json input) {
     if (!o_.lm) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
     at_ = &g_.nodes.at(g_.start);
+    int64_t node_start = o_.observer ? now_ns() : 0;
+    if (o_.observer) o_.observer->node_entered(at_->name);
     TraceEntry current{g_.start, start_fields(*at_, std::move(input))};
     try {
       if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, current);
@@ -57,12 +61,15 @@ class GraphRun {
         if (has(*at_, FieldSource::gate)) co_await resolve_gates(*at_, current);
         trace_.push_back(std::move(current));
         const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
+        if (o_.observer) o_.observer->node_done(trace_.size() - 1, here, node_start, now_ns());
         run_effects(here);
+        node_start = o_.observer ? now_ns() : 0;
         std::optional<std::string> next = routed_in_code(*at_, here);
         if (!next) next = counted(co_await o_.lm->decide(*at_, here));
         check_successor(*at_, *next);
         if (*next == kEnd) break;
         at_ = &g_.nodes.at(*next);
+        if (o_.observer) o_.observer->node_entered(at_->name);
         current = TraceEntry{std::move(*next), Json::object()};
         co_await make(*at_, current, here);
       }
@@ -125,13 +132,18 @@ class GraphRun {
     }
   }
 
+  // All the node's open gates at once, so they can be answered in any order.
   asio::awaitable<void> resolve_gates(const NodeType& node, TraceEntry& entry) {
-    for (const auto& f : node.fields) {
-      if (f.source != FieldSource::gate || entry.fields.contains(f.name)) continue;
-      if (!o_.answer_gate) throw Error("field '" + f.name + "' is a gate and nobody can answer it here");
-      Json answer = co_await o_.answer_gate(f.gate, f, entry.fields);
-      check_value(f, answer, "gate answer for");
-      entry.fields[f.name] = std::move(answer);
+    std::vector<const Field*> open;
+    for (const auto& f : node.fields)
+      if (f.source == FieldSource::gate && !entry.fields.contains(f.name)) open.push_back(&f);
+    if (open.empty()) co_return;
+    if (!o_.answer_gates) throw Error("field '" + open[0]->name + "' is a gate and nobody can answer it here");
+    Json answers = co_await o_.answer_gates(node, open, entry.fields);
+    for (const Field* f : open) {
+      if (!answers.contains(f->name)) throw Error("gate '" + f->name + "' was not answered");
+      check_value(*f, answers[f->name], "gate answer for");
+      entry.fields[f->name] = std::move(answers[f->name]);
     }
   }
 

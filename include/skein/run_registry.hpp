@@ -1,0 +1,137 @@
+// The run registry (SPEC §5): every run submitted to it gets an id (`g<n>` for graphs), a state,
+// its current node, per-node and per-dep timing, tokens, an event stream, its open gates and, once
+// finished, its result or error. Runs proceed concurrently on the registry's loop (one io thread;
+// blocking dep functions on a thread pool); every node yields, so no run starves another.
+//
+// States: PENDING -> RUNNING <-> WAITING (open gates) -> DONE | FAILED | CANCELLED. Finished runs
+// are kept in memory up to `history`, oldest dropped first; active runs are always kept.
+//
+// Thread-safe: every member may be called from any thread, including from a subscriber.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "skein/graph_run.hpp"
+
+namespace skein {
+
+enum class RunState { pending, running, waiting, done, failed, cancelled, crashed };
+const char* state_name(RunState state);  // PENDING, RUNNING, …
+bool is_finished(RunState state);
+
+// How much of a run's life its event stream records (each run has its own).
+enum class Verbosity { silent, quiet, normal, verbose };
+
+// quiet: gate_opened, done, failed, cancelled; normal: + started, node_finished, gate_answered;
+// verbose: + node_started, dep_finished, lm_call.
+struct RunEvent {
+  std::string run;
+  uint64_t seq = 0;  // 1, 2, … within the run
+  int64_t t_ns = 0;  // now_ns()
+  std::string kind;
+  Json data = Json::object();
+};
+
+struct NodeTiming {
+  size_t index = 0;  // in the trace
+  std::string node;
+  int64_t start_ns = 0, end_ns = 0;                               // see GraphObserver
+  int64_t lm_ns = 0, queue_ns = 0, generate_ns = 0, deps_ns = 0;  // parts of it
+  LMTokens tokens;
+};
+
+struct DepTiming {
+  std::string dep;
+  int64_t start_ns = 0, end_ns = 0;
+  std::string error;  // empty: it gave a value
+};
+
+// An open gate: the run waits for a human to answer `question` with a value of `schema`.
+struct GateInfo {
+  std::string id;  // <run>.<k>, k counting the run's gates from 1
+  std::string run, node, field, question;
+  Json schema;
+  int64_t opened_ns = 0;
+};
+
+struct RunSnapshot {
+  std::string id, kind, name;  // kind: graph; name: the graph's
+  RunState state = RunState::pending;
+  std::string node;   // current node
+  std::string error;  // FAILED, CANCELLED
+  Json input;
+  std::vector<TraceEntry> trace;  // so far, or complete
+  std::optional<TraceEntry> terminal;
+  std::vector<NodeTiming> nodes;
+  std::vector<DepTiming> deps;
+  LMTokens tokens;
+  int64_t submitted_ns = 0, started_ns = 0, finished_ns = 0;
+  std::vector<GateInfo> gates;  // open
+};
+
+struct RegistryOptions {
+  size_t history = 20;          // finished runs kept in memory
+  size_t blocking_threads = 4;  // for blocking dep functions
+};
+
+// One graph run to submit.
+struct GraphJob {
+  std::shared_ptr<const Graph> graph;
+  Json input;
+  GraphLM* lm = nullptr;  // shared by runs; must outlive them
+  Verbosity verbosity = Verbosity::normal;
+  std::optional<std::chrono::milliseconds> gate_timeout;  // a gate unanswered this long fails the run
+  DepCache dep_cache;
+  std::map<std::string, std::function<std::string(const TraceEntry&)>> handlers;
+  std::map<std::string, std::function<void(const TraceEntry&)>> effects;
+};
+
+class RunRegistry {
+ public:
+  explicit RunRegistry(RegistryOptions options = {});
+  ~RunRegistry();  // cancels the active runs and waits for them to end
+  RunRegistry(const RunRegistry&) = delete;
+  RunRegistry& operator=(const RunRegistry&) = delete;
+
+  // Registers the run and returns its id at once; the run starts on the loop.
+  std::string submit(GraphJob job);
+
+  std::optional<RunSnapshot> get(const std::string& id) const;
+  std::vector<RunSnapshot> list() const;  // in submission order
+  std::vector<RunEvent> events(const std::string& id) const;
+
+  // Cooperative: reaches in-flight generation and open gates; the run ends CANCELLED. False for an
+  // unknown or finished run.
+  bool cancel(const std::string& id);
+  // For a run that ignores cancellation (a blocking dep): CANCELLED now; what it still does is
+  // dropped.
+  bool terminate(const std::string& id);
+
+  std::vector<GateInfo> gates() const;
+  size_t pending_gates() const;
+  // Answers an open gate. Throws Error with the reason (the gate stays open) for a value that does
+  // not fit the field's type, and for an unknown or closed gate.
+  void answer(const std::string& gate_id, Json value);
+
+  // Called with every event recorded by any run, on the loop thread, never under a lock.
+  void subscribe(std::function<void(const RunEvent&)> listener);
+
+  // Waits until `done(run)` holds for run `id` (checked at every change), up to `timeout`.
+  bool wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
+                  std::chrono::milliseconds timeout) const;
+
+  boost::asio::any_io_executor executor() const;
+
+  struct Impl;  // opaque
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace skein

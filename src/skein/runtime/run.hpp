@@ -1,0 +1,46 @@
+// One registered run: what readers see (a RunSnapshot), its event stream, its open gates and what
+// the loop needs to drive and cancel it. Every member is guarded by the registry's mutex, except
+// `signal`, `timing` and `gate_timer`, which only the loop thread touches.
+#pragma once
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+
+#include "skein/graph_lm.hpp"
+#include "skein/run_registry.hpp"
+
+namespace skein::runtime {
+
+struct OpenGate {
+  GateInfo info;
+  TypePtr type;
+  std::optional<Json> answer;
+};
+
+struct Run {
+  RunSnapshot snap;
+  GraphJob job;
+  std::vector<RunEvent> events;
+  std::map<std::string, OpenGate> open;  // by gate id
+  int gates_opened = 0;
+  bool cancel_requested = false, terminated = false;
+  int64_t deps_ns_pending = 0;  // dep time not yet counted to a node
+  size_t lm_calls_seen = 0;
+
+  std::unique_ptr<TimingLM> timing;
+  boost::asio::cancellation_signal signal;
+  std::shared_ptr<boost::asio::steady_timer> gate_timer;
+
+  RunSnapshot snapshot() const {
+    RunSnapshot s = snap;
+    for (const auto& [id, g] : open)
+      if (!g.answer) s.gates.push_back(g.info);
+    return s;
+  }
+};
+
+// The least verbosity at which a run records events of `kind`.
+Verbosity event_level(const std::string& kind);
+
+}  // namespace skein::runtime

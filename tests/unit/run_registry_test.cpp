@@ -1,0 +1,251 @@
+// The run registry with an instant LM: ids and states, bounded history, gates (WAITING, typed
+// answers, any order, asked again on a revisit, timeout, cancel while waiting), per-run event
+// streams that never mix, per-node and per-dep timing, and 1,000 concurrent runs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "skein/run_registry.hpp"
+
+namespace skein {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// Fills every model field from its type (first enum value, true, 1, or the node's name) and
+// chooses the first candidate, or `choose` when it is among them.
+class InstantLM : public GraphLM {
+ public:
+  std::string choose = "end";
+  std::atomic<int> fills{0};
+  asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types, const Json&) override {
+    const bool listed = std::find(types.begin(), types.end(), choose) != types.end();
+    co_return LMReply<std::string>{listed ? choose : types[0], {5, 1}};
+  }
+  asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json&, const std::string&,
+                                      const TraceEntry&) override {
+    ++fills;
+    Json out = Json::object();
+    for (const Field* f : model_fields(target)) {
+      const Json& s = f->type->schema();
+      const std::string t = s.value("type", "");
+      out[f->name] = s.contains("enum") ? s["enum"][0]
+                     : t == "boolean"   ? Json(true)
+                     : t == "integer"   ? Json(1)
+                                        : Json(target.name);
+    }
+    co_return LMReply<Json>{out, {10, 3}};
+  }
+};
+
+const char* kGated = R"(graph: outfit
+start: Ask
+max_iters: 6
+nodes:
+  Ask:
+    fields: {who: {type: string}}
+    next: [Suggest]
+  Suggest:
+    fields:
+      weather: {dep: forecast, type: string}
+      outfit: {type: string}
+      size: {type: integer, gate: "Which size?"}
+      approved: {type: boolean, gate: "Approve this outfit?"}
+    next: [Suggest, end]
+)";
+
+class RunRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Graph g = parse_graph(kGated, "/g/outfit.yaml");
+    g.functions["forecast"] = [](const Json&) { return Json("rain"); };
+    graph_ = std::make_shared<Graph>(std::move(g));
+  }
+  GraphJob job(Json input = {{"who", "ada"}}) {
+    GraphJob j;
+    j.graph = graph_;
+    j.input = std::move(input);
+    j.lm = &lm_;
+    return j;
+  }
+  RunState wait_state(const std::string& id, RunState want) {
+    registry_.wait_until(
+        id, [&](const RunSnapshot& s) { return s.state == want || is_finished(s.state); }, 20s);
+    return registry_.get(id)->state;
+  }
+  std::vector<GateInfo> wait_gates(const std::string& id, size_t n) {
+    registry_.wait_until(
+        id, [&](const RunSnapshot& s) { return s.gates.size() == n || is_finished(s.state); }, 20s);
+    return registry_.get(id)->gates;
+  }
+  // Every event heard by a listener, by run; waits until `n` runs have ended.
+  void listen() {
+    registry_.subscribe([this](const RunEvent& e) {
+      {
+        std::lock_guard l(mu_);
+        heard_[e.run].push_back(e);
+        if (e.kind == "done" || e.kind == "failed" || e.kind == "cancelled") ended_[e.kind]++;
+      }
+      cv_.notify_all();
+    });
+  }
+  bool wait_ended(int n) {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, 60s, [&] { return ended_["done"] + ended_["failed"] + ended_["cancelled"] >= n; });
+  }
+  InstantLM lm_;
+  std::shared_ptr<Graph> graph_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::vector<RunEvent>> heard_;
+  std::map<std::string, int> ended_;
+  RunRegistry registry_;  // last: destroyed first, while the rest is still there
+};
+
+TEST_F(RunRegistryTest, AGateWaitsAnswersAreTypedAndTakenInAnyOrder) {
+  const std::string id = registry_.submit(job());
+  EXPECT_EQ(id, "g1");
+  const auto gates = wait_gates(id, 2);
+  ASSERT_EQ(gates.size(), 2u) << registry_.get(id)->error;
+  EXPECT_EQ(registry_.get(id)->state, RunState::waiting);
+  EXPECT_EQ(registry_.pending_gates(), 2u);
+  EXPECT_EQ(gates[0].id, "g1.1");
+  EXPECT_EQ(gates[0].field, "size");
+  EXPECT_EQ(gates[1].question, "Approve this outfit?");
+  try {
+    registry_.answer("g1.1", "large");
+    FAIL() << "a string was accepted for an integer gate";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("refused"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(registry_.pending_gates(), 2u);  // still open
+  registry_.answer("g1.2", true);            // the second first
+  EXPECT_EQ(registry_.get(id)->state, RunState::waiting);
+  registry_.answer("g1.1", 42);
+  EXPECT_EQ(wait_state(id, RunState::done), RunState::done);
+  const auto run = *registry_.get(id);
+  EXPECT_EQ(run.trace.back().fields["size"], 42);
+  EXPECT_EQ(run.trace.back().fields["approved"], true);
+  EXPECT_EQ(run.trace.back().fields["weather"], "rain");
+  EXPECT_THROW(registry_.answer("g1.1", 1), Error);  // closed
+  EXPECT_EQ(registry_.pending_gates(), 0u);
+}
+
+TEST_F(RunRegistryTest, ARevisitedNodeAsksAgainAndCancelWhileWaitingEndsTheRun) {
+  lm_.choose = "Suggest";  // Suggest -> Suggest -> …
+  const std::string id = registry_.submit(job());
+  auto gates = wait_gates(id, 2);
+  registry_.answer(gates[0].id, 1);
+  registry_.answer(gates[1].id, false);
+  gates = wait_gates(id, 2);  // the second Suggest asks again, with new ids
+  ASSERT_EQ(gates.size(), 2u);
+  EXPECT_EQ(gates[0].id, id + ".3");
+  EXPECT_TRUE(registry_.cancel(id));
+  EXPECT_EQ(wait_state(id, RunState::cancelled), RunState::cancelled);
+  EXPECT_EQ(registry_.pending_gates(), 0u);
+  EXPECT_FALSE(registry_.cancel(id));  // finished
+  const auto events = registry_.events(id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().kind, "cancelled");
+}
+
+TEST_F(RunRegistryTest, AnUnansweredGateTimesOut) {
+  GraphJob j = job();
+  j.gate_timeout = 50ms;
+  const std::string id = registry_.submit(std::move(j));
+  EXPECT_EQ(wait_state(id, RunState::failed), RunState::failed);
+  EXPECT_NE(registry_.get(id)->error.find("not answered within 50 ms"), std::string::npos) << registry_.get(id)->error;
+}
+
+TEST_F(RunRegistryTest, FinishedRunsBeyondTheHistoryAreForgottenActiveOnesKept) {
+  listen();
+  GraphJob gated = job();
+  gated.graph = std::make_shared<Graph>(*graph_);  // keeps its gates: it stays WAITING
+  const std::string parked = registry_.submit(std::move(gated));
+  graph_->nodes.at("Suggest").fields.resize(2);  // no gates: these runs end at once
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) ids.push_back(registry_.submit(job()));
+  ASSERT_TRUE(wait_ended(25));
+  const auto runs = registry_.list();
+  size_t finished = 0;
+  for (const auto& r : runs) finished += is_finished(r.state);
+  EXPECT_EQ(finished, 20u);  // the registry keeps 20 finished runs: the five oldest are gone
+  EXPECT_EQ(runs.size(), 21u);
+  EXPECT_EQ(runs.front().id, parked);  // the active run is kept
+  EXPECT_FALSE(registry_.get(ids[4]).has_value());
+  EXPECT_TRUE(registry_.get(ids[5]).has_value());
+  EXPECT_EQ(ids[24], "g26");
+}
+
+TEST_F(RunRegistryTest, TimingsFollowTheTraceAndDepsAreTimed) {
+  graph_->nodes.at("Suggest").fields.resize(2);
+  const std::string id = registry_.submit(job());
+  ASSERT_EQ(wait_state(id, RunState::done), RunState::done);
+  const auto run = *registry_.get(id);
+  ASSERT_EQ(run.nodes.size(), run.trace.size());
+  int64_t last = run.started_ns;
+  for (size_t i = 0; i < run.nodes.size(); ++i) {
+    EXPECT_EQ(run.nodes[i].node, run.trace[i].type);
+    EXPECT_GE(run.nodes[i].start_ns, last);
+    EXPECT_LE(run.nodes[i].start_ns, run.nodes[i].end_ns);
+    last = run.nodes[i].end_ns;
+  }
+  EXPECT_EQ(run.nodes[1].tokens.prompt, 10);  // Suggest's fill (the choice that ended the run follows it)
+  EXPECT_EQ(run.tokens.prompt, 10 + 5);
+  ASSERT_EQ(run.deps.size(), 1u);
+  EXPECT_EQ(run.deps[0].dep, "forecast");
+  EXPECT_GE(run.nodes[1].deps_ns, run.deps[0].end_ns - run.deps[0].start_ns);
+  EXPECT_EQ(run.tokens.generated, 3 + 1);
+}
+
+TEST_F(RunRegistryTest, VerboseEventsOfConcurrentRunsNeverMix) {
+  graph_->nodes.at("Suggest").fields.resize(2);
+  listen();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    GraphJob j = job();
+    j.verbosity = i % 2 ? Verbosity::verbose : Verbosity::quiet;
+    ids.push_back(registry_.submit(std::move(j)));
+  }
+  ASSERT_TRUE(wait_ended(8));
+  const std::vector<std::string> verbose = {"started", "node_started",  "node_finished", "node_started", "dep_finished",
+                                            "lm_call", "node_finished", "lm_call",       "done"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto events = registry_.events(ids[i]);
+    std::vector<std::string> kinds;
+    for (size_t k = 0; k < events.size(); ++k) {
+      EXPECT_EQ(events[k].run, ids[i]);
+      EXPECT_EQ(events[k].seq, k + 1);
+      kinds.push_back(events[k].kind);
+    }
+    EXPECT_EQ(kinds, i % 2 ? verbose : std::vector<std::string>{"done"}) << ids[i];
+    std::lock_guard l(mu_);
+    ASSERT_EQ(heard_[ids[i]].size(), events.size());  // listeners heard the same, in order
+    for (size_t k = 0; k < events.size(); ++k) EXPECT_EQ(heard_[ids[i]][k].seq, k + 1);
+  }
+}
+
+TEST_F(RunRegistryTest, AThousandConcurrentRunsAllFinishDone) {
+  graph_->nodes.at("Suggest").fields.resize(2);
+  listen();
+  for (int i = 0; i < 1000; ++i) registry_.submit(job());
+  ASSERT_TRUE(wait_ended(1000));
+  std::lock_guard l(mu_);
+  EXPECT_EQ(ended_["done"], 1000);
+  EXPECT_EQ(lm_.fills.load(), 1000);
+  for (const auto& r : registry_.list()) EXPECT_EQ(r.state, RunState::done) << r.id << " " << r.error;
+}
+
+TEST_F(RunRegistryTest, BadInputFailsTheRunWithTheReason) {
+  const std::string id = registry_.submit(job({{"name", "ada"}}));
+  EXPECT_EQ(wait_state(id, RunState::failed), RunState::failed);
+  EXPECT_NE(registry_.get(id)->error.find("lacks 'who'"), std::string::npos) << registry_.get(id)->error;
+}
+
+}  // namespace
+}  // namespace skein
