@@ -1,0 +1,80 @@
+// The run registry over the random-weight `local` model: a run cancelled in the middle of a long
+// generation is CANCELLED within 100 ms and the engine's only slot is free again.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <iostream>
+
+#include "fixture.hpp"
+#include "skein/graph_lm.hpp"
+#include "skein/llama_engine.hpp"
+#include "skein/run_registry.hpp"
+
+namespace skein {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Passes requests through, signalling the first generated token.
+class FirstTokenSpy : public Engine {
+ public:
+  explicit FirstTokenSpy(Engine& inner) : inner_(inner) {}
+  const std::string& name() const override { return inner_.name(); }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
+    r.on_token = [this](const std::string&) { std::call_once(once_, [this] { first_.set_value(); }); };
+    return inner_.submit(std::move(r), std::move(done));
+  }
+  std::future<void> first_token() { return first_.get_future(); }
+
+ private:
+  Engine& inner_;
+  std::once_flag once_;
+  std::promise<void> first_;
+};
+
+TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndFreesTheSlot) {
+  auto engine = make_llama_engine("local", test::local_options(1));
+  FirstTokenSpy spy(*engine);
+  Sampling s;
+  s.seed = 3;
+  s.max_tokens = 100000;
+  EngineLM lm([&](const std::string&) -> Engine& { return spy; }, "local", s);
+  auto graph = std::make_shared<Graph>(parse_graph(R"(graph: essay
+start: Topic
+nodes:
+  Topic:
+    fields: {topic: {type: string}}
+    next: [Essay]
+  Essay:
+    fields: {text: {type: string, minLength: 600}}
+    next: [end]
+)",
+                                                   "/g/essay.yaml"));
+  RunRegistry registry;
+  GraphJob job;
+  job.graph = graph;
+  job.input = {{"topic", "rivers"}};
+  job.lm = &lm;
+  const std::string id = registry.submit(std::move(job));
+  auto first = spy.first_token();
+  ASSERT_EQ(first.wait_for(60s), std::future_status::ready)
+      << state_name(registry.get(id)->state) << " " << registry.get(id)->error;
+  const int64_t t0 = now_ns();
+  ASSERT_TRUE(registry.cancel(id));
+  ASSERT_TRUE(registry.wait_until(
+      id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
+  const double ms = double(now_ns() - t0) / 1e6;
+  const RunSnapshot run = *registry.get(id);
+  EXPECT_EQ(run.state, RunState::cancelled) << run.error;
+  EXPECT_LT(ms, 100.0);
+  std::cout << "cancel to CANCELLED: " << ms << " ms\n";
+  EXPECT_EQ(run.trace.size(), 1u);  // the Topic node; Essay never finished
+  // The engine has one slot: a new request is served, so the cancelled one let it go.
+  GenerateRequest next;
+  next.messages = {{"user", "hello"}};
+  next.sampling.max_tokens = 4;
+  EXPECT_TRUE(generate_sync(*engine, next).ok());
+}
+
+}  // namespace
+}  // namespace skein
