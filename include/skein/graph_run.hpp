@@ -110,6 +110,9 @@ struct GraphRunOptions {
   // Where blocking dep functions run, so they never stall the run loop (and other runs).
   boost::asio::any_io_executor blocking;
   GraphObserver* observer = nullptr;  // optional
+  // Told, from the blocking thread, when an `exec` dep's process group starts (true) and ends, so a
+  // host can kill it when the run is cancelled. Must be thread-safe.
+  std::function<void(int group, bool running)> on_process;
 };
 
 struct GraphResult {

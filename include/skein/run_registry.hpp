@@ -73,6 +73,7 @@ struct RunSnapshot {
   LMTokens tokens;
   int64_t submitted_ns = 0, started_ns = 0, finished_ns = 0;
   std::vector<GateInfo> gates;  // open
+  std::vector<int> processes;   // process groups of its running `exec` deps
 };
 
 struct RegistryOptions {
@@ -106,8 +107,8 @@ class RunRegistry {
   std::vector<RunSnapshot> list() const;  // in submission order
   std::vector<RunEvent> events(const std::string& id) const;
 
-  // Cooperative: reaches in-flight generation and open gates; the run ends CANCELLED. False for an
-  // unknown or finished run.
+  // Cooperative: reaches in-flight generation and open gates, and kills the process groups of its
+  // running `exec` deps; the run ends CANCELLED. False for an unknown or finished run.
   bool cancel(const std::string& id);
   // For a run that ignores cancellation (a blocking dep): CANCELLED now; what it still does is
   // dropped.

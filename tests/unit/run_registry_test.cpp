@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
 
+#include "engine/process/subprocess.hpp"
 #include "skein/run_registry.hpp"
 
 namespace skein {
@@ -239,6 +241,24 @@ TEST_F(RunRegistryTest, AThousandConcurrentRunsAllFinishDone) {
   EXPECT_EQ(ended_["done"], 1000);
   EXPECT_EQ(lm_.fills.load(), 1000);
   for (const auto& r : registry_.list()) EXPECT_EQ(r.state, RunState::done) << r.id << " " << r.error;
+}
+
+TEST_F(RunRegistryTest, CancelKillsTheProcessGroupOfAnExecDepThatRunsForever) {
+  graph_->deps["forecast"] = DepSpec{"forecast", {"sh", "-c", "sleep 600 & sleep 600; echo 1"}, {}, {}};
+  graph_->functions.erase("forecast");
+  graph_->file = (std::filesystem::temp_directory_path() / "outfit.yaml").string();  // the command's cwd
+  const std::string id = registry_.submit(job());
+  ASSERT_TRUE(registry_.wait_until(
+      id, [](const RunSnapshot& s) { return !s.processes.empty() || is_finished(s.state); }, 20s))
+      << state_name(registry_.get(id)->state) << " at " << registry_.get(id)->node << " deps "
+      << registry_.get(id)->deps.size();
+  ASSERT_FALSE(registry_.get(id)->processes.empty()) << registry_.get(id)->error;
+  const int group = registry_.get(id)->processes.at(0);
+  EXPECT_TRUE(process_group_alive(group));
+  ASSERT_TRUE(registry_.cancel(id));
+  EXPECT_EQ(wait_state(id, RunState::cancelled), RunState::cancelled);
+  EXPECT_FALSE(process_group_alive(group));  // the shell and both sleeps
+  EXPECT_TRUE(registry_.get(id)->processes.empty());
 }
 
 TEST_F(RunRegistryTest, BadInputFailsTheRunWithTheReason) {

@@ -17,13 +17,22 @@ namespace asio = boost::asio;
 namespace {
 
 // An `exec` dep: params as one JSON object on stdin, one JSON value on stdout. Blocking.
-Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd) {
+Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd,
+              const DepResolver::OnProcess& on_process) {
   SpawnOptions o;
   o.argv = spec.exec;
   o.cwd = cwd;
   o.stdout_pipe = true;
   o.stdin_pipe = true;
   Subprocess p = Subprocess::spawn(o);
+  if (on_process) on_process(p.pid(), true);
+  struct Ended {
+    const DepResolver::OnProcess& tell;
+    pid_t group;
+    ~Ended() {
+      if (tell) tell(group, false);
+    }
+  } ended{on_process, p.pid()};
   const std::string in = params.dump() + "\n";
   const int to = p.release_stdin();
   for (size_t off = 0; off < in.size();) {
@@ -46,12 +55,13 @@ Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd) {
 }  // namespace
 
 DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_executor blocking, Recall recall,
-                         GraphObserver* observer)
+                         GraphObserver* observer, OnProcess on_process)
     : graph_(graph),
       seeded_(std::move(seeded)),
       blocking_(std::move(blocking)),
       recall_(std::move(recall)),
-      observer_(observer) {}
+      observer_(observer),
+      on_process_(std::move(on_process)) {}
 
 asio::awaitable<Json> DepResolver::value(const std::string& name) {
   const auto self = shared_from_this();  // alive while this dep runs, even past its run
@@ -138,7 +148,7 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name) {
 Json DepResolver::call(const DepSpec& spec, const Json& params) const {
   if (!spec.exec.empty()) {
     const std::string dir = std::filesystem::path(graph_.file).parent_path().string();
-    return run_exec(spec, params, dir.empty() ? "." : dir);
+    return run_exec(spec, params, dir.empty() ? "." : dir, on_process_);
   }
   return graph_.functions.at(spec.name)(params);
 }

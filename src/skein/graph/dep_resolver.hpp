@@ -19,8 +19,9 @@ namespace skein {
 class DepResolver : public std::enable_shared_from_this<DepResolver> {
  public:
   using Recall = std::function<std::optional<Json>(const std::string& type)>;
+  using OnProcess = std::function<void(int group, bool running)>;
   DepResolver(const Graph& graph, DepCache seeded, boost::asio::any_io_executor blocking, Recall recall,
-              GraphObserver* observer = nullptr);
+              GraphObserver* observer = nullptr, OnProcess on_process = nullptr);
 
   // The value of dep `name`. Throws Error naming the dep (and the one below it that failed).
   boost::asio::awaitable<Json> value(const std::string& name);
@@ -52,6 +53,7 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   boost::asio::any_io_executor blocking_;
   Recall recall_;
   GraphObserver* observer_;
+  OnProcess on_process_;  // called from the blocking thread
   std::map<std::string, std::shared_ptr<Slot>> slots_;
 };
 

@@ -39,7 +39,7 @@ class GraphRun {
         o_(std::move(o)),
         deps_(std::make_shared<DepResolver>(
             g, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); },
-            o_.observer)) {}
+            o_.observer, o_.on_process)) {}
   ~GraphRun() { deps_->abandon(); }
   GraphRun(const GraphRun&) = delete;
   GraphRun& operator=(const GraphRun&) = delete;

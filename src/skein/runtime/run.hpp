@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "skein/graph_lm.hpp"
 #include "skein/run_registry.hpp"
@@ -26,6 +27,7 @@ struct Run {
   int gates_opened = 0;
   bool cancel_requested = false, terminated = false;
   int64_t deps_ns_pending = 0;  // dep time not yet counted to a node
+  std::set<int> groups;         // process groups of running exec deps
   size_t lm_calls_seen = 0;
 
   std::unique_ptr<TimingLM> timing;
@@ -36,6 +38,7 @@ struct Run {
     RunSnapshot s = snap;
     for (const auto& [id, g] : open)
       if (!g.answer) s.gates.push_back(g.info);
+    s.processes.assign(groups.begin(), groups.end());
     return s;
   }
 };

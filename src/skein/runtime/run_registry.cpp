@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -142,6 +143,18 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
   o.handlers = run->job.handlers;
   o.effects = run->job.effects;
   o.blocking = pool.get_executor();
+  o.on_process = [this, run](int group, bool running) {
+    bool kill_now = false;
+    update([&] {
+      if (running) {
+        run->groups.insert(group);
+        kill_now = run->cancel_requested;
+      } else {
+        run->groups.erase(group);
+      }
+    });
+    if (kill_now) ::kill(-group, SIGKILL);
+  };
   o.answer_gates = [this, run](const NodeType& node, const std::vector<const Field*>& fields, const Json&) {
     return open_gates(run, node, fields);
   };
@@ -323,13 +336,16 @@ std::vector<RunEvent> RunRegistry::events(const std::string& id) const {
 
 bool RunRegistry::cancel(const std::string& id) {
   std::shared_ptr<Run> run;
+  std::vector<int> groups;
   {
     std::lock_guard l(impl_->mu);
     auto it = impl_->runs.find(id);
     if (it == impl_->runs.end() || is_finished(it->second->snap.state)) return false;
     run = it->second;
     run->cancel_requested = true;
+    groups.assign(run->groups.begin(), run->groups.end());
   }
+  for (int g : groups) ::kill(-g, SIGKILL);  // the exec deps' whole process groups
   asio::post(impl_->io, [run] {
     run->signal.emit(asio::cancellation_type::terminal);
     if (run->gate_timer) run->gate_timer->cancel();
