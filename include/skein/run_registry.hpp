@@ -79,6 +79,8 @@ struct RunSnapshot {
 struct RegistryOptions {
   size_t history = 20;          // finished runs kept in memory
   size_t blocking_threads = 4;  // for blocking dep functions
+  std::string store;            // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
+  size_t retention = 10000;     // runs kept in the store
 };
 
 // One graph run to submit.
@@ -103,9 +105,15 @@ class RunRegistry {
   // Registers the run and returns its id at once; the run starts on the loop.
   std::string submit(GraphJob job);
 
+  // A run in memory, else in the store.
   std::optional<RunSnapshot> get(const std::string& id) const;
-  std::vector<RunSnapshot> list() const;  // in submission order
+  std::vector<RunSnapshot> list() const;  // in memory, in submission order
   std::vector<RunEvent> events(const std::string& id) const;
+
+  // The runs the store held unfinished when it was opened (a process died): now CRASHED.
+  std::vector<std::string> crashed() const;
+  // Waits until the store has everything recorded so far.
+  void flush_store();
 
   // Cooperative: reaches in-flight generation and open gates, and kills the process groups of its
   // running `exec` deps; the run ends CANCELLED. False for an unknown or finished run.

@@ -3,10 +3,12 @@
 // streams that never mix, per-node and per-dep timing, and 1,000 concurrent runs.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <thread>
 #include <map>
 #include <mutex>
 
@@ -257,8 +259,66 @@ TEST_F(RunRegistryTest, CancelKillsTheProcessGroupOfAnExecDepThatRunsForever) {
   EXPECT_TRUE(process_group_alive(group));
   ASSERT_TRUE(registry_.cancel(id));
   EXPECT_EQ(wait_state(id, RunState::cancelled), RunState::cancelled);
+  // SIGKILL has gone to the group; the kernel ends it at once (polled: it is asynchronous).
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (process_group_alive(group) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
   EXPECT_FALSE(process_group_alive(group));  // the shell and both sleeps
-  EXPECT_TRUE(registry_.get(id)->processes.empty());
+  EXPECT_TRUE(registry_.wait_until(id, [](const RunSnapshot& s) { return s.processes.empty(); }, 5s));
+}
+
+// A fresh store file per test.
+std::string store_file(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("skein_store_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::filesystem::remove(dir / name);
+  return (dir / name).string();
+}
+
+TEST_F(RunRegistryTest, EveryRunIsInTheStoreAfterTheMemoryLetItGo) {
+  graph_->nodes.at("Suggest").fields.resize(2);
+  RegistryOptions o;
+  o.store = store_file("runs.sqlite");
+  std::vector<std::string> ids;
+  {
+    RunRegistry stored(o);
+    for (int i = 0; i < 25; ++i) ids.push_back(stored.submit(job()));
+    for (const auto& id : ids)
+      stored.wait_until(
+          id, [](const RunSnapshot& s) { return is_finished(s.state); }, 200ms);
+    stored.flush_store();
+    const auto first = stored.get(ids[0]);  // no longer in memory: from the store
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->state, RunState::done);
+    EXPECT_EQ(first->trace.size(), 2u);
+    EXPECT_EQ(first->nodes.size(), 2u);
+    EXPECT_FALSE(stored.events(ids[0]).empty());
+    EXPECT_EQ(stored.list().size(), 20u);
+  }
+  RunRegistry reopened(o);  // ids go on after the stored ones
+  for (const auto& id : ids) EXPECT_EQ(reopened.get(id)->state, RunState::done) << id;
+  EXPECT_EQ(reopened.submit(job()), "g26");
+}
+
+TEST(RunStoreTest, RunsLeftUnfinishedByAKilledProcessAreCrashed) {
+  const std::string file = store_file("crash.sqlite");
+  SpawnOptions o;
+  o.argv = {std::string(SKEIN_BINARY_DIR) + "/tests/registry_host", file};
+  o.stdout_pipe = true;
+  Subprocess host = Subprocess::spawn(o);
+  std::string said;
+  char c;
+  while (said.find('\n') == std::string::npos && ::read(host.stdout_fd(), &c, 1) == 1) said += c;
+  ASSERT_EQ(said, "ready g1\n");
+  host.kill();  // kill -9: nothing is cleaned up
+  RegistryOptions ro;
+  ro.store = file;
+  RunRegistry registry(ro);
+  EXPECT_EQ(registry.crashed(), std::vector<std::string>{"g1"});
+  const auto run = registry.get("g1");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->state, RunState::crashed);
+  EXPECT_NE(run->error.find("unfinished"), std::string::npos);
 }
 
 TEST_F(RunRegistryTest, BadInputFailsTheRunWithTheReason) {

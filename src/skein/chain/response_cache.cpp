@@ -1,74 +1,22 @@
 #include "response_cache.hpp"
 
-#include <sqlite3.h>
-
 #include <cstdlib>
 
 #include "skein/chain.hpp"
 #include "skein/error.hpp"
 #include "util/sha256.hpp"
+#include "util/sqlite.hpp"
 
 namespace skein {
-namespace {
 
-// A prepared statement, finalized on every path.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw Error(std::string("response cache: ") + sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement& bind(int i, const std::string& text) {
-    sqlite3_bind_text(stmt_, i, text.data(), int(text.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw Error(std::string("response cache: ") + sqlite3_errmsg(db_));
-    return rc == SQLITE_ROW;
-  }
-  std::string column(int i) {
-    return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i)), sqlite3_column_bytes(stmt_, i));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string why = message ? message : "unknown error";
-    sqlite3_free(message);
-    throw Error("response cache: " + why);
-  }
+ResponseCache::ResponseCache(const std::filesystem::path& file)
+    : db_(std::make_unique<SqliteDb>(file, "response cache")) {
+  db_->exec(
+      "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
+      " created INTEGER NOT NULL DEFAULT (unixepoch()))");
 }
 
-}  // namespace
-
-ResponseCache::ResponseCache(const std::filesystem::path& file) {
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path(), ec);
-  if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) {
-    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    throw Error("cannot open the response cache " + file.string() + ": " + why);
-  }
-  sqlite3_busy_timeout(db_, 10000);
-  try {
-    exec(db_,
-         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-         "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
-         " created INTEGER NOT NULL DEFAULT (unixepoch()))");
-  } catch (...) {
-    sqlite3_close(db_);
-    throw;
-  }
-}
-
-ResponseCache::~ResponseCache() { sqlite3_close(db_); }
+ResponseCache::~ResponseCache() = default;
 
 std::optional<std::string> ResponseCache::key(const std::string& model_id, const GenerateRequest& request) {
   const Sampling& s = request.sampling;
@@ -89,14 +37,14 @@ std::optional<std::string> ResponseCache::key(const std::string& model_id, const
 }
 
 std::optional<std::string> ResponseCache::get(const std::string& key) {
-  Statement q(db_, "SELECT text FROM responses WHERE key = ?1");
+  Statement q(*db_, "SELECT text FROM responses WHERE key = ?1");
   q.bind(1, key);
   if (!q.step()) return std::nullopt;
-  return q.column(0);
+  return q.text(0);
 }
 
 void ResponseCache::put(const std::string& key, const std::string& text) {
-  Statement q(db_, "INSERT OR REPLACE INTO responses (key, text) VALUES (?1, ?2)");
+  Statement q(*db_, "INSERT OR REPLACE INTO responses (key, text) VALUES (?1, ?2)");
   q.bind(1, key).bind(2, text);
   q.step();
 }

@@ -4,14 +4,15 @@
 // differ each time.
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "skein/engine.hpp"
 
-struct sqlite3;
-
 namespace skein {
+
+class SqliteDb;
 
 class ResponseCache {
  public:
@@ -29,7 +30,7 @@ class ResponseCache {
   void put(const std::string& key, const std::string& text);
 
  private:
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<SqliteDb> db_;
 };
 
 // What identifies an engine's model for the cache: backend and model, plus the size and time of a

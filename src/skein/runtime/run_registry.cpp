@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "run.hpp"
+#include "run_store.hpp"
 #include "skein/engine.hpp"
 
 namespace skein {
@@ -26,9 +27,16 @@ using runtime::Run;
 
 struct RunRegistry::Impl {
   explicit Impl(RegistryOptions o)
-      : options(o), work(asio::make_work_guard(io)), pool(o.blocking_threads), loop([this] { io.run(); }) {}
+      : options(o),
+        store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention)),
+        graphs(store ? store->highest('g') : 0),
+        work(asio::make_work_guard(io)),
+        pool(o.blocking_threads),
+        loop([this] { io.run(); }) {}
 
   RegistryOptions options;
+  std::unique_ptr<runtime::RunStore> store;
+  uint64_t graphs = 0;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   asio::thread_pool pool;
@@ -39,7 +47,6 @@ struct RunRegistry::Impl {
   std::map<std::string, std::shared_ptr<Run>> runs;
   std::vector<std::string> order;  // submission order of the runs kept
   std::deque<std::string> finished;
-  uint64_t graphs = 0;
   std::vector<std::function<void(const RunEvent&)>> listeners;
 
   // Records an event (when the run's verbosity takes it) and hands it to the listeners on the loop.
@@ -53,10 +60,20 @@ struct RunRegistry::Impl {
       run.events.push_back(ev);
       to_call = listeners;
     }
+    if (store) store->put(ev);
     if (!to_call.empty())
       asio::post(io, [to_call = std::move(to_call), ev = std::move(ev)] {
         for (const auto& f : to_call) f(ev);
       });
+  }
+
+  // The run's record in the store, as it is now.
+  void persist(const Run& run) {
+    if (!store) return;
+    std::unique_lock l(mu);
+    RunSnapshot s = run.snapshot();
+    l.unlock();
+    store->put(s);
   }
 
   void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {
@@ -117,6 +134,7 @@ class RunObserver : public GraphObserver {
       run_.snap.nodes.push_back(t);
       run_.snap.tokens += t.tokens;
     });
+    reg_.persist(run_);
     reg_.emit_lm_calls(run_, calls);
     reg_.emit(run_, "node_finished", {{"index", index}, {"node", entry.type}, {"ms", double(end_ns - start_ns) / 1e6}});
   }
@@ -166,6 +184,7 @@ asio::awaitable<GraphResult> RunRegistry::Impl::drive(std::shared_ptr<Run> run) 
     run->snap.state = RunState::running;
     run->snap.started_ns = now_ns();
   });
+  persist(*run);
   emit(*run, "started", {{"graph", run->snap.name}});
   RunObserver observer(*this, *run);
   GraphRunOptions o = options_for(run);
@@ -195,6 +214,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
     }
     run->snap.state = RunState::waiting;
   });
+  persist(*run);
   for (const auto& id : ids)
     emit(*run, "gate_opened", {{"gate", id}, {"node", node.name}, {"field", run->open.at(id).info.field}});
   auto close = [&](RunState state) {
@@ -202,6 +222,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
       for (const auto& id : ids) run->open.erase(id);
       run->snap.state = state;
     });
+    persist(*run);
     run->gate_timer.reset();
   };
   for (;;) {
@@ -264,6 +285,7 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
     forget_beyond_history();
   });
   if (kind.empty()) return;
+  persist(*run);
   emit_lm_calls(*run, run->timing->timings_since(run->lm_calls_seen));  // the final choice's
   emit(*run, kind, {{"error", run->snap.error}});
 }
@@ -306,6 +328,7 @@ std::string RunRegistry::submit(GraphJob job) {
     impl_->runs[run->snap.id] = run;
     impl_->order.push_back(run->snap.id);
   });
+  impl_->persist(*run);
   Impl* impl = impl_.get();
   asio::co_spawn(impl->io, impl->drive(run),
                  asio::bind_cancellation_slot(run->signal.slot(), [impl, run](std::exception_ptr e, GraphResult r) {
@@ -315,10 +338,11 @@ std::string RunRegistry::submit(GraphJob job) {
 }
 
 std::optional<RunSnapshot> RunRegistry::get(const std::string& id) const {
-  std::lock_guard l(impl_->mu);
-  auto it = impl_->runs.find(id);
-  if (it == impl_->runs.end()) return std::nullopt;
-  return it->second->snapshot();
+  {
+    std::lock_guard l(impl_->mu);
+    if (auto it = impl_->runs.find(id); it != impl_->runs.end()) return it->second->snapshot();
+  }
+  return impl_->store ? impl_->store->load(id) : std::nullopt;
 }
 
 std::vector<RunSnapshot> RunRegistry::list() const {
@@ -329,9 +353,19 @@ std::vector<RunSnapshot> RunRegistry::list() const {
 }
 
 std::vector<RunEvent> RunRegistry::events(const std::string& id) const {
-  std::lock_guard l(impl_->mu);
-  auto it = impl_->runs.find(id);
-  return it == impl_->runs.end() ? std::vector<RunEvent>{} : it->second->events;
+  {
+    std::lock_guard l(impl_->mu);
+    if (auto it = impl_->runs.find(id); it != impl_->runs.end()) return it->second->events;
+  }
+  return impl_->store ? impl_->store->events(id) : std::vector<RunEvent>{};
+}
+
+std::vector<std::string> RunRegistry::crashed() const {
+  return impl_->store ? impl_->store->crashed() : std::vector<std::string>{};
+}
+
+void RunRegistry::flush_store() {
+  if (impl_->store) impl_->store->flush();
 }
 
 bool RunRegistry::cancel(const std::string& id) {
@@ -371,6 +405,7 @@ bool RunRegistry::terminate(const std::string& id) {
     impl_->finished.push_back(id);
     impl_->forget_beyond_history();
   });
+  impl_->persist(*run);
   impl_->emit(*run, "cancelled", {{"error", "terminated"}});
   return true;
 }

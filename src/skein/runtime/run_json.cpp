@@ -1,0 +1,115 @@
+#include "run_json.hpp"
+
+namespace skein::runtime {
+
+namespace {
+
+Json trace_json(const std::vector<TraceEntry>& trace) {
+  Json out = Json::array();
+  for (const auto& e : trace) out.push_back({{"type", e.type}, {"fields", e.fields}});
+  return out;
+}
+
+TraceEntry entry_from_json(const Json& j) { return TraceEntry{j.at("type").get<std::string>(), j.at("fields")}; }
+
+Json tokens_json(const LMTokens& t) { return {{"prompt", t.prompt}, {"generated", t.generated}}; }
+LMTokens tokens_from_json(const Json& j) { return {j.value("prompt", 0LL), j.value("generated", 0LL)}; }
+
+Json node_json(const NodeTiming& t) {
+  return {{"index", t.index},
+          {"node", t.node},
+          {"start_ns", t.start_ns},
+          {"end_ns", t.end_ns},
+          {"lm_ns", t.lm_ns},
+          {"queue_ns", t.queue_ns},
+          {"generate_ns", t.generate_ns},
+          {"deps_ns", t.deps_ns},
+          {"tokens", tokens_json(t.tokens)}};
+}
+
+NodeTiming node_from_json(const Json& j) {
+  NodeTiming t;
+  t.index = j.value("index", size_t(0));
+  t.node = j.value("node", "");
+  t.start_ns = j.value("start_ns", int64_t(0));
+  t.end_ns = j.value("end_ns", int64_t(0));
+  t.lm_ns = j.value("lm_ns", int64_t(0));
+  t.queue_ns = j.value("queue_ns", int64_t(0));
+  t.generate_ns = j.value("generate_ns", int64_t(0));
+  t.deps_ns = j.value("deps_ns", int64_t(0));
+  t.tokens = tokens_from_json(j.value("tokens", Json::object()));
+  return t;
+}
+
+Json gate_json(const GateInfo& g) {
+  return {{"id", g.id},
+          {"run", g.run},
+          {"node", g.node},
+          {"field", g.field},
+          {"question", g.question},
+          {"schema", g.schema},
+          {"opened_ns", g.opened_ns}};
+}
+
+}  // namespace
+
+RunState state_from_name(const std::string& name) {
+  for (RunState s : {RunState::pending, RunState::running, RunState::waiting, RunState::done, RunState::failed,
+                     RunState::cancelled, RunState::crashed})
+    if (name == state_name(s)) return s;
+  throw Error("unknown run state '" + name + "'");
+}
+
+Json to_json(const RunSnapshot& r) {
+  Json nodes = Json::array(), deps = Json::array(), gates = Json::array();
+  for (const auto& t : r.nodes) nodes.push_back(node_json(t));
+  for (const auto& d : r.deps)
+    deps.push_back({{"dep", d.dep}, {"start_ns", d.start_ns}, {"end_ns", d.end_ns}, {"error", d.error}});
+  for (const auto& g : r.gates) gates.push_back(gate_json(g));
+  Json j{{"id", r.id},
+         {"kind", r.kind},
+         {"name", r.name},
+         {"state", state_name(r.state)},
+         {"node", r.node},
+         {"error", r.error},
+         {"input", r.input},
+         {"trace", trace_json(r.trace)},
+         {"nodes", std::move(nodes)},
+         {"deps", std::move(deps)},
+         {"tokens", tokens_json(r.tokens)},
+         {"submitted_ns", r.submitted_ns},
+         {"started_ns", r.started_ns},
+         {"finished_ns", r.finished_ns},
+         {"gates", std::move(gates)},
+         {"processes", r.processes}};
+  j["terminal"] = r.terminal ? Json{{"type", r.terminal->type}, {"fields", r.terminal->fields}} : Json();
+  return j;
+}
+
+RunSnapshot run_from_json(const Json& j) {
+  RunSnapshot r;
+  r.id = j.at("id").get<std::string>();
+  r.kind = j.value("kind", "graph");
+  r.name = j.value("name", "");
+  r.state = state_from_name(j.at("state").get<std::string>());
+  r.node = j.value("node", "");
+  r.error = j.value("error", "");
+  r.input = j.value("input", Json());
+  for (const auto& e : j.value("trace", Json::array())) r.trace.push_back(entry_from_json(e));
+  for (const auto& t : j.value("nodes", Json::array())) r.nodes.push_back(node_from_json(t));
+  for (const auto& d : j.value("deps", Json::array()))
+    r.deps.push_back(
+        {d.value("dep", ""), d.value("start_ns", int64_t(0)), d.value("end_ns", int64_t(0)), d.value("error", "")});
+  r.tokens = tokens_from_json(j.value("tokens", Json::object()));
+  r.submitted_ns = j.value("submitted_ns", int64_t(0));
+  r.started_ns = j.value("started_ns", int64_t(0));
+  r.finished_ns = j.value("finished_ns", int64_t(0));
+  if (j.contains("terminal") && !j["terminal"].is_null()) r.terminal = entry_from_json(j["terminal"]);
+  return r;
+}
+
+Json to_json(const RunEvent& e) {
+  return {{"run", e.run}, {"seq", e.seq}, {"t_ns", e.t_ns}, {"kind", e.kind}, {"data", e.data}};
+}
+
+}  // namespace skein::runtime

@@ -1,0 +1,12 @@
+// A run's snapshot as JSON and back: the store's record of it and the server's answer about it.
+#pragma once
+#include "skein/run_registry.hpp"
+
+namespace skein::runtime {
+
+Json to_json(const RunSnapshot& run);
+RunSnapshot run_from_json(const Json& j);
+Json to_json(const RunEvent& event);
+RunState state_from_name(const std::string& name);  // Error for an unknown one
+
+}  // namespace skein::runtime

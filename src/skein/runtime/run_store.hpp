@@ -1,0 +1,56 @@
+// The store of runs (SPEC §5): each run's record (state, error, input, trace, node and dep timings,
+// tokens) and its events, in one SQLite file (WAL) under the state directory. A thread of its own
+// writes them in batches, so the loop never waits for the disk. At most `retention` runs are kept,
+// the oldest dropped first. Opening it marks the runs a dead process left unfinished CRASHED.
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+
+#include "skein/run_registry.hpp"
+
+namespace skein {
+class SqliteDb;
+}
+
+namespace skein::runtime {
+
+class RunStore {
+ public:
+  RunStore(const std::filesystem::path& file, size_t retention);
+  ~RunStore();  // writes everything queued
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  const std::vector<std::string>& crashed() const { return crashed_; }  // marked when opened
+  uint64_t highest(char kind) const;                                    // the largest n among the ids <kind><n> stored
+
+  void put(const RunSnapshot& run);  // queued
+  void put(const RunEvent& event);   // queued
+  void flush();                      // waits until everything queued so far is written
+
+  std::optional<RunSnapshot> load(const std::string& id);
+  std::vector<RunEvent> events(const std::string& id);
+  size_t count();
+
+ private:
+  void write_loop();
+  void write(std::deque<std::variant<RunSnapshot, RunEvent>>& batch);
+
+  std::unique_ptr<SqliteDb> db_;
+  size_t retention_;
+  std::vector<std::string> crashed_;
+  std::mutex mu_;             // guards the queue and the counts
+  mutable std::mutex db_mu_;  // guards the database (the writer, readers)
+  std::condition_variable wake_, written_;
+  std::deque<std::variant<RunSnapshot, RunEvent>> queue_;
+  uint64_t queued_ = 0, done_ = 0;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace skein::runtime
