@@ -53,7 +53,7 @@ class GraphRun {
     try {
       if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, current);
       const auto ex = co_await asio::this_coro::executor;
-      trace_.reserve(g_.max_iters ? std::min(g_.max_iters, 64) : 16);
+      trace_.reserve(4);
       for (int iters = 1;; ++iters) {
         co_await asio::post(ex, asio::use_awaitable);  // yield to other runs
         if (g_.max_iters && iters > g_.max_iters)

@@ -14,9 +14,14 @@
 namespace skein::runtime {
 
 struct OpenGate {
-  GateInfo info;
+  GateInfo info;  // its schema left empty: see shown()
   TypePtr type;
   std::optional<Json> answer;
+  GateInfo shown() const {
+    GateInfo g = info;
+    g.schema = type ? type->schema() : Json::object();
+    return g;
+  }
 };
 
 struct Run {
@@ -37,7 +42,7 @@ struct Run {
   RunSnapshot snapshot() const {
     RunSnapshot s = snap;
     for (const auto& [id, g] : open)
-      if (!g.answer) s.gates.push_back(g.info);
+      if (!g.answer) s.gates.push_back(g.shown());
     s.processes.assign(groups.begin(), groups.end());
     return s;
   }

@@ -189,7 +189,7 @@ asio::awaitable<GraphResult> RunRegistry::Impl::drive(std::shared_ptr<Run> run) 
   RunObserver observer(*this, *run);
   GraphRunOptions o = options_for(run);
   o.observer = &observer;
-  co_return co_await run_graph(*run->job.graph, run->job.input, std::move(o));
+  co_return co_await run_graph(*run->job.graph, std::move(run->job.input), std::move(o));  // snap has a copy
 }
 
 // Opens a gate per field, puts the run in WAITING and waits until every one is answered (answer()
@@ -207,7 +207,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
                  node.name,
                  f->name,
                  f->gate,
-                 f->type ? f->type->schema() : Json::object(),
+                 Json(),  // filled from the type when shown (a parked run keeps no copy)
                  now_ns()};
       ids.push_back(g.id);
       run->open[ids.back()] = OpenGate{std::move(g), f->type, std::nullopt};
@@ -415,11 +415,17 @@ std::vector<GateInfo> RunRegistry::gates() const {
   std::vector<GateInfo> out;
   for (const auto& id : impl_->order)
     for (const auto& [gid, g] : impl_->runs.at(id)->open)
-      if (!g.answer) out.push_back(g.info);
+      if (!g.answer) out.push_back(g.shown());
   return out;
 }
 
-size_t RunRegistry::pending_gates() const { return gates().size(); }
+size_t RunRegistry::pending_gates() const {
+  std::lock_guard l(impl_->mu);
+  size_t n = 0;
+  for (const auto& [id, run] : impl_->runs)
+    for (const auto& [gid, g] : run->open) n += !g.answer;
+  return n;
+}
 
 void RunRegistry::answer(const std::string& gate_id, Json value) {
   std::shared_ptr<Run> run;

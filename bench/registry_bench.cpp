@@ -1,0 +1,110 @@
+// Registry benchmark (a table, not a test): memory per run parked at a gate, with 100,000 runs
+// (goal <= 8 KB), and the latency from submit() to the run's first node (goal <= 50 us median).
+//   registry_bench [--parked 100000] [--latency 2000]
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+#include "skein/engine.hpp"
+#include "skein/run_registry.hpp"
+
+using namespace skein;
+namespace asio = boost::asio;
+
+namespace {
+
+class InstantLM : public GraphLM {
+ public:
+  asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& t, const Json&) override {
+    co_return LMReply<std::string>{t[0], {}};
+  }
+  asio::awaitable<LMReply<Json>> fill(const NodeType&, const Json&, const std::string&, const TraceEntry&) override {
+    co_return LMReply<Json>{Json{{"v", 1}}, {}};
+  }
+};
+
+long rss_kb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+std::shared_ptr<Graph> graph(const char* yaml) { return std::make_shared<Graph>(parse_graph(yaml, "bench.yaml")); }
+
+double parked_kb(int runs, GraphLM& lm) {
+  const auto g = graph(R"(graph: parked
+start: Ask
+nodes:
+  Ask:
+    fields: {who: {type: string}, ok: {type: boolean, gate: "Go on?"}}
+    next: [end]
+)");
+  RunRegistry registry;
+  const long before = rss_kb();
+  for (int i = 0; i < runs; ++i) {
+    GraphJob job;
+    job.graph = g;
+    job.input = {{"who", "ada"}};
+    job.lm = &lm;
+    job.verbosity = Verbosity::quiet;
+    registry.submit(std::move(job));
+  }
+  while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const long after = rss_kb();
+  return double(after - before) / runs;
+}
+
+std::vector<double> first_node_us(int runs, GraphLM& lm) {
+  const auto g = graph(R"(graph: quick
+start: A
+nodes:
+  A:
+    fields: {v: {type: integer}}
+    next: [B]
+  B:
+    fields: {v: {type: integer}}
+    next: [end]
+)");
+  RunRegistry registry;
+  std::vector<double> us;
+  for (int i = 0; i < runs; ++i) {
+    GraphJob job;
+    job.graph = g;
+    job.input = {{"v", 0}};
+    job.lm = &lm;
+    job.verbosity = Verbosity::verbose;
+    const int64_t t0 = now_ns();
+    const std::string id = registry.submit(std::move(job));
+    registry.wait_until(
+        id, [](const RunSnapshot& s) { return is_finished(s.state); }, std::chrono::seconds(10));
+    for (const auto& e : registry.events(id))
+      if (e.kind == "node_started") {
+        us.push_back(double(e.t_ns - t0) / 1e3);
+        break;
+      }
+  }
+  std::sort(us.begin(), us.end());
+  return us;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int parked = 100000, latency = 2000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string(argv[i]) == "--parked") parked = std::stoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--latency") latency = std::stoi(argv[i + 1]);
+  }
+  InstantLM lm;
+  fmt::print("allocator: {}\n", SKEIN_ALLOCATOR);
+  const double kb = parked_kb(parked, lm);
+  const auto us = first_node_us(latency, lm);
+  fmt::print("| measure | value | goal |\n|---|---:|---:|\n");
+  fmt::print("| memory per run parked at a gate ({} runs) | {:.2f} KB | <= 8 KB |\n", parked, kb);
+  fmt::print("| submit -> first node, median ({} runs one at a time) | {:.1f} us | <= 50 us |\n", latency,
+             us[us.size() / 2]);
+  fmt::print("| submit -> first node, p90 | {:.1f} us | |\n", us[us.size() * 9 / 10]);
+}
