@@ -8,9 +8,9 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
-#include <thread>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "engine/process/subprocess.hpp"
 #include "skein/run_registry.hpp"
@@ -174,7 +174,10 @@ TEST_F(RunRegistryTest, FinishedRunsBeyondTheHistoryAreForgottenActiveOnesKept) 
   graph_->nodes.at("Suggest").fields.resize(2);  // no gates: these runs end at once
   std::vector<std::string> ids;
   for (int i = 0; i < 25; ++i) ids.push_back(registry_.submit(job()));
-  ASSERT_TRUE(wait_ended(25));
+  ASSERT_TRUE(wait_ended(25));  // the events; the states follow them
+  for (size_t i = 5; i < ids.size(); ++i)
+    registry_.wait_until(
+        ids[i], [](const RunSnapshot& s) { return is_finished(s.state); }, 20s);
   const auto runs = registry_.list();
   size_t finished = 0;
   for (const auto& r : runs) finished += is_finished(r.state);
@@ -239,6 +242,9 @@ TEST_F(RunRegistryTest, AThousandConcurrentRunsAllFinishDone) {
   listen();
   for (int i = 0; i < 1000; ++i) registry_.submit(job());
   ASSERT_TRUE(wait_ended(1000));
+  for (const auto& r : registry_.list())  // the kept ones: their states follow their events
+    registry_.wait_until(
+        r.id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20s);
   std::lock_guard l(mu_);
   EXPECT_EQ(ended_["done"], 1000);
   EXPECT_EQ(lm_.fills.load(), 1000);
@@ -261,10 +267,30 @@ TEST_F(RunRegistryTest, CancelKillsTheProcessGroupOfAnExecDepThatRunsForever) {
   EXPECT_EQ(wait_state(id, RunState::cancelled), RunState::cancelled);
   // SIGKILL has gone to the group; the kernel ends it at once (polled: it is asynchronous).
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (process_group_alive(group) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
+  while (process_group_alive(group) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
   EXPECT_FALSE(process_group_alive(group));  // the shell and both sleeps
-  EXPECT_TRUE(registry_.wait_until(id, [](const RunSnapshot& s) { return s.processes.empty(); }, 5s));
+  EXPECT_TRUE(registry_.wait_until(
+      id, [](const RunSnapshot& s) { return s.processes.empty(); }, 5s));
+}
+
+TEST_F(RunRegistryTest, TerminateEndsARunThatIgnoresCancellationAtOnce) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  graph_->functions["forecast"] = [&entered, released](const Json&) {  // a blocking dep, deaf to cancel
+    entered.set_value();
+    released.wait();
+    return Json("sun");
+  };
+  const std::string id = registry_.submit(job());
+  ASSERT_EQ(entered.get_future().wait_for(20s), std::future_status::ready);
+  ASSERT_TRUE(registry_.terminate(id));
+  const auto run = *registry_.get(id);  // CANCELLED at once, without waiting for the dep
+  EXPECT_EQ(run.state, RunState::cancelled);
+  EXPECT_EQ(run.error, "terminated");
+  EXPECT_FALSE(registry_.terminate(id));
+  EXPECT_EQ(registry_.events(id).back().kind, "cancelled");
+  release.set_value();  // the dep returns; what the run still does is dropped
 }
 
 // A fresh store file per test.

@@ -49,22 +49,34 @@ struct RunRegistry::Impl {
   std::deque<std::string> finished;
   std::vector<std::function<void(const RunEvent&)>> listeners;
 
-  // Records an event (when the run's verbosity takes it) and hands it to the listeners on the loop.
-  void emit(Run& run, const std::string& kind, Json data = Json::object()) {
-    if (run.job.verbosity == Verbosity::silent || runtime::event_level(kind) > run.job.verbosity) return;
-    RunEvent ev;
+  // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
+  std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) {
+    if (run.job.verbosity == Verbosity::silent || runtime::event_level(kind) > run.job.verbosity) return std::nullopt;
+    run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
+    return run.events.back();
+  }
+
+  // Not under `mu`: the event to the store, and to the listeners on the loop.
+  void dispatch(RunEvent ev) {
+    if (store) store->put(ev);
     std::vector<std::function<void(const RunEvent&)>> to_call;
     {
       std::lock_guard l(mu);
-      ev = RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)};
-      run.events.push_back(ev);
       to_call = listeners;
     }
-    if (store) store->put(ev);
     if (!to_call.empty())
       asio::post(io, [to_call = std::move(to_call), ev = std::move(ev)] {
         for (const auto& f : to_call) f(ev);
       });
+  }
+
+  void emit(Run& run, const std::string& kind, Json data = Json::object()) {
+    std::optional<RunEvent> ev;
+    {
+      std::lock_guard l(mu);
+      ev = record(run, kind, std::move(data));
+    }
+    if (ev) dispatch(std::move(*ev));
   }
 
   // The run's record in the store, as it is now.
@@ -200,7 +212,8 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   if (run->job.gate_timeout) timer->expires_after(*run->job.gate_timeout);
   run->gate_timer = timer;
   std::vector<std::string> ids;
-  update([&] {
+  std::vector<RunEvent> opened;
+  update([&] {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
     for (const Field* f : fields) {
       GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
                  run->snap.id,
@@ -210,13 +223,14 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
                  Json(),  // filled from the type when shown (a parked run keeps no copy)
                  now_ns()};
       ids.push_back(g.id);
+      if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
+        opened.push_back(std::move(*ev));
       run->open[ids.back()] = OpenGate{std::move(g), f->type, std::nullopt};
     }
     run->snap.state = RunState::waiting;
   });
+  for (auto& ev : opened) dispatch(std::move(ev));
   persist(*run);
-  for (const auto& id : ids)
-    emit(*run, "gate_opened", {{"gate", id}, {"node", node.name}, {"field", run->open.at(id).info.field}});
   auto close = [&](RunState state) {
     update([&] {
       for (const auto& id : ids) run->open.erase(id);
@@ -256,38 +270,46 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   }
 }
 
+// The run's outcome: its events first, then the state readers wait on, so a reader that sees the
+// run finished also sees its last event.
 void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r) {
-  std::string kind;
-  update([&] {
+  bool cancelled;
+  {
+    std::lock_guard l(mu);
     if (run->terminated) return;  // already CANCELLED
+    cancelled = run->cancel_requested;
+  }
+  std::string error;
+  std::optional<std::vector<TraceEntry>> partial;
+  if (e) try {
+      std::rethrow_exception(e);
+    } catch (const GraphError& g) {
+      error = g.what();
+      partial = g.trace();
+    } catch (const std::exception& x) {
+      error = x.what();
+    }
+  const RunState state = !e ? RunState::done : cancelled ? RunState::cancelled : RunState::failed;
+  if (cancelled && e) error = "cancelled";
+  emit_lm_calls(*run, run->timing->timings_since(run->lm_calls_seen));  // the final choice's
+  emit(*run, state == RunState::done ? "done" : state == RunState::failed ? "failed" : "cancelled", {{"error", error}});
+  update([&] {
+    if (run->terminated) return;
     RunSnapshot& s = run->snap;
     s.finished_ns = now_ns();
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const GraphError& g) {
-        s.error = g.what();
-        s.trace = g.trace();
-      } catch (const std::exception& x) {
-        s.error = x.what();
-      }
-      s.state = run->cancel_requested ? RunState::cancelled : RunState::failed;
-      if (run->cancel_requested) s.error = "cancelled";
-    } else {
-      s.state = RunState::done;
+    s.state = state;
+    s.error = error;
+    if (partial) s.trace = std::move(*partial);
+    if (!e) {
       s.trace = std::move(r.trace);
       s.terminal = std::move(r.terminal);
       s.tokens = r.tokens;
     }
     run->open.clear();
-    kind = s.state == RunState::done ? "done" : s.state == RunState::failed ? "failed" : "cancelled";
     finished.push_back(s.id);
     forget_beyond_history();
   });
-  if (kind.empty()) return;
   persist(*run);
-  emit_lm_calls(*run, run->timing->timings_since(run->lm_calls_seen));  // the final choice's
-  emit(*run, kind, {{"error", run->snap.error}});
 }
 
 void RunRegistry::Impl::forget_beyond_history() {
@@ -392,12 +414,13 @@ bool RunRegistry::terminate(const std::string& id) {
   {
     std::lock_guard l(impl_->mu);
     auto it = impl_->runs.find(id);
-    if (it == impl_->runs.end() || is_finished(it->second->snap.state)) return false;
+    if (it == impl_->runs.end() || is_finished(it->second->snap.state) || it->second->terminated) return false;
     run = it->second;
+    run->terminated = true;  // whatever the run still does is dropped (finish() skips it)
   }
   cancel(id);
+  impl_->emit(*run, "cancelled", {{"error", "terminated"}});
   impl_->update([&] {
-    run->terminated = true;
     run->snap.state = RunState::cancelled;
     run->snap.error = "terminated";
     run->snap.finished_ns = now_ns();
@@ -406,7 +429,6 @@ bool RunRegistry::terminate(const std::string& id) {
     impl_->forget_beyond_history();
   });
   impl_->persist(*run);
-  impl_->emit(*run, "cancelled", {{"error", "terminated"}});
   return true;
 }
 
@@ -430,6 +452,7 @@ size_t RunRegistry::pending_gates() const {
 void RunRegistry::answer(const std::string& gate_id, Json value) {
   std::shared_ptr<Run> run;
   bool all_answered = true;
+  std::optional<RunEvent> answered;
   {
     std::lock_guard l(impl_->mu);
     auto it = impl_->runs.find(gate_id.substr(0, gate_id.find('.')));
@@ -444,9 +467,10 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
     }
     g.answer = std::move(value);
     for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
+    answered = impl_->record(*run, "gate_answered", {{"gate", gate_id}});
   }
   impl_->changed.notify_all();
-  impl_->emit(*run, "gate_answered", {{"gate", gate_id}});
+  if (answered) impl_->dispatch(std::move(*answered));
   if (all_answered)
     asio::post(impl_->io, [run] {
       if (run->gate_timer) run->gate_timer->cancel();
