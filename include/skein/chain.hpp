@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -101,7 +102,7 @@ struct NodeCounts {
 };
 
 struct RunSummary {
-  std::string status;  // done | failed
+  std::string status;  // done | failed | cancelled
   std::string error;   // when failed
   size_t records_in = 0, records_out = 0, errors = 0;
   std::vector<std::string> node_order;  // node paths in chain order ("fr/translate" inside branches)
@@ -117,6 +118,23 @@ struct RunProgress {
   std::optional<size_t> rows_total;  // input records, when the input is a file
   double elapsed_seconds = 0;
   bool final = false;  // the last call, when the run has ended
+};
+
+// Stops a chain run from another thread (a host cancelling it): in-flight engine calls are
+// cancelled, and the run ends with status "cancelled" at its last checkpoint, so --resume
+// continues it. Thread-safe.
+class ChainStop {
+ public:
+  void request();
+  bool requested() const;
+  // For run_chain: `on_request` is called (at once when already requested) until detach().
+  void attach(std::function<void()> on_request);
+  void detach();
+
+ private:
+  mutable std::mutex mu_;
+  bool requested_ = false;
+  std::function<void()> on_request_;
 };
 
 struct RunOptions {
@@ -136,6 +154,7 @@ struct RunOptions {
   // A long-lived host's broker (engines then follow their keep_alive); unset: the run uses its own
   // and releases every engine when it ends.
   class Broker* broker = nullptr;
+  ChainStop* stop = nullptr;  // optional
 };
 
 // $SKEIN_CACHE, else $XDG_CACHE_HOME/skein, else ~/.cache/skein; then /responses.sqlite.

@@ -1,4 +1,5 @@
-// The run registry (SPEC §5): every run submitted to it gets an id (`g<n>` for graphs), a state,
+// The run registry (SPEC §5): every run submitted to it gets an id (`g<n>` for graphs, `c<n>` for
+// chains), a state,
 // its current node, per-node and per-dep timing, tokens, an event stream, its open gates and, once
 // finished, its result or error. Runs proceed concurrently on the registry's loop (one io thread;
 // blocking dep functions on a thread pool); every node yields, so no run starves another.
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "skein/chain.hpp"
 #include "skein/graph_run.hpp"
 
 namespace skein {
@@ -74,11 +76,13 @@ struct RunSnapshot {
   int64_t submitted_ns = 0, started_ns = 0, finished_ns = 0;
   std::vector<GateInfo> gates;  // open
   std::vector<int> processes;   // process groups of its running `exec` deps
+  Json progress;                // chain runs: rows done and total, counts per node, output folder
 };
 
 struct RegistryOptions {
   size_t history = 20;          // finished runs kept in memory
   size_t blocking_threads = 4;  // for blocking dep functions
+  size_t chain_threads = 2;     // chain runs at once
   std::string store;            // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
   size_t retention = 10000;     // runs kept in the store
 };
@@ -95,6 +99,14 @@ struct GraphJob {
   std::map<std::string, std::function<void(const TraceEntry&)>> effects;
 };
 
+// One chain run to submit: it runs on a thread of its own (chain_threads at once), writes its run
+// folder as `skein run` does, and a cancel ends it "cancelled" at its last checkpoint (resumable).
+struct ChainJob {
+  std::shared_ptr<const Chain> chain;
+  RunOptions options;  // input, output folder, …; on_progress and stop are the registry's
+  Verbosity verbosity = Verbosity::normal;
+};
+
 class RunRegistry {
  public:
   explicit RunRegistry(RegistryOptions options = {});
@@ -104,6 +116,8 @@ class RunRegistry {
 
   // Registers the run and returns its id at once; the run starts on the loop.
   std::string submit(GraphJob job);
+  // A chain run: id c<n>.
+  std::string submit(ChainJob job);
 
   // A run in memory, else in the store.
   std::optional<RunSnapshot> get(const std::string& id) const;

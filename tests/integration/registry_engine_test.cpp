@@ -2,10 +2,13 @@
 // generation is CANCELLED within 100 ms and the engine's only slot is free again.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
 
 #include "fixture.hpp"
+#include "skein/chain.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/llama_engine.hpp"
 #include "skein/run_registry.hpp"
@@ -74,6 +77,60 @@ nodes:
   next.messages = {{"user", "hello"}};
   next.sampling.max_tokens = 4;
   EXPECT_TRUE(generate_sync(*engine, next).ok());
+}
+
+// A chain run in the registry, cancelled while its engine generates: CANCELLED at once, its folder
+// says "cancelled", and --resume then finishes it with every record.
+TEST(RegistryEngineTest, ACancelledChainRunStopsMidGenerationAndResumes) {
+  setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
+  const auto dir = std::filesystem::temp_directory_path() / ("skein_registry_chain_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream in(dir / "in.jsonl");
+    for (int i = 0; i < 6; ++i) in << "{\"topic\": \"topic " << i << "\"}\n";
+  }
+  auto chain = std::make_shared<Chain>(parse_chain(R"(chain: essays
+batch_size: 2
+steps:
+  - step: essay
+    output: {type: object, properties: {text: {type: string, minLength: 600}}, required: [text]}
+    user: "Write about {{ chain_input.topic }}"
+    sampling: {max_tokens: 2000, seed: 1}
+)",
+                                                   (dir / "chain.yaml").string()));
+  RunRegistry registry;
+  ChainJob job;
+  job.chain = chain;
+  job.options.input_path = (dir / "in.jsonl").string();
+  job.options.output_dir = (dir / "out").string();
+  const std::string id = registry.submit(job);
+  EXPECT_EQ(id, "c1");
+  // Cancel once the first batch has been written and the second is being generated.
+  ASSERT_TRUE(registry.wait_until(
+      id,
+      [](const RunSnapshot& r) {
+        return (r.progress.is_object() && r.progress.value("records_out", 0) >= 2) || is_finished(r.state);
+      },
+      120s));
+  const int64_t t0 = now_ns();
+  ASSERT_TRUE(registry.cancel(id));
+  ASSERT_TRUE(registry.wait_until(
+      id, [](const RunSnapshot& r) { return is_finished(r.state); }, 60s));
+  const double ms = double(now_ns() - t0) / 1e6;
+  std::cout << "chain cancel to CANCELLED: " << ms << " ms\n";
+  EXPECT_EQ(registry.get(id)->state, RunState::cancelled) << registry.get(id)->error;
+  EXPECT_LT(ms, 1000.0);
+  const Json run = Json::parse(std::ifstream(dir / "out/run.json"));
+  EXPECT_EQ(run["status"], "cancelled");
+  job.options.resume = true;
+  const std::string again = registry.submit(job);
+  ASSERT_TRUE(registry.wait_until(
+      again, [](const RunSnapshot& r) { return is_finished(r.state); }, 300s));
+  EXPECT_EQ(registry.get(again)->state, RunState::done) << registry.get(again)->error;
+  const Json done = Json::parse(std::ifstream(dir / "out/run.json"));
+  EXPECT_EQ(done["status"], "done");
+  EXPECT_EQ(done["counts"]["records_in"], 6);
 }
 
 }  // namespace

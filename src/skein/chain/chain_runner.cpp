@@ -2,8 +2,11 @@
 // batch is in flight at once, so the engine batches them. Outputs and error records are appended
 // as each node completes a batch; a checkpoint (file positions, input position, counts, in
 // run.json) follows completed batches, so a killed run resumes with nothing lost or doubled.
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
 
@@ -76,18 +79,23 @@ class ChainRun {
     }
     asio::io_context io;
     std::exception_ptr failure;
-    asio::co_spawn(io, main(), [&](std::exception_ptr e) { failure = e; });
+    asio::cancellation_signal stop;
+    if (options_.stop)
+      options_.stop->attach([&] { asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); }); });
+    asio::co_spawn(io, main(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) { failure = e; }));
     io.run();
+    if (options_.stop) options_.stop->detach();
+    const bool cancelled = failure && options_.stop && options_.stop->requested();
     leases_.clear();
     if (own_broker_) broker_->flush(true);  // a chain run ends by releasing its engines
     summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
-    summary_.status = failure ? "failed" : "done";
-    if (failure) summary_.error = describe(failure);
+    summary_.status = cancelled ? "cancelled" : failure ? "failed" : "done";
+    if (failure) summary_.error = cancelled ? "cancelled" : describe(failure);
     if (!failure) checkpoint(true);
     writer_.positions();  // flushes what a failed run got to (resume starts from the checkpoint)
     writer_.run_json(run_json(summary_.status));
     progress(true);
-    if (failure) std::rethrow_exception(failure);
+    if (failure && !cancelled) std::rethrow_exception(failure);
     return summary_;
   }
 

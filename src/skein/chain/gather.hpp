@@ -1,6 +1,9 @@
 // Runs n coroutines concurrently on the current executor and waits for all of them (asyncio's
-// gather). The first exception is rethrown once all have finished.
+// gather). The first exception is rethrown once all have finished. A cancellation of the caller is
+// passed on to every child; once they have finished, it is rethrown as operation_aborted.
 #pragma once
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <functional>
+#include <vector>
 
 namespace skein {
 
@@ -18,17 +22,25 @@ inline boost::asio::awaitable<void> gather(size_t n, std::function<boost::asio::
   asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
   size_t remaining = n;
   std::exception_ptr first;
+  std::vector<asio::cancellation_signal> signals(n);  // the parent's cancellation, passed on
   for (size_t i = 0; i < n; ++i)
-    asio::co_spawn(ex, task(i), [&](std::exception_ptr e) {
-      if (e && !first) first = e;
-      if (--remaining == 0) all_done.cancel();
-    });
+    asio::co_spawn(ex, task(i), asio::bind_cancellation_slot(signals[i].slot(), [&](std::exception_ptr e) {
+                     if (e && !first) first = e;
+                     if (--remaining == 0) all_done.cancel();
+                   }));
   // The children reference this frame: wait until every one has finished, even when cancelled.
+  bool cancelled = false;
   while (remaining > 0) {
     boost::system::error_code ec;
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!cancelled && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+      cancelled = true;
+      co_await asio::this_coro::reset_cancellation_state();  // to go on waiting for the children
+      for (auto& s : signals) s.emit(asio::cancellation_type::terminal);
+    }
   }
   if (first) std::rethrow_exception(first);
+  if (cancelled) throw boost::system::system_error(asio::error::operation_aborted, "cancelled");
 }
 
 }  // namespace skein

@@ -26,7 +26,9 @@ struct OpenGate {
 
 struct Run {
   RunSnapshot snap;
-  GraphJob job;
+  GraphJob job;  // a chain run: only its verbosity
+  std::optional<ChainJob> chain;
+  std::unique_ptr<ChainStop> stop;  // a chain run's
   std::vector<RunEvent> events;
   std::map<std::string, OpenGate> open;  // by gate id
   int gates_opened = 0;

@@ -81,7 +81,8 @@ Json to_json(const RunSnapshot& r) {
          {"started_ns", r.started_ns},
          {"finished_ns", r.finished_ns},
          {"gates", std::move(gates)},
-         {"processes", r.processes}};
+         {"processes", r.processes},
+         {"progress", r.progress}};
   j["terminal"] = r.terminal ? Json{{"type", r.terminal->type}, {"fields", r.terminal->fields}} : Json();
   return j;
 }
@@ -105,6 +106,7 @@ RunSnapshot run_from_json(const Json& j) {
   r.started_ns = j.value("started_ns", int64_t(0));
   r.finished_ns = j.value("finished_ns", int64_t(0));
   if (j.contains("terminal") && !j["terminal"].is_null()) r.terminal = entry_from_json(j["terminal"]);
+  r.progress = j.value("progress", Json());
   return r;
 }
 

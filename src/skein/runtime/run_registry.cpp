@@ -30,16 +30,19 @@ struct RunRegistry::Impl {
       : options(o),
         store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention)),
         graphs(store ? store->highest('g') : 0),
+        chains(store ? store->highest('c') : 0),
         work(asio::make_work_guard(io)),
         pool(o.blocking_threads),
+        chain_pool(o.chain_threads),
         loop([this] { io.run(); }) {}
 
   RegistryOptions options;
   std::unique_ptr<runtime::RunStore> store;
-  uint64_t graphs = 0;
+  uint64_t graphs = 0, chains = 0;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   asio::thread_pool pool;
+  asio::thread_pool chain_pool;
   std::thread loop;
 
   mutable std::mutex mu;
@@ -110,6 +113,8 @@ struct RunRegistry::Impl {
   asio::awaitable<GraphResult> drive(std::shared_ptr<Run> run);
   asio::awaitable<Json> open_gates(std::shared_ptr<Run> run, const NodeType& node, std::vector<const Field*> fields);
   void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);
+  void run_chain_job(const std::shared_ptr<Run>& run);
+  void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error);
   void forget_beyond_history();
 };
 
@@ -312,6 +317,51 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
   persist(*run);
 }
 
+// A chain run on a chain thread: its progress mirrored, its end recorded like a graph run's.
+void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
+  if (run->stop->requested()) return end(run, RunState::cancelled, "cancelled");
+  update([&] {
+    run->snap.state = RunState::running;
+    run->snap.started_ns = now_ns();
+  });
+  emit(*run, "started", {{"chain", run->snap.name}});
+  persist(*run);
+  RunOptions o = run->chain->options;
+  o.stop = run->stop.get();
+  o.on_progress = [this, run](const RunProgress& p) {
+    Json nodes = Json::object();
+    for (const auto& [id, c] : p.so_far.nodes) nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors}};
+    Json progress{{"records_in", p.so_far.records_in}, {"records_out", p.so_far.records_out},
+                  {"errors", p.so_far.errors},         {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
+                  {"seconds", p.elapsed_seconds},      {"output_dir", p.so_far.output_dir},
+                  {"nodes", std::move(nodes)}};
+    update([&] { run->snap.progress = std::move(progress); });
+  };
+  try {
+    const RunSummary summary = run_chain(*run->chain->chain, o);
+    end(run, summary.status == "done" ? RunState::done : RunState::cancelled, summary.error);
+  } catch (const std::exception& e) {
+    end(run, RunState::failed, e.what());
+  }
+}
+
+// A chain run's end: its event, then its state.
+void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, const std::string& error) {
+  {
+    std::lock_guard l(mu);
+    if (run->terminated) return;
+  }
+  emit(*run, state == RunState::done ? "done" : state == RunState::failed ? "failed" : "cancelled", {{"error", error}});
+  update([&] {
+    run->snap.state = state;
+    run->snap.error = error;
+    run->snap.finished_ns = now_ns();
+    finished.push_back(run->snap.id);
+    forget_beyond_history();
+  });
+  persist(*run);
+}
+
 void RunRegistry::Impl::forget_beyond_history() {
   while (finished.size() > options.history) {
     runs.erase(finished.front());
@@ -322,6 +372,27 @@ void RunRegistry::Impl::forget_beyond_history() {
 
 RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>(options)) {}
 
+std::string RunRegistry::submit(ChainJob job) {
+  if (!job.chain) throw Error("a chain job needs a chain");
+  auto run = std::make_shared<Run>();
+  run->stop = std::make_unique<ChainStop>();
+  run->snap.kind = "chain";
+  run->snap.name = job.chain->name;
+  run->snap.input = {{"input", job.options.input_path}, {"output", job.options.output_dir}};
+  run->snap.submitted_ns = now_ns();
+  run->job.verbosity = job.verbosity;
+  run->chain = std::move(job);
+  impl_->update([&] {
+    run->snap.id = "c" + std::to_string(++impl_->chains);
+    impl_->runs[run->snap.id] = run;
+    impl_->order.push_back(run->snap.id);
+  });
+  impl_->persist(*run);
+  Impl* impl = impl_.get();
+  asio::post(impl->chain_pool, [impl, run] { impl->run_chain_job(run); });
+  return run->snap.id;
+}
+
 RunRegistry::~RunRegistry() {
   std::vector<std::string> active;
   {
@@ -330,6 +401,7 @@ RunRegistry::~RunRegistry() {
       if (!is_finished(run->snap.state)) active.push_back(id);
   }
   for (const auto& id : active) cancel(id);
+  impl_->chain_pool.join();
   impl_->work.reset();
   impl_->loop.join();
   impl_->pool.join();
@@ -402,6 +474,7 @@ bool RunRegistry::cancel(const std::string& id) {
     groups.assign(run->groups.begin(), run->groups.end());
   }
   for (int g : groups) ::kill(-g, SIGKILL);  // the exec deps' whole process groups
+  if (run->stop) run->stop->request();       // a chain run
   asio::post(impl_->io, [run] {
     run->signal.emit(asio::cancellation_type::terminal);
     if (run->gate_timer) run->gate_timer->cancel();
