@@ -26,8 +26,8 @@ struct OpenGate {
 
 struct Run {
   RunSnapshot snap;
-  GraphJob job;  // a chain run: only its verbosity
-  std::optional<ChainJob> chain;
+  GraphJob job;                     // a chain run: only its verbosity
+  std::unique_ptr<ChainJob> chain;  // a chain run's (apart: graph runs do not pay for it)
   std::unique_ptr<ChainStop> stop;  // a chain run's
   std::vector<RunEvent> events;
   std::map<std::string, OpenGate> open;  // by gate id

@@ -4,119 +4,11 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <condition_variable>
 #include <csignal>
-#include <deque>
-#include <mutex>
-#include <thread>
 
-#include "run.hpp"
-#include "run_store.hpp"
-#include "skein/engine.hpp"
+#include "registry_impl.hpp"
 
 namespace skein {
-
-namespace asio = boost::asio;
-using runtime::OpenGate;
-using runtime::Run;
-
-struct RunRegistry::Impl {
-  explicit Impl(RegistryOptions o)
-      : options(o),
-        store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention)),
-        graphs(store ? store->highest('g') : 0),
-        chains(store ? store->highest('c') : 0),
-        work(asio::make_work_guard(io)),
-        pool(o.blocking_threads),
-        chain_pool(o.chain_threads),
-        loop([this] { io.run(); }) {}
-
-  RegistryOptions options;
-  std::unique_ptr<runtime::RunStore> store;
-  uint64_t graphs = 0, chains = 0;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  asio::thread_pool pool;
-  asio::thread_pool chain_pool;
-  std::thread loop;
-
-  mutable std::mutex mu;
-  mutable std::condition_variable changed;
-  std::map<std::string, std::shared_ptr<Run>> runs;
-  std::vector<std::string> order;  // submission order of the runs kept
-  std::deque<std::string> finished;
-  std::vector<std::function<void(const RunEvent&)>> listeners;
-
-  // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
-  std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) {
-    if (run.job.verbosity == Verbosity::silent || runtime::event_level(kind) > run.job.verbosity) return std::nullopt;
-    run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
-    return run.events.back();
-  }
-
-  // Not under `mu`: the event to the store, and to the listeners on the loop.
-  void dispatch(RunEvent ev) {
-    if (store) store->put(ev);
-    std::vector<std::function<void(const RunEvent&)>> to_call;
-    {
-      std::lock_guard l(mu);
-      to_call = listeners;
-    }
-    if (!to_call.empty())
-      asio::post(io, [to_call = std::move(to_call), ev = std::move(ev)] {
-        for (const auto& f : to_call) f(ev);
-      });
-  }
-
-  void emit(Run& run, const std::string& kind, Json data = Json::object()) {
-    std::optional<RunEvent> ev;
-    {
-      std::lock_guard l(mu);
-      ev = record(run, kind, std::move(data));
-    }
-    if (ev) dispatch(std::move(*ev));
-  }
-
-  // The run's record in the store, as it is now.
-  void persist(const Run& run) {
-    if (!store) return;
-    std::unique_lock l(mu);
-    RunSnapshot s = run.snapshot();
-    l.unlock();
-    store->put(s);
-  }
-
-  void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {
-    for (const auto& c : calls)
-      emit(run, "lm_call",
-           {{"call", c.call},
-            {"node", c.node},
-            {"ms", double(c.end_ns - c.start_ns) / 1e6},
-            {"generated_tokens", c.tokens.generated}});
-  }
-
-  template <typename F>
-  void update(F&& f) {
-    {
-      std::lock_guard l(mu);
-      f();
-    }
-    changed.notify_all();
-  }
-
-  GraphRunOptions options_for(const std::shared_ptr<Run>& run);
-  asio::awaitable<GraphResult> drive(std::shared_ptr<Run> run);
-  asio::awaitable<Json> open_gates(std::shared_ptr<Run> run, const NodeType& node, std::vector<const Field*> fields);
-  void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);
-  void run_chain_job(const std::shared_ptr<Run>& run);
-  void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error);
-  void forget_beyond_history();
-};
 
 namespace {
 
@@ -209,74 +101,7 @@ asio::awaitable<GraphResult> RunRegistry::Impl::drive(std::shared_ptr<Run> run) 
   co_return co_await run_graph(*run->job.graph, std::move(run->job.input), std::move(o));  // snap has a copy
 }
 
-// Opens a gate per field, puts the run in WAITING and waits until every one is answered (answer()
-// wakes the timer), the gate timeout passes or the run is cancelled.
-asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, const NodeType& node,
-                                                    std::vector<const Field*> fields) {
-  auto timer = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
-  if (run->job.gate_timeout) timer->expires_after(*run->job.gate_timeout);
-  run->gate_timer = timer;
-  std::vector<std::string> ids;
-  std::vector<RunEvent> opened;
-  update([&] {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
-    for (const Field* f : fields) {
-      GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
-                 run->snap.id,
-                 node.name,
-                 f->name,
-                 f->gate,
-                 Json(),  // filled from the type when shown (a parked run keeps no copy)
-                 now_ns()};
-      ids.push_back(g.id);
-      if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
-        opened.push_back(std::move(*ev));
-      run->open[ids.back()] = OpenGate{std::move(g), f->type, std::nullopt};
-    }
-    run->snap.state = RunState::waiting;
-  });
-  for (auto& ev : opened) dispatch(std::move(ev));
-  persist(*run);
-  auto close = [&](RunState state) {
-    update([&] {
-      for (const auto& id : ids) run->open.erase(id);
-      run->snap.state = state;
-    });
-    persist(*run);
-    run->gate_timer.reset();
-  };
-  for (;;) {
-    boost::system::error_code ec;
-    try {
-      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    } catch (...) {  // cancelled before it could wait
-      close(RunState::running);
-      throw;
-    }
-    Json answers = Json::object();
-    bool cancelled = false;
-    {
-      std::lock_guard l(mu);
-      cancelled = run->cancel_requested;
-      for (const auto& id : ids)
-        if (const auto& g = run->open.at(id); g.answer) answers[g.info.field] = *g.answer;
-    }
-    if (answers.size() == ids.size()) {
-      close(RunState::running);
-      co_return answers;
-    }
-    if (cancelled) {
-      close(RunState::running);
-      throw Error("cancelled while waiting at a gate");
-    }
-    if (!ec) {
-      close(RunState::running);
-      throw Error("gate not answered within " + std::to_string(run->job.gate_timeout->count()) + " ms");
-    }
-  }
-}
-
-// The run's outcome: its events first, then the state readers wait on, so a reader that sees the
-// run finished also sees its last event.
+// A graph run's outcome, from its coroutine's completion.
 void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r) {
   bool cancelled;
   {
@@ -294,69 +119,37 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
     } catch (const std::exception& x) {
       error = x.what();
     }
-  const RunState state = !e ? RunState::done : cancelled ? RunState::cancelled : RunState::failed;
   if (cancelled && e) error = "cancelled";
   emit_lm_calls(*run, run->timing->timings_since(run->lm_calls_seen));  // the final choice's
-  emit(*run, state == RunState::done ? "done" : state == RunState::failed ? "failed" : "cancelled", {{"error", error}});
-  update([&] {
-    if (run->terminated) return;
-    RunSnapshot& s = run->snap;
-    s.finished_ns = now_ns();
-    s.state = state;
-    s.error = error;
-    if (partial) s.trace = std::move(*partial);
-    if (!e) {
-      s.trace = std::move(r.trace);
-      s.terminal = std::move(r.terminal);
-      s.tokens = r.tokens;
-    }
-    run->open.clear();
-    finished.push_back(s.id);
-    forget_beyond_history();
-  });
-  persist(*run);
+  end(run,
+      !e          ? RunState::done
+      : cancelled ? RunState::cancelled
+                  : RunState::failed,
+      error, [&](RunSnapshot& s) {
+        if (partial) s.trace = std::move(*partial);
+        if (e) return;
+        s.trace = std::move(r.trace);
+        s.terminal = std::move(r.terminal);
+        s.tokens = r.tokens;
+      });
 }
 
-// A chain run on a chain thread: its progress mirrored, its end recorded like a graph run's.
-void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
-  if (run->stop->requested()) return end(run, RunState::cancelled, "cancelled");
-  update([&] {
-    run->snap.state = RunState::running;
-    run->snap.started_ns = now_ns();
-  });
-  emit(*run, "started", {{"chain", run->snap.name}});
-  persist(*run);
-  RunOptions o = run->chain->options;
-  o.stop = run->stop.get();
-  o.on_progress = [this, run](const RunProgress& p) {
-    Json nodes = Json::object();
-    for (const auto& [id, c] : p.so_far.nodes) nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors}};
-    Json progress{{"records_in", p.so_far.records_in}, {"records_out", p.so_far.records_out},
-                  {"errors", p.so_far.errors},         {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
-                  {"seconds", p.elapsed_seconds},      {"output_dir", p.so_far.output_dir},
-                  {"nodes", std::move(nodes)}};
-    update([&] { run->snap.progress = std::move(progress); });
-  };
-  try {
-    const RunSummary summary = run_chain(*run->chain->chain, o);
-    end(run, summary.status == "done" ? RunState::done : RunState::cancelled, summary.error);
-  } catch (const std::exception& e) {
-    end(run, RunState::failed, e.what());
-  }
-}
-
-// A chain run's end: its event, then its state.
-void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, const std::string& error) {
+void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
+                            const std::function<void(RunSnapshot&)>& also, bool terminating) {
   {
     std::lock_guard l(mu);
-    if (run->terminated) return;
+    if (run->terminated && !terminating) return;
   }
   emit(*run, state == RunState::done ? "done" : state == RunState::failed ? "failed" : "cancelled", {{"error", error}});
   update([&] {
-    run->snap.state = state;
-    run->snap.error = error;
-    run->snap.finished_ns = now_ns();
-    finished.push_back(run->snap.id);
+    RunSnapshot& s = run->snap;
+    if (is_finished(s.state)) return;
+    s.state = state;
+    s.error = error;
+    s.finished_ns = now_ns();
+    if (also) also(s);
+    run->open.clear();
+    finished.push_back(s.id);
     forget_beyond_history();
   });
   persist(*run);
@@ -371,27 +164,6 @@ void RunRegistry::Impl::forget_beyond_history() {
 }
 
 RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>(options)) {}
-
-std::string RunRegistry::submit(ChainJob job) {
-  if (!job.chain) throw Error("a chain job needs a chain");
-  auto run = std::make_shared<Run>();
-  run->stop = std::make_unique<ChainStop>();
-  run->snap.kind = "chain";
-  run->snap.name = job.chain->name;
-  run->snap.input = {{"input", job.options.input_path}, {"output", job.options.output_dir}};
-  run->snap.submitted_ns = now_ns();
-  run->job.verbosity = job.verbosity;
-  run->chain = std::move(job);
-  impl_->update([&] {
-    run->snap.id = "c" + std::to_string(++impl_->chains);
-    impl_->runs[run->snap.id] = run;
-    impl_->order.push_back(run->snap.id);
-  });
-  impl_->persist(*run);
-  Impl* impl = impl_.get();
-  asio::post(impl->chain_pool, [impl, run] { impl->run_chain_job(run); });
-  return run->snap.id;
-}
 
 RunRegistry::~RunRegistry() {
   std::vector<std::string> active;
@@ -492,62 +264,8 @@ bool RunRegistry::terminate(const std::string& id) {
     run->terminated = true;  // whatever the run still does is dropped (finish() skips it)
   }
   cancel(id);
-  impl_->emit(*run, "cancelled", {{"error", "terminated"}});
-  impl_->update([&] {
-    run->snap.state = RunState::cancelled;
-    run->snap.error = "terminated";
-    run->snap.finished_ns = now_ns();
-    run->open.clear();
-    impl_->finished.push_back(id);
-    impl_->forget_beyond_history();
-  });
-  impl_->persist(*run);
+  impl_->end(run, RunState::cancelled, "terminated", {}, true);
   return true;
-}
-
-std::vector<GateInfo> RunRegistry::gates() const {
-  std::lock_guard l(impl_->mu);
-  std::vector<GateInfo> out;
-  for (const auto& id : impl_->order)
-    for (const auto& [gid, g] : impl_->runs.at(id)->open)
-      if (!g.answer) out.push_back(g.shown());
-  return out;
-}
-
-size_t RunRegistry::pending_gates() const {
-  std::lock_guard l(impl_->mu);
-  size_t n = 0;
-  for (const auto& [id, run] : impl_->runs)
-    for (const auto& [gid, g] : run->open) n += !g.answer;
-  return n;
-}
-
-void RunRegistry::answer(const std::string& gate_id, Json value) {
-  std::shared_ptr<Run> run;
-  bool all_answered = true;
-  std::optional<RunEvent> answered;
-  {
-    std::lock_guard l(impl_->mu);
-    auto it = impl_->runs.find(gate_id.substr(0, gate_id.find('.')));
-    if (it == impl_->runs.end() || !it->second->open.count(gate_id) || it->second->open.at(gate_id).answer)
-      throw Error("no open gate " + gate_id);
-    run = it->second;
-    OpenGate& g = run->open.at(gate_id);
-    if (g.type) {
-      std::string reason;
-      for (const auto& e : g.type->validate(value)) reason += (reason.empty() ? "" : "; ") + e;
-      if (!reason.empty()) throw Error("answer to " + gate_id + " refused: " + reason);
-    }
-    g.answer = std::move(value);
-    for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
-    answered = impl_->record(*run, "gate_answered", {{"gate", gate_id}});
-  }
-  impl_->changed.notify_all();
-  if (answered) impl_->dispatch(std::move(*answered));
-  if (all_answered)
-    asio::post(impl_->io, [run] {
-      if (run->gate_timer) run->gate_timer->cancel();
-    });
 }
 
 void RunRegistry::subscribe(std::function<void(const RunEvent&)> listener) {

@@ -1,0 +1,56 @@
+// Chain runs in the registry: each on a chain thread, its progress mirrored into its snapshot, a
+// cancel passed on through its ChainStop.
+#include "registry_impl.hpp"
+
+namespace skein {
+
+// A chain run on a chain thread: its progress mirrored, its end recorded like a graph run's.
+void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
+  if (run->stop->requested()) return end(run, RunState::cancelled, "cancelled");
+  update([&] {
+    run->snap.state = RunState::running;
+    run->snap.started_ns = now_ns();
+  });
+  emit(*run, "started", {{"chain", run->snap.name}});
+  persist(*run);
+  RunOptions o = run->chain->options;
+  o.stop = run->stop.get();
+  o.on_progress = [this, run](const RunProgress& p) {
+    Json nodes = Json::object();
+    for (const auto& [id, c] : p.so_far.nodes) nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors}};
+    Json progress{{"records_in", p.so_far.records_in}, {"records_out", p.so_far.records_out},
+                  {"errors", p.so_far.errors},         {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
+                  {"seconds", p.elapsed_seconds},      {"output_dir", p.so_far.output_dir},
+                  {"nodes", std::move(nodes)}};
+    update([&] { run->snap.progress = std::move(progress); });
+  };
+  try {
+    const RunSummary summary = run_chain(*run->chain->chain, o);
+    end(run, summary.status == "done" ? RunState::done : RunState::cancelled, summary.error);
+  } catch (const std::exception& e) {
+    end(run, RunState::failed, e.what());
+  }
+}
+
+std::string RunRegistry::submit(ChainJob job) {
+  if (!job.chain) throw Error("a chain job needs a chain");
+  auto run = std::make_shared<Run>();
+  run->stop = std::make_unique<ChainStop>();
+  run->snap.kind = "chain";
+  run->snap.name = job.chain->name;
+  run->snap.input = {{"input", job.options.input_path}, {"output", job.options.output_dir}};
+  run->snap.submitted_ns = now_ns();
+  run->job.verbosity = job.verbosity;
+  run->chain = std::make_unique<ChainJob>(std::move(job));
+  impl_->update([&] {
+    run->snap.id = "c" + std::to_string(++impl_->chains);
+    impl_->runs[run->snap.id] = run;
+    impl_->order.push_back(run->snap.id);
+  });
+  impl_->persist(*run);
+  Impl* impl = impl_.get();
+  asio::post(impl->chain_pool, [impl, run] { impl->run_chain_job(run); });
+  return run->snap.id;
+}
+
+}  // namespace skein

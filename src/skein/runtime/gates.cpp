@@ -1,0 +1,121 @@
+// Gates: a node's gates opened at once (the run WAITING), answers checked against their field's
+// type, the run woken when every one is answered, timed out or cancelled.
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "registry_impl.hpp"
+
+namespace skein {
+
+// Opens a gate per field, puts the run in WAITING and waits until every one is answered (answer()
+// wakes the timer), the gate timeout passes or the run is cancelled.
+asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, const NodeType& node,
+                                                    std::vector<const Field*> fields) {
+  auto timer = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+  if (run->job.gate_timeout) timer->expires_after(*run->job.gate_timeout);
+  run->gate_timer = timer;
+  std::vector<std::string> ids;
+  std::vector<RunEvent> opened;
+  update([&] {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
+    for (const Field* f : fields) {
+      GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
+                 run->snap.id,
+                 node.name,
+                 f->name,
+                 f->gate,
+                 Json(),  // filled from the type when shown (a parked run keeps no copy)
+                 now_ns()};
+      ids.push_back(g.id);
+      if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
+        opened.push_back(std::move(*ev));
+      run->open[ids.back()] = OpenGate{std::move(g), f->type, std::nullopt};
+    }
+    run->snap.state = RunState::waiting;
+  });
+  for (auto& ev : opened) dispatch(std::move(ev));
+  persist(*run);
+  auto close = [&](RunState state) {
+    update([&] {
+      for (const auto& id : ids) run->open.erase(id);
+      run->snap.state = state;
+    });
+    persist(*run);
+    run->gate_timer.reset();
+  };
+  for (;;) {
+    boost::system::error_code ec;
+    try {
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    } catch (...) {  // cancelled before it could wait
+      close(RunState::running);
+      throw;
+    }
+    Json answers = Json::object();
+    bool cancelled = false;
+    {
+      std::lock_guard l(mu);
+      cancelled = run->cancel_requested;
+      for (const auto& id : ids)
+        if (const auto& g = run->open.at(id); g.answer) answers[g.info.field] = *g.answer;
+    }
+    if (answers.size() == ids.size()) {
+      close(RunState::running);
+      co_return answers;
+    }
+    if (cancelled) {
+      close(RunState::running);
+      throw Error("cancelled while waiting at a gate");
+    }
+    if (!ec) {
+      close(RunState::running);
+      throw Error("gate not answered within " + std::to_string(run->job.gate_timeout->count()) + " ms");
+    }
+  }
+}
+
+std::vector<GateInfo> RunRegistry::gates() const {
+  std::lock_guard l(impl_->mu);
+  std::vector<GateInfo> out;
+  for (const auto& id : impl_->order)
+    for (const auto& [gid, g] : impl_->runs.at(id)->open)
+      if (!g.answer) out.push_back(g.shown());
+  return out;
+}
+
+size_t RunRegistry::pending_gates() const {
+  std::lock_guard l(impl_->mu);
+  size_t n = 0;
+  for (const auto& [id, run] : impl_->runs)
+    for (const auto& [gid, g] : run->open) n += !g.answer;
+  return n;
+}
+
+void RunRegistry::answer(const std::string& gate_id, Json value) {
+  std::shared_ptr<Run> run;
+  bool all_answered = true;
+  std::optional<RunEvent> answered;
+  {
+    std::lock_guard l(impl_->mu);
+    auto it = impl_->runs.find(gate_id.substr(0, gate_id.find('.')));
+    if (it == impl_->runs.end() || !it->second->open.count(gate_id) || it->second->open.at(gate_id).answer)
+      throw Error("no open gate " + gate_id);
+    run = it->second;
+    OpenGate& g = run->open.at(gate_id);
+    if (g.type) {
+      std::string reason;
+      for (const auto& e : g.type->validate(value)) reason += (reason.empty() ? "" : "; ") + e;
+      if (!reason.empty()) throw Error("answer to " + gate_id + " refused: " + reason);
+    }
+    g.answer = std::move(value);
+    for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
+    answered = impl_->record(*run, "gate_answered", {{"gate", gate_id}});
+  }
+  impl_->changed.notify_all();
+  if (answered) impl_->dispatch(std::move(*answered));
+  if (all_answered)
+    asio::post(impl_->io, [run] {
+      if (run->gate_timer) run->gate_timer->cancel();
+    });
+}
+
+}  // namespace skein

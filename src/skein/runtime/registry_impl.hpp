@@ -1,0 +1,120 @@
+// The run registry's insides, shared by its files: run_registry.cpp (graph runs, queries, cancel),
+// gates.cpp (opening and answering gates) and chain_runs.cpp (chain runs on chain threads).
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "run.hpp"
+#include "run_store.hpp"
+#include "skein/engine.hpp"
+#include "skein/run_registry.hpp"
+
+namespace skein {
+
+namespace asio = boost::asio;
+using runtime::OpenGate;
+using runtime::Run;
+
+struct RunRegistry::Impl {
+  explicit Impl(RegistryOptions o)
+      : options(o),
+        store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention)),
+        graphs(store ? store->highest('g') : 0),
+        chains(store ? store->highest('c') : 0),
+        work(asio::make_work_guard(io)),
+        pool(o.blocking_threads),
+        chain_pool(o.chain_threads),
+        loop([this] { io.run(); }) {}
+
+  RegistryOptions options;
+  std::unique_ptr<runtime::RunStore> store;
+  uint64_t graphs = 0, chains = 0;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  asio::thread_pool pool;
+  asio::thread_pool chain_pool;
+  std::thread loop;
+
+  mutable std::mutex mu;
+  mutable std::condition_variable changed;
+  std::map<std::string, std::shared_ptr<Run>> runs;
+  std::vector<std::string> order;  // submission order of the runs kept
+  std::deque<std::string> finished;
+  std::vector<std::function<void(const RunEvent&)>> listeners;
+
+  // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
+  std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) {
+    if (run.job.verbosity == Verbosity::silent || runtime::event_level(kind) > run.job.verbosity) return std::nullopt;
+    run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
+    return run.events.back();
+  }
+
+  // Not under `mu`: the event to the store, and to the listeners on the loop.
+  void dispatch(RunEvent ev) {
+    if (store) store->put(ev);
+    std::vector<std::function<void(const RunEvent&)>> to_call;
+    {
+      std::lock_guard l(mu);
+      to_call = listeners;
+    }
+    if (!to_call.empty())
+      asio::post(io, [to_call = std::move(to_call), ev = std::move(ev)] {
+        for (const auto& f : to_call) f(ev);
+      });
+  }
+
+  void emit(Run& run, const std::string& kind, Json data = Json::object()) {
+    std::optional<RunEvent> ev;
+    {
+      std::lock_guard l(mu);
+      ev = record(run, kind, std::move(data));
+    }
+    if (ev) dispatch(std::move(*ev));
+  }
+
+  // The run's record in the store, as it is now.
+  void persist(const Run& run) {
+    if (!store) return;
+    std::unique_lock l(mu);
+    RunSnapshot s = run.snapshot();
+    l.unlock();
+    store->put(s);
+  }
+
+  void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {
+    for (const auto& c : calls)
+      emit(run, "lm_call",
+           {{"call", c.call},
+            {"node", c.node},
+            {"ms", double(c.end_ns - c.start_ns) / 1e6},
+            {"generated_tokens", c.tokens.generated}});
+  }
+
+  template <typename F>
+  void update(F&& f) {
+    {
+      std::lock_guard l(mu);
+      f();
+    }
+    changed.notify_all();
+  }
+
+  GraphRunOptions options_for(const std::shared_ptr<Run>& run);
+  asio::awaitable<GraphResult> drive(std::shared_ptr<Run> run);
+  asio::awaitable<Json> open_gates(std::shared_ptr<Run> run, const NodeType& node, std::vector<const Field*> fields);
+  void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);
+  void run_chain_job(const std::shared_ptr<Run>& run);
+  // A run's end: its event first, then the state readers wait on (a reader that sees the run
+  // finished also sees its last event), then the store. `also` completes the snapshot. Nothing
+  // for a terminated run, except from terminate() itself.
+  void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
+           const std::function<void(RunSnapshot&)>& also = {}, bool terminating = false);
+  void forget_beyond_history();
+};
+
+}  // namespace skein
