@@ -8,6 +8,7 @@
 #   3. llama.cpp built static, CPU-only, once per machine (libs + llama-server + llama-batched-bench)
 #   4. Skein built with CMake + Ninja into build/
 #   5. the fixture models (random weights, seeded) generated into $SKEIN_CACHE/models
+#   6. playwright-core (pinned) into $SKEIN_CACHE/node, to drive Debian's Chromium in the dashboard test
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,7 @@ BUILD="${SKEIN_BUILD_DIR:-$ROOT/build}"
 LLAMA_NPM="node-llama-cpp@3.22.1"
 LLAMA_TGZ_SHA256="a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f"
 LLAMA_HEAD="de3ff815ea7d559ee917f063901b8986f038abc6"
+PLAYWRIGHT_NPM="playwright-core@1.65.1"
 FIXTURE_VERSION="1"   # bump when tools/make_fixture.cpp changes what it writes
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
@@ -23,7 +25,7 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 APT_PACKAGES=(build-essential cmake ninja-build git pkg-config ca-certificates
   libboost1.81-dev nlohmann-json3-dev libvalijson-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libsqlite3-dev libreadline-dev libssl-dev libjemalloc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev tmux chromium)
 
 install_packages() {
   local missing=()
@@ -86,7 +88,18 @@ make_fixtures() {
   echo "$FIXTURE_VERSION" >"$dir/.version"
 }
 
+install_playwright() {
+  local dir="$CACHE/node"
+  if [ -f "$dir/.version" ] && [ "$(cat "$dir/.version")" = "$PLAYWRIGHT_NPM" ] &&
+     [ -d "$dir/node_modules/playwright-core" ]; then return; fi
+  say "installing $PLAYWRIGHT_NPM into $dir (drives /usr/bin/chromium; no browser download)"
+  mkdir -p "$dir"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix "$dir" "$PLAYWRIGHT_NPM" >/dev/null
+  echo "$PLAYWRIGHT_NPM" >"$dir/.version"
+}
+
 install_packages
+install_playwright
 fetch_llama
 build_llama
 build_skein

@@ -32,4 +32,19 @@ int warmup_command(const std::string& file, const std::vector<std::string>& name
 // Stops managed servers Skein started, also ones a crashed Skein left (from their pid files).
 int kill_command(const std::string& engine, bool all);
 
+struct ServeArgs {
+  std::vector<std::string> files;
+  std::string address = "127.0.0.1", token, state_dir;
+  unsigned short port = 8686;
+};
+// `skein serve`: the HTTP JSON API and the dashboard until SIGINT / SIGTERM.
+int serve_command(const ServeArgs& args);
+
+struct ShellArgs {
+  std::vector<std::string> files;
+  std::string state_dir;
+};
+// `skein shell`: the interactive host.
+int shell_command(const ShellArgs& args);
+
 }  // namespace skein::app

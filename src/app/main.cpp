@@ -52,6 +52,20 @@ int main(int argc, char** argv) {
   kill_cmd->add_option("engine", kill_engine, "Engine whose server to stop");
   kill_cmd->add_flag("--all", kill_all, "Stop every recorded server");
 
+  skein::app::ServeArgs serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "HTTP JSON API and web dashboard for runs of the files");
+  serve_cmd->add_option("files", serve.files, "Graph and chain files to serve")->check(CLI::ExistingFile);
+  serve_cmd->add_option("--port", serve.port, "Port (0: any free one)")->capture_default_str();
+  serve_cmd->add_option("--address", serve.address, "Address to bind (not loopback: needs --token)")
+      ->capture_default_str();
+  serve_cmd->add_option("--token", serve.token, "Bearer token every request must carry (default: $SKEIN_TOKEN)");
+  serve_cmd->add_option("--state-dir", serve.state_dir, "Where the run store lives (default: the state directory)");
+
+  skein::app::ShellArgs shell;
+  CLI::App* shell_cmd = app.add_subcommand("shell", "Interactive host: run, watch, answer gates, cancel");
+  shell_cmd->add_option("files", shell.files, "Graph and chain files to load")->check(CLI::ExistingFile);
+  shell_cmd->add_option("--state-dir", shell.state_dir, "Where the run store lives (default: the state directory)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -61,6 +75,8 @@ int main(int argc, char** argv) {
   if (inspect_cmd->parsed()) return skein::app::inspect_command(inspect_file, mermaid);
   if (engines_cmd->parsed()) return skein::app::engines_command(engines_file);
   if (warmup_cmd->parsed()) return skein::app::warmup_command(warmup_file, warmup_names);
+  if (serve_cmd->parsed()) return skein::app::serve_command(serve);
+  if (shell_cmd->parsed()) return skein::app::shell_command(shell);
   if (kill_cmd->parsed()) {
     if (kill_engine.empty() && !kill_all) {
       std::cerr << "skein kill: name an engine or pass --all\n";

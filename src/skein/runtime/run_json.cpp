@@ -41,7 +41,9 @@ NodeTiming node_from_json(const Json& j) {
   return t;
 }
 
-Json gate_json(const GateInfo& g) {
+}  // namespace
+
+Json to_json(const GateInfo& g) {
   return {{"id", g.id},
           {"run", g.run},
           {"node", g.node},
@@ -50,8 +52,6 @@ Json gate_json(const GateInfo& g) {
           {"schema", g.schema},
           {"opened_ns", g.opened_ns}};
 }
-
-}  // namespace
 
 RunState state_from_name(const std::string& name) {
   for (RunState s : {RunState::pending, RunState::running, RunState::waiting, RunState::done, RunState::failed,
@@ -65,7 +65,7 @@ Json to_json(const RunSnapshot& r) {
   for (const auto& t : r.nodes) nodes.push_back(node_json(t));
   for (const auto& d : r.deps)
     deps.push_back({{"dep", d.dep}, {"start_ns", d.start_ns}, {"end_ns", d.end_ns}, {"error", d.error}});
-  for (const auto& g : r.gates) gates.push_back(gate_json(g));
+  for (const auto& g : r.gates) gates.push_back(to_json(g));
   Json j{{"id", r.id},
          {"kind", r.kind},
          {"name", r.name},

@@ -7,6 +7,7 @@ namespace skein::runtime {
 Json to_json(const RunSnapshot& run);
 RunSnapshot run_from_json(const Json& j);
 Json to_json(const RunEvent& event);
+Json to_json(const GateInfo& gate);
 RunState state_from_name(const std::string& name);  // Error for an unknown one
 
 }  // namespace skein::runtime

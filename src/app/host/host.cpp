@@ -1,0 +1,171 @@
+#include "host.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "../commands.hpp"
+#include "skein/graph_lm.hpp"
+#include "util/state_dir.hpp"
+
+namespace skein::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+RegistryOptions registry_options(const HostOptions& o, const fs::path& state) {
+  RegistryOptions r;
+  r.history = o.history;
+  if (o.store) {
+    fs::create_directories(state);
+    r.store = (state / "runs.sqlite").string();
+  }
+  return r;
+}
+
+std::string stamp() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Host::Host(HostOptions options) : options_(std::move(options)) {
+  if (options_.state_dir.empty()) options_.state_dir = skein::state_dir().string();
+  broker_.add(local_engine_config());
+  Sampling sampling;
+  sampling.temperature = 0.7f;
+  lm_ = std::make_unique<EngineLM>([this](const std::string& name) -> Engine& { return engine_for(name); }, "local",
+                                   sampling);
+  for (const auto& f : options_.files) load(f);
+  registry_ = std::make_unique<RunRegistry>(registry_options(options_, options_.state_dir));
+}
+
+Host::~Host() {
+  registry_.reset();
+  leases_.clear();
+  broker_.flush(true);
+}
+
+const HostFile& Host::load(const std::string& path) {
+  HostFile f;
+  f.path = path;
+  if (is_graph_file(path)) {
+    auto g = std::make_shared<Graph>(load_graph(path));
+    f.name = g->name, f.kind = "graph", f.graph = g;
+    for (const auto& [name, config] : g->engines) broker_.add(config);
+  } else {
+    auto c = std::make_shared<Chain>(load_chain(path));
+    f.name = c->name, f.kind = "chain", f.chain = c;
+    for (const auto& [name, config] : c->engines) broker_.add(config);
+  }
+  std::lock_guard l(mu_);
+  for (auto& known : files_)
+    if (known.path == path) return known = std::move(f);
+  return files_.emplace_back(std::move(f));
+}
+
+const HostFile* Host::find(const std::string& name) const {
+  std::lock_guard l(mu_);
+  for (const auto& f : files_)
+    if (f.path == name || fs::path(f.path).filename() == name || f.name == name) return &f;
+  return nullptr;
+}
+
+std::vector<HostFile> Host::files() const {
+  std::lock_guard l(mu_);
+  return files_;
+}
+
+std::string Host::submit(const std::string& file, const Json& input, Verbosity verbosity) {
+  const HostFile* f = find(file);
+  if (!f) throw Error("no file '" + file + "' is loaded");
+  if (f->graph) {
+    if (!input.is_object()) throw Error("a graph run's input is an object of its start node's fields");
+    GraphJob job;
+    job.graph = f->graph;
+    job.input = input;
+    job.lm = lm_.get();
+    job.verbosity = verbosity;
+    return registry_->submit(std::move(job));
+  }
+  ChainJob job;
+  job.chain = f->chain;
+  job.verbosity = verbosity;
+  job.options.input_path = chain_input_file(input);
+  job.options.cache_file = default_response_cache();
+  job.options.broker = &broker_;
+  {
+    std::lock_guard l(mu_);
+    job.options.output_dir =
+        (fs::path(options_.output_dir) / f->name / fmt::format("{}-{}", stamp(), ++inputs_)).string();
+  }
+  return registry_->submit(std::move(job));
+}
+
+// A chain's input: the path of a JSONL file as given, or records written to one under the state dir.
+std::string Host::chain_input_file(const Json& input) {
+  if (input.is_string()) {
+    const std::string path = input.get<std::string>();
+    if (!fs::exists(path)) throw Error("no input file '" + path + "'");
+    return path;
+  }
+  if (!input.is_array()) throw Error("a chain run's input is an array of records or the path of a JSONL file");
+  const fs::path dir = fs::path(options_.state_dir) / "inputs";
+  fs::create_directories(dir);
+  fs::path path;
+  {
+    std::lock_guard l(mu_);
+    path = dir / fmt::format("{}-{}-{}.jsonl", stamp(), ::getpid(), ++inputs_);
+  }
+  std::ofstream out(path);
+  for (const auto& record : input) out << record.dump() << "\n";
+  if (!out.flush()) throw Error("cannot write " + path.string());
+  return path.string();
+}
+
+Engine& Host::engine_for(const std::string& name) {
+  std::unique_lock l(mu_);
+  auto it = leases_.find(name);
+  if (it != leases_.end()) return it->second.engine();
+  l.unlock();
+  Lease lease = broker_.acquire(name);  // may start the engine: not under the lock
+  l.lock();
+  it = leases_.try_emplace(name, std::move(lease)).first;
+  return it->second.engine();
+}
+
+void Host::flush() {
+  bool active = false;
+  for (const auto& r : registry_->list()) active |= r.kind == "graph" && !is_finished(r.state);
+  if (!active) {
+    std::lock_guard l(mu_);
+    leases_.clear();
+  }
+  broker_.flush(true);
+}
+
+std::string Host::summary_line(const RunSnapshot& r) {
+  const int64_t end = r.finished_ns ? r.finished_ns : now_ns();
+  const double ms = r.started_ns ? double(end - r.started_ns) / 1e6 : 0;
+  std::string what = fmt::format("{} nodes", r.trace.size());
+  if (r.kind == "chain") {
+    const Json total = r.progress.is_object() ? r.progress.value("rows_total", Json()) : Json();
+    what = fmt::format("{}/{} records", r.progress.is_object() ? r.progress.value("records_in", 0) : 0,
+                       total.is_number() ? total.dump() : "?");
+  }
+  std::string line = fmt::format("{:<6} {:<9} {:<14} {:<16} {:>9.0f} ms {:>6} tok", r.id, state_name(r.state), r.name,
+                                 what, ms, r.tokens.generated);
+  if (!r.node.empty() && !is_finished(r.state)) line += "  at " + r.node;
+  if (!r.error.empty()) line += "  " + r.error;
+  return line;
+}
+
+}  // namespace skein::app

@@ -1,0 +1,71 @@
+// What a long-lived host (`skein shell`, `skein serve`) keeps: the files it may run, one broker for
+// their engines (engines then follow their keep_alive), and the run registry, its store under the
+// state directory so runs outlive the process and one killed is found CRASHED on the next start.
+//
+// Thread-safe: every member may be called from any thread.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "skein/broker.hpp"
+#include "skein/run_registry.hpp"
+
+namespace skein::app {
+
+struct HostOptions {
+  std::vector<std::string> files;  // graph and chain files, loaded and checked at start
+  std::string state_dir;           // default: skein::state_dir(); the store is <state_dir>/runs.sqlite
+  std::string output_dir = "out";  // chain runs write <output_dir>/<chain>/<run id>
+  size_t history = 20;             // finished runs kept in memory
+  bool store = true;
+};
+
+// A file the host has loaded: a graph or a chain.
+struct HostFile {
+  std::string path, name, kind;  // kind: graph | chain
+  std::shared_ptr<const Graph> graph;
+  std::shared_ptr<const Chain> chain;
+};
+
+class Host {
+ public:
+  // Loads and checks every file; throws Error (file:line) for the first bad one.
+  explicit Host(HostOptions options);
+  ~Host();  // cancels active runs, then releases every engine
+
+  // Loads (or reloads) a file; throws Error naming file:line.
+  const HostFile& load(const std::string& path);
+  // A loaded file by its path as given, its file name, or its graph or chain name; null if none.
+  const HostFile* find(const std::string& name) const;
+  std::vector<HostFile> files() const;
+
+  // Submits a run of a loaded file. A graph takes its start node's fields (an object); a chain its
+  // input records: an array of objects, or the path of a JSONL file. Throws Error when the file is
+  // not loaded or the input is not of that shape.
+  std::string submit(const std::string& file, const Json& input, Verbosity verbosity = Verbosity::normal);
+
+  RunRegistry& registry() { return *registry_; }
+  std::vector<EngineStatus> engines() const { return broker_.status(); }
+  // Gives back the engines graph runs hold when none is active, then releases every idle engine.
+  void flush();
+
+  // The tokens and the time of a run, in a line: "g3  DONE  outfit  4 nodes  812 ms  37 tok".
+  static std::string summary_line(const RunSnapshot& run);
+
+ private:
+  Engine& engine_for(const std::string& name);
+  std::string chain_input_file(const Json& input);
+
+  HostOptions options_;
+  Broker broker_;
+  std::unique_ptr<GraphLM> lm_;
+  mutable std::mutex mu_;
+  std::vector<HostFile> files_;
+  std::map<std::string, Lease> leases_;  // engines of graph runs, leased on first use
+  size_t inputs_ = 0;
+  std::unique_ptr<RunRegistry> registry_;  // last: destroyed first, ending runs before their engines
+};
+
+}  // namespace skein::app

@@ -1,0 +1,129 @@
+// The HTTP API of `skein serve` against a real server process (node's test runner).
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, call, until, data } = require('./server.cjs');
+
+const state = async (server, id) => (await call(server, 'GET', `/api/runs/${id}`)).body.state;
+
+test('a run with a gate: submit, list, refuse a bad answer, answer, trace with timings', async () => {
+  const server = await startServer([data('approve.yaml'), data('forever.yaml')]);
+  try {
+    const files = await call(server, 'GET', '/api/files');
+    assert.deepEqual(files.body.files.map(f => f.name), ['approve', 'forever']);
+    const sub = await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 'ship' } });
+    assert.equal(sub.status, 201);
+    assert.equal(sub.body.id, 'g1');
+    await until('WAITING', async () => (await state(server, 'g1')) === 'WAITING');
+    const gates = (await call(server, 'GET', '/api/gates')).body.gates;
+    assert.equal(gates.length, 1);
+    assert.equal(gates[0].id, 'g1.1');
+    assert.equal(gates[0].question, 'Ship it?');
+    const bad = await call(server, 'POST', '/api/gates/g1.1', { value: 'maybe' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /refused/);
+    assert.equal((await call(server, 'GET', '/api/runs')).body.pending_gates, 1);
+    assert.equal((await call(server, 'POST', '/api/gates/g1.1', { value: true })).status, 200);
+    await until('DONE', async () => (await state(server, 'g1')) === 'DONE');
+    const run = (await call(server, 'GET', '/api/runs/g1')).body;
+    assert.deepEqual(run.trace.map(e => e.type), ['Request', 'Check', 'Approve']);
+    assert.equal(run.trace[2].fields.approved, true);
+    assert.equal(run.nodes.length, 3);
+    for (const t of run.nodes) assert.ok(t.end_ns >= t.start_ns && t.start_ns >= run.started_ns, JSON.stringify(t));
+    assert.ok(run.nodes[1].deps_ns >= 150e6, 'the check dep sleeps 0.2 s');
+    assert.equal(run.deps.length, 1);
+    assert.equal(run.deps[0].dep, 'check');
+    const list = (await call(server, 'GET', '/api/runs')).body.runs;
+    assert.deepEqual(list.map(r => [r.id, r.state]), [['g1', 'DONE']]);
+    const events = (await call(server, 'GET', '/api/runs/g1/events')).body.events.map(e => e.kind);
+    assert.deepEqual(events.filter(k => k.startsWith('gate')), ['gate_opened', 'gate_answered']);
+    assert.equal(events.at(-1), 'done');
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('cancel over the API ends a run whose dep runs forever, and errors are JSON with reasons', async () => {
+  const server = await startServer([data('forever.yaml')]);
+  try {
+    const { id } = (await call(server, 'POST', '/api/runs', { file: 'forever.yaml', input: { name: 'n' } })).body;
+    const running = await until('the dep process', async () => {
+      const r = (await call(server, 'GET', `/api/runs/${id}`)).body;
+      return r.processes.length ? r : null;
+    });
+    assert.equal((await call(server, 'POST', `/api/runs/${id}/cancel`, {})).body.cancelled, true);
+    await until('CANCELLED', async () => (await state(server, id)) === 'CANCELLED');
+    const alive = pgid => { try { process.kill(-pgid, 0); return true; } catch { return false; } };
+    for (const pgid of running.processes) await until(`process group ${pgid} gone`, async () => !alive(pgid), 5000);
+    assert.equal((await call(server, 'POST', `/api/runs/${id}/cancel`, {})).body.cancelled, false);
+    assert.equal((await call(server, 'GET', '/api/runs/g99')).status, 404);
+    assert.equal((await call(server, 'POST', '/api/gates/g99.1', { value: 1 })).status, 404);
+    const unknown = await call(server, 'POST', '/api/runs', { file: 'nope.yaml', input: {} });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error, /no file 'nope.yaml'/);
+    const badInput = await call(server, 'POST', '/api/runs', { file: 'forever', input: [1] });
+    assert.equal(badInput.status, 400);
+    const res = await fetch(server.url + '/api/runs', { method: 'POST', body: '{not json' });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error, /not valid JSON/);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('the server-sent event stream carries every run event, in order', async () => {
+  const server = await startServer([data('approve.yaml')]);
+  const controller = new AbortController();
+  try {
+    const res = await fetch(server.url + '/api/events', { signal: controller.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body.getReader();
+    const kinds = [];
+    const reading = (async () => {
+      let text = '';
+      const decoder = new TextDecoder();
+      while (!kinds.includes('done')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = text.indexOf('\n\n')) >= 0) {
+          const frame = text.slice(0, end);
+          text = text.slice(end + 2);
+          const m = frame.match(/^event: (\w+)\ndata: (.*)$/s);
+          if (m) kinds.push(JSON.parse(m[2]).kind === m[1] ? m[1] : 'MISMATCH');
+        }
+      }
+    })();
+    await until('the stream', async () => true);
+    const { id } = (await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 't' } })).body;
+    await until('the gate', async () => (await call(server, 'GET', '/api/gates')).body.gates.length === 1);
+    await call(server, 'POST', `/api/gates/${id}.1`, { value: false });
+    await reading;
+    assert.deepEqual(kinds, ['started', 'node_finished', 'node_finished', 'gate_opened', 'gate_answered',
+                             'node_finished', 'done']);
+  } finally {
+    controller.abort();
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('off loopback a token is required, and requests without it are refused', async () => {
+  await assert.rejects(startServer([data('approve.yaml'), '--address', '0.0.0.0']),
+                       e => e.code === 2 && /needs a token/.test(e.message));
+  const server = await startServer([data('approve.yaml'), '--address', '0.0.0.0', '--token', 's3cret'],
+                                   { token: 's3cret' });
+  try {
+    assert.match(server.output(), /token required/);
+    for (const route of ['/api/runs', '/api/gates', '/api/engines', '/api/events', '/'])
+      assert.equal((await fetch(server.url + route)).status, 401, route);
+    const wrong = await call(server, 'GET', '/api/runs', undefined, { Authorization: 'Bearer s3cre' });
+    assert.equal(wrong.status, 401);
+    assert.equal((await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 'x' } }, {})).status, 401);
+    assert.equal((await call(server, 'GET', '/api/runs')).status, 200);
+    assert.equal((await fetch(server.url + '/?token=s3cret')).status, 200);
+    assert.equal((await call(server, 'GET', '/api/runs')).body.runs.length, 0, 'the refused submit ran nothing');
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});

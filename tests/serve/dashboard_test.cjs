@@ -1,0 +1,70 @@
+// The dashboard in headless Chromium (Debian's package, driven by playwright-core): the runs table
+// follows the runs live (over the event stream: every wait here is shorter than the page's 5 s
+// poll), a run's timeline renders its node bars, a gate is answered from the page, and a run is
+// cancelled from it. Saves a screenshot to $SKEIN_SCREENSHOT.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
+const { startServer, call, data } = require('./server.cjs');
+
+const live = { timeout: 3000 };  // below the page's poll interval: only the event stream is that quick
+
+test('the dashboard shows runs live, renders a timeline, answers a gate and cancels a run', async () => {
+  const server = await startServer([data('approve.yaml'), data('forever.yaml')]);
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+                                          args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = [];
+    page.on('pageerror', e => errors.push(e.message));
+    await page.goto(server.url + '/');
+    await page.locator('#conn.live').waitFor(live);
+
+    // A run submitted elsewhere appears, and reaches its gate, without a reload.
+    await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 'from the API' } });
+    await page.locator('#runs tr[data-id="g1"][data-state="WAITING"]').waitFor(live);
+    const gate = page.locator('#gates .gate[data-id="g1.1"]');
+    await gate.waitFor(live);
+    assert.match(await gate.locator('.q').innerText(), /Ship it\?/);
+
+    // A bad answer is refused with the reason, the gate stays; a good one lets the run finish.
+    await gate.locator('input.answer').fill('"maybe"');
+    await gate.locator('button.answer').click();
+    await gate.locator('.reason', { hasText: 'refused' }).waitFor(live);
+    assert.equal((await call(server, 'GET', '/api/runs/g1')).body.state, 'WAITING');
+    await gate.locator('input.answer').fill('true');
+    await gate.locator('button.answer').click();
+    await page.locator('#runs tr[data-id="g1"][data-state="DONE"]').waitFor(live);
+    await gate.waitFor({ state: 'detached', ...live });
+    const run = (await call(server, 'GET', '/api/runs/g1')).body;
+    assert.equal(run.trace[2].fields.approved, true);
+
+    // The timeline: a bar per node and per dep, the dep's bar about as wide as its 0.2 s.
+    await page.locator('#runs tr[data-id="g1"]').click();
+    await page.locator('#detail-id', { hasText: 'g1' }).waitFor(live);
+    const labels = await page.locator('#timeline .row').evaluateAll(rows => rows.map(r => r.dataset.label));
+    assert.deepEqual(labels, ['Request', 'Check', 'Approve', 'dep check']);
+    const share = await page.locator('#timeline .row[data-label="dep check"] .bar')
+      .evaluate(bar => bar.getBoundingClientRect().width / bar.parentElement.getBoundingClientRect().width);
+    const expected = (run.deps[0].end_ns - run.deps[0].start_ns) / (run.finished_ns - run.started_ns);
+    assert.ok(Math.abs(share - expected) < 0.02, `dep bar ${share} of the track, expected ${expected}`);
+
+    // Submitted from the page, then cancelled from it.
+    await page.selectOption('#file', data('forever.yaml'));
+    await page.fill('#input', '{"name": "from the page"}');
+    await page.click('#submit');
+    await page.locator('#runs tr[data-id="g2"][data-state="RUNNING"]').waitFor(live);
+    await page.locator('#runs tr[data-id="g2"] button.cancel').click();
+    await page.locator('#runs tr[data-id="g2"][data-state="CANCELLED"]').waitFor(live);
+
+    await page.locator('#runs tr[data-id="g1"]').click();
+    await page.locator('#detail-id', { hasText: 'g1' }).waitFor(live);
+    await page.locator('#engines tr[data-name="local"]').waitFor(live);
+    await page.screenshot({ path: process.env.SKEIN_SCREENSHOT || 'dashboard.png', fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
