@@ -1,0 +1,222 @@
+#include "shell_commands.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace skein::app {
+
+namespace {
+
+using Handler = void (*)(Host&, const std::string& args, std::ostream& out);
+
+double ms(int64_t ns) { return double(ns) / 1e6; }
+
+// "run approve {…}" -> {"run", "approve {…}"}
+std::pair<std::string, std::string> split_word(const std::string& text) {
+  const size_t start = text.find_first_not_of(" \t");
+  if (start == std::string::npos) return {"", ""};
+  const size_t end = text.find_first_of(" \t", start);
+  if (end == std::string::npos) return {text.substr(start), ""};
+  const size_t rest = text.find_first_not_of(" \t", end);
+  return {text.substr(start, end - start), rest == std::string::npos ? "" : text.substr(rest)};
+}
+
+// JSON if it parses, else the text as a string.
+Json value_of(const std::string& text) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error&) {
+    return text;
+  }
+}
+
+std::optional<RunSnapshot> find_run(Host& host, const std::string& id, std::ostream& out) {
+  if (id.empty()) {
+    out << "which run? (see list)\n";
+    return std::nullopt;
+  }
+  auto run = host.registry().get(id);
+  if (!run) out << "no run '" << id << "'\n";
+  return run;
+}
+
+void run_cmd(Host& host, const std::string& args, std::ostream& out) {
+  auto [file, input] = split_word(args);
+  if (file.empty()) {
+    out << "usage: run FILE [INPUT]\n";
+    return;
+  }
+  if (!host.find(file)) host.load(file);
+  const HostFile* f = host.find(file);
+  const Json value = input.empty() ? (f->graph ? Json::object() : Json()) : value_of(input);
+  const std::string id = host.submit(file, value);
+  out << id << " submitted (" << f->kind << " " << f->name << ")\n";
+}
+
+void list_cmd(Host& host, const std::string&, std::ostream& out) {
+  const auto runs = host.registry().list();
+  if (runs.empty()) out << "no runs\n";
+  for (const auto& r : runs) out << Host::summary_line(r) << "\n";
+  if (size_t n = host.registry().pending_gates()) out << n << " gate(s) waiting: see gates\n";
+}
+
+void cancel_cmd(Host& host, const std::string& args, std::ostream& out) {
+  std::vector<std::string> ids;
+  if (args == "all") {
+    for (const auto& r : host.registry().list())
+      if (!is_finished(r.state)) ids.push_back(r.id);
+  } else if (!args.empty()) {
+    ids.push_back(split_word(args).first);
+  }
+  if (ids.empty()) out << (args.empty() ? "usage: cancel ID|all\n" : "no active run\n");
+  for (const auto& id : ids)
+    out << id << (host.registry().cancel(id) ? ": cancelling\n" : ": not active (or unknown)\n");
+}
+
+void inspect_cmd(Host& host, const std::string& args, std::ostream& out) {
+  const auto r = find_run(host, split_word(args).first, out);
+  if (!r) return;
+  out << Host::summary_line(*r) << "\n  input: " << r->input.dump() << "\n";
+  for (size_t i = 0; i < r->trace.size(); ++i) {
+    std::string time;
+    if (i < r->nodes.size()) {
+      const NodeTiming& t = r->nodes[i];
+      time = fmt::format("{:>8.1f} ms", ms((t.end_ns ? t.end_ns : now_ns()) - t.start_ns));
+      if (t.deps_ns) time += fmt::format("  deps {:.1f} ms", ms(t.deps_ns));
+      if (t.lm_ns)
+        time += fmt::format("  model {:.1f} ms (queue {:.1f}, generation {:.1f}), {} tok", ms(t.lm_ns), ms(t.queue_ns),
+                            ms(t.generate_ns), t.tokens.generated);
+    }
+    out << fmt::format("  {:>2}. {:<16} {}\n      {}\n", i + 1, r->trace[i].type, time, r->trace[i].fields.dump());
+  }
+  if (!r->node.empty() && !is_finished(r->state)) out << "  now at " << r->node << "\n";
+  for (const auto& d : r->deps)
+    out << fmt::format("  dep {:<14} {:>8.1f} ms  {}\n", d.dep, ms((d.end_ns ? d.end_ns : now_ns()) - d.start_ns),
+                       d.end_ns ? (d.error.empty() ? "ok" : d.error) : "running");
+  if (r->kind == "chain" && r->progress.is_object()) out << "  progress: " << r->progress.dump() << "\n";
+  out << fmt::format("  tokens: {} prompt + {} generated\n", r->tokens.prompt, r->tokens.generated);
+  if (r->terminal) out << "  result: " << r->terminal->type << " " << r->terminal->fields.dump() << "\n";
+  if (!r->error.empty()) out << "  error: " << r->error << "\n";
+}
+
+void trace_cmd(Host& host, const std::string& args, std::ostream& out) {
+  const auto r = find_run(host, split_word(args).first, out);
+  if (!r) return;
+  const int64_t origin = r->submitted_ns;
+  for (const auto& e : host.registry().events(r->id))
+    out << fmt::format("  {:>9.1f} ms  {:<14} {}\n", ms(e.t_ns - origin), e.kind, e.data.dump());
+}
+
+void gates_cmd(Host& host, const std::string&, std::ostream& out) {
+  const auto gates = host.registry().gates();
+  if (gates.empty()) out << "no gate is open\n";
+  for (const auto& g : gates)
+    out << fmt::format("  {:<8} {}.{}: {}  ({})  waiting {:.0f} s\n", g.id, g.node, g.field, g.question,
+                       g.schema.dump(), ms(now_ns() - g.opened_ns) / 1000);
+}
+
+void input_cmd(Host& host, const std::string& args, std::ostream& out) {
+  auto [gate, value] = split_word(args);
+  const auto open = host.registry().gates();
+  if (!gate.empty() && value.empty() && open.size() == 1) value = gate, gate = open[0].id;  // the only gate
+  if (gate.empty() || value.empty()) {
+    out << "usage: input GATE VALUE (JSON, or else a string)\n";
+    return;
+  }
+  host.registry().answer(gate, value_of(value));
+  out << gate << " answered\n";
+}
+
+void engines_cmd(Host& host, const std::string&, std::ostream& out) {
+  for (const auto& e : host.engines())
+    out << fmt::format("  {:<12} {:<8} {:<9} leases {}  {}\n", e.name, e.backend, e.state, e.leases, e.model);
+}
+
+void flush_cmd(Host& host, const std::string&, std::ostream& out) {
+  host.flush();
+  host.registry().flush_store();
+  out << "idle engines released; the store is up to date\n";
+}
+
+void files_cmd(Host& host, const std::string&, std::ostream& out) {
+  for (const auto& f : host.files()) out << fmt::format("  {:<16} {:<6} {}\n", f.name, f.kind, f.path);
+}
+
+void help_cmd(Host&, const std::string&, std::ostream& out) {
+  for (const auto& c : shell_commands()) out << fmt::format("  {:<8} {:<22} {}\n", c.name, c.args, c.help);
+  out << "  Ctrl-C with runs active opens a menu to cancel them; with none, it quits.\n";
+}
+
+const std::map<std::string, Handler>& handlers() {
+  static const std::map<std::string, Handler> h{{"run", run_cmd},
+                                                {"list", list_cmd},
+                                                {"cancel", cancel_cmd},
+                                                {"inspect", inspect_cmd},
+                                                {"trace", trace_cmd},
+                                                {"gates", gates_cmd},
+                                                {"input", input_cmd},
+                                                {"engines", engines_cmd},
+                                                {"flush", flush_cmd},
+                                                {"files", files_cmd},
+                                                {"help", help_cmd},
+                                                {"load", [](Host& h, const std::string& a, std::ostream& o) {
+                                                   o << "loaded " << h.load(split_word(a).first).name << "\n";
+                                                 }}};
+  return h;
+}
+
+}  // namespace
+
+const std::vector<ShellCommand>& shell_commands() {
+  static const std::vector<ShellCommand> c{
+      {"run", "FILE [INPUT]", "start a run: a graph's start fields as JSON, a chain's records or JSONL path"},
+      {"list", "", "every run in memory with its state, time and tokens"},
+      {"cancel", "ID|all", "cancel a run (or every active one)"},
+      {"inspect", "ID", "a run's trace with per-node times, deps, tokens, result or error"},
+      {"trace", "ID", "a run's event stream"},
+      {"gates", "", "the open gates"},
+      {"input", "GATE VALUE", "answer a gate (JSON, or else a string); GATE may be left out if one is open"},
+      {"engines", "", "the engine pool"},
+      {"flush", "", "release idle engines, bring the store up to date"},
+      {"files", "", "the loaded files"},
+      {"load", "FILE", "load (or reload) a graph or chain file"},
+      {"help", "", "this list"},
+      {"quit", "", "leave (active runs are cancelled); also Ctrl-D"}};
+  return c;
+}
+
+bool run_shell_line(Host& host, const std::string& line, std::ostream& out) {
+  const auto [name, args] = split_word(line);
+  if (name.empty()) return true;
+  if (name == "quit" || name == "exit") return false;
+  const auto it = handlers().find(name);
+  if (it == handlers().end()) {
+    out << "unknown command '" << name << "' (help lists them)\n";
+    return true;
+  }
+  try {
+    it->second(host, args, out);
+  } catch (const std::exception& e) {
+    out << "error: " << e.what() << "\n";
+  }
+  return true;
+}
+
+std::string notification(Host& host, const RunEvent& e) {
+  if (e.kind == "gate_opened") {
+    for (const auto& g : host.registry().gates())
+      if (g.id == e.data.value("gate", ""))
+        return fmt::format("gate {} open: {}.{}: {} ({}) -> input {} VALUE", g.id, g.node, g.field, g.question,
+                           g.schema.dump(), g.id);
+    return "";
+  }
+  if (e.kind != "done" && e.kind != "failed" && e.kind != "cancelled") return "";
+  // The event is recorded just before the run's state changes.
+  host.registry().wait_until(
+      e.run, [](const RunSnapshot& s) { return is_finished(s.state); }, std::chrono::seconds(5));
+  const auto r = host.registry().get(e.run);
+  return r ? Host::summary_line(*r) : e.run + " " + e.kind;
+}
+
+}  // namespace skein::app
