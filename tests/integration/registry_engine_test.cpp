@@ -6,7 +6,10 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <thread>
 
+#include "engine/cli/cli_engine.hpp"
+#include "engine/process/subprocess.hpp"
 #include "fixture.hpp"
 #include "skein/chain.hpp"
 #include "skein/graph_lm.hpp"
@@ -77,6 +80,48 @@ nodes:
   next.messages = {{"user", "hello"}};
   next.sampling.max_tokens = 4;
   EXPECT_TRUE(generate_sync(*engine, next).ok());
+}
+
+// A graph run whose node's engine is a `cli` command that never ends: cancelling the run kills the
+// command's whole process group (the command and the sleep it started in the background).
+TEST(RegistryEngineTest, CancellingARunWhoseCliEngineRunsForeverLeavesNoProcessOfItsGroup) {
+  const auto pidfile = std::filesystem::temp_directory_path() / ("skein-registry-cli-" + std::to_string(::getpid()));
+  std::filesystem::remove(pidfile);
+  CliOptions o;
+  o.command = {"sh", "-c", "sleep 1000 & echo $$ > " + pidfile.string() + "; sleep 1000; wait"};
+  auto engine = make_cli_engine("forever", o);
+  EngineLM lm([&](const std::string&) -> Engine& { return *engine; }, "forever");
+  auto graph = std::make_shared<Graph>(parse_graph(R"(graph: stuck
+start: Topic
+nodes:
+  Topic:
+    fields: {topic: {type: string}}
+    next: [Essay]
+  Essay:
+    fields: {text: {type: string}}
+    next: [end]
+)",
+                                                   "/g/stuck.yaml"));
+  RunRegistry registry;
+  GraphJob job;
+  job.graph = graph;
+  job.input = {{"topic", "rivers"}};
+  job.lm = &lm;
+  const std::string id = registry.submit(std::move(job));
+  pid_t group = 0;  // the condition "the command runs": it has written its pid (= its group)
+  while (group <= 1 && !is_finished(registry.get(id)->state)) {
+    std::ifstream in(pidfile);
+    in >> group;
+    std::this_thread::yield();
+  }
+  ASSERT_GT(group, 1) << registry.get(id)->error;
+  ASSERT_TRUE(process_group_alive(group));
+  ASSERT_TRUE(registry.cancel(id));
+  ASSERT_TRUE(registry.wait_until(
+      id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
+  EXPECT_EQ(registry.get(id)->state, RunState::cancelled);
+  EXPECT_FALSE(process_group_alive(group)) << "a process of group " << group << " survived the cancel";
+  std::filesystem::remove(pidfile);
 }
 
 // A chain run in the registry, cancelled while its engine generates: CANCELLED at once, its folder
