@@ -105,6 +105,7 @@ struct ChainJob {
   std::shared_ptr<const Chain> chain;
   RunOptions options;  // input, output folder, …; on_progress and stop are the registry's
   Verbosity verbosity = Verbosity::normal;
+  std::string resumes;  // the run this one resumes (see RunRegistry::resume), shown in its input
 };
 
 class RunRegistry {
@@ -118,6 +119,11 @@ class RunRegistry {
   std::string submit(GraphJob job);
   // A chain run: id c<n>.
   std::string submit(ChainJob job);
+  // Resumes chain run `id` (CRASHED, CANCELLED or FAILED; in memory or in the store) from its
+  // folder's last checkpoint as a new run over the same input and folder; `job` gives the chain
+  // (of the same name) and the other options. Throws Error saying why a run cannot be resumed (a
+  // graph run keeps no checkpoint; a DONE or active run has nothing to resume).
+  std::string resume(const std::string& id, ChainJob job);
 
   // A run in memory, else in the store.
   std::optional<RunSnapshot> get(const std::string& id) const;

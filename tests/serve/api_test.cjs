@@ -2,6 +2,8 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const { startServer, call, until, data } = require('./server.cjs');
 
 const state = async (server, id) => (await call(server, 'GET', `/api/runs/${id}`)).body.state;
@@ -56,6 +58,9 @@ test('cancel over the API ends a run whose dep runs forever, and errors are JSON
     const alive = pgid => { try { process.kill(-pgid, 0); return true; } catch { return false; } };
     for (const pgid of running.processes) await until(`process group ${pgid} gone`, async () => !alive(pgid), 5000);
     assert.equal((await call(server, 'POST', `/api/runs/${id}/cancel`, {})).body.cancelled, false);
+    const resume = await call(server, 'POST', `/api/runs/${id}/resume`, {});
+    assert.equal(resume.status, 400);
+    assert.match(resume.body.error, /graph runs keep no checkpoint/);
     assert.equal((await call(server, 'GET', '/api/runs/g99')).status, 404);
     assert.equal((await call(server, 'POST', '/api/gates/g99.1', { value: 1 })).status, 404);
     const unknown = await call(server, 'POST', '/api/runs', { file: 'nope.yaml', input: {} });
@@ -68,6 +73,43 @@ test('cancel over the API ends a run whose dep runs forever, and errors are JSON
     assert.match((await res.json()).error, /not valid JSON/);
   } finally {
     assert.equal(await server.stop(), 0);
+  }
+});
+
+test('a chain run left unfinished by a killed server is CRASHED after a restart, and resumes', async () => {
+  const args = [data('slow_chain.yaml')];
+  const first = await startServer(args);
+  const records = Array.from({ length: 8 }, (_, i) => ({ n: i }));
+  const { id } = (await call(first, 'POST', '/api/runs', { file: 'slow', input: records })).body;
+  assert.equal(id, 'c1');
+  const running = await until('two records done', async () => {
+    const r = (await call(first, 'GET', `/api/runs/${id}`)).body;
+    return r.progress && r.progress.records_out >= 2 ? r : null;
+  });
+  assert.equal(running.state, 'RUNNING');
+  await first.kill9();
+
+  const second = await startServer(args, { state: first.state });
+  try {
+    assert.deepEqual((await call(second, 'GET', '/api/runs')).body.crashed, ['c1']);
+    const crashed = (await call(second, 'GET', '/api/runs/c1')).body;
+    assert.equal(crashed.state, 'CRASHED');
+    const resumed = await call(second, 'POST', '/api/runs/c1/resume', {});
+    assert.equal(resumed.status, 201, JSON.stringify(resumed.body));
+    assert.equal(resumed.body.id, 'c2');
+    await until('DONE', async () => (await state(second, 'c2')) === 'DONE');
+    const run = (await call(second, 'GET', '/api/runs/c2')).body;
+    assert.equal(run.input.resumes, 'c1');
+    assert.equal(run.input.output, crashed.input.output);
+    const out = path.join(run.input.output, 'echoed');
+    const lines = fs.readdirSync(out).flatMap(f => fs.readFileSync(path.join(out, f), 'utf8').split('\n'))
+      .filter(l => l.trim());
+    assert.equal(lines.length, 8, 'every record once: none lost, none twice');
+    const again = await call(second, 'POST', '/api/runs/c2/resume', {});
+    assert.equal(again.status, 400);
+    assert.match(again.body.error, /DONE/);
+  } finally {
+    assert.equal(await second.stop(), 0);
   }
 });
 

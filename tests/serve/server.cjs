@@ -13,8 +13,7 @@ if (!skein || !source) throw new Error('set SKEIN_BIN and SKEIN_SOURCE_DIR');
 function data(name) { return path.join(source, 'tests', 'data', name); }
 
 // Resolves with {url, exit} once the server prints where it listens, or rejects with its output.
-function startServer(args, { token } = {}) {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-serve-'));
+function startServer(args, { token, state = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-serve-')) } = {}) {
   const child = spawn(skein, ['serve', ...args, '--port', '0', '--state-dir', state],
                       { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
@@ -28,7 +27,9 @@ function startServer(args, { token } = {}) {
         url: `http://${m[1].replace('0.0.0.0', '127.0.0.1')}`,
         exit,
         output: () => out + err,
+        state,
         async stop() { child.kill('SIGTERM'); return exit; },
+        async kill9() { child.kill('SIGKILL'); return exit; },
         headers: token ? { Authorization: `Bearer ${token}` } : {},
       });
     });

@@ -96,18 +96,32 @@ std::string Host::submit(const std::string& file, const Json& input, Verbosity v
     job.verbosity = verbosity;
     return registry_->submit(std::move(job));
   }
-  ChainJob job;
-  job.chain = f->chain;
-  job.verbosity = verbosity;
+  ChainJob job = chain_job(*f, verbosity);
   job.options.input_path = chain_input_file(input);
-  job.options.cache_file = default_response_cache();
-  job.options.broker = &broker_;
   {
     std::lock_guard l(mu_);
     job.options.output_dir =
         (fs::path(options_.output_dir) / f->name / fmt::format("{}-{}", stamp(), ++inputs_)).string();
   }
   return registry_->submit(std::move(job));
+}
+
+ChainJob Host::chain_job(const HostFile& file, Verbosity verbosity) {
+  ChainJob job;
+  job.chain = file.chain;
+  job.verbosity = verbosity;
+  job.options.cache_file = default_response_cache();
+  job.options.broker = &broker_;
+  return job;
+}
+
+std::string Host::resume(const std::string& id) {
+  const auto run = registry_->get(id);
+  if (!run) throw Error("no run '" + id + "'");
+  const HostFile* f = run->kind == "chain" ? find(run->name) : nullptr;
+  if (run->kind == "chain" && (!f || !f->chain))
+    throw Error("chain '" + run->name + "' of run " + id + " is not loaded (load its file first)");
+  return registry_->resume(id, f ? chain_job(*f, Verbosity::normal) : ChainJob{});
 }
 
 // A chain's input: the path of a JSONL file as given, or records written to one under the state dir.

@@ -46,6 +46,10 @@ class Host {
   // not loaded or the input is not of that shape.
   std::string submit(const std::string& file, const Json& input, Verbosity verbosity = Verbosity::normal);
 
+  // Resumes a CRASHED, CANCELLED or FAILED chain run (its chain file must be loaded) as a new run;
+  // throws Error saying why not.
+  std::string resume(const std::string& id);
+
   RunRegistry& registry() { return *registry_; }
   std::vector<EngineStatus> engines() const { return broker_.status(); }
   // Gives back the engines graph runs hold when none is active, then releases every idle engine.
@@ -57,6 +61,7 @@ class Host {
  private:
   Engine& engine_for(const std::string& name);
   std::string chain_input_file(const Json& input);
+  ChainJob chain_job(const HostFile& file, Verbosity verbosity);
 
   HostOptions options_;
   Broker broker_;

@@ -63,7 +63,11 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
     if (req.method == "POST") return submit(host, req);
     Json list = Json::array();
     for (const auto& r : registry.list()) list.push_back(run_summary_json(r));
-    return {200, {{"runs", std::move(list)}, {"pending_gates", registry.pending_gates()}, {"now_ns", now_ns()}}};
+    return {200,
+            {{"runs", std::move(list)},
+             {"pending_gates", registry.pending_gates()},
+             {"crashed", registry.crashed()},
+             {"now_ns", now_ns()}}};
   }
   const auto run = registry.get(s[2]);
   if (!run) return error(404, "no run '" + s[2] + "'");
@@ -76,6 +80,10 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
     Json events = Json::array();
     for (const auto& e : registry.events(s[2])) events.push_back(runtime::to_json(e));
     return {200, {{"events", std::move(events)}}};
+  }
+  if (s.size() == 4 && s[3] == "resume") {
+    if (req.method != "POST") return error(405, "resume is a POST");
+    return {201, {{"id", host.resume(s[2])}}};
   }
   if (s.size() == 4 && s[3] == "cancel") {
     if (req.method != "POST") return error(405, "cancel is a POST");

@@ -3,13 +3,12 @@
 // are the server's.
 //
 //   POST /api/runs            {"file": …, "input": …}      -> 201 {"id": …}
-//   GET  /api/runs                                         -> {"runs": [summary…], "pending_gates": n}
-//   GET  /api/runs/{id}                                    -> the run: state, trace, timings, deps, gates
-//   GET  /api/runs/{id}/events                             -> {"events": […]}
-//   POST /api/runs/{id}/cancel                             -> {"cancelled": bool}
-//   GET  /api/gates                                        -> {"gates": […]}
-//   POST /api/gates/{id}      {"value": …}                 -> {"answered": id}; 400 with the reason
-//   GET  /api/engines                                      -> {"engines": […]}
+//   GET  /api/runs                                         -> {"runs": [summary…], "pending_gates": n, "crashed":
+//   [id…]} GET  /api/runs/{id}                                    -> the run: state, trace, timings, deps, gates GET
+//   /api/runs/{id}/events                             -> {"events": […]} POST /api/runs/{id}/cancel -> {"cancelled":
+//   bool} POST /api/runs/{id}/resume                             -> 201 {"id": …} (a chain run; see Host::resume) GET
+//   /api/gates                                        -> {"gates": […]} POST /api/gates/{id}      {"value": …} ->
+//   {"answered": id}; 400 with the reason GET  /api/engines                                      -> {"engines": […]}
 //   GET  /api/files                                        -> {"files": [{path, name, kind}…]}
 // Errors: {"error": reason} with 400 (bad request), 404 (no such run, gate or route), 405.
 #pragma once

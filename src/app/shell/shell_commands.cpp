@@ -74,6 +74,15 @@ void cancel_cmd(Host& host, const std::string& args, std::ostream& out) {
     out << id << (host.registry().cancel(id) ? ": cancelling\n" : ": not active (or unknown)\n");
 }
 
+void resume_cmd(Host& host, const std::string& args, std::ostream& out) {
+  const std::string id = split_word(args).first;
+  if (id.empty()) {
+    out << "usage: resume ID\n";
+    return;
+  }
+  out << host.resume(id) << " resumes " << id << "\n";
+}
+
 void inspect_cmd(Host& host, const std::string& args, std::ostream& out) {
   const auto r = find_run(host, split_word(args).first, out);
   if (!r) return;
@@ -152,6 +161,7 @@ const std::map<std::string, Handler>& handlers() {
   static const std::map<std::string, Handler> h{{"run", run_cmd},
                                                 {"list", list_cmd},
                                                 {"cancel", cancel_cmd},
+                                                {"resume", resume_cmd},
                                                 {"inspect", inspect_cmd},
                                                 {"trace", trace_cmd},
                                                 {"gates", gates_cmd},
@@ -173,6 +183,7 @@ const std::vector<ShellCommand>& shell_commands() {
       {"run", "FILE [INPUT]", "start a run: a graph's start fields as JSON, a chain's records or JSONL path"},
       {"list", "", "every run in memory with its state, time and tokens"},
       {"cancel", "ID|all", "cancel a run (or every active one)"},
+      {"resume", "ID", "resume a CRASHED, CANCELLED or FAILED chain run from its last checkpoint"},
       {"inspect", "ID", "a run's trace with per-node times, deps, tokens, result or error"},
       {"trace", "ID", "a run's event stream"},
       {"gates", "", "the open gates"},

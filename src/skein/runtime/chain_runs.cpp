@@ -39,6 +39,7 @@ std::string RunRegistry::submit(ChainJob job) {
   run->snap.kind = "chain";
   run->snap.name = job.chain->name;
   run->snap.input = {{"input", job.options.input_path}, {"output", job.options.output_dir}};
+  if (!job.resumes.empty()) run->snap.input["resumes"] = job.resumes;
   run->snap.submitted_ns = now_ns();
   run->job.verbosity = job.verbosity;
   run->chain = std::make_unique<ChainJob>(std::move(job));
@@ -51,6 +52,25 @@ std::string RunRegistry::submit(ChainJob job) {
   Impl* impl = impl_.get();
   asio::post(impl->chain_pool, [impl, run] { impl->run_chain_job(run); });
   return run->snap.id;
+}
+
+std::string RunRegistry::resume(const std::string& id, ChainJob job) {
+  const auto old = get(id);
+  if (!old) throw Error("no run '" + id + "'");
+  if (old->kind != "chain")
+    throw Error(id + " is a graph run: graph runs keep no checkpoint to resume from (submit its input again)");
+  if (!is_finished(old->state) || old->state == RunState::done)
+    throw Error(id + " is " + state_name(old->state) +
+                ": only a CRASHED, CANCELLED or FAILED chain run can be resumed");
+  if (!job.chain || job.chain->name != old->name)
+    throw Error(id + " is a run of chain '" + old->name + "', which is not the chain given");
+  const std::string input = old->input.value("input", "");
+  if (input.empty() || input == "-") throw Error(id + " read its records from stdin: they cannot be read again");
+  job.options.input_path = input;
+  job.options.output_dir = old->input.value("output", "");
+  job.options.resume = true;
+  job.resumes = id;
+  return submit(std::move(job));
 }
 
 }  // namespace skein
