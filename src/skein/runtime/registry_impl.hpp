@@ -105,7 +105,7 @@ struct RunRegistry::Impl {
   }
 
   GraphRunOptions options_for(const std::shared_ptr<Run>& run);
-  asio::awaitable<GraphResult> drive(std::shared_ptr<Run> run);
+  void start(const std::shared_ptr<Run>& run);
   asio::awaitable<Json> open_gates(std::shared_ptr<Run> run, const NodeType& node, std::vector<const Field*> fields);
   void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);
   void run_chain_job(const std::shared_ptr<Run>& run);

@@ -38,6 +38,7 @@ struct Run {
   size_t lm_calls_seen = 0;
 
   std::unique_ptr<TimingLM> timing;
+  std::unique_ptr<GraphObserver> observer;
   boost::asio::cancellation_signal signal;
   std::shared_ptr<boost::asio::steady_timer> gate_timer;
 

@@ -88,17 +88,22 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
   return o;
 }
 
-asio::awaitable<GraphResult> RunRegistry::Impl::drive(std::shared_ptr<Run> run) {
+// On the loop: the run is RUNNING and its coroutine spawned (no wrapper frame: a parked run's memory
+// is mostly its coroutine frames). A cancel posted after submit() reaches the bound slot.
+void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   update([&] {
     run->snap.state = RunState::running;
     run->snap.started_ns = now_ns();
   });
   persist(*run);
   emit(*run, "started", {{"graph", run->snap.name}});
-  RunObserver observer(*this, *run);
+  run->observer = std::make_unique<RunObserver>(*this, *run);
   GraphRunOptions o = options_for(run);
-  o.observer = &observer;
-  co_return co_await run_graph(*run->job.graph, std::move(run->job.input), std::move(o));  // snap has a copy
+  o.observer = run->observer.get();
+  asio::co_spawn(io, run_graph(*run->job.graph, std::move(run->job.input), std::move(o)),  // snap has a copy
+                 asio::bind_cancellation_slot(run->signal.slot(), [this, run](std::exception_ptr e, GraphResult r) {
+                   finish(run, e, std::move(r));
+                 }));
 }
 
 // A graph run's outcome, from its coroutine's completion.
@@ -195,11 +200,7 @@ std::string RunRegistry::submit(GraphJob job) {
     impl_->order.push_back(run->snap.id);
   });
   impl_->persist(*run);
-  Impl* impl = impl_.get();
-  asio::co_spawn(impl->io, impl->drive(run),
-                 asio::bind_cancellation_slot(run->signal.slot(), [impl, run](std::exception_ptr e, GraphResult r) {
-                   impl->finish(run, e, std::move(r));
-                 }));
+  asio::post(impl_->io, [impl = impl_.get(), run] { impl->start(run); });
   return run->snap.id;
 }
 
