@@ -76,6 +76,17 @@ test('cancel over the API ends a run whose dep runs forever, and errors are JSON
   }
 });
 
+test('stopping the server cancels its runs and leaves none of their processes', async () => {
+  const server = await startServer([data('forever.yaml')]);
+  const { id } = (await call(server, 'POST', '/api/runs', { file: 'forever', input: { name: 'n' } })).body;
+  const running = await until('the dep process', async () => {
+    const r = (await call(server, 'GET', `/api/runs/${id}`)).body;
+    return r.processes.length ? r : null;
+  });
+  assert.equal(await server.stop(), 0);
+  for (const pgid of running.processes) assert.throws(() => process.kill(-pgid, 0), /ESRCH/, `group ${pgid} gone`);
+});
+
 test('a chain run left unfinished by a killed server is CRASHED after a restart, and resumes', async () => {
   const args = [data('slow_chain.yaml')];
   const first = await startServer(args);
