@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/process/subprocess.hpp"
+#include "runtime/run_json.hpp"
 #include "skein/run_registry.hpp"
 
 namespace skein {
@@ -324,6 +325,38 @@ TEST_F(RunRegistryTest, EveryRunIsInTheStoreAfterTheMemoryLetItGo) {
   RunRegistry reopened(o);  // ids go on after the stored ones
   for (const auto& id : ids) EXPECT_EQ(reopened.get(id)->state, RunState::done) << id;
   EXPECT_EQ(reopened.submit(job()), "g26");
+}
+
+// The store keeps a run's steps as rows added as the run goes (not its whole trace again at every
+// node): what it gives back, for a long run, mid-way and at the end, is what the registry had.
+TEST_F(RunRegistryTest, TheStoreGivesBackALongRunStepByStepAsTheRegistryHadIt) {
+  auto loop = std::make_shared<Graph>(parse_graph(R"(graph: loop
+start: S
+max_iters: 300
+nodes:
+  S: {fields: {v: {type: integer}}, next: [A]}
+  A: {fields: {v: {type: integer}, d: {dep: tick, type: string}}, next: [B]}
+  B: {fields: {v: {type: integer}}, next: [A, end]}
+)",
+                                                  "/g/loop.yaml"));
+  loop->functions["tick"] = [](const Json&) { return Json("t"); };
+  RegistryOptions o;
+  o.store = store_file("steps.sqlite");
+  RunRegistry stored(o);
+  GraphJob j = job({{"v", 0}});
+  j.graph = loop;
+  lm_.choose = "A";  // never "end": max_iters fails the run, which then keeps its partial trace
+  const std::string id = stored.submit(std::move(j));
+  ASSERT_TRUE(stored.wait_until(
+      id, [](const RunSnapshot& s) { return is_finished(s.state); }, 60s));
+  stored.flush_store();
+  const RunSnapshot memory = *stored.get(id);
+  EXPECT_EQ(memory.state, RunState::failed) << memory.error;
+  ASSERT_GE(memory.trace.size(), 300u) << memory.error;
+  const auto on_disk = RunRegistry(RegistryOptions{20, 4, 2, o.store, 10000}).get(id);
+  ASSERT_TRUE(on_disk.has_value());
+  EXPECT_EQ(runtime::to_json(*on_disk), runtime::to_json(memory));
+  EXPECT_EQ(on_disk->deps.size(), 1u);  // a dep runs once per run
 }
 
 TEST(RunStoreTest, RunsLeftUnfinishedByAKilledProcessAreCrashed) {

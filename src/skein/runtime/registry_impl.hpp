@@ -77,13 +77,29 @@ struct RunRegistry::Impl {
     if (ev) dispatch(std::move(*ev));
   }
 
-  // The run's record in the store, as it is now.
-  void persist(const Run& run) {
+  // The run's record in the store: its head as it is now, and its steps new since the last record
+  // (all of them with `all`, when they may have been replaced).
+  void persist(Run& run, bool all = false) {
     if (!store) return;
-    std::unique_lock l(mu);
-    RunSnapshot s = run.snapshot();
-    l.unlock();
-    store->put(s);
+    runtime::StoredRun r;
+    {
+      std::lock_guard l(mu);
+      RunSnapshot& s = run.snap;
+      auto trace = std::move(s.trace);  // set aside: the head is copied without its steps
+      auto nodes = std::move(s.nodes);
+      auto deps = std::move(s.deps);
+      r.head = run.snapshot();
+      s.trace = std::move(trace), s.nodes = std::move(nodes), s.deps = std::move(deps);
+      auto& done = run.stored;
+      r.all = all || s.trace.size() < done.trace || s.nodes.size() < done.nodes || s.deps.size() < done.deps;
+      if (r.all) done = {};
+      r.trace_from = done.trace, r.nodes_from = done.nodes, r.deps_from = done.deps;
+      r.trace.assign(s.trace.begin() + done.trace, s.trace.end());
+      r.nodes.assign(s.nodes.begin() + done.nodes, s.nodes.end());
+      r.deps.assign(s.deps.begin() + done.deps, s.deps.end());
+      done = {s.trace.size(), s.nodes.size(), s.deps.size()};
+    }
+    store->put(std::move(r));
   }
 
   void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {

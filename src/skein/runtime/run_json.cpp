@@ -4,18 +4,24 @@ namespace skein::runtime {
 
 namespace {
 
-Json trace_json(const std::vector<TraceEntry>& trace) {
-  Json out = Json::array();
-  for (const auto& e : trace) out.push_back({{"type", e.type}, {"fields", e.fields}});
-  return out;
-}
-
-TraceEntry entry_from_json(const Json& j) { return TraceEntry{j.at("type").get<std::string>(), j.at("fields")}; }
-
 Json tokens_json(const LMTokens& t) { return {{"prompt", t.prompt}, {"generated", t.generated}}; }
 LMTokens tokens_from_json(const Json& j) { return {j.value("prompt", 0LL), j.value("generated", 0LL)}; }
 
-Json node_json(const NodeTiming& t) {
+}  // namespace
+
+Json to_json(const TraceEntry& e) { return {{"type", e.type}, {"fields", e.fields}}; }
+
+TraceEntry entry_from_json(const Json& j) { return TraceEntry{j.at("type").get<std::string>(), j.at("fields")}; }
+
+Json to_json(const DepTiming& d) {
+  return {{"dep", d.dep}, {"start_ns", d.start_ns}, {"end_ns", d.end_ns}, {"error", d.error}};
+}
+
+DepTiming dep_from_json(const Json& d) {
+  return {d.value("dep", ""), d.value("start_ns", int64_t(0)), d.value("end_ns", int64_t(0)), d.value("error", "")};
+}
+
+Json to_json(const NodeTiming& t) {
   return {{"index", t.index},
           {"node", t.node},
           {"start_ns", t.start_ns},
@@ -41,8 +47,6 @@ NodeTiming node_from_json(const Json& j) {
   return t;
 }
 
-}  // namespace
-
 Json to_json(const GateInfo& g) {
   return {{"id", g.id},
           {"run", g.run},
@@ -62,9 +66,10 @@ RunState state_from_name(const std::string& name) {
 
 Json to_json(const RunSnapshot& r) {
   Json nodes = Json::array(), deps = Json::array(), gates = Json::array();
-  for (const auto& t : r.nodes) nodes.push_back(node_json(t));
-  for (const auto& d : r.deps)
-    deps.push_back({{"dep", d.dep}, {"start_ns", d.start_ns}, {"end_ns", d.end_ns}, {"error", d.error}});
+  Json trace = Json::array();
+  for (const auto& e : r.trace) trace.push_back(to_json(e));
+  for (const auto& t : r.nodes) nodes.push_back(to_json(t));
+  for (const auto& d : r.deps) deps.push_back(to_json(d));
   for (const auto& g : r.gates) gates.push_back(to_json(g));
   Json j{{"id", r.id},
          {"kind", r.kind},
@@ -73,7 +78,7 @@ Json to_json(const RunSnapshot& r) {
          {"node", r.node},
          {"error", r.error},
          {"input", r.input},
-         {"trace", trace_json(r.trace)},
+         {"trace", std::move(trace)},
          {"nodes", std::move(nodes)},
          {"deps", std::move(deps)},
          {"tokens", tokens_json(r.tokens)},
@@ -98,9 +103,7 @@ RunSnapshot run_from_json(const Json& j) {
   r.input = j.value("input", Json());
   for (const auto& e : j.value("trace", Json::array())) r.trace.push_back(entry_from_json(e));
   for (const auto& t : j.value("nodes", Json::array())) r.nodes.push_back(node_from_json(t));
-  for (const auto& d : j.value("deps", Json::array()))
-    r.deps.push_back(
-        {d.value("dep", ""), d.value("start_ns", int64_t(0)), d.value("end_ns", int64_t(0)), d.value("error", "")});
+  for (const auto& d : j.value("deps", Json::array())) r.deps.push_back(dep_from_json(d));
   r.tokens = tokens_from_json(j.value("tokens", Json::object()));
   r.submitted_ns = j.value("submitted_ns", int64_t(0));
   r.started_ns = j.value("started_ns", int64_t(0));

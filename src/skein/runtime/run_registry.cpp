@@ -91,10 +91,14 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
 // On the loop: the run is RUNNING and its coroutine spawned (no wrapper frame: a parked run's memory
 // is mostly its coroutine frames). A cancel posted after submit() reaches the bound slot.
 void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
+  bool ended = false;  // terminated before it started
   update([&] {
+    ended = is_finished(run->snap.state);
+    if (ended) return;
     run->snap.state = RunState::running;
     run->snap.started_ns = now_ns();
   });
+  if (ended) return;
   persist(*run);
   emit(*run, "started", {{"graph", run->snap.name}});
   run->observer = std::make_unique<RunObserver>(*this, *run);
@@ -157,7 +161,7 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     finished.push_back(s.id);
     forget_beyond_history();
   });
-  persist(*run);
+  persist(*run, true);  // its steps may have been replaced (a partial trace, the result)
 }
 
 void RunRegistry::Impl::forget_beyond_history() {

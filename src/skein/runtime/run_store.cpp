@@ -1,5 +1,7 @@
 #include "run_store.hpp"
 
+#include <set>
+
 #include "run_json.hpp"
 #include "util/sqlite.hpp"
 
@@ -11,7 +13,9 @@ const char* kSchema =
     "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL,"
     " state TEXT NOT NULL, body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()));"
     "CREATE TABLE IF NOT EXISTS events (run TEXT NOT NULL, seq INTEGER NOT NULL, t_ns INTEGER NOT NULL,"
-    " kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, seq));";
+    " kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, seq));"
+    "CREATE TABLE IF NOT EXISTS steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL,"
+    " body TEXT NOT NULL, PRIMARY KEY (run, part, idx));";
 
 uint64_t number_of(const std::string& id) { return id.size() > 1 ? std::stoull(id.substr(1)) : 0; }
 
@@ -45,10 +49,10 @@ uint64_t RunStore::highest(char kind) const {
   return q.step() ? uint64_t(q.integer(0)) : 0;
 }
 
-void RunStore::put(const RunSnapshot& run) {
+void RunStore::put(StoredRun run) {
   {
     std::lock_guard l(mu_);
-    queue_.emplace_back(run);
+    queue_.emplace_back(std::move(run));
     ++queued_;
   }
   wake_.notify_one();
@@ -74,7 +78,7 @@ void RunStore::write_loop() {
   for (;;) {
     wake_.wait(l, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty() && stop_) return;
-    std::deque<std::variant<RunSnapshot, RunEvent>> batch;
+    std::deque<std::variant<StoredRun, RunEvent>> batch;
     batch.swap(queue_);
     l.unlock();  // put() goes on while the batch is written
     {
@@ -87,18 +91,37 @@ void RunStore::write_loop() {
   }
 }
 
-void RunStore::write(std::deque<std::variant<RunSnapshot, RunEvent>>& batch) {
-  db_->exec("BEGIN");
+void RunStore::write_run(const StoredRun& r) {
+  const RunSnapshot& h = r.head;
   Statement run(*db_,
                 "INSERT INTO runs (id, kind, number, state, body) VALUES (?1, ?2, ?3, ?4, ?5)"
                 " ON CONFLICT(id) DO UPDATE SET state = ?4, body = ?5, updated = unixepoch()");
+  run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
+  run.bind(4, std::string(state_name(h.state))).bind(5, to_json(h).dump());
+  run.step();
+  if (r.all) {
+    Statement clear(*db_, "DELETE FROM steps WHERE run = ?1");
+    clear.bind(1, h.id).step();
+  }
+  Statement step(*db_, "INSERT OR REPLACE INTO steps (run, part, idx, body) VALUES (?1, ?2, ?3, ?4)");
+  auto rows = [&](const std::string& part, size_t from, const auto& items) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      step.bind(1, h.id).bind(2, part).bind(3, int64_t(from + i)).bind(4, to_json(items[i]).dump());
+      step.step();
+      step.reset();
+    }
+  };
+  rows("trace", r.trace_from, r.trace);
+  rows("nodes", r.nodes_from, r.nodes);
+  rows("deps", r.deps_from, r.deps);
+}
+
+void RunStore::write(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
+  db_->exec("BEGIN");
   Statement event(*db_, "INSERT OR REPLACE INTO events (run, seq, t_ns, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)");
   for (const auto& item : batch) {
-    if (const auto* r = std::get_if<RunSnapshot>(&item)) {
-      run.bind(1, r->id).bind(2, r->kind).bind(3, int64_t(number_of(r->id)));
-      run.bind(4, std::string(state_name(r->state))).bind(5, to_json(*r).dump());
-      run.step();
-      run.reset();
+    if (const auto* r = std::get_if<StoredRun>(&item)) {
+      write_run(*r);
     } else {
       const auto& e = std::get<RunEvent>(item);
       event.bind(1, e.run).bind(2, int64_t(e.seq)).bind(3, e.t_ns).bind(4, e.kind).bind(5, e.data.dump());
@@ -116,6 +139,8 @@ void RunStore::write(std::deque<std::variant<RunSnapshot, RunEvent>>& batch) {
     d1.bind(1, id).step();
     Statement d2(*db_, "DELETE FROM events WHERE run = ?1");
     d2.bind(1, id).step();
+    Statement d3(*db_, "DELETE FROM steps WHERE run = ?1");
+    d3.bind(1, id).step();
   }
   db_->exec("COMMIT");
 }
@@ -125,7 +150,16 @@ std::optional<RunSnapshot> RunStore::load(const std::string& id) {
   Statement q(*db_, "SELECT body FROM runs WHERE id = ?1");
   q.bind(1, id);
   if (!q.step()) return std::nullopt;
-  return run_from_json(Json::parse(q.text(0)));
+  Json body = Json::parse(q.text(0));
+  Statement steps(*db_, "SELECT part, body FROM steps WHERE run = ?1 ORDER BY part, idx");
+  steps.bind(1, id);
+  std::set<std::string> seen;
+  while (steps.step()) {
+    const std::string part = steps.text(0);
+    if (seen.insert(part).second) body[part] = Json::array();
+    body[part].push_back(Json::parse(steps.text(1)));
+  }
+  return run_from_json(body);
 }
 
 std::vector<RunEvent> RunStore::events(const std::string& id) {

@@ -1,7 +1,7 @@
-// The store of runs (SPEC §5): each run's record (state, error, input, trace, node and dep timings,
-// tokens) and its events, in one SQLite file (WAL) under the state directory. A thread of its own
-// writes them in batches, so the loop never waits for the disk. At most `retention` runs are kept,
-// the oldest dropped first. Opening it marks the runs a dead process left unfinished CRASHED.
+// The store of runs (SPEC §5): each run's record (state, error, input, tokens; its trace, node and
+// dep timings as rows of their own, added as they come) and its events, in one SQLite file (WAL) under the state
+// directory. A thread of its own writes them in batches, so the loop never waits for the disk. At most `retention` runs
+// are kept, the oldest dropped first. Opening it marks the runs a dead process left unfinished CRASHED.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -19,6 +19,18 @@ class SqliteDb;
 
 namespace skein::runtime {
 
+// A run's record for the store: its head (the snapshot without its steps: trace, node timings,
+// dep timings) and the steps new since its last record, from those indexes on; with `all`, every
+// step, replacing what is stored. Each step is written once, so a run of n nodes costs O(n).
+struct StoredRun {
+  RunSnapshot head;
+  bool all = false;
+  size_t trace_from = 0, nodes_from = 0, deps_from = 0;
+  std::vector<TraceEntry> trace;
+  std::vector<NodeTiming> nodes;
+  std::vector<DepTiming> deps;
+};
+
 class RunStore {
  public:
   RunStore(const std::filesystem::path& file, size_t retention);
@@ -29,9 +41,9 @@ class RunStore {
   const std::vector<std::string>& crashed() const { return crashed_; }  // marked when opened
   uint64_t highest(char kind) const;                                    // the largest n among the ids <kind><n> stored
 
-  void put(const RunSnapshot& run);  // queued
-  void put(const RunEvent& event);   // queued
-  void flush();                      // waits until everything queued so far is written
+  void put(StoredRun run);          // queued
+  void put(const RunEvent& event);  // queued
+  void flush();                     // waits until everything queued so far is written
 
   std::optional<RunSnapshot> load(const std::string& id);
   std::vector<RunEvent> events(const std::string& id);
@@ -39,7 +51,8 @@ class RunStore {
 
  private:
   void write_loop();
-  void write(std::deque<std::variant<RunSnapshot, RunEvent>>& batch);
+  void write(std::deque<std::variant<StoredRun, RunEvent>>& batch);
+  void write_run(const StoredRun& run);
 
   std::unique_ptr<SqliteDb> db_;
   size_t retention_;
@@ -47,7 +60,7 @@ class RunStore {
   std::mutex mu_;             // guards the queue and the counts
   mutable std::mutex db_mu_;  // guards the database (the writer, readers)
   std::condition_variable wake_, written_;
-  std::deque<std::variant<RunSnapshot, RunEvent>> queue_;
+  std::deque<std::variant<StoredRun, RunEvent>> queue_;
   uint64_t queued_ = 0, done_ = 0;
   bool stop_ = false;
   std::thread writer_;
