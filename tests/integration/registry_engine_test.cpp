@@ -38,6 +38,20 @@ class FirstTokenSpy : public Engine {
   std::promise<void> first_;
 };
 
+// Submits a run of Topic -> Essay, whose one field `text` (of type `text_type`) the model writes.
+std::string submit_essay(RunRegistry& registry, GraphLM& lm, const std::string& text_type) {
+  GraphJob job;
+  job.graph =
+      std::make_shared<Graph>(parse_graph("graph: essay\nstart: Topic\nnodes:\n"
+                                          "  Topic: {fields: {topic: {type: string}}, next: [Essay]}\n"
+                                          "  Essay: {fields: {text: " +
+                                              text_type + "}, next: [end]}\n",
+                                          "/g/essay.yaml"));
+  job.input = {{"topic", "rivers"}};
+  job.lm = &lm;
+  return registry.submit(std::move(job));
+}
+
 TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndFreesTheSlot) {
   auto engine = make_llama_engine("local", test::local_options(1));
   FirstTokenSpy spy(*engine);
@@ -45,23 +59,8 @@ TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndF
   s.seed = 3;
   s.max_tokens = 100000;
   EngineLM lm([&](const std::string&) -> Engine& { return spy; }, "local", s);
-  auto graph = std::make_shared<Graph>(parse_graph(R"(graph: essay
-start: Topic
-nodes:
-  Topic:
-    fields: {topic: {type: string}}
-    next: [Essay]
-  Essay:
-    fields: {text: {type: string, minLength: 600}}
-    next: [end]
-)",
-                                                   "/g/essay.yaml"));
   RunRegistry registry;
-  GraphJob job;
-  job.graph = graph;
-  job.input = {{"topic", "rivers"}};
-  job.lm = &lm;
-  const std::string id = registry.submit(std::move(job));
+  const std::string id = submit_essay(registry, lm, "{type: string, minLength: 600}");
   auto first = spy.first_token();
   ASSERT_EQ(first.wait_for(60s), std::future_status::ready)
       << state_name(registry.get(id)->state) << " " << registry.get(id)->error;
@@ -91,23 +90,8 @@ TEST(RegistryEngineTest, CancellingARunWhoseCliEngineRunsForeverLeavesNoProcessO
   o.command = {"sh", "-c", "sleep 1000 & echo $$ > " + pidfile.string() + "; sleep 1000; wait"};
   auto engine = make_cli_engine("forever", o);
   EngineLM lm([&](const std::string&) -> Engine& { return *engine; }, "forever");
-  auto graph = std::make_shared<Graph>(parse_graph(R"(graph: stuck
-start: Topic
-nodes:
-  Topic:
-    fields: {topic: {type: string}}
-    next: [Essay]
-  Essay:
-    fields: {text: {type: string}}
-    next: [end]
-)",
-                                                   "/g/stuck.yaml"));
   RunRegistry registry;
-  GraphJob job;
-  job.graph = graph;
-  job.input = {{"topic", "rivers"}};
-  job.lm = &lm;
-  const std::string id = registry.submit(std::move(job));
+  const std::string id = submit_essay(registry, lm, "{type: string}");
   pid_t group = 0;  // the condition "the command runs": it has written its pid (= its group)
   while (group <= 1 && !is_finished(registry.get(id)->state)) {
     std::ifstream in(pidfile);

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <map>
+#include <algorithm>
 
 namespace skein::app {
 
@@ -152,62 +152,57 @@ void files_cmd(Host& host, const std::string&, std::ostream& out) {
   for (const auto& f : host.files()) out << fmt::format("  {:<16} {:<6} {}\n", f.name, f.kind, f.path);
 }
 
+void load_cmd(Host& host, const std::string& args, std::ostream& out) {
+  out << "loaded " << host.load(split_word(args).first).name << "\n";
+}
+
+struct Command {
+  const char* name;
+  const char* args;
+  const char* help;
+  Handler handler;
+};
+const std::vector<Command>& commands();
+
 void help_cmd(Host&, const std::string&, std::ostream& out) {
-  for (const auto& c : shell_commands()) out << fmt::format("  {:<8} {:<22} {}\n", c.name, c.args, c.help);
+  for (const auto& c : commands()) out << fmt::format("  {:<8} {:<22} {}\n", c.name, c.args, c.help);
   out << "  Ctrl-C with runs active opens a menu to cancel them; with none, it quits.\n";
 }
 
-const std::map<std::string, Handler>& handlers() {
-  static const std::map<std::string, Handler> h{{"run", run_cmd},
-                                                {"list", list_cmd},
-                                                {"cancel", cancel_cmd},
-                                                {"resume", resume_cmd},
-                                                {"inspect", inspect_cmd},
-                                                {"trace", trace_cmd},
-                                                {"gates", gates_cmd},
-                                                {"input", input_cmd},
-                                                {"engines", engines_cmd},
-                                                {"flush", flush_cmd},
-                                                {"files", files_cmd},
-                                                {"help", help_cmd},
-                                                {"load", [](Host& h, const std::string& a, std::ostream& o) {
-                                                   o << "loaded " << h.load(split_word(a).first).name << "\n";
-                                                 }}};
-  return h;
+// In the order `help` lists them; quit has no handler.
+const std::vector<Command>& commands() {
+  static const std::vector<Command> c{
+      {"run", "FILE [INPUT]", "start a run: a graph's start fields as JSON, a chain's records or JSONL path", run_cmd},
+      {"list", "", "every run in memory with its state, time and tokens", list_cmd},
+      {"cancel", "ID|all", "cancel a run (or every active one)", cancel_cmd},
+      {"resume", "ID", "resume a CRASHED, CANCELLED or FAILED chain run from its last checkpoint", resume_cmd},
+      {"inspect", "ID", "a run's trace with per-node times, deps, tokens, result or error", inspect_cmd},
+      {"trace", "ID", "a run's event stream", trace_cmd},
+      {"gates", "", "the open gates", gates_cmd},
+      {"input", "GATE VALUE", "answer a gate (JSON, or else a string); GATE may be left out if one is open", input_cmd},
+      {"engines", "", "the engine pool", engines_cmd},
+      {"flush", "", "release idle engines, bring the store up to date", flush_cmd},
+      {"files", "", "the loaded files", files_cmd},
+      {"load", "FILE", "load (or reload) a graph or chain file", load_cmd},
+      {"help", "", "this list", help_cmd},
+      {"quit", "", "leave (active runs are cancelled); also Ctrl-D", nullptr}};
+  return c;
 }
 
 }  // namespace
-
-const std::vector<ShellCommand>& shell_commands() {
-  static const std::vector<ShellCommand> c{
-      {"run", "FILE [INPUT]", "start a run: a graph's start fields as JSON, a chain's records or JSONL path"},
-      {"list", "", "every run in memory with its state, time and tokens"},
-      {"cancel", "ID|all", "cancel a run (or every active one)"},
-      {"resume", "ID", "resume a CRASHED, CANCELLED or FAILED chain run from its last checkpoint"},
-      {"inspect", "ID", "a run's trace with per-node times, deps, tokens, result or error"},
-      {"trace", "ID", "a run's event stream"},
-      {"gates", "", "the open gates"},
-      {"input", "GATE VALUE", "answer a gate (JSON, or else a string); GATE may be left out if one is open"},
-      {"engines", "", "the engine pool"},
-      {"flush", "", "release idle engines, bring the store up to date"},
-      {"files", "", "the loaded files"},
-      {"load", "FILE", "load (or reload) a graph or chain file"},
-      {"help", "", "this list"},
-      {"quit", "", "leave (active runs are cancelled); also Ctrl-D"}};
-  return c;
-}
 
 bool run_shell_line(Host& host, const std::string& line, std::ostream& out) {
   const auto [name, args] = split_word(line);
   if (name.empty()) return true;
   if (name == "quit" || name == "exit") return false;
-  const auto it = handlers().find(name);
-  if (it == handlers().end()) {
+  const auto& all = commands();
+  const auto it = std::find_if(all.begin(), all.end(), [&](const Command& c) { return name == c.name; });
+  if (it == all.end()) {
     out << "unknown command '" << name << "' (help lists them)\n";
     return true;
   }
   try {
-    it->second(host, args, out);
+    it->handler(host, args, out);
   } catch (const std::exception& e) {
     out << "error: " << e.what() << "\n";
   }

@@ -8,14 +8,6 @@
 
 namespace skein::app {
 
-struct ShellCommand {
-  const char* name;
-  const char* args;
-  const char* help;
-};
-// In the order `help` lists them.
-const std::vector<ShellCommand>& shell_commands();
-
 // Runs one command line (`run approve {"title": "x"}`). False for `quit`.
 bool run_shell_line(Host& host, const std::string& line, std::ostream& out);
 
