@@ -199,7 +199,10 @@ Server::Server(Host& host, ServeOptions options) : impl_(std::make_shared<Impl>(
   impl_->listen();
   std::weak_ptr<Impl> weak = impl_;
   host.registry().subscribe([weak](const RunEvent& e) {
-    if (auto self = weak.lock()) asio::post(self->io, [self, frame = sse_frame(e)] { self->publish(frame); });
+    if (auto self = weak.lock())  // the queued handler holds no reference: a stopped server is freed
+      asio::post(self->io, [weak, frame = sse_frame(e)] {
+        if (auto live = weak.lock()) live->publish(frame);
+      });
   });
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   impl_->signals.async_wait([this](const beast::error_code& ec, int) {
