@@ -193,7 +193,7 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
   return failed + bad ? 1 : 0;
 }
 
-int run_one(const std::shared_ptr<const Graph>& g, const std::string& input, GraphJob job) {
+int run_one(const std::string& input, GraphJob job) {
   try {
     job.input = Json::parse(input);
   } catch (const Json::parse_error& e) {
@@ -238,7 +238,7 @@ int graph_run_command(const RunArgs& args) {
   job.lm = &lm;
   job.verbosity = Verbosity::quiet;
   if (args.input.empty() || args.input[0] != '{') return run_many(g, args, std::move(job));
-  return run_one(g, args.input, std::move(job));
+  return run_one(args.input, std::move(job));
 }
 
 }  // namespace skein::app
