@@ -18,6 +18,10 @@ class EngineLM : public GraphLM {
   // `engine_for` gives the engine of a name (a node's `engine`, else `default_engine`).
   EngineLM(std::function<Engine&(const std::string& name)> engine_for, std::string default_engine = "local",
            Sampling sampling = {}, int retries = 2);
+  // Engines leased from `broker` for each call alone, so idle ones follow their keep_alive between
+  // calls (a run parked at a gate holds none). The broker must outlive the LM.
+  explicit EngineLM(class Broker& broker, std::string default_engine = "local", Sampling sampling = {},
+                    int retries = 2);
 
   boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
                                                            const Json& context) override;
@@ -25,8 +29,11 @@ class EngineLM : public GraphLM {
                                              const std::string& instruction, const TraceEntry& source) override;
 
  private:
+  boost::asio::awaitable<LMReply<Json>> ask(const std::string& engine, std::vector<ChatMessage> messages,
+                                            const TypePtr& type);
   boost::asio::awaitable<LMReply<Json>> ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type);
   std::function<Engine&(const std::string&)> engine_for_;
+  class Broker* broker_ = nullptr;
   std::string default_engine_;
   Sampling sampling_;
   int retries_;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "fixture.hpp"
+#include "skein/broker.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/llama_engine.hpp"
 
@@ -83,6 +84,43 @@ TEST(GraphEngineTest, ChooseIsAnEnumOfTheCandidatesAndFillAsksExactlyTheModelFie
   EXPECT_EQ(engine.seen[1].output->schema()["properties"]["next"]["enum"], Json::parse(R"(["Fix", "Answer", "end"])"));
   EXPECT_NE(engine.seen[2].messages.back().content.find("invalid"), std::string::npos);  // "maybe" was retried
   EXPECT_EQ(engine.seen[3].output->schema()["properties"]["polite"]["description"], "whether the reply is polite");
+}
+
+// Forwards to a script engine, noting how many leases the broker has out at each request.
+class LeaseNoting : public Engine {
+ public:
+  LeaseNoting(ScriptEngine& inner, const Broker* const& broker, std::vector<int>& leases)
+      : inner_(inner), broker_(broker), leases_(leases) {}
+  const std::string& name() const override { return inner_.name(); }
+  bool alive() const override { return true; }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
+    leases_.push_back(broker_->status().at(0).leases);
+    return inner_.submit(std::move(r), std::move(done));
+  }
+
+ private:
+  ScriptEngine& inner_;
+  const Broker* const& broker_;
+  std::vector<int>& leases_;
+};
+
+TEST(GraphEngineTest, WithABrokerEachModelCallHoldsALeaseOnlyWhileItRuns) {
+  const Graph g = parse_graph(kGraph, "/g/triage.yaml");
+  ScriptEngine script;
+  script.replies = {R"({"kind": "bug", "urgent": true})", R"({"next": "end"})"};
+  std::vector<int> leases;
+  const Broker* watched = nullptr;
+  Broker broker({}, [&](const EngineConfig&) { return std::make_unique<LeaseNoting>(script, watched, leases); });
+  watched = &broker;
+  broker.add(local_engine_config());
+  EngineLM lm(broker);
+  GraphRunOptions o;
+  o.lm = &lm;
+  GraphResult r = run_graph_sync(g, Json{{"text", "it crashes"}}, std::move(o));
+  EXPECT_EQ(r.terminal.type, "Classify");
+  EXPECT_EQ(leases, (std::vector<int>{1, 1}));  // the fill, the choice: each under its own lease
+  EXPECT_EQ(broker.status().at(0).leases, 0);   // none between calls, none after
+  EXPECT_EQ(broker.status().at(0).state, "ready");
 }
 
 TEST(GraphEngineTest, ARunOnTheLocalModelIsTypedAndTheTimingsMatchTheTrace) {

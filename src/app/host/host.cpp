@@ -42,15 +42,13 @@ Host::Host(HostOptions options) : options_(std::move(options)) {
   broker_.add(local_engine_config());
   Sampling sampling;
   sampling.temperature = 0.7f;
-  lm_ = std::make_unique<EngineLM>([this](const std::string& name) -> Engine& { return engine_for(name); }, "local",
-                                   sampling);
+  lm_ = std::make_unique<EngineLM>(broker_, "local", sampling);
   for (const auto& f : options_.files) load(f);
   registry_ = std::make_unique<RunRegistry>(registry_options(options_, options_.state_dir));
 }
 
 Host::~Host() {
   registry_.reset();
-  leases_.clear();
   broker_.flush(true);
 }
 
@@ -145,26 +143,7 @@ std::string Host::chain_input_file(const Json& input) {
   return path.string();
 }
 
-Engine& Host::engine_for(const std::string& name) {
-  std::unique_lock l(mu_);
-  auto it = leases_.find(name);
-  if (it != leases_.end()) return it->second.engine();
-  l.unlock();
-  Lease lease = broker_.acquire(name);  // may start the engine: not under the lock
-  l.lock();
-  it = leases_.try_emplace(name, std::move(lease)).first;
-  return it->second.engine();
-}
-
-void Host::flush() {
-  bool active = false;
-  for (const auto& r : registry_->list()) active |= r.kind == "graph" && !is_finished(r.state);
-  if (!active) {
-    std::lock_guard l(mu_);
-    leases_.clear();
-  }
-  broker_.flush(true);
-}
+void Host::flush() { broker_.flush(true); }
 
 std::string Host::summary_line(const RunSnapshot& r) {
   const int64_t end = r.finished_ns ? r.finished_ns : now_ns();

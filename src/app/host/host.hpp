@@ -1,6 +1,6 @@
 // What a long-lived host (`skein shell`, `skein serve`) keeps: the files it may run, one broker for
-// their engines (engines then follow their keep_alive), and the run registry, its store under the
-// state directory so runs outlive the process and one killed is found CRASHED on the next start.
+// their engines (leased per model call, so idle engines follow their keep_alive), and the run registry, its store under
+// the state directory so runs outlive the process and one killed is found CRASHED on the next start.
 //
 // Thread-safe: every member may be called from any thread.
 #pragma once
@@ -52,14 +52,13 @@ class Host {
 
   RunRegistry& registry() { return *registry_; }
   std::vector<EngineStatus> engines() const { return broker_.status(); }
-  // Gives back the engines graph runs hold when none is active, then releases every idle engine.
+  // Releases every engine not in use now, and each one in use as soon as its call ends.
   void flush();
 
   // The tokens and the time of a run, in a line: "g3  DONE  outfit  4 nodes  812 ms  37 tok".
   static std::string summary_line(const RunSnapshot& run);
 
  private:
-  Engine& engine_for(const std::string& name);
   std::string chain_input_file(const Json& input);
   ChainJob chain_job(const HostFile& file, Verbosity verbosity);
 
@@ -68,7 +67,6 @@ class Host {
   std::unique_ptr<GraphLM> lm_;
   mutable std::mutex mu_;
   std::vector<HostFile> files_;
-  std::map<std::string, Lease> leases_;  // engines of graph runs, leased on first use
   size_t inputs_ = 0;
   std::unique_ptr<RunRegistry> registry_;  // last: destroyed first, ending runs before their engines
 };

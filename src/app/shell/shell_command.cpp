@@ -119,7 +119,8 @@ void Shell::command(const std::string& text) {
 
 // Above the prompt: clear the input line, print, then redraw the prompt and what was typed.
 void Shell::print_above(const std::string& text) {
-  std::cout << "\r\x1b[2K" << text << "\n" << std::flush;
+  if (::isatty(STDOUT_FILENO)) std::cout << "\r\x1b[2K";  // erase the prompt line
+  std::cout << text << "\n" << std::flush;
   rl_on_new_line();
   rl_redisplay();
 }

@@ -1,5 +1,7 @@
 #include "skein/graph_lm.hpp"
 
+#include "skein/broker.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 
 namespace skein {
@@ -47,6 +49,16 @@ EngineLM::EngineLM(std::function<Engine&(const std::string&)> engine_for, std::s
       sampling_(std::move(sampling)),
       retries_(retries) {}
 
+EngineLM::EngineLM(Broker& broker, std::string default_engine, Sampling sampling, int retries)
+    : broker_(&broker), default_engine_(std::move(default_engine)), sampling_(std::move(sampling)), retries_(retries) {}
+
+asio::awaitable<LMReply<Json>> EngineLM::ask(const std::string& engine, std::vector<ChatMessage> messages,
+                                             const TypePtr& type) {
+  if (!broker_) co_return co_await ask(engine_for_(engine), std::move(messages), type);
+  const Lease lease = broker_->acquire(engine);  // held for this call: never stopped under it
+  co_return co_await ask(lease.engine(), std::move(messages), type);
+}
+
 asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMessage> messages, const TypePtr& type) {
   GenerateRequest req;
   req.messages = std::move(messages);
@@ -84,7 +96,7 @@ asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const std::vector<st
   std::vector<ChatMessage> messages{
       {"system", "You route an agent: choose what comes next (`end` ends the run).\n\n" + type->instruction()},
       {"user", "Current state:\n" + context.dump(2) + "\n\nChoose one of: " + options}};
-  LMReply<Json> reply = co_await ask(engine_for_(default_engine_), std::move(messages), type);
+  LMReply<Json> reply = co_await ask(default_engine_, std::move(messages), type);
   co_return LMReply<std::string>{reply.value.at("next").get<std::string>(), reply.tokens, reply.queue_ns,
                                  reply.generate_ns};
 }
@@ -96,7 +108,7 @@ asio::awaitable<LMReply<Json>> EngineLM::fill(const NodeType& target, const Json
       {"system", instruction + "\n\n" + type->instruction()},
       {"user", "Coming from " + source.type + ":\n" + source.fields.dump(2) + "\n\nAlready known:\n" +
                    resolved.dump(2) + "\n\nFill the fields of " + target.name + "."}};
-  co_return co_await ask(engine_for_(target.engine.value_or(default_engine_)), std::move(messages), type);
+  co_return co_await ask(target.engine.value_or(default_engine_), std::move(messages), type);
 }
 
 asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const std::vector<std::string>& types,
