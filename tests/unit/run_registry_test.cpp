@@ -94,7 +94,10 @@ class RunRegistryTest : public ::testing::Test {
       {
         std::lock_guard l(mu_);
         heard_[e.run].push_back(e);
-        if (e.kind == "done" || e.kind == "failed" || e.kind == "cancelled") ended_[e.kind]++;
+        if (e.kind == "done" || e.kind == "failed" || e.kind == "cancelled") {
+          ended_[e.kind]++;
+          ended_order_.push_back(e.run);
+        }
       }
       cv_.notify_all();
     });
@@ -109,7 +112,8 @@ class RunRegistryTest : public ::testing::Test {
   std::condition_variable cv_;
   std::map<std::string, std::vector<RunEvent>> heard_;
   std::map<std::string, int> ended_;
-  RunRegistry registry_;  // last: destroyed first, while the rest is still there
+  std::vector<std::string> ended_order_;  // runs in the order they ended
+  RunRegistry registry_;                  // last: destroyed first, while the rest is still there
 };
 
 TEST_F(RunRegistryTest, AGateWaitsAnswersAreTypedAndTakenInAnyOrder) {
@@ -175,18 +179,25 @@ TEST_F(RunRegistryTest, FinishedRunsBeyondTheHistoryAreForgottenActiveOnesKept) 
   graph_->nodes.at("Suggest").fields.resize(2);  // no gates: these runs end at once
   std::vector<std::string> ids;
   for (int i = 0; i < 25; ++i) ids.push_back(registry_.submit(job()));
-  ASSERT_TRUE(wait_ended(25));  // the events; the states follow them
-  for (size_t i = 5; i < ids.size(); ++i)
-    registry_.wait_until(
-        ids[i], [](const RunSnapshot& s) { return is_finished(s.state); }, 20s);
+  ASSERT_TRUE(wait_ended(25));     // the events; the states follow them
+  std::vector<std::string> order;  // not the submission order: their deps run on a thread pool
+  {
+    std::lock_guard l(mu_);
+    order = ended_order_;
+  }
+  ASSERT_EQ(order.size(), 25u);
+  for (size_t i = 5; i < order.size(); ++i)
+    EXPECT_TRUE(registry_.wait_until(
+        order[i], [](const RunSnapshot& s) { return is_finished(s.state); }, 20s))
+        << order[i];
   const auto runs = registry_.list();
   size_t finished = 0;
   for (const auto& r : runs) finished += is_finished(r.state);
   EXPECT_EQ(finished, 20u);  // the registry keeps 20 finished runs: the five oldest are gone
   EXPECT_EQ(runs.size(), 21u);
   EXPECT_EQ(runs.front().id, parked);  // the active run is kept
-  EXPECT_FALSE(registry_.get(ids[4]).has_value());
-  EXPECT_TRUE(registry_.get(ids[5]).has_value());
+  for (size_t i = 0; i < 5; ++i) EXPECT_FALSE(registry_.get(order[i]).has_value()) << order[i];  // the first to end
+  for (size_t i = 5; i < 25; ++i) EXPECT_TRUE(registry_.get(order[i]).has_value()) << order[i];
   EXPECT_EQ(ids[24], "g26");
 }
 
