@@ -130,7 +130,9 @@ TEST_F(RunRegistryTest, AGateWaitsAnswersAreTypedAndTakenInAnyOrder) {
     registry_.answer("g1.1", "large");
     FAIL() << "a string was accepted for an integer gate";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("refused"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(R"(refused: "large" is not of the type {"type":"integer"})"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(registry_.pending_gates(), 2u);  // still open
   registry_.answer("g1.2", true);            // the second first

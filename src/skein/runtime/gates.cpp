@@ -104,7 +104,12 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
     if (g.type) {
       std::string reason;
       for (const auto& e : g.type->validate(value)) reason += (reason.empty() ? "" : "; ") + e;
-      if (!reason.empty()) throw Error("answer to " + gate_id + " refused: " + reason);
+      if (!reason.empty()) {
+        std::string given = value.dump();
+        if (given.size() > 200) given = given.substr(0, 200) + "…";
+        throw Error("answer to " + gate_id + " refused: " + given + " is not of the type " + g.type->schema().dump() +
+                    " (" + reason + ")");
+      }
     }
     g.answer = std::move(value);
     for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
