@@ -5,11 +5,23 @@
 // flushed. It is kept by structure, not by checks: only engines on the idle list (no lease) can be
 // stopped, and an engine joins that list only when its last lease is dropped.
 //
-// All methods are thread-safe. Engine starts run on the thread that first asks for the engine
-// (single flight: concurrent acquirers of a starting engine wait for that one start); engine
-// stops run outside the broker's lock.
+// Threads (see skein/executors.hpp for the whole table):
+//   - `async_acquire` never blocks its caller. A request that cannot be served now joins the
+//     broker's FIFO queue (at most `max_queue` requests; past it the request fails at once) and
+//     completes on the caller's executor, by `post`, when its engine is ready.
+//   - Engine starts (the backend factory: model loads, server spawns and health polls) and stops
+//     (engine destruction) run on the broker's own lifecycle executor, never on a caller's thread.
+//   - The idle timer runs on that executor too.
+//   - Every method is thread-safe and returns at once, except `acquire` and `settle`, which block
+//     and are for tools and tests only (never call them on a loop thread).
 #pragma once
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,8 +38,9 @@ struct BrokerCore;
 struct BrokerEntry;
 }  // namespace detail
 
-// A live engine. Move-only; dropping it gives the engine back. A lease keeps the broker's state
-// alive, so it may outlive the Broker object (the engine is then stopped when the lease drops).
+// A live engine. Move-only; dropping it gives the engine back (never blocks: a stop it causes runs
+// on the broker's lifecycle executor). A lease keeps the broker's state alive, so it may outlive
+// the Broker object (the engine is then stopped on the dropping thread when the lease drops).
 class Lease {
  public:
   Lease() = default;
@@ -69,43 +82,118 @@ struct EngineStatus {
   int leases = 0;
   double idle_seconds = 0;  // since the last lease was dropped (ready, unleased engines)
   double load_seconds = 0;
+  bool local = true;  // holds local resources: counts toward max_loaded and the memory budget
 };
 
 struct BrokerOptions {
-  int max_loaded = 3;        // engines loaded (or starting) at once
-  size_t memory_budget = 0;  // bytes; 0 = no budget. An engine's size: EngineConfig::memory
-  std::chrono::milliseconds acquire_timeout{std::chrono::minutes(10)};  // wait for room before failing
+  // Engines holding local resources (llama, llama-server, vllm) loaded or starting at once.
+  // Remote endpoints (openai, ollama, cli) do not count, are never evicted and never wait for room.
+  int max_loaded = 3;
+  size_t memory_budget = 0;  // bytes; 0 = no budget. An engine's size: EngineConfig::memory, else its model file's
+  std::chrono::milliseconds acquire_timeout{std::chrono::minutes(10)};  // bounds any wait in the queue
+  size_t max_queue = 512;        // requests waiting at once; one more fails at once
+  size_t lifecycle_threads = 4;  // engine starts and stops that may run at once
 };
+
+// `base` with the limits that are set (a file's `broker:`, the command line) applied.
+BrokerOptions broker_options(const BrokerLimits& limits, BrokerOptions base = {});
+
+// Whether `backend` holds local resources (counts toward max_loaded and the memory budget).
+bool backend_is_local(const std::string& backend);
 
 class Broker {
  public:
   using Factory = std::function<std::unique_ptr<Engine>(const EngineConfig&)>;
+  using Completion = std::function<void(std::exception_ptr, Lease)>;
 
+  // The factory runs on the lifecycle executor and may block (load a model, poll a server).
   explicit Broker(BrokerOptions options = {}, Factory factory = start_engine);
-  ~Broker();  // stops every engine; REQUIRES: no lease is alive
+  // Fails every queued request, stops every idle engine and waits for starts and stops in progress
+  // (blocks). REQUIRES: no lease is alive (a lease that is stops its engine when dropped).
+  ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
   // Declares (or redeclares, while stopped) an engine.
   void add(EngineConfig config);
   bool contains(const std::string& name) const;
+  const BrokerOptions& options() const;
 
-  // A lease on `name`, starting it if needed. Throws EngineError when the start fails (every
-  // concurrent waiter gets that error; the next acquire tries again), when there is no room within
-  // acquire_timeout, or for an unknown name.
+  // A lease on `name`, starting the engine if needed (single flight: concurrent requests of a
+  // starting engine wait for that one start). Completes on the handler's executor with
+  // (exception_ptr, Lease); the error is an EngineError when the start fails (every request waiting
+  // for that start gets it; the next request tries again), when no room frees up within
+  // acquire_timeout, when max_queue requests already wait, or for an unknown name. Never blocks.
+  // An Asio cancellation (e.g. of the awaiting coroutine) takes a queued request out of the queue
+  // and completes it with operation_aborted.
+  template <typename CompletionToken>
+  auto async_acquire(const std::string& name, CompletionToken&& token);
+
+  // The same, blocking the calling thread until it completes: for tools and tests, never a loop.
   Lease acquire(const std::string& name);
 
+  // Starts `name` now if it is stopped (lazy: false), with no lease; never blocks.
+  void preload(const std::string& name);
+
   // Releases engines without leases that have been idle past their keep_alive; with force, every
-  // engine without a lease now and each leased one as soon as its last lease drops.
+  // engine without a lease now and each leased one as soon as its last lease drops. The stops run
+  // on the lifecycle executor: flush returns at once (see settle).
   void flush(bool force);
+
+  // Blocks until no engine is starting or stopping (tools and tests, the end of a command).
+  void settle();
 
   std::vector<EngineStatus> status() const;
 
-  // Lifecycle events, delivered on the thread that caused them, outside the broker's lock.
+  // Lifecycle events, delivered on the lifecycle executor (or the thread dropping a lease after the
+  // broker is gone), outside the broker's lock. Listeners must be thread-safe.
   void on_event(std::function<void(const EngineEvent&)> listener);
 
  private:
+  // The type-erased path of async_acquire: queue `done` (called once, from any thread, outside
+  // the broker's lock) or fail it. Returns a handle for cancel(); null when completed at once.
+  std::shared_ptr<void> enqueue(const std::string& name, Completion done);
+  static void cancel(const std::weak_ptr<detail::BrokerCore>& core, const std::weak_ptr<void>& waiter);
+  // The fast path: a lease on a ready, alive engine that nobody waits for; empty otherwise.
+  Lease try_lease(const std::string& name);
+
   std::shared_ptr<detail::BrokerCore> core_;
 };
+
+// Declares `engines` in `broker` (and `local`, unless declared or already there) and starts the
+// ones with `lazy: false` (Broker::preload; never blocks).
+void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& engines);
+
+template <typename CompletionToken>
+auto Broker::async_acquire(const std::string& name, CompletionToken&& token) {
+  namespace asio = boost::asio;
+  return asio::async_initiate<CompletionToken, void(std::exception_ptr, Lease)>(
+      [this](auto handler, const std::string& engine) {
+        using Handler = decltype(handler);
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        if (Lease ready = try_lease(engine)) {  // warm: no queue, no allocation beyond the post
+          asio::post(work.get_executor(), [h = std::move(handler), l = std::move(ready)]() mutable {
+            std::move(h)(std::exception_ptr(), std::move(l));
+          });
+          return;
+        }
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        auto shared = std::make_shared<Handler>(std::move(handler));
+        // Posted with its own work guard, so the caller's io_context cannot run out of work (and be
+        // destroyed) while another thread is inside `post`.
+        std::shared_ptr<void> waiter = enqueue(engine, [shared, work](std::exception_ptr e, Lease l) mutable {
+          auto ex = work.get_executor();
+          asio::post(ex, [shared, work = std::move(work), e, l = std::move(l)]() mutable {
+            auto s = asio::get_associated_cancellation_slot(*shared);
+            if (s.is_connected()) s.clear();
+            std::move (*shared)(e, std::move(l));
+          });
+        });
+        if (waiter && slot.is_connected())
+          slot.assign([core = std::weak_ptr<detail::BrokerCore>(core_), weak = std::weak_ptr<void>(waiter)](
+                          asio::cancellation_type) { cancel(core, weak); });
+      },
+      token, name);
+}
 
 }  // namespace skein

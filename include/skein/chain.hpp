@@ -4,6 +4,7 @@
 // Each input record starts a history {chain_input: <record>, row_id: <n>}; every Step adds
 // `<step id>: <its output>`. Templates see the history.
 #pragma once
+#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,6 +49,7 @@ struct Apply {
   std::vector<std::pair<std::string, std::shared_ptr<Expression>>> set;  // map
   std::shared_ptr<Expression> field;                                     // explode
   std::vector<std::string> command;  // exec: run in the chain file's folder, JSON lines in and out
+  std::optional<double> timeout;     // exec: seconds one record's reply may take; the group is killed after
   Location at;
 };
 
@@ -82,6 +84,7 @@ struct Chain {
   std::string file;                             // the file it was loaded from ("" when built in C++)
   std::string file_sha256;                      // of the file's bytes
   std::map<std::string, EngineConfig> engines;  // declared engines; `local` is always available
+  BrokerLimits broker;  // `broker:` limits in the file
   TypeSet types;
   TypePtr input;  // optional type of each input record
   int batch_size = 16;
@@ -155,6 +158,8 @@ struct RunOptions {
   // and releases every engine when it ends.
   class Broker* broker = nullptr;
   ChainStop* stop = nullptr;  // optional
+  // Where native Apply functions run (never on the run's loop); unset: a small pool of the run's own.
+  boost::asio::any_io_executor blocking;
 };
 
 // $SKEIN_CACHE, else $XDG_CACHE_HOME/skein, else ~/.cache/skein; then /responses.sqlite.

@@ -36,7 +36,7 @@ struct Field {
 struct NodeType {
   std::string name;
   std::optional<std::string> instruction;  // default: the name
-  std::optional<std::string> engine;       // default: the graph's engine (`local`)
+  std::optional<std::string> engine;       // load_graph sets the graph's engine where a node names none
   std::vector<Field> fields;
   std::vector<std::string> next;  // successor node types; "end" may end the run; empty: terminal
   Location where;
@@ -68,6 +68,8 @@ struct Graph {
   std::string name;
   std::string file, file_sha256;
   std::map<std::string, EngineConfig> engines;
+  std::string engine = "local";  // the default engine of the nodes (`engine:` at the top of a file)
+  BrokerLimits broker;           // `broker:` limits in the file
   TypeSet types;
   std::string start;
   int max_iters = 10;  // 0: unlimited

@@ -15,15 +15,17 @@ namespace skein {
 // the resolved fields as JSON and the instruction. Invalid replies are retried, told why.
 class EngineLM : public GraphLM {
  public:
-  // `engine_for` gives the engine of a name (a node's `engine`, else `default_engine`).
+  // `engine_for` gives the engine of a name (a node's `engine`, else `default_engine`): the choice
+  // after node N uses N's engine, the fill of node M uses M's.
   EngineLM(std::function<Engine&(const std::string& name)> engine_for, std::string default_engine = "local",
            Sampling sampling = {}, int retries = 2);
-  // Engines leased from `broker` for each call alone, so idle ones follow their keep_alive between
-  // calls (a run parked at a gate holds none). The broker must outlive the LM.
+  // Engines leased from `broker` (async_acquire: the loop never waits on a start) for each call
+  // alone, so idle ones follow their keep_alive between calls (a run parked at a gate holds none).
+  // The broker must outlive the LM.
   explicit EngineLM(class Broker& broker, std::string default_engine = "local", Sampling sampling = {},
                     int retries = 2);
 
-  boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
+  boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from, const std::vector<std::string>& types,
                                                            const Json& context) override;
   boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
                                              const std::string& instruction, const TraceEntry& source) override;
@@ -53,7 +55,7 @@ struct LMTiming {
 class TimingLM : public GraphLM {
  public:
   explicit TimingLM(GraphLM& inner) : inner_(inner) {}
-  boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
+  boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from, const std::vector<std::string>& types,
                                                            const Json& context) override;
   boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
                                              const std::string& instruction, const TraceEntry& source) override;

@@ -51,8 +51,8 @@ class GraphLM {
  public:
   virtual ~GraphLM() = default;
   // One of `types` (node type names, "end" among them where the node may end), given the current
-  // node's fields. Never called with a single candidate.
-  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const std::vector<std::string>& types,
+  // node (`from`, whose engine makes the choice) and its fields. Never called with a single candidate.
+  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from, const std::vector<std::string>& types,
                                                                    const Json& context) = 0;
   // The values of `target`'s model fields (model_fields(target), never empty), given its fields
   // already resolved, the instruction and the node the run comes from.
@@ -110,8 +110,8 @@ struct GraphRunOptions {
   // Where blocking dep functions run, so they never stall the run loop (and other runs).
   boost::asio::any_io_executor blocking;
   GraphObserver* observer = nullptr;  // optional
-  // Told, from the blocking thread, when an `exec` dep's process group starts (true) and ends, so a
-  // host can kill it when the run is cancelled. Must be thread-safe.
+  // Told, on the run's loop, when an `exec` dep's process group starts (true) and ends, so a host
+  // can kill it when the run is cancelled.
   std::function<void(int group, bool running)> on_process;
 };
 

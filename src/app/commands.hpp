@@ -5,13 +5,23 @@
 #include <string>
 #include <vector>
 
+#include "skein/engine_config.hpp"
+
+namespace CLI {
+class App;
+}
+
 namespace skein::app {
+
+// --max-loaded, --memory-budget, --max-processes on `app` (run, shell, serve), into `limits`.
+void add_broker_flags(CLI::App& app, BrokerLimits& limits);
 
 struct RunArgs {
   std::string file, input, output;
   std::optional<int> batch_size;
   size_t max_lines_per_file = 100000;
   bool resume = false, strict = false, no_cache = false, quiet = false, json_logs = false;
+  BrokerLimits limits;  // from the command line: over the file's `broker:`
 };
 
 int run_command(const RunArgs& args);
@@ -36,6 +46,7 @@ struct ServeArgs {
   std::vector<std::string> files;
   std::string address = "127.0.0.1", token, state_dir;
   unsigned short port = 8686;
+  BrokerLimits limits;
 };
 // `skein serve`: the HTTP JSON API and the dashboard until SIGINT / SIGTERM.
 int serve_command(const ServeArgs& args);
@@ -43,6 +54,7 @@ int serve_command(const ServeArgs& args);
 struct ShellArgs {
   std::vector<std::string> files;
   std::string state_dir;
+  BrokerLimits limits;
 };
 // `skein shell`: the interactive host.
 int shell_command(const ShellArgs& args);

@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "skein/broker.hpp"
+#include "skein/executors.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/run_registry.hpp"
 
@@ -19,28 +20,6 @@ namespace skein::app {
 namespace {
 
 namespace asio = boost::asio;
-
-// Engines by name, each leased on first use for the rest of the command.
-class Engines {
- public:
-  explicit Engines(const Graph& g) {
-    broker_.add(local_engine_config());
-    for (const auto& [name, config] : g.engines) broker_.add(config);
-  }
-  ~Engines() {
-    leases_.clear();
-    broker_.flush(true);
-  }
-  Engine& get(const std::string& name) {
-    auto it = leases_.find(name);
-    if (it == leases_.end()) it = leases_.emplace(name, broker_.acquire(name)).first;
-    return it->second.engine();
-  }
-
- private:
-  Broker broker_;
-  std::map<std::string, Lease> leases_;
-};
 
 // The runs' events the command acts on: gates to ask, runs that ended.
 class Inbox {
@@ -229,16 +208,22 @@ int graph_run_command(const RunArgs& args) {
   if (!args.quiet)
     std::cerr << "note: engine `local` runs the random-weight fixture model unless SKEIN_LOCAL_MODEL points at a "
                  "real GGUF: its choices and values are valid but meaningless.\n";
-  Engines engines(*g);
+  BrokerLimits limits = g->broker;
+  limits.merge(args.limits);
+  if (limits.max_processes) set_max_processes(*limits.max_processes);
+  Broker broker(broker_options(limits));  // engines leased per model call: any number of them fits
+  declare_engines(broker, g->engines);
   Sampling sampling;
   sampling.temperature = 0.7f;
-  EngineLM lm([&](const std::string& name) -> Engine& { return engines.get(name); }, "local", sampling);
+  EngineLM lm(broker, g->engine, sampling);
   GraphJob job;
   job.graph = g;
   job.lm = &lm;
   job.verbosity = Verbosity::quiet;
-  if (args.input.empty() || args.input[0] != '{') return run_many(g, args, std::move(job));
-  return run_one(args.input, std::move(job));
+  const int code = args.input.empty() || args.input[0] != '{' ? run_many(g, args, std::move(job))
+                                                              : run_one(args.input, std::move(job));
+  broker.flush(true);
+  return code;
 }
 
 }  // namespace skein::app

@@ -6,6 +6,31 @@
 
 #include "commands.hpp"
 
+namespace skein::app {
+
+void add_broker_flags(CLI::App& app, BrokerLimits& limits) {
+  app.add_option_function<int>(
+         "--max-loaded", [&limits](int n) { limits.max_loaded = n; },
+         "Engines holding local resources (llama, llama-server, vllm) loaded at once (default 3)")
+      ->check(CLI::PositiveNumber);
+  app.add_option_function<std::string>(
+      "--memory-budget",
+      [&limits](const std::string& text) {
+        try {
+          limits.memory_budget = skein::parse_bytes(text);
+        } catch (const skein::Error& e) {
+          throw CLI::ValidationError("--memory-budget", e.what());
+        }
+      },
+      "Memory the loaded engines may take, e.g. 8GiB (default: no budget)");
+  app.add_option_function<int>(
+         "--max-processes", [&limits](int n) { limits.max_processes = n; },
+         "Child processes of exec deps and Apply nodes at once (default 64)")
+      ->check(CLI::PositiveNumber);
+}
+
+}  // namespace skein::app
+
 int main(int argc, char** argv) {
   CLI::App app{"Skein: typed LLM pipelines and agent graphs"};
   app.require_subcommand(1);
@@ -29,6 +54,7 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--no-cache", run.no_cache, "Neither read nor fill the response cache");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only errors and the output folder");
   run_cmd->add_flag("--json-logs", run.json_logs, "Progress, warnings and the summary as JSON lines on stderr");
+  skein::app::add_broker_flags(*run_cmd, run.limits);
 
   std::string inspect_file;
   bool mermaid = false;
@@ -60,11 +86,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--token", serve.token, "Bearer token every request must carry (default: $SKEIN_TOKEN)");
   serve_cmd->add_option("--state-dir", serve.state_dir, "Where the run store lives (default: the state directory)");
+  skein::app::add_broker_flags(*serve_cmd, serve.limits);
 
   skein::app::ShellArgs shell;
   CLI::App* shell_cmd = app.add_subcommand("shell", "Interactive host: run, watch, answer gates, cancel");
   shell_cmd->add_option("files", shell.files, "Graph and chain files to load")->check(CLI::ExistingFile);
   shell_cmd->add_option("--state-dir", shell.state_dir, "Where the run store lives (default: the state directory)");
+  skein::app::add_broker_flags(*shell_cmd, shell.limits);
 
   try {
     app.parse(argc, argv);

@@ -4,7 +4,9 @@
 
 #include "commands.hpp"
 #include "run_view.hpp"
+#include "skein/broker.hpp"
 #include "skein/chain.hpp"
+#include "skein/executors.hpp"
 
 namespace skein::app {
 namespace {
@@ -44,7 +46,20 @@ int run_command(const RunArgs& args) {
     view.error(e.what());
     return 2;
   }
-  const RunOptions options = options_for(args, chain, view);
+  RunOptions options = options_for(args, chain, view);
+  BrokerLimits limits = chain.broker;
+  limits.merge(args.limits);
+  if (limits.max_processes) set_max_processes(*limits.max_processes);
+  Broker broker(broker_options(limits));
+  declare_engines(broker, chain.engines);  // lazy: false engines start now
+  options.broker = &broker;
+  struct Release {  // a chain run ends by releasing its engines
+    Broker& b;
+    ~Release() {
+      b.flush(true);
+      b.settle();
+    }
+  } release{broker};
   if (uses_fixture_model(chain))
     view.note(
         "engine `local` runs the fixture model made by setup: random weights, so its outputs are "

@@ -13,6 +13,7 @@ int serve_command(const ServeArgs& args) {
   HostOptions ho;
   ho.files = args.files;
   ho.state_dir = args.state_dir;
+  ho.limits = args.limits;
   ServeOptions so;
   so.address = args.address;
   so.port = args.port;

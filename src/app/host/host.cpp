@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "../commands.hpp"
+#include "skein/executors.hpp"
 #include "skein/graph_lm.hpp"
 #include "util/state_dir.hpp"
 
@@ -39,35 +40,56 @@ std::string stamp() {
 
 Host::Host(HostOptions options) : options_(std::move(options)) {
   if (options_.state_dir.empty()) options_.state_dir = skein::state_dir().string();
-  broker_.add(local_engine_config());
+  std::vector<HostFile> parsed;
+  BrokerLimits limits;
+  for (const auto& f : options_.files) {
+    parsed.push_back(parse(f));
+    limits.merge(parsed.back().graph ? parsed.back().graph->broker : parsed.back().chain->broker);
+  }
+  limits.merge(options_.limits);
+  if (limits.max_processes) set_max_processes(*limits.max_processes);
+  broker_ = std::make_unique<Broker>(broker_options(limits));
+  broker_->add(local_engine_config());
   Sampling sampling;
   sampling.temperature = 0.7f;
-  lm_ = std::make_unique<EngineLM>(broker_, "local", sampling);
-  for (const auto& f : options_.files) load(f);
+  lm_ = std::make_unique<EngineLM>(*broker_, "local", sampling);
+  for (auto& f : parsed) add(std::move(f));
   registry_ = std::make_unique<RunRegistry>(registry_options(options_, options_.state_dir));
 }
 
 Host::~Host() {
   registry_.reset();
-  broker_.flush(true);
+  broker_->flush(true);
 }
 
-const HostFile& Host::load(const std::string& path) {
+HostFile Host::parse(const std::string& path) const {
   HostFile f;
   f.path = path;
   if (is_graph_file(path)) {
     auto g = std::make_shared<Graph>(load_graph(path));
     f.name = g->name, f.kind = "graph", f.graph = g;
-    for (const auto& [name, config] : g->engines) broker_.add(config);
   } else {
     auto c = std::make_shared<Chain>(load_chain(path));
     f.name = c->name, f.kind = "chain", f.chain = c;
-    for (const auto& [name, config] : c->engines) broker_.add(config);
   }
+  return f;
+}
+
+const HostFile& Host::load(const std::string& path) {
+  add(parse(path));
+  return *find(path);
+}
+
+// Its engines declared (those with lazy: false started now), then listed.
+void Host::add(HostFile f) {
+  declare_engines(*broker_, f.graph ? f.graph->engines : f.chain->engines);
   std::lock_guard l(mu_);
   for (auto& known : files_)
-    if (known.path == path) return known = std::move(f);
-  return files_.emplace_back(std::move(f));
+    if (known.path == f.path) {
+      known = std::move(f);
+      return;
+    }
+  files_.push_back(std::move(f));
 }
 
 const HostFile* Host::find(const std::string& name) const {
@@ -109,7 +131,7 @@ ChainJob Host::chain_job(const HostFile& file, Verbosity verbosity) {
   job.chain = file.chain;
   job.verbosity = verbosity;
   job.options.cache_file = default_response_cache();
-  job.options.broker = &broker_;
+  job.options.broker = broker_.get();
   return job;
 }
 
@@ -143,7 +165,7 @@ std::string Host::chain_input_file(const Json& input) {
   return path.string();
 }
 
-void Host::flush() { broker_.flush(true); }
+void Host::flush() { broker_->flush(true); }
 
 std::string Host::summary_line(const RunSnapshot& r) {
   const int64_t end = r.finished_ns ? r.finished_ns : now_ns();

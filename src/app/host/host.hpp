@@ -20,6 +20,7 @@ struct HostOptions {
   std::string output_dir = "out";  // chain runs write <output_dir>/<chain>/<run id>
   size_t history = 20;             // finished runs kept in memory
   bool store = true;
+  BrokerLimits limits;  // the command line's: over the `broker:` limits of the files loaded at start
 };
 
 // A file the host has loaded: a graph or a chain.
@@ -51,7 +52,8 @@ class Host {
   std::string resume(const std::string& id);
 
   RunRegistry& registry() { return *registry_; }
-  std::vector<EngineStatus> engines() const { return broker_.status(); }
+  std::vector<EngineStatus> engines() const { return broker_->status(); }
+  Broker& broker() { return *broker_; }
   // Releases every engine not in use now, and each one in use as soon as its call ends.
   void flush();
 
@@ -62,8 +64,11 @@ class Host {
   std::string chain_input_file(const Json& input);
   ChainJob chain_job(const HostFile& file, Verbosity verbosity);
 
+  HostFile parse(const std::string& path) const;
+  void add(HostFile f);
+
   HostOptions options_;
-  Broker broker_;
+  std::unique_ptr<Broker> broker_;  // its limits: the files' loaded at start, then the command line's
   std::unique_ptr<GraphLM> lm_;
   mutable std::mutex mu_;
   std::vector<HostFile> files_;

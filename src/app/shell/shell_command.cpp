@@ -182,6 +182,7 @@ void Shell::menu_choice(const std::string& text) {
 int shell_command(const ShellArgs& args) {
   HostOptions options;
   options.files = args.files;
+  options.limits = args.limits;
   options.state_dir = args.state_dir.empty() ? skein::state_dir().string() : args.state_dir;
   if (::pipe(wake_pipe) != 0) {
     std::cerr << "skein shell: cannot create a pipe\n";

@@ -1,8 +1,13 @@
 #include "apply_calls.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "skein/error.hpp"
 
 namespace skein {
+
+namespace asio = boost::asio;
 
 bool is_builtin_apply(const std::string& fn) {
   return fn == "filter" || fn == "map" || fn == "explode" || fn == "exec";
@@ -10,30 +15,75 @@ bool is_builtin_apply(const std::string& fn) {
 
 bool apply_fans_out(const Apply& a) { return a.fn != "filter" && a.fn != "map"; }
 
-std::vector<Json> ApplyCalls::outputs(const Apply& a, const std::string& path, const Json& history) {
-  if (a.fn == "exec") return exec_worker(a, path).call(history);
+namespace {
+
+std::string describe(const std::exception& e) { return e.what(); }
+
+}  // namespace
+
+std::vector<Json> ApplyCalls::builtin(const Apply& a, const Json& history) const {
   if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
   if (a.fn == "map") {
     Json out = Json::object();
     for (const auto& [key, expr] : a.set) out[key] = expr->value(history);
     return {out};
   }
-  if (a.fn == "explode") {
-    Json list = a.field->value(history);
-    if (!list.is_array()) throw Error("`" + a.field->source() + "` is not a list but " + list.type_name());
-    return std::vector<Json>(list.begin(), list.end());
-  }
-  return chain_.functions.at(a.fn)(history);
+  Json list = a.field->value(history);  // explode
+  if (!list.is_array()) throw Error("`" + a.field->source() + "` is not a list but " + list.type_name());
+  return std::vector<Json>(list.begin(), list.end());
 }
 
-ExecWorker& ApplyCalls::exec_worker(const Apply& a, const std::string& path) {
+asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, const std::string& path,
+                                                               std::vector<const Json*> histories) {
+  std::vector<ApplyOutcome> out(histories.size());
+  if (a.fn == "exec") {
+    for (size_t i = 0; i < histories.size(); ++i) {
+      try {
+        ExecWorker* worker = co_await exec_worker(a, path);
+        out[i].outputs = co_await worker->call(*histories[i]);
+      } catch (const boost::system::system_error&) {
+        throw;  // cancelled
+      } catch (const std::exception& e) {
+        out[i].error = describe(e);
+      }
+    }
+    co_return out;
+  }
+  auto each = [&](auto&& fn) {
+    for (size_t i = 0; i < histories.size(); ++i) try {
+        out[i].outputs = fn(*histories[i]);
+      } catch (const std::exception& e) {
+        out[i].error = describe(e);
+      }
+  };
+  if (is_builtin_apply(a.fn)) {
+    each([&](const Json& h) { return builtin(a, h); });
+    co_return out;
+  }
+  const auto& fn = chain_.functions.at(a.fn);  // user code: on the blocking executor, the loop goes on
+  co_await asio::co_spawn(
+      blocking_, [&]() -> asio::awaitable<void> { each(fn); co_return; }, asio::use_awaitable);
+  co_return out;
+}
+
+asio::awaitable<ExecWorker*> ApplyCalls::exec_worker(const Apply& a, const std::string& path) {
   auto& worker = workers_[path];
-  if (!worker) {
+  if (worker && worker->dead()) co_await worker->close();  // timed out or exited: a fresh one
+  if (!worker || worker->dead()) {
+    worker.reset();
     std::string dir = chain_.file.empty() ? "." : std::filesystem::path(chain_.file).parent_path().string();
     if (dir.empty()) dir = ".";
-    worker = std::make_unique<ExecWorker>(a.command, dir, (run_dir_ / path / "stderr.log").string());
+    std::optional<std::chrono::milliseconds> timeout;
+    if (a.timeout) timeout = std::chrono::milliseconds(int64_t(*a.timeout * 1000));
+    worker = co_await ExecWorker::start(a.command, dir, (run_dir_ / path / "stderr.log").string(), timeout);
   }
-  return *worker;
+  co_return worker.get();
+}
+
+asio::awaitable<void> ApplyCalls::close() {
+  for (auto& [path, worker] : workers_)
+    if (worker) co_await worker->close();
+  workers_.clear();
 }
 
 }  // namespace skein

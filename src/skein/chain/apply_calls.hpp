@@ -1,6 +1,12 @@
 // The outputs of Apply nodes: built-ins (filter, map, explode, exec) and registered functions.
 // Owns the run's exec workers (one process per exec node, started on first use).
+//
+// Threads: filter, map and explode (Skein's own expressions) run on the run's loop; a registered
+// native function runs on the blocking executor (one hop per batch); an exec command is fed and
+// read asynchronously on the loop, so a waiting command holds no thread and a cancel reaches it.
 #pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -16,18 +22,31 @@ bool is_builtin_apply(const std::string& fn);
 // filter and map keep one record per record; explode, exec and native functions may multiply them.
 bool apply_fans_out(const Apply& a);
 
+// One record's outputs (filter: [true] to keep, [] to drop), or why there are none.
+struct ApplyOutcome {
+  std::vector<Json> outputs;
+  std::string error;  // empty: fine
+};
+
 class ApplyCalls {
  public:
   // Exec commands run in the chain file's folder; their stderr goes to <run_dir>/<node>/stderr.log.
-  ApplyCalls(const Chain& chain, std::filesystem::path run_dir) : chain_(chain), run_dir_(std::move(run_dir)) {}
-  // The node's outputs for one history (filter: [true] to keep, [] to drop). Throws on a failing
-  // expression, function or command.
-  std::vector<Json> outputs(const Apply& a, const std::string& path, const Json& history);
+  ApplyCalls(const Chain& chain, std::filesystem::path run_dir, boost::asio::any_io_executor blocking)
+      : chain_(chain), run_dir_(std::move(run_dir)), blocking_(std::move(blocking)) {}
+
+  // The node's outcome for each history, in order. A failing expression, function or command is
+  // that record's error; a cancellation is rethrown.
+  boost::asio::awaitable<std::vector<ApplyOutcome>> outputs(const Apply& a, const std::string& path,
+                                                            std::vector<const Json*> histories);
+  // Ends the exec commands (stdin closed, then their groups stopped).
+  boost::asio::awaitable<void> close();
 
  private:
-  ExecWorker& exec_worker(const Apply& a, const std::string& path);
+  std::vector<Json> builtin(const Apply& a, const Json& history) const;
+  boost::asio::awaitable<ExecWorker*> exec_worker(const Apply& a, const std::string& path);
   const Chain& chain_;
   std::filesystem::path run_dir_;
+  boost::asio::any_io_executor blocking_;
   std::map<std::string, std::unique_ptr<ExecWorker>> workers_;
 };
 

@@ -24,11 +24,13 @@ class ChainLoader {
 
   Chain load(const YAML::Node& root) {
     if (!root.IsMap()) throw ConfigError({file_, 1}, "a chain file must be a mapping with a `chain:` key");
-    refuse_unknown_keys(file_, root, {"chain", "engines", "types", "input", "batch_size", "steps"}, "the chain file");
+    refuse_unknown_keys(file_, root, {"chain", "engines", "broker", "types", "input", "batch_size", "steps"},
+                        "the chain file");
     if (!root["chain"]) throw ConfigError({file_, 1}, "missing `chain: <name>` (a graph file has `graph:` instead)");
     Chain c;
     c.name = scalar_as<std::string>(file_, root["chain"], "`chain`");
     if (root["engines"]) c.engines = parse_engines(root["engines"], file_, dir_);
+    if (root["broker"]) c.broker = parse_broker_limits(root["broker"], file_);
     if (root["types"]) load_types(file_, root["types"], c.types);
     if (root["input"]) c.input = type_ref(root["input"], c, "input");
     if (root["batch_size"]) c.batch_size = positive_int(file_, root["batch_size"], "`batch_size`");

@@ -7,6 +7,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <filesystem>
 
@@ -49,11 +51,12 @@ class ChainRun {
       : chain_(chain),
         options_(options),
         writer_(options.output_dir, options.max_lines_per_file),
-        applies_(chain, options.output_dir),
+        own_pool_(options.blocking ? nullptr : std::make_unique<asio::thread_pool>(2)),
+        applies_(chain, options.output_dir, options.blocking ? options.blocking : own_pool_->get_executor()),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
         broker_(options.broker) {
     if (!broker_) {  // a broker for this run alone, with the chain's engines and `local`
-      own_broker_ = std::make_unique<Broker>();
+      own_broker_ = std::make_unique<Broker>(broker_options(chain.broker));
       broker_ = own_broker_.get();
     }
     if (!broker_->contains("local")) broker_->add(local_engine_config());
@@ -86,8 +89,10 @@ class ChainRun {
     io.run();
     if (options_.stop) options_.stop->detach();
     const bool cancelled = failure && options_.stop && options_.stop->requested();
-    leases_.clear();
-    if (own_broker_) broker_->flush(true);  // a chain run ends by releasing its engines
+    if (own_broker_) {  // a chain run ends by releasing its engines
+      broker_->flush(true);
+      broker_->settle();
+    }
     summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
     summary_.status = cancelled ? "cancelled" : failure ? "failed" : "done";
     if (failure) summary_.error = cancelled ? "cancelled" : describe(failure);
@@ -132,6 +137,7 @@ class ChainRun {
       if (at_end_) break;
     }
     input_position_ = reader.position();
+    co_await applies_.close();
   }
 
   // Saves where every file and the input got to; a resumed run starts from here.
@@ -202,14 +208,18 @@ class ChainRun {
     }
   }
 
+  // One batch through `nodes`. A step's engine is leased for the batch; consecutive steps on one
+  // engine keep that lease, anything else gives it back first.
   asio::awaitable<void> run_nodes(const std::vector<Node>& nodes, std::vector<Record>& batch, std::string prefix) {
+    Lease held;
     for (const auto& node : nodes) {
       if (const Step* step = std::get_if<Step>(&node)) {
-        co_await run_step(*step, batch, prefix);
+        co_await run_step(*step, batch, prefix, held);
         continue;
       }
+      held.release();
       if (const Apply* a = std::get_if<Apply>(&node)) {
-        run_apply(*a, batch, prefix);
+        co_await run_apply(*a, batch, prefix);
         continue;
       }
       std::vector<const Branch*> group;  // a lone branch is a group of one
@@ -233,15 +243,20 @@ class ChainRun {
       if (branches[i]->join) join_branch(*branches[i], copies[i], batch);
   }
 
-  asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch, std::string prefix) {
+  asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch, std::string prefix, Lease& held) {
     const std::string path = prefix + step.id;
     NodeCounts& counts = summary_.nodes[path];
     if (batch.empty()) {  // e.g. every record of the batch was bad input
       node_done(counts);
       co_return;
     }
-    Engine& engine = engine_for(step.engine);
-    const CacheUse cache{cache_.get(), cache_ ? model_ids_.at(step.engine) : ""};
+    if (!held || held.name() != step.engine) {
+      held.release();
+      held = co_await broker_->async_acquire(step.engine, asio::use_awaitable);
+      note_engine(step.engine);
+    }
+    Engine& engine = held.engine();
+    const CacheUse cache{cache_.get(), cache_ ? model_id(step.engine) : ""};
     std::vector<StepOutcome> outcomes(batch.size());
     co_await gather(batch.size(), [&](size_t i) -> asio::awaitable<void> {
       outcomes[i] = co_await call_step(step, engine, batch[i].history, cache);
@@ -269,21 +284,23 @@ class ChainRun {
   }
 
   // Apply: each record to 0..n records; a failing expression or function makes an error record.
-  void run_apply(const Apply& a, std::vector<Record>& batch, const std::string& prefix) {
+  asio::awaitable<void> run_apply(const Apply& a, std::vector<Record>& batch, std::string prefix) {
     const std::string path = prefix + a.id;
     NodeCounts& counts = summary_.nodes[path];
     const bool fan_out = apply_fans_out(a);
+    std::vector<const Json*> histories;
+    for (const auto& rec : batch) histories.push_back(&rec.history);
+    std::vector<ApplyOutcome> outcomes = co_await applies_.outputs(a, path, std::move(histories));
     std::vector<Record> kept;
-    for (auto& rec : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Record& rec = batch[i];
       ++counts.in;
-      std::vector<Json> outputs;
-      try {
-        outputs = applies_.outputs(a, path, rec.history);
-      } catch (const std::exception& e) {
+      if (!outcomes[i].error.empty()) {
         ++counts.errors;
-        record_error({rec.row_id, path, rec.line, "", std::string("apply '") + a.id + "': " + e.what()});
+        record_error({rec.row_id, path, rec.line, "", "apply '" + a.id + "': " + outcomes[i].error});
         continue;
       }
+      std::vector<Json>& outputs = outcomes[i].outputs;
       for (size_t k = 0; k < outputs.size(); ++k) {
         Record r{rec.row_id, rec.line, rec.history, fan_out ? rec.id + "." + std::to_string(k) : rec.id};
         writer_.output(path, r.row_id, r.id, outputs[k]);
@@ -301,20 +318,22 @@ class ChainRun {
     progress(false);
   }
 
-  // The run keeps one lease per engine from its first use to the end, so consecutive steps on an
-  // engine never restart it.
-  Engine& engine_for(const std::string& name) {
-    auto it = leases_.find(name);
-    if (it != leases_.end()) return it->second.engine();
-    Lease lease = broker_->acquire(name);
+  // The engine's model and load time, for run.json (the first time a step leases it).
+  void note_engine(const std::string& name) {
+    if (models_.count(name)) return;
     for (const auto& s : broker_->status())
       if (s.name == name) {
         summary_.engine_load_seconds[name] = s.load_seconds;
         models_[name] = s.backend + ":" + s.model;
       }
+  }
+
+  // What the response cache keys an engine's replies by.
+  const std::string& model_id(const std::string& name) {
+    auto it = model_ids_.find(name);
+    if (it != model_ids_.end()) return it->second;
     const EngineConfig config = chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config();
-    model_ids_[name] = model_identity(config.backend, config.model, config.options.dump());
-    return leases_.emplace(name, std::move(lease)).first->second.engine();
+    return model_ids_[name] = model_identity(config.backend, config.model, config.options.dump());
   }
 
   Json run_json(const std::string& status) const {
@@ -342,6 +361,7 @@ class ChainRun {
   const Chain& chain_;
   const RunOptions& options_;
   RunWriter writer_;
+  std::unique_ptr<asio::thread_pool> own_pool_;  // native Apply functions, unless the caller gives a pool
   ApplyCalls applies_;
   size_t batch_size_;
   RunSummary summary_;
@@ -349,7 +369,6 @@ class ChainRun {
   std::unique_ptr<Broker> own_broker_;
   Broker* broker_ = nullptr;
   std::unique_ptr<ResponseCache> cache_;
-  std::map<std::string, Lease> leases_;
   std::map<std::string, std::string> models_, model_ids_;
   long long next_row_ = 0;
   size_t input_position_ = 0;

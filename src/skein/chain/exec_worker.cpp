@@ -1,45 +1,85 @@
 #include "exec_worker.hpp"
 
-#include <signal.h>
-
-#include <mutex>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "skein/error.hpp"
 
 namespace skein {
 
-ExecWorker::ExecWorker(const std::vector<std::string>& command, const std::string& cwd, const std::string& log_file)
-    : log_(log_file) {
-  // A command that exits early must give an error, not kill Skein with SIGPIPE.
-  static std::once_flag once;
-  std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+asio::awaitable<std::unique_ptr<ExecWorker>> ExecWorker::start(std::vector<std::string> command, std::string cwd,
+                                                               std::string log_file,
+                                                               std::optional<std::chrono::milliseconds> timeout) {
+  std::unique_ptr<ExecWorker> w(new ExecWorker());
+  w->log_ = log_file;
+  w->timeout_ = timeout;
+  w->slot_ = co_await acquire_process_slot();
   SpawnOptions o;
-  o.argv = command;
-  o.cwd = cwd;
-  o.log_file = log_file;
+  o.argv = std::move(command);
+  o.cwd = std::move(cwd);
+  o.log_file = std::move(log_file);
   o.stdout_pipe = o.stdin_pipe = true;
-  process_ = Subprocess::spawn(o);
-  to_ = ::fdopen(process_.release_stdin(), "w");
-  from_ = ::fdopen(process_.release_stdout(), "r");
-  if (!to_ || !from_) throw Error("cannot open pipes to '" + command[0] + "'");
+  w->process_ = co_await Subprocess::async_spawn(std::move(o));
+  const auto ex = co_await asio::this_coro::executor;
+  w->to_ = std::make_unique<asio::posix::stream_descriptor>(ex, w->process_.release_stdin());
+  w->from_ = std::make_unique<asio::posix::stream_descriptor>(ex, w->process_.release_stdout());
+  co_return w;
 }
 
 ExecWorker::~ExecWorker() {
-  if (to_) std::fclose(to_);
-  if (from_) std::fclose(from_);
-  process_.stop(std::chrono::seconds(2));
+  to_.reset();
+  from_.reset();
+}  // process_ kills what is left of the group, without waiting
+
+void ExecWorker::kill() {
+  dead_ = true;
+  process_.signal(SIGKILL);
 }
 
-std::vector<Json> ExecWorker::call(const Json& history) {
+asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
+  if (dead_) throw Error("the exec command was stopped");
   const std::string line = history.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
-  char* reply = nullptr;
-  size_t capacity = 0;
-  const bool sent = std::fwrite(line.data(), 1, line.size(), to_) == line.size() && std::fflush(to_) == 0;
-  const ssize_t n = sent ? ::getline(&reply, &capacity, from_) : -1;
-  const std::string text = n > 0 ? std::string(reply, size_t(n)) : "";
-  std::free(reply);
-  if (n <= 0)
+  boost::system::error_code ec;
+  size_t n = 0;
+  try {
+    co_await asio::async_write(*to_, asio::buffer(line), asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {
+      auto read = asio::async_read_until(*from_, pending_, '\n', asio::redirect_error(asio::use_awaitable, ec));
+      if (timeout_) {
+        asio::steady_timer timer(co_await asio::this_coro::executor, *timeout_);
+        auto got = co_await (std::move(read) || timer.async_wait(asio::use_awaitable));
+        if (got.index() == 1) {
+          kill();
+          throw Error("the exec command gave no reply within " + std::to_string(timeout_->count()) +
+                      " ms (timeout): its process group was killed");
+        }
+        n = std::get<0>(got);
+      } else {
+        n = co_await std::move(read);
+      }
+    }
+  } catch (const boost::system::system_error&) {
+    kill();  // cancelled: the whole group goes at once
+    throw;
+  }
+  if (ec == asio::error::operation_aborted) {
+    kill();  // cancelled: the whole group goes at once
+    throw boost::system::system_error(ec, "cancelled");
+  }
+  if (ec || n == 0) {
+    dead_ = true;
     throw Error("the exec command gave no reply (exited?); last lines of " + log_ + ":\n" + tail_lines(log_, 10));
+  }
+  std::string text(asio::buffers_begin(pending_.data()), asio::buffers_begin(pending_.data()) + std::ptrdiff_t(n));
+  pending_.consume(n);
   Json records;
   try {
     records = Json::parse(text);
@@ -48,7 +88,14 @@ std::vector<Json> ExecWorker::call(const Json& history) {
   }
   if (!records.is_array())
     throw Error("the exec command must answer a JSON array of records, got " + text.substr(0, 200));
-  return std::vector<Json>(records.begin(), records.end());
+  co_return std::vector<Json>(records.begin(), records.end());
+}
+
+asio::awaitable<void> ExecWorker::close() {
+  to_.reset();  // end of input: the command may finish
+  from_.reset();
+  co_await process_.async_stop(std::chrono::seconds(2));
+  slot_.reset();
 }
 
 }  // namespace skein

@@ -3,12 +3,22 @@
 // Every engine is an entry with a state: stopped -> starting -> ready -> stopping -> stopped.
 // A ready entry is either leased (leases > 0) or on the idle list; only idle-list entries are ever
 // stopped (by eviction, idle release or flush), so an engine in use cannot be stopped: the pool's
-// invariant holds by structure. Engines start and stop outside the lock.
+// invariant holds by structure.
+//
+// Requests that cannot be served at once wait in `queue`, in arrival order. Every change of state
+// (a start or stop completed, a lease dropped, a request queued) runs `pump`, which serves the
+// queue front to back: a ready engine is leased at once; a stopped one is started when it fits
+// (local engines) or at once (remote ones). The first request that needs room which is not there
+// blocks the later ones that need room (FIFO), but not those whose engine is ready or remote.
+//
+// The lock is held only for bookkeeping: starts and stops run on `lifecycle`, completions are
+// called after the lock is dropped.
 #pragma once
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <list>
 #include <mutex>
-#include <thread>
 
 #include "skein/broker.hpp"
 
@@ -20,47 +30,87 @@ enum class State { stopped, starting, ready, stopping };
 
 struct BrokerEntry {
   EngineConfig config;
+  bool local = true;  // counts toward max_loaded and the memory budget
   State state = State::stopped;
   std::unique_ptr<Engine> engine;
   int leases = 0;
   bool drain = false;  // force-flushed while leased: stop when the last lease drops
   Clock::time_point idle_since;
   double load_seconds = 0;
-  uint64_t attempt = 0;         // start attempts so far
-  uint64_t failed_attempt = 0;  // the attempt that last failed
-  std::string last_error;
   bool idle_listed = false;
   std::list<BrokerEntry*>::iterator idle_pos;
-  size_t memory = 0;
+  size_t memory = 0;  // while starting, ready or stopping
+};
+
+// A queued request.
+struct Waiter {
+  BrokerEntry* entry = nullptr;
+  Broker::Completion done;
+  std::unique_ptr<boost::asio::steady_timer> deadline;
+  std::list<std::shared_ptr<Waiter>>::iterator pos;
+  bool queued = false;
+};
+
+// Completions collected under the lock, called after it is dropped.
+struct Outbox {
+  struct Done {
+    Broker::Completion fn;
+    std::exception_ptr error;
+    Lease lease;
+  };
+  std::vector<Done> done;
+  std::vector<EngineEvent> events;
 };
 
 struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
+  explicit BrokerCore(BrokerOptions o, Broker::Factory f);
+
   BrokerOptions options;
   Broker::Factory factory;
+  boost::asio::thread_pool lifecycle;  // starts, stops, timers
   mutable std::mutex mu;
-  std::condition_variable changed;  // any state, lease or idle-list change
+  std::condition_variable settled;  // notified when a start or stop completes
   std::map<std::string, std::unique_ptr<BrokerEntry>> entries;
   std::list<BrokerEntry*> idle;  // ready and unleased, least recently used first
+  std::list<std::shared_ptr<Waiter>> queue;
+  boost::asio::steady_timer idle_timer;
+  Clock::time_point idle_timer_at = Clock::time_point::max();
   std::vector<std::function<void(const EngineEvent&)>> listeners;
   bool closing = false;
-  std::thread timer;
+  bool closed = false;  // the lifecycle executor is gone: stops run on the caller
 
-  Lease acquire(const std::string& name);
+  using Lock = std::unique_lock<std::mutex>;
+
+  Lease try_lease(const std::string& name);
+  std::shared_ptr<Waiter> enqueue(const std::string& name, Broker::Completion done);
+  void cancel(const std::shared_ptr<Waiter>& w);
   void release(BrokerEntry* e);
+  void preload(const std::string& name);
   void flush(bool force);
-  void run_timer();
   void close();
+  void deliver(Outbox& out);  // not under the lock
+  void deliver_event(const EngineEvent& ev);
+  bool busy() const;  // an engine is starting or stopping; under the lock
 
  private:
-  using Lock = std::unique_lock<std::mutex>;
   Lease lease(BrokerEntry* e);
-  Lease start(Lock& lock, BrokerEntry* e);
-  void wait_for_start(Lock& lock, BrokerEntry* e, Clock::time_point deadline);
-  bool make_room(Lock& lock, BrokerEntry* e, Clock::time_point deadline);
+  void pump(Outbox& out);
   bool has_room(const BrokerEntry* e) const;
-  BrokerEntry* expired_idle(Clock::time_point now) const;
-  void stop(Lock& lock, BrokerEntry* e, EngineEventKind kind, const std::string& reason);
-  void emit(EngineEvent event);
+  void make_room(const BrokerEntry* e);
+  void complete(const std::shared_ptr<Waiter>& w, std::exception_ptr e, Lease l, Outbox& out);
+  void fail_waiters_of(BrokerEntry* e, const std::string& message, Outbox& out);
+  void begin_start(BrokerEntry* e);
+  void start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, const std::string& error, double load,
+                  Outbox& out);
+  void begin_stop(BrokerEntry* e, EngineEventKind kind, const std::string& reason);
+  void stop_done(BrokerEntry* e, EngineEventKind kind, const std::string& reason, Outbox& out);
+  void to_idle(BrokerEntry* e);
+  void unlist_idle(BrokerEntry* e);
+  void arm_idle_timer();
+  void on_idle_timer();
+
+ public:
+  void expire(const std::shared_ptr<Waiter>& w);
 };
 
 }  // namespace skein::detail

@@ -37,16 +37,18 @@ EngineConfig local_engine_config() {
   return c;
 }
 
+std::string option_problem(const std::string& backend, const std::string& option);
+
 namespace {
 
-void refuse_unknown_options(const EngineConfig& c, const std::set<std::string>& allowed) {
+void refuse_unknown_options(const EngineConfig& c) {
   for (auto& [k, v] : c.options.items())
-    if (!allowed.count(k))
-      throw ConfigError(c.where, "engine '" + c.name + "': option '" + k + "' does not apply to backend " + c.backend);
+    if (const std::string why = option_problem(c.backend, k); !why.empty())
+      throw ConfigError(c.where, "engine '" + c.name + "': " + why);
 }
 
 std::unique_ptr<Engine> start_llama(const EngineConfig& config) {
-  refuse_unknown_options(config, {"context", "batch", "threads"});
+  refuse_unknown_options(config);
   if (!std::filesystem::exists(config.model))
     throw EngineError(config.name,
                       "model file '" + config.model + "' not found" +
@@ -61,7 +63,7 @@ std::unique_ptr<Engine> start_llama(const EngineConfig& config) {
 }
 
 std::unique_ptr<Engine> start_openai(const EngineConfig& config) {
-  refuse_unknown_options(config, {"endpoint", "api_key_env", "timeout", "retries"});
+  refuse_unknown_options(config);
   OpenAIOptions o;
   o.endpoint = string_option(config, "endpoint");
   if (o.endpoint.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `endpoint:`");
@@ -74,7 +76,7 @@ std::unique_ptr<Engine> start_openai(const EngineConfig& config) {
 }
 
 std::unique_ptr<Engine> start_cli(const EngineConfig& config) {
-  refuse_unknown_options(config, {"command", "extract", "timeout"});
+  refuse_unknown_options(config);
   CliOptions o;
   if (config.options.contains("command") && config.options["command"].is_array())
     o.command = config.options["command"].get<std::vector<std::string>>();
@@ -89,7 +91,7 @@ std::unique_ptr<Engine> start_cli(const EngineConfig& config) {
 }
 
 std::unique_ptr<Engine> start_ollama(const EngineConfig& config) {
-  refuse_unknown_options(config, {"endpoint", "timeout", "retries"});
+  refuse_unknown_options(config);
   OllamaOptions o;
   o.endpoint = string_option(config, "endpoint", o.endpoint);
   o.model = config.model;
@@ -102,12 +104,62 @@ std::unique_ptr<Engine> start_ollama(const EngineConfig& config) {
 }
 
 std::unique_ptr<Engine> start_server(const EngineConfig& config) {
-  refuse_unknown_options(config, {"command", "args", "port", "gpus", "env", "context"});
+  refuse_unknown_options(config);
   if (config.model.empty()) throw ConfigError(config.where, "engine '" + config.name + "' needs `model:`");
   return start_managed_server(config);
 }
 
 }  // namespace
+
+const std::map<std::string, std::vector<std::string>>& backend_options() {
+  static const std::map<std::string, std::vector<std::string>> table = {
+      {"llama", {"context", "batch", "threads"}},
+      {"openai", {"endpoint", "api_key_env", "timeout", "retries"}},
+      {"ollama", {"endpoint", "timeout", "retries"}},
+      {"llama-server", {"command", "args", "port", "gpus", "env", "context"}},
+      {"vllm", {"command", "args", "port", "gpus", "env", "context"}},
+      {"cli", {"command", "extract", "timeout"}},
+  };
+  return table;
+}
+
+std::string option_problem(const std::string& backend, const std::string& option) {
+  const auto it = backend_options().find(backend);
+  if (it == backend_options().end()) return "";
+  for (const auto& o : it->second)
+    if (o == option) return "";
+  std::string allowed;
+  for (const auto& o : it->second) allowed += (allowed.empty() ? "" : ", ") + o;
+  return "option '" + option + "' does not apply to backend " + backend + " (its options: " + allowed + ")";
+}
+
+void BrokerLimits::merge(const BrokerLimits& o) {
+  if (o.max_loaded) max_loaded = o.max_loaded;
+  if (o.memory_budget) memory_budget = o.memory_budget;
+  if (o.acquire_timeout) acquire_timeout = o.acquire_timeout;
+  if (o.max_queue) max_queue = o.max_queue;
+  if (o.max_processes) max_processes = o.max_processes;
+}
+
+size_t parse_bytes(const std::string& text) {
+  size_t pos = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    throw Error("'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)");
+  }
+  std::string unit = text.substr(pos);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::map<std::string, double> units = {
+      {"", 1},       {"B", 1},          {"k", 1e3},         {"K", 1e3},           {"KB", 1e3},
+      {"kB", 1e3},   {"KiB", 1024.0},   {"M", 1e6},         {"MB", 1e6},          {"MiB", 1048576.0},
+      {"G", 1e9},    {"GB", 1e9},       {"GiB", 1073741824.0}, {"T", 1e12},       {"TB", 1e12},
+      {"TiB", 1099511627776.0}};
+  const auto it = units.find(unit);
+  if (it == units.end() || number < 0) throw Error("'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)");
+  return size_t(number * it->second);
+}
 
 const std::vector<std::string>& engine_backends() {
   static const std::vector<std::string> names = {"llama", "openai", "ollama", "llama-server", "vllm", "cli"};

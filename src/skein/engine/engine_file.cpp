@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
+#include "engine_options.hpp"
 #include "util/yaml_json.hpp"
 
 namespace skein {
@@ -22,7 +24,54 @@ void check_backend(const std::string& file, const YAML::Node& node, const Engine
                                            "' is not available in this version (available: " + list + ")");
 }
 
+// Keys that are neither common nor the backend's own: refused at their line, naming the backend's
+// options (the table start_engine checks again).
+void refuse_foreign_options(const std::string& file, const YAML::Node& n, const EngineConfig& e) {
+  static const std::set<std::string> common = {"backend",  "model",           "lazy",  "keep_alive",
+                                               "parallel", "startup_timeout", "memory"};
+  std::set<std::string> any;
+  for (const auto& [backend, options] : backend_options()) any.insert(options.begin(), options.end());
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (common.count(key)) continue;
+    if (!any.count(key)) {
+      std::string known;
+      for (const auto& k : common) known += ", " + k;
+      for (const auto& k : any) known += ", " + k;
+      throw ConfigError(where(file, kv.first), "engine '" + e.name + "': unknown key '" + key + "' (known: " +
+                                                   known.substr(2) + ")");
+    }
+    if (const std::string why = option_problem(e.backend, key); !why.empty())
+      throw ConfigError(where(file, kv.first), "engine '" + e.name + "': " + why);
+  }
+}
+
 }  // namespace
+
+BrokerLimits parse_broker_limits(const YAML::Node& n, const std::string& file) {
+  if (!n.IsMap()) throw ConfigError(where(file, n), "`broker` must be a mapping of limits");
+  refuse_unknown_keys(file, n, {"max_loaded", "memory_budget", "acquire_timeout", "max_queue", "max_processes"},
+                      "`broker`");
+  BrokerLimits b;
+  if (n["max_loaded"]) b.max_loaded = positive_int(file, n["max_loaded"], "`max_loaded`");
+  if (n["max_queue"]) b.max_queue = size_t(positive_int(file, n["max_queue"], "`max_queue`"));
+  if (n["max_processes"]) b.max_processes = positive_int(file, n["max_processes"], "`max_processes`");
+  if (n["acquire_timeout"]) {
+    b.acquire_timeout = scalar_as<double>(file, n["acquire_timeout"], "`acquire_timeout`");
+    if (*b.acquire_timeout <= 0)
+      throw ConfigError(where(file, n["acquire_timeout"]), "`acquire_timeout` must be a positive number of seconds");
+  }
+  if (n["memory_budget"]) {
+    try {
+      b.memory_budget = parse_bytes(scalar_as<std::string>(file, n["memory_budget"], "`memory_budget`"));
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Error& e) {
+      throw ConfigError(where(file, n["memory_budget"]), std::string("`memory_budget`: ") + e.what());
+    }
+  }
+  return b;
+}
 
 std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, const std::string& file,
                                                   const std::string& dir) {
@@ -34,13 +83,10 @@ std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, con
     e.name = kv.first.Scalar();
     e.where = where(file, kv.first);
     const YAML::Node& n = kv.second;
-    refuse_unknown_keys(file, n,
-                        {"backend", "model", "lazy",    "keep_alive", "parallel",    "startup_timeout", "memory",
-                         "context", "batch", "threads", "endpoint",   "api_key_env", "timeout",         "retries",
-                         "command", "args",  "port",    "gpus",       "env",         "extract"},
-                        "engine '" + e.name + "'");
+    if (!n.IsMap()) throw ConfigError(e.where, "engine '" + e.name + "' must be a mapping");
     if (n["backend"]) e.backend = scalar_as<std::string>(file, n["backend"], "`backend`");
     check_backend(file, n["backend"] ? n["backend"] : kv.first, e);
+    refuse_foreign_options(file, n, e);
     if (n["model"]) {  // a file for llama, a model name for servers
       const auto model = scalar_as<std::string>(file, n["model"], "`model`");
       e.model = e.backend == "llama" || e.backend == "llama-server" ? resolve(dir, model) : model;
@@ -67,7 +113,7 @@ std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, con
   return out;
 }
 
-std::map<std::string, EngineConfig> load_engines_file(const std::string& path) {
+std::map<std::string, EngineConfig> load_engines_file(const std::string& path, BrokerLimits* limits) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -77,8 +123,11 @@ std::map<std::string, EngineConfig> load_engines_file(const std::string& path) {
     throw ConfigError({path, e.mark.line + 1}, "not valid YAML: " + e.msg);
   }
   if (!root.IsMap()) throw ConfigError({path, 1}, "an engines file must be a mapping with `engines:`");
+  if (limits && root["broker"]) limits->merge(parse_broker_limits(root["broker"], path));
+  if (!root["chain"] && !root["graph"]) refuse_unknown_keys(path, root, {"engines", "broker"}, "an engines file");
   if (!root["engines"]) {
     if (root["chain"] || root["graph"]) return {};  // a chain or graph on the built-in engines only
+    if (root["broker"]) return {};
     throw ConfigError({path, 1}, "no `engines:` section");
   }
   const std::string dir = std::filesystem::path(path).parent_path().string();

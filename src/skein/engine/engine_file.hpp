@@ -14,4 +14,7 @@ namespace skein {
 std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, const std::string& file,
                                                   const std::string& dir);
 
+// A `broker:` mapping (max_loaded, memory_budget, acquire_timeout, max_queue, max_processes).
+BrokerLimits parse_broker_limits(const YAML::Node& broker, const std::string& file);
+
 }  // namespace skein

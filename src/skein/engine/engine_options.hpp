@@ -10,4 +10,8 @@ namespace skein {
 int int_option(const EngineConfig& c, const char* key, int fallback);
 std::string string_option(const EngineConfig& c, const char* key, const std::string& fallback = "");
 
+// Why `option` does not apply to `backend` (naming the backend's options), or "" when it does. An
+// unknown backend (e.g. a test's) takes any option.
+std::string option_problem(const std::string& backend, const std::string& option);
+
 }  // namespace skein

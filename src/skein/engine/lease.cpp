@@ -1,4 +1,5 @@
 // Broker and Lease: thin handles over the shared BrokerCore.
+#include <boost/asio/use_future.hpp>
 #include <utility>
 
 #include "broker_core.hpp"
@@ -36,11 +37,11 @@ void Lease::release() {
   core_.reset();
 }
 
-Broker::Broker(BrokerOptions options, Factory factory) : core_(std::make_shared<BrokerCore>()) {
+Broker::Broker(BrokerOptions options, Factory factory) {
   if (options.max_loaded < 1) throw ConfigError({}, "max_loaded must be at least 1");
-  core_->options = options;
-  core_->factory = std::move(factory);
-  core_->timer = std::thread([core = core_.get()] { core->run_timer(); });
+  if (options.max_queue < 1) throw ConfigError({}, "max_queue must be at least 1");
+  if (options.lifecycle_threads < 1) options.lifecycle_threads = 1;
+  core_ = std::make_shared<BrokerCore>(options, std::move(factory));
 }
 
 Broker::~Broker() { core_->close(); }
@@ -51,6 +52,7 @@ void Broker::add(EngineConfig config) {
   if (slot && slot->state != State::stopped)
     throw ConfigError(config.where, "engine '" + config.name + "' is running and cannot be redeclared");
   if (!slot) slot = std::make_unique<BrokerEntry>();
+  slot->local = backend_is_local(config.backend);
   slot->config = std::move(config);
 }
 
@@ -59,9 +61,30 @@ bool Broker::contains(const std::string& name) const {
   return core_->entries.count(name) != 0;
 }
 
-Lease Broker::acquire(const std::string& name) { return core_->acquire(name); }
+const BrokerOptions& Broker::options() const { return core_->options; }
+
+Lease Broker::try_lease(const std::string& name) { return core_->try_lease(name); }
+
+std::shared_ptr<void> Broker::enqueue(const std::string& name, Completion done) {
+  return core_->enqueue(name, std::move(done));
+}
+
+void Broker::cancel(const std::weak_ptr<BrokerCore>& core, const std::weak_ptr<void>& waiter) {
+  auto c = core.lock();
+  auto w = std::static_pointer_cast<detail::Waiter>(waiter.lock());
+  if (c && w) c->cancel(w);
+}
+
+Lease Broker::acquire(const std::string& name) { return async_acquire(name, boost::asio::use_future).get(); }
+
+void Broker::preload(const std::string& name) { core_->preload(name); }
 
 void Broker::flush(bool force) { core_->flush(force); }
+
+void Broker::settle() {
+  std::unique_lock lock(core_->mu);
+  core_->settled.wait(lock, [&] { return !core_->busy(); });
+}
 
 std::vector<EngineStatus> Broker::status() const {
   static const char* kStates[] = {"stopped", "starting", "ready", "stopping"};
@@ -71,9 +94,26 @@ std::vector<EngineStatus> Broker::status() const {
     EngineStatus s{name, e->config.backend, e->config.model, kStates[int(e->state)], e->leases};
     if (e->idle_listed) s.idle_seconds = std::chrono::duration<double>(detail::Clock::now() - e->idle_since).count();
     s.load_seconds = e->load_seconds;
+    s.local = e->local;
     out.push_back(std::move(s));
   }
   return out;
+}
+
+BrokerOptions broker_options(const BrokerLimits& limits, BrokerOptions base) {
+  if (limits.max_loaded) base.max_loaded = *limits.max_loaded;
+  if (limits.memory_budget) base.memory_budget = *limits.memory_budget;
+  if (limits.acquire_timeout)
+    base.acquire_timeout = std::chrono::milliseconds(int64_t(*limits.acquire_timeout * 1000));
+  if (limits.max_queue) base.max_queue = *limits.max_queue;
+  return base;
+}
+
+void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& engines) {
+  if (!engines.count("local") && !broker.contains("local")) broker.add(local_engine_config());
+  for (const auto& [name, config] : engines) broker.add(config);
+  for (const auto& [name, config] : engines)
+    if (!config.lazy) broker.preload(name);
 }
 
 void Broker::on_event(std::function<void(const EngineEvent&)> listener) {

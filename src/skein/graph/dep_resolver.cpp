@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
 #include "skein/engine.hpp"
@@ -16,15 +20,17 @@ namespace asio = boost::asio;
 
 namespace {
 
-// An `exec` dep: params as one JSON object on stdin, one JSON value on stdout. Blocking.
-Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd,
-              const DepResolver::OnProcess& on_process) {
+// An `exec` dep: params as one JSON object on stdin, one JSON value on stdout. Asynchronous: the
+// child is fed, read and awaited on the run's loop, holding a process slot but no thread.
+asio::awaitable<Json> run_exec(const DepSpec& spec, const Json& params, const std::string& cwd,
+                               const DepResolver::OnProcess& on_process) {
+  ProcessSlot slot = co_await acquire_process_slot();
   SpawnOptions o;
   o.argv = spec.exec;
   o.cwd = cwd;
   o.stdout_pipe = true;
   o.stdin_pipe = true;
-  Subprocess p = Subprocess::spawn(o);
+  Subprocess p = co_await Subprocess::async_spawn(std::move(o));
   if (on_process) on_process(p.pid(), true);
   struct Ended {
     const DepResolver::OnProcess& tell;
@@ -33,20 +39,18 @@ Json run_exec(const DepSpec& spec, const Json& params, const std::string& cwd,
       if (tell) tell(group, false);
     }
   } ended{on_process, p.pid()};
+  const auto ex = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor to(ex, p.release_stdin()), from(ex, p.release_stdout());
   const std::string in = params.dump() + "\n";
-  const int to = p.release_stdin();
-  for (size_t off = 0; off < in.size();) {
-    const ssize_t n = ::write(to, in.data() + off, in.size() - off);
-    if (n <= 0) break;
-    off += size_t(n);
-  }
-  ::close(to);
+  boost::system::error_code ec;
+  co_await asio::async_write(to, asio::buffer(in), asio::redirect_error(asio::use_awaitable, ec));
+  to.close();
   std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(p.stdout_fd(), buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
-  p.stop(std::chrono::milliseconds(100));
+  co_await asio::async_read(from, asio::dynamic_buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec, "cancelled");
+  co_await p.async_stop(std::chrono::milliseconds(100));
   try {
-    return Json::parse(out);
+    co_return Json::parse(out);
   } catch (const Json::parse_error&) {
     throw Error("command " + spec.exec[0] + " printed no JSON value: " + out.substr(0, 200));
   }
@@ -135,22 +139,18 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name) {
     auto spec_it = graph_.deps.find(name);
     const DepSpec spec = spec_it != graph_.deps.end() ? spec_it->second : DepSpec{name, {}, {}, {}};
     const Json params = co_await params_of(spec);
-    if (spec.exec.empty() && !graph_.functions.count(name)) throw Error("no function is registered under this name");
-    // The function runs on the blocking executor; the run loop goes on meanwhile.
+    if (!spec.exec.empty()) {
+      const std::string dir = std::filesystem::path(graph_.file).parent_path().string();
+      co_return co_await run_exec(spec, params, dir.empty() ? "." : dir, on_process_);
+    }
+    if (!graph_.functions.count(name)) throw Error("no function is registered under this name");
+    // A native function runs on the blocking executor; the run loop goes on meanwhile.
     co_return co_await asio::co_spawn(
-        blocking_, [this, &spec, &params]() -> asio::awaitable<Json> { co_return call(spec, params); },
+        blocking_, [this, &spec, &params]() -> asio::awaitable<Json> { co_return graph_.functions.at(spec.name)(params); },
         asio::use_awaitable);
   } catch (const std::exception& e) {
     throw Error("dep '" + name + "' failed: " + e.what());
   }
-}
-
-Json DepResolver::call(const DepSpec& spec, const Json& params) const {
-  if (!spec.exec.empty()) {
-    const std::string dir = std::filesystem::path(graph_.file).parent_path().string();
-    return run_exec(spec, params, dir.empty() ? "." : dir, on_process_);
-  }
-  return graph_.functions.at(spec.name)(params);
 }
 
 DepCache DepResolver::resolved() const {

@@ -1,6 +1,7 @@
 // Deps of one graph run: each function's value computed at most once (concurrent users share one
 // computation), parameters that are deps resolved concurrently first, blocking functions run on a
-// separate executor so the run loop never stalls. A pre-seeded value is never computed. The first
+// separate executor so the run loop never stalls; `exec` commands are awaited asynchronously on the
+// loop (see run_exec). A pre-seeded value is never computed. The first
 // failure fails the deps being awaited at once; siblings still running finish in the background
 // and their values are dropped. Make it with std::make_shared; the graph must outlive every dep
 // function still running.
@@ -46,14 +47,13 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   static boost::asio::awaitable<void> fetch_into(std::shared_ptr<DepResolver> self, std::string name,
                                                  std::shared_ptr<std::vector<Json>> out, size_t i);
   boost::asio::awaitable<Json> params_of(const DepSpec& spec);
-  Json call(const DepSpec& spec, const Json& params) const;
 
   const Graph& graph_;
   DepCache seeded_;
   boost::asio::any_io_executor blocking_;
   Recall recall_;
   GraphObserver* observer_;
-  OnProcess on_process_;  // called from the blocking thread
+  OnProcess on_process_;  // called on the run's loop
   std::map<std::string, std::shared_ptr<Slot>> slots_;
 };
 

@@ -58,11 +58,11 @@ Json field_json(const Field& f) {
   return out;
 }
 
-Json node_json(const NodeType& n) {
+Json node_json(const NodeType& n, const std::string& engine) {
   Json fields = Json::array();
   for (const auto& f : n.fields) fields.push_back(field_json(f));
   Json out{{"instruction", n.instruction_text()}, {"fields", std::move(fields)}, {"next", n.next}};
-  out["engine"] = n.engine.value_or("local");
+  out["engine"] = n.engine.value_or(engine);
   return out;
 }
 
@@ -78,7 +78,7 @@ Json dep_json(const DepSpec& d) {
 
 Json graph_json(const Graph& graph) {
   Json nodes = Json::object(), deps = Json::object();
-  for (const auto& [name, n] : graph.nodes) nodes[name] = node_json(n);
+  for (const auto& [name, n] : graph.nodes) nodes[name] = node_json(n, graph.engine);
   for (const auto& [name, d] : graph.deps) deps[name] = dep_json(d);
   Json engines = Json::array();
   for (const auto& [name, e] : graph.engines) engines.push_back(name);

@@ -22,7 +22,8 @@ class GraphLoader {
   Graph load(const YAML::Node& root) {
     if (!root.IsMap() || !root["graph"])
       throw ConfigError({file_, 1}, "missing `graph: <name>` (a chain file has `chain:` instead)");
-    refuse_unknown_keys(file_, root, {"graph", "start", "max_iters", "engines", "types", "functions", "nodes"},
+    refuse_unknown_keys(file_, root,
+                        {"graph", "start", "max_iters", "engine", "engines", "broker", "types", "functions", "nodes"},
                         "the graph file");
     Graph g;
     g.name = scalar_as<std::string>(file_, root["graph"], "`graph`");
@@ -34,11 +35,19 @@ class GraphLoader {
         throw ConfigError(where(file_, root["max_iters"]), "`max_iters` must be 0 (unlimited) or more");
     }
     if (root["engines"]) g.engines = parse_engines(root["engines"], file_, dir_);
+    if (root["broker"]) g.broker = parse_broker_limits(root["broker"], file_);
+    if (root["engine"]) {
+      g.engine = scalar_as<std::string>(file_, root["engine"], "`engine`");
+      if (g.engine != "local" && !g.engines.count(g.engine))
+        throw ConfigError(where(file_, root["engine"]), "the graph's engine '" + g.engine + "' is not declared");
+    }
     if (root["types"]) load_types(file_, root["types"], g.types);
     if (!root["nodes"] || !root["nodes"].IsMap() || root["nodes"].size() == 0)
       throw ConfigError(where(file_, root), "`nodes` must be a non-empty mapping of node name to node");
     for (const auto& kv : root["nodes"]) g.nodes[kv.first.Scalar()].name = kv.first.Scalar();  // names first
     for (const auto& kv : root["nodes"]) load_node(kv.first, kv.second, g);
+    for (auto& [name, node] : g.nodes)
+      if (!node.engine) node.engine = g.engine;  // every model call of a node uses its engine
     if (root["functions"]) load_functions(root["functions"], g);
     return g;
   }

@@ -55,7 +55,8 @@ EngineLM::EngineLM(Broker& broker, std::string default_engine, Sampling sampling
 asio::awaitable<LMReply<Json>> EngineLM::ask(const std::string& engine, std::vector<ChatMessage> messages,
                                              const TypePtr& type) {
   if (!broker_) co_return co_await ask(engine_for_(engine), std::move(messages), type);
-  const Lease lease = broker_->acquire(engine);  // held for this call: never stopped under it
+  // Held for this call alone: never stopped under it, and nothing held between calls.
+  const Lease lease = co_await broker_->async_acquire(engine, asio::use_awaitable);
   co_return co_await ask(lease.engine(), std::move(messages), type);
 }
 
@@ -84,7 +85,8 @@ asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMes
   throw Error("no valid reply after " + std::to_string(retries_ + 1) + " attempts: " + reason);
 }
 
-asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const std::vector<std::string>& types,
+asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const NodeType& from,
+                                                            const std::vector<std::string>& types,
                                                             const Json& context) {
   const Json schema{{"type", "object"},
                     {"properties", {{"next", {{"enum", types}}}}},
@@ -96,7 +98,7 @@ asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const std::vector<st
   std::vector<ChatMessage> messages{
       {"system", "You route an agent: choose what comes next (`end` ends the run).\n\n" + type->instruction()},
       {"user", "Current state:\n" + context.dump(2) + "\n\nChoose one of: " + options}};
-  LMReply<Json> reply = co_await ask(default_engine_, std::move(messages), type);
+  LMReply<Json> reply = co_await ask(from.engine.value_or(default_engine_), std::move(messages), type);
   co_return LMReply<std::string>{reply.value.at("next").get<std::string>(), reply.tokens, reply.queue_ns,
                                  reply.generate_ns};
 }
@@ -111,10 +113,11 @@ asio::awaitable<LMReply<Json>> EngineLM::fill(const NodeType& target, const Json
   co_return co_await ask(target.engine.value_or(default_engine_), std::move(messages), type);
 }
 
-asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const std::vector<std::string>& types,
+asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const NodeType& from,
+                                                            const std::vector<std::string>& types,
                                                             const Json& context) {
   const int64_t start = now_ns();
-  LMReply<std::string> reply = co_await inner_.choose_type(types, context);
+  LMReply<std::string> reply = co_await inner_.choose_type(from, types, context);
   record({"choose", reply.value, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
   co_return reply;
 }

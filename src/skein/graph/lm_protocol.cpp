@@ -22,7 +22,7 @@ asio::awaitable<LMReply<Json>> GraphLM::make(const TraceEntry& node, const NodeT
 asio::awaitable<LMReply<std::string>> GraphLM::decide(const NodeType& type, const TraceEntry& node) {
   if (type.next.empty()) co_return LMReply<std::string>{"end", {}};
   if (type.next.size() == 1) co_return LMReply<std::string>{type.next[0], {}};
-  co_return co_await choose_type(type.next, node.fields);
+  co_return co_await choose_type(type, type.next, node.fields);
 }
 
 }  // namespace skein

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <csignal>
 
+#include "engine/process/subprocess.hpp"
 #include "registry_impl.hpp"
 
 namespace skein {
@@ -80,7 +81,7 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
         run->groups.erase(group);
       }
     });
-    if (kill_now) ::kill(-group, SIGKILL);
+    if (kill_now) kill_group(group, SIGKILL);
   };
   o.answer_gates = [this, run](const NodeType& node, const std::vector<const Field*>& fields, const Json&) {
     return open_gates(run, node, fields);
@@ -250,7 +251,7 @@ bool RunRegistry::cancel(const std::string& id) {
     run->cancel_requested = true;
     groups.assign(run->groups.begin(), run->groups.end());
   }
-  for (int g : groups) ::kill(-g, SIGKILL);  // the exec deps' whole process groups
+  for (int g : groups) kill_group(g, SIGKILL);  // the exec deps' whole process groups
   if (run->stop) run->stop->request();       // a chain run
   asio::post(impl_->io, [run] {
     run->signal.emit(asio::cancellation_type::terminal);

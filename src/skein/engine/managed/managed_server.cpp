@@ -167,13 +167,13 @@ bool stop_recorded_server(const ServerRecord& r) {
   if (r.pid > 1 && is_server_process(r.pid, r.backend)) {
     // Not our child (its Skein is gone): wait for its exit through a pidfd, then make sure.
     const int pidfd = int(::syscall(SYS_pidfd_open, r.pid, 0));
-    ::kill(-r.pid, SIGTERM);
+    kill_group(r.pid, SIGTERM);
     if (pidfd >= 0) {
       pollfd p{pidfd, POLLIN, 0};
       ::poll(&p, 1, 5000);
       ::close(pidfd);
     }
-    ::kill(-r.pid, SIGKILL);
+    kill_group(r.pid, SIGKILL);
     stopped = true;
   }
   std::error_code ec;

@@ -21,11 +21,27 @@
 #include <utility>
 
 #include "skein/error.hpp"
+#include "watchdog.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 extern char** environ;
 
 namespace skein {
 namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
 
 // PR_SET_PDEATHSIG fires when the *thread* that forked exits, so every fork happens on this one
 // thread, which lives until the process ends.
@@ -45,6 +61,11 @@ class Spawner {
       cv_.notify_one();
     }
     return result.get();
+  }
+  void post(std::function<void()> task) {
+    std::lock_guard l(mu_);
+    tasks_.push_back(std::move(task));
+    cv_.notify_one();
   }
 
  private:
@@ -66,6 +87,42 @@ class Spawner {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
+};
+
+// Reaps children that were killed without waiting for them (a Subprocess destroyed on a loop).
+class Reaper {
+ public:
+  static Reaper& instance() {
+    static Reaper* r = new Reaper();  // never destroyed: a detached thread uses it
+    return *r;
+  }
+  void reap(pid_t pid) {
+    std::lock_guard l(mu_);
+    pids_.push_back(pid);
+    cv_.notify_one();
+  }
+
+ private:
+  Reaper() {
+    std::thread([this] { loop(); }).detach();
+  }
+  void loop() {
+    for (;;) {
+      pid_t pid;
+      {
+        std::unique_lock l(mu_);
+        cv_.wait(l, [&] { return !pids_.empty(); });
+        pid = pids_.front();
+        pids_.pop_front();
+      }
+      ::waitpid(pid, nullptr, 0);
+      kill_group(pid, SIGKILL);  // what the leader left behind
+      watchdog_forget(pid);
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<pid_t> pids_;
 };
 
 std::string find_program(const std::string& name) {
@@ -106,10 +163,16 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 // Between fork and exec only async-signal-safe calls.
 [[noreturn]] void exec_child(const char* program, char** argv, char** envp, const char* cwd, int in_fd, int out_fd,
-                             int err_fd, pid_t parent) {
+                             int err_fd, pid_t parent, int watchdog) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // Skein died before the line above
+  const int32_t self = int32_t(::getpid());
+  if (watchdog >= 0 && ::write(watchdog, &self, sizeof self) != sizeof self) ::_exit(127);  // announced first
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);  // Skein ignores it; the program gets the usual default
   const int devnull = ::open("/dev/null", O_RDWR);
   ::dup2(in_fd >= 0 ? in_fd : devnull, 0);
   ::dup2(out_fd >= 0 ? out_fd : devnull, 1);
@@ -121,7 +184,10 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 }  // namespace
 
-Subprocess Subprocess::spawn(const SpawnOptions& o) {
+namespace {
+
+// The whole spawn, with the fork on the calling thread (the spawner thread: see Spawner).
+Subprocess spawn_here(const SpawnOptions& o, Subprocess (*make)(pid_t, int, int)) {
   if (o.argv.empty()) throw Error("no command to run");
   std::string program = find_program(o.argv[0]);
   std::vector<std::string> args = o.argv, env = environment(o.env);
@@ -134,28 +200,57 @@ Subprocess Subprocess::spawn(const SpawnOptions& o) {
   if (o.stdout_pipe && ::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
   if (o.stdin_pipe && ::pipe2(in_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
   const pid_t parent = ::getpid();
-  const pid_t pid = Spawner::instance().run([&] {
-    auto argv = pointers(args), envp = pointers(env);
-    const pid_t child = ::fork();
-    if (child == 0)
-      exec_child(program.c_str(), argv.data(), envp.data(), o.cwd.empty() ? nullptr : o.cwd.c_str(), in_fds[0],
-                 o.stdout_pipe ? pipe_fds[1] : log_fd, log_fd, parent);
-    return child;
-  });
+  const int watchdog = watchdog_fd();
+  auto argv = pointers(args), envp = pointers(env);
+  const pid_t pid = ::fork();
+  if (pid == 0)
+    exec_child(program.c_str(), argv.data(), envp.data(), o.cwd.empty() ? nullptr : o.cwd.c_str(), in_fds[0],
+               o.stdout_pipe ? pipe_fds[1] : log_fd, log_fd, parent, watchdog);
+  const int fork_errno = errno;
   if (log_fd >= 0) ::close(log_fd);
   if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);
   if (in_fds[0] >= 0) ::close(in_fds[0]);
   if (pid < 0) {
     if (pipe_fds[0] >= 0) ::close(pipe_fds[0]);
     if (in_fds[1] >= 0) ::close(in_fds[1]);
-    throw Error("cannot start '" + o.argv[0] + "': " + std::strerror(errno));
+    throw Error("cannot start '" + o.argv[0] + "': " + std::strerror(fork_errno));
   }
   ::setpgid(pid, pid);  // also from here, so the group exists before anyone signals it
+  return make(pid, pipe_fds[0], in_fds[1]);
+}
+
+}  // namespace
+
+Subprocess Subprocess::spawn(const SpawnOptions& o) {
+  return Spawner::instance().run([&] { return spawn_here(o, &Subprocess::adopt); });
+}
+
+asio::awaitable<Subprocess> Subprocess::async_spawn(SpawnOptions o) {
+  auto initiate = [o = std::move(o)](auto handler) mutable {
+    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    Spawner::instance().post([o = std::move(o), h, work]() mutable {
+      std::exception_ptr error;
+      Subprocess p;
+      try {
+        p = spawn_here(o, &Subprocess::adopt);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      auto ex = work.get_executor();
+      asio::post(ex, [h, work = std::move(work), error, p = std::move(p)]() mutable { std::move (*h)(error, std::move(p)); });
+    });
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, Subprocess)>(
+      std::move(initiate), asio::use_awaitable);
+}
+
+Subprocess Subprocess::adopt(pid_t pid, int stdout_fd, int stdin_fd) {
   Subprocess p;
   p.pid_ = pid;
   p.pidfd_ = int(::syscall(SYS_pidfd_open, pid, 0));
-  p.stdout_fd_ = pipe_fds[0];
-  p.stdin_fd_ = in_fds[1];
+  p.stdout_fd_ = stdout_fd;
+  p.stdin_fd_ = stdin_fd;
   return p;
 }
 
@@ -168,7 +263,7 @@ Subprocess::Subprocess(Subprocess&& o) noexcept
 
 Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
   if (this != &o) {
-    stop();
+    abandon();
     pid_ = std::exchange(o.pid_, -1);
     pidfd_ = std::exchange(o.pidfd_, -1);
     stdout_fd_ = std::exchange(o.stdout_fd_, -1);
@@ -178,7 +273,17 @@ Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
   return *this;
 }
 
-Subprocess::~Subprocess() { stop(); }
+Subprocess::~Subprocess() { abandon(); }
+
+// Never blocks: a child still running is killed with its group and reaped by the reaper thread.
+void Subprocess::abandon() {
+  if (pid_ <= 1) return;
+  if (poll()) return finish();
+  kill_group(pid_, SIGKILL);
+  Reaper::instance().reap(pid_);
+  pid_ = -1;  // the reaper's now
+  close_fds();
+}
 
 int Subprocess::release_stdout() { return std::exchange(stdout_fd_, -1); }
 
@@ -200,35 +305,70 @@ bool Subprocess::wait_exit(std::chrono::milliseconds timeout) {
   return poll().has_value();
 }
 
-// Signals the child's whole group. The pid is checked, never -1 or 1: kill(-1) would reach every
-// process we may signal.
-static void signal_group(pid_t group, int sig) {
-  if (group > 1) ::kill(-group, sig);
+void kill_group(pid_t pgid, int sig) {
+  if (pgid > 1) ::kill(-pgid, sig);
+}
+
+void Subprocess::signal(int sig) {
+  if (pid_ > 1 && !status_) kill_group(pid_, sig);
 }
 
 void Subprocess::stop(std::chrono::milliseconds grace) {
   if (pid_ <= 1) return;
-  const pid_t group = pid_;
   if (!poll()) {
-    signal_group(group, SIGTERM);
-    if (!wait_exit(grace)) signal_group(group, SIGKILL);
-    while (!wait_exit(std::chrono::milliseconds(1000))) signal_group(group, SIGKILL);
+    kill_group(pid_, SIGTERM);
+    if (!wait_exit(grace)) kill_group(pid_, SIGKILL);
+    while (!wait_exit(std::chrono::milliseconds(1000))) kill_group(pid_, SIGKILL);
   }
-  signal_group(group, SIGKILL);  // anything the leader left behind in its group
-  close_fds();
+  finish();
 }
 
 void Subprocess::kill() {
   if (pid_ <= 1) return;
   const pid_t group = pid_;
-  signal_group(group, SIGKILL);
-  while (!wait_exit(std::chrono::milliseconds(1000))) signal_group(group, SIGKILL);
+  kill_group(group, SIGKILL);
+  while (!wait_exit(std::chrono::milliseconds(1000))) kill_group(group, SIGKILL);
   // The rest of the group dies as the kernel delivers the signal: wait for that (bounded), so that
   // when kill() returns no process of the group is left.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (process_group_alive(group) && std::chrono::steady_clock::now() < deadline) {
-    signal_group(group, SIGKILL);
+    kill_group(group, SIGKILL);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  finish();
+}
+
+asio::awaitable<int> Subprocess::async_wait() {
+  if (!poll() && pidfd_ >= 0) {
+    asio::posix::stream_descriptor exit_fd(co_await asio::this_coro::executor, ::dup(pidfd_));
+    co_await exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
+  }
+  while (!poll()) {  // no pidfd (old kernel): a short timer between looks
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  co_return *status_;
+}
+
+asio::awaitable<void> Subprocess::async_stop(std::chrono::milliseconds grace) {
+  if (pid_ <= 1) co_return;
+  try {
+    if (!poll()) {
+      kill_group(pid_, SIGTERM);
+      auto exited = co_await (async_wait() || sleep_for(grace));
+      if (exited.index() == 1) kill_group(pid_, SIGKILL), co_await async_wait();
+    }
+  } catch (...) {
+    abandon();  // cancelled: the group goes at once
+    throw;
+  }
+  finish();
+}
+
+void Subprocess::finish() {
+  if (pid_ > 1) {
+    kill_group(pid_, SIGKILL);  // anything the leader left behind in its group
+    watchdog_forget(pid_);
   }
   close_fds();
 }

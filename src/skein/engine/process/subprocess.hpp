@@ -1,10 +1,19 @@
-// Child processes that cannot outlive Skein: each is the leader of its own process group (so a
-// stop reaches everything it started), gets SIGKILL when Skein dies (PR_SET_PDEATHSIG, armed from a
-// spawner thread that lives as long as the process), reads /dev/null and writes to a log file or a
-// pipe.
+// Child processes that cannot outlive Skein: the one owner of process groups in Skein (spawn,
+// guarded group kill, stop with a grace period, wait). Every child is the leader of its own process
+// group (so a stop reaches everything it started), gets SIGKILL when Skein dies (PR_SET_PDEATHSIG,
+// armed from a spawner thread that lives as long as the process) and is announced to the watchdog
+// (watchdog.hpp), which kills its whole group, grandchildren included, if Skein is killed. It reads
+// /dev/null or a pipe and writes to a log file or a pipe.
+//
+// What blocks: `spawn`, `stop`, `kill` and `poll`-free waits block the calling thread (engine
+// threads, the broker's lifecycle executor). On a loop use `async_spawn`, `async_wait` and
+// `async_stop`, which wait on the child's pidfd without a thread. The destructor never blocks: a
+// child still running is killed with its group and reaped by a reaper thread.
 #pragma once
+#include <signal.h>
 #include <sys/types.h>
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -24,8 +33,12 @@ struct SpawnOptions {
 
 class Subprocess {
  public:
-  // Throws skein::Error when the program cannot be found or started.
+  // Throws skein::Error when the program cannot be found or started. Blocks while the spawner
+  // thread forks (about a millisecond).
   static Subprocess spawn(const SpawnOptions& options);
+  // The same without blocking: the fork runs on the spawner thread, the coroutine resumes on its
+  // executor.
+  static boost::asio::awaitable<Subprocess> async_spawn(SpawnOptions options);
 
   Subprocess() = default;
   Subprocess(Subprocess&& other) noexcept;
@@ -40,13 +53,24 @@ class Subprocess {
 
   // The exit status once the child has exited (reaped here); nothing while it runs.
   std::optional<int> poll();
-  // SIGTERM to the whole group, SIGKILL to it after `grace`; reaps the child. Idempotent.
+  // SIGTERM to the whole group, SIGKILL to it after `grace`; reaps the child. Idempotent. Blocks.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
-  // SIGKILL to the whole group at once (cancellation); reaps the child.
+  // SIGKILL to the whole group at once (cancellation); reaps the child. Blocks briefly.
   void kill();
+  // `sig` to the whole group, now; never blocks.
+  void signal(int sig);
+
+  // The exit status, once the child has exited; waits on its pidfd without blocking the loop.
+  boost::asio::awaitable<int> async_wait();
+  // SIGTERM to the group, SIGKILL after `grace`, then the exit (reaped) and SIGKILL to what is left
+  // of the group. Never blocks the loop; safe to cancel (the group is then killed at once).
+  boost::asio::awaitable<void> async_stop(std::chrono::milliseconds grace);
 
  private:
+  static Subprocess adopt(pid_t pid, int stdout_fd, int stdin_fd);
   bool wait_exit(std::chrono::milliseconds timeout);
+  void abandon();
+  void finish();  // reaped: the rest of the group killed, fds closed, the watchdog told
   void close_fds();
   pid_t pid_ = -1;
   int pidfd_ = -1;
@@ -54,6 +78,10 @@ class Subprocess {
   int stdin_fd_ = -1;
   std::optional<int> status_;
 };
+
+// `sig` to every process of group `pgid`. The only group kill in Skein: it refuses pgid <= 1 (kill(-1)
+// would reach every process we may signal). Never blocks.
+void kill_group(pid_t pgid, int sig = SIGKILL);
 
 // Whether any live (not zombie) process of group `pgid` exists, from the process listing.
 bool process_group_alive(pid_t pgid);
