@@ -64,7 +64,8 @@ TEST_F(ManagedServerTest, StartsOnFirstLeaseServesAndStopsOnRelease) {
   GenerateResult g = generate_sync(lease.engine(), r);
   ASSERT_TRUE(g.ok()) << g.error;
   EXPECT_TRUE(r.output->validate(Json::parse(g.text)).empty()) << g.text;
-  lease.release();  // keep_alive 0: stopped at once
+  lease.release();  // keep_alive 0: stopped at once, on the lifecycle executor
+  broker.settle();
   EXPECT_FALSE(process_group_alive(pid));
   EXPECT_TRUE(recorded_servers().empty());
 }
@@ -113,13 +114,18 @@ TEST_F(ManagedServerTest, EarlyExitIsReportedWithTheLastLogLines) {
   EXPECT_TRUE(recorded_servers().empty());
 }
 
-TEST_F(ManagedServerTest, KillMinus9OfSkeinLeavesNoServerBehind) {
+TEST_F(ManagedServerTest, KillMinus9OfSkeinLeavesNoServerBehindGrandchildrenIncluded) {
   // A skein process holding a managed server: `skein warmup` would stop it, so run a chain whose
-  // engine is the server on many records, and SIGKILL skein once its server is up.
+  // engine is the server on many records, and SIGKILL skein once its server is up. The server's
+  // command forks a grandchild first (as vLLM does): PR_SET_PDEATHSIG alone would leave it behind.
   const fs::path dir = state_ / "job";
   fs::create_directories(dir);
+  const fs::path wrapper = dir / "llama-server-wrapper";
+  std::ofstream(wrapper) << "#!/bin/sh\nsleep 1000 &\necho $! > " << (dir / "grandchild.pid").string()
+                         << "\nexec " << SKEIN_LLAMA_SERVER << " \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
   std::ofstream(dir / "chain.yaml") << "chain: held\nengines:\n  srv:\n    backend: llama-server\n    model: "
-                                    << test::model_path("local")
+                                    << test::model_path("local") << "\n    command: " << wrapper.string()
                                     << "\n    parallel: 1\n    context: 1024\n    args: [--no-jinja, -t, '1']\n"
                                        "types:\n  T: {type: object, properties: {n: {type: integer}}, required: [n]}\n"
                                        "batch_size: 1\nsteps:\n  - step: s\n    engine: srv\n    output: T\n"
@@ -148,15 +154,21 @@ TEST_F(ManagedServerTest, KillMinus9OfSkeinLeavesNoServerBehind) {
     std::this_thread::yield();
   }
   ASSERT_TRUE(process_group_alive(server_pid));
+  int grandchild = 0;
+  std::ifstream(dir / "grandchild.pid") >> grandchild;
+  ASSERT_GT(grandchild, 1);
+  ASSERT_EQ(::kill(grandchild, 0), 0) << "the grandchild runs";
   ::kill(skein_process.pid(), SIGKILL);  // only skein itself; its server must follow by itself
-  skein_process.poll();
-  const int pidfd = int(::syscall(SYS_pidfd_open, server_pid, 0));
-  if (pidfd >= 0) {  // wait for the server's exit (the kernel signals it when skein dies)
-    pollfd p{pidfd, POLLIN, 0};
-    ::poll(&p, 1, 10000);
-    ::close(pidfd);
-  }
-  EXPECT_FALSE(process_group_alive(server_pid)) << "llama-server " << server_pid << " survived kill -9 of skein";
+  while (!skein_process.poll()) std::this_thread::yield();
+  // The server (PR_SET_PDEATHSIG) and its grandchild (the watchdog) die as the kernel delivers the
+  // signals: wait for the condition, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (process_group_alive(server_pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_FALSE(process_group_alive(server_pid)) << "the server's group " << server_pid << " survived kill -9 of skein";
+  std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  EXPECT_TRUE(line.empty() || line.find(") Z") != std::string::npos) << "grandchild left: " << line;
   // `skein kill --all` cleans the stale record.
   SpawnOptions k;
   k.argv = {std::string(SKEIN_BINARY_DIR) + "/skein", "kill", "--all"};

@@ -152,11 +152,14 @@ TEST(BrokerTest, KeepAliveZeroReleasesAtOnceAndNegativeNever) {
   b.add(test_config("zero", 0));
   b.add(test_config("forever", -1));
   b.acquire("zero").release();
+  b.settle();  // stops run on the lifecycle executor
   EXPECT_EQ(state_of(b, "zero"), "stopped");
   b.acquire("forever").release();
   b.flush(false);
+  b.settle();
   EXPECT_EQ(state_of(b, "forever"), "ready");
   b.flush(true);
+  b.settle();
   EXPECT_EQ(state_of(b, "forever"), "stopped");
 }
 
@@ -167,6 +170,7 @@ TEST(BrokerTest, NeitherFlushStopsALeasedEngine) {
   Lease l = b.acquire("a");
   b.flush(false);
   b.flush(true);
+  b.settle();
   EXPECT_EQ(state_of(b, "a"), "ready");
   EXPECT_EQ(TestEngine::live().load(), 1);
   l.release();
@@ -180,8 +184,10 @@ TEST(BrokerTest, ForceFlushStopsRightAfterLastLeaseDrops) {
   Lease l2 = b.acquire("a");
   b.flush(true);
   l1.release();
+  b.settle();
   EXPECT_EQ(state_of(b, "a"), "ready");
   l2.release();
+  b.settle();
   EXPECT_EQ(state_of(b, "a"), "stopped");
   EXPECT_EQ(TestEngine::live().load(), 0);
 }
@@ -197,7 +203,7 @@ TEST(BrokerTest, EvictionPicksLeastRecentlyUsedIdleAndNeverALeasedOne) {
   Lease a = b.acquire("a");  // leased throughout
   b.acquire("b").release();  // idle, least recently used
   b.acquire("c").release();  // idle, more recent
-  Lease d = b.acquire("d");  // needs room: evicts b
+  Lease d = b.acquire("d");  // needs room: evicts b (and starts d once b has stopped)
   EXPECT_EQ(state_of(b, "b"), "stopped");
   EXPECT_EQ(state_of(b, "c"), "ready");
   EXPECT_EQ(state_of(b, "a"), "ready");
@@ -262,6 +268,7 @@ TEST(BrokerTest, ExceptionWhileHoldingALeaseLeaksNothing) {
     throw std::runtime_error("user code failed");
   } catch (const std::runtime_error&) {
   }
+  b.settle();
   EXPECT_EQ(state_of(b, "a"), "stopped");
   EXPECT_EQ(TestEngine::live().load(), 0);
 }
@@ -294,6 +301,7 @@ TEST(BrokerTest, AnEngineThatDiedIsStartedAgainAtTheNextLease) {
   static_cast<TestEngine&>(l.engine()).die();
   EXPECT_FALSE(generate_sync(l.engine(), {}).ok());
   l.release();  // the dead engine is not kept
+  b.settle();
   EXPECT_EQ(state_of(b, "a"), "stopped");
   Lease again = b.acquire("a");
   EXPECT_TRUE(generate_sync(again.engine(), {}).ok());

@@ -75,7 +75,8 @@ asio::awaitable<ExecWorker*> ApplyCalls::exec_worker(const Apply& a, const std::
     if (dir.empty()) dir = ".";
     std::optional<std::chrono::milliseconds> timeout;
     if (a.timeout) timeout = std::chrono::milliseconds(int64_t(*a.timeout * 1000));
-    worker = co_await ExecWorker::start(a.command, dir, (run_dir_ / path / "stderr.log").string(), timeout);
+    const std::string log = (run_dir_ / path / "stderr.log").string();  // no temporaries in a co_await (GCC 12)
+    worker = co_await ExecWorker::start(a.command, dir, log, timeout);
   }
   co_return worker.get();
 }

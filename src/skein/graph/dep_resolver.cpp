@@ -140,8 +140,10 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name) {
     const DepSpec spec = spec_it != graph_.deps.end() ? spec_it->second : DepSpec{name, {}, {}, {}};
     const Json params = co_await params_of(spec);
     if (!spec.exec.empty()) {
-      const std::string dir = std::filesystem::path(graph_.file).parent_path().string();
-      co_return co_await run_exec(spec, params, dir.empty() ? "." : dir, on_process_);
+      // Named, not a temporary in the co_await: GCC 12 destroys a ?: temporary there twice.
+      std::string cwd = std::filesystem::path(graph_.file).parent_path().string();
+      if (cwd.empty()) cwd = ".";
+      co_return co_await run_exec(spec, params, cwd, on_process_);
     }
     if (!graph_.functions.count(name)) throw Error("no function is registered under this name");
     // A native function runs on the blocking executor; the run loop goes on meanwhile.
