@@ -45,9 +45,7 @@ asio::awaitable<Json> run_exec(const DepSpec& spec, const Json& params, const st
   boost::system::error_code ec;
   co_await asio::async_write(to, asio::buffer(in), asio::redirect_error(asio::use_awaitable, ec));
   to.close();
-  std::string out;
-  co_await asio::async_read(from, asio::dynamic_buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-  if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec, "cancelled");
+  const std::string out = co_await read_to_end(from);
   co_await p.async_stop(std::chrono::milliseconds(100));
   try {
     co_return Json::parse(out);

@@ -37,23 +37,6 @@ std::string expand(const std::string& arg, const std::map<std::string, std::stri
   return out;
 }
 
-asio::awaitable<std::string> read_all(asio::posix::stream_descriptor& out) {
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    boost::system::error_code ec;
-    const size_t n = co_await out.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-    text.append(buf, n);
-    if (ec == asio::error::eof) co_return text;
-    if (ec) throw boost::system::system_error(ec);
-  }
-}
-
-asio::awaitable<void> expire(std::chrono::milliseconds after) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, after);
-  co_await timer.async_wait(asio::use_awaitable);
-}
-
 class CliEngine final : public AsyncEngine {
  public:
   CliEngine(std::string name, CliOptions o) : AsyncEngine(name, o.parallel), o_(std::move(o)) {
@@ -65,23 +48,27 @@ class CliEngine final : public AsyncEngine {
  protected:
   asio::awaitable<GenerateResult> generate(const GenerateRequest& req) override {
     SpawnOptions spawn{cli_arguments(o_, req), {}, "", o_.log_file, true};
-    Subprocess process = Subprocess::spawn(spawn);
+    Subprocess process = co_await Subprocess::async_spawn(std::move(spawn));
     asio::posix::stream_descriptor out(io(), process.release_stdout());
     std::variant<std::string, std::monostate> got;
+    std::exception_ptr cancelled;
     try {
-      got = co_await (read_all(out) || expire(o_.timeout));
+      got = co_await (read_to_end(out) || async_sleep(o_.timeout));
     } catch (...) {
-      process.kill();  // cancelled: the whole group goes at once
-      throw;
+      cancelled = std::current_exception();
+    }
+    if (cancelled) {
+      co_await asio::this_coro::reset_cancellation_state();  // to await the kill itself
+      co_await process.async_kill();  // the whole group goes at once
+      std::rethrow_exception(cancelled);
     }
     GenerateResult r;
     if (got.index() == 1) {
-      process.kill();
+      co_await process.async_kill();
       r.error = "command timed out after " + std::to_string(o_.timeout.count()) + " ms";
       co_return r;
     }
-    co_await wait_exit(process);
-    const int status = process.poll().value_or(-1);
+    const int status = co_await process.async_wait();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       r.error = "command exited with status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
                 "; last lines of " + o_.log_file + ":\n" + tail_lines(o_.log_file, 10);
@@ -93,13 +80,6 @@ class CliEngine final : public AsyncEngine {
   }
 
  private:
-  // Stdout closed; the exit follows. Waits on the pidfd without blocking the loop.
-  asio::awaitable<void> wait_exit(Subprocess& p) {
-    if (p.poll() || p.pidfd() < 0) co_return;
-    asio::posix::stream_descriptor exit_fd(io(), ::dup(p.pidfd()));
-    co_await exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
-  }
-
   std::string extract(const std::string& text) const {
     if (o_.extract.empty()) return text;
     try {

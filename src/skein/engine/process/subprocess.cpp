@@ -26,6 +26,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -38,10 +40,6 @@ namespace {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
 
 // PR_SET_PDEATHSIG fires when the *thread* that forked exits, so every fork happens on this one
 // thread, which lives until the process ends.
@@ -305,6 +303,19 @@ bool Subprocess::wait_exit(std::chrono::milliseconds timeout) {
   return poll().has_value();
 }
 
+asio::awaitable<void> async_sleep(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+asio::awaitable<std::string> read_to_end(asio::posix::stream_descriptor& pipe) {
+  std::string text;
+  boost::system::error_code ec;
+  co_await asio::async_read(pipe, asio::dynamic_buffer(text), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec && ec != asio::error::eof) throw boost::system::system_error(ec);
+  co_return text;
+}
+
 void kill_group(pid_t pgid, int sig) {
   if (pgid > 1) ::kill(-pgid, sig);
 }
@@ -355,12 +366,25 @@ asio::awaitable<void> Subprocess::async_stop(std::chrono::milliseconds grace) {
   try {
     if (!poll()) {
       kill_group(pid_, SIGTERM);
-      auto exited = co_await (async_wait() || sleep_for(grace));
+      auto exited = co_await (async_wait() || async_sleep(grace));
       if (exited.index() == 1) kill_group(pid_, SIGKILL), co_await async_wait();
     }
   } catch (...) {
     abandon();  // cancelled: the group goes at once
     throw;
+  }
+  finish();
+}
+
+asio::awaitable<void> Subprocess::async_kill() {
+  if (pid_ <= 1) co_return;
+  const pid_t group = pid_;
+  kill_group(group, SIGKILL);
+  co_await async_wait();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (process_group_alive(group) && std::chrono::steady_clock::now() < deadline) {
+    kill_group(group, SIGKILL);
+    co_await async_sleep(std::chrono::milliseconds(1));
   }
   finish();
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -65,6 +66,9 @@ class Subprocess {
   // SIGTERM to the group, SIGKILL after `grace`, then the exit (reaped) and SIGKILL to what is left
   // of the group. Never blocks the loop; safe to cancel (the group is then killed at once).
   boost::asio::awaitable<void> async_stop(std::chrono::milliseconds grace);
+  // SIGKILL to the group now; completes once the child is reaped and no process of the group is
+  // left (looked up every millisecond, for at most 2 s). Never blocks the loop.
+  boost::asio::awaitable<void> async_kill();
 
  private:
   static Subprocess adopt(pid_t pid, int stdout_fd, int stdin_fd);
@@ -78,6 +82,11 @@ class Subprocess {
   int stdin_fd_ = -1;
   std::optional<int> status_;
 };
+
+// The rest of a child's pipe, up to end-of-file, read without blocking the loop.
+boost::asio::awaitable<std::string> read_to_end(boost::asio::posix::stream_descriptor& pipe);
+// Completes after `d`: a timer on the coroutine's executor (for `||` with a child's wait).
+boost::asio::awaitable<void> async_sleep(std::chrono::milliseconds d);
 
 // `sig` to every process of group `pgid`. The only group kill in Skein: it refuses pgid <= 1 (kill(-1)
 // would reach every process we may signal). Never blocks.
