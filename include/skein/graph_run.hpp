@@ -107,7 +107,8 @@ struct GraphRunOptions {
   std::map<std::string, std::function<void(const TraceEntry&)>> effects;
   // Routes in code instead of the model: returns the next node type (or "end"), by node type.
   std::map<std::string, std::function<std::string(const TraceEntry&)>> handlers;
-  // Where blocking dep functions run, so they never stall the run loop (and other runs).
+  // Where user code runs (native dep functions, handlers, effects), so it never stalls the run loop
+  // (and other runs); unset: the run's own executor.
   boost::asio::any_io_executor blocking;
   GraphObserver* observer = nullptr;  // optional
   // Told, on the run's loop, when an `exec` dep's process group starts (true) and ends, so a host

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "engine/process/subprocess.hpp"
@@ -525,6 +526,78 @@ TEST(EngineLayerTest, AnExecApplyPastItsTimeoutIsAnErrorRecordAndTheNextRecordGo
   std::string line;
   std::getline(errors, line);
   EXPECT_NE(line.find("timeout"), std::string::npos) << line;
+}
+
+// Native deps, handlers and effects run on the registry's blocking pool, never on its loop.
+TEST(EngineLayerTest, UserCodeOfAGraphRunRunsOffTheLoop) {
+  const char* yaml = R"(graph: user
+start: A
+nodes:
+  A: {fields: {q: {type: string}}, next: [B]}
+  B: {fields: {v: {dep: native, type: integer}}, next: [B, end]}
+)";
+  Graph g = parse_graph(yaml, "/g/user.yaml");
+  std::mutex mu;
+  std::map<std::string, std::thread::id> where;
+  auto note = [&](const std::string& what) {
+    std::lock_guard l(mu);
+    where[what] = std::this_thread::get_id();
+  };
+  g.functions["native"] = [&](const Json&) {
+    note("dep");
+    return Json(1);
+  };
+  CountingFactory f;
+  Broker b({}, f.make());
+  EngineLM lm(b);
+  RunRegistry registry;
+  GraphJob job;
+  job.graph = std::make_shared<Graph>(std::move(g));
+  job.input = {{"q", "x"}};
+  job.lm = &lm;
+  job.handlers["B"] = [&](const TraceEntry&) {
+    note("handler");
+    return std::string("end");
+  };
+  job.effects["*"] = [&](const TraceEntry&) { note("effect"); };
+  std::promise<std::thread::id> loop;
+  asio::post(registry.executor(), [&] { loop.set_value(std::this_thread::get_id()); });
+  const std::thread::id loop_id = loop.get_future().get();
+  const std::string id = registry.submit(job);
+  ASSERT_TRUE(registry.wait_until(id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
+  EXPECT_EQ(registry.get(id)->state, RunState::done) << registry.get(id)->error;
+  std::lock_guard l(mu);
+  for (const char* what : {"dep", "handler", "effect"}) {
+    ASSERT_TRUE(where.count(what)) << what << " never ran";
+    EXPECT_NE(where[what], loop_id) << what << " ran on the registry's loop";
+  }
+}
+
+// A native Apply function runs on the blocking executor, not on the chain's loop (where progress is
+// reported).
+TEST(EngineLayerTest, ANativeApplyFunctionRunsOffTheChainsLoop) {
+  const fs::path dir = scratch("native");
+  std::ofstream(dir / "in.jsonl") << "{\"x\": 1}\n{\"x\": 2}\n";
+  Chain chain = parse_chain("chain: native\nsteps:\n  - apply: twice\n    fn: twice\n", (dir / "c.yaml").string());
+  std::mutex mu;
+  std::set<std::thread::id> fn_threads, loop_threads;
+  chain.functions["twice"] = [&](const Json& h) {
+    std::lock_guard l(mu);
+    fn_threads.insert(std::this_thread::get_id());
+    return std::vector<Json>{h["chain_input"], h["chain_input"]};
+  };
+  RunOptions ro;
+  ro.input_path = (dir / "in.jsonl").string();
+  ro.output_dir = (dir / "out").string();
+  ro.on_progress = [&](const RunProgress&) {
+    std::lock_guard l(mu);
+    loop_threads.insert(std::this_thread::get_id());
+  };
+  const RunSummary s = run_chain(chain, ro);
+  EXPECT_EQ(s.records_out, 4u);
+  std::lock_guard l(mu);
+  ASSERT_FALSE(fn_threads.empty());
+  for (const auto& t : fn_threads) EXPECT_EQ(loop_threads.count(t), 0u) << "the function ran on the chain's loop";
 }
 
 TEST(EngineLayerTest, BrokerLimitsComeFromTheFile) {

@@ -62,10 +62,15 @@ class GraphRun {
         trace_.push_back(std::move(current));
         const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
         if (o_.observer) o_.observer->node_done(trace_.size() - 1, here, node_start, now_ns());
-        run_effects(here);
+        if (!o_.effects.empty()) co_await run_effects(here);
         node_start = o_.observer ? now_ns() : 0;
-        std::optional<std::string> next = routed_in_code(*at_, here);
-        if (!next) next = counted(co_await o_.lm->decide(*at_, here));
+        std::optional<std::string> next;
+        if (const auto* handler = handler_of(*at_))
+          next = co_await on_blocking([&] { return (*handler)(here); });
+        else if (at_->next.size() < 2)
+          next = at_->next.empty() ? std::string(kEnd) : at_->next[0];
+        else
+          next = counted(co_await o_.lm->decide(*at_, here));
         check_successor(*at_, *next);
         if (*next == kEnd) break;
         at_ = &g_.nodes.at(*next);
@@ -147,13 +152,18 @@ class GraphRun {
     }
   }
 
-  // A native handler's choice or the only way on; nothing when the LM must decide.
-  std::optional<std::string> routed_in_code(const NodeType& node, const TraceEntry& entry) const {
-    if (!o_.handlers.empty())
-      if (auto h = o_.handlers.find(node.name); h != o_.handlers.end()) return h->second(entry);
-    if (node.next.empty()) return kEnd;
-    if (node.next.size() == 1) return node.next[0];
-    return std::nullopt;
+  // The native handler that routes from `node` in code, if one is registered.
+  const std::function<std::string(const TraceEntry&)>* handler_of(const NodeType& node) const {
+    if (o_.handlers.empty()) return nullptr;
+    auto h = o_.handlers.find(node.name);
+    return h == o_.handlers.end() ? nullptr : &h->second;
+  }
+
+  // User code (a handler, an effect) runs on the blocking executor; the loop goes on meanwhile.
+  template <typename F>
+  asio::awaitable<std::invoke_result_t<F&>> on_blocking(F f) {
+    using R = std::invoke_result_t<F&>;
+    co_return co_await asio::co_spawn(o_.blocking, [&]() -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
   }
 
   static void check_successor(const NodeType& node, const std::string& next) {
@@ -194,10 +204,13 @@ class GraphRun {
     return std::move(reply.value);
   }
 
-  void run_effects(const TraceEntry& entry) {
-    if (o_.effects.empty()) return;
+  asio::awaitable<void> run_effects(const TraceEntry& entry) {
     for (const char* key : {entry.type.c_str(), "*"})
-      if (auto it = o_.effects.find(key); it != o_.effects.end()) it->second(entry);
+      if (auto it = o_.effects.find(key); it != o_.effects.end())
+        co_await on_blocking([&] {
+          it->second(entry);
+          return true;
+        });
   }
 
   const Graph& g_;
