@@ -158,8 +158,7 @@ int main() {
              warm_async_pair_ns(1'000'000));
   fmt::print("| loop stall during a 500 ms engine start, async_acquire, max tick gap ms | {:.2f} | <= 5 |\n",
              loop_stall_ms(false));
-  fmt::print("| the same with the blocking acquire on the loop (the old way), ms | {:.2f} | |\n",
-             loop_stall_ms(true));
+  fmt::print("| the same with the blocking acquire on the loop (the old way), ms | {:.2f} | |\n", loop_stall_ms(true));
   const ChainFigures c = four_engine_chain(20'000);
   fmt::print("| chain over 4 instant engines, max_loaded 2, records/s (20,000 records) | {:.0f} | |\n",
              c.records_per_s);

@@ -18,7 +18,8 @@ namespace {
 
 class InstantLM : public GraphLM {
  public:
-  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&,const std::vector<std::string>& types, const Json&) override {
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& types,
+                                                    const Json&) override {
     co_return LMReply<std::string>{types.front(), {}};
   }
   asio::awaitable<LMReply<Json>> fill(const NodeType&, const Json&, const std::string&,

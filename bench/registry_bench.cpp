@@ -21,7 +21,8 @@ namespace {
 
 class InstantLM : public GraphLM {
  public:
-  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&,const std::vector<std::string>& t, const Json&) override {
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& t,
+                                                    const Json&) override {
     co_return LMReply<std::string>{t[0], {}};
   }
   asio::awaitable<LMReply<Json>> fill(const NodeType&, const Json&, const std::string&, const TraceEntry&) override {

@@ -2,8 +2,8 @@
 // live instances, and a factory that can delay or fail starts.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <boost/asio/io_context.hpp>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -100,7 +100,10 @@ inline std::string reply_for(const Type* type) {
   Json out = Json::object();
   for (const auto& [name, p] : properties.items()) {
     const std::string t = p.value("type", "");
-    out[name] = p.contains("enum") ? p["enum"][0] : t == "integer" || t == "number" ? Json(1) : t == "boolean" ? Json(true) : Json("s");
+    out[name] = p.contains("enum")                ? p["enum"][0]
+                : t == "integer" || t == "number" ? Json(1)
+                : t == "boolean"                  ? Json(true)
+                                                  : Json("s");
   }
   return out.dump();
 }
@@ -110,7 +113,8 @@ inline std::string reply_for(const Type* type) {
 // leased) is counted in `stopped_in_use`.
 class SchemaEngine : public Engine {
  public:
-  explicit SchemaEngine(std::string name) : name_(std::move(name)), work_(io_.get_executor()), thread_([this] { io_.run(); }) {
+  explicit SchemaEngine(std::string name)
+      : name_(std::move(name)), work_(io_.get_executor()), thread_([this] { io_.run(); }) {
     ++live();
   }
   ~SchemaEngine() override {

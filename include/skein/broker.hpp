@@ -151,8 +151,10 @@ class Broker {
 
  private:
   // The type-erased path of async_acquire: queue `done` (called once, from any thread, outside
-  // the broker's lock) or fail it. Returns a handle for cancel(); null when completed at once.
-  std::shared_ptr<void> enqueue(const std::string& name, Completion done);
+  // the broker's lock) or fail it. `on_queued` gets the queued request's handle (for cancel()),
+  // under the broker's lock, before the request can complete.
+  std::shared_ptr<void> enqueue(const std::string& name, Completion done,
+                                const std::function<void(std::weak_ptr<void>)>& on_queued);
   static void cancel(const std::weak_ptr<detail::BrokerCore>& core, const std::weak_ptr<void>& waiter);
   // The fast path: a lease on a ready, alive engine that nobody waits for; empty otherwise.
   Lease try_lease(const std::string& name);
@@ -181,17 +183,19 @@ auto Broker::async_acquire(const std::string& name, CompletionToken&& token) {
         auto shared = std::make_shared<Handler>(std::move(handler));
         // Posted with its own work guard, so the caller's io_context cannot run out of work (and be
         // destroyed) while another thread is inside `post`.
-        std::shared_ptr<void> waiter = enqueue(engine, [shared, work](std::exception_ptr e, Lease l) mutable {
+        auto done = [shared, work](std::exception_ptr e, Lease l) mutable {
           auto ex = work.get_executor();
           asio::post(ex, [shared, work = std::move(work), e, l = std::move(l)]() mutable {
             auto s = asio::get_associated_cancellation_slot(*shared);
             if (s.is_connected()) s.clear();
             std::move (*shared)(e, std::move(l));
           });
-        });
-        if (waiter && slot.is_connected())
-          slot.assign([core = std::weak_ptr<detail::BrokerCore>(core_), weak = std::weak_ptr<void>(waiter)](
-                          asio::cancellation_type) { cancel(core, weak); });
+        };
+        // The cancel handler is in place, under the broker's lock, before the request can complete.
+        auto on_queued = [slot, core = std::weak_ptr<detail::BrokerCore>(core_)](std::weak_ptr<void> waiter) mutable {
+          if (slot.is_connected()) slot.assign([core, waiter](asio::cancellation_type) { cancel(core, waiter); });
+        };
+        enqueue(engine, std::move(done), on_queued);
       },
       token, name);
 }

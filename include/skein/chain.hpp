@@ -84,7 +84,7 @@ struct Chain {
   std::string file;                             // the file it was loaded from ("" when built in C++)
   std::string file_sha256;                      // of the file's bytes
   std::map<std::string, EngineConfig> engines;  // declared engines; `local` is always available
-  BrokerLimits broker;  // `broker:` limits in the file
+  BrokerLimits broker;                          // `broker:` limits in the file
   TypeSet types;
   TypePtr input;  // optional type of each input record
   int batch_size = 16;

@@ -29,7 +29,7 @@ struct EngineConfig {
 // Unset fields leave the broker's (or the command line's) values.
 struct BrokerLimits {
   std::optional<int> max_loaded;
-  std::optional<size_t> memory_budget;  // bytes (the file may say `8GiB`, `512MiB`, `2GB`, `1000000`)
+  std::optional<size_t> memory_budget;    // bytes (the file may say `8GiB`, `512MiB`, `2GB`, `1000000`)
   std::optional<double> acquire_timeout;  // seconds
   std::optional<size_t> max_queue;
   std::optional<int> max_processes;

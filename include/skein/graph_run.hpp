@@ -52,7 +52,8 @@ class GraphLM {
   virtual ~GraphLM() = default;
   // One of `types` (node type names, "end" among them where the node may end), given the current
   // node (`from`, whose engine makes the choice) and its fields. Never called with a single candidate.
-  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from, const std::vector<std::string>& types,
+  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from,
+                                                                   const std::vector<std::string>& types,
                                                                    const Json& context) = 0;
   // The values of `target`'s model fields (model_fields(target), never empty), given its fields
   // already resolved, the instruction and the node the run comes from.

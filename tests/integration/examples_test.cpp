@@ -13,6 +13,7 @@
 
 #include "fixture.hpp"
 #include "run_folder.hpp"
+#include "shell.hpp"
 #include "skein/chain.hpp"
 #include "skein/graph.hpp"
 
@@ -21,20 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Shell {
-  int status;
-  std::string out;
-};
-
-Shell shell(const std::string& command) {
-  Shell r{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::Shell;
+using test::shell;
 
 const std::string kSkein = std::string(SKEIN_BINARY_DIR) + "/skein";
 const fs::path kExamples = fs::path(SKEIN_SOURCE_DIR) / "examples";

@@ -121,8 +121,8 @@ TEST_F(ManagedServerTest, KillMinus9OfSkeinLeavesNoServerBehindGrandchildrenIncl
   const fs::path dir = state_ / "job";
   fs::create_directories(dir);
   const fs::path wrapper = dir / "llama-server-wrapper";
-  std::ofstream(wrapper) << "#!/bin/sh\nsleep 1000 &\necho $! > " << (dir / "grandchild.pid").string()
-                         << "\nexec " << SKEIN_LLAMA_SERVER << " \"$@\"\n";
+  std::ofstream(wrapper) << "#!/bin/sh\nsleep 1000 &\necho $! > " << (dir / "grandchild.pid").string() << "\nexec "
+                         << SKEIN_LLAMA_SERVER << " \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
   std::ofstream(dir / "chain.yaml") << "chain: held\nengines:\n  srv:\n    backend: llama-server\n    model: "
                                     << test::model_path("local") << "\n    command: " << wrapper.string()

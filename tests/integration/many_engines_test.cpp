@@ -12,6 +12,7 @@
 
 #include "fixture.hpp"
 #include "llama_server.hpp"
+#include "shell.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
 
@@ -20,20 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Shell {
-  int status;
-  std::string out;
-};
-
-Shell shell(const std::string& command) {
-  Shell r{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::Shell;
+using test::shell;
 
 const std::string kSkein = std::string(SKEIN_BINARY_DIR) + "/skein";
 
@@ -76,14 +65,17 @@ class ManyEnginesTest : public ::testing::Test {
     return dir_ / "graph.yaml";
   }
 
-  std::string llama_engine(int) const { return "backend: llama, model: " + test::model_path("local") + ", context: 1024"; }
+  std::string llama_engine(int) const {
+    return "backend: llama, model: " + test::model_path("local") + ", context: 1024";
+  }
 
   fs::path dir_;
 };
 
 TEST_F(ManyEnginesTest, AFourStepChainOnFourOpenAIEnginesAgainstLlamaServerCompletes) {
   test::LlamaServer server(4);
-  const fs::path file = chain_file(4, [&](int) { return "backend: openai, endpoint: \"" + server.endpoint() + "\", model: m"; });
+  const fs::path file =
+      chain_file(4, [&](int) { return "backend: openai, endpoint: \"" + server.endpoint() + "\", model: m"; });
   const Shell r = shell(kSkein + " run " + file.string() + " -i " + (dir_ / "in.jsonl").string() + " -o " +
                         (dir_ / "out").string() + " -q --no-cache");
   EXPECT_EQ(r.status, 0) << r.out;
@@ -92,7 +84,8 @@ TEST_F(ManyEnginesTest, AFourStepChainOnFourOpenAIEnginesAgainstLlamaServerCompl
 
 TEST_F(ManyEnginesTest, AFiveNodeGraphOnFourOpenAIEnginesAgainstLlamaServerCompletes) {
   test::LlamaServer server(4);
-  const fs::path file = graph_file(4, [&](int) { return "backend: openai, endpoint: \"" + server.endpoint() + "\", model: m"; });
+  const fs::path file =
+      graph_file(4, [&](int) { return "backend: openai, endpoint: \"" + server.endpoint() + "\", model: m"; });
   const Shell r = shell(kSkein + " run " + file.string() + " --input '{\"q\": \"hi\"}' -q");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("terminal: N4"), std::string::npos) << r.out;
@@ -129,7 +122,9 @@ TEST_F(ManyEnginesTest, AChainOnFiveLlamaEnginesWithMaxLoadedTwoEvictsButNeverAL
   std::lock_guard l(mu);
   // Listeners hear events from several lifecycle threads: order them by when they happened (a stop
   // is stamped before the start it makes room for; on a tie, the stop first).
-  auto frees = [](const EngineEvent& e) { return e.kind == EngineEventKind::evicted || e.kind == EngineEventKind::released; };
+  auto frees = [](const EngineEvent& e) {
+    return e.kind == EngineEventKind::evicted || e.kind == EngineEventKind::released;
+  };
   std::stable_sort(events.begin(), events.end(), [&](const EngineEvent& a, const EngineEvent& b) {
     return a.at != b.at ? a.at < b.at : frees(a) && !frees(b);
   });
@@ -149,7 +144,8 @@ TEST_F(ManyEnginesTest, BrokerLimitsOnTheCommandLineAndInTheFileReachTheBroker) 
                   (dir_ / "out").string() + " -q --no-cache --memory-budget 1KiB");
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("more than the whole memory budget of 1024"), std::string::npos) << r.out;
-  const fs::path limited = chain_file(1, [&](int i) { return llama_engine(i); }, "broker: {memory_budget: 2KiB}\n");
+  const fs::path limited = chain_file(
+      1, [&](int i) { return llama_engine(i); }, "broker: {memory_budget: 2KiB}\n");
   r = shell(kSkein + " run " + limited.string() + " -i " + (dir_ / "in.jsonl").string() + " -o " +
             (dir_ / "out2").string() + " -q --no-cache");
   EXPECT_NE(r.status, 0) << r.out;

@@ -10,7 +10,8 @@ using namespace skein;
 
 class NoLM : public GraphLM {
  public:
-  boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType&,const std::vector<std::string>& t, const Json&) override {
+  boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& t,
+                                                           const Json&) override {
     co_return LMReply<std::string>{t[0], {}};
   }
   boost::asio::awaitable<LMReply<Json>> fill(const NodeType&, const Json&, const std::string&,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -88,12 +89,12 @@ TEST(EngineLayerTest, HundredAsyncAcquiresOfAStartingEngineStartOnceAndCompleteI
   std::vector<int> order;
   std::vector<Lease> leases;
   test::Latch all(100);
-  for (int i = 0; i < 100; ++i)
-    b.async_acquire("a", [&, i](std::exception_ptr e, Lease l) {
-      std::lock_guard lock(mu);
-      if (!e) order.push_back(i), leases.push_back(std::move(l));
-      all.arrive();
-    });
+  for (int i = 0; i < 100; ++i)  // completions on one loop thread: the order they run in is the order granted
+    b.async_acquire("a", asio::bind_executor(loop.io, [&, i](std::exception_ptr e, Lease l) {
+                      std::lock_guard lock(mu);
+                      if (!e) order.push_back(i), leases.push_back(std::move(l));
+                      all.arrive();
+                    }));
   while (f.of("a") == 0) std::this_thread::yield();  // the one start has begun
   gate.open();
   all.wait();
@@ -210,6 +211,71 @@ TEST(EngineLayerTest, AStartingEngineCountsTowardTheBudgetWithItsEstimatedSize) 
   EXPECT_EQ(f.of("other"), 1);
 }
 
+// max_loaded 1; A is always in use (a new lease could be taken before the old one drops). A
+// request for B must not wait forever: once B waits, A serves no new lease, and A is evicted when
+// its last lease drops; a later request for A gets it back after B.
+TEST(EngineLayerTest, ARequestForRoomIsNotStarvedByAnEngineThatIsNeverIdle) {
+  CountingFactory f;
+  BrokerOptions o;
+  o.max_loaded = 1;
+  Broker b(o, f.make());
+  b.add(config("a"));
+  b.add(config("b"));
+  Lease first = b.acquire("a");
+  std::mutex mu;
+  std::vector<std::string> granted;
+  std::map<std::string, Lease> held;
+  test::Latch both(2);
+  auto record = [&](std::exception_ptr e, Lease l) {
+    std::lock_guard lock(mu);
+    if (!e) granted.push_back(l.name()), held[l.name()] = std::move(l);
+    both.arrive();
+  };
+  b.async_acquire("b", record);  // queued (no room); A now yields
+  b.async_acquire("a", record);  // A is ready, but serves no new lease: queued behind B
+  first.release();               // A's last lease: A is evicted, B starts
+  for (bool got_b = false; !got_b; std::this_thread::yield()) {
+    std::lock_guard lock(mu);
+    got_b = held.count("b") > 0;
+  }
+  {
+    std::lock_guard lock(mu);
+    held["b"].release();  // B idle: A's request evicts it and gets A again
+  }
+  both.wait();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(granted, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(f.of("a"), 2);
+  held.clear();
+}
+
+// Budget 16: X (10) leased, three idle engines of 1; Y (8) cannot fit until X goes, so the idle
+// ones are not evicted in vain.
+TEST(EngineLayerTest, UnderABudgetOnlyEvictionsThatMakeRoomHappen) {
+  CountingFactory f;
+  BrokerOptions o;
+  o.max_loaded = 10;
+  o.memory_budget = 16;
+  Broker b(o, f.make());
+  auto sized = [](const std::string& name, size_t memory) {
+    EngineConfig c = config(name);
+    c.memory = memory;
+    return c;
+  };
+  b.add(sized("x", 10));
+  b.add(sized("y", 8));
+  for (int i = 0; i < 3; ++i) b.add(sized("small" + std::to_string(i), 1));
+  Lease x = b.acquire("x");
+  for (int i = 0; i < 3; ++i) b.acquire("small" + std::to_string(i)).release();
+  std::promise<Lease> y;
+  b.async_acquire("y", [&](std::exception_ptr, Lease l) { y.set_value(std::move(l)); });  // queued: no room
+  b.settle();  // whatever the request set off has happened
+  for (const auto& st : b.status())
+    if (st.name.rfind("small", 0) == 0) EXPECT_EQ(st.state, "ready") << st.name << " evicted in vain";
+  x.release();  // X yields: stopped, and Y fits
+  EXPECT_TRUE(y.get_future().get());
+}
+
 TEST(EngineLayerTest, LazyFalseEnginesStartWhenDeclared) {
   CountingFactory f;
   Broker b({}, f.make());
@@ -292,6 +358,20 @@ nodes:
   N5: {engine: e5, fields: {x: {type: integer}}, next: [end]}
 )";
 
+// Runs `g` once in a registry, its LM leasing from `b`, to its end (at most 20 s).
+RunSnapshot run_to_end(Broker& b, std::shared_ptr<const Graph> g, Json input) {
+  EngineLM lm(b, g->engine);
+  RunRegistry registry;
+  GraphJob job;
+  job.graph = std::move(g);
+  job.input = std::move(input);
+  job.lm = &lm;
+  const std::string id = registry.submit(job);
+  EXPECT_TRUE(registry.wait_until(
+      id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20s));
+  return *registry.get(id);
+}
+
 TEST(EngineLayerTest, AGraphOnFiveEnginesCompletesWithMaxLoadedTwoAndNeverLoadsLocal) {
   CountingFactory f;
   BrokerOptions o;
@@ -299,15 +379,7 @@ TEST(EngineLayerTest, AGraphOnFiveEnginesCompletesWithMaxLoadedTwoAndNeverLoadsL
   Broker b(o, f.make());
   auto g = std::make_shared<Graph>(parse_graph(kFiveEngineGraph, "/g/five.yaml"));
   declare_engines(b, g->engines);
-  EngineLM lm(b, g->engine);
-  RunRegistry registry;
-  GraphJob job;
-  job.graph = g;
-  job.input = {{"q", "hi"}};
-  job.lm = &lm;
-  const std::string id = registry.submit(job);
-  ASSERT_TRUE(registry.wait_until(id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20s));
-  const RunSnapshot r = *registry.get(id);
+  const RunSnapshot r = run_to_end(b, g, {{"q", "hi"}});
   EXPECT_EQ(r.state, RunState::done) << r.error;
   EXPECT_EQ(r.trace.size(), 6u);
   for (int i = 1; i <= 5; ++i) EXPECT_EQ(f.of("e" + std::to_string(i)), 1) << "e" << i;
@@ -348,15 +420,8 @@ nodes:
   });
   auto g = std::make_shared<Graph>(parse_graph(yaml, "/g/route.yaml"));
   declare_engines(b, g->engines);
-  EngineLM lm(b, g->engine);
-  RunRegistry registry;
-  GraphJob job;
-  job.graph = g;
-  job.input = {{"q", "hi"}};
-  job.lm = &lm;
-  const std::string id = registry.submit(job);
-  ASSERT_TRUE(registry.wait_until(id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20s));
-  EXPECT_EQ(registry.get(id)->state, RunState::done) << registry.get(id)->error;
+  const RunSnapshot r = run_to_end(b, g, {{"q", "hi"}});
+  EXPECT_EQ(r.state, RunState::done) << r.error;
   std::lock_guard l(mu);
   EXPECT_EQ(asked["chooser"], std::vector<std::string>{"Next"});
   EXPECT_EQ(asked["filler"], std::vector<std::string>{"N2"});
@@ -412,24 +477,28 @@ nodes:
   GraphJob c;
   c.graph = gated, c.input = {{"q", "x"}}, c.lm = &lm;
   const std::string gated_id = registry.submit(c);
-  ASSERT_TRUE(registry.wait_until(gated_id, [](const RunSnapshot& r) { return r.state == RunState::waiting; }, 1s));
+  ASSERT_TRUE(registry.wait_until(
+      gated_id, [](const RunSnapshot& r) { return r.state == RunState::waiting; }, 1s));
   GraphJob l;
   l.graph = loop, l.input = {{"x", 0}}, l.lm = &lm;
   int transitions = 0;
   l.handlers["N"] = [&](const TraceEntry&) { return ++transitions < 1000 ? std::string("N") : std::string("end"); };
   const std::string loop_id = registry.submit(l);
-  ASSERT_TRUE(registry.wait_until(loop_id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
+  ASSERT_TRUE(registry.wait_until(
+      loop_id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
   EXPECT_EQ(registry.get(loop_id)->state, RunState::done) << registry.get(loop_id)->error;
   EXPECT_GE(registry.get(loop_id)->trace.size(), 1000u);
   EXPECT_FALSE(slow_started.load()) << "the 1,000 transitions waited for the slow start";
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(registry.cancel(gated_id));
-  ASSERT_TRUE(registry.wait_until(gated_id, [](const RunSnapshot& r) { return is_finished(r.state); }, 1s));
+  ASSERT_TRUE(registry.wait_until(
+      gated_id, [](const RunSnapshot& r) { return is_finished(r.state); }, 1s));
   const auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(registry.get(gated_id)->state, RunState::cancelled);
   EXPECT_LT(took, 100ms);
   EXPECT_FALSE(slow_started.load()) << "the cancel was measured after the slow start ended";
-  ASSERT_TRUE(registry.wait_until(slow_id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
+  ASSERT_TRUE(registry.wait_until(
+      slow_id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
   EXPECT_EQ(registry.get(slow_id)->state, RunState::done) << registry.get(slow_id)->error;
 }
 
@@ -479,8 +548,9 @@ nodes:
 TEST(EngineLayerTest, CancellingAChainRunInAnEndlessExecApplyLeavesNoProcess) {
   const fs::path dir = scratch("endless");
   std::ofstream(dir / "in.jsonl") << "{\"x\": 1}\n";
-  const std::string yaml = "chain: endless\nsteps:\n  - apply: forever\n    fn: exec\n    command: [sh, -c, 'echo $$ > " +
-                           (dir / "pid").string() + "; exec sleep 1000']\n";
+  const std::string yaml =
+      "chain: endless\nsteps:\n  - apply: forever\n    fn: exec\n    command: [sh, -c, 'echo $$ > " +
+      (dir / "pid").string() + "; exec sleep 1000']\n";
   auto chain = std::make_shared<Chain>(parse_chain(yaml, (dir / "c.yaml").string()));
   RunRegistry registry;
   ChainJob job;
@@ -496,7 +566,8 @@ TEST(EngineLayerTest, CancellingAChainRunInAnEndlessExecApplyLeavesNoProcess) {
   ASSERT_TRUE(process_group_alive(pid));
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(registry.cancel(id));
-  ASSERT_TRUE(registry.wait_until(id, [](const RunSnapshot& r) { return is_finished(r.state); }, 5s));
+  ASSERT_TRUE(registry.wait_until(
+      id, [](const RunSnapshot& r) { return is_finished(r.state); }, 5s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_EQ(registry.get(id)->state, RunState::cancelled) << registry.get(id)->error;
   const auto deadline = std::chrono::steady_clock::now() + 2s;
@@ -564,7 +635,8 @@ nodes:
   asio::post(registry.executor(), [&] { loop.set_value(std::this_thread::get_id()); });
   const std::thread::id loop_id = loop.get_future().get();
   const std::string id = registry.submit(job);
-  ASSERT_TRUE(registry.wait_until(id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
+  ASSERT_TRUE(registry.wait_until(
+      id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
   EXPECT_EQ(registry.get(id)->state, RunState::done) << registry.get(id)->error;
   std::lock_guard l(mu);
   for (const char* what : {"dep", "handler", "effect"}) {
@@ -600,9 +672,52 @@ TEST(EngineLayerTest, ANativeApplyFunctionRunsOffTheChainsLoop) {
   for (const auto& t : fn_threads) EXPECT_EQ(loop_threads.count(t), 0u) << "the function ran on the chain's loop";
 }
 
+// Two exec Apply nodes with one process slot: each command holds the slot only while it works on a
+// record, so the run cannot starve itself.
+TEST(EngineLayerTest, ExecApplyNodesShareFewerProcessSlotsThanThereAreNodes) {
+  const fs::path dir = scratch("slots");
+  std::ofstream(dir / "in.jsonl") << "{\"x\": 1}\n{\"x\": 2}\n";
+  const std::string echo =
+      "[python3, -c, \"import sys,json\\nfor l in sys.stdin: print(json.dumps([1]), flush=True)\"]";
+  const Chain chain = parse_chain("chain: slots\nsteps:\n  - apply: one\n    fn: exec\n    command: " + echo +
+                                      "\n  - apply: two\n    fn: exec\n    command: " + echo + "\n",
+                                  (dir / "c.yaml").string());
+  set_max_processes(1);
+  RunOptions ro;
+  ro.input_path = (dir / "in.jsonl").string();
+  ro.output_dir = (dir / "out").string();
+  auto done = std::async(std::launch::async, [&] { return run_chain(chain, ro); });
+  const bool finished = done.wait_for(20s) == std::future_status::ready;
+  set_max_processes(64);  // frees a starved run too, so the test can end
+  ASSERT_TRUE(finished) << "the run starved itself of process slots";
+  const RunSummary s = done.get();
+  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.records_out, 2u);
+}
+
+// A large record to a command that never reads it: the write cannot complete, and the timeout still
+// fires.
+TEST(EngineLayerTest, TheExecTimeoutCoversALargeRecordTheCommandNeverReads) {
+  const fs::path dir = scratch("bigrecord");
+  std::ofstream(dir / "in.jsonl") << "{\"x\": \"" << std::string(300000, 'a') << "\"}\n";
+  const Chain chain =
+      parse_chain("chain: deaf\nsteps:\n  - apply: deaf\n    fn: exec\n    timeout: 0.3\n    command: [sleep, '100']\n",
+                  (dir / "c.yaml").string());
+  RunOptions ro;
+  ro.input_path = (dir / "in.jsonl").string();
+  ro.output_dir = (dir / "out").string();
+  const RunSummary s = run_chain(chain, ro);
+  EXPECT_EQ(s.errors, 1u);
+  std::ifstream errors(dir / "out/errors.jsonl");
+  std::string line;
+  std::getline(errors, line);
+  EXPECT_NE(line.find("timeout"), std::string::npos) << line.substr(0, 300);
+}
+
 TEST(EngineLayerTest, BrokerLimitsComeFromTheFile) {
   const Chain c = parse_chain(
-      "chain: lim\nbroker: {max_loaded: 2, memory_budget: 8GiB, acquire_timeout: 1.5, max_queue: 10, max_processes: 7}\n"
+      "chain: lim\nbroker: {max_loaded: 2, memory_budget: 8GiB, acquire_timeout: 1.5, max_queue: 10, max_processes: "
+      "7}\n"
       "steps:\n  - apply: keep\n    fn: filter\n    where: 'true'\n",
       "/c/lim.yaml");
   const BrokerOptions o = broker_options(c.broker);
@@ -621,8 +736,9 @@ TEST(EngineLayerTest, BrokerLimitsComeFromTheFile) {
 
 TEST(EngineLayerTest, AnOptionOfAnotherBackendIsRefusedAtItsLineNamingTheBackendsOptions) {
   try {
-    parse_chain("chain: x\nengines:\n  m:\n    backend: llama\n    model: /m.gguf\n    endpoint: http://h/v1\nsteps: []\n",
-                "/c/x.yaml");
+    parse_chain(
+        "chain: x\nengines:\n  m:\n    backend: llama\n    model: /m.gguf\n    endpoint: http://h/v1\nsteps: []\n",
+        "/c/x.yaml");
     FAIL() << "endpoint on a llama engine was taken";
   } catch (const ConfigError& e) {
     const std::string what = e.what();

@@ -50,7 +50,8 @@ Graph triage_in_cpp() {
 // Routes Classify -> Fix -> Review -> end and fills every model field with a fixed value.
 class FixedLM : public GraphLM {
  public:
-  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&,const std::vector<std::string>& types, const Json&) override {
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& types,
+                                                    const Json&) override {
     co_return LMReply<std::string>{types[0] == "Fix" && types.size() == 2 ? "end" : types[0], {}};
   }
   asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json&, const std::string& instruction,

@@ -33,7 +33,8 @@ class ScriptedLM : public GraphLM {
   int choose_calls = 0, fill_calls = 0;
   std::vector<std::vector<std::string>> offered;
 
-  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&,const std::vector<std::string>& candidates, const Json&) override {
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& candidates,
+                                                    const Json&) override {
     ++choose_calls;
     offered.push_back(candidates);
     if (choices.empty()) throw Error("the script has no more choices");

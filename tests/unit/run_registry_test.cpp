@@ -28,7 +28,8 @@ class InstantLM : public GraphLM {
  public:
   std::string choose = "end";
   std::atomic<int> fills{0};
-  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&,const std::vector<std::string>& types, const Json&) override {
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& types,
+                                                    const Json&) override {
     const bool listed = std::find(types.begin(), types.end(), choose) != types.end();
     co_return LMReply<std::string>{listed ? choose : types[0], {5, 1}};
   }

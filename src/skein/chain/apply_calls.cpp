@@ -41,8 +41,9 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
       try {
         ExecWorker* worker = co_await exec_worker(a, path);
         out[i].outputs = co_await worker->call(*histories[i]);
-      } catch (const boost::system::system_error&) {
-        throw;  // cancelled
+      } catch (const boost::system::system_error& e) {
+        if (e.code() == boost::asio::error::operation_aborted) throw;  // cancelled
+        out[i].error = describe(e);
       } catch (const std::exception& e) {
         out[i].error = describe(e);
       }
@@ -62,7 +63,12 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
   }
   const auto& fn = chain_.functions.at(a.fn);  // user code: on the blocking executor, the loop goes on
   co_await asio::co_spawn(
-      blocking_, [&]() -> asio::awaitable<void> { each(fn); co_return; }, asio::use_awaitable);
+      blocking_,
+      [&]() -> asio::awaitable<void> {
+        each(fn);
+        co_return;
+      },
+      asio::use_awaitable);
   co_return out;
 }
 

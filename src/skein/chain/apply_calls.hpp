@@ -40,6 +40,8 @@ class ApplyCalls {
                                                             std::vector<const Json*> histories);
   // Ends the exec commands (stdin closed, then their groups stopped).
   boost::asio::awaitable<void> close();
+  // Kills what is left of them at once (never blocks). Call before the loop's io_context goes.
+  void drop() { workers_.clear(); }
 
  private:
   std::vector<Json> builtin(const Apply& a, const Json& history) const;

@@ -43,12 +43,14 @@ Apply load_apply(const YAML::Node& n, const std::string& file, const Chain& chai
                     : std::vector<std::string>{"sh", "-c", scalar_as<std::string>(file, n["command"], "`command`")};
     if (n["timeout"]) {
       a.timeout = scalar_as<double>(file, n["timeout"], "`timeout`");
-      if (*a.timeout <= 0) throw ConfigError(where(file, n["timeout"]), "`timeout` must be a positive number of seconds");
+      if (*a.timeout <= 0)
+        throw ConfigError(where(file, n["timeout"]), "`timeout` must be a positive number of seconds");
     }
   }
   const std::map<std::string, std::string> key_of = {
       {"filter", "where"}, {"map", "set"}, {"explode", "field"}, {"exec", "command"}};
-  if (n["timeout"] && a.fn != "exec") throw ConfigError(where(file, n["timeout"]), "`timeout` does not apply to fn " + a.fn);
+  if (n["timeout"] && a.fn != "exec")
+    throw ConfigError(where(file, n["timeout"]), "`timeout` does not apply to fn " + a.fn);
   for (const char* key : {"where", "set", "field", "command"})
     if (n[key] && (!key_of.count(a.fn) || key_of.at(a.fn) != key))
       throw ConfigError(where(file, n[key]), std::string("`") + key + "` does not apply to fn " + a.fn);

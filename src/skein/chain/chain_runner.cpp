@@ -87,6 +87,7 @@ class ChainRun {
       options_.stop->attach([&] { asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); }); });
     asio::co_spawn(io, main(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) { failure = e; }));
     io.run();
+    applies_.drop();  // exec workers still open (a failed or cancelled run) go while their loop lives
     if (options_.stop) options_.stop->detach();
     const bool cancelled = failure && options_.stop && options_.stop->requested();
     if (own_broker_) {  // a chain run ends by releasing its engines

@@ -21,7 +21,6 @@ asio::awaitable<std::unique_ptr<ExecWorker>> ExecWorker::start(std::vector<std::
   std::unique_ptr<ExecWorker> w(new ExecWorker());
   w->log_ = log_file;
   w->timeout_ = timeout;
-  w->slot_ = co_await acquire_process_slot();
   SpawnOptions o;
   o.argv = std::move(command);
   o.cwd = std::move(cwd);
@@ -46,40 +45,43 @@ void ExecWorker::kill() {
 
 asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
   if (dead_) throw Error("the exec command was stopped");
+  const ProcessSlot slot = co_await acquire_process_slot();  // held while it works on this record
   const std::string line = history.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
-  boost::system::error_code ec;
-  size_t n = 0;
+  // Written and read at once, so neither a large record nor a large reply can stall the other.
+  auto exchange = [&]() -> asio::awaitable<size_t> {
+    auto [wrote, got] = co_await (asio::async_write(*to_, asio::buffer(line), asio::use_awaitable) &&
+                                  asio::async_read_until(*from_, pending_, '\n', asio::use_awaitable));
+    co_return got;
+  };
+  std::optional<size_t> n;  // the reply line's length; none: timed out
+  std::string failure;
   try {
-    co_await asio::async_write(*to_, asio::buffer(line), asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) {
-      auto read = asio::async_read_until(*from_, pending_, '\n', asio::redirect_error(asio::use_awaitable, ec));
-      if (timeout_) {
-        asio::steady_timer timer(co_await asio::this_coro::executor, *timeout_);
-        auto got = co_await (std::move(read) || timer.async_wait(asio::use_awaitable));
-        if (got.index() == 1) {
-          kill();
-          throw Error("the exec command gave no reply within " + std::to_string(timeout_->count()) +
-                      " ms (timeout): its process group was killed");
-        }
-        n = std::get<0>(got);
-      } else {
-        n = co_await std::move(read);
-      }
+    if (timeout_) {
+      asio::steady_timer timer(co_await asio::this_coro::executor, *timeout_);
+      auto got = co_await (exchange() || timer.async_wait(asio::use_awaitable));
+      if (got.index() == 0) n = std::get<0>(got);
+    } else {
+      n = co_await exchange();
     }
-  } catch (const boost::system::system_error&) {
-    kill();  // cancelled: the whole group goes at once
-    throw;
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == asio::error::operation_aborted) {
+      kill();  // cancelled: the whole group goes at once
+      throw;
+    }
+    failure = e.code().message();
   }
-  if (ec == asio::error::operation_aborted) {
-    kill();  // cancelled: the whole group goes at once
-    throw boost::system::system_error(ec, "cancelled");
+  if (!n && failure.empty()) {
+    kill();
+    throw Error("the exec command gave no reply within " + std::to_string(timeout_->count()) +
+                " ms (timeout): its process group was killed");
   }
-  if (ec || n == 0) {
+  if (!failure.empty() || *n == 0) {
     dead_ = true;
-    throw Error("the exec command gave no reply (exited?); last lines of " + log_ + ":\n" + tail_lines(log_, 10));
+    throw Error("the exec command gave no reply (" + failure + "; exited?); last lines of " + log_ + ":\n" +
+                tail_lines(log_, 10));
   }
-  std::string text(asio::buffers_begin(pending_.data()), asio::buffers_begin(pending_.data()) + std::ptrdiff_t(n));
-  pending_.consume(n);
+  std::string text(asio::buffers_begin(pending_.data()), asio::buffers_begin(pending_.data()) + std::ptrdiff_t(*n));
+  pending_.consume(*n);
   Json records;
   try {
     records = Json::parse(text);
@@ -92,10 +94,10 @@ asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
 }
 
 asio::awaitable<void> ExecWorker::close() {
-  to_.reset();  // end of input: the command may finish
+  to_.reset();  // end of input: the command may finish by itself
   from_.reset();
-  co_await process_.async_stop(std::chrono::seconds(2));
-  slot_.reset();
+  co_await (process_.async_wait() || async_sleep(std::chrono::seconds(2)));
+  co_await process_.async_stop(std::chrono::seconds(2));  // then SIGTERM, SIGKILL
 }
 
 }  // namespace skein

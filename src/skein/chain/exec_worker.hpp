@@ -4,7 +4,8 @@
 //
 // Everything is asynchronous on the chain's loop: the child's pipes are read and written without
 // blocking, a waiting child holds no thread, and it holds one of the process-wide process slots
-// (set_max_processes) while it lives. A call that outlasts `timeout`, or is cancelled, kills the
+// (set_max_processes) while it works on a record (not between records: a run's workers can never
+// starve each other of slots). A call that outlasts `timeout`, or is cancelled, kills the
 // command's whole process group at once; the worker is then `dead` and a new one is needed.
 #pragma once
 #include <boost/asio/awaitable.hpp>
@@ -24,7 +25,7 @@ namespace skein {
 
 class ExecWorker {
  public:
-  // Waits for a process slot, then starts the command. Throws Error when it cannot start.
+  // Starts the command. Throws Error when it cannot start.
   static boost::asio::awaitable<std::unique_ptr<ExecWorker>> start(std::vector<std::string> command, std::string cwd,
                                                                    std::string log_file,
                                                                    std::optional<std::chrono::milliseconds> timeout);
@@ -42,7 +43,6 @@ class ExecWorker {
   void kill();
   std::string log_;
   std::optional<std::chrono::milliseconds> timeout_;
-  ProcessSlot slot_;
   Subprocess process_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> to_, from_;
   boost::asio::streambuf pending_;  // read past the last line

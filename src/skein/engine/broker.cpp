@@ -19,13 +19,6 @@ Clock::duration keep_alive(const BrokerEntry* e) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(e->config.keep_alive));
 }
 
-size_t memory_of(const EngineConfig& c) {
-  if (c.memory > 0) return c.memory;
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(c.model, ec);
-  return ec ? 0 : size_t(size);
-}
-
 EngineEvent event(const std::string& engine, EngineEventKind kind, std::string detail, double load = 0) {
   return {std::chrono::system_clock::now(), engine, kind, std::move(detail), load};
 }
@@ -36,8 +29,26 @@ std::exception_ptr engine_error(const std::string& engine, const std::string& me
 
 }  // namespace
 
+size_t estimated_memory(const EngineConfig& c) {
+  if (c.memory > 0) return c.memory;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(c.model, ec);
+  return ec ? 0 : size_t(size);
+}
+
 BrokerCore::BrokerCore(BrokerOptions o, Broker::Factory f)
-    : options(o), factory(std::move(f)), lifecycle(o.lifecycle_threads), idle_timer(lifecycle.get_executor()) {}
+    : options(o),
+      factory(std::move(f)),
+      lifecycle(o.lifecycle_threads),
+      timers_work(timers.get_executor()),
+      timers_thread([this] { timers.run(); }),
+      idle_timer(timers) {}
+
+BrokerCore::~BrokerCore() {
+  timers_work.reset();
+  timers.stop();
+  if (timers_thread.joinable()) timers_thread.join();
+}
 
 Lease BrokerCore::lease(BrokerEntry* e) {
   unlist_idle(e);
@@ -50,11 +61,12 @@ Lease BrokerCore::try_lease(const std::string& name) {
   auto it = entries.find(name);
   if (it == entries.end() || closing) return {};
   BrokerEntry* e = it->second.get();
-  if (e->state != State::ready || (e->leases == 0 && !e->engine->alive())) return {};
+  if (e->state != State::ready || e->yielding || (e->leases == 0 && !e->engine->alive())) return {};
   return lease(e);
 }
 
-std::shared_ptr<Waiter> BrokerCore::enqueue(const std::string& name, Broker::Completion done) {
+std::shared_ptr<Waiter> BrokerCore::enqueue(const std::string& name, Broker::Completion done,
+                                            const std::function<void(std::weak_ptr<void>)>& on_queued) {
   Outbox out;
   std::shared_ptr<Waiter> w;
   {
@@ -75,10 +87,11 @@ std::shared_ptr<Waiter> BrokerCore::enqueue(const std::string& name, Broker::Com
       w->done = std::move(done);
       w->pos = queue.insert(queue.end(), w);
       w->queued = true;
-      w->deadline = std::make_unique<asio::steady_timer>(lifecycle, options.acquire_timeout);
+      w->deadline = std::make_unique<asio::steady_timer>(timers, options.acquire_timeout);
       w->deadline->async_wait([this, weak = std::weak_ptr<Waiter>(w)](boost::system::error_code ec) {
         if (auto waiter = weak.lock(); waiter && !ec) expire(waiter);
       });
+      if (on_queued) on_queued(w);  // before it can complete: a cancel finds it queued
       pump(out);
     }
   }
@@ -112,8 +125,8 @@ void BrokerCore::expire(const std::shared_ptr<Waiter>& w) {
     if (!w->queued) return;
     const BrokerEntry* e = w->entry;
     const std::string waited = " (waited " + std::to_string(options.acquire_timeout.count()) + " ms)";
-    const std::string message =
-        e->state == State::starting ? "timed out waiting for the engine to start" + waited
+    const std::string message = e->state == State::starting
+                                    ? "timed out waiting for the engine to start" + waited
                                     : "no room to start it: " + std::to_string(options.max_loaded) +
                                           " engines are loaded and all in use" + waited;
     complete(w, engine_error(e->config.name, message), Lease(), out);
@@ -130,6 +143,7 @@ void BrokerCore::pump(Outbox& out) {
     BrokerEntry* e = w->entry;
     switch (e->state) {
       case State::ready:
+        if (e->yielding) break;                       // stopped once its leases drop
         if (e->leases == 0 && !e->engine->alive()) {  // died while idle: replace it
           begin_stop(e, EngineEventKind::released, "engine died; starting it again");
           break;
@@ -142,9 +156,9 @@ void BrokerCore::pump(Outbox& out) {
       case State::stopped:
         if (!e->local) {
           begin_start(e);
-        } else if (options.memory_budget && memory_of(e->config) > options.memory_budget) {
+        } else if (options.memory_budget && e->estimate > options.memory_budget) {
           complete(w,
-                   engine_error(e->config.name, "needs " + std::to_string(memory_of(e->config)) +
+                   engine_error(e->config.name, "needs " + std::to_string(e->estimate) +
                                                     " bytes, more than the whole memory budget of " +
                                                     std::to_string(options.memory_budget)),
                    Lease(), out);
@@ -165,23 +179,56 @@ bool BrokerCore::has_room(const BrokerEntry* e) const {
   for (const auto& [name, other] : entries)
     if (other->local && other->state != State::stopped) ++loaded, memory += other->memory;
   if (loaded >= options.max_loaded) return false;
-  return options.memory_budget == 0 || memory + memory_of(e->config) <= options.memory_budget;
+  return options.memory_budget == 0 || memory + e->estimate <= options.memory_budget;
 }
 
-// Evicts the least recently used idle local engine, unless a stop already under way will free room.
+bool BrokerCore::has_waiters(const BrokerEntry* e) const {
+  for (const auto& w : queue)
+    if (w->entry == e) return true;
+  return false;
+}
+
+// Makes room for `e`, one stop at a time (pump runs again when it completes): nothing while a stop
+// or a yield is under way; else the least recently used idle engine nobody waits for, when stopping
+// such engines can make `e` fit; else a leased engine yields (stopped once its leases drop), so a
+// request for room never waits forever behind engines that are always in use.
 void BrokerCore::make_room(const BrokerEntry* e) {
-  for (const auto& [name, other] : entries)
-    if (other->local && other->state == State::stopping) return;
+  int loaded = 0, evictable = 0;
+  size_t memory = 0, freeable = 0;
+  for (const auto& [name, other] : entries) {
+    if (!other->local || other->state == State::stopped) continue;
+    if (other->state == State::stopping || other->yielding) return;  // room is coming
+    ++loaded, memory += other->memory;
+  }
+  BrokerEntry* lru = nullptr;
   for (BrokerEntry* candidate : idle)
-    if (candidate->local) {
-      begin_stop(candidate, EngineEventKind::evicted, "evicted to make room for '" + e->config.name + "'");
-      return;
+    if (candidate->local && !has_waiters(candidate)) {
+      if (!lru) lru = candidate;
+      ++evictable, freeable += candidate->memory;
     }
+  const bool fits = loaded - evictable < options.max_loaded &&
+                    (options.memory_budget == 0 || memory - freeable + e->estimate <= options.memory_budget);
+  if (lru && fits)
+    begin_stop(lru, EngineEventKind::evicted, "evicted to make room for '" + e->config.name + "'");
+  else
+    yield_one(e);
+}
+
+// The leased local engine holding the most memory stops serving new leases, for `e`.
+void BrokerCore::yield_one(const BrokerEntry* e) {
+  BrokerEntry* chosen = nullptr;
+  for (const auto& [name, other] : entries)
+    if (other->local && other->state == State::ready && other->leases > 0 && other.get() != e &&
+        (!chosen || other->memory > chosen->memory))
+      chosen = other.get();
+  if (!chosen) return;  // every engine is starting: a start completes, and pump runs again
+  chosen->yielding = true;
+  chosen->yielding_to = e->config.name;
 }
 
 void BrokerCore::begin_start(BrokerEntry* e) {
   e->state = State::starting;
-  e->memory = memory_of(e->config);  // a starting engine counts with its estimated size
+  e->memory = e->estimate;  // a starting engine counts with its estimated size
   asio::post(lifecycle, [this, e, config = e->config] {
     deliver_event(event(config.name, EngineEventKind::starting, config.model));
     const auto t0 = Clock::now();
@@ -249,6 +296,7 @@ void BrokerCore::begin_stop(BrokerEntry* e, EngineEventKind kind, const std::str
 void BrokerCore::stop_done(BrokerEntry* e, EngineEventKind kind, const std::string& reason, Outbox& out) {
   e->state = State::stopped;
   e->drain = false;
+  e->yielding = false;
   e->memory = 0;
   out.events.push_back(event(e->config.name, kind, reason));
   settled.notify_all();
@@ -277,6 +325,8 @@ void BrokerCore::release(BrokerEntry* e) {
       orphan = std::move(e->engine);
       e->state = State::stopped;
       out.events.push_back(event(e->config.name, EngineEventKind::released, "broker closed"));
+    } else if (e->yielding) {
+      begin_stop(e, EngineEventKind::evicted, "evicted to make room for '" + e->yielding_to + "'");
     } else if (e->drain || e->config.keep_alive == 0 || closing || dead) {
       begin_stop(e, EngineEventKind::released, dead ? "engine died" : e->drain ? "flushed" : "keep_alive 0");
     } else {
@@ -342,7 +392,9 @@ void BrokerCore::close() {
   {
     Lock lock(mu);
     closing = true;
-    while (!queue.empty()) complete(queue.front(), engine_error(queue.front()->entry->config.name, "the broker is shutting down"), Lease(), out);
+    while (!queue.empty())
+      complete(queue.front(), engine_error(queue.front()->entry->config.name, "the broker is shutting down"), Lease(),
+               out);
     idle_timer.cancel();
     while (!idle.empty()) begin_stop(idle.front(), EngineEventKind::released, "broker closed");
   }
@@ -350,10 +402,12 @@ void BrokerCore::close() {
   {
     Lock lock(mu);
     settled.wait(lock, [&] { return !busy(); });
+    closed = true;  // from now on a dropped lease stops its engine itself
   }
   lifecycle.join();
-  Lock lock(mu);
-  closed = true;
+  timers_work.reset();
+  timers.stop();
+  timers_thread.join();
 }
 
 bool BrokerCore::busy() const {

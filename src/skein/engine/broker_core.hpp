@@ -14,11 +14,13 @@
 // The lock is held only for bookkeeping: starts and stops run on `lifecycle`, completions are
 // called after the lock is dropped.
 #pragma once
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <list>
 #include <mutex>
+#include <thread>
 
 #include "skein/broker.hpp"
 
@@ -39,8 +41,16 @@ struct BrokerEntry {
   double load_seconds = 0;
   bool idle_listed = false;
   std::list<BrokerEntry*>::iterator idle_pos;
-  size_t memory = 0;  // while starting, ready or stopping
+  size_t memory = 0;    // while starting, ready or stopping
+  size_t estimate = 0;  // its size when loaded: EngineConfig::memory, else the model file's (at add)
+  // Serves no new lease: it is stopped once its last lease drops, to make room for `yielding_to`
+  // (a request for room that would otherwise wait behind engines that are never idle).
+  bool yielding = false;
+  std::string yielding_to;
 };
+
+// An engine's size for the budget: EngineConfig::memory, else the model file's size (a stat).
+size_t estimated_memory(const EngineConfig& config);
 
 // A queued request.
 struct Waiter {
@@ -65,9 +75,14 @@ struct Outbox {
 struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   explicit BrokerCore(BrokerOptions o, Broker::Factory f);
 
+  ~BrokerCore();
+
   BrokerOptions options;
   Broker::Factory factory;
-  boost::asio::thread_pool lifecycle;  // starts, stops, timers
+  boost::asio::thread_pool lifecycle;  // engine starts and stops (they may block)
+  boost::asio::io_context timers;      // request deadlines and the idle timer: never behind a start
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> timers_work;
+  std::thread timers_thread;
   mutable std::mutex mu;
   std::condition_variable settled;  // notified when a start or stop completes
   std::map<std::string, std::unique_ptr<BrokerEntry>> entries;
@@ -82,7 +97,8 @@ struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   using Lock = std::unique_lock<std::mutex>;
 
   Lease try_lease(const std::string& name);
-  std::shared_ptr<Waiter> enqueue(const std::string& name, Broker::Completion done);
+  std::shared_ptr<Waiter> enqueue(const std::string& name, Broker::Completion done,
+                                  const std::function<void(std::weak_ptr<void>)>& on_queued);
   void cancel(const std::shared_ptr<Waiter>& w);
   void release(BrokerEntry* e);
   void preload(const std::string& name);
@@ -97,11 +113,12 @@ struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   void pump(Outbox& out);
   bool has_room(const BrokerEntry* e) const;
   void make_room(const BrokerEntry* e);
+  bool has_waiters(const BrokerEntry* e) const;
+  void yield_one(const BrokerEntry* e);
   void complete(const std::shared_ptr<Waiter>& w, std::exception_ptr e, Lease l, Outbox& out);
   void fail_waiters_of(BrokerEntry* e, const std::string& message, Outbox& out);
   void begin_start(BrokerEntry* e);
-  void start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, const std::string& error, double load,
-                  Outbox& out);
+  void start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, const std::string& error, double load, Outbox& out);
   void begin_stop(BrokerEntry* e, EngineEventKind kind, const std::string& reason);
   void stop_done(BrokerEntry* e, EngineEventKind kind, const std::string& reason, Outbox& out);
   void to_idle(BrokerEntry* e);

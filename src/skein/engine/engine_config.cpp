@@ -1,5 +1,6 @@
 #include "skein/engine_config.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -151,13 +152,25 @@ size_t parse_bytes(const std::string& text) {
   }
   std::string unit = text.substr(pos);
   unit.erase(0, unit.find_first_not_of(' '));
-  static const std::map<std::string, double> units = {
-      {"", 1},       {"B", 1},          {"k", 1e3},         {"K", 1e3},           {"KB", 1e3},
-      {"kB", 1e3},   {"KiB", 1024.0},   {"M", 1e6},         {"MB", 1e6},          {"MiB", 1048576.0},
-      {"G", 1e9},    {"GB", 1e9},       {"GiB", 1073741824.0}, {"T", 1e12},       {"TB", 1e12},
-      {"TiB", 1099511627776.0}};
+  static const std::map<std::string, double> units = {{"", 1},
+                                                      {"B", 1},
+                                                      {"k", 1e3},
+                                                      {"K", 1e3},
+                                                      {"KB", 1e3},
+                                                      {"kB", 1e3},
+                                                      {"KiB", 1024.0},
+                                                      {"M", 1e6},
+                                                      {"MB", 1e6},
+                                                      {"MiB", 1048576.0},
+                                                      {"G", 1e9},
+                                                      {"GB", 1e9},
+                                                      {"GiB", 1073741824.0},
+                                                      {"T", 1e12},
+                                                      {"TB", 1e12},
+                                                      {"TiB", 1099511627776.0}};
   const auto it = units.find(unit);
-  if (it == units.end() || number < 0) throw Error("'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)");
+  if (it == units.end() || !std::isfinite(number) || number < 0)
+    throw Error("'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)");
   return size_t(number * it->second);
 }
 

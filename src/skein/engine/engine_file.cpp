@@ -38,8 +38,8 @@ void refuse_foreign_options(const std::string& file, const YAML::Node& n, const 
       std::string known;
       for (const auto& k : common) known += ", " + k;
       for (const auto& k : any) known += ", " + k;
-      throw ConfigError(where(file, kv.first), "engine '" + e.name + "': unknown key '" + key + "' (known: " +
-                                                   known.substr(2) + ")");
+      throw ConfigError(where(file, kv.first),
+                        "engine '" + e.name + "': unknown key '" + key + "' (known: " + known.substr(2) + ")");
     }
     if (const std::string why = option_problem(e.backend, key); !why.empty())
       throw ConfigError(where(file, kv.first), "engine '" + e.name + "': " + why);

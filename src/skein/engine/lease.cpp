@@ -53,6 +53,7 @@ void Broker::add(EngineConfig config) {
     throw ConfigError(config.where, "engine '" + config.name + "' is running and cannot be redeclared");
   if (!slot) slot = std::make_unique<BrokerEntry>();
   slot->local = backend_is_local(config.backend);
+  slot->estimate = detail::estimated_memory(config);
   slot->config = std::move(config);
 }
 
@@ -65,8 +66,9 @@ const BrokerOptions& Broker::options() const { return core_->options; }
 
 Lease Broker::try_lease(const std::string& name) { return core_->try_lease(name); }
 
-std::shared_ptr<void> Broker::enqueue(const std::string& name, Completion done) {
-  return core_->enqueue(name, std::move(done));
+std::shared_ptr<void> Broker::enqueue(const std::string& name, Completion done,
+                                      const std::function<void(std::weak_ptr<void>)>& on_queued) {
+  return core_->enqueue(name, std::move(done), on_queued);
 }
 
 void Broker::cancel(const std::weak_ptr<BrokerCore>& core, const std::weak_ptr<void>& waiter) {
@@ -103,8 +105,7 @@ std::vector<EngineStatus> Broker::status() const {
 BrokerOptions broker_options(const BrokerLimits& limits, BrokerOptions base) {
   if (limits.max_loaded) base.max_loaded = *limits.max_loaded;
   if (limits.memory_budget) base.memory_budget = *limits.memory_budget;
-  if (limits.acquire_timeout)
-    base.acquire_timeout = std::chrono::milliseconds(int64_t(*limits.acquire_timeout * 1000));
+  if (limits.acquire_timeout) base.acquire_timeout = std::chrono::milliseconds(int64_t(*limits.acquire_timeout * 1000));
   if (limits.max_queue) base.max_queue = *limits.max_queue;
   return base;
 }

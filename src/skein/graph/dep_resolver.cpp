@@ -2,12 +2,13 @@
 
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
@@ -17,6 +18,7 @@
 namespace skein {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -42,10 +44,12 @@ asio::awaitable<Json> run_exec(const DepSpec& spec, const Json& params, const st
   const auto ex = co_await asio::this_coro::executor;
   asio::posix::stream_descriptor to(ex, p.release_stdin()), from(ex, p.release_stdout());
   const std::string in = params.dump() + "\n";
-  boost::system::error_code ec;
-  co_await asio::async_write(to, asio::buffer(in), asio::redirect_error(asio::use_awaitable, ec));
-  to.close();
-  const std::string out = co_await read_to_end(from);
+  auto feed = [&]() -> asio::awaitable<void> {  // written while the reply is read: neither can stall
+    boost::system::error_code ec;               // a command that does not read its input is its own business
+    co_await asio::async_write(to, asio::buffer(in), asio::redirect_error(asio::use_awaitable, ec));
+    to.close();
+  };
+  const std::string out = co_await (feed() && read_to_end(from));
   co_await p.async_stop(std::chrono::milliseconds(100));
   try {
     co_return Json::parse(out);
@@ -146,7 +150,8 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name) {
     if (!graph_.functions.count(name)) throw Error("no function is registered under this name");
     // A native function runs on the blocking executor; the run loop goes on meanwhile.
     co_return co_await asio::co_spawn(
-        blocking_, [this, &spec, &params]() -> asio::awaitable<Json> { co_return graph_.functions.at(spec.name)(params); },
+        blocking_,
+        [this, &spec, &params]() -> asio::awaitable<Json> { co_return graph_.functions.at(spec.name)(params); },
         asio::use_awaitable);
   } catch (const std::exception& e) {
     throw Error("dep '" + name + "' failed: " + e.what());

@@ -85,8 +85,7 @@ asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMes
   throw Error("no valid reply after " + std::to_string(retries_ + 1) + " attempts: " + reason);
 }
 
-asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const NodeType& from,
-                                                            const std::vector<std::string>& types,
+asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const NodeType& from, const std::vector<std::string>& types,
                                                             const Json& context) {
   const Json schema{{"type", "object"},
                     {"properties", {{"next", {{"enum", types}}}}},
@@ -113,8 +112,7 @@ asio::awaitable<LMReply<Json>> EngineLM::fill(const NodeType& target, const Json
   co_return co_await ask(target.engine.value_or(default_engine_), std::move(messages), type);
 }
 
-asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const NodeType& from,
-                                                            const std::vector<std::string>& types,
+asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const NodeType& from, const std::vector<std::string>& types,
                                                             const Json& context) {
   const int64_t start = now_ns();
   LMReply<std::string> reply = co_await inner_.choose_type(from, types, context);

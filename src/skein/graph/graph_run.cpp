@@ -163,7 +163,8 @@ class GraphRun {
   template <typename F>
   asio::awaitable<std::invoke_result_t<F&>> on_blocking(F f) {
     using R = std::invoke_result_t<F&>;
-    co_return co_await asio::co_spawn(o_.blocking, [&]() -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
+    co_return co_await asio::co_spawn(
+        o_.blocking, [&]() -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
   }
 
   static void check_successor(const NodeType& node, const std::string& next) {

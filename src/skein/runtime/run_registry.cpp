@@ -252,7 +252,7 @@ bool RunRegistry::cancel(const std::string& id) {
     groups.assign(run->groups.begin(), run->groups.end());
   }
   for (int g : groups) kill_group(g, SIGKILL);  // the exec deps' whole process groups
-  if (run->stop) run->stop->request();       // a chain run
+  if (run->stop) run->stop->request();          // a chain run
   asio::post(impl_->io, [run] {
     run->signal.emit(asio::cancellation_type::terminal);
     if (run->gate_timer) run->gate_timer->cancel();

@@ -59,7 +59,7 @@ class CliEngine final : public AsyncEngine {
     }
     if (cancelled) {
       co_await asio::this_coro::reset_cancellation_state();  // to await the kill itself
-      co_await process.async_kill();  // the whole group goes at once
+      co_await process.async_kill();                         // the whole group goes at once
       std::rethrow_exception(cancelled);
     }
     GenerateResult r;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <list>
 #include <mutex>
+#include <vector>
 
 #include "skein/executors.hpp"
 
@@ -37,8 +38,19 @@ Slots& slots() {
 }  // namespace
 
 void set_max_processes(int n) {
-  std::lock_guard l(slots().mu);
-  slots().limit = n < 1 ? 1 : n;
+  std::vector<std::function<void(bool)>> woken;  // a raised limit serves the waiting at once
+  {
+    Slots& s = slots();
+    std::lock_guard l(s.mu);
+    s.limit = n < 1 ? 1 : n;
+    while (s.in_use < s.limit && !s.waiting.empty()) {
+      ++s.in_use;
+      woken.push_back(std::move(s.waiting.front().complete));
+      *s.waiting.front().queued = false;
+      s.waiting.pop_front();
+    }
+  }
+  for (auto& w : woken) w(true);
 }
 
 int max_processes() {
@@ -73,14 +85,14 @@ asio::awaitable<ProcessSlot> acquire_process_slot() {
       asio::post(ex, [h, work = std::move(work), got]() mutable {
         auto c = asio::get_associated_cancellation_slot(*h);
         if (c.is_connected()) c.clear();
-        std::move (*h)(got ? std::exception_ptr()
-                           : std::make_exception_ptr(
-                                 boost::system::system_error(asio::error::operation_aborted, "cancelled")));
+        std::move (*h)(
+            got ? std::exception_ptr()
+                : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted, "cancelled")));
       });
     };
     Slots& s = slots();
     std::unique_lock l(s.mu);
-    if (s.in_use < s.limit) {
+    if (s.in_use < s.limit && s.waiting.empty()) {
       ++s.in_use;
       l.unlock();
       return complete(true);
@@ -99,8 +111,7 @@ asio::awaitable<ProcessSlot> acquire_process_slot() {
         cancelled(false);
       });
   };
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(initiate,
-                                                                                         asio::use_awaitable);
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(initiate, asio::use_awaitable);
   ProcessSlot slot;
   slot.held_ = true;
   co_return slot;

@@ -40,36 +40,27 @@ namespace {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
-
-// PR_SET_PDEATHSIG fires when the *thread* that forked exits, so every fork happens on this one
-// thread, which lives until the process ends.
-class Spawner {
+// A thread of its own that runs posted tasks in order, for the whole life of the process.
+class TaskThread {
  public:
-  static Spawner& instance() {
-    static Spawner* s = new Spawner();  // never destroyed: its thread must outlive every child
-    return *s;
-  }
-  template <typename F>
-  auto run(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    {
-      std::lock_guard l(mu_);
-      tasks_.push_back([&task] { task(); });
-      cv_.notify_one();
-    }
-    return result.get();
+  TaskThread() {
+    std::thread([this] { loop(); }).detach();
   }
   void post(std::function<void()> task) {
     std::lock_guard l(mu_);
     tasks_.push_back(std::move(task));
     cv_.notify_one();
   }
+  // Runs `f` there and waits for its result (blocks the caller).
+  template <typename F>
+  auto run(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    post([&task] { task(); });
+    return result.get();
+  }
 
  private:
-  Spawner() {
-    std::thread([this] { loop(); }).detach();
-  }
   void loop() {
     for (;;) {
       std::function<void()> task;
@@ -87,41 +78,22 @@ class Spawner {
   std::deque<std::function<void()>> tasks_;
 };
 
-// Reaps children that were killed without waiting for them (a Subprocess destroyed on a loop).
-class Reaper {
- public:
-  static Reaper& instance() {
-    static Reaper* r = new Reaper();  // never destroyed: a detached thread uses it
-    return *r;
-  }
-  void reap(pid_t pid) {
-    std::lock_guard l(mu_);
-    pids_.push_back(pid);
-    cv_.notify_one();
-  }
+// PR_SET_PDEATHSIG fires when the *thread* that forked exits, so every fork happens on this one
+// thread, which lives until the process ends. Never destroyed: its thread must outlive every child.
+TaskThread& spawner() {
+  static TaskThread* t = new TaskThread();
+  return *t;
+}
 
- private:
-  Reaper() {
-    std::thread([this] { loop(); }).detach();
-  }
-  void loop() {
-    for (;;) {
-      pid_t pid;
-      {
-        std::unique_lock l(mu_);
-        cv_.wait(l, [&] { return !pids_.empty(); });
-        pid = pids_.front();
-        pids_.pop_front();
-      }
-      ::waitpid(pid, nullptr, 0);
-      kill_group(pid, SIGKILL);  // what the leader left behind
-      watchdog_forget(pid);
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<pid_t> pids_;
-};
+// Reaps children that were killed without waiting for them (a Subprocess destroyed on a loop).
+void reap_later(pid_t pid) {
+  static TaskThread* reaper = new TaskThread();  // never destroyed: its thread uses it
+  reaper->post([pid] {
+    ::waitpid(pid, nullptr, 0);
+    kill_group(pid, SIGKILL);  // what the leader left behind
+    watchdog_forget(pid);
+  });
+}
 
 std::string find_program(const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
@@ -166,7 +138,9 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // Skein died before the line above
   const int32_t self = int32_t(::getpid());
-  if (watchdog >= 0 && ::write(watchdog, &self, sizeof self) != sizeof self) ::_exit(127);  // announced first
+  // Announced first. A watchdog that is gone is no reason not to run: PR_SET_PDEATHSIG still holds.
+  if (watchdog >= 0) [[maybe_unused]]
+    ssize_t n = ::write(watchdog, &self, sizeof self);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -175,6 +149,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   ::dup2(in_fd >= 0 ? in_fd : devnull, 0);
   ::dup2(out_fd >= 0 ? out_fd : devnull, 1);
   ::dup2(err_fd >= 0 ? err_fd : devnull, 2);
+  ::close_range(3, ~0U, 0);  // no other descriptor of Skein's (pidfds, the shell's pipes) leaks into it
   if (cwd && ::chdir(cwd) != 0) ::_exit(126);
   ::execve(program, argv, envp);
   ::_exit(127);
@@ -220,14 +195,14 @@ Subprocess spawn_here(const SpawnOptions& o, Subprocess (*make)(pid_t, int, int)
 }  // namespace
 
 Subprocess Subprocess::spawn(const SpawnOptions& o) {
-  return Spawner::instance().run([&] { return spawn_here(o, &Subprocess::adopt); });
+  return spawner().run([&] { return spawn_here(o, &Subprocess::adopt); });
 }
 
 asio::awaitable<Subprocess> Subprocess::async_spawn(SpawnOptions o) {
   auto initiate = [o = std::move(o)](auto handler) mutable {
     auto work = asio::make_work_guard(asio::get_associated_executor(handler));
     auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    Spawner::instance().post([o = std::move(o), h, work]() mutable {
+    spawner().post([o = std::move(o), h, work]() mutable {
       std::exception_ptr error;
       Subprocess p;
       try {
@@ -236,7 +211,8 @@ asio::awaitable<Subprocess> Subprocess::async_spawn(SpawnOptions o) {
         error = std::current_exception();
       }
       auto ex = work.get_executor();
-      asio::post(ex, [h, work = std::move(work), error, p = std::move(p)]() mutable { std::move (*h)(error, std::move(p)); });
+      asio::post(
+          ex, [h, work = std::move(work), error, p = std::move(p)]() mutable { std::move (*h)(error, std::move(p)); });
     });
   };
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, Subprocess)>(
@@ -278,7 +254,7 @@ void Subprocess::abandon() {
   if (pid_ <= 1) return;
   if (poll()) return finish();
   kill_group(pid_, SIGKILL);
-  Reaper::instance().reap(pid_);
+  reap_later(pid_);
   pid_ = -1;  // the reaper's now
   close_fds();
 }
@@ -290,7 +266,9 @@ int Subprocess::release_stdin() { return std::exchange(stdin_fd_, -1); }
 std::optional<int> Subprocess::poll() {
   if (status_ || pid_ < 0) return status_;
   int status = 0;
-  if (::waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
+  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) status_ = status;
+  if (r < 0 && errno == ECHILD) status_ = 255 << 8;  // reaped elsewhere: gone, status unknown (255)
   return status_;
 }
 

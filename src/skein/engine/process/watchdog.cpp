@@ -85,7 +85,8 @@ int watchdog_fd() { return instance().fd; }
 void watchdog_forget(pid_t pgid) {
   const int fd = instance().fd;
   const int32_t v = -int32_t(pgid);
-  if (fd >= 0 && pgid > 1) [[maybe_unused]] ssize_t n = ::write(fd, &v, sizeof v);
+  if (fd >= 0 && pgid > 1) [[maybe_unused]]
+    ssize_t n = ::write(fd, &v, sizeof v);
 }
 
 }  // namespace skein
