@@ -184,12 +184,12 @@ auto Broker::async_acquire(const std::string& name, CompletionToken&& token) {
         // Posted with its own work guard, so the caller's io_context cannot run out of work (and be
         // destroyed) while another thread is inside `post`.
         auto done = [shared, work](std::exception_ptr e, Lease l) mutable {
-          auto ex = work.get_executor();
-          asio::post(ex, [shared, work = std::move(work), e, l = std::move(l)]() mutable {
+          asio::post(work.get_executor(), [shared, work, e = std::move(e), l = std::move(l)]() mutable {
             auto s = asio::get_associated_cancellation_slot(*shared);
             if (s.is_connected()) s.clear();
-            std::move (*shared)(e, std::move(l));
+            std::move (*shared)(std::move(e), std::move(l));
           });
+          work.reset();  // only now: this thread's guard outlives its `post`
         };
         // The cancel handler is in place, under the broker's lock, before the request can complete.
         auto on_queued = [slot, core = std::weak_ptr<detail::BrokerCore>(core_)](std::weak_ptr<void> waiter) mutable {

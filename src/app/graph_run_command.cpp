@@ -21,31 +21,33 @@ namespace {
 
 namespace asio = boost::asio;
 
-// The runs' events the command acts on: gates to ask, runs that ended.
+// The runs' events the command acts on: gates to ask, runs that ended. Its queue is shared with
+// the registry's listener, which may still run on the registry's loop after the Inbox is gone.
 class Inbox {
  public:
-  explicit Inbox(RunRegistry& registry) {
-    registry.subscribe([this](const RunEvent& e) {
+  explicit Inbox(RunRegistry& registry) : q_(std::make_shared<Queue>()) {
+    registry.subscribe([q = q_](const RunEvent& e) {
       if (e.kind != "gate_opened" && e.kind != "done" && e.kind != "failed" && e.kind != "cancelled") return;
-      {
-        std::lock_guard l(mu_);
-        events_.push_back(e);
-      }
-      cv_.notify_one();
+      std::lock_guard l(q->mu);
+      q->events.push_back(e);
+      q->cv.notify_one();
     });
   }
   RunEvent next() {
-    std::unique_lock l(mu_);
-    cv_.wait(l, [&] { return !events_.empty(); });
-    RunEvent e = std::move(events_.front());
-    events_.pop_front();
+    std::unique_lock l(q_->mu);
+    q_->cv.wait(l, [&] { return !q_->events.empty(); });
+    RunEvent e = std::move(q_->events.front());
+    q_->events.pop_front();
     return e;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<RunEvent> events_;
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<RunEvent> events;
+  };
+  std::shared_ptr<Queue> q_;
 };
 
 // A gate asked on the terminal until the registry takes the answer (JSON, or else a string).

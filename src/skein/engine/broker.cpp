@@ -427,7 +427,7 @@ void BrokerCore::deliver_event(const EngineEvent& ev) {
 
 void BrokerCore::deliver(Outbox& out) {
   for (const auto& ev : out.events) deliver_event(ev);
-  for (auto& d : out.done) d.fn(d.error, std::move(d.lease));
+  for (auto& d : out.done) d.fn(std::move(d.error), std::move(d.lease));
 }
 
 }  // namespace detail

@@ -1,5 +1,6 @@
 // Broker and Lease: thin handles over the shared BrokerCore.
-#include <boost/asio/use_future.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <utility>
 
 #include "broker_core.hpp"
@@ -77,7 +78,26 @@ void Broker::cancel(const std::weak_ptr<BrokerCore>& core, const std::weak_ptr<v
   if (c && w) c->cancel(w);
 }
 
-Lease Broker::acquire(const std::string& name) { return async_acquire(name, boost::asio::use_future).get(); }
+// Waits on a condition for the completion (not a std::future: the error then ends its life on this
+// thread, never on the thread that completed the request).
+Lease Broker::acquire(const std::string& name) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr error;
+  Lease got;
+  async_acquire(name, [&](std::exception_ptr e, Lease l) {
+    std::lock_guard lock(mu);
+    error = std::move(e);
+    got = std::move(l);
+    done = true;
+    cv.notify_one();  // under the lock: the waiter cannot return (and destroy cv) before this ends
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (error) std::rethrow_exception(error);
+  return got;
+}
 
 void Broker::preload(const std::string& name) { core_->preload(name); }
 

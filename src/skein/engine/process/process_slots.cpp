@@ -81,14 +81,14 @@ asio::awaitable<ProcessSlot> acquire_process_slot() {
     auto cancel_slot = asio::get_associated_cancellation_slot(handler);
     auto h = std::make_shared<decltype(handler)>(std::move(handler));
     auto complete = [h, work](bool got) mutable {
-      auto ex = work.get_executor();
-      asio::post(ex, [h, work = std::move(work), got]() mutable {
+      asio::post(work.get_executor(), [h, work, got]() mutable {
         auto c = asio::get_associated_cancellation_slot(*h);
         if (c.is_connected()) c.clear();
         std::move (*h)(
             got ? std::exception_ptr()
                 : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted, "cancelled")));
       });
+      work.reset();  // only now: this thread's guard outlives its `post`
     };
     Slots& s = slots();
     std::unique_lock l(s.mu);

@@ -210,9 +210,10 @@ asio::awaitable<Subprocess> Subprocess::async_spawn(SpawnOptions o) {
       } catch (...) {
         error = std::current_exception();
       }
-      auto ex = work.get_executor();
-      asio::post(
-          ex, [h, work = std::move(work), error, p = std::move(p)]() mutable { std::move (*h)(error, std::move(p)); });
+      asio::post(work.get_executor(), [h, work, error = std::move(error), p = std::move(p)]() mutable {
+        std::move (*h)(std::move(error), std::move(p));
+      });
+      work.reset();  // only now: this thread's guard outlives its `post`
     });
   };
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, Subprocess)>(
