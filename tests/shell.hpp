@@ -8,6 +8,9 @@
 
 namespace skein::test {
 
+// The `skein` binary of this build.
+inline const std::string kSkein = std::string(SKEIN_BINARY_DIR) + "/skein";
+
 struct Shell {
   int status;
   std::string out;

@@ -22,10 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test::kSkein;
 using test::Shell;
 using test::shell;
 
-const std::string kSkein = std::string(SKEIN_BINARY_DIR) + "/skein";
 const fs::path kExamples = fs::path(SKEIN_SOURCE_DIR) / "examples";
 
 class ExamplesTest : public test::RunFolderTest, public ::testing::WithParamInterface<std::string> {

@@ -21,10 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test::kSkein;
 using test::Shell;
 using test::shell;
-
-const std::string kSkein = std::string(SKEIN_BINARY_DIR) + "/skein";
 
 class ManyEnginesTest : public ::testing::Test {
  protected:
