@@ -18,7 +18,7 @@ cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN
   -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C build-tsan >/dev/null
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
-  ctest --test-dir build-tsan --output-on-failure --timeout 900 -R 'Broker|EngineLayer|ExecConcurrency|ManyEngines|LlamaEngine|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|ServeApi|ServeDashboard|Shell'
+  ctest --test-dir build-tsan --output-on-failure --timeout 900 -R 'Broker|EngineLayer|ExecConcurrency|LlamaEngine|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|ServeApi|ServeDashboard|Shell'
 
 echo "== tests under ASan + UBSan (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_SANITIZE=ON -DSKEIN_BUILD_BENCH=OFF \
