@@ -12,7 +12,8 @@
 // blocks the later ones that need room (FIFO), but not those whose engine is ready or remote.
 //
 // The lock is held only for bookkeeping: starts and stops run on `lifecycle`, completions are
-// called after the lock is dropped.
+// called after the lock is dropped. broker.cpp serves the queue; engine_lifecycle.cpp starts,
+// stops and releases engines.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -48,6 +49,14 @@ struct BrokerEntry {
   bool yielding = false;
   std::string yielding_to;
 };
+
+inline EngineEvent event(const std::string& engine, EngineEventKind kind, std::string detail, double load = 0) {
+  return {std::chrono::system_clock::now(), engine, kind, std::move(detail), load};
+}
+
+inline std::exception_ptr engine_error(const std::string& engine, const std::string& message) {
+  return std::make_exception_ptr(EngineError(engine, message));
+}
 
 // An engine's size for the budget: EngineConfig::memory, else the model file's size (a stat).
 size_t estimated_memory(const EngineConfig& config);
@@ -125,6 +134,7 @@ struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   void unlist_idle(BrokerEntry* e);
   void arm_idle_timer();
   void on_idle_timer();
+  void stop_expired_idle();
 
  public:
   void expire(const std::shared_ptr<Waiter>& w);
