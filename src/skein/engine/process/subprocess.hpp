@@ -71,7 +71,7 @@ class Subprocess {
   boost::asio::awaitable<void> async_kill();
 
  private:
-  static Subprocess adopt(pid_t pid, int stdout_fd, int stdin_fd);
+  static Subprocess spawn_here(const SpawnOptions& options);  // the fork on the calling thread
   bool wait_exit(std::chrono::milliseconds timeout);
   void abandon();
   void finish();  // reaped: the rest of the group killed, fds closed, the watchdog told
