@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "skein/engine_config.hpp"
+#include <memory>
+
+#include "skein/broker.hpp"
 
 namespace CLI {
 class App;
@@ -15,6 +17,9 @@ namespace skein::app {
 
 // --max-loaded, --memory-budget, --max-processes on `app` (run, shell, serve), into `limits`.
 void add_broker_flags(CLI::App& app, BrokerLimits& limits);
+// The broker of a command or host: `limits` (the files' `broker:`) with the command line's over
+// them; sets the process-wide max_processes when either gives it.
+std::unique_ptr<Broker> make_broker(BrokerLimits limits, const BrokerLimits& command_line);
 
 struct RunArgs {
   std::string file, input, output;

@@ -12,7 +12,6 @@
 
 #include "commands.hpp"
 #include "skein/broker.hpp"
-#include "skein/executors.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/run_registry.hpp"
 
@@ -210,21 +209,18 @@ int graph_run_command(const RunArgs& args) {
   if (!args.quiet)
     std::cerr << "note: engine `local` runs the random-weight fixture model unless SKEIN_LOCAL_MODEL points at a "
                  "real GGUF: its choices and values are valid but meaningless.\n";
-  BrokerLimits limits = g->broker;
-  limits.merge(args.limits);
-  if (limits.max_processes) set_max_processes(*limits.max_processes);
-  Broker broker(broker_options(limits));  // engines leased per model call: any number of them fits
-  declare_engines(broker, g->engines);
+  const std::unique_ptr<Broker> broker = make_broker(g->broker, args.limits);  // leased per model call
+  declare_engines(*broker, g->engines);
   Sampling sampling;
   sampling.temperature = 0.7f;
-  EngineLM lm(broker, g->engine, sampling);
+  EngineLM lm(*broker, g->engine, sampling);
   GraphJob job;
   job.graph = g;
   job.lm = &lm;
   job.verbosity = Verbosity::quiet;
   const int code = args.input.empty() || args.input[0] != '{' ? run_many(g, args, std::move(job))
                                                               : run_one(args.input, std::move(job));
-  broker.flush(true);
+  broker->flush(true);
   return code;
 }
 

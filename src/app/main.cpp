@@ -6,31 +6,6 @@
 
 #include "commands.hpp"
 
-namespace skein::app {
-
-void add_broker_flags(CLI::App& app, BrokerLimits& limits) {
-  app.add_option_function<int>(
-         "--max-loaded", [&limits](int n) { limits.max_loaded = n; },
-         "Engines holding local resources (llama, llama-server, vllm) loaded at once (default 3)")
-      ->check(CLI::PositiveNumber);
-  app.add_option_function<std::string>(
-      "--memory-budget",
-      [&limits](const std::string& text) {
-        try {
-          limits.memory_budget = skein::parse_bytes(text);
-        } catch (const skein::Error& e) {
-          throw CLI::ValidationError("--memory-budget", e.what());
-        }
-      },
-      "Memory the loaded engines may take, e.g. 8GiB (default: no budget)");
-  app.add_option_function<int>(
-         "--max-processes", [&limits](int n) { limits.max_processes = n; },
-         "Child processes of exec deps and Apply nodes at once (default 64)")
-      ->check(CLI::PositiveNumber);
-}
-
-}  // namespace skein::app
-
 int main(int argc, char** argv) {
   CLI::App app{"Skein: typed LLM pipelines and agent graphs"};
   app.require_subcommand(1);

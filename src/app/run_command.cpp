@@ -6,7 +6,6 @@
 #include "run_view.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
-#include "skein/executors.hpp"
 
 namespace skein::app {
 namespace {
@@ -47,19 +46,16 @@ int run_command(const RunArgs& args) {
     return 2;
   }
   RunOptions options = options_for(args, chain, view);
-  BrokerLimits limits = chain.broker;
-  limits.merge(args.limits);
-  if (limits.max_processes) set_max_processes(*limits.max_processes);
-  Broker broker(broker_options(limits));
-  declare_engines(broker, chain.engines);  // lazy: false engines start now
-  options.broker = &broker;
+  const std::unique_ptr<Broker> broker = make_broker(chain.broker, args.limits);
+  declare_engines(*broker, chain.engines);  // lazy: false engines start now
+  options.broker = broker.get();
   struct Release {  // a chain run ends by releasing its engines
     Broker& b;
     ~Release() {
       b.flush(true);
       b.settle();
     }
-  } release{broker};
+  } release{*broker};
   if (uses_fixture_model(chain))
     view.note(
         "engine `local` runs the fixture model made by setup: random weights, so its outputs are "

@@ -7,7 +7,6 @@
 #include <fstream>
 
 #include "../commands.hpp"
-#include "skein/executors.hpp"
 #include "skein/graph_lm.hpp"
 #include "util/state_dir.hpp"
 
@@ -46,9 +45,7 @@ Host::Host(HostOptions options) : options_(std::move(options)) {
     parsed.push_back(parse(f));
     limits.merge(parsed.back().graph ? parsed.back().graph->broker : parsed.back().chain->broker);
   }
-  limits.merge(options_.limits);
-  if (limits.max_processes) set_max_processes(*limits.max_processes);
-  broker_ = std::make_unique<Broker>(broker_options(limits));
+  broker_ = make_broker(limits, options_.limits);
   broker_->add(local_engine_config());
   Sampling sampling;
   sampling.temperature = 0.7f;

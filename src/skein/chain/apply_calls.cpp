@@ -1,6 +1,7 @@
 #include "apply_calls.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "skein/error.hpp"
@@ -14,12 +15,6 @@ bool is_builtin_apply(const std::string& fn) {
 }
 
 bool apply_fans_out(const Apply& a) { return a.fn != "filter" && a.fn != "map"; }
-
-namespace {
-
-std::string describe(const std::exception& e) { return e.what(); }
-
-}  // namespace
 
 std::vector<Json> ApplyCalls::builtin(const Apply& a, const Json& history) const {
   if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
@@ -43,9 +38,9 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
         out[i].outputs = co_await worker->call(*histories[i]);
       } catch (const boost::system::system_error& e) {
         if (e.code() == boost::asio::error::operation_aborted) throw;  // cancelled
-        out[i].error = describe(e);
+        out[i].error = e.what();
       } catch (const std::exception& e) {
-        out[i].error = describe(e);
+        out[i].error = e.what();
       }
     }
     co_return out;
@@ -54,7 +49,7 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
     for (size_t i = 0; i < histories.size(); ++i) try {
         out[i].outputs = fn(*histories[i]);
       } catch (const std::exception& e) {
-        out[i].error = describe(e);
+        out[i].error = e.what();
       }
   };
   if (is_builtin_apply(a.fn)) {
@@ -63,7 +58,7 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
   }
   const auto& fn = chain_.functions.at(a.fn);  // user code: on the blocking executor, the loop goes on
   co_await asio::co_spawn(
-      blocking_,
+      blocking(),
       [&]() -> asio::awaitable<void> {
         each(fn);
         co_return;
@@ -74,9 +69,11 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
 
 asio::awaitable<ExecWorker*> ApplyCalls::exec_worker(const Apply& a, const std::string& path) {
   auto& worker = workers_[path];
-  if (worker && worker->dead()) co_await worker->close();  // timed out or exited: a fresh one
-  if (!worker || worker->dead()) {
+  if (worker && worker->dead()) {  // timed out or exited: a fresh one
+    co_await worker->close();
     worker.reset();
+  }
+  if (!worker) {
     std::string dir = chain_.file.empty() ? "." : std::filesystem::path(chain_.file).parent_path().string();
     if (dir.empty()) dir = ".";
     std::optional<std::chrono::milliseconds> timeout;
@@ -85,6 +82,14 @@ asio::awaitable<ExecWorker*> ApplyCalls::exec_worker(const Apply& a, const std::
     worker = co_await ExecWorker::start(a.command, dir, log, timeout);
   }
   co_return worker.get();
+}
+
+asio::any_io_executor ApplyCalls::blocking() {
+  if (!blocking_) {  // only a run with a native function pays for threads of its own
+    own_pool_ = std::make_unique<asio::thread_pool>(2);
+    blocking_ = own_pool_->get_executor();
+  }
+  return blocking_;
 }
 
 asio::awaitable<void> ApplyCalls::close() {

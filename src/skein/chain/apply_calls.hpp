@@ -7,6 +7,7 @@
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,6 +32,7 @@ struct ApplyOutcome {
 class ApplyCalls {
  public:
   // Exec commands run in the chain file's folder; their stderr goes to <run_dir>/<node>/stderr.log.
+  // Native functions run on `blocking`; unset: on two threads of its own, made on first use.
   ApplyCalls(const Chain& chain, std::filesystem::path run_dir, boost::asio::any_io_executor blocking)
       : chain_(chain), run_dir_(std::move(run_dir)), blocking_(std::move(blocking)) {}
 
@@ -46,9 +48,11 @@ class ApplyCalls {
  private:
   std::vector<Json> builtin(const Apply& a, const Json& history) const;
   boost::asio::awaitable<ExecWorker*> exec_worker(const Apply& a, const std::string& path);
+  boost::asio::any_io_executor blocking();
   const Chain& chain_;
   std::filesystem::path run_dir_;
   boost::asio::any_io_executor blocking_;
+  std::unique_ptr<boost::asio::thread_pool> own_pool_;
   std::map<std::string, std::unique_ptr<ExecWorker>> workers_;
 };
 

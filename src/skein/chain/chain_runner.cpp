@@ -7,7 +7,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <filesystem>
@@ -51,8 +50,7 @@ class ChainRun {
       : chain_(chain),
         options_(options),
         writer_(options.output_dir, options.max_lines_per_file),
-        own_pool_(options.blocking ? nullptr : std::make_unique<asio::thread_pool>(2)),
-        applies_(chain, options.output_dir, options.blocking ? options.blocking : own_pool_->get_executor()),
+        applies_(chain, options.output_dir, options.blocking),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
         broker_(options.broker) {
     if (!broker_) {  // a broker for this run alone, with the chain's engines and `local`
@@ -362,7 +360,6 @@ class ChainRun {
   const Chain& chain_;
   const RunOptions& options_;
   RunWriter writer_;
-  std::unique_ptr<asio::thread_pool> own_pool_;  // native Apply functions, unless the caller gives a pool
   ApplyCalls applies_;
   size_t batch_size_;
   RunSummary summary_;

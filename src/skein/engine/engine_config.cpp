@@ -1,5 +1,6 @@
 #include "skein/engine_config.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -37,8 +38,6 @@ EngineConfig local_engine_config() {
   c.parallel = 8;
   return c;
 }
-
-std::string option_problem(const std::string& backend, const std::string& option);
 
 namespace {
 
@@ -142,36 +141,25 @@ void BrokerLimits::merge(const BrokerLimits& o) {
   if (o.max_processes) max_processes = o.max_processes;
 }
 
+// A number and a unit: none or B (bytes); k, M, G, T with an optional B (powers of 1000); Ki, Mi, Gi,
+// Ti with B (powers of 1024).
 size_t parse_bytes(const std::string& text) {
+  const std::string bad = "'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)";
   size_t pos = 0;
   double number = 0;
   try {
     number = std::stod(text, &pos);
   } catch (const std::exception&) {
-    throw Error("'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)");
+    throw Error(bad);
   }
   std::string unit = text.substr(pos);
   unit.erase(0, unit.find_first_not_of(' '));
-  static const std::map<std::string, double> units = {{"", 1},
-                                                      {"B", 1},
-                                                      {"k", 1e3},
-                                                      {"K", 1e3},
-                                                      {"KB", 1e3},
-                                                      {"kB", 1e3},
-                                                      {"KiB", 1024.0},
-                                                      {"M", 1e6},
-                                                      {"MB", 1e6},
-                                                      {"MiB", 1048576.0},
-                                                      {"G", 1e9},
-                                                      {"GB", 1e9},
-                                                      {"GiB", 1073741824.0},
-                                                      {"T", 1e12},
-                                                      {"TB", 1e12},
-                                                      {"TiB", 1099511627776.0}};
-  const auto it = units.find(unit);
-  if (it == units.end() || !std::isfinite(number) || number < 0)
-    throw Error("'" + text + "' is not a size (e.g. 8GiB, 512MiB, 2GB)");
-  return size_t(number * it->second);
+  if (!std::isfinite(number) || number < 0) throw Error(bad);
+  if (unit.empty() || unit == "B") return size_t(number);
+  const size_t power = std::string("KMGT").find(char(std::toupper(unsigned(unit[0])))) + 1;
+  const std::string rest = unit.substr(1);
+  if (power == 0 || (rest != "" && rest != "B" && rest != "iB")) throw Error(bad);
+  return size_t(number * std::pow(rest == "iB" ? 1024.0 : 1000.0, double(power)));
 }
 
 const std::vector<std::string>& engine_backends() {

@@ -1,0 +1,36 @@
+// The broker limits of a command or host: the files' `broker:` mappings, then the command line's.
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "skein/executors.hpp"
+
+namespace skein::app {
+
+void add_broker_flags(CLI::App& app, BrokerLimits& limits) {
+  app.add_option_function<int>(
+         "--max-loaded", [&limits](int n) { limits.max_loaded = n; },
+         "Engines holding local resources (llama, llama-server, vllm) loaded at once (default 3)")
+      ->check(CLI::PositiveNumber);
+  app.add_option_function<std::string>(
+      "--memory-budget",
+      [&limits](const std::string& text) {
+        try {
+          limits.memory_budget = skein::parse_bytes(text);
+        } catch (const skein::Error& e) {
+          throw CLI::ValidationError("--memory-budget", e.what());
+        }
+      },
+      "Memory the loaded engines may take, e.g. 8GiB (default: no budget)");
+  app.add_option_function<int>(
+         "--max-processes", [&limits](int n) { limits.max_processes = n; },
+         "Child processes of exec deps and Apply nodes at once (default 64)")
+      ->check(CLI::PositiveNumber);
+}
+
+std::unique_ptr<Broker> make_broker(BrokerLimits limits, const BrokerLimits& command_line) {
+  limits.merge(command_line);
+  if (limits.max_processes) set_max_processes(*limits.max_processes);
+  return std::make_unique<Broker>(broker_options(limits));
+}
+
+}  // namespace skein::app
