@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "skein/cross_thread_completion.hpp"
 #include "skein/engine.hpp"
 #include "skein/engine_config.hpp"
 
@@ -171,26 +172,15 @@ auto Broker::async_acquire(const std::string& name, CompletionToken&& token) {
   namespace asio = boost::asio;
   return asio::async_initiate<CompletionToken, void(std::exception_ptr, Lease)>(
       [this](auto handler, const std::string& engine) {
-        using Handler = decltype(handler);
-        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
         if (Lease ready = try_lease(engine)) {  // warm: no queue, no allocation beyond the post
-          asio::post(work.get_executor(), [h = std::move(handler), l = std::move(ready)]() mutable {
+          const auto ex = asio::get_associated_executor(handler);
+          asio::post(ex, [h = std::move(handler), l = std::move(ready)]() mutable {
             std::move(h)(std::exception_ptr(), std::move(l));
           });
           return;
         }
         auto slot = asio::get_associated_cancellation_slot(handler);
-        auto shared = std::make_shared<Handler>(std::move(handler));
-        // Posted with its own work guard, so the caller's io_context cannot run out of work (and be
-        // destroyed) while another thread is inside `post`.
-        auto done = [shared, work](std::exception_ptr e, Lease l) mutable {
-          asio::post(work.get_executor(), [shared, work, e = std::move(e), l = std::move(l)]() mutable {
-            auto s = asio::get_associated_cancellation_slot(*shared);
-            if (s.is_connected()) s.clear();
-            std::move (*shared)(std::move(e), std::move(l));
-          });
-          work.reset();  // only now: this thread's guard outlives its `post`
-        };
+        auto done = detail::cross_thread_completion(std::move(handler));
         // The cancel handler is in place, under the broker's lock, before the request can complete.
         auto on_queued = [slot, core = std::weak_ptr<detail::BrokerCore>(core_)](std::weak_ptr<void> waiter) mutable {
           if (slot.is_connected()) slot.assign([core, waiter](asio::cancellation_type) { cancel(core, waiter); });

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "skein/cross_thread_completion.hpp"
 #include "skein/json.hpp"
 #include "skein/schema.hpp"
 
@@ -88,21 +89,8 @@ auto async_generate(Engine& engine, GenerateRequest request, CompletionToken&& t
   namespace asio = boost::asio;
   return asio::async_initiate<CompletionToken, void(GenerateResult)>(
       [&engine](auto handler, GenerateRequest req) {
-        using Handler = decltype(handler);
         auto slot = asio::get_associated_cancellation_slot(handler);
-        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-        auto shared = std::make_shared<Handler>(std::move(handler));
-        // The engine thread keeps its own work guard until `post` has returned, so the caller's
-        // io_context cannot run out of work (and be destroyed) while `post` still touches it.
-        auto pending = engine.submit(std::move(req), [shared, work](GenerateResult result) mutable {
-          asio::post(work.get_executor(), [shared, work, result = std::move(result)]() mutable {
-            auto s = asio::get_associated_cancellation_slot(*shared);
-            if (s.is_connected()) s.clear();
-            std::move (*shared)(std::move(result));
-          });
-          shared.reset();
-          work.reset();
-        });
+        auto pending = engine.submit(std::move(req), detail::cross_thread_completion(std::move(handler)));
         if (slot.is_connected())
           slot.assign([weak = std::weak_ptr<PendingRequest>(pending)](asio::cancellation_type) {
             if (auto p = weak.lock()) p->cancel();

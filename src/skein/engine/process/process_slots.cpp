@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "skein/cross_thread_completion.hpp"
 #include "skein/executors.hpp"
 
 namespace skein {
@@ -77,18 +78,10 @@ void ProcessSlot::reset() {
 
 asio::awaitable<ProcessSlot> acquire_process_slot() {
   auto initiate = [](auto handler) {
-    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
     auto cancel_slot = asio::get_associated_cancellation_slot(handler);
-    auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    auto complete = [h, work](bool got) mutable {
-      asio::post(work.get_executor(), [h, work, got]() mutable {
-        auto c = asio::get_associated_cancellation_slot(*h);
-        if (c.is_connected()) c.clear();
-        std::move (*h)(
-            got ? std::exception_ptr()
-                : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted, "cancelled")));
-      });
-      work.reset();  // only now: this thread's guard outlives its `post`
+    auto complete = [done = detail::cross_thread_completion(std::move(handler))](bool got) mutable {
+      done(got ? std::exception_ptr()
+               : std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted, "cancelled")));
     };
     Slots& s = slots();
     std::unique_lock l(s.mu);

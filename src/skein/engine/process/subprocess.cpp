@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "fork_exec.hpp"
+#include "skein/cross_thread_completion.hpp"
 #include "skein/error.hpp"
 #include "watchdog.hpp"
 
@@ -111,9 +112,7 @@ Subprocess Subprocess::spawn(const SpawnOptions& o) {
 
 asio::awaitable<Subprocess> Subprocess::async_spawn(SpawnOptions o) {
   auto initiate = [o = std::move(o)](auto handler) mutable {
-    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-    auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    spawner().post([o = std::move(o), h, work]() mutable {
+    spawner().post([o = std::move(o), done = detail::cross_thread_completion(std::move(handler))]() mutable {
       std::exception_ptr error;
       Subprocess p;
       try {
@@ -121,10 +120,7 @@ asio::awaitable<Subprocess> Subprocess::async_spawn(SpawnOptions o) {
       } catch (...) {
         error = std::current_exception();
       }
-      asio::post(work.get_executor(), [h, work, error = std::move(error), p = std::move(p)]() mutable {
-        std::move (*h)(std::move(error), std::move(p));
-      });
-      work.reset();  // only now: this thread's guard outlives its `post`
+      done(std::move(error), std::move(p));
     });
   };
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, Subprocess)>(
