@@ -121,8 +121,9 @@ class RunRegistry {
   std::string submit(ChainJob job);
   // Resumes chain run `id` (CRASHED, CANCELLED or FAILED; in memory or in the store) from its
   // folder's last checkpoint as a new run over the same input and folder; `job` gives the chain
-  // (of the same name) and the other options. Throws Error saying why a run cannot be resumed (a
-  // graph run keeps no checkpoint; a DONE or active run has nothing to resume).
+  // (of the same name) and the other options. Throws NotFoundError for an unknown run,
+  // FailedPreconditionError saying why a run cannot be resumed (a graph run keeps no checkpoint; a
+  // DONE or active run has nothing to resume) and InvalidArgumentError for a chain of another name.
   std::string resume(const std::string& id, ChainJob job);
 
   // A run in memory, else in the store.
@@ -144,8 +145,9 @@ class RunRegistry {
 
   std::vector<GateInfo> gates() const;
   size_t pending_gates() const;
-  // Answers an open gate. Throws Error with the reason (the gate stays open) for a value that does
-  // not fit the field's type, and for an unknown or closed gate.
+  // Answers an open gate. Throws NotFoundError for a gate that never was, FailedPreconditionError
+  // for one answered or closed already, and InvalidValueError with the type's reason for a value
+  // that does not fit the field's type (the gate stays open).
   void answer(const std::string& gate_id, Json value);
 
   // Called with every event recorded by any run, on the loop thread, never under a lock.

@@ -51,6 +51,8 @@ struct ServeArgs {
   std::vector<std::string> files;
   std::string address = "127.0.0.1", token, state_dir;
   unsigned short port = 8686;
+  std::vector<std::string> allow_hosts, allow_origins;
+  double header_timeout = 10;  // seconds
   BrokerLimits limits;
 };
 // `skein serve`: the HTTP JSON API and the dashboard until SIGINT / SIGTERM.

@@ -61,6 +61,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--token", serve.token, "Bearer token every request must carry (default: $SKEIN_TOKEN)");
   serve_cmd->add_option("--state-dir", serve.state_dir, "Where the run store lives (default: the state directory)");
+  serve_cmd->add_option("--allow-host", serve.allow_hosts,
+                        "Another name the Host header may carry (besides the address bound, localhost, 127.0.0.1 "
+                        "and [::1]; repeatable)");
+  serve_cmd->add_option("--allow-origin", serve.allow_origins,
+                        "Another origin (e.g. https://ops.example.com) whose pages may call the API (repeatable)");
+  serve_cmd
+      ->add_option("--header-timeout", serve.header_timeout,
+                   "Seconds a connection may take to send a request's header (idle ones are closed after it)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   skein::app::add_broker_flags(*serve_cmd, serve.limits);
 
   skein::app::ShellArgs shell;

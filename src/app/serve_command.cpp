@@ -1,6 +1,8 @@
 // `skein serve [FILE…]`: the HTTP API and the dashboard over a host of the files.
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -8,6 +10,19 @@
 #include "serve/server.hpp"
 
 namespace skein::app {
+
+namespace {
+
+// Many browsers and clients at once: the soft limit of open descriptors up to the hard one.
+void raise_open_files_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+}  // namespace
 
 int serve_command(const ServeArgs& args) {
   HostOptions ho;
@@ -18,8 +33,12 @@ int serve_command(const ServeArgs& args) {
   so.address = args.address;
   so.port = args.port;
   so.token = args.token;
+  so.allow_hosts = args.allow_hosts;
+  so.allow_origins = args.allow_origins;
+  so.header_timeout = std::chrono::milliseconds(int64_t(args.header_timeout * 1000));
   if (so.token.empty())
     if (const char* t = std::getenv("SKEIN_TOKEN")) so.token = t;
+  raise_open_files_limit();
   try {
     Host host(ho);
     Server server(host, so);

@@ -2,15 +2,45 @@
 
 namespace skein {
 
+const char* code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::cancelled:
+      return "CANCELLED";
+    case ErrorCode::invalid_argument:
+      return "INVALID_ARGUMENT";
+    case ErrorCode::invalid_value:
+      return "INVALID_VALUE";
+    case ErrorCode::deadline_exceeded:
+      return "DEADLINE_EXCEEDED";
+    case ErrorCode::not_found:
+      return "NOT_FOUND";
+    case ErrorCode::already_exists:
+      return "ALREADY_EXISTS";
+    case ErrorCode::failed_precondition:
+      return "FAILED_PRECONDITION";
+    case ErrorCode::permission_denied:
+      return "PERMISSION_DENIED";
+    case ErrorCode::unauthenticated:
+      return "UNAUTHENTICATED";
+    case ErrorCode::resource_exhausted:
+      return "RESOURCE_EXHAUSTED";
+    case ErrorCode::unavailable:
+      return "UNAVAILABLE";
+    case ErrorCode::unknown:
+      break;
+  }
+  return "UNKNOWN";
+}
+
 std::string Location::str() const {
   if (file.empty()) return line > 0 ? "line " + std::to_string(line) : "<api>";
   return line > 0 ? file + ":" + std::to_string(line) : file;
 }
 
-ConfigError::ConfigError(Location where, const std::string& message)
-    : Error(where.str() + ": " + message), where_(std::move(where)) {}
+ConfigError::ConfigError(Location where, const std::string& message, ErrorCode code)
+    : Error(where.str() + ": " + message, code), where_(std::move(where)) {}
 
 EngineError::EngineError(const std::string& engine, const std::string& message)
-    : Error("engine '" + engine + "': " + message), engine_(engine) {}
+    : Error("engine '" + engine + "': " + message, ErrorCode::unavailable), engine_(engine) {}
 
 }  // namespace skein

@@ -23,10 +23,14 @@ test('a run with a gate: submit, list, refuse a bad answer, answer, trace with t
     assert.equal(gates[0].id, 'g1.1');
     assert.equal(gates[0].question, 'Ship it?');
     const bad = await call(server, 'POST', '/api/gates/g1.1', { value: 'maybe' });
-    assert.equal(bad.status, 400);
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.code, 'INVALID_VALUE');
     assert.match(bad.body.error, /refused/);
     assert.equal((await call(server, 'GET', '/api/runs')).body.pending_gates, 1);
     assert.equal((await call(server, 'POST', '/api/gates/g1.1', { value: true })).status, 200);
+    const twice = await call(server, 'POST', '/api/gates/g1.1', { value: true });
+    assert.deepEqual([twice.status, twice.body.code], [409, 'FAILED_PRECONDITION']);
+    assert.equal((await call(server, 'POST', '/api/gates/g1.2', { value: true })).status, 404);
     await until('DONE', async () => (await state(server, 'g1')) === 'DONE');
     const run = (await call(server, 'GET', '/api/runs/g1')).body;
     assert.deepEqual(run.trace.map(e => e.type), ['Request', 'Check', 'Approve']);
@@ -57,20 +61,27 @@ test('cancel over the API ends a run whose dep runs forever, and errors are JSON
     assert.equal((await call(server, 'POST', `/api/runs/${id}/cancel`, {})).body.cancelled, true);
     await until('CANCELLED', async () => (await state(server, id)) === 'CANCELLED');
     for (const pgid of running.processes) await until(`process group ${pgid} gone`, async () => !alive(pgid), 5000);
-    assert.equal((await call(server, 'POST', `/api/runs/${id}/cancel`, {})).body.cancelled, false);
+    const again = await call(server, 'POST', `/api/runs/${id}/cancel`, {});
+    assert.deepEqual([again.status, again.body.code], [409, 'FAILED_PRECONDITION']);
+    assert.match(again.body.error, /CANCELLED/);
+    assert.equal((await call(server, 'POST', '/api/runs/g99/cancel', {})).status, 404);
     const resume = await call(server, 'POST', `/api/runs/${id}/resume`, {});
-    assert.equal(resume.status, 400);
+    assert.equal(resume.status, 409);
     assert.match(resume.body.error, /graph runs keep no checkpoint/);
-    assert.equal((await call(server, 'GET', '/api/runs/g99')).status, 404);
+    const missing = await call(server, 'GET', '/api/runs/g99');
+    assert.deepEqual([missing.status, missing.body.code], [404, 'NOT_FOUND']);
     assert.equal((await call(server, 'POST', '/api/gates/g99.1', { value: 1 })).status, 404);
     const unknown = await call(server, 'POST', '/api/runs', { file: 'nope.yaml', input: {} });
     assert.equal(unknown.status, 404);
     assert.match(unknown.body.error, /no file 'nope.yaml'/);
     const badInput = await call(server, 'POST', '/api/runs', { file: 'forever', input: [1] });
-    assert.equal(badInput.status, 400);
-    const res = await fetch(server.url + '/api/runs', { method: 'POST', body: '{not json' });
+    assert.deepEqual([badInput.status, badInput.body.code], [400, 'INVALID_ARGUMENT']);
+    const res = await fetch(server.url + '/api/runs',
+                            { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{not json' });
     assert.equal(res.status, 400);
     assert.match((await res.json()).error, /not valid JSON/);
+    assert.equal((await call(server, 'GET', '/api/runs/g1/cancel')).status, 405);
+    assert.equal((await call(server, 'GET', '/api/nothing')).status, 404);
   } finally {
     assert.equal(await server.stop(), 0);
   }
@@ -118,7 +129,7 @@ test('a chain run left unfinished by a killed server is CRASHED after a restart,
       .filter(l => l.trim());
     assert.equal(lines.length, 8, 'every record once: none lost, none twice');
     const again = await call(second, 'POST', '/api/runs/c2/resume', {});
-    assert.equal(again.status, 400);
+    assert.equal(again.status, 409);
     assert.match(again.body.error, /DONE/);
   } finally {
     assert.equal(await second.stop(), 0);

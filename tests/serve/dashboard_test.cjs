@@ -68,3 +68,37 @@ test('the dashboard shows runs live, renders a timeline, answers a gate and canc
     assert.equal(await server.stop(), 0);
   }
 });
+
+test('with a token, the page works and its event stream uses the cookie, not the URL', async () => {
+  const server = await startServer([data('approve.yaml'), '--token', 's3cret'], { token: 's3cret' });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+                                          args: ['--no-sandbox'] });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = [], streams = [];
+    page.on('pageerror', e => errors.push(e.message));
+    page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('request', r => { if (r.url().includes('/api/events')) streams.push(r.url()); });
+    page.on('response', r => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+    await page.goto(server.url + '/?token=s3cret');
+    await page.locator('#conn.live').waitFor(live);
+    assert.ok(streams.length >= 1);
+    for (const url of streams) assert.doesNotMatch(url, /token/);
+    const cookie = (await context.cookies()).find(c => c.name === 'skein_token');
+    assert.ok(cookie && cookie.httpOnly && cookie.sameSite === 'Strict', JSON.stringify(cookie));
+
+    await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 'with a token' } });
+    await page.locator('#runs tr[data-id="g1"][data-state="WAITING"]').waitFor(live);
+    const gate = page.locator('#gates .gate[data-id="g1.1"]');
+    await gate.locator('input.answer').fill('true');
+    await gate.locator('button.answer').click();
+    await page.locator('#runs tr[data-id="g1"][data-state="DONE"]').waitFor(live);
+    assert.deepEqual(errors, []);
+    // The cookie opens the stream only: not the API.
+    assert.equal((await fetch(server.url + '/api/runs', { headers: { Cookie: `skein_token=s3cret` } })).status, 401);
+  } finally {
+    await browser.close();
+    assert.equal(await server.stop(), 0);
+  }
+});

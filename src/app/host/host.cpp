@@ -103,9 +103,9 @@ std::vector<HostFile> Host::files() const {
 
 std::string Host::submit(const std::string& file, const Json& input, Verbosity verbosity) {
   const HostFile* f = find(file);
-  if (!f) throw Error("no file '" + file + "' is loaded");
+  if (!f) throw NotFoundError("no file '" + file + "' is loaded (see GET /api/files)");
   if (f->graph) {
-    if (!input.is_object()) throw Error("a graph run's input is an object of its start node's fields");
+    if (!input.is_object()) throw InvalidArgumentError("a graph run's input is an object of its start node's fields");
     GraphJob job;
     job.graph = f->graph;
     job.input = input;
@@ -134,10 +134,10 @@ ChainJob Host::chain_job(const HostFile& file, Verbosity verbosity) {
 
 std::string Host::resume(const std::string& id) {
   const auto run = registry_->get(id);
-  if (!run) throw Error("no run '" + id + "'");
+  if (!run) throw NotFoundError("no run '" + id + "'");
   const HostFile* f = run->kind == "chain" ? find(run->name) : nullptr;
   if (run->kind == "chain" && (!f || !f->chain))
-    throw Error("chain '" + run->name + "' of run " + id + " is not loaded (load its file first)");
+    throw FailedPreconditionError("chain '" + run->name + "' of run " + id + " is not loaded (load its file first)");
   return registry_->resume(id, f ? chain_job(*f, Verbosity::normal) : ChainJob{});
 }
 
@@ -145,10 +145,11 @@ std::string Host::resume(const std::string& id) {
 std::string Host::chain_input_file(const Json& input) {
   if (input.is_string()) {
     const std::string path = input.get<std::string>();
-    if (!fs::exists(path)) throw Error("no input file '" + path + "'");
+    if (!fs::exists(path)) throw InvalidArgumentError("no input file '" + path + "'");
     return path;
   }
-  if (!input.is_array()) throw Error("a chain run's input is an array of records or the path of a JSONL file");
+  if (!input.is_array())
+    throw InvalidArgumentError("a chain run's input is an array of records or the path of a JSONL file");
   const fs::path dir = fs::path(options_.state_dir) / "inputs";
   fs::create_directories(dir);
   fs::path path;

@@ -6,7 +6,43 @@ namespace skein::app {
 
 namespace {
 
-ApiResponse error(int status, std::string message) { return {status, {{"error", std::move(message)}}}; }
+// An HTTP-only refusal (405), outside the error codes.
+struct ApiError : std::runtime_error {
+  ApiError(int s, std::string c, const std::string& message)
+      : std::runtime_error(message), status(s), code(std::move(c)) {}
+  int status;
+  std::string code;
+};
+
+// The one table from error codes to HTTP statuses.
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_argument:
+      return 400;
+    case ErrorCode::unauthenticated:
+      return 401;
+    case ErrorCode::permission_denied:
+      return 403;
+    case ErrorCode::not_found:
+      return 404;
+    case ErrorCode::already_exists:
+    case ErrorCode::failed_precondition:
+      return 409;
+    case ErrorCode::resource_exhausted:
+      return 413;
+    case ErrorCode::invalid_value:
+      return 422;
+    case ErrorCode::cancelled:
+      return 499;
+    case ErrorCode::unavailable:
+      return 503;
+    case ErrorCode::deadline_exceeded:
+      return 504;
+    case ErrorCode::unknown:
+      break;
+  }
+  return 500;
+}
 
 // "/api/runs/g3/cancel" -> {"api", "runs", "g3", "cancel"}
 std::vector<std::string> segments(const std::string& path) {
@@ -25,8 +61,14 @@ Json parse_body(const std::string& body) {
   try {
     return Json::parse(body.empty() ? "{}" : body);
   } catch (const Json::parse_error& e) {
-    throw Error(std::string("the body is not valid JSON: ") + e.what());
+    throw InvalidArgumentError(std::string("the body is not valid JSON: ") + e.what());
   }
+}
+
+[[noreturn]] void no_route(const ApiRequest& req) { throw NotFoundError("no route " + req.method + " " + req.path); }
+
+void expect_post(const ApiRequest& req, const char* what) {
+  if (req.method != "POST") throw ApiError(405, "METHOD_NOT_ALLOWED", what);
 }
 
 Json engines_json(const Host& host) {
@@ -51,10 +93,8 @@ Json gates_json(const std::vector<GateInfo>& gates) {
 ApiResponse submit(Host& host, const ApiRequest& req) {
   const Json body = parse_body(req.body);
   if (!body.is_object() || !body.contains("file") || !body["file"].is_string())
-    return error(400, "expected {\"file\": <a loaded file or its name>, \"input\": …}");
-  const std::string file = body["file"];
-  if (!host.find(file)) return error(404, "no file '" + file + "' is loaded (see GET /api/files)");
-  return {201, {{"id", host.submit(file, body.value("input", Json::object()))}}};
+    throw InvalidArgumentError("expected {\"file\": <a loaded file or its name>, \"input\": …}");
+  return {201, {{"id", host.submit(body["file"], body.value("input", Json::object()))}}};
 }
 
 ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest& req) {
@@ -70,7 +110,7 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
              {"now_ns", now_ns()}}};
   }
   const auto run = registry.get(s[2]);
-  if (!run) return error(404, "no run '" + s[2] + "'");
+  if (!run) throw NotFoundError("no run '" + s[2] + "'");
   if (s.size() == 3) {
     Json j = runtime::to_json(*run);
     j["now_ns"] = now_ns();
@@ -82,32 +122,35 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
     return {200, {{"events", std::move(events)}}};
   }
   if (s.size() == 4 && s[3] == "resume") {
-    if (req.method != "POST") return error(405, "resume is a POST");
+    expect_post(req, "resume is a POST");
     return {201, {{"id", host.resume(s[2])}}};
   }
   if (s.size() == 4 && s[3] == "cancel") {
-    if (req.method != "POST") return error(405, "cancel is a POST");
-    return {200, {{"cancelled", registry.cancel(s[2])}}};
+    expect_post(req, "cancel is a POST");
+    if (!registry.cancel(s[2])) {
+      const auto now = registry.get(s[2]);
+      if (!now) throw NotFoundError("no run '" + s[2] + "'");
+      throw FailedPreconditionError("run " + s[2] + " is " + state_name(now->state) + ": it cannot be cancelled");
+    }
+    return {200, {{"cancelled", true}}};
   }
-  return error(404, "no route " + req.path);
+  no_route(req);
 }
 
 ApiResponse gates(Host& host, const std::vector<std::string>& s, const ApiRequest& req) {
   RunRegistry& registry = host.registry();
   if (s.size() == 2) return {200, {{"gates", gates_json(registry.gates())}}};
-  if (req.method != "POST") return error(405, "answer a gate with POST {\"value\": …}");
-  bool open = false;
-  for (const auto& g : registry.gates()) open |= g.id == s[2];
-  if (!open) return error(404, "no open gate '" + s[2] + "'");
+  if (s.size() != 3) no_route(req);
+  expect_post(req, "answer a gate with POST {\"value\": …}");
   const Json body = parse_body(req.body);
-  if (!body.is_object() || !body.contains("value")) return error(400, "expected {\"value\": …}");
+  if (!body.is_object() || !body.contains("value")) throw InvalidArgumentError("expected {\"value\": …}");
   registry.answer(s[2], body["value"]);
   return {200, {{"answered", s[2]}}};
 }
 
 ApiResponse route(Host& host, const ApiRequest& req) {
   const auto s = segments(req.path);
-  if (s.size() < 2 || s[0] != "api") return error(404, "no route " + req.path);
+  if (s.size() < 2 || s[0] != "api") no_route(req);
   const bool get = req.method == "GET";
   if (s[1] == "runs") return runs(host, s, req);
   if (s[1] == "gates") return gates(host, s, req);
@@ -117,7 +160,7 @@ ApiResponse route(Host& host, const ApiRequest& req) {
     for (const auto& f : host.files()) files.push_back({{"path", f.path}, {"name", f.name}, {"kind", f.kind}});
     return {200, {{"files", std::move(files)}}};
   }
-  return error(404, "no route " + req.method + " " + req.path);
+  no_route(req);
 }
 
 }  // namespace
@@ -129,11 +172,21 @@ Json run_summary_json(const RunSnapshot& run) {
   return j;
 }
 
+std::string ApiResponse::text() const { return body.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+ApiResponse error_response(int status, const std::string& code, const std::string& message) {
+  return {status, {{"error", message}, {"code", code}}};
+}
+
 ApiResponse handle_api(Host& host, const ApiRequest& req) {
   try {
     return route(host, req);
+  } catch (const ApiError& e) {
+    return error_response(e.status, e.code, e.what());
   } catch (const Error& e) {
-    return error(400, e.what());
+    return error_response(http_status(e.code()), code_name(e.code()), e.what());
+  } catch (const std::exception& e) {  // a bug: said, not a dropped connection
+    return error_response(500, code_name(ErrorCode::unknown), std::string("internal error: ") + e.what());
   }
 }
 

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,9 +11,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+#include <tuple>
 
-#include "api.hpp"
-#include "dashboard_html.hpp"
+#include "http_handler.hpp"
 #include "runtime/run_json.hpp"
 
 namespace skein::app {
@@ -35,39 +36,21 @@ struct SseClient {
 };
 
 std::string sse_frame(const RunEvent& e) {
-  return "event: " + e.kind + "\ndata: " + runtime::to_json(e).dump() + "\n\n";
+  return "event: " + e.kind + "\ndata: " + runtime::to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) +
+         "\n\n";
 }
 
-// The value of `key` in the target's query string ("" if absent).
-std::string query_value(std::string_view target, std::string_view key) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return "";
-  std::string_view query = target.substr(q + 1);
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (pair.substr(0, key.size()) == key && pair.size() > key.size() && pair[key.size()] == '=')
-      return std::string(pair.substr(key.size() + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return "";
-}
-
-bool same(std::string_view a, std::string_view b) {  // without an early exit on the first difference
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
+RequestPolicy policy_of(const ServeOptions& o) { return {o.address, o.token, o.allow_hosts, o.allow_origins}; }
 
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
-  Impl(Host& h, ServeOptions o) : host(h), options(std::move(o)), acceptor(io), signals(io, SIGINT, SIGTERM) {}
+  Impl(Host& h, ServeOptions o)
+      : host(h), options(std::move(o)), policy(policy_of(options)), acceptor(io), signals(io, SIGINT, SIGTERM) {}
 
   Host& host;
   ServeOptions options;
+  RequestPolicy policy;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::signal_set signals;
@@ -77,8 +60,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(tcp::socket socket);
   asio::awaitable<void> stream_events(beast::tcp_stream& stream, const Request& req);
-  bool authorized(const Request& req) const;
-  Response respond(const Request& req);
+  asio::awaitable<void> refuse_and_close(beast::tcp_stream& stream, const ApiResponse& why);
   void publish(const std::string& frame);
 };
 
@@ -96,38 +78,6 @@ void Server::Impl::listen() {
   acceptor.bind(endpoint, ec);
   if (ec) throw Error("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " + ec.message());
   acceptor.listen();
-}
-
-bool Server::Impl::authorized(const Request& req) const {
-  if (options.token.empty()) return true;
-  const auto header = req[http::field::authorization];
-  if (header.starts_with("Bearer ") && same(header.substr(7), options.token)) return true;
-  return same(query_value(req.target(), "token"), options.token);
-}
-
-Response Server::Impl::respond(const Request& req) {
-  Response res{http::status::ok, req.version()};
-  res.set(http::field::server, "skein");
-  res.set(http::field::cache_control, "no-store");
-  res.keep_alive(req.keep_alive());
-  const std::string target(req.target());
-  const std::string path = target.substr(0, target.find('?'));
-  if (!authorized(req)) {
-    res.result(http::status::unauthorized);
-    res.set(http::field::www_authenticate, "Bearer");
-    res.set(http::field::content_type, "application/json");
-    res.body() = Json{{"error", "a token is required: 'Authorization: Bearer <token>' (or ?token=<token>)"}}.dump();
-  } else if (req.method() == http::verb::get && (path == "/" || path == "/index.html")) {
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    res.body() = dashboard_html();
-  } else {
-    const ApiResponse api = handle_api(host, {std::string(req.method_string()), path, req.body()});
-    res.result(static_cast<http::status>(api.status));
-    res.set(http::field::content_type, "application/json");
-    res.body() = api.body.dump();
-  }
-  res.prepare_payload();
-  return res;
 }
 
 void Server::Impl::publish(const std::string& frame) {
@@ -163,22 +113,61 @@ asio::awaitable<void> Server::Impl::stream_events(beast::tcp_stream& stream, con
   }
 }
 
+// Says why (413, 400), stops reading, and drains what the client still sends for a moment so that
+// it can read the answer before the connection closes.
+asio::awaitable<void> Server::Impl::refuse_and_close(beast::tcp_stream& stream, const ApiResponse& why) {
+  Response res = json_response(why, 11, false);
+  stream.expires_after(std::chrono::seconds(5));
+  auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  std::array<char, 64 * 1024> sink;
+  for (size_t drained = 0; !wec && drained < options.body_limit * 2;) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (ec) break;
+    drained += n;
+  }
+}
+
 asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    stream.expires_after(std::chrono::minutes(5));
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    parser.body_limit(options.body_limit);
+    parser.header_limit(64 * 1024);
+    stream.expires_after(options.header_timeout);  // idle or stalled: closed
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!ec && !parser.is_done()) {
+      stream.expires_after(std::chrono::minutes(5));
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
+    }
+    if (ec == http::error::body_limit) {
+      co_await refuse_and_close(
+          stream, error_response(413, code_name(ErrorCode::resource_exhausted),
+                                 "the body is over the limit of " + std::to_string(options.body_limit) + " bytes"));
+      co_return;
+    }
+    if (ec && ec.category() == beast::error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      co_await refuse_and_close(stream, error_response(400, code_name(ErrorCode::invalid_argument),
+                                                       "malformed HTTP request: " + ec.message()));
+      co_return;
+    }
     if (ec) break;
     stream.expires_never();
     Request req = parser.release();
-    if (req.target().starts_with("/api/events") && req.method() == http::verb::get && authorized(req)) {
-      co_await stream_events(stream, req);
+    if (is_event_stream(req)) {
+      const Verdict verdict = check_request(policy, req);
+      if (!verdict.refusal) {
+        co_await stream_events(stream, req);
+        break;
+      }
+      Response res = json_response(*verdict.refusal, req.version(), false);
+      co_await http::async_write(stream, res, use_tuple);
       break;
     }
-    Response res = respond(req);
+    Response res = handle_http(host, policy, req);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
     if (wec || !res.keep_alive()) break;
   }
@@ -190,7 +179,11 @@ asio::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;
+    if (ec) {  // out of descriptors, say: try again a little later rather than spin
+      asio::steady_timer pause(io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
     asio::co_spawn(io, session(std::move(socket)), asio::detached);
   }
 }

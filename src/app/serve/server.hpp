@@ -1,12 +1,15 @@
 // `skein serve`'s HTTP server (Boost.Beast, one io thread): the JSON API (api.hpp), the SSE stream
 // of every run's events at /api/events, and the dashboard at /.
 //
-// Bound to loopback by default. Any other address needs a token; with a token set, every request
-// must carry it (`Authorization: Bearer <token>`, or `?token=<token>` for the browser's page and
-// event stream) and is refused with 401 otherwise.
+// Bound to loopback by default. Any other address needs a token. Every request passes the checks
+// of request_checks.hpp (Host, Origin, token, content type) first. A request's header must arrive
+// within `header_timeout` of the connection's last request (idle and stalled connections are
+// closed); a body over `body_limit` is refused with 413.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "../host/host.hpp"
 
@@ -16,6 +19,9 @@ struct ServeOptions {
   std::string address = "127.0.0.1";
   unsigned short port = 8686;  // 0: any free port (see Server::port)
   std::string token;
+  std::vector<std::string> allow_hosts, allow_origins;  // see RequestPolicy
+  std::chrono::milliseconds header_timeout{10000};
+  size_t body_limit = 64 * 1024 * 1024;
 };
 
 class Server {

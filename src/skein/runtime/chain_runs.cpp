@@ -33,7 +33,7 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
 }
 
 std::string RunRegistry::submit(ChainJob job) {
-  if (!job.chain) throw Error("a chain job needs a chain");
+  if (!job.chain) throw InvalidArgumentError("a chain job needs a chain");
   auto run = std::make_shared<Run>();
   run->stop = std::make_unique<ChainStop>();
   run->snap.kind = "chain";
@@ -56,16 +56,18 @@ std::string RunRegistry::submit(ChainJob job) {
 
 std::string RunRegistry::resume(const std::string& id, ChainJob job) {
   const auto old = get(id);
-  if (!old) throw Error("no run '" + id + "'");
+  if (!old) throw NotFoundError("no run '" + id + "'");
   if (old->kind != "chain")
-    throw Error(id + " is a graph run: graph runs keep no checkpoint to resume from (submit its input again)");
+    throw FailedPreconditionError(
+        id + " is a graph run: graph runs keep no checkpoint to resume from (submit its input again)");
   if (!is_finished(old->state) || old->state == RunState::done)
-    throw Error(id + " is " + state_name(old->state) +
-                ": only a CRASHED, CANCELLED or FAILED chain run can be resumed");
+    throw FailedPreconditionError(id + " is " + state_name(old->state) +
+                                  ": only a CRASHED, CANCELLED or FAILED chain run can be resumed");
   if (!job.chain || job.chain->name != old->name)
-    throw Error(id + " is a run of chain '" + old->name + "', which is not the chain given");
+    throw InvalidArgumentError(id + " is a run of chain '" + old->name + "', which is not the chain given");
   const std::string input = old->input.value("input", "");
-  if (input.empty() || input == "-") throw Error(id + " read its records from stdin: they cannot be read again");
+  if (input.empty() || input == "-")
+    throw FailedPreconditionError(id + " read its records from stdin: they cannot be read again");
   job.options.input_path = input;
   job.options.output_dir = old->input.value("output", "");
   job.options.resume = true;

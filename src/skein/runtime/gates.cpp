@@ -3,6 +3,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <charconv>
+
 #include "registry_impl.hpp"
 
 namespace skein {
@@ -96,10 +98,14 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
   std::optional<RunEvent> answered;
   {
     std::lock_guard l(impl_->mu);
-    auto it = impl_->runs.find(gate_id.substr(0, gate_id.find('.')));
-    if (it == impl_->runs.end() || !it->second->open.count(gate_id) || it->second->open.at(gate_id).answer)
-      throw Error("no open gate " + gate_id);
+    const size_t dot = gate_id.rfind('.');
+    auto it = dot == std::string::npos ? impl_->runs.end() : impl_->runs.find(gate_id.substr(0, dot));
+    int k = 0;
+    if (it != impl_->runs.end()) std::from_chars(gate_id.data() + dot + 1, gate_id.data() + gate_id.size(), k);
+    if (it == impl_->runs.end() || k < 1 || k > it->second->gates_opened) throw NotFoundError("no gate " + gate_id);
     run = it->second;
+    if (!run->open.count(gate_id) || run->open.at(gate_id).answer)
+      throw FailedPreconditionError("gate " + gate_id + " is closed: it was answered, or its run moved on");
     OpenGate& g = run->open.at(gate_id);
     if (g.type) {
       std::string reason;
@@ -107,8 +113,8 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
       if (!reason.empty()) {
         std::string given = value.dump();
         if (given.size() > 200) given = given.substr(0, 200) + "…";
-        throw Error("answer to " + gate_id + " refused: " + given + " is not of the type " + g.type->schema().dump() +
-                    " (" + reason + ")");
+        throw InvalidValueError("answer to " + gate_id + " refused: " + given + " is not of the type " +
+                                g.type->schema().dump() + " (" + reason + ")");
       }
     }
     g.answer = std::move(value);

@@ -190,7 +190,7 @@ RunRegistry::~RunRegistry() {
 }
 
 std::string RunRegistry::submit(GraphJob job) {
-  if (!job.graph || !job.lm) throw Error("a graph job needs a graph and an LM");
+  if (!job.graph || !job.lm) throw InvalidArgumentError("a graph job needs a graph and an LM");
   auto run = std::make_shared<Run>();
   run->timing = std::make_unique<TimingLM>(*job.lm);
   run->snap.kind = "graph";
