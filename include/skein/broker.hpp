@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,8 @@ class Broker {
   // Declares (or redeclares, while stopped) an engine.
   void add(EngineConfig config);
   bool contains(const std::string& name) const;
+  // The configuration declared under `name`, if any.
+  std::optional<EngineConfig> config(const std::string& name) const;
   const BrokerOptions& options() const;
 
   // A lease on `name`, starting the engine if needed (single flight: concurrent requests of a
@@ -164,7 +167,10 @@ class Broker {
 };
 
 // Declares `engines` in `broker` (and `local`, unless declared or already there) and starts the
-// ones with `lazy: false` (Broker::preload; never blocks).
+// ones with `lazy: false` (Broker::preload; never blocks). An engine name another file declared
+// differently is refused with a ConfigError (ALREADY_EXISTS) quoting both file:line, before any
+// engine is declared; the same file may redeclare its own (a reload), and a file may replace one
+// declared without a file (the built-in `local`).
 void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& engines);
 
 template <typename CompletionToken>

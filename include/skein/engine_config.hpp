@@ -48,6 +48,9 @@ EngineConfig local_engine_config();
 // chain or graph file. Throws ConfigError with file:line.
 // Its `broker:` limits go to `limits` when given.
 std::map<std::string, EngineConfig> load_engines_file(const std::string& path, BrokerLimits* limits = nullptr);
+// The same, from the file's text (`path` names it in errors and anchors relative model paths).
+std::map<std::string, EngineConfig> parse_engines_file(const std::string& text, const std::string& path,
+                                                       BrokerLimits* limits = nullptr);
 
 // The backends this build can start.
 const std::vector<std::string>& engine_backends();

@@ -1,12 +1,16 @@
 // skein: the command line.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
+  // A write to a pipe whose reader is gone (a cancelled `exec` dep, a closed `| head`) fails with
+  // EPIPE where it is written; it never kills Skein. Programs Skein starts get the default back.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Skein: typed LLM pipelines and agent graphs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", SKEIN_APP_VERSION);

@@ -13,11 +13,11 @@ if (!skein || !source) throw new Error('set SKEIN_BIN and SKEIN_SOURCE_DIR');
 function data(name) { return path.join(source, 'tests', 'data', name); }
 
 // Resolves with {url, exit} once the server prints where it listens, or rejects with its output.
-function startServer(args, { token, state = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-serve-')) } = {}) {
+function startServer(args, { token, env = {}, state = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-serve-')) } = {}) {
   const child = spawn(skein, ['serve', ...args, '--port', '0', '--state-dir', state],
-                      { stdio: ['ignore', 'pipe', 'pipe'] });
+                      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '', err = '';
-  const exit = new Promise(resolve => child.on('exit', code => resolve(code)));
+  const exit = new Promise(resolve => child.on('exit', (code, signal) => resolve(code ?? signal)));
   child.stderr.on('data', d => { err += d; });
   return new Promise((resolve, reject) => {
     child.stdout.on('data', d => {

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -55,6 +56,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   asio::signal_set signals;
   std::vector<std::weak_ptr<SseClient>> clients;  // io thread only
+  // The API's handlers take the host's locks and may touch the run store: not on the io thread.
+  // Declared after `io`: joined before it is destroyed, so a handler never completes into a freed io.
+  asio::thread_pool api_pool{2};
 
   void listen();
   asio::awaitable<void> accept_loop();
@@ -167,7 +171,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       co_await http::async_write(stream, res, use_tuple);
       break;
     }
-    Response res = handle_http(host, policy, req);
+    Response res = co_await asio::co_spawn(
+        api_pool, [&]() -> asio::awaitable<Response> { co_return handle_http(host, policy, req); },
+        asio::use_awaitable);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
     if (wec || !res.keep_alive()) break;
   }

@@ -1,6 +1,7 @@
 // `skein shell [FILE…]`: the interactive host. readline in its callback mode, so the loop can wait
 // on the terminal, on run notifications and on Ctrl-C at once; a notification is printed above the
 // prompt and the line being typed is redrawn as it was.
+#include <fcntl.h>
 #include <poll.h>
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -21,12 +22,13 @@ namespace skein::app {
 
 namespace {
 
-int wake_pipe[2] = {-1, -1};  // written by the SIGINT handler ('i') and the run listener ('n')
+// Written by the signal handlers ('i' Ctrl-C, 't' SIGTERM or SIGHUP) and the run listener ('n');
+// non-blocking: a full pipe already holds a wake-up.
+int wake_pipe[2] = {-1, -1};
 
-void on_sigint(int) {
-  const char c = 'i';
-  [[maybe_unused]] ssize_t n = ::write(wake_pipe[1], &c, 1);
-}
+void wake(char c) { [[maybe_unused]] ssize_t n = ::write(wake_pipe[1], &c, 1); }
+void on_sigint(int) { wake('i'); }
+void on_sigterm(int) { wake('t'); }
 
 // The events the shell tells of, queued by the registry's listener (which may outlive the shell).
 struct Inbox {
@@ -43,8 +45,7 @@ class Shell {
         std::lock_guard l(inbox->mu);
         inbox->events.push_back(e);
       }
-      const char c = 'n';
-      [[maybe_unused]] ssize_t n = ::write(wake_pipe[1], &c, 1);
+      wake('n');
     });
   }
 
@@ -76,6 +77,8 @@ int Shell::run() {
   using_history();
   read_history(history_.c_str());
   std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigterm);
+  std::signal(SIGHUP, on_sigterm);
   std::cout << "Type help for the commands.\n" << std::flush;
   rl_callback_handler_install(prompt, on_line);
   while (!done_) {
@@ -87,12 +90,16 @@ int Shell::run() {
       const std::string got(buf, n > 0 ? size_t(n) : 0);
       if (got.find('n') != std::string::npos) notify();
       if (got.find('i') != std::string::npos) interrupt();
+      if (got.find('t') != std::string::npos) done_ = true;  // SIGTERM: leave as `quit` does
     }
     if (!done_ && (fds[0].revents & (POLLIN | POLLHUP))) rl_callback_read_char();
   }
   rl_callback_handler_remove();
   write_history(history_.c_str());
-  std::signal(SIGINT, SIG_DFL);
+  // From here on the host shuts down (runs cancelled, engines stopped): signals wait for it.
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
   const size_t n = active().size();
   if (n) std::cout << "cancelling " << n << " active run(s)\n";
   return 0;
@@ -184,10 +191,13 @@ int shell_command(const ShellArgs& args) {
   options.files = args.files;
   options.limits = args.limits;
   options.state_dir = args.state_dir.empty() ? skein::state_dir().string() : args.state_dir;
-  if (::pipe(wake_pipe) != 0) {
+  if (::pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
     std::cerr << "skein shell: cannot create a pipe\n";
     return 2;
   }
+  // A SIGTERM while the host starts is kept for the loop (which then leaves at once).
+  std::signal(SIGTERM, on_sigterm);
+  std::signal(SIGHUP, on_sigterm);
   try {
     Host host(options);
     std::cout << "skein shell: " << host.files().size() << " file(s) loaded; runs stored in " << options.state_dir

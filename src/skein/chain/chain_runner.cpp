@@ -331,7 +331,9 @@ class ChainRun {
   const std::string& model_id(const std::string& name) {
     auto it = model_ids_.find(name);
     if (it != model_ids_.end()) return it->second;
-    const EngineConfig config = chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config();
+    // The configuration the broker runs under that name (a host's broker may hold another file's).
+    const EngineConfig config =
+        broker_->config(name).value_or(chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config());
     return model_ids_[name] = model_identity(config.backend, config.model, config.options.dump());
   }
 

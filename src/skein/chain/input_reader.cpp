@@ -21,6 +21,22 @@ size_t line_of(const std::string& text, size_t byte) {
 
 }  // namespace
 
+InputLine parse_input_line(std::string text, size_t line) {
+  InputLine out;
+  out.line = line;
+  out.raw = std::move(text);
+  try {
+    Json value = Json::parse(out.raw);
+    if (value.is_object())
+      out.record = std::move(value);
+    else
+      out.error = "line " + std::to_string(line) + ": a record must be a JSON object, got " + value.type_name();
+  } catch (const Json::parse_error& e) {
+    out.error = "line " + std::to_string(line) + ": not valid JSON: " + e.what();
+  }
+  return out;
+}
+
 InputReader::InputReader(const std::string& path) : path_(path), in_(&std::cin) {
   if (path != "-") {
     file_ = std::make_unique<std::ifstream>(path);
@@ -57,19 +73,7 @@ std::optional<InputLine> InputReader::next() {
   while (std::getline(*in_, text)) {
     ++line_;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    InputLine out;
-    out.line = line_;
-    out.raw = text;
-    try {
-      Json value = Json::parse(text);
-      if (value.is_object())
-        out.record = std::move(value);
-      else
-        out.error = "line " + std::to_string(line_) + ": a record must be a JSON object, got " + value.type_name();
-    } catch (const Json::parse_error& e) {
-      out.error = "line " + std::to_string(line_) + ": not valid JSON: " + e.what();
-    }
-    return out;
+    return parse_input_line(std::move(text), line_);
   }
   return std::nullopt;
 }

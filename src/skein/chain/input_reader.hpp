@@ -20,6 +20,9 @@ struct InputLine {
   std::string error;           // why the line is not a record ("line 3: not valid JSON: …")
 };
 
+// One line of JSONL input, number `line`: the record, or why it is not one.
+InputLine parse_input_line(std::string text, size_t line);
+
 class InputReader {
  public:
   // "-" reads stdin. Throws ConfigError when the file cannot be read, or for a JSON array that does

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "engine_options.hpp"
@@ -114,11 +116,17 @@ std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, con
 }
 
 std::map<std::string, EngineConfig> load_engines_file(const std::string& path, BrokerLimits* limits) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({path, 0}, "cannot read the file");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_engines_file(text, path, limits);
+}
+
+std::map<std::string, EngineConfig> parse_engines_file(const std::string& text, const std::string& path,
+                                                       BrokerLimits* limits) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError({path, 0}, "cannot read the file");
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError({path, e.mark.line + 1}, "not valid YAML: " + e.msg);
   }

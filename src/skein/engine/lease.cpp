@@ -58,6 +58,13 @@ void Broker::add(EngineConfig config) {
   slot->config = std::move(config);
 }
 
+std::optional<EngineConfig> Broker::config(const std::string& name) const {
+  std::lock_guard lock(core_->mu);
+  auto it = core_->entries.find(name);
+  if (it == core_->entries.end() || !it->second) return std::nullopt;
+  return it->second->config;
+}
+
 bool Broker::contains(const std::string& name) const {
   std::lock_guard lock(core_->mu);
   return core_->entries.count(name) != 0;
@@ -130,7 +137,27 @@ BrokerOptions broker_options(const BrokerLimits& limits, BrokerOptions base) {
   return base;
 }
 
+namespace {
+
+bool same_configuration(const EngineConfig& a, const EngineConfig& b) {
+  return a.backend == b.backend && a.model == b.model && a.options == b.options && a.lazy == b.lazy &&
+         a.keep_alive == b.keep_alive && a.parallel == b.parallel && a.startup_timeout == b.startup_timeout &&
+         a.memory == b.memory;
+}
+
+}  // namespace
+
 void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& engines) {
+  // All or nothing: every conflict is found before anything is declared.
+  for (const auto& [name, config] : engines) {
+    const auto known = broker.config(name);
+    if (!known || known->where.file.empty() || known->where.file == config.where.file) continue;
+    if (!same_configuration(*known, config))
+      throw ConfigError(config.where,
+                        "engine '" + name + "' is already declared differently at " + known->where.str() + " (" +
+                            known->backend + " " + known->model + "): give one of them another name",
+                        ErrorCode::already_exists);
+  }
   if (!engines.count("local") && !broker.contains("local")) broker.add(local_engine_config());
   for (const auto& [name, config] : engines) broker.add(config);
   for (const auto& [name, config] : engines)

@@ -43,8 +43,8 @@ std::string RunRegistry::submit(ChainJob job) {
   run->snap.submitted_ns = now_ns();
   run->job.verbosity = job.verbosity;
   run->chain = std::make_unique<ChainJob>(std::move(job));
+  run->snap.id = impl_->allocate_id('c');
   impl_->update([&] {
-    run->snap.id = "c" + std::to_string(++impl_->chains);
     impl_->runs[run->snap.id] = run;
     impl_->order.push_back(run->snap.id);
   });

@@ -1,6 +1,7 @@
 // The run registry's insides, shared by its files: run_registry.cpp (graph runs, queries, cancel),
 // gates.cpp (opening and answering gates) and chain_runs.cpp (chain runs on chain threads).
 #pragma once
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -24,8 +25,6 @@ struct RunRegistry::Impl {
   explicit Impl(RegistryOptions o)
       : options(o),
         store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention)),
-        graphs(store ? store->highest('g') : 0),
-        chains(store ? store->highest('c') : 0),
         work(asio::make_work_guard(io)),
         pool(o.blocking_threads),
         chain_pool(o.chain_threads),
@@ -33,7 +32,13 @@ struct RunRegistry::Impl {
 
   RegistryOptions options;
   std::unique_ptr<runtime::RunStore> store;
-  uint64_t graphs = 0, chains = 0;
+  std::atomic<uint64_t> graphs = 0, chains = 0;  // without a store
+
+  // A new run id: from the store (unique across its hosts), else counted here.
+  std::string allocate_id(char kind) {
+    if (store) return store->allocate_id(kind);
+    return std::string(1, kind) + std::to_string(++(kind == 'g' ? graphs : chains));
+  }
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   asio::thread_pool pool;

@@ -199,8 +199,8 @@ std::string RunRegistry::submit(GraphJob job) {
   run->snap.submitted_ns = now_ns();
   run->snap.node = job.graph->start;
   run->job = std::move(job);
+  run->snap.id = impl_->allocate_id('g');
   impl_->update([&] {
-    run->snap.id = "g" + std::to_string(++impl_->graphs);
     impl_->runs[run->snap.id] = run;
     impl_->order.push_back(run->snap.id);
   });

@@ -1,6 +1,16 @@
 #include "run_store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 
 #include "run_json.hpp"
 #include "util/sqlite.hpp"
@@ -15,21 +25,53 @@ const char* kSchema =
     "CREATE TABLE IF NOT EXISTS events (run TEXT NOT NULL, seq INTEGER NOT NULL, t_ns INTEGER NOT NULL,"
     " kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, seq));"
     "CREATE TABLE IF NOT EXISTS steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL,"
-    " body TEXT NOT NULL, PRIMARY KEY (run, part, idx));";
+    " body TEXT NOT NULL, PRIMARY KEY (run, part, idx));"
+    "CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);";
+
+const char* kUnfinished = "state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED')";
 
 uint64_t number_of(const std::string& id) { return id.size() > 1 ? std::stoull(id.substr(1)) : 0; }
+
+// This store of this process, unique on the machine even after the pid is reused:
+// "<pid>-<process start time in ticks>-<n>", n counting the stores the process opened.
+std::string host_identity() {
+  static std::atomic<int> opened{0};
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // The 22nd field, counted after the command's closing parenthesis (which may hold spaces).
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+  }
+  return std::to_string(::getpid()) + "-" + field + "-" + std::to_string(++opened);
+}
+
+bool has_column(SqliteDb& db, const char* table, const char* column) {
+  Statement q(db, (std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?1").c_str());
+  q.bind(1, std::string(column));
+  return q.step();
+}
 
 }  // namespace
 
 RunStore::RunStore(const std::filesystem::path& file, size_t retention)
-    : db_(std::make_unique<SqliteDb>(file, "run store")), retention_(retention) {
-  db_->exec(kSchema);
-  Statement q(*db_, "SELECT id FROM runs WHERE state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED')");
-  while (q.step()) crashed_.push_back(q.text(0));
-  db_->exec(
-      "UPDATE runs SET state = 'CRASHED', body = json_set(body, '$.state', 'CRASHED',"
-      " '$.error', 'Skein stopped while the run was unfinished')"
-      " WHERE state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED')");
+    : db_(std::make_unique<SqliteDb>(file, "run store")),
+      retention_(retention),
+      owner_(host_identity()),
+      hosts_(file.parent_path() / "hosts") {
+  hold_host_lock();
+  db_->exec("BEGIN IMMEDIATE");
+  try {
+    db_->exec(kSchema);
+    if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
+    // Counters start after the runs of a store older than them.
+    db_->exec("INSERT OR IGNORE INTO counters SELECT kind, max(number) FROM runs GROUP BY kind");
+    mark_crashed();
+    db_->exec("COMMIT");
+  } catch (...) {
+    db_->exec("ROLLBACK");
+    throw;
+  }
   writer_ = std::thread([this] { write_loop(); });
 }
 
@@ -40,13 +82,71 @@ RunStore::~RunStore() {
   }
   wake_.notify_all();
   writer_.join();
+  std::error_code ec;
+  std::filesystem::remove(hosts_ / (owner_ + ".lock"), ec);
+  ::close(lock_fd_);
 }
 
-uint64_t RunStore::highest(char kind) const {
+// Held while this store is open: another host that can take it knows this one is gone.
+void RunStore::hold_host_lock() {
+  std::filesystem::create_directories(hosts_);
+  const auto path = hosts_ / (owner_ + ".lock");
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    throw Error("run store: cannot lock " + path.string() + ": " + std::strerror(errno));
+}
+
+// Whether the host `owner` still has its store open (it holds its lock file).
+bool RunStore::host_alive(const std::string& owner) const {
+  if (owner.empty() || owner.find('/') != std::string::npos) return false;
+  const auto path = hosts_ / (owner + ".lock");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool alive = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  if (!alive) std::filesystem::remove(path);  // ours now, and its host is gone: tidy it away
+  ::close(fd);
+  return alive;
+}
+
+// The unfinished runs of hosts that are gone (killed, crashed) become CRASHED; a live host's runs
+// are its own.
+void RunStore::mark_crashed() {
+  std::vector<std::string> dead;
+  {
+    Statement q(*db_, (std::string("SELECT DISTINCT coalesce(owner, '') FROM runs WHERE ") + kUnfinished).c_str());
+    while (q.step())
+      if (const std::string owner = q.text(0); owner != owner_ && !host_alive(owner)) dead.push_back(owner);
+  }
+  for (const auto& owner : dead) {
+    Statement q(*db_, (std::string("SELECT id FROM runs WHERE coalesce(owner, '') = ?1 AND ") + kUnfinished).c_str());
+    q.bind(1, owner);
+    while (q.step()) crashed_.push_back(q.text(0));
+    Statement u(*db_, (std::string("UPDATE runs SET state = 'CRASHED', body = json_set(body, '$.state', 'CRASHED',"
+                                   " '$.error', 'Skein stopped while the run was unfinished')"
+                                   " WHERE coalesce(owner, '') = ?1 AND ") +
+                       kUnfinished)
+                          .c_str());
+    u.bind(1, owner).step();
+  }
+}
+
+std::string RunStore::allocate_id(char kind) {
   std::lock_guard d(db_mu_);
-  Statement q(*db_, "SELECT max(number) FROM runs WHERE kind = ?1");
-  q.bind(1, std::string(kind == 'g' ? "graph" : "chain"));
-  return q.step() ? uint64_t(q.integer(0)) : 0;
+  db_->exec("BEGIN IMMEDIATE");
+  try {
+    Statement q(*db_,
+                "INSERT INTO counters (kind, last) VALUES (?1, 1)"
+                " ON CONFLICT(kind) DO UPDATE SET last = last + 1 RETURNING last");
+    q.bind(1, std::string(kind == 'g' ? "graph" : "chain"));
+    if (!q.step()) db_->fail();
+    const int64_t n = q.integer(0);
+    q.reset();
+    db_->exec("COMMIT");
+    return std::string(1, kind) + std::to_string(n);
+  } catch (...) {
+    db_->exec("ROLLBACK");
+    throw;
+  }
 }
 
 void RunStore::put(StoredRun run) {
@@ -93,12 +193,16 @@ void RunStore::write_loop() {
 
 void RunStore::write_run(const StoredRun& r) {
   const RunSnapshot& h = r.head;
+  // Never a run of another host (ids are unique, but a resumed run's old record is not ours).
   Statement run(*db_,
-                "INSERT INTO runs (id, kind, number, state, body) VALUES (?1, ?2, ?3, ?4, ?5)"
-                " ON CONFLICT(id) DO UPDATE SET state = ?4, body = ?5, updated = unixepoch()");
+                "INSERT INTO runs (id, kind, number, state, body, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                " ON CONFLICT(id) DO UPDATE SET state = ?4, body = ?5, updated = unixepoch() WHERE owner = ?6");
   run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
-  run.bind(4, std::string(state_name(h.state))).bind(5, to_json(h).dump());
+  run.bind(4, std::string(state_name(h.state)))
+      .bind(5, to_json(h).dump(-1, ' ', false, Json::error_handler_t::replace));
+  run.bind(6, owner_);
   run.step();
+  if (sqlite3_changes(db_->handle()) == 0) return;
   if (r.all) {
     Statement clear(*db_, "DELETE FROM steps WHERE run = ?1");
     clear.bind(1, h.id).step();
@@ -106,7 +210,8 @@ void RunStore::write_run(const StoredRun& r) {
   Statement step(*db_, "INSERT OR REPLACE INTO steps (run, part, idx, body) VALUES (?1, ?2, ?3, ?4)");
   auto rows = [&](const std::string& part, size_t from, const auto& items) {
     for (size_t i = 0; i < items.size(); ++i) {
-      step.bind(1, h.id).bind(2, part).bind(3, int64_t(from + i)).bind(4, to_json(items[i]).dump());
+      step.bind(1, h.id).bind(2, part).bind(3, int64_t(from + i));
+      step.bind(4, to_json(items[i]).dump(-1, ' ', false, Json::error_handler_t::replace));
       step.step();
       step.reset();
     }
@@ -124,13 +229,16 @@ void RunStore::write(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
       write_run(*r);
     } else {
       const auto& e = std::get<RunEvent>(item);
-      event.bind(1, e.run).bind(2, int64_t(e.seq)).bind(3, e.t_ns).bind(4, e.kind).bind(5, e.data.dump());
+      event.bind(1, e.run).bind(2, int64_t(e.seq)).bind(3, e.t_ns).bind(4, e.kind);
+      event.bind(5, e.data.dump(-1, ' ', false, Json::error_handler_t::replace));
       event.step();
       event.reset();
     }
   }
-  // Retention: the oldest runs beyond the limit go, with their events.
-  Statement old(*db_, "SELECT id FROM runs ORDER BY rowid DESC LIMIT -1 OFFSET ?1");
+  // Retention: the oldest runs beyond the limit go, with their events; never an unfinished one.
+  Statement old(
+      *db_, (std::string("SELECT id FROM runs WHERE NOT (") + kUnfinished + ") ORDER BY rowid DESC LIMIT -1 OFFSET ?1")
+                .c_str());
   old.bind(1, int64_t(retention_));
   std::vector<std::string> gone;
   while (old.step()) gone.push_back(old.text(0));

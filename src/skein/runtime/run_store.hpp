@@ -1,7 +1,13 @@
 // The store of runs (SPEC §5): each run's record (state, error, input, tokens; its trace, node and
 // dep timings as rows of their own, added as they come) and its events, in one SQLite file (WAL) under the state
 // directory. A thread of its own writes them in batches, so the loop never waits for the disk. At most `retention` runs
-// are kept, the oldest dropped first. Opening it marks the runs a dead process left unfinished CRASHED.
+// are kept, the oldest finished ones dropped first.
+//
+// Several processes (hosts) may use one store at once. Each run row names its owner, the host that
+// writes it; a host never overwrites another's run. Each host holds a lock file
+// (<store dir>/hosts/<pid>-<start>-<n>.lock) while its store is open; opening a store marks CRASHED the
+// unfinished runs of the owners whose lock is free (killed, crashed), and no one else's. Run ids
+// come from a counter incremented in a write transaction, so two hosts never take the same id.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -39,7 +45,9 @@ class RunStore {
   RunStore& operator=(const RunStore&) = delete;
 
   const std::vector<std::string>& crashed() const { return crashed_; }  // marked when opened
-  uint64_t highest(char kind) const;                                    // the largest n among the ids <kind><n> stored
+  // A new run id, `<kind><n>` (kind g or c), unique across the hosts of the store. Blocks for one
+  // small write transaction (waiting for another host's, if any): not for a loop thread.
+  std::string allocate_id(char kind);
 
   void put(StoredRun run);          // queued
   void put(const RunEvent& event);  // queued
@@ -53,9 +61,15 @@ class RunStore {
   void write_loop();
   void write(std::deque<std::variant<StoredRun, RunEvent>>& batch);
   void write_run(const StoredRun& run);
+  void hold_host_lock();
+  bool host_alive(const std::string& owner) const;
+  void mark_crashed();
 
   std::unique_ptr<SqliteDb> db_;
   size_t retention_;
+  std::string owner_;  // this host: <pid>-<start time>
+  std::filesystem::path hosts_;
+  int lock_fd_ = -1;
   std::vector<std::string> crashed_;
   std::mutex mu_;             // guards the queue and the counts
   mutable std::mutex db_mu_;  // guards the database (the writer, readers)

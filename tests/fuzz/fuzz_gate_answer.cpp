@@ -1,0 +1,77 @@
+// A gate answer checked against its field's type through the run registry: a run waits at a gate
+// whose field has a strict type, and each input is offered as the answer. An accepted answer
+// finishes the run and the next input meets a new one.
+#include <chrono>
+
+#include "fuzz.hpp"
+#include "skein/broker.hpp"
+#include "skein/graph_lm.hpp"
+#include "skein/run_registry.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Harness {
+  skein::RunRegistry registry{[] {
+    skein::RegistryOptions o;
+    o.history = 4;
+    return o;
+  }()};
+  std::shared_ptr<const skein::Graph> graph = std::make_shared<skein::Graph>(skein::parse_graph(R"(
+graph: gate
+start: Request
+types:
+  Decision:
+    type: object
+    properties:
+      ok: {type: boolean}
+      reason: {type: string, maxLength: 40}
+      level: {type: integer, minimum: 1, maximum: 5}
+      tags: {type: array, items: {enum: [x, y]}, maxItems: 2}
+    required: [ok, level]
+    additionalProperties: false
+nodes:
+  Request:
+    fields:
+      title: {type: string}
+    next: [Ask]
+  Ask:
+    fields:
+      decision: {type: Decision, gate: "Decide"}
+    next: []
+)",
+                                                                                                "fuzz/gate.yaml"));
+  skein::Broker broker;  // no engine: the graph makes no model call
+  skein::EngineLM lm{broker};
+  std::string gate;
+
+  // A run waiting at its gate.
+  void open() {
+    skein::GraphJob job;
+    job.graph = graph;
+    job.input = skein::Json{{"title", "fuzz"}};
+    job.lm = &lm;
+    job.verbosity = skein::Verbosity::silent;
+    const std::string id = registry.submit(std::move(job));
+    registry.wait_until(
+        id, [](const skein::RunSnapshot& r) { return !r.gates.empty() || skein::is_finished(r.state); }, 10s);
+    gate = id + ".1";
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static Harness& h = *new Harness;  // never destroyed: libFuzzer exits from anywhere
+  const skein::Json value = skein::Json::parse(data, data + size, nullptr, false);
+  if (value.is_discarded()) return 0;
+  if (h.gate.empty()) h.open();
+  try {
+    h.registry.answer(h.gate, value);
+    h.gate.clear();  // accepted: the run goes on to its end
+  } catch (const skein::InvalidValueError& e) {
+    (void)e.what();  // refused with the reason: the gate stays open
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+// One JSONL input line checked against a chain's input type, and its error record written as
+// `errors.jsonl` holds it.
+#include "chain/input_checks.hpp"
+#include "fuzz.hpp"
+
+namespace {
+
+const skein::Chain& chain() {
+  static const skein::Chain c = skein::parse_chain(R"(
+chain: fuzz
+types:
+  Item:
+    type: object
+    properties:
+      text: {type: string, minLength: 1, maxLength: 200}
+      n: {type: integer, minimum: 0}
+      tags: {type: array, items: {type: string, enum: [a, b, c]}, maxItems: 3}
+      when: {type: [string, "null"], pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    required: [text]
+    additionalProperties: false
+input: Item
+steps:
+  - apply: keep
+    map: "{{text}}"
+)",
+                                                   "fuzz/chain.yaml");
+  return c;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const skein::InputLine line = skein::parse_input_line(skein::fuzz::text(data, size), 7);
+  const std::string problem = skein::record_problem(chain(), line);
+  if (!problem.empty()) {
+    const skein::Json record{{"row_id", 7}, {"line", line.line}, {"raw", line.raw}, {"reason", problem}};
+    (void)record.dump(-1, ' ', false, skein::Json::error_handler_t::replace);
+  }
+  return 0;
+}
