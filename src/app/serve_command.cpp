@@ -3,6 +3,10 @@
 
 #include <sys/resource.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -14,14 +18,25 @@ namespace skein::app {
 
 namespace {
 
-volatile std::sig_atomic_t stop_requested = 0;
-void note_stop(int) { stop_requested = 1; }
+// SIGINT and SIGTERM write to a pipe the server watches; installed before the host starts and
+// kept until the process ends, so no signal ever finds the default action (a signal while the host
+// starts stops the server as soon as it runs; one during the shutdown changes nothing).
+int stop_pipe[2] = {-1, -1};
 
-// SIGINT and SIGTERM only noted: while the host starts (the server's own handling is not in place
-// yet) and while it shuts down (a second signal must not cut that short).
-void note_stop_signals() {
-  std::signal(SIGINT, note_stop);
-  std::signal(SIGTERM, note_stop);
+void on_stop_signal(int) {
+  const int saved = errno;
+  const char c = 's';
+  [[maybe_unused]] ssize_t n = ::write(stop_pipe[1], &c, 1);
+  errno = saved;
+}
+
+bool install_stop_signals() {
+  if (::pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  return ::sigaction(SIGINT, &sa, nullptr) == 0 && ::sigaction(SIGTERM, &sa, nullptr) == 0;
 }
 
 // Many browsers and clients at once: the soft limit of open descriptors up to the hard one.
@@ -33,10 +48,10 @@ void raise_open_files_limit() {
   }
 }
 
-// Serves until SIGINT or SIGTERM (the server's signal set handles them meanwhile).
+// Serves until SIGINT or SIGTERM.
 void serve(Host& host, const ServeOptions& so) {
   Server server(host, so);
-  if (stop_requested) return;  // a signal came while the host started
+  server.stop_when_readable(stop_pipe[0]);
   const std::string where = so.address.find(':') == std::string::npos ? so.address : "[" + so.address + "]";
   std::cout << fmt::format("skein serve: http://{}:{}/ ({} files{})", where, server.port(), host.files().size(),
                            so.token.empty() ? "" : ", token required")
@@ -63,11 +78,13 @@ int serve_command(const ServeArgs& args) {
   if (so.token.empty())
     if (const char* t = std::getenv("SKEIN_TOKEN")) so.token = t;
   raise_open_files_limit();
-  note_stop_signals();
+  if (!install_stop_signals()) {
+    std::cerr << "skein serve: cannot install the signal handlers\n";
+    return 2;
+  }
   try {
     Host host(ho);
     serve(host, so);
-    note_stop_signals();  // the server's signal set restored the default handlers
     std::cerr << "skein serve: stopping (active runs are cancelled)\n";
   } catch (const Error& e) {
     std::cerr << "skein serve: " << e.what() << "\n";

@@ -23,7 +23,9 @@ struct Harness {
     o.history = 4;
     return o;
   }()};
-  skein::app::RequestPolicy policy{"127.0.0.1", "", {"skein.test"}, {"http://ok.example"}};
+  // Even-sized inputs meet a token (so the token, query and cookie paths are fuzzed too).
+  skein::app::RequestPolicy open{"127.0.0.1", "", {"skein.test"}, {"http://ok.example"}};
+  skein::app::RequestPolicy guarded{"127.0.0.1", "s3cret", {"skein.test"}, {"http://ok.example"}};
   size_t calls = 0;
 
   void tidy() {
@@ -44,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   parser.put(boost::asio::buffer(data, size), ec);
   if (!ec && !parser.is_done()) parser.put_eof(ec);
   if (ec || !parser.is_done()) return 0;
-  const skein::app::HttpResponse res = skein::app::handle_http(h.host, h.policy, parser.get());
+  const skein::app::HttpResponse res = skein::app::handle_http(h.host, size % 2 ? h.open : h.guarded, parser.get());
   std::ostringstream out;
   out << res;
   h.tidy();

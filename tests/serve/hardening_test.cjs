@@ -10,6 +10,9 @@ const net = require('node:net');
 const { spawn } = require('node:child_process');
 const { startServer, call, until, data } = require('./server.cjs');
 
+// 100 ms in the regular build; sanitizer builds (several times slower) set a looser bound.
+const limit = Number(process.env.SKEIN_LATENCY_LIMIT_MS || 100);
+
 // One raw request: {status, body (Buffer), json}. `headers` are sent as given (Host included).
 function raw(server, method, route, { headers = {}, body } = {}) {
   const url = new URL(server.url);
@@ -150,7 +153,8 @@ test('a 100 MiB body, 1,000 idle connections and a stalled request do not slow a
                                  res.on('data', c => { body += c; });
                                  res.on('end', () => resolve({ status: res.statusCode, body }));
                                });
-      req.on('error', e => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? null : reject(e)));
+      // The server answers from the header and closes: the upload may fail after the answer came.
+      req.on('error', e => reject(e));
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       let sent = 0;
       const pump = () => {
@@ -181,7 +185,7 @@ test('a 100 MiB body, 1,000 idle connections and a stalled request do not slow a
     console.log(`# probes: ${seen.count}, slowest ${seen.worst.toFixed(1)} ms`);
     assert.equal(seen.failure, null);
     assert.ok(seen.count > 20, `${seen.count} probes`);
-    assert.ok(seen.worst < 100, `a normal request took ${seen.worst.toFixed(1)} ms`);
+    assert.ok(seen.worst < limit, `a normal request took ${seen.worst.toFixed(1)} ms (limit ${limit} ms)`);
     assert.equal(await server.stop(), 0);
   }
 });

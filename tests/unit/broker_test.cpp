@@ -326,5 +326,39 @@ TEST(BrokerTest, LeaseOutlivingTheBrokerStopsItsEngineWhenDropped) {
   EXPECT_EQ(TestEngine::live().load(), 0);
 }
 
+// Two files of one host that declare an engine name differently: the second is refused with both
+// places, and nothing of it is declared. The same declaration twice, a reload of the same file and
+// a file replacing the built-in `local` are fine.
+TEST(BrokerTest, AnEngineNameDeclaredDifferentlyByTwoFilesIsRefusedWithBothPlaces) {
+  Broker broker;
+  declare_engines(broker, parse_engines_file("engines:\n  fast:\n    backend: openai\n    endpoint: http://a/v1\n"
+                                             "    model: m1\n",
+                                             "/x/a.yaml"));
+  const std::string other =
+      "engines:\n  extra:\n    backend: openai\n    endpoint: http://c/v1\n    model: e\n"
+      "  fast:\n    backend: openai\n    endpoint: http://b/v1\n    model: m2\n";
+  try {
+    declare_engines(broker, parse_engines_file(other, "/x/b.yaml"));
+    FAIL() << "a conflicting declaration was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::already_exists);
+    EXPECT_NE(std::string(e.what()).find("/x/b.yaml:6"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/x/a.yaml:2"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(broker.contains("extra"));
+  EXPECT_EQ(broker.config("fast")->model, "m1");
+  declare_engines(broker, parse_engines_file("engines:\n  fast:\n    backend: openai\n    endpoint: http://a/v1\n"
+                                             "    model: m1\n",
+                                             "/x/c.yaml"));  // the same configuration: fine
+  declare_engines(broker, parse_engines_file("engines:\n  fast:\n    backend: openai\n    endpoint: http://z/v1\n"
+                                             "    model: m3\n",
+                                             "/x/a.yaml"));  // its own file, reloaded
+  EXPECT_EQ(broker.config("fast")->model, "m3");
+  declare_engines(broker, parse_engines_file("engines:\n  local:\n    backend: openai\n    endpoint: http://l/v1\n"
+                                             "    model: l\n",
+                                             "/x/d.yaml"));  // replaces the built-in
+  EXPECT_EQ(broker.config("local")->backend, "openai");
+}
+
 }  // namespace
 }  // namespace skein

@@ -3,6 +3,9 @@
 // streams that never mix, per-node and per-dep timing, and 1,000 concurrent runs.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 #include <unistd.h>
 #include <atomic>
 #include <condition_variable>
@@ -339,6 +342,40 @@ TEST_F(RunRegistryTest, EveryRunIsInTheStoreAfterTheMemoryLetItGo) {
   RunRegistry reopened(o);  // ids go on after the stored ones
   for (const auto& id : ids) EXPECT_EQ(reopened.get(id)->state, RunState::done) << id;
   EXPECT_EQ(reopened.submit(job()), "g26");
+}
+
+// Two registries on one store (two hosts): ids taken at the same time never collide, and opening
+// the store marks nothing of a live host CRASHED.
+TEST_F(RunRegistryTest, TwoRegistriesOnOneStoreTakeDistinctIdsAndLeaveEachOthersRunsAlone) {
+  graph_->nodes.at("Suggest").fields.resize(2);
+  RegistryOptions o;
+  o.store = store_file("shared.sqlite");
+  o.history = 200;  // every run stays in memory, for wait_until
+  RunRegistry first(o), second(o);
+  std::vector<std::string> a, b;
+  std::thread ta([&] {
+    for (int i = 0; i < 100; ++i) a.push_back(first.submit(job()));
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 100; ++i) b.push_back(second.submit(job()));
+  });
+  ta.join();
+  tb.join();
+  std::set<std::string> all(a.begin(), a.end());
+  all.insert(b.begin(), b.end());
+  EXPECT_EQ(all.size(), 200u);
+  for (const auto& id : a)
+    first.wait_until(
+        id, [](const RunSnapshot& s) { return is_finished(s.state); }, 5s);
+  for (const auto& id : b)
+    second.wait_until(
+        id, [](const RunSnapshot& s) { return is_finished(s.state); }, 5s);
+  first.flush_store();
+  second.flush_store();
+  for (const auto& id : b) EXPECT_EQ(first.get(id)->state, RunState::done) << id;  // the other's, from the store
+  RunRegistry third(o);
+  EXPECT_TRUE(third.crashed().empty());
+  EXPECT_FALSE(all.count(third.submit(job())));
 }
 
 // The store keeps a run's steps as rows added as the run goes (not its whole trace again at every

@@ -130,5 +130,20 @@ TEST(SchemaTest, BoundedNumberGrammarRestrictsTheIntegerPart) {
   EXPECT_EQ(v->grammar().find("SKEINNUM"), std::string::npos) << v->grammar();
 }
 
+// From the JSON-Schema-Test-Suite: a property may be called `$ref`; it is a name, not a reference
+// (this aborted skein with an uncaught nlohmann::json::type_error).
+TEST(SchemaTest, APropertyNamedRefIsAPropertyNotAReference) {
+  TypeSet types;
+  types.add("T", Json::parse(R"({"type": "object", "properties": {"$ref": {"type": "string"}}})"));
+  const TypePtr t = types.get("T");
+  EXPECT_TRUE(t->validate(Json::parse(R"({"$ref": "a"})")).empty());
+  EXPECT_FALSE(t->validate(Json::parse(R"({"$ref": 1})")).empty());
+  try {
+    EXPECT_FALSE(t->grammar().empty());
+  } catch (const ConfigError& e) {  // refused with the reason is fine; an abort is not
+    EXPECT_NE(std::string(e.what()).find("grammar"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace skein

@@ -1,5 +1,8 @@
 #include "request_checks.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/field.hpp>
 
@@ -34,17 +37,20 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-std::string url_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
+// What the cookie holds: HMAC-SHA256(token, "skein events"), hex. Not the token: cookies are not
+// kept apart by port, so another server on the same host name may see it, and it opens nothing but
+// the event stream.
+std::string stream_key(const std::string& token) {
+  static constexpr std::string_view what = "skein events";
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), token.data(), int(token.size()), reinterpret_cast<const unsigned char*>(what.data()), what.size(),
+       mac, &n);
+  static const char* hex = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += char(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
+  for (unsigned i = 0; i < n; ++i) {
+    out += hex[mac[i] >> 4];
+    out += hex[mac[i] & 15];
   }
   return out;
 }
@@ -145,7 +151,7 @@ bool is_event_stream(const HttpRequest& req) {
 }
 
 std::string token_cookie(const std::string& token) {
-  return std::string(kCookie) + "=" + url_encode(token) + "; Path=/api/events; HttpOnly; SameSite=Strict";
+  return std::string(kCookie) + "=" + stream_key(token) + "; Path=/api/events; HttpOnly; SameSite=Strict";
 }
 
 Verdict check_request(const RequestPolicy& p, const HttpRequest& req) {
@@ -165,7 +171,8 @@ Verdict check_request(const RequestPolicy& p, const HttpRequest& req) {
     const std::string_view auth = req[http::field::authorization];
     const bool carried = (auth.starts_with("Bearer ") && same(auth.substr(7), p.token)) ||
                          same(query_value(req.target(), "token"), p.token);
-    const bool cookie = is_event_stream(req) && same(cookie_value(req[http::field::cookie], kCookie), p.token);
+    const bool cookie =
+        is_event_stream(req) && same(cookie_value(req[http::field::cookie], kCookie), stream_key(p.token));
     if (!carried && !cookie) {
       Verdict v = refuse(401, ErrorCode::unauthenticated,
                          "a token is required: 'Authorization: Bearer <token>' (or ?token=<token>)");

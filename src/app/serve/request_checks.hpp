@@ -8,7 +8,8 @@
 //     which browsers send without asking when they look like form posts.
 //   - with a token: `Authorization: Bearer <token>`, `?token=<token>` (URL-encoded), or for the
 //     event stream the `skein_token` cookie the server sets (HttpOnly, SameSite=Strict) after a
-//     request that carried the token; else 401.
+//     request that carried the token; else 401. The cookie holds a key derived from the token
+//     (HMAC-SHA256), not the token, and opens nothing but the event stream.
 //   - a POST carries `Content-Type: application/json`; else 415.
 // Pure functions of the request: no I/O, no state.
 #pragma once
@@ -42,7 +43,7 @@ Verdict check_request(const RequestPolicy& policy, const HttpRequest& request);
 bool is_dashboard_page(const HttpRequest& request);  // GET or HEAD of / or /index.html
 bool is_event_stream(const HttpRequest& request);    // GET /api/events
 
-// The Set-Cookie value that carries `token` for the event stream.
+// The Set-Cookie value that opens the event stream for holders of `token`.
 std::string token_cookie(const std::string& token);
 
 // The value of `key` in the target's query string, URL-decoded ("" if absent).

@@ -5,7 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -47,14 +47,14 @@ RequestPolicy policy_of(const ServeOptions& o) { return {o.address, o.token, o.a
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(Host& h, ServeOptions o)
-      : host(h), options(std::move(o)), policy(policy_of(options)), acceptor(io), signals(io, SIGINT, SIGTERM) {}
+      : host(h), options(std::move(o)), policy(policy_of(options)), acceptor(io), stop_pipe(io) {}
 
   Host& host;
   ServeOptions options;
   RequestPolicy policy;
   asio::io_context io;
   tcp::acceptor acceptor;
-  asio::signal_set signals;
+  asio::posix::stream_descriptor stop_pipe;       // see Server::stop_when_readable
   std::vector<std::weak_ptr<SseClient>> clients;  // io thread only
   // The API's handlers take the host's locks and may touch the run store: not on the io thread.
   // Declared after `io`: joined before it is destroyed, so a handler never completes into a freed io.
@@ -105,15 +105,18 @@ asio::awaitable<void> Server::Impl::stream_events(beast::tcp_stream& stream, con
   clients.push_back(client);
   std::string out = ": connected\n\n";
   for (;;) {
-    auto [wec, wn] = co_await asio::async_write(stream.socket(), asio::buffer(out), use_tuple);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
     if (wec) co_return;
     out.clear();
     while (out.empty()) {
-      client->wake.expires_after(std::chrono::seconds(15));
-      co_await client->wake.async_wait(use_tuple);
-      if (client->frames.empty()) out = ": keep-alive\n\n";
+      if (client->frames.empty()) {  // frames published during the write are not waited for
+        client->wake.expires_after(std::chrono::seconds(15));
+        co_await client->wake.async_wait(use_tuple);
+        if (client->frames.empty()) out = ": keep-alive\n\n";
+      }
       for (; !client->frames.empty(); client->frames.pop_front()) out += client->frames.front();
     }
+    stream.expires_after(std::chrono::minutes(1));  // a reader that stopped reading is dropped
   }
 }
 
@@ -142,6 +145,12 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     parser.header_limit(64 * 1024);
     stream.expires_after(options.header_timeout);  // idle or stalled: closed
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!ec) {  // checked before any of the body is read: a refused request costs no memory
+      if (const Verdict early = check_request(policy, parser.get()); early.refusal) {
+        co_await refuse_and_close(stream, *early.refusal);
+        co_return;
+      }
+    }
     if (!ec && !parser.is_done()) {
       stream.expires_after(std::chrono::minutes(5));
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
@@ -159,7 +168,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       co_return;
     }
     if (ec) break;
-    stream.expires_never();
+    stream.expires_after(std::chrono::minutes(1));  // for the answer: a client that never reads goes
     Request req = parser.release();
     if (is_event_stream(req)) {
       const Verdict verdict = check_request(policy, req);
@@ -204,17 +213,27 @@ Server::Server(Host& host, ServeOptions options) : impl_(std::make_shared<Impl>(
       });
   });
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  impl_->signals.async_wait([this](const beast::error_code& ec, int) {
-    if (!ec) stop();
-  });
 }
 
-Server::~Server() { stop(); }
+// The pool is joined here, on the caller's thread, before the host it uses can go: the registry's
+// listener may hold the last reference to Impl and free it later, on its own thread.
+Server::~Server() {
+  stop();
+  impl_->api_pool.stop();
+  impl_->api_pool.join();
+}
 
 unsigned short Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 void Server::run() { impl_->io.run(); }
 
 void Server::stop() { impl_->io.stop(); }
+
+void Server::stop_when_readable(int fd) {
+  impl_->stop_pipe.assign(::dup(fd));
+  impl_->stop_pipe.async_wait(asio::posix::stream_descriptor::wait_read, [impl = impl_.get()](beast::error_code ec) {
+    if (!ec) impl->io.stop();
+  });
+}
 
 }  // namespace skein::app

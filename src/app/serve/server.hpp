@@ -30,9 +30,12 @@ class Server {
   Server(Host& host, ServeOptions options);
   ~Server();
   unsigned short port() const;
-  // Serves on the calling thread until stop(), SIGINT or SIGTERM.
+  // Serves on the calling thread until stop().
   void run();
   void stop();  // from any thread
+  // Stops once `fd` is readable: the read end of a pipe that a signal handler writes to (the
+  // server installs no signal handler of its own). `fd` stays the caller's.
+  void stop_when_readable(int fd);
 
   struct Impl;
 

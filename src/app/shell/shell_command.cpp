@@ -7,6 +7,7 @@
 #include <readline/readline.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <deque>
 #include <filesystem>
@@ -26,7 +27,11 @@ namespace {
 // non-blocking: a full pipe already holds a wake-up.
 int wake_pipe[2] = {-1, -1};
 
-void wake(char c) { [[maybe_unused]] ssize_t n = ::write(wake_pipe[1], &c, 1); }
+void wake(char c) {
+  const int saved = errno;  // a handler must leave errno as it found it
+  [[maybe_unused]] ssize_t n = ::write(wake_pipe[1], &c, 1);
+  errno = saved;
+}
 void on_sigint(int) { wake('i'); }
 void on_sigterm(int) { wake('t'); }
 

@@ -1,5 +1,6 @@
 // Broker and Lease: thin handles over the shared BrokerCore.
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <utility>
 
@@ -145,21 +146,30 @@ bool same_configuration(const EngineConfig& a, const EngineConfig& b) {
          a.memory == b.memory;
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  std::error_code ea, eb;
+  const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
+}
+
 }  // namespace
 
 void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& engines) {
-  // All or nothing: every conflict is found before anything is declared.
+  // Every conflict is found before anything is declared.
+  std::vector<const EngineConfig*> to_add;
   for (const auto& [name, config] : engines) {
     const auto known = broker.config(name);
-    if (!known || known->where.file.empty() || known->where.file == config.where.file) continue;
-    if (!same_configuration(*known, config))
-      throw ConfigError(config.where,
-                        "engine '" + name + "' is already declared differently at " + known->where.str() + " (" +
-                            known->backend + " " + known->model + "): give one of them another name",
-                        ErrorCode::already_exists);
+    if (known && same_configuration(*known, config)) continue;  // already so: nothing to do
+    to_add.push_back(&config);
+    if (!known || known->where.file.empty() || same_file(known->where.file, config.where.file)) continue;
+    throw ConfigError(config.where,
+                      "engine '" + name + "' is already declared differently at " + known->where.str() + " (" +
+                          known->backend + " " + known->model + "): give one of them another name",
+                      ErrorCode::already_exists);
   }
   if (!engines.count("local") && !broker.contains("local")) broker.add(local_engine_config());
-  for (const auto& [name, config] : engines) broker.add(config);
+  for (const EngineConfig* config : to_add) broker.add(*config);
   for (const auto& [name, config] : engines)
     if (!config.lazy) broker.preload(name);
 }

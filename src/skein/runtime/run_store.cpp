@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -32,8 +33,8 @@ const char* kUnfinished = "state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED
 
 uint64_t number_of(const std::string& id) { return id.size() > 1 ? std::stoull(id.substr(1)) : 0; }
 
-// This store of this process, unique on the machine even after the pid is reused:
-// "<pid>-<process start time in ticks>-<n>", n counting the stores the process opened.
+// This store of this process, unique even after the pid is reused or the machine restarted:
+// "<pid>-<process start time in ticks>-<boot id>-<n>", n counting the stores the process opened.
 std::string host_identity() {
   static std::atomic<int> opened{0};
   std::ifstream stat("/proc/self/stat");
@@ -43,7 +44,9 @@ std::string host_identity() {
   std::string field;
   for (int i = 3; i <= 22 && rest >> field; ++i) {
   }
-  return std::to_string(::getpid()) + "-" + field + "-" + std::to_string(++opened);
+  std::string boot;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
+  return std::to_string(::getpid()) + "-" + field + "-" + boot.substr(0, 8) + "-" + std::to_string(++opened);
 }
 
 bool has_column(SqliteDb& db, const char* table, const char* column) {
@@ -60,8 +63,8 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention)
       owner_(host_identity()),
       hosts_(file.parent_path() / "hosts") {
   hold_host_lock();
-  db_->exec("BEGIN IMMEDIATE");
   try {
+    db_->exec("BEGIN IMMEDIATE");
     db_->exec(kSchema);
     if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
     // Counters start after the runs of a store older than them.
@@ -69,7 +72,8 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention)
     mark_crashed();
     db_->exec("COMMIT");
   } catch (...) {
-    db_->exec("ROLLBACK");
+    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    ::close(lock_fd_);
     throw;
   }
   writer_ = std::thread([this] { write_loop(); });
@@ -100,8 +104,8 @@ void RunStore::hold_host_lock() {
 bool RunStore::host_alive(const std::string& owner) const {
   if (owner.empty() || owner.find('/') != std::string::npos) return false;
   const auto path = hosts_ / (owner + ".lock");
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT;  // no lock file: gone; cannot look (EACCES, EMFILE): assume alive
   const bool alive = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
   if (!alive) std::filesystem::remove(path);  // ours now, and its host is gone: tidy it away
   ::close(fd);
@@ -144,7 +148,7 @@ std::string RunStore::allocate_id(char kind) {
     db_->exec("COMMIT");
     return std::string(1, kind) + std::to_string(n);
   } catch (...) {
-    db_->exec("ROLLBACK");
+    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
 }
@@ -183,7 +187,7 @@ void RunStore::write_loop() {
     l.unlock();  // put() goes on while the batch is written
     {
       std::lock_guard d(db_mu_);
-      write(batch);
+      write_or_say(batch);
     }
     l.lock();
     done_ += batch.size();
@@ -221,8 +225,25 @@ void RunStore::write_run(const StoredRun& r) {
   rows("deps", r.deps_from, r.deps);
 }
 
+// A batch that cannot be written (the disk is full, another host held the database longer than the
+// busy timeout) is tried once more, then dropped with a message: the runs go on either way.
+void RunStore::write_or_say(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      write(batch);
+      return;
+    } catch (const std::exception& e) {
+      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (attempt == 2) {
+        std::cerr << "skein: the run store lost " << batch.size() << " records: " << e.what() << "\n";
+        return;
+      }
+    }
+  }
+}
+
 void RunStore::write(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
-  db_->exec("BEGIN");
+  db_->exec("BEGIN IMMEDIATE");
   Statement event(*db_, "INSERT OR REPLACE INTO events (run, seq, t_ns, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)");
   for (const auto& item : batch) {
     if (const auto* r = std::get_if<StoredRun>(&item)) {

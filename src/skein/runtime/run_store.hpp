@@ -59,6 +59,7 @@ class RunStore {
 
  private:
   void write_loop();
+  void write_or_say(std::deque<std::variant<StoredRun, RunEvent>>& batch);
   void write(std::deque<std::variant<StoredRun, RunEvent>>& batch);
   void write_run(const StoredRun& run);
   void hold_host_lock();

@@ -10,18 +10,30 @@ std::string ref_name(const std::string& ref) {
   return ref.rfind(kDefsPrefix, 0) == 0 ? ref.substr(kDefsPrefix.size()) : ref;
 }
 
+// Calls `f` on each subschema of `schema` (not on `schema` itself), by the keywords that hold
+// subschemas: the keys under `properties` or `$defs` are names, never keywords (a property may be
+// called `$ref`).
+template <typename J, typename F>
+void for_each_subschema(J& schema, F&& f) {
+  if (!schema.is_object()) return;
+  for (auto& [k, v] : schema.items()) {
+    if (k == "properties" || k == "$defs") {
+      if (v.is_object())
+        for (auto& [name, sub] : v.items()) f(sub);
+    } else if (k == "items" || k == "additionalProperties") {
+      if (v.is_object()) f(v);
+    } else if (k == "anyOf") {
+      if (v.is_array())
+        for (auto& sub : v) f(sub);
+    }
+  }
+}
+
 // Rewrites every `$ref` in place to point into `$defs`.
 void rewrite_refs(Json& schema) {
-  if (schema.is_object()) {
-    for (auto& [k, v] : schema.items()) {
-      if (k == "$ref" && v.is_string())
-        v = kDefsPrefix + ref_name(v.get<std::string>());
-      else
-        rewrite_refs(v);
-    }
-  } else if (schema.is_array()) {
-    for (auto& v : schema) rewrite_refs(v);
-  }
+  if (schema.is_object() && schema.contains("$ref") && schema["$ref"].is_string())
+    schema["$ref"] = kDefsPrefix + ref_name(schema["$ref"].get<std::string>());
+  for_each_subschema(schema, [](Json& sub) { rewrite_refs(sub); });
 }
 
 }  // namespace
@@ -34,23 +46,14 @@ void TypeSet::add(const std::string& name, Json schema, Location where, std::map
 }
 
 void TypeSet::collect_refs(const Json& schema, const Location& where, Json& defs) const {
-  if (schema.is_array()) {
-    for (const auto& v : schema) collect_refs(v, where, defs);
-    return;
-  }
-  if (!schema.is_object()) return;
-  for (const auto& [k, v] : schema.items()) {
-    if (k != "$ref") {
-      collect_refs(v, where, defs);
-      continue;
-    }
-    const std::string target = ref_name(v.get<std::string>());
-    if (defs.contains(target)) continue;
-    auto it = types_.find(target);
-    if (it == types_.end()) throw ConfigError(where, "`$ref: " + target + "` names no declared type");
-    defs[target] = it->second.schema;  // placeholder first: recursive types terminate
-    collect_refs(it->second.schema, it->second.where, defs);
-  }
+  for_each_subschema(schema, [&](const Json& sub) { collect_refs(sub, where, defs); });
+  if (!schema.is_object() || !schema.contains("$ref") || !schema["$ref"].is_string()) return;
+  const std::string target = ref_name(schema["$ref"].get<std::string>());
+  if (defs.contains(target)) return;
+  auto it = types_.find(target);
+  if (it == types_.end()) throw ConfigError(where, "`$ref: " + target + "` names no declared type");
+  defs[target] = it->second.schema;  // placeholder first: recursive types terminate
+  collect_refs(it->second.schema, it->second.where, defs);
 }
 
 TypePtr TypeSet::make(const std::string& name, Json schema, Location where,
@@ -58,7 +61,7 @@ TypePtr TypeSet::make(const std::string& name, Json schema, Location where,
   check_schema(schema, where, lines);
   Json defs = Json::object();
   collect_refs(schema, where, defs);
-  if (schema.contains("$ref") && schema.size() == 1 && !schema.contains("$defs")) {
+  if (schema.is_object() && schema.contains("$ref") && schema.size() == 1) {
     // A bare reference: the named type itself is the root.
     const std::string target = ref_name(schema["$ref"].get<std::string>());
     schema = types_.at(target).schema;

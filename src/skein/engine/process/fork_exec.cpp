@@ -67,7 +67,9 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::signal(SIGPIPE, SIG_DFL);  // Skein ignores it; the program gets the usual default
+  // Skein ignores SIGPIPE (and a host shutting down ignores SIGINT, SIGTERM, SIGHUP), and ignored
+  // signals survive exec: the program gets the usual defaults.
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
   const int devnull = ::open("/dev/null", O_RDWR);
   ::dup2(in_fd >= 0 ? in_fd : devnull, 0);
   ::dup2(out_fd >= 0 ? out_fd : devnull, 1);
