@@ -22,16 +22,6 @@ struct Harness {
   std::shared_ptr<const skein::Graph> graph = std::make_shared<skein::Graph>(skein::parse_graph(R"(
 graph: gate
 start: Request
-types:
-  Decision:
-    type: object
-    properties:
-      ok: {type: boolean}
-      reason: {type: string, maxLength: 40}
-      level: {type: integer, minimum: 1, maximum: 5}
-      tags: {type: array, items: {enum: [x, y]}, maxItems: 2}
-    required: [ok, level]
-    additionalProperties: false
 nodes:
   Request:
     fields:
@@ -39,7 +29,16 @@ nodes:
     next: [Ask]
   Ask:
     fields:
-      decision: {type: Decision, gate: "Decide"}
+      decision:
+        gate: "Decide"
+        type: object
+        properties:
+          ok: {type: boolean}
+          reason: {type: string, maxLength: 40}
+          level: {type: integer, minimum: 1, maximum: 5}
+          tags: {type: array, items: {enum: [x, y]}, maxItems: 2}
+        required: [ok, level]
+        additionalProperties: false
     next: []
 )",
                                                                                                 "fuzz/gate.yaml"));

@@ -20,8 +20,9 @@ types:
     additionalProperties: false
 input: Item
 steps:
-  - apply: keep
-    map: "{{text}}"
+  - apply: short
+    fn: filter
+    where: chain_input.n < 10
 )",
                                                    "fuzz/chain.yaml");
   return c;

@@ -4,6 +4,7 @@
 #include "config_error.hpp"
 
 #include "skein/chain.hpp"
+#include "skein/graph.hpp"
 
 namespace skein {
 namespace {
@@ -150,6 +151,22 @@ TEST(ChainFileTest, JsonIsAcceptedToo) {
   Chain c =
       parse_chain(R"({"chain": "j", "steps": [{"step": "s", "output": {"type": "string"}, "user": "hi"}]})", "j.json");
   EXPECT_EQ(node_id(c.steps.at(0)), "s");
+}
+
+// Found by fuzz_chain_file and fuzz_graph_file: text that is not UTF-8 aborted the load (a
+// schema's error message, as JSON, could not be written). Refused at its line instead.
+TEST(ChainFileTest, TextThatIsNotUtf8IsRefusedAtItsLine) {
+  const std::string text = "chain: c\nsteps:\n  - step: a\n    prompt: \"caf\xe9\"\n";
+  try {
+    parse_chain(text, "/x/latin1.yaml");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.where().line, 4) << e.what();
+    EXPECT_NE(std::string(e.what()).find("UTF-8"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(
+      parse_graph("graph: g\nstart: A\nnodes:\n  A: {fields: {x: {type: \"\xc3\x28\"}}, next: []}\n", "/x/g.yaml"),
+      ConfigError);
 }
 
 }  // namespace

@@ -145,5 +145,13 @@ TEST(SchemaTest, APropertyNamedRefIsAPropertyNotAReference) {
   }
 }
 
+// Found by fuzz_type: a boolean schema as a named type (its `$defs` had nowhere to go).
+TEST(SchemaTest, ABooleanTypeIsAcceptedAsIs) {
+  TypeSet types;
+  types.add("T", Json(true));
+  const TypePtr t = types.get("T");
+  EXPECT_TRUE(t->validate(Json::parse(R"({"any": [1]})")).empty());
+}
+
 }  // namespace
 }  // namespace skein

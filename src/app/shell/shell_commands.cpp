@@ -192,7 +192,9 @@ const std::vector<Command>& commands() {
 }  // namespace
 
 bool run_shell_line(Host& host, const std::string& line, std::ostream& out) {
-  const auto [name, args] = split_word(line);
+  const auto split = split_word(line);
+  const std::string& name = split.first;
+  const std::string& args = split.second;
   if (name.empty()) return true;
   if (name == "quit" || name == "exit") return false;
   const auto& all = commands();

@@ -150,12 +150,7 @@ class ChainLoader {
 }  // namespace
 
 Chain parse_chain(const std::string& text, const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError({file, e.mark.line + 1}, "not valid YAML: " + e.msg);
-  }
+  const YAML::Node root = load_yaml_text(text, file);
   const std::string dir = file.empty() ? "." : fs::path(file).parent_path().string();
   Chain c = ChainLoader(file, dir.empty() ? "." : dir).load(root);
   c.file = file;

@@ -124,12 +124,7 @@ std::map<std::string, EngineConfig> load_engines_file(const std::string& path, B
 
 std::map<std::string, EngineConfig> parse_engines_file(const std::string& text, const std::string& path,
                                                        BrokerLimits* limits) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError({path, e.mark.line + 1}, "not valid YAML: " + e.msg);
-  }
+  const YAML::Node root = load_yaml_text(text, path);
   if (!root.IsMap()) throw ConfigError({path, 1}, "an engines file must be a mapping with `engines:`");
   if (limits && root["broker"]) limits->merge(parse_broker_limits(root["broker"], path));
   if (!root["chain"] && !root["graph"]) refuse_unknown_keys(path, root, {"engines", "broker"}, "an engines file");

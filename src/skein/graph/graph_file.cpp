@@ -150,12 +150,7 @@ class GraphLoader {
 }  // namespace
 
 Graph parse_graph(const std::string& text, const std::string& file, std::vector<GraphWarning>* warnings) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError({file, e.mark.line + 1}, std::string("not valid YAML: ") + e.msg);
-  }
+  const YAML::Node root = load_yaml_text(text, file);
   const std::string dir = std::filesystem::path(file).parent_path().string();
   Graph g = GraphLoader(file, dir.empty() ? "." : dir).load(root);
   g.file = file;

@@ -67,7 +67,7 @@ TypePtr TypeSet::make(const std::string& name, Json schema, Location where,
     schema = types_.at(target).schema;
   }
   rewrite_refs(schema);
-  if (!defs.empty()) {
+  if (!defs.empty() && schema.is_object()) {  // a boolean schema refers to nothing
     for (auto& [k, v] : defs.items()) rewrite_refs(v);
     schema["$defs"] = std::move(defs);
   }

@@ -1,8 +1,60 @@
 #include "yaml_json.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 
 namespace skein {
+
+namespace {
+
+// The offset of the first byte that does not belong to a well-formed UTF-8 sequence, if any
+// (overlong forms, surrogates and code points above U+10FFFF included).
+std::optional<size_t> invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return i;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+YAML::Node load_yaml_text(const std::string& text, const std::string& file) {
+  if (const auto at = invalid_utf8_at(text))
+    throw ConfigError({file, int(1 + std::count(text.begin(), text.begin() + long(*at), '\n'))},
+                      "not valid UTF-8 (byte " + std::to_string(*at) + "): save the file as UTF-8");
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError({file, e.mark.line + 1}, "not valid YAML: " + e.msg);
+  }
+}
 namespace {
 
 Json plain_scalar(const std::string& s) {

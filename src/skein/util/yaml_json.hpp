@@ -12,6 +12,10 @@
 
 namespace skein {
 
+// The YAML document of a file's text. Throws ConfigError at the line of the fault for text that is
+// not valid UTF-8 (names, templates and schemas go into JSON, which must be) or not valid YAML.
+YAML::Node load_yaml_text(const std::string& text, const std::string& file);
+
 // JSON pointer (relative to the converted node) -> 1-based line.
 using LineMap = std::map<std::string, int>;
 
