@@ -150,7 +150,8 @@ class Broker {
   std::vector<EngineStatus> status() const;
 
   // Lifecycle events, delivered on the lifecycle executor (or the thread dropping a lease after the
-  // broker is gone), outside the broker's lock. Listeners must be thread-safe.
+  // broker is gone), outside the broker's lock. Listeners must be thread-safe, and what they
+  // capture must outlive the broker: its destructor stops the engines, and those events come too.
   void on_event(std::function<void(const EngineEvent&)> listener);
 
  private:

@@ -101,9 +101,9 @@ TEST_F(ManyEnginesTest, AChainOnFiveLlamaEnginesWithMaxLoadedTwoEvictsButNeverAL
   const Chain chain = load_chain(chain_file(5, [&](int i) { return llama_engine(i); }).string());
   BrokerOptions o;
   o.max_loaded = 2;
-  Broker broker(o);
-  std::mutex mu;
+  std::mutex mu;  // before the broker: its destructor's events are heard too
   std::vector<EngineEvent> events;
+  Broker broker(o);
   broker.on_event([&](const EngineEvent& e) {
     std::lock_guard l(mu);
     events.push_back(e);

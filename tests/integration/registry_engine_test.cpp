@@ -71,7 +71,11 @@ TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndF
   const double ms = double(now_ns() - t0) / 1e6;
   const RunSnapshot run = *registry.get(id);
   EXPECT_EQ(run.state, RunState::cancelled) << run.error;
+#ifdef SKEIN_SANITIZED
+  EXPECT_LT(ms, 500.0);  // several times slower code: the 100 ms bound is for the real build
+#else
   EXPECT_LT(ms, 100.0);
+#endif
   std::cout << "cancel to CANCELLED: " << ms << " ms\n";
   EXPECT_EQ(run.trace.size(), 1u);  // the Topic node; Essay never finished
   // The engine has one slot: a new request is served, so the cancelled one let it go.

@@ -310,8 +310,8 @@ TEST(EngineLayerTest, AChainOfFiveStepsOnFiveEnginesCompletesWithMaxLoadedTwo) {
   CountingFactory f;
   BrokerOptions o;
   o.max_loaded = 2;
+  std::atomic<int> stops{0};  // before the broker: its destructor's stops are heard too
   Broker b(o, f.make());
-  std::atomic<int> stops{0};
   b.on_event([&](const EngineEvent& e) {
     if (e.kind == EngineEventKind::evicted || e.kind == EngineEventKind::released) ++stops;
   });
@@ -431,7 +431,7 @@ nodes:
 // While one engine takes 2 s to start (on the lifecycle executor), the registry's loop goes on: a
 // run on another engine makes 1,000 transitions and a cancel of a third run lands within 100 ms.
 // (Under a sanitizer every step is many times slower: 100 transitions and 500 ms there.)
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef SKEIN_SANITIZED
 constexpr int kTransitions = 100;
 constexpr auto kCancelBound = 500ms;
 #else

@@ -48,7 +48,7 @@ nodes:
     j.graph = g, j.input = {{"q", "x"}}, j.lm = &lm, j.verbosity = Verbosity::quiet;
     registry.submit(std::move(j));
   }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef SKEIN_SANITIZED
   const auto bound = 60s;  // the sanitizers make each fork far slower; the bound is for the real build
 #else
   const auto bound = 5s;
