@@ -9,12 +9,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${SKEIN_CACHE:-$HOME/.cache/skein}"
 cd "$ROOT"
+JOBS="$(nproc)"  # tests that must run alone are marked RUN_SERIAL
 stage() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 stage "tests (build/)"
 cmake -S . -B build -G Ninja -DSKEIN_CACHE="$CACHE" >/dev/null
 ninja -C build >/dev/null
-ctest --test-dir build --output-on-failure --timeout 600
+ctest --test-dir build --output-on-failure --timeout 600 -j "$JOBS"
 
 stage "concurrency tests under ThreadSanitizer (build-tsan/)"
 TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_test chain_run_test
@@ -24,7 +25,7 @@ cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
 ninja -C build-tsan "${TSAN_TARGETS[@]}" >/dev/null
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
-  ctest --test-dir build-tsan --output-on-failure --timeout 900 \
+  ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
   -R 'Broker|EngineLayer|ExecConcurrency|LlamaEngine|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Serve|Shell' \
   -E 'NOT_BUILT|ManyEngines'
 
@@ -33,7 +34,7 @@ cmake -S . -B build-fuzz -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_FUZZ=ON -DSKEIN
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
 ninja -C build-fuzz >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-fuzz --output-on-failure --timeout 900
+  ctest --test-dir build-fuzz --output-on-failure --timeout 900 -j "$JOBS"
 stage "fuzzing (build-fuzz/fuzz)"
 bash scripts/fuzz.sh build-fuzz
 stage "done"
