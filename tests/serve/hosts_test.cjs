@@ -63,3 +63,20 @@ test('two hosts on one store: distinct ids, their own runs, crashes found per ho
     assert.equal(await serve.stop(), 0);
   }
 });
+
+test('skein shell exits 0 on SIGTERM with runs active, and skein serve on SIGINT', async () => {
+  const state = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'skein-sig-'));
+  const shell = startShell([data('approve.yaml'), data('forever.yaml')], state);
+  await until('the shell', async () => shell.output().includes('Type help'));
+  shell.send('run approve {"title": "t"}');
+  shell.send('run forever {"name": "n"}');
+  await until('two runs', async () => (shell.output().match(/submitted/g) || []).length === 2);
+  shell.child.kill('SIGTERM');
+  assert.equal(await shell.exit, 0, shell.output());
+
+  const serve = await startServer([data('forever.yaml')]);
+  await call(serve, 'POST', '/api/runs', { file: 'forever', input: { name: 'n' } });
+  const exit = serve.exit;
+  process.kill(serve.pid, 'SIGINT');
+  assert.equal(await exit, 0, serve.output());
+});

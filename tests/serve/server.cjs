@@ -30,6 +30,7 @@ function startServer(args, { token, env = {}, state = fs.mkdtempSync(path.join(o
         state,
         async stop() { child.kill('SIGTERM'); return exit; },
         async kill9() { child.kill('SIGKILL'); return exit; },
+        pid: child.pid,
         headers: token ? { Authorization: `Bearer ${token}` } : {},
       });
     });

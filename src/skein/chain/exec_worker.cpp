@@ -1,6 +1,7 @@
 #include "exec_worker.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/multiple_exceptions.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -54,6 +55,18 @@ asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
   };
   std::optional<size_t> n;  // the reply line's length; none: timed out
   std::string failure;
+  // A failed write or read: the command is gone (its reason is in its log), or we were cancelled.
+  auto failed = [&](std::exception_ptr error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == asio::error::operation_aborted) {
+        kill();  // cancelled: the whole group goes at once
+        throw;
+      }
+      failure = e.code().message();
+    }
+  };
   try {
     if (timeout_) {
       asio::steady_timer timer(co_await asio::this_coro::executor, *timeout_);
@@ -62,12 +75,10 @@ asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
     } else {
       n = co_await exchange();
     }
-  } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) {
-      kill();  // cancelled: the whole group goes at once
-      throw;
-    }
-    failure = e.code().message();
+  } catch (const asio::multiple_exceptions& e) {  // the write and the read both failed
+    failed(e.first_exception());
+  } catch (const boost::system::system_error&) {
+    failed(std::current_exception());
   }
   if (!n && failure.empty()) {
     kill();
