@@ -14,33 +14,16 @@ struct ApiError : std::runtime_error {
   std::string code;
 };
 
-// The one table from error codes to HTTP statuses.
+// The one table from error codes to HTTP statuses; any other code (unknown) is 500.
+constexpr std::pair<ErrorCode, int> kHttpStatus[] = {
+    {ErrorCode::invalid_argument, 400},   {ErrorCode::unauthenticated, 401},  {ErrorCode::permission_denied, 403},
+    {ErrorCode::not_found, 404},          {ErrorCode::already_exists, 409},   {ErrorCode::failed_precondition, 409},
+    {ErrorCode::resource_exhausted, 413}, {ErrorCode::invalid_value, 422},    {ErrorCode::cancelled, 499},
+    {ErrorCode::unavailable, 503},        {ErrorCode::deadline_exceeded, 504}};
+
 int http_status(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::invalid_argument:
-      return 400;
-    case ErrorCode::unauthenticated:
-      return 401;
-    case ErrorCode::permission_denied:
-      return 403;
-    case ErrorCode::not_found:
-      return 404;
-    case ErrorCode::already_exists:
-    case ErrorCode::failed_precondition:
-      return 409;
-    case ErrorCode::resource_exhausted:
-      return 413;
-    case ErrorCode::invalid_value:
-      return 422;
-    case ErrorCode::cancelled:
-      return 499;
-    case ErrorCode::unavailable:
-      return 503;
-    case ErrorCode::deadline_exceeded:
-      return 504;
-    case ErrorCode::unknown:
-      break;
-  }
+  for (const auto& [c, status] : kHttpStatus)
+    if (c == code) return status;
   return 500;
 }
 

@@ -1,23 +1,13 @@
 #include "http_handler.hpp"
 
-#include <openssl/evp.h>
-
 #include "dashboard_html.hpp"
+#include "util/sha256.hpp"
 
 namespace skein::app {
 
 namespace http = boost::beast::http;
 
 namespace {
-
-std::string sha256_base64(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(text.data(), text.size(), digest, &n, EVP_sha256(), nullptr);
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  out.resize(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, int(n)));
-  return out;
-}
 
 // The hash source of the page's inline element `tag` ('sha256-…'), for the policy.
 std::string inline_hash(std::string_view page, const std::string& tag) {
@@ -39,8 +29,8 @@ const std::string& dashboard_policy() {
   return policy;
 }
 
-HttpResponse dashboard(const HttpRequest& req) {
-  HttpResponse res{http::status::ok, req.version()};
+HttpResponse dashboard(unsigned version) {
+  HttpResponse res{http::status::ok, version};
   res.set(http::field::content_type, "text/html; charset=utf-8");
   res.set("Content-Security-Policy", dashboard_policy());
   res.set("X-Content-Type-Options", "nosniff");
@@ -49,40 +39,48 @@ HttpResponse dashboard(const HttpRequest& req) {
   return res;
 }
 
-}  // namespace
-
-HttpResponse json_response(const ApiResponse& api, unsigned version, bool keep_alive) {
+// The JSON of `api`, without the headers every response gets (finish).
+HttpResponse json_body(const ApiResponse& api, unsigned version) {
   HttpResponse res{static_cast<http::status>(api.status), version};
-  res.set(http::field::server, "skein");
-  res.set(http::field::cache_control, "no-store");
   res.set(http::field::content_type, "application/json");
   res.set("X-Content-Type-Options", "nosniff");
   if (api.status == 401) res.set(http::field::www_authenticate, "Bearer");
-  res.keep_alive(keep_alive);
   res.body() = api.text();
+  return res;
+}
+
+// The headers every response gets, and its length.
+HttpResponse finish(HttpResponse res, bool keep_alive) {
+  res.set(http::field::server, "skein");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
 }
 
-HttpResponse handle_http(Host& host, const RequestPolicy& policy, const HttpRequest& req) {
-  const Verdict verdict = check_request(policy, req);
+}  // namespace
+
+HttpResponse json_response(const ApiResponse& api, unsigned version, bool keep_alive) {
+  return finish(json_body(api, version), keep_alive);
+}
+
+HttpResponse respond(Host& host, const RequestPolicy& policy, const HttpRequest& req, const Verdict& verdict) {
   if (verdict.refusal) return json_response(*verdict.refusal, req.version(), req.keep_alive());
   HttpResponse res;
   if (is_dashboard_page(req)) {
-    res = dashboard(req);
+    res = dashboard(req.version());
+    if (req.method() == http::verb::head) res.body().clear();
   } else {
     const std::string_view target = req.target();
     const std::string path(target.substr(0, target.find('?')));
-    res = json_response(handle_api(host, {std::string(req.method_string()), path, req.body()}), req.version(),
-                        req.keep_alive());
+    res = json_body(handle_api(host, {std::string(req.method_string()), path, req.body()}), req.version());
   }
-  res.set(http::field::server, "skein");
-  res.set(http::field::cache_control, "no-store");
   if (verdict.set_cookie) res.set(http::field::set_cookie, token_cookie(policy.token));
-  res.keep_alive(req.keep_alive());
-  if (req.method() == http::verb::head) res.body().clear();
-  res.prepare_payload();
-  return res;
+  return finish(std::move(res), req.keep_alive());
+}
+
+HttpResponse handle_http(Host& host, const RequestPolicy& policy, const HttpRequest& req) {
+  return respond(host, policy, req, check_request(policy, req));
 }
 
 }  // namespace skein::app

@@ -1,10 +1,10 @@
 #include "request_checks.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/field.hpp>
+#include <charconv>
+
+#include "util/sha256.hpp"
 
 namespace skein::app {
 
@@ -26,9 +26,9 @@ std::string url_decode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() + 0 && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += char(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+    } else if (unsigned char c = 0;
+               s[i] == '%' && i + 2 < s.size() && std::from_chars(&s[i + 1], &s[i + 3], c, 16).ptr == &s[i + 3]) {
+      out += char(c);
       i += 2;
     } else {
       out += s[i];
@@ -40,20 +40,7 @@ std::string url_decode(std::string_view s) {
 // What the cookie holds: HMAC-SHA256(token, "skein events"), hex. Not the token: cookies are not
 // kept apart by port, so another server on the same host name may see it, and it opens nothing but
 // the event stream.
-std::string stream_key(const std::string& token) {
-  static constexpr std::string_view what = "skein events";
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), token.data(), int(token.size()), reinterpret_cast<const unsigned char*>(what.data()), what.size(),
-       mac, &n);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
-}
+std::string stream_key(const std::string& token) { return hmac_sha256_hex(token, "skein events"); }
 
 bool same(std::string_view a, std::string_view b) {  // without an early exit on the first difference
   if (a.size() != b.size()) return false;
@@ -114,15 +101,7 @@ std::string cookie_value(std::string_view cookies, std::string_view name) {
   return "";
 }
 
-bool is_json(std::string_view content_type) {
-  const std::string media = lower(content_type.substr(0, content_type.find(';')));
-  std::string_view m = media;
-  while (m.ends_with(' ')) m.remove_suffix(1);
-  return m == "application/json";
-}
-
-}  // namespace
-
+// The value of `key` in the target's query string, URL-decoded ("" if absent).
 std::string query_value(std::string_view target, std::string_view key) {
   const size_t q = target.find('?');
   if (q == std::string_view::npos) return "";
@@ -137,6 +116,15 @@ std::string query_value(std::string_view target, std::string_view key) {
   }
   return "";
 }
+
+bool is_json(std::string_view content_type) {
+  const std::string media = lower(content_type.substr(0, content_type.find(';')));
+  std::string_view m = media;
+  while (m.ends_with(' ')) m.remove_suffix(1);
+  return m == "application/json";
+}
+
+}  // namespace
 
 bool is_dashboard_page(const HttpRequest& req) {
   const std::string_view target = req.target();
@@ -173,11 +161,9 @@ Verdict check_request(const RequestPolicy& p, const HttpRequest& req) {
                          same(query_value(req.target(), "token"), p.token);
     const bool cookie =
         is_event_stream(req) && same(cookie_value(req[http::field::cookie], kCookie), stream_key(p.token));
-    if (!carried && !cookie) {
-      Verdict v = refuse(401, ErrorCode::unauthenticated,
-                         "a token is required: 'Authorization: Bearer <token>' (or ?token=<token>)");
-      return v;
-    }
+    if (!carried && !cookie)
+      return refuse(401, ErrorCode::unauthenticated,
+                    "a token is required: 'Authorization: Bearer <token>' (or ?token=<token>)");
     ok.set_cookie = carried;
   }
   if (req.method() == http::verb::post && !is_json(req[http::field::content_type]))

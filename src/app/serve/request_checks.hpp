@@ -37,7 +37,6 @@ struct Verdict {
   bool set_cookie = false;             // it carried the token itself: set the cookie
 };
 
-// `event_stream`: the request is for /api/events (the cookie counts there).
 Verdict check_request(const RequestPolicy& policy, const HttpRequest& request);
 
 bool is_dashboard_page(const HttpRequest& request);  // GET or HEAD of / or /index.html
@@ -45,8 +44,5 @@ bool is_event_stream(const HttpRequest& request);    // GET /api/events
 
 // The Set-Cookie value that opens the event stream for holders of `token`.
 std::string token_cookie(const std::string& token);
-
-// The value of `key` in the target's query string, URL-decoded ("" if absent).
-std::string query_value(std::string_view target, std::string_view key);
 
 }  // namespace skein::app

@@ -145,9 +145,11 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     parser.header_limit(64 * 1024);
     stream.expires_after(options.header_timeout);  // idle or stalled: closed
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    if (!ec) {  // checked before any of the body is read: a refused request costs no memory
-      if (const Verdict early = check_request(policy, parser.get()); early.refusal) {
-        co_await refuse_and_close(stream, *early.refusal);
+    Verdict verdict;  // checked once, before any of the body is read: a refused request costs no memory
+    if (!ec) {
+      verdict = check_request(policy, parser.get());
+      if (verdict.refusal) {
+        co_await refuse_and_close(stream, *verdict.refusal);
         co_return;
       }
     }
@@ -171,17 +173,11 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     stream.expires_after(std::chrono::minutes(1));  // for the answer: a client that never reads goes
     Request req = parser.release();
     if (is_event_stream(req)) {
-      const Verdict verdict = check_request(policy, req);
-      if (!verdict.refusal) {
-        co_await stream_events(stream, req);
-        break;
-      }
-      Response res = json_response(*verdict.refusal, req.version(), false);
-      co_await http::async_write(stream, res, use_tuple);
+      co_await stream_events(stream, req);
       break;
     }
     Response res = co_await asio::co_spawn(
-        api_pool, [&]() -> asio::awaitable<Response> { co_return handle_http(host, policy, req); },
+        api_pool, [&]() -> asio::awaitable<Response> { co_return respond(host, policy, req, verdict); },
         asio::use_awaitable);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
     if (wec || !res.keep_alive()) break;

@@ -34,6 +34,8 @@ void SqliteDb::exec(const std::string& sql) {
   }
 }
 
+void SqliteDb::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
 void SqliteDb::fail() const { throw Error(what_ + ": " + sqlite3_errmsg(db_)); }
 
 Statement::Statement(SqliteDb& db, const char* sql) : db_(db) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -19,8 +20,28 @@ class SqliteDb {
   SqliteDb& operator=(const SqliteDb&) = delete;
 
   void exec(const std::string& sql);
+  // Runs `f` in a write transaction (BEGIN IMMEDIATE: the write lock first, waiting up to the busy
+  // timeout for another process's); rolls back and rethrows when `f` or the commit throws.
+  template <typename F>
+  auto write_transaction(F&& f) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      if constexpr (std::is_void_v<decltype(f())>) {
+        f();
+        exec("COMMIT");
+      } else {
+        auto result = f();
+        exec("COMMIT");
+        return result;
+      }
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
   sqlite3* handle() const { return db_; }
   [[noreturn]] void fail() const;  // throws the last error
+  void rollback() noexcept;        // of the open transaction, if any
 
  private:
   sqlite3* db_ = nullptr;
