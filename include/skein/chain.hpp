@@ -102,6 +102,8 @@ struct NodeCounts {
   long long prompt_tokens = 0, generated_tokens = 0;
   long long engine_calls = 0, cached = 0;  // Step attempts answered by the engine / the response cache
   size_t rows = 0;                         // input records whose batch has passed this node
+  int64_t start_ns = 0, end_ns = 0;        // now_ns() when its first batch came in and its last went out
+  int64_t queue_ns = 0, generate_ns = 0;   // Step engine calls, summed: waiting for a slot, generating
 };
 
 struct RunSummary {

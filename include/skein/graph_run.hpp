@@ -6,10 +6,13 @@
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <compare>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +83,34 @@ class GraphError : public Error {
   std::vector<TraceEntry> trace_;
 };
 
+// What a run learned from outside it, by where it asked: `node` is the index in the trace of the
+// node being produced (the trace's size at the time), `kind` one of choose, fill, make (a
+// node-typed dep), dep and gate, `key` the field made or answered or the dep's name (empty for
+// choose and fill). Deps belong to the whole run: their node is -1.
+struct LedgerKey {
+  int64_t node = 0;
+  std::string kind, key;
+  auto operator<=>(const LedgerKey&) const = default;
+};
+
+// A run's ledger: each LM reply (`{"value", "prompt", "generated"}`) and dep value (`{"value",
+// "at"}`, at: the node index that first needed it) recorded before the run acts on it, so a
+// resumed run asks nothing twice. A call in flight when a host dies has no entry and is asked
+// again; an `exec` dep started then is adopted through the spool instead (see spool()).
+// Called on the run's loop.
+class RunLedger {
+ public:
+  virtual ~RunLedger() = default;
+  virtual std::optional<Json> find(const LedgerKey& key) const = 0;
+  // Records `value`; completes once it is durable (with a store: committed).
+  virtual boost::asio::awaitable<void> record(LedgerKey key, Json value) = 0;
+  // A folder of the run's own where `exec` deps read their input and write their output
+  // (<dep>.in, <dep>.out), spawned to outlive a killed host: a resumed run waits for one still
+  // running and takes its output instead of running it again. Empty: deps use pipes and die with
+  // the host.
+  virtual std::filesystem::path spool() const { return {}; }
+};
+
 // Values of deps resolved in a run, by function name. A caller may pre-seed it: a seeded name is
 // never computed.
 using DepCache = std::map<std::string, Json>;
@@ -115,6 +146,10 @@ struct GraphRunOptions {
   // Told, on the run's loop, when an `exec` dep's process group starts (true) and ends, so a host
   // can kill it when the run is cancelled.
   std::function<void(int group, bool running)> on_process;
+  RunLedger* ledger = nullptr;  // optional; must outlive the run
+  // A run resumed (or forked) from a checkpoint: the trace so far, the run going on by routing from
+  // its last node (the input is then unused; the restored nodes' effects do not run again).
+  std::vector<TraceEntry> resume_trace;
 };
 
 struct GraphResult {

@@ -4,8 +4,14 @@
 // finished, its result or error. Runs proceed concurrently on the registry's loop (one io thread;
 // blocking dep functions on a thread pool); every node yields, so no run starves another.
 //
-// States: PENDING -> RUNNING <-> WAITING (open gates) -> DONE | FAILED | CANCELLED. Finished runs
+// States: PENDING -> RUNNING <-> WAITING (open gates) -> DONE | FAILED | CANCELLED; a run found
+// unfinished in the store when it is opened (its host died) is CRASHED. A CRASHED, FAILED or
+// CANCELLED run may be resumed: a graph run keeps its id and goes back to PENDING. Finished runs
 // are kept in memory up to `history`, oldest dropped first; active runs are always kept.
+//
+// Durability: with a store, every node of a graph run is checkpointed (its trace row, written by
+// the store's thread) and every answer from outside it (an LM reply, a dep's value, a gate's
+// answer) is in its ledger before the run acts on it.
 //
 // Thread-safe: every member may be called from any thread, including from a subscriber.
 #pragma once
@@ -77,14 +83,18 @@ struct RunSnapshot {
   std::vector<GateInfo> gates;  // open
   std::vector<int> processes;   // process groups of its running `exec` deps
   Json progress;                // chain runs: rows done and total, counts per node, output folder
+  std::string file_sha256;      // graph runs: the graph file's hash when the run started
+  std::string forked_from;      // a fork: the run it was forked from, at node `forked_at`
+  int64_t forked_at = -1;
 };
 
 struct RegistryOptions {
-  size_t history = 20;          // finished runs kept in memory
-  size_t blocking_threads = 4;  // for blocking dep functions
-  size_t chain_threads = 2;     // chain runs at once
-  std::string store;            // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
-  size_t retention = 10000;     // runs kept in the store
+  size_t history = 20;           // finished runs kept in memory
+  size_t blocking_threads = 4;   // for blocking dep functions
+  size_t chain_threads = 2;      // chain runs at once
+  std::string store;             // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
+  size_t retention = 10000;      // runs kept in the store
+  uint64_t max_store_bytes = 0;  // the store's pages in use bounded (oldest finished runs go); 0: none
 };
 
 // One graph run to submit.
@@ -122,9 +132,25 @@ class RunRegistry {
   // Resumes chain run `id` (CRASHED, CANCELLED or FAILED; in memory or in the store) from its
   // folder's last checkpoint as a new run over the same input and folder; `job` gives the chain
   // (of the same name) and the other options. Throws NotFoundError for an unknown run,
-  // FailedPreconditionError saying why a run cannot be resumed (a graph run keeps no checkpoint; a
+  // FailedPreconditionError saying why a run cannot be resumed (a graph run: see the overload; a
   // DONE or active run has nothing to resume) and InvalidArgumentError for a chain of another name.
   std::string resume(const std::string& id, ChainJob job);
+  // Resumes graph run `id` (CRASHED, CANCELLED or FAILED; in memory or in the store) from its last
+  // checkpoint (the trace stored node by node), keeping its id, trace, timings and events. Nothing
+  // its ledger holds is asked again (LM replies, dep values, gate answers; see RunLedger), and a
+  // gate that was open reopens with the same id. `job` gives the graph (of the same name) and the
+  // LM; its input is unused. Throws NotFoundError, FailedPreconditionError (not resumable; the graph
+  // changed so that the checkpoint no longer fits, saying what differs; another host resumed it
+  // first) and InvalidArgumentError (another graph). With a store it blocks for one small write
+  // transaction, like submit.
+  std::string resume(const std::string& id, GraphJob job);
+  // A new graph run whose trace is run `id`'s nodes 0..at, node `at` with `fields` replacing some
+  // of its values (checked against its type), going on from there: nothing is asked for the nodes
+  // kept, and the deps resolved by node `at` come from the source's ledger. The fork records its
+  // parent (RunSnapshot::forked_from, forked_at). Throws NotFoundError, InvalidArgumentError (a
+  // node out of range, a field the node lacks, another graph) and InvalidValueError (a value not
+  // of its field's type).
+  std::string fork(const std::string& id, size_t at, Json fields, GraphJob job);
 
   // A run in memory, else in the store.
   std::optional<RunSnapshot> get(const std::string& id) const;

@@ -136,6 +136,34 @@ test('a chain run left unfinished by a killed server is CRASHED after a restart,
   }
 });
 
+test('a finished graph run forks at a node with new fields; a fork of the wrong type is refused', async () => {
+  const server = await startServer([data('approve.yaml')]);
+  try {
+    await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 'to fork' } });
+    await until('WAITING', async () => (await state(server, 'g1')) === 'WAITING');
+    await call(server, 'POST', '/api/gates/g1.1', { value: true });
+    await until('DONE', async () => (await state(server, 'g1')) === 'DONE');
+    const bad = await call(server, 'POST', '/api/runs/g1/fork', { at: 2, fields: { approved: 'perhaps' } });
+    assert.equal(bad.status, 422, JSON.stringify(bad.body));
+    assert.equal(bad.body.code, 'INVALID_VALUE');
+    const out = await call(server, 'POST', '/api/runs/g1/fork', { at: 9, fields: {} });
+    assert.equal(out.status, 400);
+    const fork = await call(server, 'POST', '/api/runs/g1/fork', { at: 2, fields: { approved: false } });
+    assert.equal(fork.status, 201, JSON.stringify(fork.body));
+    assert.equal(fork.body.id, 'g2');
+    await until('DONE', async () => (await state(server, 'g2')) === 'DONE');
+    const run = (await call(server, 'GET', '/api/runs/g2')).body;
+    const source = (await call(server, 'GET', '/api/runs/g1')).body;
+    assert.equal(run.forked_from, 'g1');
+    assert.equal(run.forked_at, 2);
+    assert.deepEqual(run.trace.slice(0, 2), source.trace.slice(0, 2));
+    assert.equal(run.trace[2].fields.approved, false);
+    assert.equal(run.deps.length, 0, 'the check dep was resolved by node 2: not run again');
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
 test('the server-sent event stream carries every run event, in order', async () => {
   const server = await startServer([data('approve.yaml')]);
   const controller = new AbortController();

@@ -6,7 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
-const { startServer, call, data } = require('./server.cjs');
+const { startServer, call, until, data } = require('./server.cjs');
 
 const live = { timeout: 3000 };  // below the page's poll interval: only the event stream is that quick
 
@@ -97,6 +97,50 @@ test('with a token, the page works and its event stream uses the cookie, not the
     assert.deepEqual(errors, []);
     // The cookie opens the stream only: not the API.
     assert.equal((await fetch(server.url + '/api/runs', { headers: { Cookie: `skein_token=s3cret` } })).status, 401);
+  } finally {
+    await browser.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('a graph run killed at its gate is resumed from the page and reopens the same gate; a chain run has a bar per node',
+     async () => {
+  const files = [data('approve.yaml'), data('two_nodes.yaml')];
+  const first = await startServer(files);
+  await call(first, 'POST', '/api/runs', { file: 'approve', input: { title: 'killed at its gate' } });
+  await until('WAITING', async () => (await call(first, 'GET', '/api/runs/g1')).body.state === 'WAITING');
+  assert.equal((await call(first, 'GET', '/api/gates')).body.gates[0].id, 'g1.1');
+  await first.kill9();
+
+  const server = await startServer(files, { state: first.state });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+                                          args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = [];
+    page.on('pageerror', e => errors.push(e.message));
+    await page.goto(server.url + '/');
+    await page.locator('#conn.live').waitFor(live);
+    await page.locator('#crashed button.resume').click();
+    await page.locator('#runs tr[data-id="g1"][data-state="WAITING"]').waitFor(live);
+    const gate = page.locator('#gates .gate[data-id="g1.1"]');
+    await gate.locator('input.answer').fill('true');
+    await gate.locator('button.answer').click();
+    await page.locator('#runs tr[data-id="g1"][data-state="DONE"]').waitFor(live);
+    const run = (await call(server, 'GET', '/api/runs/g1')).body;
+    assert.deepEqual(run.trace.map(e => e.type), ['Request', 'Check', 'Approve']);
+    assert.equal(run.trace[2].fields.approved, true);
+
+    const records = Array.from({ length: 6 }, (_, i) => ({ n: i }));
+    const { id } = (await call(server, 'POST', '/api/runs', { file: 'twonodes', input: records })).body;
+    await page.locator(`#runs tr[data-id="${id}"][data-state="DONE"]`).waitFor(live);
+    await page.locator(`#runs tr[data-id="${id}"]`).click();
+    await page.locator('#detail-id', { hasText: id }).waitFor(live);
+    const labels = await page.locator('#timeline .row').evaluateAll(rows => rows.map(r => r.dataset.label));
+    assert.equal(labels.length, 2, JSON.stringify(labels));
+    assert.match(labels[0], /^echoed · \d+ records\/s$/);
+    assert.match(labels[1], /^kept · \d+ records\/s$/);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
     assert.equal(await server.stop(), 0);

@@ -106,11 +106,8 @@ std::string Host::submit(const std::string& file, const Json& input, Verbosity v
   if (!f) throw NotFoundError("no file '" + file + "' is loaded (see GET /api/files)");
   if (f->graph) {
     if (!input.is_object()) throw InvalidArgumentError("a graph run's input is an object of its start node's fields");
-    GraphJob job;
-    job.graph = f->graph;
+    GraphJob job = graph_job("", f->name, verbosity);
     job.input = input;
-    job.lm = lm_.get();
-    job.verbosity = verbosity;
     return registry_->submit(std::move(job));
   }
   ChainJob job = chain_job(*f, verbosity);
@@ -132,13 +129,34 @@ ChainJob Host::chain_job(const HostFile& file, Verbosity verbosity) {
   return job;
 }
 
+// A job of graph `graph` (a loaded file's), for run `run_id` (named in the error when it is not loaded).
+GraphJob Host::graph_job(const std::string& run_id, const std::string& graph, Verbosity verbosity) {
+  const HostFile* f = find(graph);
+  if (!f || !f->graph)
+    throw FailedPreconditionError("graph '" + graph + "'" + (run_id.empty() ? "" : " of run " + run_id) +
+                                  " is not loaded (load its file first)");
+  GraphJob job;
+  job.graph = f->graph;
+  job.lm = lm_.get();
+  job.verbosity = verbosity;
+  return job;
+}
+
 std::string Host::resume(const std::string& id) {
   const auto run = registry_->get(id);
   if (!run) throw NotFoundError("no run '" + id + "'");
-  const HostFile* f = run->kind == "chain" ? find(run->name) : nullptr;
-  if (run->kind == "chain" && (!f || !f->chain))
+  if (run->kind == "graph") return registry_->resume(id, graph_job(id, run->name, Verbosity::normal));
+  const HostFile* f = find(run->name);
+  if (!f || !f->chain)
     throw FailedPreconditionError("chain '" + run->name + "' of run " + id + " is not loaded (load its file first)");
-  return registry_->resume(id, f ? chain_job(*f, Verbosity::normal) : ChainJob{});
+  return registry_->resume(id, chain_job(*f, Verbosity::normal));
+}
+
+std::string Host::fork(const std::string& id, size_t at, const Json& fields) {
+  const auto run = registry_->get(id);
+  if (!run) throw NotFoundError("no run '" + id + "'");
+  if (run->kind != "graph") throw InvalidArgumentError(id + " is a chain run: only graph runs fork");
+  return registry_->fork(id, at, fields, graph_job(id, run->name, Verbosity::normal));
 }
 
 // A chain's input: the path of a JSONL file as given, or records written to one under the state dir.

@@ -47,9 +47,13 @@ class Host {
   // not loaded or the input is not of that shape.
   std::string submit(const std::string& file, const Json& input, Verbosity verbosity = Verbosity::normal);
 
-  // Resumes a CRASHED, CANCELLED or FAILED chain run (its chain file must be loaded) as a new run;
-  // throws Error saying why not.
+  // Resumes a CRASHED, CANCELLED or FAILED run (its file must be loaded): a chain run as a new run
+  // over its folder, a graph run under its own id from its checkpoint. Returns the run's id; throws
+  // Error saying why not.
   std::string resume(const std::string& id);
+  // Forks graph run `id` at node `at` with `fields` replacing some of that node's values (see
+  // RunRegistry::fork); its graph file must be loaded. Returns the new run's id.
+  std::string fork(const std::string& id, size_t at, const Json& fields);
 
   RunRegistry& registry() { return *registry_; }
   std::vector<EngineStatus> engines() const { return broker_->status(); }
@@ -63,6 +67,7 @@ class Host {
  private:
   std::string chain_input_file(const Json& input);
   ChainJob chain_job(const HostFile& file, Verbosity verbosity);
+  GraphJob graph_job(const std::string& run_id, const std::string& graph, Verbosity verbosity);
 
   HostFile parse(const std::string& path) const;
   void add(HostFile f);

@@ -108,6 +108,13 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
     expect_post(req, "resume is a POST");
     return {201, {{"id", host.resume(s[2])}}};
   }
+  if (s.size() == 4 && s[3] == "fork") {
+    expect_post(req, "fork is a POST {\"at\": k, \"fields\": {…}}");
+    const Json body = parse_body(req.body);
+    if (!body.is_object() || !body.contains("at") || !body["at"].is_number_unsigned())
+      throw InvalidArgumentError("expected {\"at\": <node index>, \"fields\": {…}}");
+    return {201, {{"id", host.fork(s[2], body["at"].get<size_t>(), body.value("fields", Json::object()))}}};
+  }
   if (s.size() == 4 && s[3] == "cancel") {
     expect_post(req, "cancel is a POST");
     if (!registry.cancel(s[2])) {

@@ -8,7 +8,8 @@
 //   GET  /api/runs/{id}                                  -> the run: state, trace, timings, deps, gates
 //   GET  /api/runs/{id}/events                           -> {"events": […]}
 //   POST /api/runs/{id}/cancel                           -> {"cancelled": true}; 409 for a finished run
-//   POST /api/runs/{id}/resume                           -> 201 {"id": …} (a chain run; see Host::resume)
+//   POST /api/runs/{id}/resume                           -> 201 {"id": …} (a graph run keeps its id; Host::resume)
+//   POST /api/runs/{id}/fork    {"at": k, "fields": {…}} -> 201 {"id": …} (a new graph run; Host::fork)
 //   GET  /api/gates                                      -> {"gates": […]}
 //   POST /api/gates/{id}        {"value": …}             -> {"answered": id}
 //   GET  /api/engines                                    -> {"engines": […]}

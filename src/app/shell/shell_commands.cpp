@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace skein::app {
 
@@ -80,7 +81,21 @@ void resume_cmd(Host& host, const std::string& args, std::ostream& out) {
     out << "usage: resume ID\n";
     return;
   }
-  out << host.resume(id) << " resumes " << id << "\n";
+  const std::string resumed = host.resume(id);
+  out << (resumed == id ? id + " resumed from its last checkpoint" : resumed + " resumes " + id) << "\n";
+}
+
+void fork_cmd(Host& host, const std::string& args, std::ostream& out) {
+  const auto [id, rest] = split_word(args);
+  const auto [at, fields] = split_word(rest);
+  size_t k = 0;
+  const auto [end, ec] = std::from_chars(at.data(), at.data() + at.size(), k);
+  if (id.empty() || at.empty() || ec != std::errc() || end != at.data() + at.size()) {
+    out << "usage: fork ID NODE [FIELDS]   e.g. fork g3 2 {\"answer\": \"no\"}\n";
+    return;
+  }
+  out << host.fork(id, k, fields.empty() ? Json::object() : Json::parse(fields)) << " forks " << id << " at node " << k
+      << "\n";
 }
 
 void inspect_cmd(Host& host, const std::string& args, std::ostream& out) {
@@ -175,7 +190,8 @@ const std::vector<Command>& commands() {
       {"run", "FILE [INPUT]", "start a run: a graph's start fields as JSON, a chain's records or JSONL path", run_cmd},
       {"list", "", "every run in memory with its state, time and tokens", list_cmd},
       {"cancel", "ID|all", "cancel a run (or every active one)", cancel_cmd},
-      {"resume", "ID", "resume a CRASHED, CANCELLED or FAILED chain run from its last checkpoint", resume_cmd},
+      {"resume", "ID", "resume a CRASHED, CANCELLED or FAILED run from its last checkpoint", resume_cmd},
+      {"fork", "ID NODE [FIELDS]", "a new graph run: ID's nodes up to NODE (0-based), its FIELDS replaced", fork_cmd},
       {"inspect", "ID", "a run's trace with per-node times, deps, tokens, result or error", inspect_cmd},
       {"trace", "ID", "a run's event stream", trace_cmd},
       {"gates", "", "the open gates", gates_cmd},

@@ -244,7 +244,7 @@ class ChainRun {
 
   asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch, std::string prefix, Lease& held) {
     const std::string path = prefix + step.id;
-    NodeCounts& counts = summary_.nodes[path];
+    NodeCounts& counts = node_started(path);
     if (batch.empty()) {  // e.g. every record of the batch was bad input
       node_done(counts);
       co_return;
@@ -268,6 +268,8 @@ class ChainRun {
       counts.generated_tokens += o.generated_tokens;
       counts.engine_calls += o.engine_calls;
       counts.cached += o.cached;
+      counts.queue_ns += o.queue_ns;
+      counts.generate_ns += o.generate_ns;
       if (!o.output) {
         ++counts.errors;
         record_error({batch[i].row_id, path, batch[i].line, o.raw, o.reason});
@@ -285,7 +287,7 @@ class ChainRun {
   // Apply: each record to 0..n records; a failing expression or function makes an error record.
   asio::awaitable<void> run_apply(const Apply& a, std::vector<Record>& batch, std::string prefix) {
     const std::string path = prefix + a.id;
-    NodeCounts& counts = summary_.nodes[path];
+    NodeCounts& counts = node_started(path);
     const bool fan_out = apply_fans_out(a);
     std::vector<const Json*> histories;
     for (const auto& rec : batch) histories.push_back(&rec.history);
@@ -312,7 +314,14 @@ class ChainRun {
     node_done(counts);
   }
 
+  NodeCounts& node_started(const std::string& path) {
+    NodeCounts& counts = summary_.nodes[path];
+    if (!counts.start_ns) counts.start_ns = now_ns();
+    return counts;
+  }
+
   void node_done(NodeCounts& counts) {
+    counts.end_ns = now_ns();
     counts.rows = summary_.records_in;
     progress(false);
   }

@@ -33,6 +33,8 @@ boost::asio::awaitable<GenerateResult> generate(Engine& engine, const GenerateRe
     }
   ++out.engine_calls;
   GenerateResult r = co_await async_generate(engine, req, boost::asio::use_awaitable);
+  if (r.started_ns) out.queue_ns += r.started_ns - r.queued_ns;
+  if (r.finished_ns && r.started_ns) out.generate_ns += r.finished_ns - r.started_ns;
   if (key && (r.finish == Finish::stop || r.finish == Finish::length)) cache.cache->put(*key, r.text);
   co_return r;
 }

@@ -15,7 +15,8 @@ struct StepOutcome {
   std::string reason;          // why it failed
   long long prompt_tokens = 0, generated_tokens = 0;
   int attempts = 0;
-  int engine_calls = 0, cached = 0;  // attempts answered by the engine / by the response cache
+  int engine_calls = 0, cached = 0;       // attempts answered by the engine / by the response cache
+  int64_t queue_ns = 0, generate_ns = 0;  // of the engine calls: waiting for a slot, generating
 };
 
 // The response cache a Step consults, and the identity of its engine's model (none: no cache).

@@ -14,6 +14,7 @@
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
 #include "skein/engine.hpp"
+#include "spooled_exec.hpp"
 
 namespace skein {
 
@@ -24,8 +25,8 @@ namespace {
 
 // An `exec` dep: params as one JSON object on stdin, one JSON value on stdout. Asynchronous: the
 // child is fed, read and awaited on the run's loop, holding a process slot but no thread.
-asio::awaitable<Json> run_exec(const DepSpec& spec, const Json& params, const std::string& cwd,
-                               const DepResolver::OnProcess& on_process) {
+asio::awaitable<std::string> run_exec(const DepSpec& spec, const Json& params, const std::string& cwd,
+                                      const DepResolver::OnProcess& on_process) {
   ProcessSlot slot = co_await acquire_process_slot();
   SpawnOptions o;
   o.argv = spec.exec;
@@ -49,10 +50,14 @@ asio::awaitable<Json> run_exec(const DepSpec& spec, const Json& params, const st
     co_await asio::async_write(to, asio::buffer(in), asio::redirect_error(asio::use_awaitable, ec));
     to.close();
   };
-  const std::string out = co_await (feed() && read_to_end(from));
+  std::string out = co_await (feed() && read_to_end(from));
   co_await p.async_stop(std::chrono::milliseconds(100));
+  co_return out;
+}
+
+Json printed_value(const DepSpec& spec, const std::string& out) {
   try {
-    co_return Json::parse(out);
+    return Json::parse(out);
   } catch (const Json::parse_error&) {
     throw Error("command " + spec.exec[0] + " printed no JSON value: " + out.substr(0, 200));
   }
@@ -61,15 +66,16 @@ asio::awaitable<Json> run_exec(const DepSpec& spec, const Json& params, const st
 }  // namespace
 
 DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_executor blocking, Recall recall,
-                         GraphObserver* observer, OnProcess on_process)
+                         GraphObserver* observer, OnProcess on_process, RunLedger* ledger)
     : graph_(graph),
       seeded_(std::move(seeded)),
       blocking_(std::move(blocking)),
       recall_(std::move(recall)),
       observer_(observer),
-      on_process_(std::move(on_process)) {}
+      on_process_(std::move(on_process)),
+      ledger_(ledger) {}
 
-asio::awaitable<Json> DepResolver::value(const std::string& name) {
+asio::awaitable<Json> DepResolver::value(const std::string& name, int64_t at) {
   const auto self = shared_from_this();  // alive while this dep runs, even past its run
   if (auto it = seeded_.find(name); it != seeded_.end()) co_return it->second;
   auto& slot = slots_[name];
@@ -81,7 +87,7 @@ asio::awaitable<Json> DepResolver::value(const std::string& name) {
     const int64_t start = now_ns();
     std::string failure;
     try {
-      mine->value = co_await compute(name);
+      mine->value = co_await computed(name, at);
     } catch (const std::exception& e) {
       mine->error = std::current_exception();
       failure = e.what();
@@ -102,26 +108,26 @@ asio::awaitable<Json> DepResolver::value(const std::string& name) {
   co_return s->value;
 }
 
-asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self, std::string name,
+asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self, std::string name, int64_t at,
                                               std::shared_ptr<std::vector<Json>> out, size_t i) {
-  (*out)[i] = co_await self->value(name);
+  (*out)[i] = co_await self->value(name, at);
 }
 
-asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names) {
+asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names, int64_t at) {
   auto got = std::make_shared<std::vector<Json>>(names.size());
   std::vector<asio::awaitable<void>> tasks;
-  for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], got, i));
+  for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], at, got, i));
   co_await all_or_first_failure(std::move(tasks));
   std::map<std::string, Json> out;
   for (size_t i = 0; i < names.size(); ++i) out[names[i]] = std::move((*got)[i]);
   co_return out;
 }
 
-asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec) {
+asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec, int64_t at) {
   std::vector<std::string> deps;
   for (const auto& [param, source] : spec.params)
     if (source.dep) deps.push_back(*source.dep);
-  const auto dep_values = co_await values(deps);
+  const auto dep_values = co_await values(deps, at);
   Json params = Json::object();
   for (const auto& [param, source] : spec.params) {
     if (source.dep) {
@@ -136,16 +142,39 @@ asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec) {
   co_return params;
 }
 
-asio::awaitable<Json> DepResolver::compute(const std::string& name) {
+namespace {
+// Built outside the coroutine: GCC 12 cannot initialise an aggregate with a literal in its frame.
+LedgerKey dep_key(const std::string& name) { return LedgerKey{-1, "dep", name}; }
+Json dep_entry(const Json& value, int64_t at) { return Json{{"value", value}, {"at", at}}; }
+}  // namespace
+
+// From the ledger, else computed and recorded before anyone uses it.
+asio::awaitable<Json> DepResolver::computed(const std::string& name, int64_t at) {
+  if (!ledger_) co_return co_await compute(name, at);
+  const LedgerKey key = dep_key(name);
+  if (std::optional<Json> got = ledger_->find(key)) co_return got->at("value");
+  Json value = co_await compute(name, at);
+  Json entry = dep_entry(value, at);  // named: GCC 12 destroys some temporaries of a co_await twice
+  co_await ledger_->record(key, std::move(entry));
+  co_return value;
+}
+
+asio::awaitable<Json> DepResolver::compute(const std::string& name, int64_t at) {
   try {
     auto spec_it = graph_.deps.find(name);
     const DepSpec spec = spec_it != graph_.deps.end() ? spec_it->second : DepSpec{name, {}, {}, {}};
-    const Json params = co_await params_of(spec);
+    const Json params = co_await params_of(spec, at);
     if (!spec.exec.empty()) {
       // Named, not a temporary in the co_await: GCC 12 destroys a ?: temporary there twice.
       std::string cwd = std::filesystem::path(graph_.file).parent_path().string();
       if (cwd.empty()) cwd = ".";
-      co_return co_await run_exec(spec, params, cwd, on_process_);
+      const auto spool = ledger_ ? ledger_->spool() : std::filesystem::path();
+      std::string out;
+      if (spool.empty())
+        out = co_await run_exec(spec, params, cwd, on_process_);
+      else
+        out = co_await run_spooled_exec(spec, params, cwd, on_process_, spool, blocking_);
+      co_return printed_value(spec, out);
     }
     if (!graph_.functions.count(name)) throw Error("no function is registered under this name");
     // A native function runs on the blocking executor; the run loop goes on meanwhile.

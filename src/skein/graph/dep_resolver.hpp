@@ -21,13 +21,16 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
  public:
   using Recall = std::function<std::optional<Json>(const std::string& type)>;
   using OnProcess = std::function<void(int group, bool running)>;
+  // With a `ledger`, a dep it holds is never computed and one computed is recorded before its
+  // value is used; `exec` deps then run through its spool.
   DepResolver(const Graph& graph, DepCache seeded, boost::asio::any_io_executor blocking, Recall recall,
-              GraphObserver* observer = nullptr, OnProcess on_process = nullptr);
+              GraphObserver* observer = nullptr, OnProcess on_process = nullptr, RunLedger* ledger = nullptr);
 
-  // The value of dep `name`. Throws Error naming the dep (and the one below it that failed).
-  boost::asio::awaitable<Json> value(const std::string& name);
+  // The value of dep `name`, needed first by the node at index `at`. Throws Error naming the dep
+  // (and the one below it that failed).
+  boost::asio::awaitable<Json> value(const std::string& name, int64_t at);
   // Several at once, concurrently; the first failure is rethrown as soon as it happens.
-  boost::asio::awaitable<std::map<std::string, Json>> values(std::vector<std::string> names);
+  boost::asio::awaitable<std::map<std::string, Json>> values(std::vector<std::string> names, int64_t at);
 
   DepCache resolved() const;
   // The run is over: deps still running stop at their next step instead of reading the run.
@@ -43,10 +46,11 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
     std::exception_ptr error;
     std::unique_ptr<boost::asio::steady_timer> ready;
   };
-  boost::asio::awaitable<Json> compute(const std::string& name);
-  static boost::asio::awaitable<void> fetch_into(std::shared_ptr<DepResolver> self, std::string name,
+  boost::asio::awaitable<Json> compute(const std::string& name, int64_t at);
+  boost::asio::awaitable<Json> computed(const std::string& name, int64_t at);
+  static boost::asio::awaitable<void> fetch_into(std::shared_ptr<DepResolver> self, std::string name, int64_t at,
                                                  std::shared_ptr<std::vector<Json>> out, size_t i);
-  boost::asio::awaitable<Json> params_of(const DepSpec& spec);
+  boost::asio::awaitable<Json> params_of(const DepSpec& spec, int64_t at);
 
   const Graph& graph_;
   DepCache seeded_;
@@ -54,6 +58,7 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   Recall recall_;
   GraphObserver* observer_;
   OnProcess on_process_;  // called on the run's loop
+  RunLedger* ledger_;
   std::map<std::string, std::shared_ptr<Slot>> slots_;
 };
 

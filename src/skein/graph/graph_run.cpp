@@ -25,6 +25,17 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// An LM reply as the ledger keeps it (built outside coroutines: GCC 12 miscompiles braced lists
+// of literals in a coroutine frame).
+template <typename T>
+Json ledger_entry(const LMReply<T>& reply) {
+  return Json{{"value", reply.value}, {"prompt", reply.tokens.prompt}, {"generated", reply.tokens.generated}};
+}
+
+LedgerKey key_at(size_t node, const char* kind, const std::string& key = {}) {
+  return LedgerKey{int64_t(node), kind, key};
+}
+
 void check_value(const Field& f, const Json& v, const std::string& what) {
   if (!f.type) return;
   std::string reason;
@@ -39,44 +50,46 @@ class GraphRun {
         o_(std::move(o)),
         deps_(std::make_shared<DepResolver>(
             g, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); },
-            o_.observer, o_.on_process)) {}
+            o_.observer, o_.on_process, o_.ledger)) {}
   ~GraphRun() { deps_->abandon(); }
   GraphRun(const GraphRun&) = delete;
   GraphRun& operator=(const GraphRun&) = delete;
 
   asio::awaitable<GraphResult> run(Json input) {
     if (!o_.lm) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
-    at_ = &g_.nodes.at(g_.start);
+    std::optional<TraceEntry> current;  // the node being produced; none: route from the last one
     int64_t node_start = o_.observer ? now_ns() : 0;
-    if (o_.observer) o_.observer->node_entered(at_->name);
-    TraceEntry current{g_.start, start_fields(*at_, std::move(input))};
+    if (o_.resume_trace.empty()) {
+      at_ = &g_.nodes.at(g_.start);
+      if (o_.observer) o_.observer->node_entered(at_->name);
+      current = TraceEntry{g_.start, start_fields(*at_, std::move(input))};
+    } else {
+      trace_ = std::move(o_.resume_trace);
+      at_ = &g_.nodes.at(trace_.back().type);
+    }
     try {
-      if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, current);
+      if (current && (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)))
+        co_await resolve_automatic(*at_, *current);
       const auto ex = co_await asio::this_coro::executor;
       trace_.reserve(4);
-      for (int iters = 1;; ++iters) {
-        co_await asio::post(ex, asio::use_awaitable);  // yield to other runs
-        if (g_.max_iters && iters > g_.max_iters)
-          throw Error("max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
-        if (has(*at_, FieldSource::gate)) co_await resolve_gates(*at_, current);
-        trace_.push_back(std::move(current));
+      for (;;) {
+        if (current) {
+          co_await asio::post(ex, asio::use_awaitable);  // yield to other runs
+          if (g_.max_iters && trace_.size() >= size_t(g_.max_iters))
+            throw Error("max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
+          if (has(*at_, FieldSource::gate)) co_await resolve_gates(*at_, *current);
+          trace_.push_back(std::move(*current));
+          if (o_.observer) o_.observer->node_done(trace_.size() - 1, trace_.back(), node_start, now_ns());
+          if (!o_.effects.empty()) co_await run_effects(trace_.back());
+        }
         const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
-        if (o_.observer) o_.observer->node_done(trace_.size() - 1, here, node_start, now_ns());
-        if (!o_.effects.empty()) co_await run_effects(here);
         node_start = o_.observer ? now_ns() : 0;
-        std::optional<std::string> next;
-        if (const auto* handler = handler_of(*at_))
-          next = co_await on_blocking([&] { return (*handler)(here); });
-        else if (at_->next.size() < 2)
-          next = at_->next.empty() ? std::string(kEnd) : at_->next[0];
-        else
-          next = counted(co_await o_.lm->decide(*at_, here));
-        check_successor(*at_, *next);
-        if (*next == kEnd) break;
-        at_ = &g_.nodes.at(*next);
+        std::string next = co_await route(here);
+        if (next == kEnd) break;
+        at_ = &g_.nodes.at(next);
         if (o_.observer) o_.observer->node_entered(at_->name);
-        current = TraceEntry{std::move(*next), Json::object()};
-        co_await make(*at_, current, here);
+        current = TraceEntry{std::move(next), Json::object()};
+        co_await make(*at_, *current, here);
       }
     } catch (const GraphError&) {
       throw;
@@ -120,7 +133,7 @@ class GraphRun {
     for (const auto& f : node.fields)
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) names.push_back(f.dep);
     std::map<std::string, Json> values;
-    if (!names.empty()) values = co_await deps_->values(names);
+    if (!names.empty()) values = co_await deps_->values(names, int64_t(trace_.size()));
     for (const auto& f : node.fields) {
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) {
         check_value(f, values.at(f.dep), "dep field");
@@ -128,7 +141,9 @@ class GraphRun {
       } else if (f.source == FieldSource::dep) {  // a node-typed dep: the model makes it from the node before
         const NodeType& made = g_.nodes.at(f.dep);
         const TraceEntry& from = trace_.empty() ? entry : trace_.back();
-        entry.fields[f.name] = checked(made, counted(co_await o_.lm->make(from, made)));
+        LedgerKey key = key_at(trace_.size(), "make", f.name);
+        entry.fields[f.name] =
+            checked(made, co_await asked<Json>(std::move(key), [&] { return o_.lm->make(from, made); }));
       } else if (f.source == FieldSource::recall) {
         std::optional<Json> v = recall(g_, trace_, f.recall);
         if (!v) throw Error("field '" + f.name + "': nothing to recall of type " + f.recall);
@@ -150,6 +165,39 @@ class GraphRun {
       check_value(*f, answers[f->name], "gate answer for");
       entry.fields[f->name] = std::move(answers[f->name]);
     }
+  }
+
+  // The node type after `here` (the current node, at_): a handler's, the only successor, or the
+  // model's choice.
+  asio::awaitable<std::string> route(const TraceEntry& here) {
+    std::string next;
+    if (const auto* handler = handler_of(*at_))
+      next = co_await on_blocking([&] { return (*handler)(here); });
+    else if (at_->next.size() < 2)
+      next = at_->next.empty() ? std::string(kEnd) : at_->next[0];
+    else {
+      LedgerKey key = key_at(trace_.size(), "choose");
+      next = co_await asked<std::string>(std::move(key), [&] { return o_.lm->decide(*at_, here); });
+    }
+    check_successor(*at_, next);
+    co_return next;
+  }
+
+  // An LM call's value: from the ledger when it was asked before, else asked and recorded before
+  // the run acts on it. Its tokens are counted either way.
+  template <typename T, typename Call>
+  asio::awaitable<T> asked(LedgerKey key, Call call) {
+    if (o_.ledger)
+      if (std::optional<Json> got = o_.ledger->find(key)) {
+        tokens_ += LMTokens{got->value("prompt", 0LL), got->value("generated", 0LL)};
+        co_return got->at("value").template get<T>();
+      }
+    LMReply<T> reply = co_await call();
+    if (o_.ledger) {
+      Json entry = ledger_entry(reply);  // named: GCC 12 destroys some temporaries of a co_await twice
+      co_await o_.ledger->record(std::move(key), std::move(entry));
+    }
+    co_return counted(std::move(reply));
   }
 
   // The native handler that routes from `node` in code, if one is registered.
@@ -179,8 +227,10 @@ class GraphRun {
   asio::awaitable<void> make(const NodeType& target, TraceEntry& filled, const TraceEntry& source) {
     if (has(target, FieldSource::dep) || has(target, FieldSource::recall)) co_await resolve_automatic(target, filled);
     if (!has(target, FieldSource::plain)) co_return;
-    Json values =
-        checked(target, counted(co_await o_.lm->fill(target, filled.fields, target.instruction_text(), source)));
+    LedgerKey key = key_at(trace_.size(), "fill");
+    Json values = checked(target, co_await asked<Json>(std::move(key), [&] {
+                            return o_.lm->fill(target, filled.fields, target.instruction_text(), source);
+                          }));
     Json ordered = Json::object();
     for (const auto& f : target.fields) {
       Json& from = f.source == FieldSource::plain ? values : filled.fields;

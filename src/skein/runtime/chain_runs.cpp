@@ -17,12 +17,33 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
   o.stop = run->stop.get();
   o.on_progress = [this, run](const RunProgress& p) {
     Json nodes = Json::object();
-    for (const auto& [id, c] : p.so_far.nodes) nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors}};
+    std::vector<NodeTiming> timings;  // a bar per node: from its first batch in to its last out
+    for (const auto& id : p.so_far.node_order) {
+      auto it = p.so_far.nodes.find(id);
+      if (it == p.so_far.nodes.end()) continue;
+      const NodeCounts& c = it->second;
+      nodes[id] = {{"in", c.in}, {"out", c.out}, {"errors", c.errors}, {"cached", c.cached}};
+      if (!c.start_ns) continue;
+      NodeTiming t;
+      t.index = timings.size();
+      t.node = id;
+      t.start_ns = c.start_ns;
+      t.end_ns = c.end_ns;
+      t.queue_ns = c.queue_ns;
+      t.generate_ns = c.generate_ns;
+      t.tokens = {c.prompt_tokens, c.generated_tokens};
+      timings.push_back(std::move(t));
+    }
     Json progress{{"records_in", p.so_far.records_in}, {"records_out", p.so_far.records_out},
                   {"errors", p.so_far.errors},         {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
                   {"seconds", p.elapsed_seconds},      {"output_dir", p.so_far.output_dir},
                   {"nodes", std::move(nodes)}};
-    update([&] { run->snap.progress = std::move(progress); });
+    update([&] {
+      run->snap.progress = std::move(progress);
+      run->snap.nodes = std::move(timings);
+      run->snap.tokens = {};
+      for (const auto& t : run->snap.nodes) run->snap.tokens += t.tokens;
+    });
   };
   try {
     const RunSummary summary = run_chain(*run->chain->chain, o);
@@ -57,9 +78,7 @@ std::string RunRegistry::submit(ChainJob job) {
 std::string RunRegistry::resume(const std::string& id, ChainJob job) {
   const auto old = get(id);
   if (!old) throw NotFoundError("no run '" + id + "'");
-  if (old->kind != "chain")
-    throw FailedPreconditionError(
-        id + " is a graph run: graph runs keep no checkpoint to resume from (submit its input again)");
+  if (old->kind != "chain") throw FailedPreconditionError(id + " is a graph run: resume it with its graph");
   if (!is_finished(old->state) || old->state == RunState::done)
     throw FailedPreconditionError(id + " is " + state_name(old->state) +
                                   ": only a CRASHED, CANCELLED or FAILED chain run can be resumed");

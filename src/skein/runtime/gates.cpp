@@ -18,7 +18,9 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   run->gate_timer = timer;
   std::vector<std::string> ids;
   std::vector<RunEvent> opened;
+  bool all_known = true;
   update([&] {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
+    const auto index = int64_t(run->snap.trace.size());
     for (const Field* f : fields) {
       GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
                  run->snap.id,
@@ -28,11 +30,14 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
                  Json(),  // filled from the type when shown (a parked run keeps no copy)
                  now_ns()};
       ids.push_back(g.id);
-      if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
-        opened.push_back(std::move(*ev));
-      run->open[ids.back()] = OpenGate{std::move(g), f->type, std::nullopt};
+      std::optional<Json> known = run->ledger ? run->ledger->find({index, "gate", f->name}) : std::nullopt;
+      all_known = all_known && known;  // answered before the run was resumed: not asked again
+      if (!known)
+        if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
+          opened.push_back(std::move(*ev));
+      run->open[ids.back()] = OpenGate{std::move(g), index, f->type, std::move(known)};
     }
-    run->snap.state = RunState::waiting;
+    if (!all_known) run->snap.state = RunState::waiting;
   });
   for (auto& ev : opened) dispatch(std::move(ev));
   persist(*run);
@@ -47,7 +52,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   for (;;) {
     boost::system::error_code ec;
     try {
-      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!all_known) co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     } catch (...) {  // cancelled before it could wait
       close(RunState::running);
       throw;
@@ -117,6 +122,7 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
                                 g.type->schema().dump() + " (" + reason + ")");
       }
     }
+    if (run->ledger) run->ledger->note({g.node_index, "gate", g.info.field}, value);  // before the run sees it
     g.answer = std::move(value);
     for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
     answered = impl_->record(*run, "gate_answered", {{"gate", gate_id}});

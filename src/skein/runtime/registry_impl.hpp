@@ -24,7 +24,8 @@ using runtime::Run;
 struct RunRegistry::Impl {
   explicit Impl(RegistryOptions o)
       : options(o),
-        store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention)),
+        store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention, o.max_store_bytes)),
+        spool(o.store.empty() ? std::filesystem::path() : std::filesystem::path(o.store).parent_path() / "spool"),
         work(asio::make_work_guard(io)),
         pool(o.blocking_threads),
         chain_pool(o.chain_threads),
@@ -32,7 +33,13 @@ struct RunRegistry::Impl {
 
   RegistryOptions options;
   std::unique_ptr<runtime::RunStore> store;
+  std::filesystem::path spool;                   // graph runs' spools: <spool>/<run>
   std::atomic<uint64_t> graphs = 0, chains = 0;  // without a store
+
+  std::unique_ptr<runtime::StoreLedger> ledger_for(const std::string& id, std::map<LedgerKey, Json> known = {}) {
+    return std::make_unique<runtime::StoreLedger>(store.get(), id, spool.empty() ? spool : spool / id,
+                                                  std::move(known));
+  }
 
   // A new run id: from the store (unique across its hosts), else counted here.
   std::string allocate_id(char kind) {
@@ -107,6 +114,15 @@ struct RunRegistry::Impl {
     store->put(std::move(r));
   }
 
+  // A run's events, from memory or the store.
+  std::vector<RunEvent> events_of(const std::string& id) {
+    {
+      std::lock_guard l(mu);
+      if (auto it = runs.find(id); it != runs.end()) return it->second->events;
+    }
+    return store ? store->events(id) : std::vector<RunEvent>{};
+  }
+
   void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {
     for (const auto& c : calls)
       emit(run, "lm_call",
@@ -126,6 +142,8 @@ struct RunRegistry::Impl {
   }
 
   GraphRunOptions options_for(const std::shared_ptr<Run>& run);
+  // A graph run registered (replacing a finished run of its id), recorded and started on the loop.
+  void admit(const std::shared_ptr<Run>& run);
   void start(const std::shared_ptr<Run>& run);
   asio::awaitable<Json> open_gates(std::shared_ptr<Run> run, const NodeType& node, std::vector<const Field*> fields);
   void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);
@@ -136,6 +154,7 @@ struct RunRegistry::Impl {
   void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
            const std::function<void(RunSnapshot&)>& also = {}, bool terminating = false);
   void forget_beyond_history();
+  void tidy_spool();  // on the pool
 };
 
 }  // namespace skein

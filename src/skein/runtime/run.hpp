@@ -8,13 +8,15 @@
 #include <memory>
 #include <set>
 
+#include "run_ledger.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/run_registry.hpp"
 
 namespace skein::runtime {
 
 struct OpenGate {
-  GateInfo info;  // its schema left empty: see shown()
+  GateInfo info;           // its schema left empty: see shown()
+  int64_t node_index = 0;  // in the trace, of the node it belongs to
   TypePtr type;
   std::optional<Json> answer;
   GateInfo shown() const {
@@ -39,6 +41,9 @@ struct Run {
   struct {
     size_t trace = 0, nodes = 0, deps = 0;
   } stored;  // steps already handed to the store
+
+  std::unique_ptr<StoreLedger> ledger;   // graph runs
+  std::vector<TraceEntry> resume_trace;  // a resumed or forked run: where it goes on from
 
   std::unique_ptr<TimingLM> timing;
   std::unique_ptr<GraphObserver> observer;

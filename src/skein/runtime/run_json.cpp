@@ -88,6 +88,8 @@ Json to_json(const RunSnapshot& r) {
          {"gates", std::move(gates)},
          {"processes", r.processes},
          {"progress", r.progress}};
+  if (!r.file_sha256.empty()) j["file_sha256"] = r.file_sha256;
+  if (!r.forked_from.empty()) j["forked_from"] = r.forked_from, j["forked_at"] = r.forked_at;
   j["terminal"] = r.terminal ? Json{{"type", r.terminal->type}, {"fields", r.terminal->fields}} : Json();
   return j;
 }
@@ -110,6 +112,9 @@ RunSnapshot run_from_json(const Json& j) {
   r.finished_ns = j.value("finished_ns", int64_t(0));
   if (j.contains("terminal") && !j["terminal"].is_null()) r.terminal = entry_from_json(j["terminal"]);
   r.progress = j.value("progress", Json());
+  r.file_sha256 = j.value("file_sha256", "");
+  r.forked_from = j.value("forked_from", "");
+  r.forked_at = j.value("forked_at", int64_t(-1));
   return r;
 }
 

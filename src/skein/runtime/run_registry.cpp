@@ -86,6 +86,8 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
   o.answer_gates = [this, run](const NodeType& node, const std::vector<const Field*>& fields, const Json&) {
     return open_gates(run, node, fields);
   };
+  o.ledger = run->ledger.get();
+  o.resume_trace = std::move(run->resume_trace);
   return o;
 }
 
@@ -101,7 +103,7 @@ void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   });
   if (ended) return;
   persist(*run);
-  emit(*run, "started", {{"graph", run->snap.name}});
+  emit(*run, "started", {{"graph", run->snap.name}, {"resumed_at", run->resume_trace.size()}});
   run->observer = std::make_unique<RunObserver>(*this, *run);
   GraphRunOptions o = options_for(run);
   o.observer = run->observer.get();
@@ -163,6 +165,11 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     forget_beyond_history();
   });
   persist(*run, true);  // its steps may have been replaced (a partial trace, the result)
+  if (state == RunState::done && run->ledger && !run->ledger->spool().empty())  // nothing to adopt any more
+    asio::post(pool, [dir = run->ledger->spool()] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
 }
 
 void RunRegistry::Impl::forget_beyond_history() {
@@ -173,7 +180,18 @@ void RunRegistry::Impl::forget_beyond_history() {
   }
 }
 
-RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>(options)) {}
+RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>(options)) {
+  if (impl_->store) asio::post(impl_->pool, [impl = impl_.get()] { impl->tidy_spool(); });
+}
+
+// The spools of runs that are DONE or gone from the store (their host died before removing them).
+void RunRegistry::Impl::tidy_spool() {
+  std::error_code ec;
+  for (const auto& dir : std::filesystem::directory_iterator(spool, ec)) {
+    const auto state = store->state(dir.path().filename().string());
+    if (!state || *state == RunState::done) std::filesystem::remove_all(dir.path(), ec);
+  }
+}
 
 RunRegistry::~RunRegistry() {
   std::vector<std::string> active;
@@ -198,15 +216,25 @@ std::string RunRegistry::submit(GraphJob job) {
   run->snap.input = job.input;
   run->snap.submitted_ns = now_ns();
   run->snap.node = job.graph->start;
+  run->snap.file_sha256 = job.graph->file_sha256;
   run->job = std::move(job);
   run->snap.id = impl_->allocate_id('g');
-  impl_->update([&] {
-    impl_->runs[run->snap.id] = run;
-    impl_->order.push_back(run->snap.id);
-  });
-  impl_->persist(*run);
-  asio::post(impl_->io, [impl = impl_.get(), run] { impl->start(run); });
+  run->ledger = impl_->ledger_for(run->snap.id);
+  impl_->admit(run);
   return run->snap.id;
+}
+
+void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run) {
+  const std::string& id = run->snap.id;
+  update([&] {
+    if (auto it = runs.find(id); it != runs.end() && !is_finished(it->second->snap.state))
+      throw FailedPreconditionError(id + " is active: it was resumed already");
+    if (!runs.count(id)) order.push_back(id);
+    std::erase(finished, id);
+    runs[id] = run;
+  });
+  persist(*run);
+  asio::post(io, [this, run] { start(run); });
 }
 
 std::optional<RunSnapshot> RunRegistry::get(const std::string& id) const {
@@ -224,13 +252,7 @@ std::vector<RunSnapshot> RunRegistry::list() const {
   return out;
 }
 
-std::vector<RunEvent> RunRegistry::events(const std::string& id) const {
-  {
-    std::lock_guard l(impl_->mu);
-    if (auto it = impl_->runs.find(id); it != impl_->runs.end()) return it->second->events;
-  }
-  return impl_->store ? impl_->store->events(id) : std::vector<RunEvent>{};
-}
+std::vector<RunEvent> RunRegistry::events(const std::string& id) const { return impl_->events_of(id); }
 
 std::vector<std::string> RunRegistry::crashed() const {
   return impl_->store ? impl_->store->crashed() : std::vector<std::string>{};

@@ -27,7 +27,9 @@ const char* kSchema =
     " kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, seq));"
     "CREATE TABLE IF NOT EXISTS steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL,"
     " body TEXT NOT NULL, PRIMARY KEY (run, part, idx));"
-    "CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS ledger (run TEXT NOT NULL, node INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " key TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run, node, kind, key));";
 
 const char* kUnfinished = "state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED')";
 
@@ -49,6 +51,15 @@ std::string host_identity() {
   return std::to_string(::getpid()) + "-" + field + "-" + boot.substr(0, 8) + "-" + std::to_string(++opened);
 }
 
+int64_t pragma(SqliteDb& db, const char* name) {
+  Statement q(db, (std::string("PRAGMA ") + name).c_str());
+  return q.step() ? q.integer(0) : 0;
+}
+
+uint64_t bytes_used(SqliteDb& db) {
+  return uint64_t(pragma(db, "page_count") - pragma(db, "freelist_count")) * uint64_t(pragma(db, "page_size"));
+}
+
 bool has_column(SqliteDb& db, const char* table, const char* column) {
   Statement q(db, (std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?1").c_str());
   q.bind(1, std::string(column));
@@ -57,22 +68,22 @@ bool has_column(SqliteDb& db, const char* table, const char* column) {
 
 }  // namespace
 
-RunStore::RunStore(const std::filesystem::path& file, size_t retention)
+RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
     : db_(std::make_unique<SqliteDb>(file, "run store")),
       retention_(retention),
+      max_bytes_(max_bytes),
       owner_(host_identity()),
       hosts_(file.parent_path() / "hosts") {
   hold_host_lock();
   try {
-    db_->exec("BEGIN IMMEDIATE");
-    db_->exec(kSchema);
-    if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
-    // Counters start after the runs of a store older than them.
-    db_->exec("INSERT OR IGNORE INTO counters SELECT kind, max(number) FROM runs GROUP BY kind");
-    mark_crashed();
-    db_->exec("COMMIT");
+    db_->write_transaction([&] {
+      db_->exec(kSchema);
+      if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
+      // Counters start after the runs of a store older than them.
+      db_->exec("INSERT OR IGNORE INTO counters SELECT kind, max(number) FROM runs GROUP BY kind");
+      mark_crashed();
+    });
   } catch (...) {
-    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     ::close(lock_fd_);
     throw;
   }
@@ -136,21 +147,15 @@ void RunStore::mark_crashed() {
 
 std::string RunStore::allocate_id(char kind) {
   std::lock_guard d(db_mu_);
-  db_->exec("BEGIN IMMEDIATE");
-  try {
+  const int64_t n = db_->write_transaction([&] {
     Statement q(*db_,
                 "INSERT INTO counters (kind, last) VALUES (?1, 1)"
                 " ON CONFLICT(kind) DO UPDATE SET last = last + 1 RETURNING last");
     q.bind(1, std::string(kind == 'g' ? "graph" : "chain"));
     if (!q.step()) db_->fail();
-    const int64_t n = q.integer(0);
-    q.reset();
-    db_->exec("COMMIT");
-    return std::string(1, kind) + std::to_string(n);
-  } catch (...) {
-    sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+    return q.integer(0);
+  });
+  return std::string(1, kind) + std::to_string(n);
 }
 
 void RunStore::put(StoredRun run) {
@@ -171,6 +176,15 @@ void RunStore::put(const RunEvent& event) {
   wake_.notify_one();
 }
 
+void RunStore::put(LedgerRow row) {
+  {
+    std::lock_guard l(mu_);
+    queue_.emplace_back(std::move(row));
+    ++queued_;
+  }
+  wake_.notify_one();
+}
+
 void RunStore::flush() {
   std::unique_lock l(mu_);
   const uint64_t target = queued_;
@@ -182,13 +196,15 @@ void RunStore::write_loop() {
   for (;;) {
     wake_.wait(l, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty() && stop_) return;
-    std::deque<std::variant<StoredRun, RunEvent>> batch;
+    std::deque<Item> batch;
     batch.swap(queue_);
     l.unlock();  // put() goes on while the batch is written
     {
       std::lock_guard d(db_mu_);
       write_or_say(batch);
     }
+    for (auto& item : batch)  // durable now (or given up): the runs waiting for it go on
+      if (auto* row = std::get_if<LedgerRow>(&item); row && row->committed) row->committed();
     l.lock();
     done_ += batch.size();
     written_.notify_all();
@@ -227,13 +243,12 @@ void RunStore::write_run(const StoredRun& r) {
 
 // A batch that cannot be written (the disk is full, another host held the database longer than the
 // busy timeout) is tried once more, then dropped with a message: the runs go on either way.
-void RunStore::write_or_say(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
+void RunStore::write_or_say(std::deque<Item>& batch) {
   for (int attempt = 1;; ++attempt) {
     try {
-      write(batch);
+      db_->write_transaction([&] { write(batch); });
       return;
     } catch (const std::exception& e) {
-      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       if (attempt == 2) {
         std::cerr << "skein: the run store lost " << batch.size() << " records: " << e.what() << "\n";
         return;
@@ -242,18 +257,24 @@ void RunStore::write_or_say(std::deque<std::variant<StoredRun, RunEvent>>& batch
   }
 }
 
-void RunStore::write(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
-  db_->exec("BEGIN IMMEDIATE");
+// Inside a write transaction (write_or_say's).
+void RunStore::write(std::deque<Item>& batch) {
   Statement event(*db_, "INSERT OR REPLACE INTO events (run, seq, t_ns, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)");
+  Statement entry(*db_, "INSERT OR REPLACE INTO ledger (run, node, kind, key, body) VALUES (?1, ?2, ?3, ?4, ?5)");
   for (const auto& item : batch) {
     if (const auto* r = std::get_if<StoredRun>(&item)) {
       write_run(*r);
-    } else {
-      const auto& e = std::get<RunEvent>(item);
-      event.bind(1, e.run).bind(2, int64_t(e.seq)).bind(3, e.t_ns).bind(4, e.kind);
-      event.bind(5, e.data.dump(-1, ' ', false, Json::error_handler_t::replace));
+    } else if (const auto* e = std::get_if<RunEvent>(&item)) {
+      event.bind(1, e->run).bind(2, int64_t(e->seq)).bind(3, e->t_ns).bind(4, e->kind);
+      event.bind(5, e->data.dump(-1, ' ', false, Json::error_handler_t::replace));
       event.step();
       event.reset();
+    } else {
+      const auto& row = std::get<LedgerRow>(item);
+      entry.bind(1, row.run).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
+      entry.bind(5, row.value.dump(-1, ' ', false, Json::error_handler_t::replace));
+      entry.step();
+      entry.reset();
     }
   }
   // Retention: the oldest runs beyond the limit go, with their events; never an unfinished one.
@@ -263,15 +284,33 @@ void RunStore::write(std::deque<std::variant<StoredRun, RunEvent>>& batch) {
   old.bind(1, int64_t(retention_));
   std::vector<std::string> gone;
   while (old.step()) gone.push_back(old.text(0));
-  for (const auto& id : gone) {
-    Statement d1(*db_, "DELETE FROM runs WHERE id = ?1");
-    d1.bind(1, id).step();
-    Statement d2(*db_, "DELETE FROM events WHERE run = ?1");
-    d2.bind(1, id).step();
-    Statement d3(*db_, "DELETE FROM steps WHERE run = ?1");
-    d3.bind(1, id).step();
+  delete_runs(gone);
+  if (max_bytes_) bound_size();
+}
+
+// Runs and everything of theirs.
+void RunStore::delete_runs(const std::vector<std::string>& ids) {
+  for (const char* sql : {"DELETE FROM runs WHERE id = ?1", "DELETE FROM events WHERE run = ?1",
+                          "DELETE FROM steps WHERE run = ?1", "DELETE FROM ledger WHERE run = ?1"}) {
+    Statement d(*db_, sql);
+    for (const auto& id : ids) {
+      d.bind(1, id).step();
+      d.reset();
+    }
   }
-  db_->exec("COMMIT");
+}
+
+// The oldest finished runs deleted, a few at a time, until the pages in use fit max_bytes_.
+void RunStore::bound_size() {
+  Statement oldest(*db_,
+                   (std::string("SELECT id FROM runs WHERE NOT (") + kUnfinished + ") ORDER BY rowid LIMIT 8").c_str());
+  for (uint64_t used = bytes_used(*db_); used > max_bytes_; used = bytes_used(*db_)) {
+    std::vector<std::string> ids;
+    while (oldest.step()) ids.push_back(oldest.text(0));
+    oldest.reset();
+    if (ids.empty()) return;  // only unfinished runs left: they are never deleted
+    delete_runs(ids);
+  }
 }
 
 std::optional<RunSnapshot> RunStore::load(const std::string& id) {
@@ -291,6 +330,14 @@ std::optional<RunSnapshot> RunStore::load(const std::string& id) {
   return run_from_json(body);
 }
 
+std::optional<RunState> RunStore::state(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  Statement q(*db_, "SELECT state FROM runs WHERE id = ?1");
+  q.bind(1, id);
+  if (!q.step()) return std::nullopt;
+  return state_from_name(q.text(0));
+}
+
 std::vector<RunEvent> RunStore::events(const std::string& id) {
   std::lock_guard d(db_mu_);
   Statement q(*db_, "SELECT seq, t_ns, kind, data FROM events WHERE run = ?1 ORDER BY seq");
@@ -298,6 +345,31 @@ std::vector<RunEvent> RunStore::events(const std::string& id) {
   std::vector<RunEvent> out;
   while (q.step()) out.push_back({id, uint64_t(q.integer(0)), q.integer(1), q.text(2), Json::parse(q.text(3))});
   return out;
+}
+
+std::map<LedgerKey, Json> RunStore::ledger(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  Statement q(*db_, "SELECT node, kind, key, body FROM ledger WHERE run = ?1");
+  q.bind(1, id);
+  std::map<LedgerKey, Json> out;
+  while (q.step()) out[LedgerKey{q.integer(0), q.text(1), q.text(2)}] = Json::parse(q.text(3));
+  return out;
+}
+
+bool RunStore::adopt(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  return db_->write_transaction([&] {
+    Statement u(*db_,
+                "UPDATE runs SET owner = ?2, state = 'PENDING', body = json_set(body, '$.state', 'PENDING'),"
+                " updated = unixepoch() WHERE id = ?1 AND state IN ('CRASHED', 'FAILED', 'CANCELLED')");
+    u.bind(1, id).bind(2, owner_).step();
+    return sqlite3_changes(db_->handle()) == 1;
+  });
+}
+
+uint64_t RunStore::bytes_in_use() {
+  std::lock_guard d(db_mu_);
+  return bytes_used(*db_);
 }
 
 size_t RunStore::count() {

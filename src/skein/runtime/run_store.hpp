@@ -1,7 +1,8 @@
 // The store of runs (SPEC §5): each run's record (state, error, input, tokens; its trace, node and
 // dep timings as rows of their own, added as they come) and its events, in one SQLite file (WAL) under the state
 // directory. A thread of its own writes them in batches, so the loop never waits for the disk. At most `retention` runs
-// are kept, the oldest finished ones dropped first.
+// are kept, the oldest finished ones dropped first. A graph run's ledger (LM replies, dep values, gate
+// answers) lives beside it, written in the same batches, and goes with it.
 //
 // Several processes (hosts) may use one store at once. Each run row names its owner, the host that
 // writes it; a host never overwrites another's run. Each host holds a lock file
@@ -12,6 +13,8 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -37,9 +40,20 @@ struct StoredRun {
   std::vector<DepTiming> deps;
 };
 
+// A ledger entry of a graph run (see RunLedger); `committed` (optional) is called on the writer
+// thread once it is in the database, or once its batch was given up.
+struct LedgerRow {
+  std::string run;
+  LedgerKey key;
+  Json value;
+  std::function<void()> committed;
+};
+
 class RunStore {
  public:
-  RunStore(const std::filesystem::path& file, size_t retention);
+  // At most `retention` finished runs are kept, and at most `max_bytes` of pages in use (0: no
+  // bound), the oldest finished runs deleted first with everything of theirs.
+  RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes = 0);
   ~RunStore();  // writes everything queued
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
@@ -51,23 +65,35 @@ class RunStore {
 
   void put(StoredRun run);          // queued
   void put(const RunEvent& event);  // queued
+  void put(LedgerRow row);          // queued
   void flush();                     // waits until everything queued so far is written
 
   std::optional<RunSnapshot> load(const std::string& id);
+  std::optional<RunState> state(const std::string& id);  // without loading the run
   std::vector<RunEvent> events(const std::string& id);
+  std::map<LedgerKey, Json> ledger(const std::string& id);
   size_t count();
+  uint64_t bytes_in_use();  // pages in use (the file may be larger: freed pages are reused)
+  // Makes this host the owner of finished run `id` again (to resume it) and marks it PENDING, in
+  // one write transaction; false when it is not finished (another host took it first). Blocks
+  // like allocate_id.
+  bool adopt(const std::string& id);
 
  private:
   void write_loop();
-  void write_or_say(std::deque<std::variant<StoredRun, RunEvent>>& batch);
-  void write(std::deque<std::variant<StoredRun, RunEvent>>& batch);
+  using Item = std::variant<StoredRun, RunEvent, LedgerRow>;
+  void write_or_say(std::deque<Item>& batch);
+  void write(std::deque<Item>& batch);
   void write_run(const StoredRun& run);
+  void delete_runs(const std::vector<std::string>& ids);
+  void bound_size();
   void hold_host_lock();
   bool host_alive(const std::string& owner) const;
   void mark_crashed();
 
   std::unique_ptr<SqliteDb> db_;
   size_t retention_;
+  uint64_t max_bytes_;
   std::string owner_;  // this host: <pid>-<start time>
   std::filesystem::path hosts_;
   int lock_fd_ = -1;
@@ -75,7 +101,7 @@ class RunStore {
   std::mutex mu_;             // guards the queue and the counts
   mutable std::mutex db_mu_;  // guards the database (the writer, readers)
   std::condition_variable wake_, written_;
-  std::deque<std::variant<StoredRun, RunEvent>> queue_;
+  std::deque<Item> queue_;
   uint64_t queued_ = 0, done_ = 0;
   bool stop_ = false;
   std::thread writer_;

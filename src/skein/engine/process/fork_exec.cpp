@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -55,15 +56,18 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 // Between fork and exec only async-signal-safe calls.
+// `watchdog` < 0 with `outlive`: the child is on its own once started.
 [[noreturn]] void exec_child(const char* program, char** argv, char** envp, const char* cwd, int in_fd, int out_fd,
-                             int err_fd, pid_t parent, int watchdog) {
+                             int err_fd, pid_t parent, int watchdog, bool outlive) {
   ::setpgid(0, 0);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);  // Skein died before the line above
-  const int32_t self = int32_t(::getpid());
-  // Announced first. A watchdog that is gone is no reason not to run: PR_SET_PDEATHSIG still holds.
-  if (watchdog >= 0) [[maybe_unused]]
-    ssize_t n = ::write(watchdog, &self, sizeof self);
+  if (!outlive) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // Skein died before the line above
+    const int32_t self = int32_t(::getpid());
+    // Announced first. A watchdog that is gone is no reason not to run: PR_SET_PDEATHSIG still holds.
+    if (watchdog >= 0) [[maybe_unused]]
+      ssize_t n = ::write(watchdog, &self, sizeof self);
+  }
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -80,6 +84,18 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   ::_exit(127);
 }
 
+// A child's output file, truncated and locked (the lock belongs to the open file, which the child
+// inherits as its stdout: it is held until the last process with that stdout ends).
+int locked_output(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::ftruncate(fd, 0) != 0) {  // truncated only once ours
+    ::close(fd);
+    throw Error(path + " is held by a process still running");
+  }
+  return fd;
+}
+
 }  // namespace
 
 Launched fork_exec(const SpawnOptions& o) {
@@ -93,14 +109,18 @@ Launched fork_exec(const SpawnOptions& o) {
     if (log_fd < 0) throw Error("cannot open log file " + o.log_file + ": " + std::strerror(errno));
   }
   if (o.stdout_pipe && ::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+  if (!o.stdout_file.empty()) pipe_fds[1] = locked_output(o.stdout_file);
   if (o.stdin_pipe && ::pipe2(in_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+  if (!o.stdin_file.empty() && (in_fds[0] = ::open(o.stdin_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0)
+    throw Error("cannot read " + o.stdin_file + ": " + std::strerror(errno));
   const pid_t parent = ::getpid();
   const int watchdog = watchdog_fd();
   auto argv = pointers(args), envp = pointers(env);
   const pid_t pid = ::fork();
   if (pid == 0)
     exec_child(program.c_str(), argv.data(), envp.data(), o.cwd.empty() ? nullptr : o.cwd.c_str(), in_fds[0],
-               o.stdout_pipe ? pipe_fds[1] : log_fd, log_fd, parent, watchdog);
+               pipe_fds[1] >= 0 ? pipe_fds[1] : log_fd, log_fd, parent, o.outlive_skein ? -1 : watchdog,
+               o.outlive_skein);
   const int fork_errno = errno;
   if (log_fd >= 0) ::close(log_fd);
   if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);

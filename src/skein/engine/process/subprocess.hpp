@@ -30,6 +30,14 @@ struct SpawnOptions {
   std::string log_file;                    // stdout+stderr appended here; empty: see stdout_pipe
   bool stdout_pipe = false;                // stdout to a pipe (read via stdout_fd()); stderr to log/null
   bool stdin_pipe = false;                 // stdin from a pipe (write via release_stdin()); else /dev/null
+  std::string stdin_file;                  // stdin from this file (not with stdin_pipe)
+  // stdout to this file (truncated; not with stdout_pipe), which the child holds an exclusive
+  // flock on for as long as it (or anything it started with that stdout) runs.
+  std::string stdout_file;
+  // No PR_SET_PDEATHSIG and no watchdog: the child finishes its work if Skein is killed (a durable
+  // graph run's `exec` dep, adopted by the host that resumes the run). A stop or cancel still
+  // kills its group.
+  bool outlive_skein = false;
 };
 
 class Subprocess {
