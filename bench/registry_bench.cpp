@@ -1,9 +1,18 @@
 // Registry benchmark (a table, not a test): memory per run parked at a gate, with 100,000 runs
-// (goal <= 8 KB), and the latency from submit() to the run's first node (goal <= 50 us median).
-//   registry_bench [--parked 100000] [--latency 2000]
+// (goal <= 8 KB), the latency from submit() to the run's first node (goal <= 50 us median), node
+// transitions per second over 10,000 concurrent runs with durability off (no store) and on (a
+// checkpoint per node and a ledger entry per model call, committed before the run goes on; goal
+// >= 200,000/s), and the time from a host's restart to every run it left CRASHED resumed and
+// parked at its gate again (10,000 runs; goal <= 2 s).
+//   registry_bench [--parked 100000] [--latency 2000] [--concurrent 10000] [--crashed 10000]
 #include <fmt/format.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -115,15 +124,106 @@ nodes:
   return us;
 }
 
+// Node transitions per second: `runs` runs of 5 nodes at once (a model fill for each but the first),
+// from the first submit to the last DONE.
+double transitions_per_s(int runs, GraphLM& lm, const std::string& store) {
+  const auto g = graph(R"(graph: five
+start: A
+nodes:
+  A: {fields: {v: {type: integer}}, next: [B]}
+  B: {fields: {v: {type: integer}}, next: [C]}
+  C: {fields: {v: {type: integer}}, next: [D]}
+  D: {fields: {v: {type: integer}}, next: [E]}
+  E: {fields: {v: {type: integer}}, next: [end]}
+)");
+  RegistryOptions o;
+  o.store = store;
+  o.history = size_t(runs);
+  RunRegistry registry(o);
+  std::atomic<int> finished = 0;
+  registry.subscribe([&](const RunEvent& e) {
+    if (e.kind == "done" || e.kind == "failed") ++finished;
+  });
+  const int64_t t0 = now_ns();
+  for (int i = 0; i < runs; ++i) {
+    GraphJob job;
+    job.graph = g;
+    job.input = {{"v", i}};
+    job.lm = &lm;
+    job.verbosity = Verbosity::quiet;
+    registry.submit(std::move(job));
+  }
+  while (finished < runs) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return 5.0 * runs / (double(now_ns() - t0) / 1e9);
+}
+
+const char* kParkedGraph = R"(graph: parked
+start: Ask
+nodes:
+  Ask:
+    fields: {who: {type: string}, ok: {type: boolean, gate: "Go on?"}}
+    next: [end]
+)";
+
+// Seconds from opening the store a killed host left `runs` runs parked at their gate in, to every
+// one of them resumed and parked at its gate again.
+double restart_to_resumed_s(int runs, GraphLM& lm) {
+  const auto dir = std::filesystem::temp_directory_path() / ("skein_bench_restart_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string store = (dir / "runs.sqlite").string();
+  const auto g = graph(kParkedGraph);
+  if (const pid_t child = ::fork(); child == 0) {  // the host that is killed: its runs parked, stored
+    RegistryOptions o;
+    o.store = store;
+    RunRegistry registry(o);
+    for (int i = 0; i < runs; ++i) {
+      GraphJob job;
+      job.graph = g;
+      job.input = {{"who", "ada"}};
+      job.lm = &lm;
+      job.verbosity = Verbosity::quiet;
+      registry.submit(std::move(job));
+    }
+    while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    registry.flush_store();
+    ::kill(::getpid(), SIGKILL);
+  } else {
+    ::waitpid(child, nullptr, 0);
+  }
+  const int64_t t0 = now_ns();
+  RegistryOptions o;
+  o.store = store;
+  o.history = size_t(runs);
+  RunRegistry registry(o);
+  GraphJob job;
+  job.graph = g;
+  job.lm = &lm;
+  job.verbosity = Verbosity::quiet;
+  for (const auto& id : registry.crashed()) registry.resume(id, job);
+  while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double s = double(now_ns() - t0) / 1e9;
+  if (registry.crashed().size() != size_t(runs)) fmt::print("(only {} runs were CRASHED)\n", registry.crashed().size());
+  std::filesystem::remove_all(dir);
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int parked = 100000, latency = 2000;
+  int parked = 100000, latency = 2000, concurrent = 10000, crashed = 10000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--parked") parked = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--latency") latency = std::stoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--concurrent") concurrent = std::stoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--crashed") crashed = std::stoi(argv[i + 1]);
   }
   InstantLM lm;
+  const double restart_s = restart_to_resumed_s(crashed, lm);  // first: it forks, before any thread
+  const auto store_dir = std::filesystem::temp_directory_path() / ("skein_bench_store_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(store_dir);
+  const double volatile_tps = transitions_per_s(concurrent, lm, "");
+  const double durable_tps = transitions_per_s(concurrent, lm, (store_dir / "runs.sqlite").string());
+  std::filesystem::remove_all(store_dir);
   fmt::print("allocator: {}\n", SKEIN_ALLOCATOR);
   const Parked kb = parked_kb(parked, lm);
   const auto us = first_node_us(latency, lm);
@@ -133,4 +233,8 @@ int main(int argc, char** argv) {
   fmt::print("| submit -> first node, median ({} runs one at a time) | {:.1f} us | <= 50 us |\n", latency,
              us[us.size() / 2]);
   fmt::print("| submit -> first node, p90 | {:.1f} us | |\n", us[us.size() * 9 / 10]);
+  fmt::print("| node transitions, {} concurrent runs, durability off | {:.0f}/s | |\n", concurrent, volatile_tps);
+  fmt::print("| node transitions, {} concurrent runs, durable (store: checkpoint + ledger) | {:.0f}/s | >= 200,000/s |\n",
+             concurrent, durable_tps);
+  fmt::print("| host restart -> {} CRASHED runs resumed and parked again | {:.2f} s | <= 2 s |\n", crashed, restart_s);
 }

@@ -125,6 +125,8 @@ class GraphObserver {
   virtual void node_done(size_t /*index*/, const TraceEntry& /*entry*/, int64_t /*start_ns*/, int64_t /*end_ns*/) {}
   virtual void dep_done(const std::string& /*name*/, int64_t /*start_ns*/, int64_t /*end_ns*/,
                         const std::string& /*error*/) {}
+  // An LM call answered from the ledger (no model asked): the tokens it cost when it was asked.
+  virtual void lm_replayed(const LMTokens& /*tokens*/) {}
 };
 
 struct GraphRunOptions {

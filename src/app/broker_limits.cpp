@@ -6,6 +6,15 @@
 
 namespace skein::app {
 
+void add_store_flags(CLI::App& app, StoreLimits& limits) {
+  app.add_option("--retention", limits.retention, "Finished runs the store keeps (the oldest go first)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-store-mb", limits.max_store_mb,
+                 "Bound on the store's size in MiB: the oldest finished runs go first (default: none)")
+      ->check(CLI::PositiveNumber);
+}
+
 void add_broker_flags(CLI::App& app, BrokerLimits& limits) {
   app.add_option_function<int>(
          "--max-loaded", [&limits](int n) { limits.max_loaded = n; },

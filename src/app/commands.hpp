@@ -17,6 +17,13 @@ namespace skein::app {
 
 // --max-loaded, --memory-budget, --max-processes on `app` (run, shell, serve), into `limits`.
 void add_broker_flags(CLI::App& app, BrokerLimits& limits);
+
+// How much a host's run store keeps (RegistryOptions::retention, max_store_bytes).
+struct StoreLimits {
+  size_t retention = 10000;  // runs
+  double max_store_mb = 0;   // 0: no bound
+};
+void add_store_flags(CLI::App& app, StoreLimits& limits);
 // The broker of a command or host: `limits` (the files' `broker:`) with the command line's over
 // them; sets the process-wide max_processes when either gives it.
 std::unique_ptr<Broker> make_broker(BrokerLimits limits, const BrokerLimits& command_line);
@@ -54,6 +61,7 @@ struct ServeArgs {
   std::vector<std::string> allow_hosts, allow_origins;
   double header_timeout = 10;  // seconds
   BrokerLimits limits;
+  StoreLimits store;
 };
 // `skein serve`: the HTTP JSON API and the dashboard until SIGINT / SIGTERM.
 int serve_command(const ServeArgs& args);
@@ -62,6 +70,7 @@ struct ShellArgs {
   std::vector<std::string> files;
   std::string state_dir;
   BrokerLimits limits;
+  StoreLimits store;
 };
 // `skein shell`: the interactive host.
 int shell_command(const ShellArgs& args);

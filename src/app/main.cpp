@@ -76,12 +76,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   skein::app::add_broker_flags(*serve_cmd, serve.limits);
+  skein::app::add_store_flags(*serve_cmd, serve.store);
 
   skein::app::ShellArgs shell;
   CLI::App* shell_cmd = app.add_subcommand("shell", "Interactive host: run, watch, answer gates, cancel");
   shell_cmd->add_option("files", shell.files, "Graph and chain files to load")->check(CLI::ExistingFile);
   shell_cmd->add_option("--state-dir", shell.state_dir, "Where the run store lives (default: the state directory)");
   skein::app::add_broker_flags(*shell_cmd, shell.limits);
+  skein::app::add_store_flags(*shell_cmd, shell.store);
 
   try {
     app.parse(argc, argv);

@@ -65,9 +65,15 @@ test('cancel over the API ends a run whose dep runs forever, and errors are JSON
     assert.deepEqual([again.status, again.body.code], [409, 'FAILED_PRECONDITION']);
     assert.match(again.body.error, /CANCELLED/);
     assert.equal((await call(server, 'POST', '/api/runs/g99/cancel', {})).status, 404);
+    // Resumed under its id, it runs its dep again (the cancel killed it); an active run is not resumed.
     const resume = await call(server, 'POST', `/api/runs/${id}/resume`, {});
-    assert.equal(resume.status, 409);
-    assert.match(resume.body.error, /graph runs keep no checkpoint/);
+    assert.deepEqual([resume.status, resume.body.id], [201, id]);
+    const active = await call(server, 'POST', `/api/runs/${id}/resume`, {});
+    assert.deepEqual([active.status, active.body.code], [409, 'FAILED_PRECONDITION']);
+    assert.match(active.body.error, /PENDING|RUNNING/);
+    await until('the dep process again', async () => (await call(server, 'GET', `/api/runs/${id}`)).body.processes.length);
+    assert.equal((await call(server, 'POST', `/api/runs/${id}/cancel`, {})).body.cancelled, true);
+    await until('CANCELLED again', async () => (await state(server, id)) === 'CANCELLED');
     const missing = await call(server, 'GET', '/api/runs/g99');
     assert.deepEqual([missing.status, missing.body.code], [404, 'NOT_FOUND']);
     assert.equal((await call(server, 'POST', '/api/gates/g99.1', { value: 1 })).status, 404);

@@ -1,7 +1,7 @@
 // `skein shell` driven through tmux (send-keys, capture-pane): a run with a gate answered, a bad
 // answer refused, notifications printed above the line being typed without garbling it, list,
-// inspect, the Ctrl-C menu cancelling a run, Ctrl-C with nothing active leaving, and the history
-// and the store surviving a restart.
+// inspect, the Ctrl-C menu cancelling a run, Ctrl-C with nothing active leaving, the history and
+// the store surviving a restart, a fork and a resume of graph runs.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -100,9 +100,18 @@ test('the shell runs, answers gates, notifies, cancels from the Ctrl-C menu and 
     type('run approve {"title": "again"}');
     keys('Enter');
     await line(/^g3 submitted/);
+
+    // A finished graph run forked at its gate node with the other answer; a cancelled one resumed.
+    type('fork g1 2 {"approved": false}');
+    keys('Enter');
+    await line(/^g4 forks g1 at node 2$/);
+    await line(/^\* g4\s+DONE\s+approve\s+3 nodes/);
+    type('resume g2');
+    keys('Enter');
+    await line(/^g2 resumed from its last checkpoint$/);
     type('quit');
     keys('Enter');
-    await line(/^cancelling 1 active run\(s\)$/);
+    await line(/^cancelling 2 active run\(s\)$/);
     await line(/^SHELL-EXIT 0$/);
   } finally {
     try { tmux('kill-server'); } catch { /* already gone */ }

@@ -157,6 +157,8 @@ TEST(DurableRunTest, TwentyRunsSurviveTwentyKillsRepeatingNothingAnswered) {
     ASSERT_TRUE(run) << job;
     EXPECT_EQ(run->state, RunState::done) << job << ": " << run->error;
     EXPECT_EQ(trace_json(run->trace), trace_json(expected_trace(job))) << job;
+    EXPECT_EQ(run->tokens.prompt, 43) << "3 choices (5 each) and 4 fills (7 each), each counted once";
+    EXPECT_EQ(run->tokens.generated, 15);
     for (const char* dep : {"stamp", "note"})
       EXPECT_EQ(lines_of(dir / (std::string(dep) + "-" + std::to_string(job) + ".lines")).size(), 1u)
           << dep << " of job " << job << " ran other than once";

@@ -19,6 +19,8 @@ namespace {
 RegistryOptions registry_options(const HostOptions& o, const fs::path& state) {
   RegistryOptions r;
   r.history = o.history;
+  r.retention = o.retention;
+  r.max_store_bytes = o.max_store_bytes;
   if (o.store) {
     fs::create_directories(state);
     r.store = (state / "runs.sqlite").string();

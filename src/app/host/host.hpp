@@ -20,6 +20,8 @@ struct HostOptions {
   std::string output_dir = "out";  // chain runs write <output_dir>/<chain>/<run id>
   size_t history = 20;             // finished runs kept in memory
   bool store = true;
+  size_t retention = 10000;      // finished runs the store keeps
+  uint64_t max_store_bytes = 0;  // 0: no bound
   BrokerLimits limits;  // the command line's: over the `broker:` limits of the files loaded at start
 };
 

@@ -195,6 +195,8 @@ int shell_command(const ShellArgs& args) {
   HostOptions options;
   options.files = args.files;
   options.limits = args.limits;
+  options.retention = args.store.retention;
+  options.max_store_bytes = uint64_t(args.store.max_store_mb * 1024 * 1024);
   options.state_dir = args.state_dir.empty() ? skein::state_dir().string() : args.state_dir;
   if (::pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
     std::cerr << "skein shell: cannot create a pipe\n";

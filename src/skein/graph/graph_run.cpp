@@ -189,7 +189,9 @@ class GraphRun {
   asio::awaitable<T> asked(LedgerKey key, Call call) {
     if (o_.ledger)
       if (std::optional<Json> got = o_.ledger->find(key)) {
-        tokens_ += LMTokens{got->value("prompt", 0LL), got->value("generated", 0LL)};
+        const LMTokens cost{got->value("prompt", 0LL), got->value("generated", 0LL)};
+        tokens_ += cost;
+        if (o_.observer) o_.observer->lm_replayed(cost);
         co_return got->at("value").template get<T>();
       }
     LMReply<T> reply = co_await call();

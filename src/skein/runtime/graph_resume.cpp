@@ -91,6 +91,7 @@ std::string RunRegistry::resume(const std::string& id, GraphJob job) {
   run->gates_opened = gates_in(*job.graph, was->trace);
   run->stored = {was->trace.size(), was->nodes.size(), was->deps.size()};
   run->resume_trace = was->trace;
+  for (const auto& t : was->nodes) run->tokens_before += t.tokens;
   run->timing = std::make_unique<TimingLM>(*job.lm);
   run->ledger = impl_->ledger_for(id, std::move(known));
   job.input = was->input;
@@ -147,6 +148,7 @@ std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, Gra
   run->snap.trace = trace;
   run->snap.nodes.assign(src->nodes.begin(), src->nodes.begin() + int64_t(std::min(at, src->nodes.size())));
   for (const auto& t : run->snap.nodes) run->snap.tokens += t.tokens;
+  run->tokens_before = run->snap.tokens;
   run->gates_opened = gates_in(*job.graph, trace);
   run->resume_trace = std::move(trace);
   run->timing = std::make_unique<TimingLM>(*job.lm);

@@ -44,6 +44,7 @@ struct Run {
 
   std::unique_ptr<StoreLedger> ledger;   // graph runs
   std::vector<TraceEntry> resume_trace;  // a resumed or forked run: where it goes on from
+  LMTokens tokens_before;                // … and the tokens of the nodes it keeps
 
   std::unique_ptr<TimingLM> timing;
   std::unique_ptr<GraphObserver> observer;

@@ -30,6 +30,7 @@ class RunObserver : public GraphObserver {
     t.start_ns = start_ns;
     t.end_ns = end_ns;
     const auto calls = run_.timing->timings_since(run_.lm_calls_seen);  // this node's
+    t.tokens = std::exchange(replayed_, {});
     for (const auto& c : calls) {
       t.lm_ns += c.end_ns - c.start_ns;
       t.queue_ns += c.queue_ns;
@@ -49,6 +50,8 @@ class RunObserver : public GraphObserver {
     reg_.emit(run_, "node_finished", {{"index", index}, {"node", entry.type}, {"ms", double(end_ns - start_ns) / 1e6}});
   }
 
+  void lm_replayed(const LMTokens& tokens) override { replayed_ += tokens; }
+
   void dep_done(const std::string& name, int64_t start_ns, int64_t end_ns, const std::string& error) override {
     reg_.update([&] {
       run_.snap.deps.push_back(DepTiming{name, start_ns, end_ns, error});
@@ -60,6 +63,7 @@ class RunObserver : public GraphObserver {
  private:
   RunRegistry::Impl& reg_;
   Run& run_;
+  LMTokens replayed_;  // of the node under way: its calls answered from the ledger
 };
 
 }  // namespace
@@ -143,6 +147,7 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
         s.trace = std::move(r.trace);
         s.terminal = std::move(r.terminal);
         s.tokens = r.tokens;
+        s.tokens += run->tokens_before;
       });
 }
 
