@@ -76,6 +76,7 @@ std::string RunRegistry::resume(const std::string& id, GraphJob job) {
     known = old->ledger->entries();
   else if (impl_->store)
     known = impl_->store->ledger(id);
+  if (old && impl_->store) impl_->store->flush();  // its end, maybe still queued, is what adopt() looks for
   if (impl_->store && !impl_->store->adopt(id))
     throw FailedPreconditionError(id + " was resumed elsewhere first (another host of the store)");
   auto run = std::make_shared<Run>();

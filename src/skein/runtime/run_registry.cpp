@@ -232,10 +232,13 @@ std::string RunRegistry::submit(GraphJob job) {
 void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run) {
   const std::string& id = run->snap.id;
   update([&] {
-    if (auto it = runs.find(id); it != runs.end() && !is_finished(it->second->snap.state))
-      throw FailedPreconditionError(id + " is active: it was resumed already");
-    if (!runs.count(id)) order.push_back(id);
-    std::erase(finished, id);
+    if (auto it = runs.find(id); it == runs.end()) {
+      order.push_back(id);
+    } else {  // a finished run resumed under its id
+      if (!is_finished(it->second->snap.state))
+        throw FailedPreconditionError(id + " is active: it was resumed already");
+      std::erase(finished, id);
+    }
     runs[id] = run;
   });
   persist(*run);

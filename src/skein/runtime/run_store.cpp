@@ -68,6 +68,29 @@ bool has_column(SqliteDb& db, const char* table, const char* column) {
 
 }  // namespace
 
+// Prepared once, reused by every batch (a prepare costs more than the row it writes).
+struct RunStore::Writes {
+  explicit Writes(SqliteDb& db)
+      : run(db,
+            // Never a run of another host (ids are unique, but a resumed run's old record is not ours).
+            "INSERT INTO runs (id, kind, number, state, body, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            " ON CONFLICT(id) DO UPDATE SET state = ?4, body = ?5, updated = unixepoch() WHERE owner = ?6"),
+        clear(db, "DELETE FROM steps WHERE run = ?1"),
+        step(db, "INSERT OR REPLACE INTO steps (run, part, idx, body) VALUES (?1, ?2, ?3, ?4)"),
+        event(db, "INSERT OR REPLACE INTO events (run, seq, t_ns, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        entry(db, "INSERT OR REPLACE INTO ledger (run, node, kind, key, body) VALUES (?1, ?2, ?3, ?4, ?5)") {}
+  Statement run, clear, step, event, entry;
+};
+
+namespace {
+// A statement ready to bind again (also after a step that failed).
+Statement& fresh(Statement& s) {
+  s.reset();
+  return s;
+}
+std::string dumped(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+}  // namespace
+
 RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
     : db_(std::make_unique<SqliteDb>(file, "run store")),
       retention_(retention),
@@ -78,11 +101,13 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t
   try {
     db_->write_transaction([&] {
       db_->exec(kSchema);
+      db_->exec("PRAGMA cache_size = -65536");  // 64 MiB: a busy store's pages stay in memory
       if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
       // Counters start after the runs of a store older than them.
       db_->exec("INSERT OR IGNORE INTO counters SELECT kind, max(number) FROM runs GROUP BY kind");
       mark_crashed();
     });
+    writes_ = std::make_unique<Writes>(*db_);
   } catch (...) {
     ::close(lock_fd_);
     throw;
@@ -188,7 +213,10 @@ void RunStore::put(LedgerRow row) {
 void RunStore::flush() {
   std::unique_lock l(mu_);
   const uint64_t target = queued_;
+  ++flushing_;
+  wake_.notify_all();
   written_.wait(l, [&] { return done_ >= target; });
+  --flushing_;
 }
 
 void RunStore::write_loop() {
@@ -196,6 +224,10 @@ void RunStore::write_loop() {
   for (;;) {
     wake_.wait(l, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty() && stop_) return;
+    // Group commit: a small batch waits up to 0.5 ms for company (a transaction costs more than its
+    // rows), unless someone waits for it (flush).
+    if (queue_.size() < kGroup && !stop_ && !flushing_)
+      wake_.wait_for(l, std::chrono::microseconds(500), [&] { return stop_ || flushing_ || queue_.size() >= kGroup; });
     std::deque<Item> batch;
     batch.swap(queue_);
     l.unlock();  // put() goes on while the batch is written
@@ -213,27 +245,18 @@ void RunStore::write_loop() {
 
 void RunStore::write_run(const StoredRun& r) {
   const RunSnapshot& h = r.head;
-  // Never a run of another host (ids are unique, but a resumed run's old record is not ours).
-  Statement run(*db_,
-                "INSERT INTO runs (id, kind, number, state, body, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                " ON CONFLICT(id) DO UPDATE SET state = ?4, body = ?5, updated = unixepoch() WHERE owner = ?6");
+  Statement& run = fresh(writes_->run);
   run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
-  run.bind(4, std::string(state_name(h.state)))
-      .bind(5, to_json(h).dump(-1, ' ', false, Json::error_handler_t::replace));
+  run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
   run.bind(6, owner_);
   run.step();
   if (sqlite3_changes(db_->handle()) == 0) return;
-  if (r.all) {
-    Statement clear(*db_, "DELETE FROM steps WHERE run = ?1");
-    clear.bind(1, h.id).step();
-  }
-  Statement step(*db_, "INSERT OR REPLACE INTO steps (run, part, idx, body) VALUES (?1, ?2, ?3, ?4)");
+  if (r.all) fresh(writes_->clear).bind(1, h.id).step();
+  Statement& step = writes_->step;
   auto rows = [&](const std::string& part, size_t from, const auto& items) {
     for (size_t i = 0; i < items.size(); ++i) {
-      step.bind(1, h.id).bind(2, part).bind(3, int64_t(from + i));
-      step.bind(4, to_json(items[i]).dump(-1, ' ', false, Json::error_handler_t::replace));
-      step.step();
-      step.reset();
+      fresh(step).bind(1, h.id).bind(2, part).bind(3, int64_t(from + i));
+      step.bind(4, dumped(to_json(items[i]))).step();
     }
   };
   rows("trace", r.trace_from, r.trace);
@@ -259,25 +282,28 @@ void RunStore::write_or_say(std::deque<Item>& batch) {
 
 // Inside a write transaction (write_or_say's).
 void RunStore::write(std::deque<Item>& batch) {
-  Statement event(*db_, "INSERT OR REPLACE INTO events (run, seq, t_ns, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)");
-  Statement entry(*db_, "INSERT OR REPLACE INTO ledger (run, node, kind, key, body) VALUES (?1, ?2, ?3, ?4, ?5)");
+  bool finished = false;  // a run finished: retention may have something to do
   for (const auto& item : batch) {
     if (const auto* r = std::get_if<StoredRun>(&item)) {
       write_run(*r);
+      finished = finished || is_finished(r->head.state);
     } else if (const auto* e = std::get_if<RunEvent>(&item)) {
+      Statement& event = fresh(writes_->event);
       event.bind(1, e->run).bind(2, int64_t(e->seq)).bind(3, e->t_ns).bind(4, e->kind);
-      event.bind(5, e->data.dump(-1, ' ', false, Json::error_handler_t::replace));
-      event.step();
-      event.reset();
+      event.bind(5, dumped(e->data)).step();
     } else {
       const auto& row = std::get<LedgerRow>(item);
+      Statement& entry = fresh(writes_->entry);
       entry.bind(1, row.run).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
-      entry.bind(5, row.value.dump(-1, ' ', false, Json::error_handler_t::replace));
-      entry.step();
-      entry.reset();
+      entry.bind(5, dumped(row.value)).step();
     }
   }
-  // Retention: the oldest runs beyond the limit go, with their events; never an unfinished one.
+  if (finished) apply_retention();
+}
+
+// The oldest finished runs beyond `retention_` go, with everything of theirs; then, with a size
+// bound, more of the oldest until the store fits it. Never an unfinished run.
+void RunStore::apply_retention() {
   Statement old(
       *db_, (std::string("SELECT id FROM runs WHERE NOT (") + kUnfinished + ") ORDER BY rowid DESC LIMIT -1 OFFSET ?1")
                 .c_str());

@@ -85,13 +85,16 @@ class RunStore {
   void write_or_say(std::deque<Item>& batch);
   void write(std::deque<Item>& batch);
   void write_run(const StoredRun& run);
+  void apply_retention();
   void delete_runs(const std::vector<std::string>& ids);
   void bound_size();
   void hold_host_lock();
   bool host_alive(const std::string& owner) const;
   void mark_crashed();
 
+  struct Writes;  // the writer's prepared statements
   std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<Writes> writes_;
   size_t retention_;
   uint64_t max_bytes_;
   std::string owner_;  // this host: <pid>-<start time>
@@ -103,6 +106,8 @@ class RunStore {
   std::condition_variable wake_, written_;
   std::deque<Item> queue_;
   uint64_t queued_ = 0, done_ = 0;
+  int flushing_ = 0;                     // threads in flush(): no group-commit wait
+  static constexpr size_t kGroup = 256;  // a batch this large is written at once
   bool stop_ = false;
   std::thread writer_;
 };
