@@ -266,6 +266,10 @@ TEST_F(DurableRegistryTest, AForkKeepsTheNodesBeforeItAndAsksNothingForThem) {
   EXPECT_EQ(f->trace[3].fields, (Json{{"job", 4}, {"count", 10}, {"note", "note-4"}, {"ok", false}}));
   EXPECT_EQ(f->forked_from, src);
   EXPECT_EQ(f->forked_at, 2);
+  EXPECT_EQ(f->nodes.size(), f->trace.size()) << "a timing per node, the kept ones included";
+  // Nodes 0..2 kept (fill 7/3; choose 5/1 + fill 7/3), then a choice and Review's fill.
+  EXPECT_EQ(f->tokens.prompt, 31);
+  EXPECT_EQ(f->tokens.generated, 11);
   // Only the calls after node 2: the choice after it and Review's fill.
   auto calls = lines_of(dir_ / "lm.log");
   calls.erase(calls.begin(), calls.begin() + int64_t(calls_before));
@@ -311,6 +315,61 @@ TEST_F(DurableRegistryTest, ACancelledRunResumesUnderItsIdAndAChangedGraphThatNo
   ASSERT_EQ(wait_finished(id), RunState::done) << registry().get(id)->error;
   EXPECT_EQ(trace_json(registry().get(id)->trace), trace_json(expected_trace(4)));
   EXPECT_THROW(registry().resume(id, job(graph_)), FailedPreconditionError) << "a DONE run has nothing to resume";
+}
+
+// The model's first Work fill is of the wrong type: the run FAILS, the refused reply is not in the
+// ledger, and a resume asks again (and gets a good one).
+class FlakyLM : public test::ChaosLM {
+ public:
+  using ChaosLM::ChaosLM;
+  boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved, const std::string& how,
+                                             const TraceEntry& source) override {
+    LMReply<Json> reply = co_await ChaosLM::fill(target, resolved, how, source);
+    if (target.name == "Work" && !failed_) failed_ = true, reply.value["count"] = "one";
+    co_return reply;
+  }
+
+ private:
+  bool failed_ = false;
+};
+
+TEST_F(DurableRegistryTest, AReplyTheRunRefusedIsAskedAgainOnResume) {
+  FlakyLM flaky((dir_ / "lm.log").string(), "1");
+  GraphJob j = job();
+  j.lm = &flaky;
+  const std::string id = registry().submit(j);
+  ASSERT_EQ(wait_finished(id), RunState::failed);
+  EXPECT_NE(registry().get(id)->error.find("does not match its type"), std::string::npos) << registry().get(id)->error;
+  EXPECT_EQ(registry().resume(id, j), id);
+  answer_when_open(id, true);
+  ASSERT_EQ(wait_finished(id), RunState::done) << registry().get(id)->error;
+  EXPECT_EQ(trace_json(registry().get(id)->trace), trace_json(expected_trace(4)));
+}
+
+// A dep whose command printed no JSON fails the run; a resume runs the command again.
+TEST_F(DurableRegistryTest, ADepThatPrintedNoJsonRunsAgainOnResume) {
+  const std::string text = R"(graph: flaky
+start: A
+functions:
+  once:
+    exec: [sh, -c, "echo ran >> once.lines; if [ -f once ]; then echo '\"ok\"'; else touch once; echo garbage; fi"]
+nodes:
+  A:
+    fields: {x: {type: integer}}
+    next: [B]
+  B:
+    fields: {d: {dep: once, type: string}}
+    next: []
+)";
+  GraphJob j = job(std::make_shared<Graph>(parse_graph(text, (dir_ / "flaky.yaml").string())));
+  j.input = {{"x", 1}};
+  const std::string id = registry().submit(j);
+  ASSERT_EQ(wait_finished(id), RunState::failed);
+  EXPECT_NE(registry().get(id)->error.find("printed no JSON value"), std::string::npos) << registry().get(id)->error;
+  EXPECT_EQ(registry().resume(id, j), id);
+  ASSERT_EQ(wait_finished(id), RunState::done) << registry().get(id)->error;
+  EXPECT_EQ(registry().get(id)->trace.back().fields, (Json{{"d", "ok"}}));
+  EXPECT_EQ(lines_of(dir_ / "once.lines").size(), 2u);
 }
 
 TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWithTheirLedgers) {

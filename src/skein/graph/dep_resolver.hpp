@@ -37,6 +37,7 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   void abandon() {
     recall_ = nullptr;
     observer_ = nullptr;
+    ledger_ = nullptr;  // a resumed run may own the ledger's record of it by now
   }
 
  private:

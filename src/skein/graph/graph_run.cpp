@@ -142,8 +142,9 @@ class GraphRun {
         const NodeType& made = g_.nodes.at(f.dep);
         const TraceEntry& from = trace_.empty() ? entry : trace_.back();
         LedgerKey key = key_at(trace_.size(), "make", f.name);
-        entry.fields[f.name] =
-            checked(made, co_await asked<Json>(std::move(key), [&] { return o_.lm->make(from, made); }));
+        entry.fields[f.name] = co_await asked<Json>(
+            std::move(key), [&] { return o_.lm->make(from, made); },
+            [&](const Json& v) { check_model_values(made, v); });
       } else if (f.source == FieldSource::recall) {
         std::optional<Json> v = recall(g_, trace_, f.recall);
         if (!v) throw Error("field '" + f.name + "': nothing to recall of type " + f.recall);
@@ -177,29 +178,36 @@ class GraphRun {
       next = at_->next.empty() ? std::string(kEnd) : at_->next[0];
     else {
       LedgerKey key = key_at(trace_.size(), "choose");
-      next = co_await asked<std::string>(std::move(key), [&] { return o_.lm->decide(*at_, here); });
+      next = co_await asked<std::string>(
+          std::move(key), [&] { return o_.lm->decide(*at_, here); },
+          [&](const std::string& to) { check_successor(*at_, to); });
     }
     check_successor(*at_, next);
     co_return next;
   }
 
-  // An LM call's value: from the ledger when it was asked before, else asked and recorded before
-  // the run acts on it. Its tokens are counted either way.
-  template <typename T, typename Call>
-  asio::awaitable<T> asked(LedgerKey key, Call call) {
+  // An LM call's value: from the ledger when it was asked before, else asked and, once `check`
+  // (which throws for a reply the run refuses) passes, recorded before the run acts on it: a
+  // refused reply is asked again by a resume. Its tokens are counted either way.
+  template <typename T, typename Call, typename Check>
+  asio::awaitable<T> asked(LedgerKey key, Call call, Check check) {
     if (o_.ledger)
       if (std::optional<Json> got = o_.ledger->find(key)) {
         const LMTokens cost{got->value("prompt", 0LL), got->value("generated", 0LL)};
         tokens_ += cost;
         if (o_.observer) o_.observer->lm_replayed(cost);
-        co_return got->at("value").template get<T>();
+        T value = got->at("value").template get<T>();
+        check(value);
+        co_return value;
       }
     LMReply<T> reply = co_await call();
+    tokens_ += reply.tokens;  // spent, refused or not
+    check(reply.value);
     if (o_.ledger) {
       Json entry = ledger_entry(reply);  // named: GCC 12 destroys some temporaries of a co_await twice
       co_await o_.ledger->record(std::move(key), std::move(entry));
     }
-    co_return counted(std::move(reply));
+    co_return std::move(reply.value);
   }
 
   // The native handler that routes from `node` in code, if one is registered.
@@ -230,9 +238,9 @@ class GraphRun {
     if (has(target, FieldSource::dep) || has(target, FieldSource::recall)) co_await resolve_automatic(target, filled);
     if (!has(target, FieldSource::plain)) co_return;
     LedgerKey key = key_at(trace_.size(), "fill");
-    Json values = checked(target, co_await asked<Json>(std::move(key), [&] {
-                            return o_.lm->fill(target, filled.fields, target.instruction_text(), source);
-                          }));
+    Json values = co_await asked<Json>(
+        std::move(key), [&] { return o_.lm->fill(target, filled.fields, target.instruction_text(), source); },
+        [&](const Json& v) { check_model_values(target, v); });
     Json ordered = Json::object();
     for (const auto& f : target.fields) {
       Json& from = f.source == FieldSource::plain ? values : filled.fields;
@@ -241,20 +249,13 @@ class GraphRun {
     filled.fields = std::move(ordered);
   }
 
-  // The model's values for `target`, each present and of its field's type.
-  static Json checked(const NodeType& target, Json values) {
+  // The model's values for `target`: each present and of its field's type, else Error.
+  static void check_model_values(const NodeType& target, const Json& values) {
     for (const auto& f : target.fields) {
       if (f.source != FieldSource::plain) continue;
       if (!values.contains(f.name)) throw Error("the model gave no value for field '" + f.name + "'");
       check_value(f, values[f.name], "field");
     }
-    return values;
-  }
-
-  template <typename T>
-  T counted(LMReply<T> reply) {
-    tokens_ += reply.tokens;
-    return std::move(reply.value);
   }
 
   asio::awaitable<void> run_effects(const TraceEntry& entry) {

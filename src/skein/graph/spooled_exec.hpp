@@ -1,9 +1,10 @@
 // An `exec` dep of a durable graph run (one with a ledger spool): its input and output are files in
-// the run's spool folder (<dep>.in, <dep>.out, and <dep>.pid naming its process group), and the
-// command is spawned to outlive a killed host, holding a lock on its output file while it runs. A
-// resumed run that finds the output file waits, on the blocking executor, until the command that
-// writes it is gone and takes what it printed: a dep started before a crash runs once. Only an empty
-// output file (the host died before the command started, or it printed nothing) runs it again.
+// the run's spool folder (<dep>.in, <dep>.out; <dep>.pid names its process group), the command is
+// spawned to outlive a killed host, holding a lock on its output file while it runs, and a shell
+// around it writes its exit status to <dep>.status once it has ended. A resumed run that finds the
+// files waits (on a timer) until the command is gone and, if it ended, takes what it printed: a dep
+// started before a crash runs once. One that never ended (killed, never started) runs again, and so
+// does one whose output was not JSON (it failed the run: a resume tries again).
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

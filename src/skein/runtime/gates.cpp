@@ -9,6 +9,11 @@
 
 namespace skein {
 
+namespace {
+// Built outside coroutines (GCC 12 and braced aggregates of literals in a coroutine frame).
+LedgerKey gate_key(int64_t node, const std::string& field) { return LedgerKey{node, "gate", field}; }
+}  // namespace
+
 // Opens a gate per field, puts the run in WAITING and waits until every one is answered (answer()
 // wakes the timer), the gate timeout passes or the run is cancelled.
 asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, const NodeType& node,
@@ -19,8 +24,9 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   std::vector<std::string> ids;
   std::vector<RunEvent> opened;
   bool all_known = true;
-  update([&] {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
-    const auto index = int64_t(run->snap.trace.size());
+  int64_t index = 0;  // of the node in the trace
+  update([&] {        // the gates, WAITING and their events at once: nobody answers a gate not yet announced
+    index = int64_t(run->snap.trace.size());
     for (const Field* f : fields) {
       GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
                  run->snap.id,
@@ -30,7 +36,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
                  Json(),  // filled from the type when shown (a parked run keeps no copy)
                  now_ns()};
       ids.push_back(g.id);
-      std::optional<Json> known = run->ledger ? run->ledger->find({index, "gate", f->name}) : std::nullopt;
+      std::optional<Json> known = run->ledger ? run->ledger->find(gate_key(index, f->name)) : std::nullopt;
       all_known = all_known && known;  // answered before the run was resumed: not asked again
       if (!known)
         if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
@@ -66,6 +72,12 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
         if (const auto& g = run->open.at(id); g.answer) answers[g.info.field] = *g.answer;
     }
     if (answers.size() == ids.size()) {
+      if (run->ledger && !all_known)  // durable before the run acts on them (answer() only queued them)
+        for (const auto& [field, value] : answers.items()) {
+          LedgerKey key = gate_key(index, field);
+          Json entry = value;
+          co_await run->ledger->record(std::move(key), std::move(entry));
+        }
       close(RunState::running);
       co_return answers;
     }
@@ -122,7 +134,7 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
                                 g.type->schema().dump() + " (" + reason + ")");
       }
     }
-    if (run->ledger) run->ledger->note({g.node_index, "gate", g.info.field}, value);  // before the run sees it
+    if (run->ledger) run->ledger->note(gate_key(g.node_index, g.info.field), value);  // before the run sees it
     g.answer = std::move(value);
     for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
     answered = impl_->record(*run, "gate_answered", {{"gate", gate_id}});

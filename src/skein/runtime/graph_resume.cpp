@@ -60,11 +60,12 @@ int gates_in(const Graph& graph, const std::vector<TraceEntry>& trace) {
 
 std::string RunRegistry::resume(const std::string& id, GraphJob job) {
   std::shared_ptr<Run> old;
+  std::optional<RunSnapshot> was;
   {
-    std::lock_guard l(impl_->mu);
-    if (auto it = impl_->runs.find(id); it != impl_->runs.end()) old = it->second;
+    std::lock_guard l(impl_->mu);  // its snapshot too: end() may still be recording it
+    if (auto it = impl_->runs.find(id); it != impl_->runs.end()) old = it->second, was = old->snapshot();
   }
-  const std::optional<RunSnapshot> was = old ? std::optional(old->snapshot()) : get(id);
+  if (!old) was = get(id);
   if (!was) throw NotFoundError("no run '" + id + "'");
   if (was->kind != "graph") throw FailedPreconditionError(id + " is a chain run: resume it with its chain");
   if (!is_finished(was->state) || was->state == RunState::done)
@@ -147,7 +148,7 @@ std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, Gra
   run->snap.forked_from = id;
   run->snap.forked_at = int64_t(at);
   run->snap.trace = trace;
-  run->snap.nodes.assign(src->nodes.begin(), src->nodes.begin() + int64_t(std::min(at, src->nodes.size())));
+  run->snap.nodes.assign(src->nodes.begin(), src->nodes.begin() + int64_t(std::min(at + 1, src->nodes.size())));
   for (const auto& t : run->snap.nodes) run->snap.tokens += t.tokens;
   run->tokens_before = run->snap.tokens;
   run->gates_opened = gates_in(*job.graph, trace);

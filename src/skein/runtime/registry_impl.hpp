@@ -96,6 +96,15 @@ struct RunRegistry::Impl {
     runtime::StoredRun r;
     {
       std::lock_guard l(mu);
+      r = record_of(run, all);
+    }
+    store->put(std::move(r));
+  }
+
+  // Under `mu`: the run's record for the store (see persist).
+  runtime::StoredRun record_of(Run& run, bool all) {
+    runtime::StoredRun r;
+    {
       RunSnapshot& s = run.snap;
       auto trace = std::move(s.trace);  // set aside: the head is copied without its steps
       auto nodes = std::move(s.nodes);
@@ -111,7 +120,7 @@ struct RunRegistry::Impl {
       r.deps.assign(s.deps.begin() + done.deps, s.deps.end());
       done = {s.trace.size(), s.nodes.size(), s.deps.size()};
     }
-    store->put(std::move(r));
+    return r;
   }
 
   // A run's events, from memory or the store.

@@ -168,8 +168,10 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     run->open.clear();
     finished.push_back(s.id);
     forget_beyond_history();
+    // Queued before anyone sees it finished (a resume then finds its end in the store); all its
+    // steps, which may have been replaced (a partial trace, the result).
+    if (store) store->put(record_of(*run, true));
   });
-  persist(*run, true);  // its steps may have been replaced (a partial trace, the result)
   if (state == RunState::done && run->ledger && !run->ledger->spool().empty())  // nothing to adopt any more
     asio::post(pool, [dir = run->ledger->spool()] {
       std::error_code ec;
@@ -189,12 +191,15 @@ RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>
   if (impl_->store) asio::post(impl_->pool, [impl = impl_.get()] { impl->tidy_spool(); });
 }
 
-// The spools of runs that are DONE or gone from the store (their host died before removing them).
+// The spools of runs that are DONE, or gone from the store for a while (retention deleted them; a
+// run just submitted may not be stored yet), whose host died before removing them.
 void RunRegistry::Impl::tidy_spool() {
   std::error_code ec;
+  const auto hour_ago = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
   for (const auto& dir : std::filesystem::directory_iterator(spool, ec)) {
     const auto state = store->state(dir.path().filename().string());
-    if (!state || *state == RunState::done) std::filesystem::remove_all(dir.path(), ec);
+    if (state ? *state == RunState::done : dir.last_write_time(ec) < hour_ago)
+      std::filesystem::remove_all(dir.path(), ec);
   }
 }
 

@@ -111,8 +111,12 @@ Launched fork_exec(const SpawnOptions& o) {
   if (o.stdout_pipe && ::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
   if (!o.stdout_file.empty()) pipe_fds[1] = locked_output(o.stdout_file);
   if (o.stdin_pipe && ::pipe2(in_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
-  if (!o.stdin_file.empty() && (in_fds[0] = ::open(o.stdin_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0)
-    throw Error("cannot read " + o.stdin_file + ": " + std::strerror(errno));
+  if (!o.stdin_file.empty() && (in_fds[0] = ::open(o.stdin_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+    const std::string why = std::strerror(errno);
+    for (int fd : {log_fd, pipe_fds[0], pipe_fds[1]})
+      if (fd >= 0) ::close(fd);
+    throw Error("cannot read " + o.stdin_file + ": " + why);
+  }
   const pid_t parent = ::getpid();
   const int watchdog = watchdog_fd();
   auto argv = pointers(args), envp = pointers(env);
