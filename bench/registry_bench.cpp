@@ -67,17 +67,17 @@ struct Parked {
   double rss_kb, live_kb;
 };
 
-Parked parked_kb(int runs, GraphLM& lm) {
-  const auto g = graph(R"(graph: parked
+const char* kParkedGraph = R"(graph: parked
 start: Ask
 nodes:
   Ask:
     fields: {who: {type: string}, ok: {type: boolean, gate: "Go on?"}}
     next: [end]
-)");
-  RunRegistry registry;
-  const long before = rss_kb();
-  const size_t live_before = live_bytes();
+)";
+
+// `runs` runs of the parked graph submitted, and waited for until each waits at its gate.
+void park(RunRegistry& registry, int runs, GraphLM& lm) {
+  const auto g = graph(kParkedGraph);
   for (int i = 0; i < runs; ++i) {
     GraphJob job;
     job.graph = g;
@@ -86,7 +86,14 @@ nodes:
     job.verbosity = Verbosity::quiet;
     registry.submit(std::move(job));
   }
-  while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+Parked parked_kb(int runs, GraphLM& lm) {
+  RunRegistry registry;
+  const long before = rss_kb();
+  const size_t live_before = live_bytes();
+  park(registry, runs, lm);
   const long after = rss_kb();
   return {double(after - before) / runs, double(live_bytes() - live_before) / 1024 / runs};
 }
@@ -157,14 +164,6 @@ nodes:
   return 5.0 * runs / (double(now_ns() - t0) / 1e9);
 }
 
-const char* kParkedGraph = R"(graph: parked
-start: Ask
-nodes:
-  Ask:
-    fields: {who: {type: string}, ok: {type: boolean, gate: "Go on?"}}
-    next: [end]
-)";
-
 // Seconds from opening the store a killed host left `runs` runs parked at their gate in, to every
 // one of them resumed and parked at its gate again.
 double restart_to_resumed_s(int runs, GraphLM& lm) {
@@ -176,15 +175,7 @@ double restart_to_resumed_s(int runs, GraphLM& lm) {
     RegistryOptions o;
     o.store = store;
     RunRegistry registry(o);
-    for (int i = 0; i < runs; ++i) {
-      GraphJob job;
-      job.graph = g;
-      job.input = {{"who", "ada"}};
-      job.lm = &lm;
-      job.verbosity = Verbosity::quiet;
-      registry.submit(std::move(job));
-    }
-    while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    park(registry, runs, lm);
     registry.flush_store();
     ::kill(::getpid(), SIGKILL);
   } else {
@@ -234,7 +225,8 @@ int main(int argc, char** argv) {
              us[us.size() / 2]);
   fmt::print("| submit -> first node, p90 | {:.1f} us | |\n", us[us.size() * 9 / 10]);
   fmt::print("| node transitions, {} concurrent runs, durability off | {:.0f}/s | |\n", concurrent, volatile_tps);
-  fmt::print("| node transitions, {} concurrent runs, durable (store: checkpoint + ledger) | {:.0f}/s | >= 200,000/s |\n",
-             concurrent, durable_tps);
+  fmt::print(
+      "| node transitions, {} concurrent runs, durable (store: checkpoint + ledger) | {:.0f}/s | >= 200,000/s |\n",
+      concurrent, durable_tps);
   fmt::print("| host restart -> {} CRASHED runs resumed and parked again | {:.2f} s | <= 2 s |\n", crashed, restart_s);
 }

@@ -10,16 +10,24 @@ const { startServer, call, until, data } = require('./server.cjs');
 
 const live = { timeout: 3000 };  // below the page's poll interval: only the event stream is that quick
 
+const launch = () => chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+                                       args: ['--no-sandbox'] });
+
+// The dashboard open and live, and the page errors it reports as they come.
+async function openDashboard(browser, server) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', e => errors.push(e.message));
+  await page.goto(server.url + '/');
+  await page.locator('#conn.live').waitFor(live);
+  return { page, errors };
+}
+
 test('the dashboard shows runs live, renders a timeline, answers a gate and cancels a run', async () => {
   const server = await startServer([data('approve.yaml'), data('forever.yaml')]);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-                                          args: ['--no-sandbox'] });
+  const browser = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = [];
-    page.on('pageerror', e => errors.push(e.message));
-    await page.goto(server.url + '/');
-    await page.locator('#conn.live').waitFor(live);
+    const { page, errors } = await openDashboard(browser, server);
 
     // A run submitted elsewhere appears, and reaches its gate, without a reload.
     await call(server, 'POST', '/api/runs', { file: 'approve', input: { title: 'from the API' } });
@@ -71,8 +79,7 @@ test('the dashboard shows runs live, renders a timeline, answers a gate and canc
 
 test('with a token, the page works and its event stream uses the cookie, not the URL', async () => {
   const server = await startServer([data('approve.yaml'), '--token', 's3cret'], { token: 's3cret' });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-                                          args: ['--no-sandbox'] });
+  const browser = await launch();
   try {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -113,14 +120,9 @@ test('a graph run killed at its gate is resumed from the page and reopens the sa
   await first.kill9();
 
   const server = await startServer(files, { state: first.state });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-                                          args: ['--no-sandbox'] });
+  const browser = await launch();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors = [];
-    page.on('pageerror', e => errors.push(e.message));
-    await page.goto(server.url + '/');
-    await page.locator('#conn.live').waitFor(live);
+    const { page, errors } = await openDashboard(browser, server);
     await page.locator('#crashed button.resume').click();
     await page.locator('#runs tr[data-id="g1"][data-state="WAITING"]').waitFor(live);
     const gate = page.locator('#gates .gate[data-id="g1.1"]');

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "dep_resolver.hpp"
+#include "run_on.hpp"
 #include "skein/engine.hpp"
 
 namespace skein {
@@ -220,9 +221,7 @@ class GraphRun {
   // User code (a handler, an effect) runs on the blocking executor; the loop goes on meanwhile.
   template <typename F>
   asio::awaitable<std::invoke_result_t<F&>> on_blocking(F f) {
-    using R = std::invoke_result_t<F&>;
-    co_return co_await asio::co_spawn(
-        o_.blocking, [&]() -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
+    co_return co_await run_on(o_.blocking, f);
   }
 
   static void check_successor(const NodeType& node, const std::string& next) {

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16,6 +15,7 @@
 
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
+#include "run_on.hpp"
 #include "util/sha256.hpp"
 
 namespace skein {
@@ -38,15 +38,6 @@ SpoolFiles files_of(const fs::path& spool, const std::string& dep) {
                      std::all_of(dep.begin(), dep.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
   const std::string stem = plain ? dep : "dep-" + sha256_hex(dep).substr(0, 16);
   return {spool / (stem + ".in"), spool / (stem + ".out"), spool / (stem + ".pid"), spool / (stem + ".status")};
-}
-
-// `f()` on the blocking executor; the loop goes on meanwhile. Pass a named callable (GCC 12
-// destroys some temporaries of a co_await twice).
-template <typename F>
-asio::awaitable<std::invoke_result_t<F&>> on(asio::any_io_executor ex, F& f) {
-  using R = std::invoke_result_t<F&>;
-  co_return co_await asio::co_spawn(
-      ex, [&f]() -> asio::awaitable<R> { co_return f(); }, asio::use_awaitable);
 }
 
 class Fd {
@@ -80,19 +71,19 @@ bool being_written(const fs::path& out) {
 asio::awaitable<std::optional<std::string>> adopted(const SpoolFiles& f, const OnProcess& on_process,
                                                     asio::any_io_executor blocking) {
   auto running = [&f] { return being_written(f.out) ? std::max(std::atoi(read_file(f.pid).c_str()), 0) : -1; };
-  const int group = co_await on(blocking, running);  // -1: not running; else its group (0: unknown)
+  const int group = co_await run_on(blocking, running);  // -1: not running; else its group (0: unknown)
   if (group >= 0) {
     if (group > 1 && on_process) on_process(group, true);
     asio::steady_timer tick(co_await asio::this_coro::executor);
     auto busy = [&f] { return being_written(f.out); };
-    while (co_await on(blocking, busy)) {
+    while (co_await run_on(blocking, busy)) {
       tick.expires_after(std::chrono::milliseconds(20));
       co_await tick.async_wait(asio::use_awaitable);
     }
     if (group > 1 && on_process) on_process(group, false);
   }
   auto finished = [&f] { return fs::exists(f.status) ? std::optional(read_file(f.out)) : std::nullopt; };
-  co_return co_await on(blocking, finished);
+  co_return co_await run_on(blocking, finished);
 }
 
 }  // namespace
@@ -111,7 +102,7 @@ asio::awaitable<std::string> run_spooled_exec(const DepSpec& spec, const Json& p
       if (!in.flush()) throw Error("cannot write " + f.in.string());
       return true;
     };
-    co_await on(blocking, prepare);
+    co_await run_on(blocking, prepare);
     ProcessSlot slot = co_await acquire_process_slot();
     SpawnOptions o;
     // A shell around the command writes its exit status once it has ended: the mark of a complete output.
@@ -135,11 +126,11 @@ asio::awaitable<std::string> run_spooled_exec(const DepSpec& spec, const Json& p
       std::ofstream(f.pid, std::ios::trunc) << group << "\n";
       return true;
     };
-    co_await on(blocking, note_group);
+    co_await run_on(blocking, note_group);
     co_await p.async_wait();
     co_await p.async_stop(std::chrono::milliseconds(100));  // what it left running in its group
     auto output = [&] { return read_file(f.out); };
-    got = co_await on(blocking, output);
+    got = co_await run_on(blocking, output);
   }
   if (!Json::accept(*got)) {  // a failure, also after a resume: the next attempt runs it again
     auto forget = [&] {
@@ -147,7 +138,7 @@ asio::awaitable<std::string> run_spooled_exec(const DepSpec& spec, const Json& p
       fs::remove(f.status);
       return status.substr(0, status.find('\n'));
     };
-    const std::string status = co_await on(blocking, forget);
+    const std::string status = co_await run_on(blocking, forget);
     if (got->empty()) throw Error("command " + spec.exec[0] + " printed nothing (exit status " + status + ")");
   }
   co_return *got;

@@ -88,6 +88,10 @@ class RunStore {
   void apply_retention();
   void delete_runs(const std::vector<std::string>& ids);
   void bound_size();
+  void enqueue(Item item);
+  static std::string host_identity();
+  // Runs some host still has to finish (a WHERE clause).
+  static constexpr const char* kUnfinished = "state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED')";
   void hold_host_lock();
   bool host_alive(const std::string& owner) const;
   void mark_crashed();

@@ -1,0 +1,21 @@
+// Blocking work (user code, file work) run on another executor while the run's loop goes on; the
+// coroutine resumes on its own executor with the result (or the exception).
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <type_traits>
+
+namespace skein {
+
+// `f()` on `ex`. Pass a named callable: it is used by reference until the call completes (GCC 12
+// destroys some temporaries of a co_await twice, so none are made here).
+template <typename F>
+boost::asio::awaitable<std::invoke_result_t<F&>> run_on(boost::asio::any_io_executor ex, F& f) {
+  using R = std::invoke_result_t<F&>;
+  co_return co_await boost::asio::co_spawn(
+      ex, [&f]() -> boost::asio::awaitable<R> { co_return f(); }, boost::asio::use_awaitable);
+}
+
+}  // namespace skein

@@ -1,0 +1,103 @@
+// The run store's hosts (see run_store.hpp): each host's identity and lock file, the runs of hosts
+// that are gone marked CRASHED when a store opens, ids unique across hosts, and a finished run
+// taken over by the host that resumes it.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "run_store.hpp"
+#include "util/sqlite.hpp"
+
+namespace skein::runtime {
+
+// This store of this process, unique even after the pid is reused or the machine restarted:
+// "<pid>-<process start time in ticks>-<boot id>-<n>", n counting the stores the process opened.
+std::string RunStore::host_identity() {
+  static std::atomic<int> opened{0};
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // The 22nd field, counted after the command's closing parenthesis (which may hold spaces).
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+  }
+  std::string boot;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
+  return std::to_string(::getpid()) + "-" + field + "-" + boot.substr(0, 8) + "-" + std::to_string(++opened);
+}
+
+// Held while this store is open: another host that can take it knows this one is gone.
+void RunStore::hold_host_lock() {
+  std::filesystem::create_directories(hosts_);
+  const auto path = hosts_ / (owner_ + ".lock");
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    throw Error("run store: cannot lock " + path.string() + ": " + std::strerror(errno));
+}
+
+// Whether the host `owner` still has its store open (it holds its lock file).
+bool RunStore::host_alive(const std::string& owner) const {
+  if (owner.empty() || owner.find('/') != std::string::npos) return false;
+  const auto path = hosts_ / (owner + ".lock");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT;  // no lock file: gone; cannot look (EACCES, EMFILE): assume alive
+  const bool alive = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  if (!alive) std::filesystem::remove(path);  // ours now, and its host is gone: tidy it away
+  ::close(fd);
+  return alive;
+}
+
+// The unfinished runs of hosts that are gone (killed, crashed) become CRASHED; a live host's runs
+// are its own.
+void RunStore::mark_crashed() {
+  std::vector<std::string> dead;
+  {
+    Statement q(*db_, (std::string("SELECT DISTINCT coalesce(owner, '') FROM runs WHERE ") + kUnfinished).c_str());
+    while (q.step())
+      if (const std::string owner = q.text(0); owner != owner_ && !host_alive(owner)) dead.push_back(owner);
+  }
+  for (const auto& owner : dead) {
+    Statement q(*db_, (std::string("SELECT id FROM runs WHERE coalesce(owner, '') = ?1 AND ") + kUnfinished).c_str());
+    q.bind(1, owner);
+    while (q.step()) crashed_.push_back(q.text(0));
+    Statement u(*db_, (std::string("UPDATE runs SET state = 'CRASHED', body = json_set(body, '$.state', 'CRASHED',"
+                                   " '$.error', 'Skein stopped while the run was unfinished')"
+                                   " WHERE coalesce(owner, '') = ?1 AND ") +
+                       kUnfinished)
+                          .c_str());
+    u.bind(1, owner).step();
+  }
+}
+
+std::string RunStore::allocate_id(char kind) {
+  std::lock_guard d(db_mu_);
+  const int64_t n = db_->write_transaction([&] {
+    Statement q(*db_,
+                "INSERT INTO counters (kind, last) VALUES (?1, 1)"
+                " ON CONFLICT(kind) DO UPDATE SET last = last + 1 RETURNING last");
+    q.bind(1, std::string(kind == 'g' ? "graph" : "chain"));
+    if (!q.step()) db_->fail();
+    return q.integer(0);
+  });
+  return std::string(1, kind) + std::to_string(n);
+}
+
+bool RunStore::adopt(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  return db_->write_transaction([&] {
+    Statement u(*db_,
+                "UPDATE runs SET owner = ?2, state = 'PENDING', body = json_set(body, '$.state', 'PENDING'),"
+                " updated = unixepoch() WHERE id = ?1 AND state IN ('CRASHED', 'FAILED', 'CANCELLED')");
+    u.bind(1, id).bind(2, owner_).step();
+    return sqlite3_changes(db_->handle()) == 1;
+  });
+}
+
+}  // namespace skein::runtime
