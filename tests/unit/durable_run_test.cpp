@@ -17,6 +17,7 @@
 #include "runtime/run_store.hpp"
 #include "skein/run_registry.hpp"
 #include "tools/chaos_lm.hpp"
+#include "util/sqlite.hpp"
 
 namespace skein {
 namespace {
@@ -404,6 +405,102 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
     EXPECT_FALSE(store.load("g9").has_value()) << "the oldest goes first";
     EXPECT_TRUE(store.load("g60").has_value()) << "the newest stays";
   }
+}
+
+// A store written before steps and ledgers were keyed by integers is moved over when it opens:
+// its runs load with their steps, its ledgers answer as before.
+TEST(RunStoreLayoutTest, AStoreOfTheOldLayoutIsMovedOverWhenItOpens) {
+  const fs::path dir = chaos_dir("layout");
+  const auto file = dir / "state" / "runs.sqlite";
+  fs::create_directories(file.parent_path());
+  {
+    SqliteDb db(file, "old store");
+    db.exec(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL, state TEXT NOT NULL,"
+        " body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()), owner TEXT);"
+        "CREATE TABLE steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,"
+        " PRIMARY KEY (run, part, idx));"
+        "CREATE TABLE ledger (run TEXT NOT NULL, node INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+        " body TEXT NOT NULL, PRIMARY KEY (run, node, kind, key));"
+        "INSERT INTO runs (id, kind, number, state, body) VALUES ('g7', 'graph', 7, 'DONE',"
+        " '{\"id\":\"g7\",\"kind\":\"graph\",\"state\":\"DONE\"}');"
+        "INSERT INTO steps VALUES ('g7', 'trace', 0, '{\"type\":\"A\",\"fields\":{\"v\":1}}'),"
+        " ('g7', 'trace', 1, '{\"type\":\"B\",\"fields\":{\"v\":2}}'),"
+        " ('g7', 'nodes', 0, '{\"index\":0,\"node\":\"A\",\"tokens\":{\"prompt\":3,\"generated\":4}}'),"
+        " ('c2', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');"
+        "INSERT INTO ledger VALUES ('g7', 1, 'fill', '', '{\"v\":2}'), ('g7', 0, 'choose', '', '\"B\"');");
+  }
+  runtime::RunStore store(file, 100);
+  const auto run = store.load("g7");
+  ASSERT_TRUE(run.has_value());
+  ASSERT_EQ(run->trace.size(), 2u);
+  EXPECT_EQ(run->trace[1].type, "B");
+  EXPECT_EQ(run->trace[1].fields, Json({{"v", 2}}));
+  ASSERT_EQ(run->nodes.size(), 1u);
+  EXPECT_EQ(run->nodes[0].tokens.generated, 4);
+  const auto ledger = store.ledger("g7");
+  ASSERT_EQ(ledger.size(), 2u);
+  EXPECT_EQ(ledger.at(LedgerKey{1, "fill", ""}), Json({{"v", 2}}));
+  EXPECT_EQ(ledger.at(LedgerKey{0, "choose", ""}), Json("B"));
+  EXPECT_TRUE(store.ledger("c2").empty());
+  // New entries of a migrated run come after its old ones, and a key recorded again answers with
+  // the later value.
+  store.put(runtime::LedgerRow{"g7", {1, "fill", ""}, {{"v", 3}}, nullptr});
+  store.flush();
+  EXPECT_EQ(store.ledger("g7").at(LedgerKey{1, "fill", ""}), Json({{"v", 3}}));
+}
+
+// A graph run's head is written when its state changes; its node checkpoints write steps only. A
+// reader of the store still sees where an unfinished run is, and its tokens so far.
+TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
+  const fs::path dir = chaos_dir("checkpoint");
+  runtime::RunStore store(dir / "state" / "runs.sqlite", 100);
+  runtime::StoredRun head;
+  head.head.id = "g1";
+  head.head.kind = "graph";
+  head.head.state = RunState::running;
+  head.head.node = "A";
+  store.put(head);
+  for (size_t i = 0; i < 3; ++i) {
+    runtime::StoredRun step;
+    step.steps_only = true;
+    step.head.id = "g1";
+    step.head.kind = "graph";
+    step.head.state = RunState::running;
+    step.trace_from = step.nodes_from = i;
+    step.trace.push_back(TraceEntry{i == 2 ? "C" : "B", {{"i", i}}});
+    NodeTiming t;
+    t.index = i;
+    t.tokens = {10, 1};
+    step.nodes.push_back(t);
+    store.put(step);
+  }
+  store.flush();
+  const auto run = store.load("g1");
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->state, RunState::running);
+  EXPECT_EQ(run->trace.size(), 3u);
+  EXPECT_EQ(run->node, "C");
+  EXPECT_EQ(run->tokens.prompt, 30);
+  EXPECT_EQ(run->tokens.generated, 3);
+}
+
+// Ids come in blocks while runs are submitted fast; those not handed out go back when the store
+// closes, so the next host's ids go on where this one's stopped.
+TEST(RunStoreLayoutTest, IdsTakenInABlockAndNotUsedGoBackWhenTheStoreCloses) {
+  const fs::path dir = chaos_dir("ids");
+  const auto file = dir / "state" / "runs.sqlite";
+  std::set<std::string> ids;
+  {
+    runtime::RunStore store(file, 100);
+    for (int i = 0; i < 300; ++i) ids.insert(store.allocate_id('g'));
+    EXPECT_EQ(store.allocate_id('c'), "c1");
+  }
+  EXPECT_EQ(ids.size(), 300u);
+  EXPECT_TRUE(ids.count("g1") && ids.count("g300"));
+  runtime::RunStore again(file, 100);
+  EXPECT_EQ(again.allocate_id('g'), "g301");
+  EXPECT_EQ(again.allocate_id('c'), "c2");
 }
 
 }  // namespace

@@ -59,9 +59,14 @@ struct RunRegistry::Impl {
   std::deque<std::string> finished;
   std::vector<std::function<void(const RunEvent&)>> listeners;
 
+  // Whether the run's verbosity takes events of `kind` (its job does not change once submitted).
+  static bool wants(const Run& run, const std::string& kind) {
+    return run.job.verbosity != Verbosity::silent && runtime::event_level(kind) <= run.job.verbosity;
+  }
+
   // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
   std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) {
-    if (run.job.verbosity == Verbosity::silent || runtime::event_level(kind) > run.job.verbosity) return std::nullopt;
+    if (!wants(run, kind)) return std::nullopt;
     run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
     return run.events.back();
   }
@@ -89,28 +94,33 @@ struct RunRegistry::Impl {
     if (ev) dispatch(std::move(*ev));
   }
 
-  // The run's record in the store: its head as it is now, and its steps new since the last record
-  // (all of them with `all`, when they may have been replaced).
-  void persist(Run& run, bool all = false) {
+  // The run's record in the store: its head as it is now (unless `steps_only`), and its steps new
+  // since the last record (all of them with `all`, when they may have been replaced).
+  void persist(Run& run, bool all = false, bool steps_only = false) {
     if (!store) return;
     runtime::StoredRun r;
     {
       std::lock_guard l(mu);
-      r = record_of(run, all);
+      r = record_of(run, all, steps_only);
     }
     store->put(std::move(r));
   }
 
   // Under `mu`: the run's record for the store (see persist).
-  runtime::StoredRun record_of(Run& run, bool all) {
+  runtime::StoredRun record_of(Run& run, bool all, bool steps_only = false) {
     runtime::StoredRun r;
+    r.steps_only = steps_only;
     {
       RunSnapshot& s = run.snap;
-      auto trace = std::move(s.trace);  // set aside: the head is copied without its steps
-      auto nodes = std::move(s.nodes);
-      auto deps = std::move(s.deps);
-      r.head = run.snapshot();
-      s.trace = std::move(trace), s.nodes = std::move(nodes), s.deps = std::move(deps);
+      if (steps_only) {
+        r.head.id = s.id, r.head.kind = s.kind, r.head.state = s.state;
+      } else {
+        auto trace = std::move(s.trace);  // set aside: the head is copied without its steps
+        auto nodes = std::move(s.nodes);
+        auto deps = std::move(s.deps);
+        r.head = run.snapshot();
+        s.trace = std::move(trace), s.nodes = std::move(nodes), s.deps = std::move(deps);
+      }
       auto& done = run.stored;
       r.all = all || s.trace.size() < done.trace || s.nodes.size() < done.nodes || s.deps.size() < done.deps;
       if (r.all) done = {};
@@ -132,7 +142,14 @@ struct RunRegistry::Impl {
     return store ? store->events(id) : std::vector<RunEvent>{};
   }
 
+  // An event whose data is made only when the run's verbosity takes it (hot paths).
+  template <typename Make>
+  void emit_if_wanted(Run& run, const std::string& kind, Make&& make) {
+    if (wants(run, kind)) emit(run, kind, make());
+  }
+
   void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {
+    if (!wants(run, "lm_call")) return;
     for (const auto& c : calls)
       emit(run, "lm_call",
            {{"call", c.call},

@@ -1,5 +1,7 @@
 #include "run_json.hpp"
 
+#include <fmt/format.h>
+
 namespace skein::runtime {
 
 namespace {
@@ -56,6 +58,22 @@ Json to_json(const GateInfo& g) {
           {"schema", g.schema},
           {"opened_ns", g.opened_ns}};
 }
+
+std::string dumped(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::string step_text(const TraceEntry& e) {
+  return fmt::format(R"({{"type":{},"fields":{}}})", dumped(e.type), dumped(e.fields));
+}
+
+std::string step_text(const NodeTiming& t) {
+  return fmt::format(
+      R"({{"index":{},"node":{},"start_ns":{},"end_ns":{},"lm_ns":{},"queue_ns":{},"generate_ns":{},"deps_ns":{},)"
+      R"("tokens":{{"prompt":{},"generated":{}}}}})",
+      t.index, dumped(t.node), t.start_ns, t.end_ns, t.lm_ns, t.queue_ns, t.generate_ns, t.deps_ns, t.tokens.prompt,
+      t.tokens.generated);
+}
+
+std::string step_text(const DepTiming& d) { return dumped(to_json(d)); }
 
 RunState state_from_name(const std::string& name) {
   for (RunState s : {RunState::pending, RunState::running, RunState::waiting, RunState::done, RunState::failed,

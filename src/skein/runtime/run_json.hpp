@@ -15,6 +15,12 @@ Json to_json(const DepTiming& timing);
 TraceEntry entry_from_json(const Json& j);
 NodeTiming node_from_json(const Json& j);
 DepTiming dep_from_json(const Json& j);
+// The store's text of a step: what dumping its to_json() gives (invalid UTF-8 replaced), written
+// without building the JSON.
+std::string step_text(const TraceEntry& entry);
+std::string step_text(const NodeTiming& timing);
+std::string step_text(const DepTiming& timing);
+std::string dumped(const Json& j);                  // compact, invalid UTF-8 replaced
 RunState state_from_name(const std::string& name);  // Error for an unknown one
 
 }  // namespace skein::runtime

@@ -20,7 +20,7 @@ class RunObserver : public GraphObserver {
 
   void node_entered(const std::string& type) override {
     reg_.update([&] { run_.snap.node = type; });
-    reg_.emit(run_, "node_started", {{"node", type}});
+    reg_.emit_if_wanted(run_, "node_started", [&] { return Json{{"node", type}}; });
   }
 
   void node_done(size_t index, const TraceEntry& entry, int64_t start_ns, int64_t end_ns) override {
@@ -45,9 +45,11 @@ class RunObserver : public GraphObserver {
       run_.snap.nodes.push_back(t);
       run_.snap.tokens += t.tokens;
     });
-    reg_.persist(run_);
+    reg_.persist(run_, false, true);
     reg_.emit_lm_calls(run_, calls);
-    reg_.emit(run_, "node_finished", {{"index", index}, {"node", entry.type}, {"ms", double(end_ns - start_ns) / 1e6}});
+    reg_.emit_if_wanted(run_, "node_finished", [&] {
+      return Json{{"index", index}, {"node", entry.type}, {"ms", double(end_ns - start_ns) / 1e6}};
+    });
   }
 
   void lm_replayed(const LMTokens& tokens) override { replayed_ += tokens; }
@@ -57,7 +59,9 @@ class RunObserver : public GraphObserver {
       run_.snap.deps.push_back(DepTiming{name, start_ns, end_ns, error});
       run_.deps_ns_pending += end_ns - start_ns;
     });
-    reg_.emit(run_, "dep_finished", {{"dep", name}, {"ms", double(end_ns - start_ns) / 1e6}, {"error", error}});
+    reg_.emit_if_wanted(run_, "dep_finished", [&] {
+      return Json{{"dep", name}, {"ms", double(end_ns - start_ns) / 1e6}, {"error", error}};
+    });
   }
 
  private:
@@ -164,13 +168,20 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     s.state = state;
     s.error = error;
     s.finished_ns = now_ns();
-    if (also) also(s);
+    bool replaced = false;  // a step already stored (a partial trace, the result)
+    if (also) {
+      const std::vector<TraceEntry> stored(s.trace.begin(),
+                                           s.trace.begin() + int64_t(std::min(run->stored.trace, s.trace.size())));
+      also(s);
+      replaced = s.trace.size() < stored.size() ||
+                 !std::equal(stored.begin(), stored.end(), s.trace.begin(),
+                             [](const auto& a, const auto& b) { return a.type == b.type && a.fields == b.fields; });
+    }
     run->open.clear();
     finished.push_back(s.id);
     forget_beyond_history();
-    // Queued before anyone sees it finished (a resume then finds its end in the store); all its
-    // steps, which may have been replaced (a partial trace, the result).
-    if (store) store->put(record_of(*run, true));
+    // Queued before anyone sees it finished (a resume then finds its end in the store).
+    if (store) store->put(record_of(*run, replaced));
   });
   if (state == RunState::done && run->ledger && !run->ledger->spool().empty())  // nothing to adopt any more
     asio::post(pool, [dir = run->ledger->spool()] {

@@ -1,5 +1,6 @@
 #include "run_store.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -13,18 +14,51 @@ namespace skein::runtime {
 
 namespace {
 
+// A run's steps and ledger are keyed by integers that keep each run's rows together (see
+// run_key): one B-tree, integer comparisons, no index beside it.
 const char* kSchema =
     "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL,"
     " state TEXT NOT NULL, body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()));"
     "CREATE TABLE IF NOT EXISTS events (run TEXT NOT NULL, seq INTEGER NOT NULL, t_ns INTEGER NOT NULL,"
     " kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run, seq));"
-    "CREATE TABLE IF NOT EXISTS steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL,"
-    " body TEXT NOT NULL, PRIMARY KEY (run, part, idx));"
+    "CREATE TABLE IF NOT EXISTS run_steps (k INTEGER PRIMARY KEY, body TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS ledger (run TEXT NOT NULL, node INTEGER NOT NULL, kind TEXT NOT NULL,"
-    " key TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run, node, kind, key));";
+    "CREATE TABLE IF NOT EXISTS run_ledger (k INTEGER PRIMARY KEY, node INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " key TEXT NOT NULL, body TEXT NOT NULL);";
+
+// Stores written before run_steps and run_ledger kept them in tables keyed by (run, part, idx) and
+// (run, node, kind, key): moved over once. The SQL form of run_key, and of each row's key below it.
+const char* kMigrate =
+    "INSERT OR REPLACE INTO run_steps (k, body) SELECT"
+    " (((CAST(substr(run, 2) AS INTEGER) * 2 + (substr(run, 1, 1) = 'c')) << 24)"
+    "  | ((CASE part WHEN 'trace' THEN 0 WHEN 'nodes' THEN 1 ELSE 2 END) << 22) | idx), body FROM steps;"
+    "DROP TABLE steps;"
+    "INSERT INTO run_ledger (k, node, kind, key, body) SELECT"
+    " (((CAST(substr(run, 2) AS INTEGER) * 2 + (substr(run, 1, 1) = 'c')) << 24)"
+    "  | row_number() OVER (PARTITION BY run ORDER BY rowid)), node, kind, key, body FROM ledger;"
+    "DROP TABLE ledger;";
+
+bool has_table(SqliteDb& db, const char* name) {
+  Statement q(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  q.bind(1, std::string(name));
+  return q.step();
+}
 
 uint64_t number_of(const std::string& id) { return id.size() > 1 ? std::stoull(id.substr(1)) : 0; }
+
+// A run's rows in run_steps and run_ledger have keys in [run_key << 24, (run_key + 1) << 24): a
+// step's is | part << 22 | idx (parts trace, nodes, deps; idx < 2^22), a ledger entry's | its
+// sequence number (from 1).
+constexpr int kRunShift = 24, kPartShift = 22;
+int64_t run_key(const std::string& id) { return int64_t(number_of(id) * 2 + (id[0] == 'c')); }
+int64_t first_key(const std::string& id) { return run_key(id) << kRunShift; }
+int64_t end_key(const std::string& id) { return (run_key(id) + 1) << kRunShift; }
+int64_t step_key(const std::string& id, int part, size_t idx) {
+  if (idx >= size_t(1) << kPartShift)
+    throw ResourceExhaustedError("run " + id + " has more steps than the store keeps");
+  return first_key(id) | int64_t(part) << kPartShift | int64_t(idx);
+}
+const char* const kParts[] = {"trace", "nodes", "deps"};
 
 int64_t pragma(SqliteDb& db, const char* name) {
   Statement q(db, (std::string("PRAGMA ") + name).c_str());
@@ -50,11 +84,12 @@ struct RunStore::Writes {
             // Never a run of another host (ids are unique, but a resumed run's old record is not ours).
             "INSERT INTO runs (id, kind, number, state, body, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             " ON CONFLICT(id) DO UPDATE SET state = ?4, body = ?5, updated = unixepoch() WHERE owner = ?6"),
-        clear(db, "DELETE FROM steps WHERE run = ?1"),
-        step(db, "INSERT OR REPLACE INTO steps (run, part, idx, body) VALUES (?1, ?2, ?3, ?4)"),
+        clear(db, "DELETE FROM run_steps WHERE k >= ?1 AND k < ?2"),
+        step(db, "INSERT OR REPLACE INTO run_steps (k, body) VALUES (?1, ?2)"),
         event(db, "INSERT OR REPLACE INTO events (run, seq, t_ns, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)"),
-        entry(db, "INSERT OR REPLACE INTO ledger (run, node, kind, key, body) VALUES (?1, ?2, ?3, ?4, ?5)") {}
-  Statement run, clear, step, event, entry;
+        entry(db, "INSERT INTO run_ledger (k, node, kind, key, body) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        last_entry(db, "SELECT coalesce(max(k) - ?1, 0) FROM run_ledger WHERE k >= ?1 AND k < ?2") {}
+  Statement run, clear, step, event, entry, last_entry;
 };
 
 namespace {
@@ -63,7 +98,6 @@ Statement& fresh(Statement& s) {
   s.reset();
   return s;
 }
-std::string dumped(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 }  // namespace
 
 RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
@@ -78,6 +112,7 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t
       db_->exec(kSchema);
       db_->exec("PRAGMA cache_size = -65536");  // 64 MiB: a busy store's pages stay in memory
       if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
+      if (has_table(*db_, "steps")) db_->exec(kMigrate);
       // Counters start after the runs of a store older than them.
       db_->exec("INSERT OR IGNORE INTO counters SELECT kind, max(number) FROM runs GROUP BY kind");
       mark_crashed();
@@ -97,6 +132,7 @@ RunStore::~RunStore() {
   }
   wake_.notify_all();
   writer_.join();
+  return_unused_ids();
   std::error_code ec;
   std::filesystem::remove(hosts_ / (owner_ + ".lock"), ec);
   ::close(lock_fd_);
@@ -125,6 +161,7 @@ void RunStore::flush() {
 }
 
 void RunStore::write_loop() {
+  ::pthread_setname_np(::pthread_self(), "skein-store");  // in top, perf, gdb
   std::unique_lock l(mu_);
   for (;;) {
     wake_.wait(l, [&] { return stop_ || !queue_.empty(); });
@@ -134,7 +171,12 @@ void RunStore::write_loop() {
     if (queue_.size() < kGroup && !stop_ && !flushing_)
       wake_.wait_for(l, std::chrono::microseconds(500), [&] { return stop_ || flushing_ || queue_.size() >= kGroup; });
     std::deque<Item> batch;
-    batch.swap(queue_);
+    if (queue_.size() <= kMaxBatch) {
+      batch.swap(queue_);
+    } else {  // a transaction short enough not to hold readers and id blocks up for long
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + kMaxBatch));
+      queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
+    }
     l.unlock();  // put() goes on while the batch is written
     {
       std::lock_guard d(db_mu_);
@@ -148,25 +190,40 @@ void RunStore::write_loop() {
   }
 }
 
-void RunStore::write_run(const StoredRun& r) {
+void RunStore::write_run(const StoredRun& r, bool with_head) {
   const RunSnapshot& h = r.head;
-  Statement& run = fresh(writes_->run);
-  run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
-  run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
-  run.bind(6, owner_);
-  run.step();
-  if (sqlite3_changes(db_->handle()) == 0) return;
-  if (r.all) fresh(writes_->clear).bind(1, h.id).step();
+  if (with_head) {
+    Statement& run = fresh(writes_->run);
+    run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
+    run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
+    run.bind(6, owner_);
+    run.step();
+    if (sqlite3_changes(db_->handle()) == 0) return;
+  }
+  if (r.all) fresh(writes_->clear).bind(1, first_key(h.id)).bind(2, end_key(h.id)).step();
   Statement& step = writes_->step;
-  auto rows = [&](const std::string& part, size_t from, const auto& items) {
-    for (size_t i = 0; i < items.size(); ++i) {
-      fresh(step).bind(1, h.id).bind(2, part).bind(3, int64_t(from + i));
-      step.bind(4, dumped(to_json(items[i]))).step();
-    }
+  auto rows = [&](int part, size_t from, const auto& items) {
+    for (size_t i = 0; i < items.size(); ++i)
+      fresh(step).bind(1, step_key(h.id, part, from + i)).bind(2, step_text(items[i])).step();
   };
-  rows("trace", r.trace_from, r.trace);
-  rows("nodes", r.nodes_from, r.nodes);
-  rows("deps", r.deps_from, r.deps);
+  rows(0, r.trace_from, r.trace);
+  rows(1, r.nodes_from, r.nodes);
+  rows(2, r.deps_from, r.deps);
+  if (is_finished(h.state)) ledger_seq_.erase(run_key(h.id));  // a resume looks it up again
+}
+
+// The key of run `id`'s next ledger entry: after its last stored one (looked up once per run).
+int64_t RunStore::next_ledger_key(const std::string& id) {
+  auto [it, fresh_run] = ledger_seq_.try_emplace(run_key(id), 0);
+  if (fresh_run) {
+    Statement& last = fresh(writes_->last_entry);
+    last.bind(1, first_key(id)).bind(2, end_key(id));
+    if (last.step()) it->second = last.integer(0);
+    last.reset();  // not left active: it would hold this connection's read snapshot past the commit
+  }
+  if (++it->second >= int64_t(1) << kRunShift)
+    throw ResourceExhaustedError("run " + id + " has more ledger entries than the store keeps");
+  return first_key(id) | it->second;
 }
 
 // A batch that cannot be written (the disk is full, another host held the database longer than the
@@ -187,10 +244,14 @@ void RunStore::write_or_say(std::deque<Item>& batch) {
 
 // Inside a write transaction (write_or_say's).
 void RunStore::write(std::deque<Item>& batch) {
+  // A run's head is written once per batch, its latest (a run submitted and started at once).
+  std::unordered_map<std::string_view, const StoredRun*> head;
+  for (const auto& item : batch)
+    if (const auto* r = std::get_if<StoredRun>(&item); r && !r->steps_only) head[r->head.id] = r;
   bool finished = false;  // a run finished: retention may have something to do
   for (const auto& item : batch) {
     if (const auto* r = std::get_if<StoredRun>(&item)) {
-      write_run(*r);
+      write_run(*r, head[r->head.id] == r);
       finished = finished || is_finished(r->head.state);
     } else if (const auto* e = std::get_if<RunEvent>(&item)) {
       Statement& event = fresh(writes_->event);
@@ -199,7 +260,7 @@ void RunStore::write(std::deque<Item>& batch) {
     } else {
       const auto& row = std::get<LedgerRow>(item);
       Statement& entry = fresh(writes_->entry);
-      entry.bind(1, row.run).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
+      entry.bind(1, next_ledger_key(row.run)).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
       entry.bind(5, dumped(row.value)).step();
     }
   }
@@ -221,14 +282,22 @@ void RunStore::apply_retention() {
 
 // Runs and everything of theirs.
 void RunStore::delete_runs(const std::vector<std::string>& ids) {
-  for (const char* sql : {"DELETE FROM runs WHERE id = ?1", "DELETE FROM events WHERE run = ?1",
-                          "DELETE FROM steps WHERE run = ?1", "DELETE FROM ledger WHERE run = ?1"}) {
+  for (const char* sql : {"DELETE FROM runs WHERE id = ?1", "DELETE FROM events WHERE run = ?1"}) {
     Statement d(*db_, sql);
     for (const auto& id : ids) {
       d.bind(1, id).step();
       d.reset();
     }
   }
+  for (const char* sql :
+       {"DELETE FROM run_steps WHERE k >= ?1 AND k < ?2", "DELETE FROM run_ledger WHERE k >= ?1 AND k < ?2"}) {
+    Statement d(*db_, sql);
+    for (const auto& id : ids) {
+      d.bind(1, first_key(id)).bind(2, end_key(id)).step();
+      d.reset();
+    }
+  }
+  for (const auto& id : ids) ledger_seq_.erase(run_key(id));
 }
 
 // The oldest finished runs deleted, a few at a time, until the pages in use fit max_bytes_.
@@ -250,15 +319,19 @@ std::optional<RunSnapshot> RunStore::load(const std::string& id) {
   q.bind(1, id);
   if (!q.step()) return std::nullopt;
   Json body = Json::parse(q.text(0));
-  Statement steps(*db_, "SELECT part, body FROM steps WHERE run = ?1 ORDER BY part, idx");
-  steps.bind(1, id);
-  std::set<std::string> seen;
-  while (steps.step()) {
-    const std::string part = steps.text(0);
-    if (seen.insert(part).second) body[part] = Json::array();
-    body[part].push_back(Json::parse(steps.text(1)));
+  for (const char* part : kParts) body[part] = Json::array();
+  Statement steps(*db_, "SELECT k, body FROM run_steps WHERE k >= ?1 AND k < ?2 ORDER BY k");
+  steps.bind(1, first_key(id)).bind(2, end_key(id));
+  while (steps.step()) body[kParts[(steps.integer(0) >> kPartShift) & 3]].push_back(Json::parse(steps.text(1)));
+  RunSnapshot run = run_from_json(body);
+  // A graph run's head is written when its state changes, not at each node: one that did not end
+  // (unfinished, CRASHED) is where its last checkpoint says.
+  if (run.kind == "graph" && (!is_finished(run.state) || run.state == RunState::crashed)) {
+    if (!run.trace.empty()) run.node = run.trace.back().type;
+    run.tokens = {};
+    for (const auto& t : run.nodes) run.tokens += t.tokens;
   }
-  return run_from_json(body);
+  return run;
 }
 
 std::optional<RunState> RunStore::state(const std::string& id) {
@@ -280,9 +353,9 @@ std::vector<RunEvent> RunStore::events(const std::string& id) {
 
 std::map<LedgerKey, Json> RunStore::ledger(const std::string& id) {
   std::lock_guard d(db_mu_);
-  Statement q(*db_, "SELECT node, kind, key, body FROM ledger WHERE run = ?1");
-  q.bind(1, id);
-  std::map<LedgerKey, Json> out;
+  Statement q(*db_, "SELECT node, kind, key, body FROM run_ledger WHERE k >= ?1 AND k < ?2 ORDER BY k");
+  q.bind(1, first_key(id)).bind(2, end_key(id));
+  std::map<LedgerKey, Json> out;  // a key recorded again: the later entry
   while (q.step()) out[LedgerKey{q.integer(0), q.text(1), q.text(2)}] = Json::parse(q.text(3));
   return out;
 }

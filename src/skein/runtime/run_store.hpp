@@ -8,7 +8,10 @@
 // writes it; a host never overwrites another's run. Each host holds a lock file
 // (<store dir>/hosts/<pid>-<start>-<n>.lock) while its store is open; opening a store marks CRASHED the
 // unfinished runs of the owners whose lock is free (killed, crashed), and no one else's. Run ids
-// come from a counter incremented in a write transaction, so two hosts never take the same id.
+// come from a counter incremented in a write transaction, so two hosts never take the same id. A
+// host that submits fast takes them in blocks (doubling, up to kMaxIdBlock; one at a time when
+// submits are sparse) and gives the unused ones back when it closes, unless another host took ids
+// since: ids are dense on one host and may skip a few after a crash or between hosts.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -18,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 #include "skein/run_registry.hpp"
@@ -30,10 +34,12 @@ namespace skein::runtime {
 
 // A run's record for the store: its head (the snapshot without its steps: trace, node timings,
 // dep timings) and the steps new since its last record, from those indexes on; with `all`, every
-// step, replacing what is stored. Each step is written once, so a run of n nodes costs O(n).
+// step, replacing what is stored. Each step is written once, so a run of n nodes costs O(n). With
+// `steps_only` the stored head stays as it is (a graph run's node checkpoint: load() derives its
+// node and tokens from its steps until its head is written again).
 struct StoredRun {
   RunSnapshot head;
-  bool all = false;
+  bool all = false, steps_only = false;
   size_t trace_from = 0, nodes_from = 0, deps_from = 0;
   std::vector<TraceEntry> trace;
   std::vector<NodeTiming> nodes;
@@ -59,8 +65,9 @@ class RunStore {
   RunStore& operator=(const RunStore&) = delete;
 
   const std::vector<std::string>& crashed() const { return crashed_; }  // marked when opened
-  // A new run id, `<kind><n>` (kind g or c), unique across the hosts of the store. Blocks for one
-  // small write transaction (waiting for another host's, if any): not for a loop thread.
+  // A new run id, `<kind><n>` (kind g or c), unique across the hosts of the store. May block for
+  // one small write transaction (waiting for another host's, if any): not for a loop thread.
+  // Thread-safe.
   std::string allocate_id(char kind);
 
   void put(StoredRun run);          // queued
@@ -84,7 +91,8 @@ class RunStore {
   using Item = std::variant<StoredRun, RunEvent, LedgerRow>;
   void write_or_say(std::deque<Item>& batch);
   void write(std::deque<Item>& batch);
-  void write_run(const StoredRun& run);
+  void write_run(const StoredRun& run, bool with_head);  // its steps, and its head if `with_head`
+  int64_t next_ledger_key(const std::string& run);
   void apply_retention();
   void delete_runs(const std::vector<std::string>& ids);
   void bound_size();
@@ -95,6 +103,14 @@ class RunStore {
   void hold_host_lock();
   bool host_alive(const std::string& owner) const;
   void mark_crashed();
+  int64_t reserve_ids(const char* kind, int64_t n);  // the last of n new ids
+  void return_unused_ids();
+
+  // Ids taken from the counter and not handed out yet: (next, end].
+  struct IdBlock {
+    int64_t next = 0, end = 0, size = 0, taken_ns = 0;
+  };
+  static constexpr int64_t kMaxIdBlock = 1024;
 
   struct Writes;  // the writer's prepared statements
   std::unique_ptr<SqliteDb> db_;
@@ -105,14 +121,18 @@ class RunStore {
   std::filesystem::path hosts_;
   int lock_fd_ = -1;
   std::vector<std::string> crashed_;
+  std::mutex ids_mu_;         // guards ids_ (taken before db_mu_)
+  IdBlock ids_[2];            // graph runs', chain runs'
   std::mutex mu_;             // guards the queue and the counts
   mutable std::mutex db_mu_;  // guards the database (the writer, readers)
   std::condition_variable wake_, written_;
   std::deque<Item> queue_;
   uint64_t queued_ = 0, done_ = 0;
-  int flushing_ = 0;                     // threads in flush(): no group-commit wait
-  static constexpr size_t kGroup = 256;  // a batch this large is written at once
+  int flushing_ = 0;                         // threads in flush(): no group-commit wait
+  static constexpr size_t kGroup = 256;      // a batch this large is written at once
+  static constexpr size_t kMaxBatch = 4096;  // items in one transaction at most
   bool stop_ = false;
+  std::unordered_map<int64_t, int64_t> ledger_seq_;  // the writer's: runs' last ledger entry numbers
   std::thread writer_;
 };
 
