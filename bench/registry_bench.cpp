@@ -190,7 +190,9 @@ double restart_to_resumed_s(int runs, GraphLM& lm) {
   job.graph = g;
   job.lm = &lm;
   job.verbosity = Verbosity::quiet;
-  for (const auto& id : registry.crashed()) registry.resume(id, job);
+  const auto refused = registry.resume_all(registry.crashed(), [&](const RunSnapshot&) { return job; });
+  if (!refused.empty())
+    fmt::print("({} runs not resumed, e.g. {}: {})\n", refused.size(), refused.begin()->first, refused.begin()->second);
   while (registry.pending_gates() < size_t(runs)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double s = double(now_ns() - t0) / 1e9;
   if (registry.crashed().size() != size_t(runs)) fmt::print("(only {} runs were CRASHED)\n", registry.crashed().size());

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,6 +145,13 @@ class RunRegistry {
   // first) and InvalidArgumentError (another graph). With a store it blocks for one small write
   // transaction, like submit.
   std::string resume(const std::string& id, GraphJob job);
+  // Resumes many graph runs at once (after a restart: every run crashed() lists), each as resume()
+  // would, but reading the store first and taking the runs over in one write transaction, not one
+  // per run. `job_for` gives a run's job (graph and LM) from its snapshot, on this thread; it may
+  // throw to leave a run alone. Returns, for each run not resumed, why (empty: all were). Blocks
+  // like resume(): not for a loop thread.
+  std::map<std::string, std::string> resume_all(const std::vector<std::string>& ids,
+                                                const std::function<GraphJob(const RunSnapshot&)>& job_for);
   // A new graph run whose trace is run `id`'s nodes 0..at, node `at` with `fields` replacing some
   // of its values (checked against its type), going on from there: nothing is asked for the nodes
   // kept, and the deps resolved by node `at` come from the source's ledger. The fork records its

@@ -2,6 +2,8 @@
 // run): both go on from a trace, answering from a ledger what was asked before.
 #include <fmt/format.h>
 
+#include <set>
+
 #include "registry_impl.hpp"
 
 namespace skein {
@@ -58,48 +60,107 @@ int gates_in(const Graph& graph, const std::vector<TraceEntry>& trace) {
 
 }  // namespace
 
-std::string RunRegistry::resume(const std::string& id, GraphJob job) {
+// What a graph run resumes from: its snapshot, ledger and events, from memory or the store;
+// `old` when it is still in memory. Throws when it cannot be resumed with `job`.
+struct RunRegistry::Impl::Resumable {
   std::shared_ptr<Run> old;
+  RunSnapshot was;
+  std::map<LedgerKey, Json> known;
+  std::vector<RunEvent> events;
+};
+
+RunRegistry::Impl::Resumable RunRegistry::Impl::resumable(const std::string& id,
+                                                          const std::function<GraphJob(const RunSnapshot&)>& job_for,
+                                                          GraphJob& job) {
+  Resumable r;
   std::optional<RunSnapshot> was;
   {
-    std::lock_guard l(impl_->mu);  // its snapshot too: end() may still be recording it
-    if (auto it = impl_->runs.find(id); it != impl_->runs.end()) old = it->second, was = old->snapshot();
+    std::lock_guard l(mu);  // its snapshot too: end() may still be recording it
+    if (auto it = runs.find(id); it != runs.end()) r.old = it->second, was = r.old->snapshot();
   }
-  if (!old) was = get(id);
+  if (!r.old && store) was = store->load(id);
   if (!was) throw NotFoundError("no run '" + id + "'");
   if (was->kind != "graph") throw FailedPreconditionError(id + " is a chain run: resume it with its chain");
   if (!is_finished(was->state) || was->state == RunState::done)
     throw FailedPreconditionError(id + " is " + state_name(was->state) +
                                   ": only a CRASHED, CANCELLED or FAILED graph run can be resumed");
+  job = job_for(*was);
   check_fits(*was, job, was->trace);
-  std::map<LedgerKey, Json> known;
-  if (old && old->ledger)
-    known = old->ledger->entries();
-  else if (impl_->store)
-    known = impl_->store->ledger(id);
-  if (old && impl_->store) impl_->store->flush();  // its end, maybe still queued, is what adopt() looks for
-  if (impl_->store && !impl_->store->adopt(id))
-    throw FailedPreconditionError(id + " was resumed elsewhere first (another host of the store)");
+  if (r.old && r.old->ledger)
+    r.known = r.old->ledger->entries();
+  else if (store)
+    r.known = store->ledger(id);
+  r.events = events_of(id);
+  r.was = std::move(*was);
+  return r;
+}
+
+// The resumed run, admitted: it goes on from its checkpoint under its id.
+void RunRegistry::Impl::resume_from(Resumable r, GraphJob job) {
+  const RunSnapshot& was = r.was;
   auto run = std::make_shared<Run>();
-  run->snap = *was;
+  run->snap = was;
   run->snap.state = RunState::pending;
   run->snap.error.clear();
   run->snap.finished_ns = 0;
   run->snap.terminal.reset();
   run->snap.gates.clear();
   run->snap.processes.clear();
-  run->snap.node = was->trace.empty() ? job.graph->start : was->trace.back().type;
-  run->events = impl_->events_of(id);
-  run->gates_opened = gates_in(*job.graph, was->trace);
-  run->stored = {was->trace.size(), was->nodes.size(), was->deps.size()};
-  run->resume_trace = was->trace;
-  for (const auto& t : was->nodes) run->tokens_before += t.tokens;
+  run->snap.node = was.trace.empty() ? job.graph->start : was.trace.back().type;
+  run->events = std::move(r.events);
+  run->gates_opened = gates_in(*job.graph, was.trace);
+  run->stored = {was.trace.size(), was.nodes.size(), was.deps.size()};
+  run->resume_trace = was.trace;
+  for (const auto& t : was.nodes) run->tokens_before += t.tokens;
   run->timing = std::make_unique<TimingLM>(*job.lm);
-  run->ledger = impl_->ledger_for(id, std::move(known));
-  job.input = was->input;
+  run->ledger = ledger_for(was.id, std::move(r.known));
+  job.input = was.input;
   run->job = std::move(job);
-  impl_->admit(run);
+  admit(run);
+}
+
+std::string RunRegistry::resume(const std::string& id, GraphJob job) {
+  GraphJob given = std::move(job);
+  Impl::Resumable r = impl_->resumable(
+      id, [&](const RunSnapshot&) { return given; }, job);
+  if (r.old && impl_->store) impl_->store->flush();  // its end, maybe still queued, is what adopt() looks for
+  if (impl_->store && impl_->store->adopt({id}).empty())
+    throw FailedPreconditionError(id + " was resumed elsewhere first (another host of the store)");
+  impl_->resume_from(std::move(r), std::move(job));
   return id;
+}
+
+std::map<std::string, std::string> RunRegistry::resume_all(const std::vector<std::string>& ids,
+                                                           const std::function<GraphJob(const RunSnapshot&)>& job_for) {
+  std::map<std::string, std::string> refused;
+  std::vector<std::pair<Impl::Resumable, GraphJob>> ready;
+  bool in_memory = false;
+  for (const auto& id : ids) try {
+      GraphJob job;
+      Impl::Resumable r = impl_->resumable(id, job_for, job);
+      in_memory = in_memory || r.old;
+      ready.emplace_back(std::move(r), std::move(job));
+    } catch (const std::exception& e) {
+      refused[id] = e.what();
+    }
+  if (impl_->store) {
+    if (in_memory) impl_->store->flush();
+    std::vector<std::string> wanted;
+    for (const auto& [r, job] : ready) wanted.push_back(r.was.id);
+    const std::set<std::string> adopted = impl_->store->adopt(wanted);
+    std::erase_if(ready, [&](const auto& item) {
+      const std::string& id = item.first.was.id;
+      if (adopted.count(id)) return false;
+      refused[id] = id + " was resumed elsewhere first (another host of the store)";
+      return true;
+    });
+  }
+  for (auto& [r, job] : ready) try {
+      impl_->resume_from(std::move(r), std::move(job));
+    } catch (const std::exception& e) {
+      refused[r.was.id] = e.what();
+    }
+  return refused;
 }
 
 std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, GraphJob job) {

@@ -180,6 +180,11 @@ struct RunRegistry::Impl {
   void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
            const std::function<void(RunSnapshot&)>& also = {}, bool terminating = false);
   void forget_beyond_history();
+  // Resuming a graph run (graph_resume.cpp): what it resumes from, checked against the job that
+  // job_for gives (into `job`); then the run admitted under its id.
+  struct Resumable;
+  Resumable resumable(const std::string& id, const std::function<GraphJob(const RunSnapshot&)>& job_for, GraphJob& job);
+  void resume_from(Resumable r, GraphJob job);
   void tidy_spool();  // on the pool
 };
 

@@ -92,12 +92,30 @@ struct RunStore::Writes {
   Statement run, clear, step, event, entry, last_entry;
 };
 
+// The readers' statements, prepared once (under db_mu_). Each is reset when its reader is done
+// with it: a statement left active would hold its read snapshot.
+struct RunStore::Reads {
+  explicit Reads(SqliteDb& db)
+      : head(db, "SELECT body FROM runs WHERE id = ?1"),
+        steps(db, "SELECT k, body FROM run_steps WHERE k >= ?1 AND k < ?2 ORDER BY k"),
+        state(db, "SELECT state FROM runs WHERE id = ?1"),
+        events(db, "SELECT seq, t_ns, kind, data FROM events WHERE run = ?1 ORDER BY seq"),
+        ledger(db, "SELECT node, kind, key, body FROM run_ledger WHERE k >= ?1 AND k < ?2 ORDER BY k") {}
+  Statement head, steps, state, events, ledger;
+};
+
 namespace {
 // A statement ready to bind again (also after a step that failed).
 Statement& fresh(Statement& s) {
   s.reset();
   return s;
 }
+// A read statement for one reader: reset before (bound again) and after (done).
+struct Reading {
+  explicit Reading(Statement& s) : q(fresh(s)) {}
+  ~Reading() { q.reset(); }
+  Statement& q;
+};
 }  // namespace
 
 RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
@@ -118,6 +136,7 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t
       mark_crashed();
     });
     writes_ = std::make_unique<Writes>(*db_);
+    reads_ = std::make_unique<Reads>(*db_);
   } catch (...) {
     ::close(lock_fd_);
     throw;
@@ -315,13 +334,15 @@ void RunStore::bound_size() {
 
 std::optional<RunSnapshot> RunStore::load(const std::string& id) {
   std::lock_guard d(db_mu_);
-  Statement q(*db_, "SELECT body FROM runs WHERE id = ?1");
-  q.bind(1, id);
-  if (!q.step()) return std::nullopt;
-  Json body = Json::parse(q.text(0));
+  Json body;
+  {
+    Reading head(reads_->head);
+    if (!head.q.bind(1, id).step()) return std::nullopt;
+    body = Json::parse(head.q.text(0));
+  }
   for (const char* part : kParts) body[part] = Json::array();
-  Statement steps(*db_, "SELECT k, body FROM run_steps WHERE k >= ?1 AND k < ?2 ORDER BY k");
-  steps.bind(1, first_key(id)).bind(2, end_key(id));
+  Reading reading(reads_->steps);
+  Statement& steps = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
   while (steps.step()) body[kParts[(steps.integer(0) >> kPartShift) & 3]].push_back(Json::parse(steps.text(1)));
   RunSnapshot run = run_from_json(body);
   // A graph run's head is written when its state changes, not at each node: one that did not end
@@ -336,16 +357,16 @@ std::optional<RunSnapshot> RunStore::load(const std::string& id) {
 
 std::optional<RunState> RunStore::state(const std::string& id) {
   std::lock_guard d(db_mu_);
-  Statement q(*db_, "SELECT state FROM runs WHERE id = ?1");
-  q.bind(1, id);
+  Reading reading(reads_->state);
+  Statement& q = reading.q.bind(1, id);
   if (!q.step()) return std::nullopt;
   return state_from_name(q.text(0));
 }
 
 std::vector<RunEvent> RunStore::events(const std::string& id) {
   std::lock_guard d(db_mu_);
-  Statement q(*db_, "SELECT seq, t_ns, kind, data FROM events WHERE run = ?1 ORDER BY seq");
-  q.bind(1, id);
+  Reading reading(reads_->events);
+  Statement& q = reading.q.bind(1, id);
   std::vector<RunEvent> out;
   while (q.step()) out.push_back({id, uint64_t(q.integer(0)), q.integer(1), q.text(2), Json::parse(q.text(3))});
   return out;
@@ -353,8 +374,8 @@ std::vector<RunEvent> RunStore::events(const std::string& id) {
 
 std::map<LedgerKey, Json> RunStore::ledger(const std::string& id) {
   std::lock_guard d(db_mu_);
-  Statement q(*db_, "SELECT node, kind, key, body FROM run_ledger WHERE k >= ?1 AND k < ?2 ORDER BY k");
-  q.bind(1, first_key(id)).bind(2, end_key(id));
+  Reading reading(reads_->ledger);
+  Statement& q = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
   std::map<LedgerKey, Json> out;  // a key recorded again: the later entry
   while (q.step()) out[LedgerKey{q.integer(0), q.text(1), q.text(2)}] = Json::parse(q.text(3));
   return out;

@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <variant>
@@ -81,10 +82,10 @@ class RunStore {
   std::map<LedgerKey, Json> ledger(const std::string& id);
   size_t count();
   uint64_t bytes_in_use();  // pages in use (the file may be larger: freed pages are reused)
-  // Makes this host the owner of finished run `id` again (to resume it) and marks it PENDING, in
-  // one write transaction; false when it is not finished (another host took it first). Blocks
-  // like allocate_id.
-  bool adopt(const std::string& id);
+  // Makes this host the owner of finished runs `ids` again (to resume them) and marks them
+  // PENDING, in one write transaction; returns those it took (not one that is unfinished: another
+  // host took it first). Blocks like allocate_id.
+  std::set<std::string> adopt(const std::vector<std::string>& ids);
 
  private:
   void write_loop();
@@ -115,6 +116,8 @@ class RunStore {
   struct Writes;  // the writer's prepared statements
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<Writes> writes_;
+  struct Reads;  // the readers' prepared statements
+  std::unique_ptr<Reads> reads_;
   size_t retention_;
   uint64_t max_bytes_;
   std::string owner_;  // this host: <pid>-<start time>

@@ -119,14 +119,19 @@ void RunStore::return_unused_ids() {
   }
 }
 
-bool RunStore::adopt(const std::string& id) {
+std::set<std::string> RunStore::adopt(const std::vector<std::string>& ids) {
   std::lock_guard d(db_mu_);
   return db_->write_transaction([&] {
     Statement u(*db_,
                 "UPDATE runs SET owner = ?2, state = 'PENDING', body = json_set(body, '$.state', 'PENDING'),"
                 " updated = unixepoch() WHERE id = ?1 AND state IN ('CRASHED', 'FAILED', 'CANCELLED')");
-    u.bind(1, id).bind(2, owner_).step();
-    return sqlite3_changes(db_->handle()) == 1;
+    std::set<std::string> taken;
+    for (const auto& id : ids) {
+      u.bind(1, id).bind(2, owner_).step();
+      if (sqlite3_changes(db_->handle()) == 1) taken.insert(id);
+      u.reset();
+    }
+    return taken;
   });
 }
 
