@@ -58,10 +58,16 @@ int main(int argc, char** argv) {
       job.input = {{"job", i}};
       registry.submit(job);
     }
-  else  // CRASHED now, or by a life killed before it could resume them
+  else {  // CRASHED now, or by a life killed before it could resume them: resumed at once
+    std::vector<std::string> crashed;
     for (int i = 1; i <= runs; ++i)
       if (const auto run = registry.get("g" + std::to_string(i)); run && run->state == RunState::crashed)
-        registry.resume(run->id, job);
+        crashed.push_back(run->id);
+    for (const auto& [id, why] : registry.resume_all(crashed, [&](const RunSnapshot&) { return job; })) {
+      std::cout << id << " was not resumed: " << why << std::endl;
+      return 1;
+    }
+  }
   registry.flush_store();
   std::cout << "ready" << std::endl;
   if (mode != "answer")

@@ -318,6 +318,39 @@ TEST_F(DurableRegistryTest, ACancelledRunResumesUnderItsIdAndAChangedGraphThatNo
   EXPECT_THROW(registry().resume(id, job(graph_)), FailedPreconditionError) << "a DONE run has nothing to resume";
 }
 
+// resume_all resumes what it can and says why it left each other run alone: a DONE run, an unknown
+// one, one whose job_for threw.
+TEST_F(DurableRegistryTest, ResumeAllResumesEveryRunItCanAndSaysWhyNotForTheOthers) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(registry().submit(job()));
+    ASSERT_TRUE(registry().wait_until(
+        ids.back(), [](const RunSnapshot& s) { return s.state == RunState::waiting; }, std::chrono::seconds(30)));
+    ASSERT_TRUE(registry().cancel(ids.back()));
+    ASSERT_EQ(wait_finished(ids.back()), RunState::cancelled);
+  }
+  const std::string done = registry().submit(job());
+  answer_when_open(done, true);
+  ASSERT_EQ(wait_finished(done), RunState::done);
+  std::vector<std::string> asked = ids;
+  asked.push_back(done);
+  asked.push_back("g999");
+  const auto refused = registry().resume_all(asked, [&](const RunSnapshot& run) {
+    if (run.id == ids[2]) throw InvalidArgumentError("no graph for it");
+    return job();
+  });
+  ASSERT_EQ(refused.size(), 3u);
+  EXPECT_NE(refused.at(done).find("only a CRASHED, CANCELLED or FAILED"), std::string::npos) << refused.at(done);
+  EXPECT_NE(refused.at("g999").find("no run"), std::string::npos) << refused.at("g999");
+  EXPECT_EQ(refused.at(ids[2]), "no graph for it");
+  EXPECT_EQ(registry().get(ids[2])->state, RunState::cancelled);
+  for (int i = 0; i < 2; ++i) {
+    answer_when_open(ids[i], true);
+    ASSERT_EQ(wait_finished(ids[i]), RunState::done) << registry().get(ids[i])->error;
+    EXPECT_EQ(trace_json(registry().get(ids[i])->trace), trace_json(expected_trace(4)));
+  }
+}
+
 // The model's first Work fill is of the wrong type: the run FAILS, the refused reply is not in the
 // ledger, and a resume asks again (and gets a good one).
 class FlakyLM : public test::ChaosLM {

@@ -77,13 +77,15 @@ void RunStore::mark_crashed() {
   }
 }
 
-// Ids come one at a time while submits are sparse; a block used up within 10 ms of its arrival
-// doubles the next one (so a burst of n runs costs about log2(n) + n / kMaxIdBlock transactions).
+// Ids come one at a time while submits are sparse. A block used up within 100 ms of its arrival
+// doubles the next one, within a second keeps its size, later starts again from one (so a burst of
+// n runs costs about log2(n) + n / kMaxIdBlock transactions).
 std::string RunStore::allocate_id(char kind) {
   std::lock_guard l(ids_mu_);
   IdBlock& b = ids_[kind == 'g' ? 0 : 1];
   if (b.next == b.end) {
-    b.size = now_ns() - b.taken_ns < 10'000'000 ? std::min(2 * b.size, kMaxIdBlock) : 1;
+    const int64_t used_in = now_ns() - b.taken_ns;
+    b.size = used_in < 100'000'000 ? std::min(2 * b.size, kMaxIdBlock) : used_in < 1'000'000'000 ? b.size : 1;
     b.end = reserve_ids(kind == 'g' ? "graph" : "chain", b.size);
     b.next = b.end - b.size;
     b.taken_ns = now_ns();
