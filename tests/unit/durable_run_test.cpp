@@ -516,6 +516,40 @@ TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
   EXPECT_EQ(run->node, "C");
   EXPECT_EQ(run->tokens.prompt, 30);
   EXPECT_EQ(run->tokens.generated, 3);
+  // At a gate, its head was written with the node that waits (after the last checkpoint's).
+  runtime::StoredRun waiting;
+  waiting.head.id = "g1";
+  waiting.head.kind = "graph";
+  waiting.head.state = RunState::waiting;
+  waiting.head.node = "D";
+  waiting.trace_from = waiting.nodes_from = 3;
+  store.put(waiting);
+  store.flush();
+  EXPECT_EQ(store.load("g1")->node, "D");
+  EXPECT_EQ(store.load("g1")->trace.size(), 3u);
+}
+
+// A store from before ledgers (steps only) opens, and its runs load.
+TEST(RunStoreLayoutTest, AStoreWithStepsButNoLedgerOpens) {
+  const fs::path dir = chaos_dir("steps_only");
+  const auto file = dir / "state" / "runs.sqlite";
+  fs::create_directories(file.parent_path());
+  {
+    SqliteDb db(file, "old store");
+    db.exec(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL, state TEXT NOT NULL,"
+        " body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()));"
+        "CREATE TABLE steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,"
+        " PRIMARY KEY (run, part, idx));"
+        "INSERT INTO runs (id, kind, number, state, body) VALUES ('c3', 'chain', 3, 'DONE',"
+        " '{\"id\":\"c3\",\"kind\":\"chain\",\"state\":\"DONE\"}');"
+        "INSERT INTO steps VALUES ('c3', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');");
+  }
+  runtime::RunStore store(file, 100);
+  const auto run = store.load("c3");
+  ASSERT_TRUE(run.has_value());
+  ASSERT_EQ(run->nodes.size(), 1u);
+  EXPECT_EQ(run->nodes[0].node, "step");
 }
 
 // Ids come in blocks while runs are submitted fast; those not handed out go back when the store

@@ -109,14 +109,13 @@ void RunRegistry::Impl::resume_from(Resumable r, GraphJob job) {
   run->snap.node = was.trace.empty() ? job.graph->start : was.trace.back().type;
   run->events = std::move(r.events);
   run->gates_opened = gates_in(*job.graph, was.trace);
-  run->stored = {was.trace.size(), was.nodes.size(), was.deps.size()};
   run->resume_trace = was.trace;
   for (const auto& t : was.nodes) run->tokens_before += t.tokens;
   run->timing = std::make_unique<TimingLM>(*job.lm);
   run->ledger = ledger_for(was.id, std::move(r.known));
   job.input = was.input;
   run->job = std::move(job);
-  admit(run);
+  admit(run, true);  // its steps as this host resumes them (another host may have gone on meanwhile)
 }
 
 std::string RunRegistry::resume(const std::string& id, GraphJob job) {
@@ -135,7 +134,9 @@ std::map<std::string, std::string> RunRegistry::resume_all(const std::vector<std
   std::map<std::string, std::string> refused;
   std::vector<std::pair<Impl::Resumable, GraphJob>> ready;
   bool in_memory = false;
+  std::set<std::string> seen;
   for (const auto& id : ids) try {
+      if (!seen.insert(id).second) continue;  // once
       GraphJob job;
       Impl::Resumable r = impl_->resumable(id, job_for, job);
       in_memory = in_memory || r.old;
@@ -155,11 +156,14 @@ std::map<std::string, std::string> RunRegistry::resume_all(const std::vector<std
       return true;
     });
   }
-  for (auto& [r, job] : ready) try {
+  for (auto& [r, job] : ready) {
+    const std::string id = r.was.id;
+    try {
       impl_->resume_from(std::move(r), std::move(job));
-    } catch (const std::exception& e) {
-      refused[r.was.id] = e.what();
+    } catch (const std::exception& e) {  // resumed meanwhile by another thread of this process
+      refused[id] = e.what();
     }
+  }
   return refused;
 }
 

@@ -168,8 +168,9 @@ struct RunRegistry::Impl {
   }
 
   GraphRunOptions options_for(const std::shared_ptr<Run>& run);
-  // A graph run registered (replacing a finished run of its id), recorded and started on the loop.
-  void admit(const std::shared_ptr<Run>& run);
+  // A graph run registered (replacing a finished run of its id), recorded (with all its steps
+  // replacing the stored ones if `rewrite`) and started on the loop.
+  void admit(const std::shared_ptr<Run>& run, bool rewrite = false);
   void start(const std::shared_ptr<Run>& run);
   asio::awaitable<Json> open_gates(std::shared_ptr<Run> run, const NodeType& node, std::vector<const Field*> fields);
   void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);

@@ -245,7 +245,7 @@ std::string RunRegistry::submit(GraphJob job) {
   return run->snap.id;
 }
 
-void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run) {
+void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run, bool rewrite) {
   const std::string& id = run->snap.id;
   update([&] {
     if (auto it = runs.find(id); it == runs.end()) {
@@ -257,7 +257,7 @@ void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run) {
     }
     runs[id] = run;
   });
-  persist(*run);
+  persist(*run, rewrite);
   asio::post(io, [this, run] { start(run); });
 }
 

@@ -28,12 +28,14 @@ const char* kSchema =
 
 // Stores written before run_steps and run_ledger kept them in tables keyed by (run, part, idx) and
 // (run, node, kind, key): moved over once. The SQL form of run_key, and of each row's key below it.
-const char* kMigrate =
+const char* kMigrateSteps =
     "INSERT OR REPLACE INTO run_steps (k, body) SELECT"
     " (((CAST(substr(run, 2) AS INTEGER) * 2 + (substr(run, 1, 1) = 'c')) << 24)"
     "  | ((CASE part WHEN 'trace' THEN 0 WHEN 'nodes' THEN 1 ELSE 2 END) << 22) | idx), body FROM steps;"
-    "DROP TABLE steps;"
-    "INSERT INTO run_ledger (k, node, kind, key, body) SELECT"
+    "DROP TABLE steps;";
+// A run with entries in both (a store opened by an older Skein again) keeps its newer ones.
+const char* kMigrateLedger =
+    "INSERT OR IGNORE INTO run_ledger (k, node, kind, key, body) SELECT"
     " (((CAST(substr(run, 2) AS INTEGER) * 2 + (substr(run, 1, 1) = 'c')) << 24)"
     "  | row_number() OVER (PARTITION BY run ORDER BY rowid)), node, kind, key, body FROM ledger;"
     "DROP TABLE ledger;";
@@ -130,7 +132,8 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t
       db_->exec(kSchema);
       db_->exec("PRAGMA cache_size = -65536");  // 64 MiB: a busy store's pages stay in memory
       if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
-      if (has_table(*db_, "steps")) db_->exec(kMigrate);
+      if (has_table(*db_, "steps")) db_->exec(kMigrateSteps);
+      if (has_table(*db_, "ledger")) db_->exec(kMigrateLedger);
       // Counters start after the runs of a store older than them.
       db_->exec("INSERT OR IGNORE INTO counters SELECT kind, max(number) FROM runs GROUP BY kind");
       mark_crashed();
@@ -209,40 +212,44 @@ void RunStore::write_loop() {
   }
 }
 
-void RunStore::write_run(const StoredRun& r, bool with_head) {
-  const RunSnapshot& h = r.head;
-  if (with_head) {
-    Statement& run = fresh(writes_->run);
-    run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
-    run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
-    run.bind(6, owner_);
-    run.step();
-    if (sqlite3_changes(db_->handle()) == 0) return;
-  }
-  if (r.all) fresh(writes_->clear).bind(1, first_key(h.id)).bind(2, end_key(h.id)).step();
+// A run's head; false when the run is not this host's (ids are unique, but a run resumed
+// elsewhere is no longer ours).
+bool RunStore::write_head(const RunSnapshot& h) {
+  Statement& run = fresh(writes_->run);
+  run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
+  run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
+  run.bind(6, owner_);
+  run.step();
+  return sqlite3_changes(db_->handle()) == 1;
+}
+
+// A record's steps (all of the run's replaced with `all`).
+void RunStore::write_steps(const StoredRun& r) {
+  const std::string& id = r.head.id;
+  if (r.all) fresh(writes_->clear).bind(1, first_key(id)).bind(2, end_key(id)).step();
   Statement& step = writes_->step;
   auto rows = [&](int part, size_t from, const auto& items) {
     for (size_t i = 0; i < items.size(); ++i)
-      fresh(step).bind(1, step_key(h.id, part, from + i)).bind(2, step_text(items[i])).step();
+      fresh(step).bind(1, step_key(id, part, from + i)).bind(2, step_text(items[i])).step();
   };
   rows(0, r.trace_from, r.trace);
   rows(1, r.nodes_from, r.nodes);
   rows(2, r.deps_from, r.deps);
-  if (is_finished(h.state)) ledger_seq_.erase(run_key(h.id));  // a resume looks it up again
 }
 
 // The key of run `id`'s next ledger entry: after its last stored one (looked up once per run).
 int64_t RunStore::next_ledger_key(const std::string& id) {
-  auto [it, fresh_run] = ledger_seq_.try_emplace(run_key(id), 0);
-  if (fresh_run) {
+  auto it = ledger_seq_.find(run_key(id));
+  if (it == ledger_seq_.end()) {
     Statement& last = fresh(writes_->last_entry);
     last.bind(1, first_key(id)).bind(2, end_key(id));
-    if (last.step()) it->second = last.integer(0);
+    const int64_t n = last.step() ? last.integer(0) : 0;
     last.reset();  // not left active: it would hold this connection's read snapshot past the commit
+    it = ledger_seq_.emplace(run_key(id), n).first;
   }
-  if (++it->second >= int64_t(1) << kRunShift)
+  if (it->second + 1 >= int64_t(1) << kRunShift)
     throw ResourceExhaustedError("run " + id + " has more ledger entries than the store keeps");
-  return first_key(id) | it->second;
+  return first_key(id) | ++it->second;
 }
 
 // A batch that cannot be written (the disk is full, another host held the database longer than the
@@ -263,27 +270,51 @@ void RunStore::write_or_say(std::deque<Item>& batch) {
 
 // Inside a write transaction (write_or_say's).
 void RunStore::write(std::deque<Item>& batch) {
-  // A run's head is written once per batch, its latest (a run submitted and started at once).
+  // Each run's latest head in the batch is written first, and only that one (a run submitted and
+  // started at once); then every record in order. Steps are written for this host's runs only.
+  // In the order the runs first appear: a new run's row comes after older ones (retention deletes
+  // in row order).
   std::unordered_map<std::string_view, const StoredRun*> head;
+  std::vector<std::string_view> order;
   for (const auto& item : batch)
-    if (const auto* r = std::get_if<StoredRun>(&item); r && !r->steps_only) head[r->head.id] = r;
-  bool finished = false;  // a run finished: retention may have something to do
-  for (const auto& item : batch) {
-    if (const auto* r = std::get_if<StoredRun>(&item)) {
-      write_run(*r, head[r->head.id] == r);
-      finished = finished || is_finished(r->head.state);
-    } else if (const auto* e = std::get_if<RunEvent>(&item)) {
-      Statement& event = fresh(writes_->event);
-      event.bind(1, e->run).bind(2, int64_t(e->seq)).bind(3, e->t_ns).bind(4, e->kind);
-      event.bind(5, dumped(e->data)).step();
-    } else {
-      const auto& row = std::get<LedgerRow>(item);
-      Statement& entry = fresh(writes_->entry);
-      entry.bind(1, next_ledger_key(row.run)).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
-      entry.bind(5, dumped(row.value)).step();
+    if (const auto* r = std::get_if<StoredRun>(&item); r && !r->steps_only) {
+      auto [it, first] = head.try_emplace(r->head.id, r);
+      if (first) order.push_back(r->head.id);
+      it->second = r;
     }
-  }
+  for (const auto id : order)
+    if (write_head(head[id]->head))
+      owned_.emplace(id);
+    else
+      owned_.erase(std::string(id));
+  for (const auto& item : batch) try {
+      write_item(item);
+    } catch (const ResourceExhaustedError& e) {  // this record only: the batch's others are written
+      std::cerr << "skein: the run store skipped a record: " << e.what() << "\n";
+    }
+  bool finished = false;  // a run finished: retention may have something to do
+  for (const auto& [id, r] : head)
+    if (is_finished(r->head.state)) {
+      finished = true;
+      owned_.erase(std::string(id));
+      ledger_seq_.erase(run_key(r->head.id));  // a resume looks it up again
+    }
   if (finished) apply_retention();
+}
+
+void RunStore::write_item(const Item& item) {
+  if (const auto* r = std::get_if<StoredRun>(&item)) {
+    if (owned_.count(r->head.id)) write_steps(*r);
+  } else if (const auto* e = std::get_if<RunEvent>(&item)) {
+    Statement& event = fresh(writes_->event);
+    event.bind(1, e->run).bind(2, int64_t(e->seq)).bind(3, e->t_ns).bind(4, e->kind);
+    event.bind(5, dumped(e->data)).step();
+  } else {
+    const auto& row = std::get<LedgerRow>(item);
+    Statement& entry = fresh(writes_->entry);
+    entry.bind(1, next_ledger_key(row.run)).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
+    entry.bind(5, dumped(row.value)).step();
+  }
 }
 
 // The oldest finished runs beyond `retention_` go, with everything of theirs; then, with a size
@@ -316,7 +347,7 @@ void RunStore::delete_runs(const std::vector<std::string>& ids) {
       d.reset();
     }
   }
-  for (const auto& id : ids) ledger_seq_.erase(run_key(id));
+  for (const auto& id : ids) ledger_seq_.erase(run_key(id)), owned_.erase(id);
 }
 
 // The oldest finished runs deleted, a few at a time, until the pages in use fit max_bytes_.
@@ -348,7 +379,8 @@ std::optional<RunSnapshot> RunStore::load(const std::string& id) {
   // A graph run's head is written when its state changes, not at each node: one that did not end
   // (unfinished, CRASHED) is where its last checkpoint says.
   if (run.kind == "graph" && (!is_finished(run.state) || run.state == RunState::crashed)) {
-    if (!run.trace.empty()) run.node = run.trace.back().type;
+    if (!run.trace.empty() && run.state != RunState::waiting)  // at a gate, its head names the node
+      run.node = run.trace.back().type;
     run.tokens = {};
     for (const auto& t : run.nodes) run.tokens += t.tokens;
   }

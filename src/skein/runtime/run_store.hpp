@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "skein/run_registry.hpp"
@@ -92,7 +93,9 @@ class RunStore {
   using Item = std::variant<StoredRun, RunEvent, LedgerRow>;
   void write_or_say(std::deque<Item>& batch);
   void write(std::deque<Item>& batch);
-  void write_run(const StoredRun& run, bool with_head);  // its steps, and its head if `with_head`
+  bool write_head(const RunSnapshot& head);
+  void write_steps(const StoredRun& run);
+  void write_item(const Item& item);
   int64_t next_ledger_key(const std::string& run);
   void apply_retention();
   void delete_runs(const std::vector<std::string>& ids);
@@ -135,7 +138,10 @@ class RunStore {
   static constexpr size_t kGroup = 256;      // a batch this large is written at once
   static constexpr size_t kMaxBatch = 4096;  // items in one transaction at most
   bool stop_ = false;
-  std::unordered_map<int64_t, int64_t> ledger_seq_;  // the writer's: runs' last ledger entry numbers
+  // The writer's: runs' last ledger entry numbers, and the unfinished runs whose head it wrote
+  // (their steps are written; another host's are not).
+  std::unordered_map<int64_t, int64_t> ledger_seq_;
+  std::unordered_set<std::string> owned_;
   std::thread writer_;
 };
 
