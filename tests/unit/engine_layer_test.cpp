@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -370,6 +371,52 @@ RunSnapshot run_to_end(Broker& b, std::shared_ptr<const Graph> g, Json input) {
   EXPECT_TRUE(registry.wait_until(
       id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20s));
   return *registry.get(id);
+}
+
+// Replies from a script, one per request, noting each request's seed and last message.
+class SeedNoting : public Engine {
+ public:
+  explicit SeedNoting(std::vector<std::string> replies) : replies_(std::move(replies)) {}
+  const std::string& name() const override { return name_; }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest req, std::function<void(GenerateResult)> done) override {
+    seeds.push_back(req.sampling.seed.value_or(0));
+    last_messages.push_back(req.messages.back().content);
+    GenerateResult r;
+    r.text = replies_.at(seeds.size() - 1);
+    r.finish = Finish::stop;
+    done(std::move(r));
+    return std::make_shared<Nothing>();
+  }
+  std::vector<uint32_t> seeds;
+  std::vector<std::string> last_messages;
+
+ private:
+  struct Nothing : PendingRequest {
+    void cancel() override {}
+  };
+  std::string name_ = "seeds";
+  std::vector<std::string> replies_;
+};
+
+// A graph's model calls and a chain's Steps retry through one loop: a refused reply is shown to
+// the model with the reason, and a set seed moves on by one (the graph's calls used to keep it).
+TEST(EngineLayerTest, AGraphsModelCallRetriesLikeAChainStepWithTheReasonAndTheNextSeed) {
+  SeedNoting engine({R"({"next": "nowhere"})", R"({"next": "B"})"});
+  Sampling sampling;
+  sampling.seed = 7;
+  EngineLM lm([&](const std::string&) -> Engine& { return engine; }, "seeds", sampling, 2);
+  NodeType from;
+  from.name = "A";
+  const std::vector<std::string> next{"B", "end"};  // outlive the coroutine, which holds references
+  const Json context = Json::object();
+  asio::io_context io;
+  auto chosen = asio::co_spawn(io, lm.choose_type(from, next, context), asio::use_future);
+  io.run();
+  const LMReply<std::string> reply = chosen.get();
+  EXPECT_EQ(reply.value, "B");
+  EXPECT_EQ(engine.seeds, (std::vector<uint32_t>{7, 8}));
+  ASSERT_EQ(engine.last_messages.size(), 2u);
+  EXPECT_NE(engine.last_messages[1].find("That reply is invalid"), std::string::npos) << engine.last_messages[1];
 }
 
 TEST(EngineLayerTest, AGraphOnFiveEnginesCompletesWithMaxLoadedTwoAndNeverLoadsLocal) {

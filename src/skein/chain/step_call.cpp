@@ -1,43 +1,23 @@
 #include "step_call.hpp"
 
-#include <boost/asio/use_awaitable.hpp>
-
 namespace skein {
 namespace {
 
-// Parses and validates generated text; returns the reason it is not a valid output, or "".
-std::string check_output(const Type& type, const std::string& text, Json& value) {
-  try {
-    value = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    return std::string("not valid JSON: ") + e.what();
+// The response cache as a typed generation's reply cache, keyed by the engine's model.
+class StepCache : public ReplyCache {
+ public:
+  explicit StepCache(const CacheUse& use) : use_(use) {}
+  std::optional<std::string> find(const GenerateRequest& req) override {
+    const std::optional<std::string> key = ResponseCache::key(use_.model_id, req);  // none: not cacheable
+    return key ? use_.cache->get(*key) : std::nullopt;
   }
-  const auto errors = type.validate(value);
-  std::string reason;
-  for (const auto& e : errors) reason += (reason.empty() ? "" : "; ") + e;
-  return reason;
-}
+  void keep(const GenerateRequest& req, const std::string& text) override {
+    if (const std::optional<std::string> key = ResponseCache::key(use_.model_id, req)) use_.cache->put(*key, text);
+  }
 
-// One attempt: from the cache when it holds the request, else from the engine (and then cached).
-boost::asio::awaitable<GenerateResult> generate(Engine& engine, const GenerateRequest& req, const CacheUse& cache,
-                                                StepOutcome& out) {
-  std::optional<std::string> key;
-  if (cache.cache) key = ResponseCache::key(cache.model_id, req);
-  if (key)
-    if (std::optional<std::string> text = cache.cache->get(*key)) {
-      ++out.cached;
-      GenerateResult r;
-      r.text = std::move(*text);
-      r.finish = Finish::stop;
-      co_return r;
-    }
-  ++out.engine_calls;
-  GenerateResult r = co_await async_generate(engine, req, boost::asio::use_awaitable);
-  if (r.started_ns) out.queue_ns += r.started_ns - r.queued_ns;
-  if (r.finished_ns && r.started_ns) out.generate_ns += r.finished_ns - r.started_ns;
-  if (key && (r.finish == Finish::stop || r.finish == Finish::length)) cache.cache->put(*key, r.text);
-  co_return r;
-}
+ private:
+  const CacheUse& use_;
+};
 
 }  // namespace
 
@@ -60,32 +40,8 @@ boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, 
   }
   req.output = step.output;
   req.sampling = step.sampling;
-  for (int attempt = 0; attempt <= step.retries; ++attempt) {
-    ++out.attempts;
-    GenerateResult r = co_await generate(engine, req, cache, out);
-    out.prompt_tokens += r.prompt_tokens;
-    out.generated_tokens += r.generated_tokens;
-    out.raw = r.text;
-    if (r.finish == Finish::cancelled) {
-      out.reason = "cancelled";
-      co_return out;
-    }
-    if (r.finish == Finish::error) {
-      out.reason = "engine error: " + r.error;
-      continue;
-    }
-    Json value;
-    out.reason = check_output(*step.output, r.text, value);
-    if (out.reason.empty()) {
-      out.output = std::move(value);
-      co_return out;
-    }
-    // Tell the model what was wrong; vary the seed so a deterministic sampler can change course.
-    req.messages.push_back({"assistant", r.text});
-    req.messages.push_back({"user", "That reply is invalid: " + out.reason + ". Reply again with JSON only."});
-    if (req.sampling.seed) req.sampling.seed = *req.sampling.seed + 1;
-  }
-  co_return out;
+  StepCache cached(cache);
+  co_return co_await generate_typed(engine, std::move(req), step.retries, cache.cache ? &cached : nullptr);
 }
 
 }  // namespace skein

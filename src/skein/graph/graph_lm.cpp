@@ -1,5 +1,6 @@
 #include "skein/graph_lm.hpp"
 
+#include "engine/typed_generation.hpp"
 #include "skein/broker.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -29,17 +30,6 @@ TypePtr fields_type(const std::string& name, const std::vector<const Field*>& fi
   return std::make_shared<Type>(name, std::move(schema));
 }
 
-std::string check(const Type& type, const std::string& text, Json& value) {
-  try {
-    value = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    return std::string("not valid JSON: ") + e.what();
-  }
-  std::string reason;
-  for (const auto& e : type.validate(value)) reason += (reason.empty() ? "" : "; ") + e;
-  return reason;
-}
-
 }  // namespace
 
 EngineLM::EngineLM(std::function<Engine&(const std::string&)> engine_for, std::string default_engine, Sampling sampling,
@@ -65,24 +55,15 @@ asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMes
   req.messages = std::move(messages);
   req.output = type;
   req.sampling = sampling_;
+  TypedOutcome out = co_await generate_typed(engine, std::move(req), retries_);
+  if (out.cancelled) throw Error("cancelled");
+  if (!out.output) throw Error("no valid reply after " + std::to_string(out.attempts) + " attempts: " + out.reason);
   LMReply<Json> reply;
-  std::string reason;
-  for (int attempt = 0; attempt <= retries_; ++attempt) {
-    GenerateResult r = co_await async_generate(engine, req, asio::use_awaitable);
-    reply.tokens += LMTokens{r.prompt_tokens, r.generated_tokens};
-    if (r.started_ns) reply.queue_ns += r.started_ns - r.queued_ns;
-    if (r.finished_ns && r.started_ns) reply.generate_ns += r.finished_ns - r.started_ns;
-    if (r.finish == Finish::cancelled) throw Error("cancelled");
-    if (r.finish == Finish::error) {
-      reason = "engine error: " + r.error;
-      continue;
-    }
-    reason = check(*type, r.text, reply.value);
-    if (reason.empty()) co_return reply;
-    req.messages.push_back({"assistant", r.text});
-    req.messages.push_back({"user", "That reply is invalid: " + reason + ". Reply again with JSON only."});
-  }
-  throw Error("no valid reply after " + std::to_string(retries_ + 1) + " attempts: " + reason);
+  reply.value = std::move(*out.output);
+  reply.tokens = LMTokens{out.prompt_tokens, out.generated_tokens};
+  reply.queue_ns = out.queue_ns;
+  reply.generate_ns = out.generate_ns;
+  co_return reply;
 }
 
 asio::awaitable<LMReply<std::string>> EngineLM::choose_type(const NodeType& from, const std::vector<std::string>& types,

@@ -1,0 +1,72 @@
+#include "typed_generation.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+
+namespace skein {
+
+namespace {
+
+// One attempt: from the cache when it holds the request, else from the engine (then kept).
+boost::asio::awaitable<GenerateResult> attempt(Engine& engine, const GenerateRequest& req, ReplyCache* cache,
+                                               TypedOutcome& out) {
+  if (cache)
+    if (std::optional<std::string> text = cache->find(req)) {
+      ++out.cached;
+      GenerateResult r;
+      r.text = std::move(*text);
+      r.finish = Finish::stop;
+      co_return r;
+    }
+  ++out.engine_calls;
+  GenerateResult r = co_await async_generate(engine, req, boost::asio::use_awaitable);
+  if (r.started_ns) out.queue_ns += r.started_ns - r.queued_ns;
+  if (r.finished_ns && r.started_ns) out.generate_ns += r.finished_ns - r.started_ns;
+  if (cache && (r.finish == Finish::stop || r.finish == Finish::length)) cache->keep(req, r.text);
+  co_return r;
+}
+
+}  // namespace
+
+std::string why_invalid(const Type& type, const std::string& text, Json& value) {
+  try {
+    value = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    return std::string("not valid JSON: ") + e.what();
+  }
+  std::string reason;
+  for (const auto& e : type.validate(value)) reason += (reason.empty() ? "" : "; ") + e;
+  return reason;
+}
+
+boost::asio::awaitable<TypedOutcome> generate_typed(Engine& engine, GenerateRequest req, int retries,
+                                                    ReplyCache* cache) {
+  TypedOutcome out;
+  for (int n = 0; n <= retries; ++n) {
+    ++out.attempts;
+    GenerateResult r = co_await attempt(engine, req, cache, out);
+    out.prompt_tokens += r.prompt_tokens;
+    out.generated_tokens += r.generated_tokens;
+    out.raw = r.text;
+    if (r.finish == Finish::cancelled) {
+      out.cancelled = true;
+      out.reason = "cancelled";
+      co_return out;
+    }
+    if (r.finish == Finish::error) {
+      out.reason = "engine error: " + r.error;
+      continue;
+    }
+    Json value;
+    out.reason = why_invalid(*req.output, r.text, value);
+    if (out.reason.empty()) {
+      out.output = std::move(value);
+      co_return out;
+    }
+    req.messages.push_back({"assistant", r.text});
+    req.messages.push_back({"user", "That reply is invalid: " + out.reason + ". Reply again with JSON only."});
+    if (req.sampling.seed) req.sampling.seed = *req.sampling.seed + 1;
+  }
+  co_return out;
+}
+
+}  // namespace skein
