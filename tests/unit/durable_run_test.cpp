@@ -440,29 +440,35 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
   }
 }
 
+// A store of the layout before run_steps and run_ledger: its runs and steps tables (no owner
+// column, as the oldest had), then `sql` (more tables, rows). Its file.
+fs::path old_store(const std::string& name, const std::string& sql) {
+  const auto file = chaos_dir(name) / "state" / "runs.sqlite";
+  fs::create_directories(file.parent_path());
+  SqliteDb db(file, "old store");
+  db.exec(
+      "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL, state TEXT NOT NULL,"
+      " body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()));"
+      "CREATE TABLE steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,"
+      " PRIMARY KEY (run, part, idx));" +
+      sql);
+  return file;
+}
+
 // A store written before steps and ledgers were keyed by integers is moved over when it opens:
 // its runs load with their steps, its ledgers answer as before.
 TEST(RunStoreLayoutTest, AStoreOfTheOldLayoutIsMovedOverWhenItOpens) {
-  const fs::path dir = chaos_dir("layout");
-  const auto file = dir / "state" / "runs.sqlite";
-  fs::create_directories(file.parent_path());
-  {
-    SqliteDb db(file, "old store");
-    db.exec(
-        "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL, state TEXT NOT NULL,"
-        " body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()), owner TEXT);"
-        "CREATE TABLE steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,"
-        " PRIMARY KEY (run, part, idx));"
-        "CREATE TABLE ledger (run TEXT NOT NULL, node INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
-        " body TEXT NOT NULL, PRIMARY KEY (run, node, kind, key));"
-        "INSERT INTO runs (id, kind, number, state, body) VALUES ('g7', 'graph', 7, 'DONE',"
-        " '{\"id\":\"g7\",\"kind\":\"graph\",\"state\":\"DONE\"}');"
-        "INSERT INTO steps VALUES ('g7', 'trace', 0, '{\"type\":\"A\",\"fields\":{\"v\":1}}'),"
-        " ('g7', 'trace', 1, '{\"type\":\"B\",\"fields\":{\"v\":2}}'),"
-        " ('g7', 'nodes', 0, '{\"index\":0,\"node\":\"A\",\"tokens\":{\"prompt\":3,\"generated\":4}}'),"
-        " ('c2', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');"
-        "INSERT INTO ledger VALUES ('g7', 1, 'fill', '', '{\"v\":2}'), ('g7', 0, 'choose', '', '\"B\"');");
-  }
+  const auto file =
+      old_store("layout",
+                "CREATE TABLE ledger (run TEXT NOT NULL, node INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " body TEXT NOT NULL, PRIMARY KEY (run, node, kind, key));"
+                "INSERT INTO runs (id, kind, number, state, body) VALUES ('g7', 'graph', 7, 'DONE',"
+                " '{\"id\":\"g7\",\"kind\":\"graph\",\"state\":\"DONE\"}');"
+                "INSERT INTO steps VALUES ('g7', 'trace', 0, '{\"type\":\"A\",\"fields\":{\"v\":1}}'),"
+                " ('g7', 'trace', 1, '{\"type\":\"B\",\"fields\":{\"v\":2}}'),"
+                " ('g7', 'nodes', 0, '{\"index\":0,\"node\":\"A\",\"tokens\":{\"prompt\":3,\"generated\":4}}'),"
+                " ('c2', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');"
+                "INSERT INTO ledger VALUES ('g7', 1, 'fill', '', '{\"v\":2}'), ('g7', 0, 'choose', '', '\"B\"');");
   runtime::RunStore store(file, 100);
   const auto run = store.load("g7");
   ASSERT_TRUE(run.has_value());
@@ -531,20 +537,10 @@ TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
 
 // A store from before ledgers (steps only) opens, and its runs load.
 TEST(RunStoreLayoutTest, AStoreWithStepsButNoLedgerOpens) {
-  const fs::path dir = chaos_dir("steps_only");
-  const auto file = dir / "state" / "runs.sqlite";
-  fs::create_directories(file.parent_path());
-  {
-    SqliteDb db(file, "old store");
-    db.exec(
-        "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, number INTEGER NOT NULL, state TEXT NOT NULL,"
-        " body TEXT NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()));"
-        "CREATE TABLE steps (run TEXT NOT NULL, part TEXT NOT NULL, idx INTEGER NOT NULL, body TEXT NOT NULL,"
-        " PRIMARY KEY (run, part, idx));"
-        "INSERT INTO runs (id, kind, number, state, body) VALUES ('c3', 'chain', 3, 'DONE',"
-        " '{\"id\":\"c3\",\"kind\":\"chain\",\"state\":\"DONE\"}');"
-        "INSERT INTO steps VALUES ('c3', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');");
-  }
+  const auto file = old_store("steps_only",
+                              "INSERT INTO runs (id, kind, number, state, body) VALUES ('c3', 'chain', 3, 'DONE',"
+                              " '{\"id\":\"c3\",\"kind\":\"chain\",\"state\":\"DONE\"}');"
+                              "INSERT INTO steps VALUES ('c3', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');");
   runtime::RunStore store(file, 100);
   const auto run = store.load("c3");
   ASSERT_TRUE(run.has_value());

@@ -176,10 +176,11 @@ struct RunRegistry::Impl {
   void finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r);
   void run_chain_job(const std::shared_ptr<Run>& run);
   // A run's end: its event first, then the state readers wait on (a reader that sees the run
-  // finished also sees its last event), then the store. `also` completes the snapshot. Nothing
-  // for a terminated run, except from terminate() itself.
+  // finished also sees its last event), then the store. `also` completes the snapshot and says
+  // whether it replaced steps already stored (then all are stored again). Nothing for a terminated
+  // run, except from terminate() itself.
   void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
-           const std::function<void(RunSnapshot&)>& also = {}, bool terminating = false);
+           const std::function<bool(RunSnapshot&)>& also = {}, bool terminating = false);
   void forget_beyond_history();
   // Resuming a graph run (graph_resume.cpp): what it resumes from, checked against the job that
   // job_for gives (into `job`); then the run admitted under its id.

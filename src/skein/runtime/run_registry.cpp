@@ -146,17 +146,28 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
       : cancelled ? RunState::cancelled
                   : RunState::failed,
       error, [&](RunSnapshot& s) {
-        if (partial) s.trace = std::move(*partial);
-        if (e) return;
-        s.trace = std::move(r.trace);
+        // The run's last word on its trace; whether it differs from the steps already stored.
+        auto take = [&](std::vector<TraceEntry> trace) {
+          const size_t stored = run->stored.trace;
+          const bool same =
+              trace.size() >= stored && s.trace.size() >= stored &&
+              std::equal(trace.begin(), trace.begin() + int64_t(stored), s.trace.begin(),
+                         [](const auto& a, const auto& b) { return a.type == b.type && a.fields == b.fields; });
+          s.trace = std::move(trace);
+          return !same;
+        };
+        bool replaced = partial && take(std::move(*partial));
+        if (e) return replaced;
+        replaced = take(std::move(r.trace)) || replaced;
         s.terminal = std::move(r.terminal);
         s.tokens = r.tokens;
         s.tokens += run->tokens_before;
+        return replaced;
       });
 }
 
 void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
-                            const std::function<void(RunSnapshot&)>& also, bool terminating) {
+                            const std::function<bool(RunSnapshot&)>& also, bool terminating) {
   {
     std::lock_guard l(mu);
     if (run->terminated && !terminating) return;
@@ -168,15 +179,7 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     s.state = state;
     s.error = error;
     s.finished_ns = now_ns();
-    bool replaced = false;  // a step already stored (a partial trace, the result)
-    if (also) {
-      const std::vector<TraceEntry> stored(s.trace.begin(),
-                                           s.trace.begin() + int64_t(std::min(run->stored.trace, s.trace.size())));
-      also(s);
-      replaced = s.trace.size() < stored.size() ||
-                 !std::equal(stored.begin(), stored.end(), s.trace.begin(),
-                             [](const auto& a, const auto& b) { return a.type == b.type && a.fields == b.fields; });
-    }
+    const bool replaced = also && also(s);
     run->open.clear();
     finished.push_back(s.id);
     forget_beyond_history();

@@ -5,9 +5,9 @@
 
 #include <sqlite3.h>
 #include <iostream>
-#include <set>
 
 #include "run_json.hpp"
+#include "run_store_rows.hpp"
 #include "util/sqlite.hpp"
 
 namespace skein::runtime {
@@ -46,22 +46,6 @@ bool has_table(SqliteDb& db, const char* name) {
   return q.step();
 }
 
-uint64_t number_of(const std::string& id) { return id.size() > 1 ? std::stoull(id.substr(1)) : 0; }
-
-// A run's rows in run_steps and run_ledger have keys in [run_key << 24, (run_key + 1) << 24): a
-// step's is | part << 22 | idx (parts trace, nodes, deps; idx < 2^22), a ledger entry's | its
-// sequence number (from 1).
-constexpr int kRunShift = 24, kPartShift = 22;
-int64_t run_key(const std::string& id) { return int64_t(number_of(id) * 2 + (id[0] == 'c')); }
-int64_t first_key(const std::string& id) { return run_key(id) << kRunShift; }
-int64_t end_key(const std::string& id) { return (run_key(id) + 1) << kRunShift; }
-int64_t step_key(const std::string& id, int part, size_t idx) {
-  if (idx >= size_t(1) << kPartShift)
-    throw ResourceExhaustedError("run " + id + " has more steps than the store keeps");
-  return first_key(id) | int64_t(part) << kPartShift | int64_t(idx);
-}
-const char* const kParts[] = {"trace", "nodes", "deps"};
-
 int64_t pragma(SqliteDb& db, const char* name) {
   Statement q(db, (std::string("PRAGMA ") + name).c_str());
   return q.step() ? q.integer(0) : 0;
@@ -94,30 +78,12 @@ struct RunStore::Writes {
   Statement run, clear, step, event, entry, last_entry;
 };
 
-// The readers' statements, prepared once (under db_mu_). Each is reset when its reader is done
-// with it: a statement left active would hold its read snapshot.
-struct RunStore::Reads {
-  explicit Reads(SqliteDb& db)
-      : head(db, "SELECT body FROM runs WHERE id = ?1"),
-        steps(db, "SELECT k, body FROM run_steps WHERE k >= ?1 AND k < ?2 ORDER BY k"),
-        state(db, "SELECT state FROM runs WHERE id = ?1"),
-        events(db, "SELECT seq, t_ns, kind, data FROM events WHERE run = ?1 ORDER BY seq"),
-        ledger(db, "SELECT node, kind, key, body FROM run_ledger WHERE k >= ?1 AND k < ?2 ORDER BY k") {}
-  Statement head, steps, state, events, ledger;
-};
-
 namespace {
 // A statement ready to bind again (also after a step that failed).
 Statement& fresh(Statement& s) {
   s.reset();
   return s;
 }
-// A read statement for one reader: reset before (bound again) and after (done).
-struct Reading {
-  explicit Reading(Statement& s) : q(fresh(s)) {}
-  ~Reading() { q.reset(); }
-  Statement& q;
-};
 }  // namespace
 
 RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
@@ -361,56 +327,6 @@ void RunStore::bound_size() {
     if (ids.empty()) return;  // only unfinished runs left: they are never deleted
     delete_runs(ids);
   }
-}
-
-std::optional<RunSnapshot> RunStore::load(const std::string& id) {
-  std::lock_guard d(db_mu_);
-  Json body;
-  {
-    Reading head(reads_->head);
-    if (!head.q.bind(1, id).step()) return std::nullopt;
-    body = Json::parse(head.q.text(0));
-  }
-  for (const char* part : kParts) body[part] = Json::array();
-  Reading reading(reads_->steps);
-  Statement& steps = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
-  while (steps.step()) body[kParts[(steps.integer(0) >> kPartShift) & 3]].push_back(Json::parse(steps.text(1)));
-  RunSnapshot run = run_from_json(body);
-  // A graph run's head is written when its state changes, not at each node: one that did not end
-  // (unfinished, CRASHED) is where its last checkpoint says.
-  if (run.kind == "graph" && (!is_finished(run.state) || run.state == RunState::crashed)) {
-    if (!run.trace.empty() && run.state != RunState::waiting)  // at a gate, its head names the node
-      run.node = run.trace.back().type;
-    run.tokens = {};
-    for (const auto& t : run.nodes) run.tokens += t.tokens;
-  }
-  return run;
-}
-
-std::optional<RunState> RunStore::state(const std::string& id) {
-  std::lock_guard d(db_mu_);
-  Reading reading(reads_->state);
-  Statement& q = reading.q.bind(1, id);
-  if (!q.step()) return std::nullopt;
-  return state_from_name(q.text(0));
-}
-
-std::vector<RunEvent> RunStore::events(const std::string& id) {
-  std::lock_guard d(db_mu_);
-  Reading reading(reads_->events);
-  Statement& q = reading.q.bind(1, id);
-  std::vector<RunEvent> out;
-  while (q.step()) out.push_back({id, uint64_t(q.integer(0)), q.integer(1), q.text(2), Json::parse(q.text(3))});
-  return out;
-}
-
-std::map<LedgerKey, Json> RunStore::ledger(const std::string& id) {
-  std::lock_guard d(db_mu_);
-  Reading reading(reads_->ledger);
-  Statement& q = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
-  std::map<LedgerKey, Json> out;  // a key recorded again: the later entry
-  while (q.step()) out[LedgerKey{q.integer(0), q.text(1), q.text(2)}] = Json::parse(q.text(3));
-  return out;
 }
 
 uint64_t RunStore::bytes_in_use() {

@@ -1,0 +1,67 @@
+// The run store's readers (see run_store.hpp): a run, its state, events and ledger, each through
+// a statement prepared once and reset after its reader.
+#include "run_json.hpp"
+#include "run_store_rows.hpp"
+
+namespace skein::runtime {
+
+namespace {
+// A read statement for one reader: reset before (bound again) and after (done).
+struct Reading {
+  explicit Reading(Statement& s) : q(s) { q.reset(); }
+  ~Reading() { q.reset(); }
+  Statement& q;
+};
+}  // namespace
+
+std::optional<RunSnapshot> RunStore::load(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  Json body;
+  {
+    Reading head(reads_->head);
+    if (!head.q.bind(1, id).step()) return std::nullopt;
+    body = Json::parse(head.q.text(0));
+  }
+  for (const char* part : kParts) body[part] = Json::array();
+  Reading reading(reads_->steps);
+  Statement& steps = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
+  while (steps.step()) body[kParts[(steps.integer(0) >> kPartShift) & 3]].push_back(Json::parse(steps.text(1)));
+  RunSnapshot run = run_from_json(body);
+  // A graph run's head is written when its state changes, not at each node: one that did not end
+  // (unfinished, CRASHED) is where its last checkpoint says.
+  if (run.kind == "graph" && (!is_finished(run.state) || run.state == RunState::crashed)) {
+    if (!run.trace.empty() && run.state != RunState::waiting)  // at a gate, its head names the node
+      run.node = run.trace.back().type;
+    run.tokens = {};
+    for (const auto& t : run.nodes) run.tokens += t.tokens;
+  }
+  return run;
+}
+
+std::optional<RunState> RunStore::state(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  Reading reading(reads_->state);
+  Statement& q = reading.q.bind(1, id);
+  if (!q.step()) return std::nullopt;
+  return state_from_name(q.text(0));
+}
+
+std::vector<RunEvent> RunStore::events(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  Reading reading(reads_->events);
+  Statement& q = reading.q.bind(1, id);
+  std::vector<RunEvent> out;
+  while (q.step()) out.push_back({id, uint64_t(q.integer(0)), q.integer(1), q.text(2), Json::parse(q.text(3))});
+  return out;
+}
+
+std::map<LedgerKey, Json> RunStore::ledger(const std::string& id) {
+  std::lock_guard d(db_mu_);
+  Reading reading(reads_->ledger);
+  Statement& q = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
+  std::map<LedgerKey, Json> out;  // a key recorded again: the later entry
+  while (q.step()) out[LedgerKey{q.integer(0), q.text(1), q.text(2)}] = Json::parse(q.text(3));
+  return out;
+}
+
+}  // namespace skein::runtime
