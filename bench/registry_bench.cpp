@@ -4,7 +4,8 @@
 // checkpoint per node and a ledger entry per model call, committed before the run goes on; goal
 // >= 200,000/s), and the time from a host's restart to every run it left CRASHED resumed and
 // parked at its gate again (10,000 runs; goal <= 2 s).
-//   registry_bench [--parked 100000] [--latency 2000] [--concurrent 10000] [--crashed 10000]
+//   registry_bench [--parked 100000] [--latency 2000] [--concurrent 10000] [--crashed 10000] [--durable-only]
+// (--durable-only: the durable transitions alone, to profile them)
 #include <fmt/format.h>
 
 #include <sys/wait.h>
@@ -204,11 +205,23 @@ double restart_to_resumed_s(int runs, GraphLM& lm) {
 
 int main(int argc, char** argv) {
   int parked = 100000, latency = 2000, concurrent = 10000, crashed = 10000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::string(argv[i]) == "--parked") parked = std::stoi(argv[i + 1]);
-    if (std::string(argv[i]) == "--latency") latency = std::stoi(argv[i + 1]);
-    if (std::string(argv[i]) == "--concurrent") concurrent = std::stoi(argv[i + 1]);
-    if (std::string(argv[i]) == "--crashed") crashed = std::stoi(argv[i + 1]);
+  bool durable_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--durable-only") durable_only = true;
+    if (i + 1 == argc) continue;
+    if (a == "--parked") parked = std::stoi(argv[i + 1]);
+    if (a == "--latency") latency = std::stoi(argv[i + 1]);
+    if (a == "--concurrent") concurrent = std::stoi(argv[i + 1]);
+    if (a == "--crashed") crashed = std::stoi(argv[i + 1]);
+  }
+  if (durable_only) {
+    InstantLM lm;
+    const auto dir = std::filesystem::temp_directory_path() / ("skein_bench_store_" + std::to_string(::getpid()));
+    fmt::print("| node transitions, {} concurrent runs, durable | {:.0f}/s |\n", concurrent,
+               transitions_per_s(concurrent, lm, (dir / "runs.sqlite").string()));
+    std::filesystem::remove_all(dir);
+    return 0;
   }
   InstantLM lm;
   const double restart_s = restart_to_resumed_s(crashed, lm);  // first: it forks, before any thread
