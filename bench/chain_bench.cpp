@@ -3,8 +3,12 @@
 //      engine that answers instantly (goal >= 1,000,000/s);
 //  (b) peak RSS of a 1,000,000-record Apply-only chain (goal <= 300 MB), in a child process;
 //  (c) generated tokens/s of a 2-step chain on the `bench` model against the same requests sent
-//      straight to the engine at the same parallelism (goal >= 0.9).
-//   chain_bench [--records 100000] [--rss-records 1000000] [--parallel 4] [--skip-model] [--only a|b|c]
+//      straight to the engine at the same parallelism (goal >= 0.9);
+//  (d) a chain whose 64 records share a ~1,000-token system prompt, on the `bench` model at
+//      parallel 4 and 8: wall time and tokens/s with the prefix cache on and off (goal >= 3x), the
+//      prompt tokens computed against the unique ones (goal <= 1.1x), and the same requests sent
+//      to llama-server (cache_prompt on) as the peer.
+//   chain_bench [--records 100000] [--rss-records 1000000] [--parallel 4] [--skip-model] [--only a|b|c|d]
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -15,6 +19,10 @@
 #include <future>
 #include <mutex>
 
+#include "engine/llama/model.hpp"
+#include "engine/llama/prefix_cache.hpp"
+#include "engine/openai/openai_engine.hpp"
+#include "llama_server.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
 #include "skein/llama_engine.hpp"
@@ -211,6 +219,112 @@ steps:
              s.errors);
 }
 
+// (d) The shared-prefix chain on one engine (`make`); its summary and wall seconds.
+std::pair<RunSummary, double> shared_prefix_run(const fs::path& dir,
+                                                const std::function<std::unique_ptr<Engine>()>& make,
+                                                Recorder** recorder = nullptr) {
+  std::string system;
+  for (int i = 1; system.size() < 3600; ++i)
+    system += "      Rule " + std::to_string(i) + ": items numbered " + std::to_string(i * 7) + " are kept apart.\n";
+  const std::string yaml = R"(chain: shared_prefix
+engines:
+  bench: {model: )" + std::string(SKEIN_BENCH_MODEL) +
+                           R"(}
+batch_size: 64
+steps:
+  - step: answer
+    engine: bench
+    output: {type: object, properties: {answer: {type: string}}, required: [answer]}
+    system: |
+)" + system + R"(    user: "Item {{ chain_input.text }}?"
+    sampling: {temperature: 0, max_tokens: 32}
+    retries: 0
+)";
+  write_input(dir / "d.jsonl", 64);
+  Broker broker({}, [&](const EngineConfig&) {
+    auto r = std::make_unique<Recorder>(make());
+    if (recorder) *recorder = r.get();
+    return r;
+  });
+  EngineConfig bench;
+  bench.name = "bench";
+  bench.model = SKEIN_BENCH_MODEL;
+  broker.add(bench);
+  Lease lease = broker.acquire("bench");  // loaded before timing
+  RunOptions o;
+  o.input_path = (dir / "d.jsonl").string();
+  o.output_dir = (dir / "d_out").string();
+  o.broker = &broker;
+  const int64_t t0 = now_ns();
+  RunSummary s = run_chain(parse_chain(yaml, (dir / "d.yaml").string()), o);
+  const double secs = seconds_since(t0);
+  return {s, secs};
+}
+
+// Prompt tokens that differ: the size of the token trie of the requests' prompts (each shared
+// prefix counted once), as the llama engine renders and tokenises them.
+long long unique_prompt_tokens(const std::vector<GenerateRequest>& requests) {
+  llama::Model model = llama::load_model("bench", SKEIN_BENCH_MODEL);
+  std::vector<std::vector<llama_token>> prompts;
+  for (const auto& r : requests) {
+    const std::string text = model.format(r.messages);
+    std::vector<llama_token> tokens(text.size() + 8);
+    const int n = llama_tokenize(model.vocab, text.data(), int32_t(text.size()), tokens.data(), int32_t(tokens.size()),
+                                 true, true);  // as the engine does (common_tokenize)
+    tokens.resize(size_t(std::max(n, 0)));
+    prompts.push_back(std::move(tokens));
+  }
+  llama::free_model(model);
+  std::sort(prompts.begin(), prompts.end());
+  long long n = 0;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    n += (long long)(prompts[i].size() - (i ? llama::common_prefix(prompts[i - 1], prompts[i]) : 0));
+  return n;
+}
+
+void shared_prefix(const Args&, const fs::path& dir) {
+  fmt::print(
+      "(d) shared-prefix chain on the bench model (random weights): 64 records, a ~1,000-token system prompt, "
+      "32-token outputs, JSON-constrained\n\n");
+  fmt::print(
+      "| parallel | engine | wall s | generated tok/s | prompt tokens | computed | reused | computed / unique |\n"
+      "|---:|---|---:|---:|---:|---:|---:|---:|\n");
+  for (int parallel : {4, 8}) {
+    double off_secs = 0;
+    for (bool cache : {false, true}) {
+      LlamaOptions lo;
+      lo.model_path = SKEIN_BENCH_MODEL;
+      lo.parallel = parallel;
+      lo.threads = 2;
+      lo.prefix_cache = cache;
+      Recorder* recorder = nullptr;
+      auto [s, secs] = shared_prefix_run(
+          dir, [&] { return make_llama_engine("bench", lo); }, &recorder);
+      const NodeCounts& c = s.nodes.at("answer");
+      if (!cache) off_secs = secs;
+      const long long computed = c.prompt_tokens - c.cached_prompt_tokens;
+      const double unique = double(unique_prompt_tokens(recorder->requests()));
+      fmt::print("| {} | skein llama, prefix cache {} | {:.2f} | {:.1f} | {} | {} | {} | {:.2f}{} |\n", parallel,
+                 cache ? "on" : "off", secs, c.generated_tokens / secs, c.prompt_tokens, computed,
+                 c.cached_prompt_tokens, double(computed) / unique,
+                 cache ? fmt::format(" ({:.2f}x the speed of off)", off_secs / secs) : std::string());
+    }
+    test::LlamaServer server(parallel, SKEIN_BENCH_MODEL, 2048, 2);
+    OpenAIOptions oo;
+    oo.endpoint = server.endpoint();
+    oo.model = "bench";
+    oo.parallel = parallel;
+    auto [s, secs] = shared_prefix_run(dir, [&] { return make_openai_engine("bench", oo); });
+    const NodeCounts& c = s.nodes.at("answer");
+    fmt::print(
+        "| {} | llama-server (cache_prompt on), same chain | {:.2f} | {:.1f} | {} | {} | {} | ({:.2f}x the speed of "
+        "off) |\n",
+        parallel, secs, c.generated_tokens / secs, c.prompt_tokens, c.prompt_tokens - c.cached_prompt_tokens,
+        c.cached_prompt_tokens, off_secs / secs);
+  }
+  fmt::print("\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,7 +343,7 @@ int main(int argc, char** argv) {
       a.parallel = std::stoi(argv[++i]);
     else {
       fmt::print(stderr,
-                 "usage: chain_bench [--records N] [--rss-records N] [--parallel P] [--skip-model] [--only a|b|c]\n");
+                 "usage: chain_bench [--records N] [--rss-records N] [--parallel P] [--skip-model] [--only a|b|c|d]\n");
       return 2;
     }
   }
@@ -237,5 +351,6 @@ int main(int argc, char** argv) {
   if (a.only.empty() || a.only == "a") overhead(a, dir);
   if (a.only.empty() || a.only == "b") peak_rss(a, dir);
   if (a.model && (a.only.empty() || a.only == "c")) model_throughput(a, dir);
+  if (a.model && (a.only.empty() || a.only == "d")) shared_prefix(a, dir);
   fs::remove_all(dir);
 }

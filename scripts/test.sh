@@ -18,7 +18,7 @@ ninja -C build >/dev/null
 ctest --test-dir build --output-on-failure --timeout 600  # one at a time: the real build's time bounds (100 ms) are tight
 
 stage "concurrency tests under ThreadSanitizer (build-tsan/)"
-TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_test chain_run_test
+TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_test prefix_cache_test chain_run_test
   openai_engine_test ollama_engine_test cli_engine_test managed_server_test resume_test branch_test
   graph_run_test graph_engine_test run_registry_test registry_host registry_engine_test durable_run_test chaos_host
   skein_cli)
@@ -27,7 +27,7 @@ cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN
 ninja -C build-tsan "${TSAN_TARGETS[@]}" >/dev/null
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
-  -R 'Broker|EngineLayer|ExecConcurrency|LlamaEngine|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|Serve|Shell' \
+  -R 'Broker|EngineLayer|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|Serve|Shell' \
   -E 'NOT_BUILT|ManyEngines'
 
 stage "tests under ASan + UBSan, and the fuzz targets (build-fuzz/, clang)"

@@ -1,5 +1,5 @@
-// A real llama-server (built by setup from the pinned llama.cpp tree) serving the random-weight
-// `local` fixture on 127.0.0.1, for integration tests. Started in its own process group; stopped
+// A real llama-server (built by setup from the pinned llama.cpp tree) serving a random-weight
+// fixture (`local` unless told) on 127.0.0.1, for integration tests and the benchmarks' peer runs. Started in its own process group; stopped
 // (and its group checked gone) by the destructor.
 #pragma once
 #include <netinet/in.h>
@@ -27,12 +27,14 @@ inline int http_status(const std::string& url) { return http::get_status(url, st
 
 class LlamaServer {
  public:
-  explicit LlamaServer(int slots = 4) : port_(free_port()) {
+  explicit LlamaServer(int slots = 4, const std::string& model = model_path("local"), int context_per_slot = 1024,
+                       int threads = 1)
+      : port_(free_port()) {
     log_ = (std::filesystem::temp_directory_path() / ("skein-llama-server-" + std::to_string(port_) + ".log")).string();
     SpawnOptions o;
     o.argv = {SKEIN_LLAMA_SERVER,
               "-m",
-              model_path("local"),
+              model,
               "--host",
               "127.0.0.1",
               "--port",
@@ -40,10 +42,10 @@ class LlamaServer {
               "-np",
               std::to_string(slots),
               "-c",
-              std::to_string(slots * 1024),
+              std::to_string(slots * context_per_slot),
               "--no-jinja",
               "-t",
-              "1",
+              std::to_string(threads),
               "--no-webui"};
     o.log_file = log_;
     process_ = Subprocess::spawn(o);

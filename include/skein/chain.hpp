@@ -100,6 +100,7 @@ Chain parse_chain(const std::string& text, const std::string& file);
 struct NodeCounts {
   size_t in = 0, out = 0, errors = 0;
   long long prompt_tokens = 0, generated_tokens = 0;
+  long long cached_prompt_tokens = 0;      // of prompt_tokens: reused from an engine's prefix cache
   long long engine_calls = 0, cached = 0;  // Step attempts answered by the engine / the response cache
   size_t rows = 0;                         // input records whose batch has passed this node
   int64_t start_ns = 0, end_ns = 0;        // now_ns() when its first batch came in and its last went out

@@ -54,6 +54,7 @@ struct GenerateResult {
   Finish finish = Finish::error;
   std::string error;  // set when finish == error
   int prompt_tokens = 0;
+  int cached_prompt_tokens = 0;  // of prompt_tokens: reused from the engine's cache, not computed
   int generated_tokens = 0;
   // steady_clock nanoseconds: submitted, given a slot, first token, done.
   int64_t queued_ns = 0, started_ns = 0, first_token_ns = 0, finished_ns = 0;
@@ -78,6 +79,9 @@ class Engine {
   // Thread-safe. `done` is called exactly once: on an engine thread, or on the caller's thread when
   // the request is refused at once (engine stopped). `done` must not throw.
   virtual std::shared_ptr<PendingRequest> submit(GenerateRequest request, std::function<void(GenerateResult)> done) = 0;
+  // What the engine measures about itself, for `inspect`, the dashboard and the benchmarks (the
+  // llama engine: its prefix cache, and the time its grammar takes per token). Thread-safe.
+  virtual Json stats() const { return Json::object(); }
 };
 
 int64_t now_ns();  // steady_clock, the clock of every timing in Skein

@@ -29,9 +29,11 @@ struct TraceEntry {
 // Tokens an LM call used (every attempt of it).
 struct LMTokens {
   long long prompt = 0, generated = 0;
+  long long cached = 0;  // of `prompt`: reused from an engine's prefix cache, not computed
   LMTokens& operator+=(const LMTokens& o) {
     prompt += o.prompt;
     generated += o.generated;
+    cached += o.cached;
     return *this;
   }
 };

@@ -4,6 +4,15 @@
 // tools/server): each loop step decodes one batch holding the next token of every generating slot
 // plus a chunk of any prompt being read. A request with an output type samples under that type's
 // grammar. Cancelling frees the slot before the next step.
+//
+// Prompts are formatted, tokenised and given their sampler on a thread of their own, never on the
+// decode thread. With the prefix cache (the default), the KV cache is one pool shared by all slots
+// and the engine keeps the prompts it prefilled recently: a request whose prompt begins like one
+// of them reuses those cells (llama_memory_seq_cp shares them, nothing is copied) and computes only
+// the rest, reported as GenerateResult::cached_prompt_tokens. The cache holds at most
+// `prefix_cache_cells` cells of its own (least recently used prompts evicted first) and never
+// changes an output. A request whose prompt shares a long prefix with one being prefilled waits
+// for it rather than prefilling the same tokens again.
 #pragma once
 #include <memory>
 #include <string>
@@ -18,6 +27,8 @@ struct LlamaOptions {
   int context = 2048;  // tokens per slot (prompt + generation)
   int batch = 512;     // tokens per decode step
   int threads = 0;     // 0: all cores
+  bool prefix_cache = true;    // off: every prompt prefilled whole, one KV stream per slot
+  int prefix_cache_cells = 0;  // KV cells the cache may hold beyond the slots' (0: `context`)
 };
 
 // Loads the model (blocking). Throws EngineError naming the engine if it cannot.

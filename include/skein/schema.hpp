@@ -30,6 +30,8 @@ class Type {
 
   // Validation errors of `value` (JSON pointer: message); empty when valid.
   std::vector<std::string> validate(const Json& value) const;
+  // The same errors in one line ("; " between them); empty when `value` is valid.
+  std::string why_invalid(const Json& value) const;
 
   // GBNF grammar that constrains generation to this type (llama.cpp's converter), built once.
   const std::string& grammar() const;

@@ -9,6 +9,8 @@
 #include "chain/apply_calls.hpp"
 #include "chain/chain_graph.hpp"
 #include "commands.hpp"
+#include "engine/openai/openai_schema.hpp"
+#include "schema/keyword_plan.hpp"
 #include "skein/chain.hpp"
 
 namespace skein::app {
@@ -52,6 +54,49 @@ void print_nodes(const std::vector<Node>& nodes, const std::string& indent, std:
         print_branch(branches[k], indent + (last ? "   " : "│  "), k + 1 == branches.size(), out);
     }
   }
+}
+
+// The chain's types by name (an inline type by its step), in the order they first appear.
+void collect_types(const std::vector<Node>& nodes, std::vector<std::pair<std::string, TypePtr>>& out) {
+  auto add = [&](const std::string& name, const TypePtr& t) {
+    for (const auto& [n, _] : out)
+      if (n == name) return;
+    out.emplace_back(name, t);
+  };
+  for (const Node& node : nodes) {
+    if (const Step* s = std::get_if<Step>(&node))
+      add(s->output->name().empty() ? "(inline type of step " + s->id + ")" : s->output->name(), s->output);
+    else if (const Branch* b = std::get_if<Branch>(&node))
+      collect_types(b->steps, out);
+    else if (const Parallel* p = std::get_if<Parallel>(&node))
+      for (const auto& branch : p->branches) collect_types(branch.steps, out);
+  }
+}
+
+std::string join(const std::set<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out.empty() ? "-" : out;
+}
+
+// Per type, the keywords the grammar enforces while generating and those only validated after
+// (a refused output is retried with the reason).
+std::string describe_types(const Chain& chain) {
+  std::vector<std::pair<std::string, TypePtr>> types;
+  if (chain.input)
+    types.emplace_back("input " + (chain.input->name().empty() ? "type" : chain.input->name()), chain.input);
+  collect_types(chain.steps, types);
+  bool openai = false;  // an engine that gets the schema as response_format
+  for (const auto& [name, e] : chain.engines)
+    openai = openai || e.backend == "openai" || e.backend == "vllm" || e.backend == "llama-server";
+  std::string out = "types (keywords enforced while generating | only validated after):\n";
+  for (const auto& [name, type] : types) {
+    const KeywordReport r = keyword_report(type->schema());
+    out += fmt::format("  {}: enforced {} | validated {}\n", name, join(r.enforced), join(r.validated));
+    if (openai)
+      out += fmt::format("    to openai-compatible engines: {}\n", openai_mode(openai_schema(type->schema())));
+  }
+  return out;
 }
 
 std::string mermaid_id(const std::string& id) {
@@ -106,6 +151,7 @@ int inspect_command(const std::string& file, bool as_mermaid) {
   for (const auto& [name, e] : chain.engines) out += fmt::format(", {} ({} {})", name, e.backend, e.model);
   out += "\n";
   print_nodes(chain.steps, "", out);
+  out += describe_types(chain);
   out += "ok: types, templates and expressions check against the history each node sees\n";
   std::cout << out;
   return 0;

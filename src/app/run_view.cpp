@@ -111,9 +111,10 @@ void RunView::note(const std::string& message) { say("note", "note: ", nullptr, 
 void RunView::error(const std::string& message) { say("error", "skein: ", "31", message, true); }
 
 void RunView::summary(const RunSummary& s) {
-  long long tokens_in = 0, tokens_out = 0, calls = 0, cached = 0;
+  long long tokens_in = 0, tokens_out = 0, calls = 0, cached = 0, reused = 0;
   for (const auto& [path, c] : s.nodes) {
     tokens_in += c.prompt_tokens;
+    reused += c.cached_prompt_tokens;
     tokens_out += c.generated_tokens;
     calls += c.engine_calls;
     cached += c.cached;
@@ -129,6 +130,7 @@ void RunView::summary(const RunSummary& s) {
                       {"engine_calls", calls},
                       {"cached", cached},
                       {"prompt_tokens", tokens_in},
+                      {"cached_prompt_tokens", reused},
                       {"generated_tokens", tokens_out},
                       {"engines", engines},
                       {"wall_seconds", s.wall_seconds},
@@ -138,20 +140,23 @@ void RunView::summary(const RunSummary& s) {
     return;
   }
   if (mode_ == ViewMode::quiet) return;
-  std::string out = fmt::format("\n{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11}\n", "node", "in", "out", "errors",
-                                "cached", "tokens in", "tokens out");
+  // "reused": prompt tokens an engine took from its prefix cache instead of computing them.
+  std::string out = fmt::format("\n{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11}\n", "node", "in", "out",
+                                "errors", "cached", "tokens in", "reused", "tokens out");
   for (const auto& path : s.node_order) {
     const NodeCounts& c = s.nodes.at(path);
-    out += fmt::format("{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11}\n", path, c.in, c.out, c.errors, c.cached,
-                       c.prompt_tokens, c.generated_tokens);
+    out += fmt::format("{:<22} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>11}\n", path, c.in, c.out, c.errors, c.cached,
+                       c.prompt_tokens, c.cached_prompt_tokens, c.generated_tokens);
   }
   for (const auto& [name, secs] : s.engine_load_seconds)
     out += fmt::format("engine {} loaded in {:.2f} s\n", name, secs);
   const double tok_rate = s.wall_seconds > 0 ? tokens_out / s.wall_seconds : 0;
   out += fmt::format("records: {} in, {} out, {} errors{}\n", s.records_in, s.records_out, s.errors,
                      s.resumed ? " (resumed run: counts include the earlier part)" : "");
-  out += fmt::format("engine calls: {}, answered from the response cache: {}; tokens: {} in, {} out ({:.0f}/s)\n",
-                     calls, cached, tokens_in, tokens_out, tok_rate);
+  out += fmt::format(
+      "engine calls: {}, answered from the response cache: {}; tokens: {} in ({} computed, {} reused from the prefix "
+      "cache), {} out ({:.0f}/s)\n",
+      calls, cached, tokens_in, tokens_in - reused, reused, tokens_out, tok_rate);
   out += fmt::format("wall time: {}\n",
                      s.wall_seconds < 60 ? fmt::format("{:.2f} s", s.wall_seconds) : duration(s.wall_seconds));
   std::cerr << out;

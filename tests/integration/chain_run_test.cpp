@@ -209,6 +209,34 @@ steps:
   EXPECT_EQ(s.nodes["lenient/judge_lenient"].in, 6u);
 }
 
+TEST_F(ChainRunTest, SixtyFourRecordsSharingAThousandTokenSystemPromptComputeItOnce) {
+  std::string system;
+  for (int i = 1; system.size() < 3600; ++i)
+    system += "      Rule " + std::to_string(i) + ": items numbered " + std::to_string(i * 7) + " are kept apart.\n";
+  const std::string chain = R"(chain: shared_prefix
+batch_size: 64
+steps:
+  - step: label
+    output: {type: object, properties: {n: {type: integer}}, required: [n]}
+    system: |
+)" + system + R"(    user: "Item {{ chain_input.i }}?"
+    sampling: {temperature: 0, max_tokens: 16}
+)";
+  std::string input;
+  for (int i = 0; i < 64; ++i) input += "{\"i\": " + std::to_string(i) + "}\n";
+  RunSummary s = run(chain, input);
+  ASSERT_EQ(s.status, "done");
+  const NodeCounts& c = s.nodes["label"];
+  ASSERT_GE(c.engine_calls, 64);
+  // What the records' prompts share: all but the user line and the template's tail (<= 40 tokens).
+  const double shared = double(c.prompt_tokens) / double(c.engine_calls) - 40;
+  ASSERT_GT(shared, 900);
+  EXPECT_GE(double(c.cached_prompt_tokens), 0.9 * shared * double(c.engine_calls - 1))
+      << c.cached_prompt_tokens << " reused of " << c.prompt_tokens;
+  std::ifstream in(dir_ / "out/run.json");
+  EXPECT_EQ(Json::parse(in)["nodes"]["label"]["cached_prompt_tokens"], c.cached_prompt_tokens);
+}
+
 TEST_F(ChainRunTest, MissingModelFailsTheRunAndRecordsIt) {
   setenv("SKEIN_LOCAL_MODEL", "/nonexistent.gguf", 1);
   EXPECT_THROW(run(kChain, "{\"review\": \"a\"}\n"), EngineError);

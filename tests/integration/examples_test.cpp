@@ -93,6 +93,42 @@ steps:
   EXPECT_NE(r.out.find("three"), std::string::npos) << r.out;
 }
 
+TEST_F(InspectTest, EachTypeSaysWhichKeywordsTheGrammarEnforcesAndWhichAreOnlyValidated) {
+  std::ofstream(dir_ / "kw.yaml") << R"(chain: keywords
+engines:
+  remote: {backend: openai, endpoint: "http://127.0.0.1:9/v1", model: m}
+types:
+  Order:
+    type: object
+    properties:
+      qty: {type: integer, minimum: 1, maximum: 99, multipleOf: 3}
+      ref: {type: string, format: uuid}
+      note: {type: string, maxLength: 20}
+    required: [qty, ref]
+steps:
+  - step: order
+    output: Order
+    user: "{{ chain_input.text }}"
+  - step: again
+    engine: remote
+    output: {type: object, properties: {ok: {type: boolean}}, required: [ok], not: {maxProperties: 0}}
+    user: "{{ order.qty }}"
+)";
+  const Shell r = shell(kSkein + " inspect " + (dir_ / "kw.yaml").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(
+      r.out.find("types (keywords enforced while generating | only validated after):\n"
+                 "  Order: enforced format, maxLength, maximum, minimum, properties, required, type | validated "
+                 "multipleOf\n"
+                 "    to openai-compatible engines: non-strict: `maxLength` (at #/properties/note) is not a "
+                 "keyword strict mode accepts\n"
+                 "  again: enforced properties, required, type | validated maxProperties, not\n"
+                 "    to openai-compatible engines: non-strict: `not` (at #) is not a keyword strict mode "
+                 "accepts\n"),
+      std::string::npos)
+      << r.out;
+}
+
 TEST_F(InspectTest, MermaidDrawsEveryNodeAndEdge) {
   const Shell r = shell(kSkein + " inspect --mermaid " + (kExamples / "translate/chain.yaml").string());
   ASSERT_EQ(r.status, 0) << r.out;

@@ -3,68 +3,18 @@
 // Ollama does. Pins the request Skein sends and the unload on release.
 #include <gtest/gtest.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-#include <deque>
-#include <mutex>
-#include <thread>
-
 #include "engine/ollama/ollama_engine.hpp"
+#include "fake_http_server.hpp"
 
 namespace skein {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-
-class FakeOllama {
+// Answers as Ollama's /api/chat does.
+class FakeOllama : public test::FakeHttpServer {
  public:
-  FakeOllama() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    asio::co_spawn(io_, serve(), asio::detached);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~FakeOllama() {
-    io_.stop();
-    thread_.join();
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
-  void queue_status(int status) {
-    std::lock_guard l(mu_);
-    statuses_.push_back(status);
-  }
-  std::vector<Json> requests() {
-    std::lock_guard l(mu_);
-    return requests_;
-  }
-
- private:
-  asio::awaitable<void> serve() {
-    for (;;) {
-      auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
-      beast::flat_buffer buffer;
-      beast::http::request<beast::http::string_body> req;
-      co_await beast::http::async_read(socket, buffer, req, asio::use_awaitable);
-      int status = 200;
-      {
-        std::lock_guard l(mu_);
-        requests_.push_back(Json::parse(req.body()));
-        if (!statuses_.empty()) status = statuses_.front(), statuses_.pop_front();
-      }
-      beast::http::response<beast::http::string_body> res{beast::http::status(status), 11};
-      res.body() = status == 200 ? R"({"model":"m","message":{"role":"assistant","content":"{\"n\":4}"},"done":true,
-                                      "done_reason":"stop","prompt_eval_count":12,"eval_count":5})"
-                                 : R"({"error":"busy"})";
-      res.prepare_payload();
-      co_await beast::http::async_write(socket, res, asio::use_awaitable);
-    }
-  }
-
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<Json> requests_;
-  std::deque<int> statuses_;
+  FakeOllama()
+      : FakeHttpServer(R"({"model":"m","message":{"role":"assistant","content":"{\"n\":4}"},"done":true,
+                          "done_reason":"stop","prompt_eval_count":12,"eval_count":5})") {}
 };
 
 OllamaOptions options(const FakeOllama& server) {

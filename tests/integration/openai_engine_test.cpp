@@ -5,6 +5,8 @@
 #include <future>
 
 #include "engine/openai/openai_engine.hpp"
+#include "engine/openai/openai_schema.hpp"
+#include "fake_http_server.hpp"
 #include "llama_server.hpp"
 #include "skein/engine.hpp"
 
@@ -124,6 +126,50 @@ TEST(OpenAIServerFault, ServerKilledMidGenerationFailsTheRequestClearly) {
   GenerateResult g = future.get();
   EXPECT_EQ(g.finish, Finish::error);
   EXPECT_FALSE(g.error.empty());
+}
+
+// The request body for a type with an optional property, against a stand-in server: strict mode,
+// the optional property sent as required and nullable, every object closed; the null the server
+// may then send is dropped before validation. Tokens the server reused are read from its usage.
+TEST(OpenAIRequestBody, AnOptionalPropertyIsSentRequiredAndNullableAndItsNullIsDropped) {
+  test::FakeHttpServer server(
+      R"({"choices":[{"message":{"role":"assistant","content":"{\"name\":\"ada\",\"nick\":null}"},
+      "finish_reason":"stop"}],"usage":{"prompt_tokens":20,"completion_tokens":7,
+      "prompt_tokens_details":{"cached_tokens":16}}})");
+  OpenAIOptions o;
+  o.endpoint = server.endpoint() + "/v1";
+  o.model = "gpt-test";
+  o.retries = 0;
+  auto engine = make_openai_engine("openai", o);
+  GenerateRequest r;
+  r.messages = {{"user", "Who?"}};
+  r.output = TypeSet().make("Person", Json::parse(R"({"type":"object","properties":{"name":{"type":"string"},
+      "nick":{"type":"string"}},"required":["name"]})"));
+  r.sampling.max_tokens = 30;
+  const GenerateResult g = generate_sync(*engine, r);
+  ASSERT_TRUE(g.ok()) << g.error;
+  EXPECT_EQ(g.text, R"({"name":"ada"})");
+  EXPECT_EQ(g.cached_prompt_tokens, 16);
+  EXPECT_EQ(server.requests().at(0)["response_format"], Json::parse(R"({"type":"json_schema","json_schema":{
+      "name":"Person","strict":true,"schema":{"type":"object","properties":{"name":{"type":"string"},
+      "nick":{"anyOf":[{"type":"string"},{"type":"null"}]}},"required":["name","nick"],
+      "additionalProperties":false}}})"));
+}
+
+TEST(OpenAIRequestBody, ATypeStrictModeCannotHoldIsSentNonStrictAsWrittenWithTheReason) {
+  const Json schema = Json::parse(R"({"type":"object","properties":{"code":{"type":"string","minLength":3}},
+      "required":["code"]})");
+  const OpenAISchema form = openai_schema(schema);
+  EXPECT_FALSE(form.strict);
+  EXPECT_EQ(form.schema, schema);
+  EXPECT_EQ(openai_mode(form), "non-strict: `minLength` (at #/properties/code) is not a keyword strict mode accepts");
+  const Json nullable = Json::parse(R"({"type":"object","properties":{"n":{"type":["integer","null"]}}})");
+  EXPECT_EQ(openai_mode(openai_schema(nullable)),
+            "non-strict: optional property 'n' at # may be null already: a null could not be told from an absent "
+            "value");
+  EXPECT_EQ(openai_mode(openai_schema(Json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}},
+      "required":["n"]})"))),
+            "strict");
 }
 
 }  // namespace

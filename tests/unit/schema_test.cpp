@@ -3,10 +3,17 @@
 
 #include <map>
 
+#include "schema/keyword_plan.hpp"
 #include "skein/schema.hpp"
 
 namespace skein {
 namespace {
+
+std::string fmt_set(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& w : s) out += w + " ";
+  return out;
+}
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -20,11 +27,84 @@ std::string error_of(const std::function<void()>& f) {
 TEST(SchemaTest, UnsupportedKeywordIsRefusedByName) {
   const std::string msg = error_of([] {
     TypeSet t;
-    t.add("T", Json::parse(R"({"type":"object","properties":{"a":{"type":"string","format":"email"}}})"),
-          {"types.yaml", 3}, {{"/properties/a/format", 7}});
+    t.add("T", Json::parse(R"({"type":"object","properties":{"a":{"type":"string","unevaluatedProperties":false}}})"),
+          {"types.yaml", 3}, {{"/properties/a/unevaluatedProperties", 7}});
   });
-  EXPECT_NE(msg.find("unsupported JSON Schema keyword 'format'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unsupported JSON Schema keyword 'unevaluatedProperties'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("types.yaml:7"), std::string::npos) << msg;
+}
+
+// Nothing is silently ignored: a format neither side knows, a remote or dangling reference, a
+// required property that can never be valid are refused where they are written.
+TEST(SchemaTest, WhatNeitherTheGrammarNorTheValidatorHoldsIsRefusedWithItsLine) {
+  auto refusal = [](const char* schema, const std::string& pointer) {
+    return error_of([&] { TypeSet().add("T", Json::parse(schema), {"types.yaml", 3}, {{pointer, 9}}); });
+  };
+  std::string msg = refusal(R"({"type":"string","format":"email"})", "/format");
+  EXPECT_NE(msg.find("format \"email\" is neither enforced"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("types.yaml:9"), std::string::npos) << msg;
+  msg = refusal(R"({"items":{"$ref":"https://example.com/s.json"}})", "/items/$ref");
+  EXPECT_NE(msg.find("remote references are not fetched"), std::string::npos) << msg;
+  msg = refusal(R"({"properties":{"p":{"$ref":"#/definitions/Missing"}}})", "/properties/p/$ref");
+  EXPECT_NE(msg.find("points to nothing in this type"), std::string::npos) << msg;
+  msg = refusal(R"({"properties":{"p":false},"required":["p"]})", "/properties/p");
+  EXPECT_NE(msg.find("no value can be valid"), std::string::npos) << msg;
+  msg = refusal(R"({"prefixItems":[{"type":"integer"}],"items":[{"type":"string"}]})", "/items");
+  EXPECT_NE(msg.find("beside `prefixItems`"), std::string::npos) << msg;
+}
+
+TEST(SchemaTest, TheReportSaysWhichKeywordsTheGrammarEnforcesAndWhichAreOnlyValidated) {
+  auto report = [](const char* schema) { return keyword_report(Json::parse(schema)); };
+  using Set = std::set<std::string>;
+  KeywordReport r = report(R"({"type":"integer","minimum":0,"maximum":20,"multipleOf":5,"description":"d"})");
+  EXPECT_EQ(r.enforced, (Set{"type", "minimum", "maximum"}));
+  EXPECT_EQ(r.validated, (Set{"multipleOf"}));
+  r = report(R"({"type":"number","minimum":0})");  // one bound of a number: the grammar has none
+  EXPECT_EQ(r.validated, (Set{"minimum"}));
+  r = report(R"({"type":"string","pattern":"^a+$","format":"date","minLength":2})");  // pattern wins
+  EXPECT_EQ(r.enforced, (Set{"type", "pattern"}));
+  EXPECT_EQ(r.validated, (Set{"format", "minLength"}));
+  r = report(R"({"allOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
+                          {"properties":{"b":{"type":"integer","multipleOf":2}}}]})");
+  EXPECT_EQ(r.enforced, (Set{"allOf", "type", "properties", "required"}));
+  EXPECT_EQ(r.validated, (Set{"multipleOf"}));
+  r = report(R"({"allOf":[{"type":"string"},{"maxLength":3}]})");  // not objects: validated
+  EXPECT_TRUE(r.validated.count("allOf")) << fmt_set(r.validated);
+  r = report(R"({"type":"object","properties":{"k":{"type":"integer"}},"not":{"required":["k"]}})");
+  EXPECT_EQ(r.enforced, (Set{"type", "properties"}));
+  EXPECT_EQ(r.validated, (Set{"not", "required"}));  // `required` inside `not` is the validator's
+  r = report(R"({"type":"string","anyOf":[{"maxLength":2},{"pattern":"^x"}]})");  // a union's siblings
+  EXPECT_TRUE(r.validated.count("type"));
+  EXPECT_TRUE(r.enforced.count("anyOf"));
+}
+
+TEST(SchemaTest, TheValidatorHoldsNewerKeywordsInTheirDraftSevenForm) {
+  TypeSet types;
+  auto type = [&](const char* schema) { return types.make("T", Json::parse(schema)); };
+  TypePtr tuple = type(R"({"type":"array","prefixItems":[{"type":"integer"},{"type":"string"}],"items":false})");
+  EXPECT_EQ(tuple->why_invalid(Json::parse(R"([1, "a"])")), "");
+  EXPECT_NE(tuple->why_invalid(Json::parse(R"(["a", 1])")), "");
+  EXPECT_NE(tuple->why_invalid(Json::parse(R"([1, "a", 2])")), "");  // items: false after the tuple
+  TypePtr dep = type(R"({"type":"object","properties":{"a":{},"b":{}},"dependentRequired":{"a":["b"]}})");
+  EXPECT_EQ(dep->why_invalid(Json::parse(R"({"b": 1})")), "");
+  EXPECT_NE(dep->why_invalid(Json::parse(R"({"a": 1})")), "");
+  TypePtr uuid = type(R"({"type":"string","format":"uuid"})");
+  EXPECT_EQ(uuid->why_invalid("123e4567-e89b-12d3-a456-426614174000"), "");
+  EXPECT_NE(uuid->why_invalid("not-a-uuid"), "");
+  TypePtr date = type(R"({"type":"string","format":"date"})");
+  EXPECT_EQ(date->why_invalid("2026-12-02"), "");
+  EXPECT_NE(date->why_invalid("2026-13-45"), "");
+}
+
+TEST(SchemaTest, ATypeWithItsOwnDefinitionsKeepsThemWhenAnotherTypeRefersToIt) {
+  TypeSet types;
+  types.add("Shape", Json::parse(R"({"definitions":{"P":{"type":"object","properties":{"x":{"type":"integer"}},
+      "required":["x"]}},"type":"object","properties":{"at":{"$ref":"#/definitions/P"}},"required":["at"]})"));
+  TypePtr list = types.make("L", Json::parse(R"({"type":"array","items":{"$ref":"Shape"}})"));
+  EXPECT_EQ(list->why_invalid(Json::parse(R"([{"at": {"x": 1}}])")), "");
+  EXPECT_NE(list->why_invalid(Json::parse(R"([{"at": {"x": "one"}}])")), "");
+  EXPECT_NE(list->grammar().find("x"), std::string::npos);
+  EXPECT_EQ(types.get("Shape")->why_invalid(Json::parse(R"({"at": {"x": 2}})")), "");
 }
 
 TEST(SchemaTest, BadTypeNameAndMalformedBoundsAreRefused) {
@@ -128,6 +208,20 @@ TEST(SchemaTest, BoundedNumberGrammarRestrictsTheIntegerPart) {
   TypePtr v = TypeSet().make("V", Json::parse(R"({"type":"number","minimum":0,"maximum":1})"));
   EXPECT_NE(v->grammar().find("(\"0\")"), std::string::npos) << v->grammar();
   EXPECT_EQ(v->grammar().find("SKEINNUM"), std::string::npos) << v->grammar();
+}
+
+// Whitespace between JSON tokens is bounded by the grammar itself (one space, or up to two newlines
+// and 20 indentation characters), so a model cannot spend max_tokens on whitespace.
+TEST(SchemaTest, TheGrammarBoundsWhitespaceBetweenTokens) {
+  TypePtr t = TypeSet().make(
+      "T", Json::parse(R"({"type":"object","properties":{"a":{"type":"array","items":{"type":"string"}}}})"));
+  const std::string& g = t->grammar();
+  const size_t at = g.find("\nspace ::= ");
+  ASSERT_NE(at, std::string::npos) << g;
+  const std::string rule = g.substr(at + 1, g.find('\n', at + 1) - at - 1);
+  EXPECT_EQ(rule, R"(space ::= | " " | "\n"{1,2} [ \t]{0,20})");
+  for (const char* unbounded : {"space*", "space+", "ws*", R"([ \t\n]*)"})
+    EXPECT_EQ(g.find(unbounded), std::string::npos) << unbounded << " in\n" << g;
 }
 
 // From the JSON-Schema-Test-Suite: a property may be called `$ref`; it is a name, not a reference

@@ -265,6 +265,7 @@ class ChainRun {
       StepOutcome& o = outcomes[i];
       ++counts.in;
       counts.prompt_tokens += o.prompt_tokens;
+      counts.cached_prompt_tokens += o.cached_prompt_tokens;
       counts.generated_tokens += o.generated_tokens;
       counts.engine_calls += o.engine_calls;
       counts.cached += o.cached;

@@ -5,8 +5,7 @@ namespace skein {
 std::string record_problem(const Chain& chain, const InputLine& line) {
   if (!line.record) return line.error;
   if (!chain.input) return "";
-  std::string reason;
-  for (const auto& e : chain.input->validate(*line.record)) reason += (reason.empty() ? "" : "; ") + e;
+  const std::string reason = chain.input->why_invalid(*line.record);
   return reason.empty() ? ""
                         : "line " + std::to_string(line.line) + ": record does not match the input type: " + reason;
 }

@@ -14,6 +14,7 @@ Json counts_json(const RunSummary& s) {
                    {"errors", c.errors},
                    {"prompt_tokens", c.prompt_tokens},
                    {"generated_tokens", c.generated_tokens},
+                   {"cached_prompt_tokens", c.cached_prompt_tokens},
                    {"engine_calls", c.engine_calls},
                    {"cached", c.cached},
                    {"rows", c.rows}};
@@ -34,6 +35,7 @@ void restore_counts(const Json& j, RunSummary& s) {
     n.errors = c.at("errors").get<size_t>();
     n.prompt_tokens = c.at("prompt_tokens").get<long long>();
     n.generated_tokens = c.at("generated_tokens").get<long long>();
+    n.cached_prompt_tokens = c.value("cached_prompt_tokens", 0LL);  // absent in older run.json files
     n.engine_calls = c.at("engine_calls").get<long long>();
     n.cached = c.at("cached").get<long long>();
     n.rows = c.at("rows").get<size_t>();

@@ -59,6 +59,12 @@ std::unique_ptr<Engine> start_llama(const EngineConfig& config) {
   o.context = int_option(config, "context", 2048);
   o.batch = std::max(int_option(config, "batch", 512), config.parallel);
   o.threads = int_option(config, "threads", 0);
+  if (config.options.contains("prefix_cache")) {
+    if (!config.options["prefix_cache"].is_boolean())
+      throw ConfigError(config.where, "engine '" + config.name + "': `prefix_cache` must be true or false");
+    o.prefix_cache = config.options["prefix_cache"].get<bool>();
+  }
+  o.prefix_cache_cells = int_option(config, "prefix_cache_cells", 0);
   return make_llama_engine(config.name, o);
 }
 
@@ -113,7 +119,7 @@ std::unique_ptr<Engine> start_server(const EngineConfig& config) {
 
 const std::map<std::string, std::vector<std::string>>& backend_options() {
   static const std::map<std::string, std::vector<std::string>> table = {
-      {"llama", {"context", "batch", "threads"}},
+      {"llama", {"context", "batch", "threads", "prefix_cache", "prefix_cache_cells"}},
       {"openai", {"endpoint", "api_key_env", "timeout", "retries"}},
       {"ollama", {"endpoint", "timeout", "retries"}},
       {"llama-server", {"command", "args", "port", "gpus", "env", "context"}},

@@ -98,7 +98,8 @@ std::map<std::string, EngineConfig> parse_engines(const YAML::Node& engines, con
     if (n["parallel"]) e.parallel = positive_int(file, n["parallel"], "`parallel`");
     if (n["startup_timeout"]) e.startup_timeout = scalar_as<double>(file, n["startup_timeout"], "`startup_timeout`");
     if (n["memory"]) e.memory = scalar_as<size_t>(file, n["memory"], "`memory`");
-    for (const char* k : {"context", "batch", "threads", "timeout", "retries", "port"})
+    if (n["prefix_cache"]) e.options["prefix_cache"] = scalar_as<bool>(file, n["prefix_cache"], "`prefix_cache`");
+    for (const char* k : {"context", "batch", "threads", "timeout", "retries", "port", "prefix_cache_cells"})
       if (n[k]) e.options[k] = scalar_as<int>(file, n[k], std::string("`") + k + "`");
     if (n["command"] && n["command"].IsSequence())
       e.options["command"] = scalar_list(file, n["command"], "`command`");

@@ -33,9 +33,7 @@ std::string why_invalid(const Type& type, const std::string& text, Json& value) 
   } catch (const Json::parse_error& e) {
     return std::string("not valid JSON: ") + e.what();
   }
-  std::string reason;
-  for (const auto& e : type.validate(value)) reason += (reason.empty() ? "" : "; ") + e;
-  return reason;
+  return type.why_invalid(value);
 }
 
 boost::asio::awaitable<TypedOutcome> generate_typed(Engine& engine, GenerateRequest req, int retries,
@@ -45,6 +43,7 @@ boost::asio::awaitable<TypedOutcome> generate_typed(Engine& engine, GenerateRequ
     ++out.attempts;
     GenerateResult r = co_await attempt(engine, req, cache, out);
     out.prompt_tokens += r.prompt_tokens;
+    out.cached_prompt_tokens += r.cached_prompt_tokens;
     out.generated_tokens += r.generated_tokens;
     out.raw = r.text;
     if (r.finish == Finish::cancelled) {

@@ -28,6 +28,7 @@ struct TypedOutcome {
   std::string reason;          // why the last reply was refused; "cancelled" when cancelled
   bool cancelled = false;
   long long prompt_tokens = 0, generated_tokens = 0;  // of every attempt
+  long long cached_prompt_tokens = 0;                 // of prompt_tokens: reused by the engine
   int attempts = 0;
   int engine_calls = 0, cached = 0;       // attempts answered by the engine / by the cache
   int64_t queue_ns = 0, generate_ns = 0;  // of the engine calls: waiting for a slot, generating

@@ -60,7 +60,7 @@ asio::awaitable<LMReply<Json>> EngineLM::ask(Engine& engine, std::vector<ChatMes
   if (!out.output) throw Error("no valid reply after " + std::to_string(out.attempts) + " attempts: " + out.reason);
   LMReply<Json> reply;
   reply.value = std::move(*out.output);
-  reply.tokens = LMTokens{out.prompt_tokens, out.generated_tokens};
+  reply.tokens = LMTokens{out.prompt_tokens, out.generated_tokens, out.cached_prompt_tokens};
   reply.queue_ns = out.queue_ns;
   reply.generate_ns = out.generate_ns;
   co_return reply;

@@ -39,9 +39,7 @@ LedgerKey key_at(size_t node, const char* kind, const std::string& key = {}) {
 
 void check_value(const Field& f, const Json& v, const std::string& what) {
   if (!f.type) return;
-  std::string reason;
-  for (const auto& e : f.type->validate(v)) reason += (reason.empty() ? "" : "; ") + e;
-  if (!reason.empty()) throw Error(what + " '" + f.name + "' does not match its type: " + reason);
+  if (const std::string reason = f.type->why_invalid(v); !reason.empty()) throw Error(what + " '" + f.name + "' does not match its type: " + reason);
 }
 
 class GraphRun {

@@ -31,7 +31,7 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
       t.end_ns = c.end_ns;
       t.queue_ns = c.queue_ns;
       t.generate_ns = c.generate_ns;
-      t.tokens = {c.prompt_tokens, c.generated_tokens};
+      t.tokens = {c.prompt_tokens, c.generated_tokens, c.cached_prompt_tokens};
       timings.push_back(std::move(t));
     }
     Json progress{{"records_in", p.so_far.records_in}, {"records_out", p.so_far.records_out},

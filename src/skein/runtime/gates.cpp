@@ -125,9 +125,7 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
       throw FailedPreconditionError("gate " + gate_id + " is closed: it was answered, or its run moved on");
     OpenGate& g = run->open.at(gate_id);
     if (g.type) {
-      std::string reason;
-      for (const auto& e : g.type->validate(value)) reason += (reason.empty() ? "" : "; ") + e;
-      if (!reason.empty()) {
+      if (const std::string reason = g.type->why_invalid(value); !reason.empty()) {
         std::string given = value.dump();
         if (given.size() > 200) given = given.substr(0, 200) + "…";
         throw InvalidValueError("answer to " + gate_id + " refused: " + given + " is not of the type " +

@@ -10,12 +10,7 @@ namespace skein {
 
 namespace {
 
-std::string type_reason(const Field& f, const Json& value) {
-  std::string reason;
-  if (f.type)
-    for (const auto& e : f.type->validate(value)) reason += (reason.empty() ? "" : "; ") + e;
-  return reason;
-}
+std::string type_reason(const Field& f, const Json& value) { return f.type ? f.type->why_invalid(value) : ""; }
 
 // Why `trace` no longer fits `graph` (a node type gone, a field added, dropped or retyped); empty
 // when it fits.

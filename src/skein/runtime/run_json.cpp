@@ -6,8 +6,12 @@ namespace skein::runtime {
 
 namespace {
 
-Json tokens_json(const LMTokens& t) { return {{"prompt", t.prompt}, {"generated", t.generated}}; }
-LMTokens tokens_from_json(const Json& j) { return {j.value("prompt", 0LL), j.value("generated", 0LL)}; }
+Json tokens_json(const LMTokens& t) {
+  return {{"prompt", t.prompt}, {"generated", t.generated}, {"cached_prompt", t.cached}};
+}
+LMTokens tokens_from_json(const Json& j) {
+  return {j.value("prompt", 0LL), j.value("generated", 0LL), j.value("cached_prompt", 0LL)};
+}
 
 }  // namespace
 

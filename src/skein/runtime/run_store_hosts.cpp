@@ -2,6 +2,7 @@
 // that are gone marked CRASHED when a store opens, ids unique across hosts, and a finished run
 // taken over by the host that resumes it.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -60,18 +61,18 @@ bool RunStore::host_alive(const std::string& owner) const {
 void RunStore::mark_crashed() {
   std::vector<std::string> dead;
   {
-    Statement q(*db_, (std::string("SELECT DISTINCT coalesce(owner, '') FROM runs WHERE ") + kUnfinished).c_str());
+    Statement q(*db_, fmt::format("SELECT DISTINCT coalesce(owner, '') FROM runs WHERE {}", kUnfinished).c_str());
     while (q.step())
       if (const std::string owner = q.text(0); owner != owner_ && !host_alive(owner)) dead.push_back(owner);
   }
   for (const auto& owner : dead) {
-    Statement q(*db_, (std::string("SELECT id FROM runs WHERE coalesce(owner, '') = ?1 AND ") + kUnfinished).c_str());
+    Statement q(*db_, fmt::format("SELECT id FROM runs WHERE coalesce(owner, '') = ?1 AND {}", kUnfinished).c_str());
     q.bind(1, owner);
     while (q.step()) crashed_.push_back(q.text(0));
-    Statement u(*db_, (std::string("UPDATE runs SET state = 'CRASHED', body = json_set(body, '$.state', 'CRASHED',"
-                                   " '$.error', 'Skein stopped while the run was unfinished')"
-                                   " WHERE coalesce(owner, '') = ?1 AND ") +
-                       kUnfinished)
+    Statement u(*db_, fmt::format("UPDATE runs SET state = 'CRASHED', body = json_set(body, '$.state', 'CRASHED',"
+                                  " '$.error', 'Skein stopped while the run was unfinished')"
+                                  " WHERE coalesce(owner, '') = ?1 AND {}",
+                                  kUnfinished)
                           .c_str());
     u.bind(1, owner).step();
   }

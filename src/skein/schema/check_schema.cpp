@@ -2,21 +2,39 @@
 #include <regex>
 #include <set>
 
+#include "keyword_plan.hpp"
 #include "skein/schema.hpp"
+#include "subschemas.hpp"
 
 namespace skein {
 namespace {
 
-const std::set<std::string> kKeywords = {"type",        "properties", "required", "additionalProperties",
-                                         "items",       "enum",       "const",    "minItems",
-                                         "maxItems",    "minimum",    "maximum",  "minLength",
-                                         "maxLength",   "pattern",    "anyOf",    "$ref",
-                                         "description", "default",    "title"};
+// Enforced while generating where the converter can (see keyword_plan.hpp), validated always.
+const std::set<std::string> kKeywords = {
+    "type", "properties", "required", "additionalProperties", "items", "prefixItems", "enum", "const", "minItems",
+    "maxItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern",
+    "format", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions",
+    // validated after generation only
+    "multipleOf", "uniqueItems", "not", "if", "then", "else", "contains", "propertyNames", "patternProperties",
+    "dependencies", "dependentRequired", "dependentSchemas", "minProperties", "maxProperties", "additionalItems",
+    // annotations
+    "description", "default", "title", "examples", "$comment", "$schema", "readOnly", "writeOnly", "deprecated"};
 const std::set<std::string> kTypeNames = {"object", "array", "string", "number", "integer", "boolean", "null"};
+
+// Whether `ref` ("#/…") is a JSON pointer to something in `root`.
+bool points_into(const Json& root, const std::string& ref) {
+  if (ref.rfind("#/", 0) != 0) return false;
+  try {
+    return root.contains(Json::json_pointer(ref.substr(1)));
+  } catch (const Json::exception&) {  // not a valid pointer
+    return false;
+  }
+}
 
 struct Checker {
   const Location& where;
   const std::map<std::string, int>& lines;
+  const Json& root;
 
   [[noreturn]] void fail(const std::string& pointer, const std::string& message) const {
     Location at = where;
@@ -41,36 +59,65 @@ struct Checker {
   }
 
   void check_subschemas(const Json& s, const std::string& p) const {
-    if (s.contains("properties")) {
-      expect(s["properties"].is_object(), p + "/properties", "`properties` must be a mapping");
-      for (auto& [k, v] : s["properties"].items()) check(v, p + "/properties/" + k);
-    }
-    if (s.contains("items")) check(s["items"], p + "/items");
-    if (s.contains("additionalProperties") && !s["additionalProperties"].is_boolean())
-      check(s["additionalProperties"], p + "/additionalProperties");
-    if (s.contains("anyOf")) {
-      expect(s["anyOf"].is_array() && !s["anyOf"].empty(), p + "/anyOf", "`anyOf` must be a non-empty list");
-      for (size_t i = 0; i < s["anyOf"].size(); ++i) check(s["anyOf"][i], p + "/anyOf/" + std::to_string(i));
-    }
+    for (const char* k : {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+      if (s.contains(k)) expect(s[k].is_object(), p + "/" + k, std::string("`") + k + "` must be a mapping");
+    for (const char* k : {"anyOf", "oneOf", "allOf", "prefixItems"})
+      if (s.contains(k))
+        expect(s[k].is_array() && !s[k].empty(), p + "/" + k, std::string("`") + k + "` must be a non-empty list");
+    expect(!(s.contains("prefixItems") && s.contains("items") && s["items"].is_array()), p + "/items",
+           "`items` as a list (a draft-7 tuple) beside `prefixItems`: use one of them");
+    for_each_subschema(s, [&](const Json& sub, const std::string& suffix) { check(sub, p + suffix); });
+    for (const char* k :
+         {"items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains", "propertyNames"})
+      if (s.contains(k) && !(s[k].is_object() || s[k].is_boolean() || (std::string(k) == "items" && s[k].is_array())))
+        fail(p + "/" + k, std::string("`") + k + "` must be a schema");
+  }
+
+  void check_names(const Json& names, const std::string& p, const char* what) const {
+    expect(names.is_array(), p, std::string("`") + what + "` must be a list of names");
+    for (const auto& n : names) expect(n.is_string(), p, std::string("`") + what + "` must be a list of names");
   }
 
   void check_values(const Json& s, const std::string& p) const {
     if (s.contains("type")) check_type(s["type"], p + "/type");
     if (s.contains("required")) {
-      expect(s["required"].is_array(), p + "/required", "`required` must be a list of names");
+      check_names(s["required"], p + "/required", "required");
       for (auto& r : s["required"]) {
-        expect(r.is_string(), p + "/required", "`required` must be a list of names");
-        expect(s.contains("properties") && s["properties"].contains(r.get<std::string>()), p + "/required",
-               "required field '" + r.get<std::string>() + "' is not in `properties`");
+        const std::string name = r.get<std::string>();
+        expect(s.contains("properties") && s["properties"].is_object() && s["properties"].contains(name),
+               p + "/required", "required field '" + name + "' is not in `properties`");
+        expect(s["properties"][name] != false, p + "/properties/" + name,
+               "required field '" + name + "' has the schema `false`: no value can be valid");
       }
     }
+    if (s.contains("dependentRequired")) {
+      expect(s["dependentRequired"].is_object(), p + "/dependentRequired", "`dependentRequired` must be a mapping");
+      for (auto& [k, v] : s["dependentRequired"].items())
+        check_names(v, p + "/dependentRequired/" + k, "dependentRequired");
+    }
+    if (s.contains("dependencies")) {
+      expect(s["dependencies"].is_object(), p + "/dependencies", "`dependencies` must be a mapping");
+      for (auto& [k, v] : s["dependencies"].items())
+        if (!v.is_object() && !v.is_boolean()) check_names(v, p + "/dependencies/" + k, "dependencies");
+    }
+    if (s.contains("format")) {
+      const Json& f = s["format"];
+      expect(f.is_string() && known_formats().count(f.get<std::string>()), p + "/format",
+             "format " + f.dump() +
+                 " is neither enforced while generating nor checked after it (known: date, time, date-time, uuid)");
+    }
+    for (const char* k : {"uniqueItems"})
+      if (s.contains(k)) expect(s[k].is_boolean(), p + "/" + k, std::string("`") + k + "` must be true or false");
+    if (s.contains("multipleOf"))
+      expect(s["multipleOf"].is_number() && s["multipleOf"].get<double>() > 0, p + "/multipleOf",
+             "`multipleOf` must be a number above 0");
     if (s.contains("enum"))
       expect(s["enum"].is_array() && !s["enum"].empty(), p + "/enum", "`enum` must be a non-empty list");
-    for (const char* k : {"minItems", "maxItems", "minLength", "maxLength"})
+    for (const char* k : {"minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"})
       if (s.contains(k))
         expect(s[k].is_number_integer() && s[k].get<long long>() >= 0, p + "/" + k,
                std::string("`") + k + "` must be a non-negative integer");
-    for (const char* k : {"minimum", "maximum"})
+    for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
       if (s.contains(k)) expect(s[k].is_number(), p + "/" + k, std::string("`") + k + "` must be a number");
     if (s.contains("pattern")) {
       expect(s["pattern"].is_string(), p + "/pattern", "`pattern` must be a string");
@@ -80,7 +127,17 @@ struct Checker {
         fail(p + "/pattern", "`pattern` is not a valid regular expression: " + std::string(e.what()));
       }
     }
-    if (s.contains("$ref")) expect(s["$ref"].is_string(), p + "/$ref", "`$ref` must name a type");
+    if (s.contains("$ref")) {
+      expect(s["$ref"].is_string(), p + "/$ref", "`$ref` must name a type or point into this one (\"#/$defs/X\")");
+      const std::string ref = s["$ref"].get<std::string>();
+      if (ref.rfind("#", 0) == 0)  // a pointer into this type; a bare name is another type (TypeSet)
+        expect(points_into(root, ref), p + "/$ref", "`$ref: " + ref + "` points to nothing in this type");
+      else
+        expect(ref.find('/') == std::string::npos && ref.find(':') == std::string::npos, p + "/$ref",
+               "`$ref: " + ref +
+                   "` is neither a type's name nor a pointer into this type (remote references are not "
+                   "fetched)");
+    }
   }
 
   void check(const Json& s, const std::string& p) const {
@@ -97,7 +154,7 @@ struct Checker {
 
 void check_schema(const Json& schema, const Location& where, const std::map<std::string, int>& lines,
                   const std::string& pointer) {
-  Checker{where, lines}.check(schema, pointer);
+  Checker{where, lines, schema}.check(schema, pointer);
 }
 
 }  // namespace skein

@@ -1,4 +1,5 @@
-// A compiled type: valijson's schema for validation and llama.cpp's GBNF for constraint.
+// A compiled type: valijson's schema for validation and llama.cpp's GBNF for constraint, each from
+// the form of the schema it handles (keyword_plan.hpp).
 #include <mutex>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -7,6 +8,7 @@
 #include <valijson/validator.hpp>
 
 #include "grammar.hpp"
+#include "keyword_plan.hpp"
 #include "skein/schema.hpp"
 
 namespace skein {
@@ -45,7 +47,7 @@ Type::Type(std::string name, Json schema)
       instruction_("Reply with one JSON value, and nothing else, that matches this JSON Schema:\n" + schema_.dump()),
       compiled_(std::make_unique<Compiled>()) {
   compiled_->quick = quick_check(schema_);
-  compiled_->document = schema_;
+  compiled_->document = validation_schema(schema_);  // draft 7, as valijson reads it
   valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
   valijson::adapters::NlohmannJsonAdapter adapter(compiled_->document);
   try {
@@ -56,6 +58,12 @@ Type::Type(std::string name, Json schema)
 }
 
 Type::~Type() = default;
+
+std::string Type::why_invalid(const Json& value) const {
+  std::string reason;
+  for (const auto& e : validate(value)) reason += (reason.empty() ? "" : "; ") + e;
+  return reason;
+}
 
 std::vector<std::string> Type::validate(const Json& value) const {
   if (compiled_->quick && compiled_->quick(value)) return {};
@@ -77,7 +85,7 @@ std::vector<std::string> Type::validate(const Json& value) const {
 const std::string& Type::grammar() const {
   std::call_once(compiled_->grammar_once, [this] {
     try {
-      compiled_->grammar = schema_to_grammar(schema_);
+      compiled_->grammar = schema_to_grammar(grammar_schema(schema_));
     } catch (const std::exception& e) {
       throw ConfigError({}, "type '" + name_ + "' cannot be turned into a grammar: " + e.what());
     }

@@ -1,5 +1,6 @@
 // Named types and the rewrite of `$ref: Name` into a self-contained schema with `$defs`.
 #include "skein/schema.hpp"
+#include "subschemas.hpp"
 
 namespace skein {
 namespace {
@@ -10,30 +11,19 @@ std::string ref_name(const std::string& ref) {
   return ref.rfind(kDefsPrefix, 0) == 0 ? ref.substr(kDefsPrefix.size()) : ref;
 }
 
-// Calls `f` on each subschema of `schema` (not on `schema` itself), by the keywords that hold
-// subschemas: the keys under `properties` or `$defs` are names, never keywords (a property may be
-// called `$ref`).
-template <typename J, typename F>
-void for_each_subschema(J& schema, F&& f) {
-  if (!schema.is_object()) return;
-  for (auto& [k, v] : schema.items()) {
-    if (k == "properties" || k == "$defs") {
-      if (v.is_object())
-        for (auto& [name, sub] : v.items()) f(sub);
-    } else if (k == "items" || k == "additionalProperties") {
-      if (v.is_object()) f(v);
-    } else if (k == "anyOf") {
-      if (v.is_array())
-        for (auto& sub : v) f(sub);
-    }
-  }
-}
+bool is_pointer(const std::string& ref) { return ref.rfind("#", 0) == 0; }
 
-// Rewrites every `$ref` in place to point into `$defs`.
-void rewrite_refs(Json& schema) {
-  if (schema.is_object() && schema.contains("$ref") && schema["$ref"].is_string())
-    schema["$ref"] = kDefsPrefix + ref_name(schema["$ref"].get<std::string>());
-  for_each_subschema(schema, [](Json& sub) { rewrite_refs(sub); });
+// Rewrites every `$ref` in place: a type's name to its place under `$defs`; a pointer into the
+// type (`#/…`) to the same place under `base` (where the type now lives in another's `$defs`).
+void rewrite_refs(Json& schema, const std::string& base = "") {
+  if (schema.is_object() && schema.contains("$ref") && schema["$ref"].is_string()) {
+    const std::string ref = schema["$ref"].get<std::string>();
+    if (!is_pointer(ref))
+      schema["$ref"] = kDefsPrefix + ref;
+    else if (!base.empty())
+      schema["$ref"] = "#" + base + ref.substr(1);
+  }
+  for_each_subschema(schema, [&](Json& sub, const std::string&) { rewrite_refs(sub, base); });
 }
 
 }  // namespace
@@ -46,8 +36,9 @@ void TypeSet::add(const std::string& name, Json schema, Location where, std::map
 }
 
 void TypeSet::collect_refs(const Json& schema, const Location& where, Json& defs) const {
-  for_each_subschema(schema, [&](const Json& sub) { collect_refs(sub, where, defs); });
+  for_each_subschema(schema, [&](const Json& sub, const std::string&) { collect_refs(sub, where, defs); });
   if (!schema.is_object() || !schema.contains("$ref") || !schema["$ref"].is_string()) return;
+  if (is_pointer(schema["$ref"].get<std::string>())) return;  // into the type itself
   const std::string target = ref_name(schema["$ref"].get<std::string>());
   if (defs.contains(target)) return;
   auto it = types_.find(target);
@@ -68,8 +59,12 @@ TypePtr TypeSet::make(const std::string& name, Json schema, Location where,
   }
   rewrite_refs(schema);
   if (!defs.empty() && schema.is_object()) {  // a boolean schema refers to nothing
-    for (auto& [k, v] : defs.items()) rewrite_refs(v);
-    schema["$defs"] = std::move(defs);
+    for (auto& [k, v] : defs.items()) {
+      rewrite_refs(v, "/$defs/" + k);
+      if (schema.contains("$defs") && schema["$defs"].contains(k) && schema["$defs"][k] != v)
+        throw ConfigError(where, "`$defs` entry '" + k + "' has the name of a type it refers to: rename one");
+      schema["$defs"][k] = std::move(v);
+    }
   }
   return std::make_shared<const Type>(name, std::move(schema));
 }

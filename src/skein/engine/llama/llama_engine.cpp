@@ -1,42 +1,60 @@
 // The llama engine's decode loop: continuous batching over a fixed set of slots.
 //
-// One thread owns the llama_context. Callers only touch the mailbox (queue + stop flag) and their
-// job's cancel flag; the loop takes queued jobs into free slots, drops cancelled ones, decodes one
-// batch for all busy slots and samples each slot's next token.
+// One thread owns the llama_context. Callers only touch the mailbox (queues + stop flag) and their
+// job's cancel flag. A prepare thread tokenises each submitted job and builds its sampler; the
+// decode loop takes prepared jobs into free slots (each starting from the longest prefix the cache
+// holds), drops cancelled ones, decodes one batch for all busy slots, keeps each prompt just
+// decoded in the cache and samples each slot's next token.
 #include "skein/llama_engine.hpp"
 
 #include <common.h>
 
+#include <atomic>
 #include <thread>
 
 #include "model.hpp"
+#include "prefix_cache.hpp"
 #include "slot.hpp"
 
 namespace skein {
 namespace llama {
 namespace {
 
+// Prefix-cache sizing: sequence ids for its entries, and the least shared prefix worth waiting for.
+constexpr int kCacheSeqs = 32;
+constexpr size_t kWorthWaiting = 32;
+// Queued jobs looked at per admission beyond the free slots (those waiting for a prefix are skipped).
+constexpr size_t kLookahead = 64;
+
 class LlamaEngine final : public Engine {
  public:
   LlamaEngine(std::string name, const LlamaOptions& options)
       : name_(std::move(name)), options_(options), mailbox_(std::make_shared<Mailbox>()) {
     model_ = load_model(name_, options.model_path);
+    const bool cache = options.prefix_cache && shares_prefixes(model_.model);
+    const int cache_cells = options.prefix_cache_cells > 0 ? options.prefix_cache_cells : options.context;
+    const int cache_seqs = std::min(kCacheSeqs, int(llama_max_parallel_sequences()) - options.parallel);
     llama_context_params params = llama_context_default_params();
-    params.n_seq_max = uint32_t(options.parallel);
-    params.n_ctx = uint32_t(options.parallel * options.context);
+    // With the cache, one KV pool for every sequence (seq_cp then shares cells): the slots' cells
+    // plus the cache's own. Without, a stream per slot, as llama.cpp's server does by default.
+    params.kv_unified = cache && cache_seqs >= 2;
+    params.n_seq_max = uint32_t(options.parallel + (params.kv_unified ? cache_seqs : 0));
+    params.n_ctx = uint32_t(options.parallel * options.context + (params.kv_unified ? cache_cells : 0));
     params.n_batch = uint32_t(options.batch);
     params.n_ubatch = uint32_t(std::min(options.batch, 512));
     const int threads = options.threads > 0 ? options.threads : int(std::thread::hardware_concurrency());
     params.n_threads = params.n_threads_batch = threads;
-    params.kv_unified = false;
     params.no_perf = true;
     ctx_ = llama_init_from_model(model_.model, params);
     if (!ctx_) {
       free_model(model_);
       throw EngineError(name_, "cannot create a llama.cpp context for " + options.model_path);
     }
+    if (params.kv_unified) cache_ = std::make_unique<PrefixCache>(ctx_, options.parallel, cache_seqs, cache_cells);
+    grammars_ = std::make_unique<GrammarCache>(model_.vocab);
     for (int i = 0; i < options.parallel; ++i) slots_.emplace_back(i);
     batch_ = llama_batch_init(options.batch, 0, 1);
+    prepare_thread_ = std::thread([this] { prepare_loop(); });
     thread_ = std::thread([this] { loop(); });
   }
 
@@ -45,14 +63,24 @@ class LlamaEngine final : public Engine {
       std::lock_guard lock(mailbox_->mu);
       mailbox_->stop = true;
       mailbox_->cv.notify_all();
+      mailbox_->prepare_cv.notify_all();
     }
+    prepare_thread_.join();
     thread_.join();
+    grammars_.reset();
     llama_batch_free(batch_);
     llama_free(ctx_);
     free_model(model_);
   }
 
   const std::string& name() const override { return name_; }
+
+  Json stats() const override {
+    Json cache = {{"on", cache_ != nullptr},
+                  {"prompt_tokens", prompt_tokens_.load()},
+                  {"reused_prompt_tokens", reused_tokens_.load()}};
+    return {{"prefix_cache", cache}, {"grammar_per_token", grammar_clock_.quantiles()}};
+  }
 
   std::shared_ptr<PendingRequest> submit(GenerateRequest request, std::function<void(GenerateResult)> done) override {
     auto job = std::make_shared<Job>();
@@ -66,12 +94,70 @@ class LlamaEngine final : public Engine {
       job->finish(Finish::error, "engine '" + name_ + "' is stopped");
       return job;
     }
-    mailbox_->queue.push_back(job);
-    mailbox_->cv.notify_all();
+    mailbox_->incoming.push_back(job);
+    mailbox_->prepare_cv.notify_one();
     return job;
   }
 
  private:
+  // Whether the model's memory can drop part of a sequence and share cells (not a recurrent or
+  // hybrid model, nor a sliding window one).
+  static bool shares_prefixes(const llama_model* m) {
+    return !llama_model_is_recurrent(m) && !llama_model_is_hybrid(m) && llama_model_n_swa(m) == 0;
+  }
+
+  // The prepare thread: submitted jobs tokenised and given their sampler, then queued for a slot.
+  void prepare_loop() {
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock lock(mailbox_->mu);
+        mailbox_->prepare_cv.wait(lock, [&] { return mailbox_->stop || !mailbox_->incoming.empty(); });
+        if (mailbox_->stop) break;
+        job = std::move(mailbox_->incoming.front());
+        mailbox_->incoming.pop_front();
+      }
+      if (job->cancelled) {
+        job->finish(Finish::cancelled);
+        continue;
+      }
+      if (const std::string error = prepare(*job, model_, options_.context, *grammars_); !error.empty()) {
+        job->finish(Finish::error, error);
+        continue;
+      }
+      std::unique_lock lock(mailbox_->mu);
+      if (mailbox_->stop) {
+        lock.unlock();
+        job->finish(Finish::error, "engine '" + name_ + "' stopped");
+        break;
+      }
+      mailbox_->queue.push_back(std::move(job));
+      mailbox_->cv.notify_all();
+    }
+    std::deque<std::shared_ptr<Job>> rest;
+    {
+      std::lock_guard lock(mailbox_->mu);
+      rest.swap(mailbox_->incoming);
+    }
+    for (auto& job : rest) job->finish(Finish::error, "engine '" + name_ + "' stopped");
+  }
+
+  // Whether `job` had better wait: a prompt being prefilled (or admitted with it) shares a longer
+  // prefix with it than the cache holds, and the cache will hold it once that prompt is decoded.
+  bool should_wait(const Job& job, const std::vector<std::shared_ptr<Job>>& admitted) {
+    if (!cache_) return false;
+    const size_t cached = size_t(cache_->find(job.prompt, false).length);
+    size_t coming = 0;
+    for (const auto& slot : slots_)
+      if (slot.busy() && slot.reading_prompt())
+        coming = std::max(coming,
+                          std::min(common_prefix(slot.prompt(), job.prompt), cache_->keepable(slot.prompt().size())));
+    for (const auto& other : admitted)
+      coming =
+          std::max(coming, std::min(common_prefix(other->prompt, job.prompt), cache_->keepable(other->prompt.size())));
+    return coming >= cached + kWorthWaiting;
+  }
+
   // Takes queued jobs into free slots; returns false when the engine stops.
   bool admit() {
     std::vector<std::shared_ptr<Job>> cancelled, admitted;
@@ -86,16 +172,26 @@ class LlamaEngine final : public Engine {
         else
           ++it;
       }
-      while (!q.empty() && busy_ + int(admitted.size()) < int(slots_.size())) {
-        admitted.push_back(q.front());
-        q.pop_front();
+      const size_t free = slots_.size() - size_t(busy_);
+      size_t looked = 0;
+      for (auto it = q.begin(); it != q.end() && admitted.size() < free && looked < free + kLookahead; ++looked) {
+        if (should_wait(**it, admitted)) {
+          ++it;
+          continue;
+        }
+        admitted.push_back(std::move(*it));
+        it = q.erase(it);
       }
     }
     for (auto& job : cancelled) job->finish(Finish::cancelled);
     for (auto& job : admitted)
       for (auto& slot : slots_)
         if (!slot.busy()) {
-          if (slot.start(job, model_, options_.context)) ++busy_;
+          const PrefixCache::Match from = cache_ ? cache_->find(job->prompt) : PrefixCache::Match{};
+          slot.start(std::move(job), ctx_, options_.context, from);
+          prompt_tokens_ += slot.job()->result.prompt_tokens;
+          reused_tokens_ += slot.job()->result.cached_prompt_tokens;
+          ++busy_;
           break;
         }
     return true;
@@ -123,8 +219,9 @@ class LlamaEngine final : public Engine {
       return;
     }
     for (auto& slot : slots_) {
+      if (cache_ && slot.busy() && slot.completes_prompt()) cache_->keep(slot.prompt(), slot.seq());
       try {
-        if (slot.after_decode(ctx_, model_)) --busy_;
+        if (slot.after_decode(ctx_, model_, grammar_clock_)) --busy_;
       } catch (const std::exception& e) {  // e.g. a grammar that can no longer advance
         slot.release(ctx_, Finish::error, std::string("sampling failed: ") + e.what());
         --busy_;
@@ -154,7 +251,12 @@ class LlamaEngine final : public Engine {
   llama_context* ctx_ = nullptr;
   llama_batch batch_{};
   std::vector<Slot> slots_;
+  std::unique_ptr<PrefixCache> cache_;      // decode thread only; null when off
+  std::unique_ptr<GrammarCache> grammars_;  // prepare thread only
+  GrammarClock grammar_clock_;
+  std::atomic<long long> prompt_tokens_ = 0, reused_tokens_ = 0;  // of the requests started
   int busy_ = 0;  // loop thread only (also read in the wait predicate, on the loop thread)
+  std::thread prepare_thread_;
   std::thread thread_;
 };
 

@@ -1,10 +1,13 @@
 // A request inside the llama engine, and the wake-up channel it shares with the decode loop.
 #pragma once
+#include <llama.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 
+#include "sampler.hpp"
 #include "skein/engine.hpp"
 
 namespace skein::llama {
@@ -15,8 +18,10 @@ struct Job;
 // freed.
 struct Mailbox {
   std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::shared_ptr<Job>> queue;  // waiting for a slot, FIFO
+  std::condition_variable cv;                 // the decode loop's
+  std::condition_variable prepare_cv;         // the prepare thread's
+  std::deque<std::shared_ptr<Job>> incoming;  // submitted, to be prepared, FIFO
+  std::deque<std::shared_ptr<Job>> queue;     // prepared, waiting for a slot, FIFO
   bool stop = false;
 };
 
@@ -24,6 +29,9 @@ struct Job : PendingRequest {
   GenerateRequest request;
   std::function<void(GenerateResult)> done;
   GenerateResult result;
+  // Set on the prepare thread, then the decode thread's: the prompt's tokens and its sampler.
+  std::vector<llama_token> prompt;
+  std::unique_ptr<Sampler> sampler;
   std::atomic<bool> cancelled{false};
   std::shared_ptr<Mailbox> mailbox;
 
@@ -35,6 +43,8 @@ struct Job : PendingRequest {
 
   // Completes the request; call once.
   void finish(Finish how, std::string error = {}) {
+    sampler.reset();  // on an engine thread, before the engine (and its model) may be gone
+    prompt.clear();
     result.finish = how;
     result.error = std::move(error);
     result.finished_ns = now_ns();

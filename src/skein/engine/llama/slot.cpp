@@ -9,31 +9,6 @@
 namespace skein::llama {
 namespace {
 
-common_params_sampling sampling_params(const GenerateRequest& req, const Model& model) {
-  common_params_sampling p;
-  const Sampling& s = req.sampling;
-  p.temp = s.temperature;
-  p.top_k = s.top_k;
-  p.top_p = s.top_p;
-  p.min_p = 0.0f;
-  p.seed = s.seed ? *s.seed : LLAMA_DEFAULT_SEED;
-  // Only the samplers this request uses: each one is a pass over the whole vocabulary per token.
-  p.samplers.clear();
-  if (s.temperature <= 0) {
-    p.top_k = 1;  // greedy: one O(n) selection
-    p.samplers.push_back(COMMON_SAMPLER_TYPE_TOP_K);
-  } else {
-    if (s.top_k > 0) p.samplers.push_back(COMMON_SAMPLER_TYPE_TOP_K);
-    if (s.top_p < 1.0f) p.samplers.push_back(COMMON_SAMPLER_TYPE_TOP_P);
-    p.samplers.push_back(COMMON_SAMPLER_TYPE_TEMPERATURE);
-  }
-  p.no_perf = true;
-  if (req.output) p.grammar = common_grammar(COMMON_GRAMMAR_TYPE_USER, req.output->grammar());
-  if (s.ignore_eos && !req.output)  // under a grammar, the end of the value must stay reachable
-    for (llama_token t : model.eog) p.logit_bias.push_back({t, -INFINITY});
-  return p;
-}
-
 // Where the first stop string begins in `text`, searching only what the last piece could complete.
 size_t find_stop(const std::string& text, size_t piece, const std::vector<std::string>& stops) {
   size_t best = std::string::npos;
@@ -47,43 +22,47 @@ size_t find_stop(const std::string& text, size_t piece, const std::vector<std::s
 
 }  // namespace
 
-bool Slot::start(std::shared_ptr<Job> job, const Model& model, int context) {
+std::string prepare(Job& job, const Model& model, int context, GrammarCache& grammars) {
+  try {
+    job.prompt = common_tokenize(model.vocab, model.format(job.request.messages), true, true);
+    if (int(job.prompt.size()) + 1 >= context)
+      return "prompt of " + std::to_string(job.prompt.size()) + " tokens does not fit the slot context of " +
+             std::to_string(context);
+    llama_sampler* grammar = nullptr;
+    if (job.request.output && !(grammar = grammars.copy(job.request.output->grammar())))
+      return "the output type's grammar was refused by llama.cpp";
+    job.sampler = std::make_unique<Sampler>(job.request, model, grammar);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void Slot::start(std::shared_ptr<Job> job, llama_context* ctx, int context, PrefixCache::Match from) {
   job_ = std::move(job);
   job_->result.started_ns = now_ns();
-  try {
-    prompt_ = common_tokenize(model.vocab, model.format(job_->request.messages), true, true);
-    if (int(prompt_.size()) + 1 >= context) {
-      release(nullptr, Finish::error,
-              "prompt of " + std::to_string(prompt_.size()) + " tokens does not fit the slot context of " +
-                  std::to_string(context));
-      return false;
-    }
-    common_params_sampling params = sampling_params(job_->request, model);
-    sampler_.reset(common_sampler_init(model.model, params));
-    if (!sampler_) {
-      release(nullptr, Finish::error, "the output type's grammar was refused by llama.cpp");
-      return false;
-    }
-  } catch (const std::exception& e) {
-    release(nullptr, Finish::error, e.what());
-    return false;
-  }
+  prompt_ = std::move(job_->prompt);
+  sampler_ = std::move(job_->sampler);
   job_->result.prompt_tokens = int(prompt_.size());
   max_tokens_ = std::min(job_->request.sampling.max_tokens, context - int(prompt_.size()) - 1);
-  prompt_done_ = 0;
-  pos_ = 0;
+  // At least the last prompt token is decoded: its logits give the first output token.
+  const int reused = from.seq < 0 ? 0 : std::min(from.length, int(prompt_.size()) - 1);
+  if (reused > 0) llama_memory_seq_cp(llama_get_memory(ctx), from.seq, seq_, 0, reused);
+  job_->result.cached_prompt_tokens = reused;
+  prompt_done_ = size_t(reused);
+  pos_ = reused;
   next_ = -1;
-  return true;
 }
 
 int Slot::add_to_batch(llama_batch& batch, int budget) {
   batch_index_ = -1;
+  completes_prompt_ = false;
   if (!busy() || budget <= 0) return 0;
   if (prompt_done_ < prompt_.size()) {
     const int n = int(std::min<size_t>(size_t(budget), prompt_.size() - prompt_done_));
     for (int i = 0; i < n; ++i) {
       const bool last = prompt_done_ + 1 == prompt_.size();
-      if (last) batch_index_ = batch.n_tokens;
+      if (last) batch_index_ = batch.n_tokens, completes_prompt_ = true;
       common_batch_add(batch, prompt_[prompt_done_++], pos_++, {seq_}, last);
     }
     return n;
@@ -93,10 +72,10 @@ int Slot::add_to_batch(llama_batch& batch, int budget) {
   return 1;
 }
 
-bool Slot::after_decode(llama_context* ctx, const Model& model) {
+bool Slot::after_decode(llama_context* ctx, const Model& model, GrammarClock& clock) {
   if (!busy() || batch_index_ < 0) return false;
-  const llama_token token = common_sampler_sample(sampler_.get(), ctx, batch_index_);
-  common_sampler_accept(sampler_.get(), token, true);
+  const llama_token token = sampler_->sample(ctx, batch_index_);
+  sampler_->accept(token, clock);
   if (!append(token, model)) return false;
   release(ctx, job_->result.finish);
   return true;

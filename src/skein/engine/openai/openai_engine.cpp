@@ -11,6 +11,7 @@
 
 #include "engine/async_engine.hpp"
 #include "engine/http/json_call.hpp"
+#include "openai_schema.hpp"
 
 namespace skein {
 namespace {
@@ -34,11 +35,12 @@ Json chat_body(const OpenAIOptions& o, const GenerateRequest& req) {
   if (!s.stop.empty()) body["stop"] = s.stop;
   if (s.seed) body["seed"] = *s.seed;
   if (s.ignore_eos && !req.output) body["ignore_eos"] = true;  // llama-server and vLLM accept it
-  if (req.output)
+  if (req.output) {
+    const OpenAISchema form = openai_schema(req.output->schema());
     body["response_format"] = {
         {"type", "json_schema"},
-        {"json_schema",
-         {{"name", schema_name(req.output->name())}, {"strict", true}, {"schema", req.output->schema()}}}};
+        {"json_schema", {{"name", schema_name(req.output->name())}, {"strict", form.strict}, {"schema", form.schema}}}};
+  }
   return body;
 }
 
@@ -50,10 +52,27 @@ GenerateResult parse_reply(const std::string& body) {
   r.text = content.is_string() ? content.get<std::string>() : "";
   r.finish = choice.value("finish_reason", "stop") == "length" ? Finish::length : Finish::stop;
   if (j.contains("usage") && j["usage"].is_object()) {
-    r.prompt_tokens = j["usage"].value("prompt_tokens", 0);
-    r.generated_tokens = j["usage"].value("completion_tokens", 0);
+    const Json& usage = j["usage"];
+    r.prompt_tokens = usage.value("prompt_tokens", 0);
+    r.generated_tokens = usage.value("completion_tokens", 0);
+    // Prompt tokens the server reused: OpenAI and vLLM say it in the usage, llama-server in its timings.
+    if (usage.contains("prompt_tokens_details") && usage["prompt_tokens_details"].is_object())
+      r.cached_prompt_tokens = usage["prompt_tokens_details"].value("cached_tokens", 0);
+    else if (j.contains("timings") && j["timings"].is_object())
+      r.cached_prompt_tokens = j["timings"].value("cache_n", 0);
   }
   return r;
+}
+
+// A reply to a type sent strict and converted, without the nulls the conversion allowed (text that
+// does not parse is left for validation to refuse).
+std::string without_added_nulls(const std::string& text, const Type& type) {
+  if (!openai_schema(type.schema()).converted) return text;
+  try {
+    return drop_added_nulls(Json::parse(text), type.schema()).dump();
+  } catch (const Json::exception&) {
+    return text;
+  }
 }
 
 class OpenAIEngine final : public AsyncEngine {
@@ -76,8 +95,10 @@ class OpenAIEngine final : public AsyncEngine {
     if (!key_.empty()) http.headers["authorization"] = "Bearer " + key_;
     http.body = chat_body(o_, req).dump(-1, ' ', false, Json::error_handler_t::replace);
     http.timeout = o_.timeout;
-    co_return co_await http::generate_over_http(url_, http, {o_.retries, o_.backoff_base_s, o_.backoff_max_s},
-                                                parse_reply);
+    GenerateResult r =
+        co_await http::generate_over_http(url_, http, {o_.retries, o_.backoff_base_s, o_.backoff_max_s}, parse_reply);
+    if (r.ok() && req.output) r.text = without_added_nulls(r.text, *req.output);
+    co_return r;
   }
 
  private:
