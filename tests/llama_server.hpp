@@ -1,6 +1,6 @@
 // A real llama-server (built by setup from the pinned llama.cpp tree) serving a random-weight
-// fixture (`local` unless told) on 127.0.0.1, for integration tests and the benchmarks' peer runs. Started in its own process group; stopped
-// (and its group checked gone) by the destructor.
+// fixture (`local` unless told) on 127.0.0.1, for integration tests and the benchmarks' peer runs. Started in its own
+// process group; stopped (and its group checked gone) by the destructor.
 #pragma once
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -23,10 +23,10 @@ namespace skein {
 
 struct LlamaOptions {
   std::string model_path;
-  int parallel = 4;    // sequence slots
-  int context = 2048;  // tokens per slot (prompt + generation)
-  int batch = 512;     // tokens per decode step
-  int threads = 0;     // 0: all cores
+  int parallel = 4;            // sequence slots
+  int context = 2048;          // tokens per slot (prompt + generation)
+  int batch = 512;             // tokens per decode step
+  int threads = 0;             // 0: all cores
   bool prefix_cache = true;    // off: every prompt prefilled whole, one KV stream per slot
   int prefix_cache_cells = 0;  // KV cells the cache may hold beyond the slots' (0: `context`)
 };

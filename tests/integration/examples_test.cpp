@@ -116,16 +116,15 @@ steps:
 )";
   const Shell r = shell(kSkein + " inspect " + (dir_ / "kw.yaml").string());
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(
-      r.out.find("types (keywords enforced while generating | only validated after):\n"
-                 "  Order: enforced format, maxLength, maximum, minimum, properties, required, type | validated "
-                 "multipleOf\n"
-                 "    to openai-compatible engines: non-strict: `maxLength` (at #/properties/note) is not a "
-                 "keyword strict mode accepts\n"
-                 "  again: enforced properties, required, type | validated maxProperties, not\n"
-                 "    to openai-compatible engines: non-strict: `not` (at #) is not a keyword strict mode "
-                 "accepts\n"),
-      std::string::npos)
+  EXPECT_NE(r.out.find("types (keywords enforced while generating | only validated after):\n"
+                       "  Order: enforced format, maxLength, maximum, minimum, properties, required, type | validated "
+                       "multipleOf\n"
+                       "    to openai-compatible engines: non-strict: `maxLength` (at #/properties/note) is not a "
+                       "keyword strict mode accepts\n"
+                       "  again: enforced properties, required, type | validated maxProperties, not\n"
+                       "    to openai-compatible engines: non-strict: `not` (at #) is not a keyword strict mode "
+                       "accepts\n"),
+            std::string::npos)
       << r.out;
 }
 

@@ -760,7 +760,10 @@ TEST(EngineLayerTest, AnOptionOfAnotherBackendIsRefusedAtItsLineNamingTheBackend
   } catch (const ConfigError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("/c/x.yaml:6"), std::string::npos) << what;
-    EXPECT_NE(what.find("does not apply to backend llama (its options: context, batch, threads, prefix_cache, prefix_cache_cells)"), std::string::npos)
+    EXPECT_NE(
+        what.find(
+            "does not apply to backend llama (its options: context, batch, threads, prefix_cache, prefix_cache_cells)"),
+        std::string::npos)
         << what;
   }
 }

@@ -39,7 +39,8 @@ LedgerKey key_at(size_t node, const char* kind, const std::string& key = {}) {
 
 void check_value(const Field& f, const Json& v, const std::string& what) {
   if (!f.type) return;
-  if (const std::string reason = f.type->why_invalid(v); !reason.empty()) throw Error(what + " '" + f.name + "' does not match its type: " + reason);
+  if (const std::string reason = f.type->why_invalid(v); !reason.empty())
+    throw Error(what + " '" + f.name + "' does not match its type: " + reason);
 }
 
 class GraphRun {

@@ -155,7 +155,7 @@ Json for_validator(const Json& s) {
   if (!s.is_object()) return s;
   Json out = s;
   for_each_subschema(out, [&](Json& sub, const std::string&) { sub = for_validator(sub); });
-  if (out.contains("prefixItems")) {  // draft 7: a tuple is `items` as a list
+  if (out.contains("prefixItems")) {             // draft 7: a tuple is `items` as a list
     Json tuple = std::move(out["prefixItems"]);  // copies first: adding to `out` may move its members
     out.erase("prefixItems");
     if (out.contains("items")) {
