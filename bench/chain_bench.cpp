@@ -219,10 +219,13 @@ steps:
              s.errors);
 }
 
-// (d) The shared-prefix chain on one engine (`make`); its summary and wall seconds.
-std::pair<RunSummary, double> shared_prefix_run(const fs::path& dir,
-                                                const std::function<std::unique_ptr<Engine>()>& make,
-                                                Recorder** recorder = nullptr) {
+// (d) The shared-prefix chain on one engine (`make`): its summary, wall seconds and requests.
+struct SharedPrefixRun {
+  RunSummary summary;
+  double secs;
+  std::vector<GenerateRequest> requests;
+};
+SharedPrefixRun shared_prefix_run(const fs::path& dir, const std::function<std::unique_ptr<Engine>()>& make) {
   std::string system;
   for (int i = 1; system.size() < 3600; ++i)
     system += "      Rule " + std::to_string(i) + ": items numbered " + std::to_string(i * 7) + " are kept apart.\n";
@@ -241,9 +244,10 @@ steps:
     retries: 0
 )";
   write_input(dir / "d.jsonl", 64);
+  Recorder* recorder = nullptr;
   Broker broker({}, [&](const EngineConfig&) {
     auto r = std::make_unique<Recorder>(make());
-    if (recorder) *recorder = r.get();
+    recorder = r.get();
     return r;
   });
   EngineConfig bench;
@@ -258,7 +262,7 @@ steps:
   const int64_t t0 = now_ns();
   RunSummary s = run_chain(parse_chain(yaml, (dir / "d.yaml").string()), o);
   const double secs = seconds_since(t0);
-  return {s, secs};
+  return {s, secs, recorder->requests()};  // while the broker (and the recorder) lives
 }
 
 // Prompt tokens that differ: the size of the token trie of the requests' prompts (each shared
@@ -297,13 +301,11 @@ void shared_prefix(const Args&, const fs::path& dir) {
       lo.parallel = parallel;
       lo.threads = 2;
       lo.prefix_cache = cache;
-      Recorder* recorder = nullptr;
-      auto [s, secs] = shared_prefix_run(
-          dir, [&] { return make_llama_engine("bench", lo); }, &recorder);
+      auto [s, secs, requests] = shared_prefix_run(dir, [&] { return make_llama_engine("bench", lo); });
       const NodeCounts& c = s.nodes.at("answer");
       if (!cache) off_secs = secs;
       const long long computed = c.prompt_tokens - c.cached_prompt_tokens;
-      const double unique = double(unique_prompt_tokens(recorder->requests()));
+      const double unique = double(unique_prompt_tokens(requests));
       fmt::print("| {} | skein llama, prefix cache {} | {:.2f} | {:.1f} | {} | {} | {} | {:.2f}{} |\n", parallel,
                  cache ? "on" : "off", secs, c.generated_tokens / secs, c.prompt_tokens, computed,
                  c.cached_prompt_tokens, double(computed) / unique,
@@ -314,7 +316,7 @@ void shared_prefix(const Args&, const fs::path& dir) {
     oo.endpoint = server.endpoint();
     oo.model = "bench";
     oo.parallel = parallel;
-    auto [s, secs] = shared_prefix_run(dir, [&] { return make_openai_engine("bench", oo); });
+    auto [s, secs, requests] = shared_prefix_run(dir, [&] { return make_openai_engine("bench", oo); });
     const NodeCounts& c = s.nodes.at("answer");
     fmt::print(
         "| {} | llama-server (cache_prompt on), same chain | {:.2f} | {:.1f} | {} | {} | {} | ({:.2f}x the speed of "

@@ -10,9 +10,9 @@
 // and the engine keeps the prompts it prefilled recently: a request whose prompt begins like one
 // of them reuses those cells (llama_memory_seq_cp shares them, nothing is copied) and computes only
 // the rest, reported as GenerateResult::cached_prompt_tokens. The cache holds at most
-// `prefix_cache_cells` cells of its own (least recently used prompts evicted first) and never
-// changes an output. A request whose prompt shares a long prefix with one being prefilled waits
-// for it rather than prefilling the same tokens again.
+// `prefix_cache_cells` cells of its own (least recently used prompts evicted first). Greedy outputs
+// do not change with it; a seeded sampler may feel the float rounding of a different batch shape. A request whose
+// prompt shares a long prefix with one being prefilled waits for it rather than prefilling the same tokens again.
 #pragma once
 #include <memory>
 #include <string>

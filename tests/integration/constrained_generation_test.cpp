@@ -109,7 +109,7 @@ const std::vector<std::string> kValidatedOnly = {
     R"({"type": "object", "properties": {"k": {"enum": ["a", "b"]}, "v": {"type": "integer"}}, "required": ["k", "v"],
         "if": {"properties": {"k": {"const": "a"}}}, "then": {"properties": {"v": {"minimum": 0}}}})",
     R"({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}, "maxItems": 4,
-        "contains": {"const": 1}})",
+        "contains": {"enum": [0, 1]}})",
     R"({"type": "object", "additionalProperties": {"type": "integer"}, "propertyNames": {"maxLength": 3},
         "maxProperties": 2})",
     R"({"type": "object", "patternProperties": {"^x": {"type": "integer"}}, "minProperties": 1})",
@@ -171,27 +171,27 @@ TEST_F(ConstrainedGenerationTest, EveryOutputOfEverySchemaAndSeedValidates) {
 }
 
 TEST_F(ConstrainedGenerationTest, ValidatedOnlyKeywordsAreRetriedUntilValidOrRefusedWithTheReason) {
-  int valid = 0;
   for (size_t i = 0; i < kValidatedOnly.size(); ++i) {
+    int valid = 0;
     TypePtr type = types_.make("V" + std::to_string(i), Json::parse(kValidatedOnly[i]));
     for (uint32_t seed : {1u, 2u, 3u}) {
       SCOPED_TRACE(kValidatedOnly[i] + " seed " + std::to_string(seed));
       boost::asio::io_context io;
-      auto f = boost::asio::co_spawn(io, generate_typed(*engine_, request(type, seed), 4), boost::asio::use_future);
+      auto f = boost::asio::co_spawn(io, generate_typed(*engine_, request(type, seed), 6), boost::asio::use_future);
       io.run();
       const TypedOutcome out = f.get();
       if (out.output) {
         EXPECT_EQ(type->why_invalid(*out.output), "");
         ++valid;
       } else {  // every attempt refused, the last one with the validator's reason
-        EXPECT_EQ(out.attempts, 5);
+        EXPECT_EQ(out.attempts, 7);
         EXPECT_FALSE(out.reason.empty());
         Json value;
         EXPECT_EQ(why_invalid(*type, out.raw, value), out.reason);
       }
     }
+    EXPECT_GT(valid, 0) << kValidatedOnly[i] << ": the retries never reached a valid value";
   }
-  EXPECT_GT(valid, 0);  // the loop does reach valid values
 }
 
 // Under the same conditions: the prefix cache holds the prompt for both (a request computed whole

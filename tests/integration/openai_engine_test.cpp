@@ -170,6 +170,12 @@ TEST(OpenAIRequestBody, ATypeStrictModeCannotHoldIsSentNonStrictAsWrittenWithThe
   EXPECT_EQ(openai_mode(openai_schema(Json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}},
       "required":["n"]})"))),
             "strict");
+  // A root without `type` gets it; a nullable object without properties is not sent strict.
+  EXPECT_EQ(openai_schema(Json::parse(R"({"properties":{"n":{"type":"integer"}},"required":["n"]})")).schema["type"],
+            "object");
+  EXPECT_FALSE(openai_schema(Json::parse(R"({"type":"object","properties":{"o":{"type":["object","null"]}},
+      "required":["o"]})"))
+                   .strict);
 }
 
 }  // namespace

@@ -96,6 +96,10 @@ TEST(PrefixCacheEvictionTest, ACacheSmallerThanTwoPromptsEvictsAndStillAnswersTh
   // `b` begins with other tokens than `a`: each turn finds the other prompt's entry, evicted or
   // sharing nothing, so only a little (the template's first tokens) is reused.
   EXPECT_LT(reused, 12 * 64);
+  // After all that eviction, the cache still serves a prompt asked twice in a row.
+  const GenerateResult again = generate_sync(*cached, requests.back());
+  EXPECT_EQ(again.cached_prompt_tokens, std::min(again.prompt_tokens - 1, 1100));  // what the cache holds of it
+  EXPECT_EQ(again.text, off.back().text);
 }
 
 TEST(PrefixCacheEvictionTest, TheSamePromptAgainIsReusedUpToItsLastToken) {

@@ -96,6 +96,34 @@ TEST(SchemaTest, TheValidatorHoldsNewerKeywordsInTheirDraftSevenForm) {
   EXPECT_NE(date->why_invalid("2026-13-45"), "");
 }
 
+// Found in review: shapes where one side would drop a constraint or the grammar admit no valid value.
+TEST(SchemaTest, EachSideGetsAFormItCanHoldWithoutLosingAConstraint) {
+  // A tuple the converter would make exactly 1 long, where 3 items are needed: an array within the bounds.
+  const Json tuple = Json::parse(R"({"type":"array","prefixItems":[{"const":"h"}],"items":{"type":"integer"},
+      "minItems":3})");
+  EXPECT_EQ(grammar_schema(tuple), Json::parse(R"({"type":"array","minItems":3,"items":{}})"));
+  // An allOf part reached by reference is put in the grammar's form too (no boolean left).
+  TypeSet types;
+  TypePtr merged = types.make("M", Json::parse(R"({"$defs":{"Base":{"type":"object","properties":{"x":{},
+      "extra":true}}},"allOf":[{"$ref":"#/$defs/Base"},{"properties":{"y":{"type":"integer"}}}]})"));
+  EXPECT_NO_THROW(merged->grammar());
+  // Both dependencies on one property are kept.
+  TypePtr deps = types.make("D", Json::parse(R"({"type":"object","properties":{"a":{},"b":{},"c":{}},
+      "dependentRequired":{"a":["b"]},"dependentSchemas":{"a":{"properties":{"c":{}},"required":["c"]}}})"));
+  EXPECT_NE(deps->why_invalid(Json::parse(R"({"a":1,"c":1})")), "");
+  EXPECT_NE(deps->why_invalid(Json::parse(R"({"a":1,"b":1})")), "");
+  EXPECT_EQ(deps->why_invalid(Json::parse(R"({"a":1,"b":1,"c":1})")), "");
+  // A pattern the converter cannot build is left to the validator, so the lengths still hold.
+  const Json loose = Json::parse(R"({"type":"string","pattern":"[a-z]+","maxLength":4})");
+  EXPECT_FALSE(grammar_schema(loose).contains("pattern"));
+  EXPECT_EQ(keyword_report(loose).enforced, (std::set<std::string>{"type", "maxLength"}));
+  // Keywords beside a $ref are refused: draft 7 (and the grammar) would ignore them.
+  const std::string msg = error_of([] {
+    TypeSet().add("T", Json::parse(R"({"properties":{"p":{"$ref":"#/$defs/X","minLength":2}},"$defs":{"X":{}}})"));
+  });
+  EXPECT_NE(msg.find("`minLength` beside `$ref` would be ignored"), std::string::npos) << msg;
+}
+
 TEST(SchemaTest, ATypeWithItsOwnDefinitionsKeepsThemWhenAnotherTypeRefersToIt) {
   TypeSet types;
   types.add("Shape", Json::parse(R"({"definitions":{"P":{"type":"object","properties":{"x":{"type":"integer"}},

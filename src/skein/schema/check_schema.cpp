@@ -130,6 +130,10 @@ struct Checker {
     if (s.contains("$ref")) {
       expect(s["$ref"].is_string(), p + "/$ref", "`$ref` must name a type or point into this one (\"#/$defs/X\")");
       const std::string ref = s["$ref"].get<std::string>();
+      for (const auto& [k, v] : s.items())  // draft 7 ignores them, and so would the grammar
+        if (k != "$ref" && !is_annotation(k))
+          fail(p + "/" + k,
+               "`" + k + "` beside `$ref` would be ignored: write `allOf: [{$ref: " + ref + "}, {" + k + ": …}]`");
       if (ref.rfind("#", 0) == 0)  // a pointer into this type; a bare name is another type (TypeSet)
         expect(points_into(root, ref), p + "/$ref", "`$ref: " + ref + "` points to nothing in this type");
       else

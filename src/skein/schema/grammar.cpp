@@ -3,6 +3,8 @@
 #include <json-schema-to-grammar.h>
 
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <vector>
 
 namespace skein {
@@ -52,6 +54,21 @@ std::string number_range(const NumberRange& r) {
 }
 
 }  // namespace
+
+bool pattern_to_grammar_ok(const std::string& pattern) {
+  static std::mutex mu;
+  static std::map<std::string, bool> known;
+  std::lock_guard l(mu);
+  if (auto it = known.find(pattern); it != known.end()) return it->second;
+  bool ok = false;
+  try {  // a pattern it cannot build becomes the `string` primitive
+    const std::string g =
+        json_schema_to_grammar(common_json::parse(Json{{"type", "string"}, {"pattern", pattern}}.dump()));
+    ok = g.rfind("string ::=", 0) != 0 && g.find("\nstring ::=") == std::string::npos;
+  } catch (const std::exception&) {
+  }
+  return known[pattern] = ok;
+}
 
 std::string schema_to_grammar(const Json& schema) {
   Json marked = schema;

@@ -11,4 +11,8 @@ namespace skein {
 // Throws std::exception when the converter refuses the schema.
 std::string schema_to_grammar(const Json& schema);
 
+// Whether the converter builds `pattern` into a grammar (it takes any string for a pattern it
+// cannot: not anchored with ^…$, or using what its regex subset lacks). Thread-safe.
+bool pattern_to_grammar_ok(const std::string& pattern);
+
 }  // namespace skein

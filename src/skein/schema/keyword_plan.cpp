@@ -1,6 +1,9 @@
 #include "keyword_plan.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include "grammar.hpp"
 
 #include "subschemas.hpp"
 
@@ -9,7 +12,8 @@ namespace {
 
 const char* kUuidPattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
-// Keywords that say nothing about valid values, and those that only hold named subschemas.
+}  // namespace
+
 bool is_annotation(const std::string& k) {
   static const std::set<std::string> keys = {"description", "default",   "title",     "examples",
                                              "$comment",    "$schema",   "$defs",     "definitions",
@@ -17,16 +21,30 @@ bool is_annotation(const std::string& k) {
   return keys.count(k) > 0;
 }
 
+namespace {
+
 bool has(const Json& s, const char* k) { return s.is_object() && s.contains(k); }
 
-// A number bounded on both sides: Skein builds it into the grammar (grammar.cpp).
-bool bounded_number(const Json& s) { return has(s, "minimum") && has(s, "maximum"); }
+// A number bounded on both sides: Skein builds it into the grammar in its place (grammar.cpp).
+bool bounded_number(const Json& s) {
+  return s.is_object() && s.value("type", Json()) == "number" && s.contains("minimum") && s.contains("maximum") &&
+         s["minimum"].is_number() && s["maximum"].is_number() && std::fabs(s["minimum"].get<double>()) < 1e15 &&
+         std::fabs(s["maximum"].get<double>()) < 1e15;
+}
+
+// A tuple (`prefixItems`, or `items` as a list) and its length; -1 when `s` has none.
+long long tuple_length(const Json& s) {
+  if (has(s, "prefixItems") && s["prefixItems"].is_array()) return (long long)s["prefixItems"].size();
+  if (has(s, "items") && s["items"].is_array()) return (long long)s["items"].size();
+  return -1;
+}
 
 // The keywords of `s` itself that llama.cpp's converter builds into the grammar, in the order its
 // build_node decides (common/json-schema.cpp): a `$ref` alone, else a union, else each listed type,
 // else `const`, `enum`, then the keywords of the type. The rest only the validator checks.
 std::set<std::string> enforced_here(const Json& s) {
   if (!s.is_object()) return {};
+  if (bounded_number(s)) return {"type", "minimum", "maximum"};  // the range replaces the node
   if (s.contains("$ref")) return {"$ref"};
   if (s.contains("oneOf")) return {"oneOf"};  // as a union: that only one alternative fits is validated
   if (s.contains("anyOf")) return {"anyOf"};
@@ -37,6 +55,7 @@ std::set<std::string> enforced_here(const Json& s) {
     for (const auto& t : type) {
       Json alt = s;
       alt["type"] = t;
+      if (t == "number") alt.erase("maximum");  // a listed number is not Skein's bounded one
       for (const auto& k : enforced_here(alt)) out.insert(k);
     }
     return out;
@@ -61,8 +80,8 @@ std::set<std::string> enforced_here(const Json& s) {
     const Json& items = s.contains("items") ? s["items"] : s.value("prefixItems", Json());
     if (!items.is_array()) add({"minItems", "maxItems"});  // a tuple has its exact length
   } else if (t == "string" || (t.empty() && string_like)) {
-    if (s.contains("pattern"))  // pattern beats format beats lengths (json-schema-to-grammar.cpp)
-      add({"pattern"});
+    if (s.contains("pattern"))  // pattern beats format beats lengths (json-schema-to-grammar.cpp);
+      add({"pattern"});         // one the converter cannot build is dropped by for_grammar
     else if (s.contains("format"))
       add({"format"});
     else
@@ -71,8 +90,6 @@ std::set<std::string> enforced_here(const Json& s) {
     add({"minimum", "maximum"});
     if (!s.contains("minimum")) add({"exclusiveMinimum"});
     if (!s.contains("maximum")) add({"exclusiveMaximum"});
-  } else if (t == "number" && bounded_number(s)) {
-    add({"minimum", "maximum"});
   }
   return out;
 }
@@ -104,20 +121,23 @@ bool only_annotations(const Json& s) {
   return true;
 }
 
-// The parts of an `allOf`, plain objects (or local references to them), merged into `s`; false
-// (and `s` unchanged) when they are not all such.
-bool merge_all_of_into(Json& s, const Json& all_of, const Json& root) {
+Json for_grammar(const Json& s, const Json& root, int depth = 0);
+
+// The parts of an `allOf`, plain objects (or local references to them, in the grammar's form),
+// merged into `s`; false (and `s` unchanged) when they are not all such.
+bool merge_all_of_into(Json& s, const Json& all_of, const Json& root, int depth) {
   if (has(s, "type") && s["type"] != "object") return false;
-  std::vector<const Json*> parts;
+  if (depth > 16) return false;  // references all the way down (a recursive type)
+  std::vector<Json> parts;
   for (const auto& child : all_of) {
     const Json* part = plain_object(child) ? &child : resolve(root, child);
     if (!part || !plain_object(*part)) return false;
-    parts.push_back(part);
+    parts.push_back(part == &child ? child : for_grammar(*part, root, depth + 1));
   }
-  for (const Json* part : parts) {
-    for (const auto& [name, sub] : (*part)["properties"].items())
+  for (const Json& part : parts) {
+    for (const auto& [name, sub] : part["properties"].items())
       if (!has(s, "properties") || !s["properties"].contains(name)) s["properties"][name] = sub;
-    for (const auto& name : part->value("required", Json::array()))
+    for (const auto& name : part.value("required", Json::array()))
       if (!has(s, "required") || std::find(s["required"].begin(), s["required"].end(), name) == s["required"].end())
         s["required"].push_back(name);
   }
@@ -125,7 +145,7 @@ bool merge_all_of_into(Json& s, const Json& all_of, const Json& root) {
   return true;
 }
 
-Json for_grammar(const Json& s, const Json& root) {
+Json for_grammar(const Json& s, const Json& root, int depth) {
   if (s.is_boolean()) return s.get<bool>() ? Json::object() : Json{{"not", Json::object()}};
   Json out = s;
   if (has(out, "properties") && out["properties"].is_object()) {  // a `false` property never appears
@@ -137,18 +157,38 @@ Json for_grammar(const Json& s, const Json& root) {
     out.erase("items");
   }
   for_each_subschema(out, [&](Json& sub, const std::string& at) {
-    if (!(sub.is_boolean() && at == "/additionalProperties")) sub = for_grammar(sub, root);  // the converter's own
+    if (!(sub.is_boolean() && at == "/additionalProperties")) sub = for_grammar(sub, root, depth + 1);
   });
   if (has(out, "allOf")) {
     const Json all_of = std::move(out["allOf"]);
     out.erase("allOf");
-    if (!merge_all_of_into(out, all_of, root) && !all_of.empty() && only_annotations(out)) {
+    if (!merge_all_of_into(out, all_of, root, depth) && !all_of.empty() && only_annotations(out)) {
       // Left to the validator; the grammar keeps to the first part (every valid value fits it).
       for (const auto& [k, v] : all_of[0].items()) out[k] = v;
     }
   }
   if (has(out, "prefixItems")) out.erase("items");  // the tuple; what may follow it is validated
+  if (const long long n = tuple_length(out);
+      n >= 0 && (out.value("minItems", 0LL) > n || out.value("maxItems", n) < n)) {
+    // The converter makes a tuple exactly n long: with other bounds, an array of any items within
+    // them (the tuple is validated).
+    out.erase("prefixItems");
+    out["items"] = Json::object();
+  }
+  if (has(out, "pattern") && out["pattern"].is_string() && !pattern_to_grammar_ok(out["pattern"].get<std::string>()))
+    out.erase("pattern");  // the converter would take any string for it, and drop the lengths
   return out;
+}
+
+// `dependencies[name]` = `v` (a list of names or a schema), both kept when it has one already.
+void add_dependency(Json& out, const std::string& name, const Json& v) {
+  Json& deps = out["dependencies"];
+  if (!deps.contains(name)) {
+    deps[name] = v;
+    return;
+  }
+  auto as_schema = [](const Json& d) { return d.is_array() ? Json{{"required", d}} : d; };
+  deps[name] = Json{{"allOf", Json::array({as_schema(deps[name]), as_schema(v)})}};
 }
 
 Json for_validator(const Json& s) {
@@ -168,7 +208,7 @@ Json for_validator(const Json& s) {
     if (out.contains(k)) {
       const Json moved = std::move(out[k]);  // (adding to `out` may move its members)
       out.erase(k);
-      for (const auto& [name, v] : moved.items()) out["dependencies"][name] = v;
+      for (const auto& [name, v] : moved.items()) add_dependency(out, name, v);
     }
   if (out.value("format", "") == "uuid") {  // valijson lets formats it does not know pass
     out.erase("format");
@@ -187,7 +227,7 @@ void report(const Json& s, const Json& root, bool reached, KeywordReport& r) {
   if (reached) {
     enforced = enforced_here(for_grammar(s, root));  // as the converter sees it
     Json merged = s;
-    if (has(s, "allOf") && merge_all_of_into(merged, s["allOf"], root)) enforced.insert("allOf");
+    if (has(s, "allOf") && merge_all_of_into(merged, s["allOf"], root, 0)) enforced.insert("allOf");
   }
   for (const auto& [k, v] : s.items())
     if (!is_annotation(k)) (enforced.count(k) ? r.enforced : r.validated).insert(k);

@@ -17,6 +17,10 @@
 
 namespace skein {
 
+// Keywords that say nothing about valid values (description, default…), and those that only hold
+// named subschemas ($defs, definitions).
+bool is_annotation(const std::string& keyword);
+
 // REQUIRES: `schema` passed check_schema.
 Json grammar_schema(const Json& schema);
 Json validation_schema(const Json& schema);

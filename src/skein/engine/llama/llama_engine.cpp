@@ -144,18 +144,26 @@ class LlamaEngine final : public Engine {
 
   // Whether `job` had better wait: a prompt being prefilled (or admitted with it) shares a longer
   // prefix with it than the cache holds, and the cache will hold it once that prompt is decoded.
-  bool should_wait(const Job& job, const std::vector<std::shared_ptr<Job>>& admitted) {
+  // The comparison with the cache and the slots is remembered until either changes: admit() looks
+  // at every waiting job on every step.
+  bool should_wait(Job& job, const std::vector<std::shared_ptr<Job>>& admitted) {
     if (!cache_) return false;
-    const size_t cached = size_t(cache_->find(job.prompt, false).length);
-    size_t coming = 0;
-    for (const auto& slot : slots_)
-      if (slot.busy() && slot.reading_prompt())
-        coming = std::max(coming,
-                          std::min(common_prefix(slot.prompt(), job.prompt), cache_->keepable(slot.prompt().size())));
-    for (const auto& other : admitted)
-      coming =
-          std::max(coming, std::min(common_prefix(other->prompt, job.prompt), cache_->keepable(other->prompt.size())));
-    return coming >= cached + kWorthWaiting;
+    auto& memo = job.wait_memo;
+    auto coming_from = [&](const std::vector<llama_token>& other) {
+      return std::min(common_prefix(other, job.prompt), cache_->keepable(other.size()));
+    };
+    if (memo.cache != cache_->version() || memo.reading != reading_version_) {
+      const size_t cached =
+          memo.cache == cache_->version() ? memo.cached : size_t(cache_->find(job.prompt, false).length);
+      size_t coming = 0;
+      for (const auto& slot : slots_)
+        if (slot.busy() && slot.reading_prompt()) coming = std::max(coming, coming_from(slot.prompt()));
+      memo = {cache_->version(), reading_version_, cached, coming >= cached + kWorthWaiting};
+    }
+    if (memo.wait) return true;
+    for (const auto& other : admitted)  // prompts starting this step
+      if (coming_from(other->prompt) >= memo.cached + kWorthWaiting) return true;
+    return false;
   }
 
   // Takes queued jobs into free slots; returns false when the engine stops.
@@ -191,7 +199,7 @@ class LlamaEngine final : public Engine {
           slot.start(std::move(job), ctx_, options_.context, from);
           prompt_tokens_ += slot.job()->result.prompt_tokens;
           reused_tokens_ += slot.job()->result.cached_prompt_tokens;
-          ++busy_;
+          ++busy_, ++reading_version_;
           break;
         }
     return true;
@@ -201,7 +209,7 @@ class LlamaEngine final : public Engine {
     for (auto& slot : slots_)
       if (slot.busy() && slot.job()->cancelled) {
         slot.release(ctx_, Finish::cancelled);
-        --busy_;
+        --busy_, ++reading_version_;
       }
   }
 
@@ -215,16 +223,19 @@ class LlamaEngine final : public Engine {
     if (batch_.n_tokens == 0) return;
     if (llama_decode(ctx_, batch_) != 0) {
       for (auto& slot : slots_)
-        if (slot.busy()) slot.release(ctx_, Finish::error, "llama_decode failed"), --busy_;
+        if (slot.busy()) slot.release(ctx_, Finish::error, "llama_decode failed"), --busy_, ++reading_version_;
       return;
     }
     for (auto& slot : slots_) {
-      if (cache_ && slot.busy() && slot.completes_prompt()) cache_->keep(slot.prompt(), slot.seq());
+      if (slot.busy() && slot.completes_prompt()) {
+        if (cache_) cache_->keep(slot.prompt(), slot.seq());
+        ++reading_version_;
+      }
       try {
-        if (slot.after_decode(ctx_, model_, grammar_clock_)) --busy_;
+        if (slot.after_decode(ctx_, model_, grammar_clock_)) --busy_, ++reading_version_;
       } catch (const std::exception& e) {  // e.g. a grammar that can no longer advance
         slot.release(ctx_, Finish::error, std::string("sampling failed: ") + e.what());
-        --busy_;
+        --busy_, ++reading_version_;
       }
     }
   }
@@ -255,7 +266,8 @@ class LlamaEngine final : public Engine {
   std::unique_ptr<GrammarCache> grammars_;  // prepare thread only
   GrammarClock grammar_clock_;
   std::atomic<long long> prompt_tokens_ = 0, reused_tokens_ = 0;  // of the requests started
-  int busy_ = 0;  // loop thread only (also read in the wait predicate, on the loop thread)
+  int busy_ = 0;                  // loop thread only (also read in the wait predicate, on the loop thread)
+  uint64_t reading_version_ = 0;  // loop thread only: changes whenever a slot starts, ends or ends its prompt
   std::thread prepare_thread_;
   std::thread thread_;
 };

@@ -32,6 +32,13 @@ struct Job : PendingRequest {
   // Set on the prepare thread, then the decode thread's: the prompt's tokens and its sampler.
   std::vector<llama_token> prompt;
   std::unique_ptr<Sampler> sampler;
+  // Decode thread only: whether it waits for a prefix being prefilled, as of these versions of the
+  // prefix cache and of the slots reading prompts (recomputed only when one changes).
+  struct {
+    uint64_t cache = ~0ull, reading = ~0ull;
+    size_t cached = 0;  // tokens of its prompt the cache holds
+    bool wait = false;
+  } wait_memo;
   std::atomic<bool> cancelled{false};
   std::shared_ptr<Mailbox> mailbox;
 

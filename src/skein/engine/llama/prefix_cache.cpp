@@ -45,6 +45,7 @@ void PrefixCache::keep(const std::vector<llama_token>& decoded, int seq) {
   for (size_t i = entries_.size(); i-- > 0;)
     if (common_prefix(entries_[i].tokens, prompt) == entries_[i].tokens.size()) drop(i);
   entries_.push_back({prompt, c, ++clock_});
+  ++version_;
   evict_until_fits(c);
 }
 
@@ -63,6 +64,7 @@ void PrefixCache::drop(size_t i) {
   llama_memory_seq_rm(mem_, entries_[i].seq, -1, -1);  // cells no other sequence holds become free
   free_seqs_.push_back(entries_[i].seq);
   entries_.erase(entries_.begin() + int64_t(i));
+  ++version_;
 }
 
 void PrefixCache::evict_until_fits(int keep_seq) {

@@ -39,7 +39,8 @@ class PrefixCache {
 
   // The tokens of `prompt` that keep() would hold (a prompt longer than the cache is cut).
   size_t keepable(size_t prompt_tokens) const { return std::min<size_t>(prompt_tokens, size_t(max_cells_)); }
-  int cells() const;  // held by the entries together (shared prefixes counted once)
+  int cells() const;                             // held by the entries together (shared prefixes counted once)
+  uint64_t version() const { return version_; }  // changes whenever the entries do
   size_t entries() const { return entries_.size(); }
 
  private:
@@ -56,6 +57,7 @@ class PrefixCache {
   std::vector<int> free_seqs_;
   std::vector<Entry> entries_;
   uint64_t clock_ = 0;
+  uint64_t version_ = 0;
 };
 
 // Tokens `a` and `b` have in common from the start.

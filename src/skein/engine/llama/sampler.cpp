@@ -40,7 +40,7 @@ Sampler::Sampler(const GenerateRequest& req, const Model& model, llama_sampler* 
   llama_sampler_chain_params cp = llama_sampler_chain_default_params();
   cp.no_perf = true;
   chain_ = llama_sampler_chain_init(cp);
-  std::vector<llama_logit_bias> bias;
+  std::vector<llama_logit_bias>& bias = bias_;
   if (s.ignore_eos && !req.output)  // under a grammar, the end of the value must stay reachable
     for (llama_token t : model.eog) bias.push_back({t, -INFINITY});
   int32_t n_suppress = 0;
@@ -49,7 +49,8 @@ Sampler::Sampler(const GenerateRequest& req, const Model& model, llama_sampler* 
   if (!bias.empty())
     llama_sampler_chain_add(chain_, llama_sampler_init_logit_bias(n_vocab_, int32_t(bias.size()), bias.data()));
   // Only the samplers this request uses: each one is a pass over the whole vocabulary per token.
-  if (s.temperature <= 0) {
+  greedy_ = s.temperature <= 0;
+  if (greedy_) {
     llama_sampler_chain_add(chain_, llama_sampler_init_top_k(1));  // greedy: one O(n) selection
   } else {
     if (s.top_k > 0) llama_sampler_chain_add(chain_, llama_sampler_init_top_k(s.top_k));
@@ -85,13 +86,37 @@ llama_token Sampler::sample(llama_context* ctx, int idx) {
     grammar_ns_ = now_ns() - t0;
     return drawn;
   }
-  // Refused: drawn again, the grammar applied to the whole vocabulary first.
+  // Refused. Greedy: the most likely token the grammar takes, looked for among the likeliest first.
+  if (greedy_) {
+    const llama_token best = likeliest_allowed(ctx, idx);
+    grammar_ns_ = now_ns() - t0;
+    if (best != LLAMA_TOKEN_NULL) return best;
+  }
+  // Drawn again, the grammar applied to the whole vocabulary first.
   load_logits(ctx, idx);
   llama_sampler_apply(grammar_, &cur_p_);
   grammar_ns_ = now_ns() - t0;
   llama_sampler_apply(chain_, &cur_p_);
   if (cur_p_.selected < 0) throw std::runtime_error("no token fits the grammar");
   return cur_p_.data[cur_p_.selected].id;
+}
+
+// The token of highest logit (biases applied) among those the grammar takes, if one is among the
+// kLikeliest highest: what applying the grammar to the whole vocabulary and then taking the
+// maximum gives, for a fraction of the grammar's work.
+llama_token Sampler::likeliest_allowed(llama_context* ctx, int idx) {
+  load_logits(ctx, idx);
+  for (const auto& b : bias_) cur_[size_t(b.token)].logit += b.bias;
+  const size_t k = std::min(kLikeliest, cur_.size());
+  std::partial_sort(cur_.begin(), cur_.begin() + int64_t(k), cur_.end(),
+                    [](const llama_token_data& a, const llama_token_data& b) { return a.logit > b.logit; });
+  for (size_t i = 0; i < k && cur_[i].logit != -INFINITY; ++i) {
+    llama_token_data one{cur_[i].id, 1.0f, 0.0f};
+    llama_token_data_array one_p{&one, 1, -1, false};
+    llama_sampler_apply(grammar_, &one_p);
+    if (one.logit != -INFINITY) return cur_[i].id;
+  }
+  return LLAMA_TOKEN_NULL;
 }
 
 void Sampler::accept(llama_token token, GrammarClock& clock) {

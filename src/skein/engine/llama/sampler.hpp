@@ -3,8 +3,9 @@
 // The sampling is llama.cpp's common_sampler's, for the samplers Skein uses (logit biases, top-k,
 // top-p, temperature, then a draw with the request's seed): a token is drawn without the grammar,
 // checked against it alone, and only when the grammar refuses it drawn again with the grammar
-// applied to the whole vocabulary. What differs is the grammar: a copy of one compiled per type
-// (GrammarCache), so no request parses GBNF.
+// applied to the whole vocabulary (greedy: the likeliest tokens checked one by one first, which
+// finds the same token, as the most likely one the grammar takes). What differs is the grammar: a copy of one compiled
+// per type (GrammarCache), so no request parses GBNF.
 #pragma once
 #include <llama.h>
 
@@ -52,6 +53,10 @@ class Sampler {
 
  private:
   void load_logits(llama_context* ctx, int idx);
+  llama_token likeliest_allowed(llama_context* ctx, int idx);
+  static constexpr size_t kLikeliest = 64;
+  bool greedy_ = false;
+  std::vector<llama_logit_bias> bias_;
   llama_sampler* grammar_;
   llama_sampler* chain_;
   int n_vocab_;

@@ -64,12 +64,16 @@ GenerateResult parse_reply(const std::string& body) {
   return r;
 }
 
-// A reply to a type sent strict and converted, without the nulls the conversion allowed (text that
-// does not parse is left for validation to refuse).
+// A reply to a type sent strict and converted, without the nulls the conversion allowed: only when
+// the reply is invalid with them and valid without (a null the type takes stays; text that does
+// not parse is left for validation to refuse).
 std::string without_added_nulls(const std::string& text, const Type& type) {
   if (!openai_schema(type.schema()).converted) return text;
   try {
-    return drop_added_nulls(Json::parse(text), type.schema()).dump();
+    const Json value = Json::parse(text);
+    if (type.why_invalid(value).empty()) return text;
+    Json dropped = drop_added_nulls(value, type.schema());
+    return type.why_invalid(dropped).empty() ? dropped.dump() : text;
   } catch (const Json::exception&) {
     return text;
   }

@@ -60,6 +60,7 @@ struct Converter {
 
   std::string object(Json& s, const std::string& at) {
     if (!s.contains("properties")) return "the object at " + at + " lists no properties";
+    if (!s.contains("type")) s["type"] = "object";  // strict mode wants it said
     if (s.contains("additionalProperties") && s["additionalProperties"] != false)
       return "the object at " + at + " takes other properties (strict mode closes every object)";
     std::set<std::string> required;
@@ -82,7 +83,9 @@ struct Converter {
 
   std::string convert(Json& s, const std::string& at) {
     if (!s.is_object()) return "";
-    const bool is_object = s.value("type", Json()) == "object" || s.contains("properties");
+    const Json& t = s.value("type", Json());
+    const bool is_object = t == "object" || s.contains("properties") ||
+                           (t.is_array() && std::find(t.begin(), t.end(), "object") != t.end());
     if (is_object)
       if (std::string why = object(s, at); !why.empty()) return why;
     for (const char* k : {"properties", "$defs", "definitions"})
