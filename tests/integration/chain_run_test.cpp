@@ -222,12 +222,17 @@ steps:
 )" + system + R"(    user: "Item {{ chain_input.i }}?"
     sampling: {temperature: 0, max_tokens: 16}
 )";
+#ifdef SKEIN_SANITIZED
+  const int records = 16;  // TSan range-checks every memcpy of llama.cpp's KV: a smaller run
+#else
+  const int records = 64;
+#endif
   std::string input;
-  for (int i = 0; i < 64; ++i) input += "{\"i\": " + std::to_string(i) + "}\n";
+  for (int i = 0; i < records; ++i) input += "{\"i\": " + std::to_string(i) + "}\n";
   RunSummary s = run(chain, input);
   ASSERT_EQ(s.status, "done");
   const NodeCounts& c = s.nodes["label"];
-  ASSERT_GE(c.engine_calls, 64);
+  ASSERT_GE(c.engine_calls, records);
   // What the records' prompts share: all but the user line and the template's tail (<= 40 tokens).
   const double shared = double(c.prompt_tokens) / double(c.engine_calls) - 40;
   ASSERT_GT(shared, 900);

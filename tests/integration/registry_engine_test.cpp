@@ -72,7 +72,10 @@ TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndF
   const RunSnapshot run = *registry.get(id);
   EXPECT_EQ(run.state, RunState::cancelled) << run.error;
 #ifdef SKEIN_SANITIZED
-  EXPECT_LT(ms, 500.0);  // several times slower code: the 100 ms bound is for the real build
+  // Several times slower code, and under TSan every memcpy/memset of llama.cpp's KV cache and
+  // attention mask is range-checked (the unified KV of the prefix cache is twice a slot's): a
+  // decode step takes hundreds of ms. The 100 ms bound is for the real build (10.5 ms measured).
+  EXPECT_LT(ms, 1000.0);
 #else
   EXPECT_LT(ms, 100.0);
 #endif

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/process/subprocess.hpp"
+#include "runtime/run_json.hpp"
 #include "runtime/run_store.hpp"
 #include "skein/run_registry.hpp"
 #include "tools/chaos_lm.hpp"
@@ -129,6 +130,17 @@ void expect_no_answered_call_repeated(const std::vector<LoggedCall>& calls, int 
       EXPECT_EQ((last_of_job_in_life[{lives[i], job}]), call)
           << "'" << call << "' was asked again after life " << lives[i] << " had its answer";
     }
+}
+
+// The store writes steps with a formatter of its own (no JSON built per step): byte for byte what
+// the JSON form would dump, every field included.
+TEST(DurableRunTest, AStepsTextIsItsJsonDumped) {
+  NodeTiming t;
+  t.index = 3, t.node = "Ask \"her\"", t.start_ns = 10, t.end_ns = 20, t.lm_ns = 5, t.queue_ns = 1, t.generate_ns = 4;
+  t.deps_ns = 2, t.tokens = {100, 7, 90};
+  EXPECT_EQ(runtime::step_text(t), runtime::dumped(runtime::to_json(t)));
+  const TraceEntry e{"Node", Json{{"a", 1}, {"b", "ü"}}};
+  EXPECT_EQ(runtime::step_text(e), runtime::dumped(runtime::to_json(e)));
 }
 
 TEST(DurableRunTest, TwentyRunsSurviveTwentyKillsRepeatingNothingAnswered) {

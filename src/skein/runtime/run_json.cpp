@@ -72,9 +72,9 @@ std::string step_text(const TraceEntry& e) {
 std::string step_text(const NodeTiming& t) {
   return fmt::format(
       R"({{"index":{},"node":{},"start_ns":{},"end_ns":{},"lm_ns":{},"queue_ns":{},"generate_ns":{},"deps_ns":{},)"
-      R"("tokens":{{"prompt":{},"generated":{}}}}})",
+      R"("tokens":{{"prompt":{},"generated":{},"cached_prompt":{}}}}})",
       t.index, dumped(t.node), t.start_ns, t.end_ns, t.lm_ns, t.queue_ns, t.generate_ns, t.deps_ns, t.tokens.prompt,
-      t.tokens.generated);
+      t.tokens.generated, t.tokens.cached);
 }
 
 std::string step_text(const DepTiming& d) { return dumped(to_json(d)); }
