@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target of a SKEIN_FUZZ build (default build-fuzz/) for SKEIN_FUZZ_SECONDS
-# (default 30) from its seed corpus in tests/fuzz/corpus/<target>/ (replayed first, so every input
+# (default 20) from its seed corpus in tests/fuzz/corpus/<target>/ (replayed first, so every input
 # once found to crash stays a regression test). New inputs go to a scratch folder, never into the
 # repository. Fails on any finding (crash, sanitizer report, leak, an input slower than 10 s, more
 # than 4 GiB), printing the input's path and the report; prints executions per second and corpus
@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:-$ROOT/build-fuzz}"
-SECONDS_EACH="${SKEIN_FUZZ_SECONDS:-30}"
+SECONDS_EACH="${SKEIN_FUZZ_SECONDS:-20}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/skein-fuzz.XXXXXX")"
 TARGETS=(type chain_file graph_file engines_file input_line gate_answer http_request)
 

@@ -2,7 +2,7 @@
 # The test suite: every test in the regular build; the concurrency tests (broker, engines, chain
 # and graph runs, the hosts) under ThreadSanitizer; then every test again under AddressSanitizer +
 # UBSan in a clang build that also carries the libFuzzer targets, which then run for
-# SKEIN_FUZZ_SECONDS each (30 by default). Each has its own build folder. Sanitizer builds keep
+# SKEIN_FUZZ_SECONDS each (20 by default). Each has its own build folder. Sanitizer builds keep
 # line tables only (-g1): most of a debug build's time on 2 cores is debug information.
 # Needs scripts/setup.sh to have run once on the machine.
 set -euo pipefail
