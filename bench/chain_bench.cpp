@@ -18,6 +18,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 
 #include "engine/llama/model.hpp"
 #include "engine/llama/prefix_cache.hpp"
@@ -147,6 +148,26 @@ class Recorder : public Engine {
   std::vector<GenerateRequest> requests_;
 };
 
+// A broker whose one engine, `bench`, is made by `make` and recorded, loaded (leased) before
+// anything is timed.
+struct RecordingBroker {
+  explicit RecordingBroker(std::function<std::unique_ptr<Engine>()> make)
+      : broker({}, [this, make = std::move(make)](const EngineConfig&) {
+          auto r = std::make_unique<Recorder>(make());
+          recorder = r.get();
+          return r;
+        }) {
+    EngineConfig bench;
+    bench.name = "bench";
+    bench.model = SKEIN_BENCH_MODEL;
+    broker.add(bench);
+    lease.emplace(broker.acquire("bench"));
+  }
+  Recorder* recorder = nullptr;
+  Broker broker;
+  std::optional<Lease> lease;
+};
+
 // (c) Two Steps on the bench model vs the same requests straight to the engine.
 void model_throughput(const Args& a, const fs::path& dir) {
   const std::string yaml = R"(chain: two_steps
@@ -171,32 +192,22 @@ steps:
     retries: 0
 )";
   write_input(dir / "c.jsonl", 64);
-  Recorder* recorder = nullptr;
   LlamaOptions lo;
   lo.model_path = SKEIN_BENCH_MODEL;
   lo.parallel = a.parallel;
   lo.threads = 2;
-  Broker broker({}, [&](const EngineConfig& c) {
-    auto r = std::make_unique<Recorder>(make_llama_engine(c.name, lo));
-    recorder = r.get();
-    return r;
-  });
-  EngineConfig bench;
-  bench.name = "bench";
-  bench.model = SKEIN_BENCH_MODEL;
-  broker.add(bench);
-  Lease lease = broker.acquire("bench");  // loaded before timing
+  RecordingBroker rb([&] { return make_llama_engine("bench", lo); });
   RunOptions o;
   o.input_path = (dir / "c.jsonl").string();
   o.output_dir = (dir / "c_out").string();
-  o.broker = &broker;
+  o.broker = &rb.broker;
   int64_t t0 = now_ns();
   RunSummary s = run_chain(parse_chain(yaml, (dir / "c.yaml").string()), o);
   const double chain_secs = seconds_since(t0);
   long long chain_tokens = 0;
   for (const auto& [_, c] : s.nodes) chain_tokens += c.generated_tokens;
   // The same requests, all submitted at once per step as the chain does, straight to the engine.
-  const auto requests = recorder->requests();
+  const auto requests = rb.recorder->requests();
   long long direct_tokens = 0;
   t0 = now_ns();
   for (size_t from = 0; from < requests.size(); from += 32) {
@@ -204,7 +215,7 @@ steps:
     for (size_t i = from; i < std::min(requests.size(), from + 32); ++i) {
       auto p = std::make_shared<std::promise<GenerateResult>>();
       results.push_back(p->get_future());
-      lease.engine().submit(requests[i], [p](GenerateResult r) { p->set_value(std::move(r)); });
+      rb.lease->engine().submit(requests[i], [p](GenerateResult r) { p->set_value(std::move(r)); });
     }
     for (auto& f : results) direct_tokens += f.get().generated_tokens;
   }
@@ -244,25 +255,15 @@ steps:
     retries: 0
 )";
   write_input(dir / "d.jsonl", 64);
-  Recorder* recorder = nullptr;
-  Broker broker({}, [&](const EngineConfig&) {
-    auto r = std::make_unique<Recorder>(make());
-    recorder = r.get();
-    return r;
-  });
-  EngineConfig bench;
-  bench.name = "bench";
-  bench.model = SKEIN_BENCH_MODEL;
-  broker.add(bench);
-  Lease lease = broker.acquire("bench");  // loaded before timing
+  RecordingBroker rb(make);
   RunOptions o;
   o.input_path = (dir / "d.jsonl").string();
   o.output_dir = (dir / "d_out").string();
-  o.broker = &broker;
+  o.broker = &rb.broker;
   const int64_t t0 = now_ns();
   RunSummary s = run_chain(parse_chain(yaml, (dir / "d.yaml").string()), o);
   const double secs = seconds_since(t0);
-  return {s, secs, recorder->requests()};  // while the broker (and the recorder) lives
+  return {s, secs, rb.recorder->requests()};  // while the broker (and the recorder) lives
 }
 
 // Prompt tokens that differ: the size of the token trie of the requests' prompts (each shared

@@ -24,7 +24,8 @@ std::string schema_name(const std::string& type_name) {
   return out.empty() ? "output" : out;
 }
 
-Json chat_body(const OpenAIOptions& o, const GenerateRequest& req) {
+// `form`: the output type as the server gets it (when the request has one).
+Json chat_body(const OpenAIOptions& o, const GenerateRequest& req, const std::optional<OpenAISchema>& form) {
   Json messages = Json::array();
   for (const auto& m : req.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
   const Sampling& s = req.sampling;
@@ -35,12 +36,11 @@ Json chat_body(const OpenAIOptions& o, const GenerateRequest& req) {
   if (!s.stop.empty()) body["stop"] = s.stop;
   if (s.seed) body["seed"] = *s.seed;
   if (s.ignore_eos && !req.output) body["ignore_eos"] = true;  // llama-server and vLLM accept it
-  if (req.output) {
-    const OpenAISchema form = openai_schema(req.output->schema());
+  if (req.output && form)
     body["response_format"] = {
         {"type", "json_schema"},
-        {"json_schema", {{"name", schema_name(req.output->name())}, {"strict", form.strict}, {"schema", form.schema}}}};
-  }
+        {"json_schema",
+         {{"name", schema_name(req.output->name())}, {"strict", form->strict}, {"schema", form->schema}}}};
   return body;
 }
 
@@ -67,8 +67,8 @@ GenerateResult parse_reply(const std::string& body) {
 // A reply to a type sent strict and converted, without the nulls the conversion allowed: only when
 // the reply is invalid with them and valid without (a null the type takes stays; text that does
 // not parse is left for validation to refuse).
-std::string without_added_nulls(const std::string& text, const Type& type) {
-  if (!openai_schema(type.schema()).converted) return text;
+std::string without_added_nulls(const std::string& text, const Type& type, const OpenAISchema& form) {
+  if (!form.converted) return text;
   try {
     const Json value = Json::parse(text);
     if (type.why_invalid(value).empty()) return text;
@@ -97,11 +97,13 @@ class OpenAIEngine final : public AsyncEngine {
     http.target = url_.path + "/chat/completions";
     http.headers["content-type"] = "application/json";
     if (!key_.empty()) http.headers["authorization"] = "Bearer " + key_;
-    http.body = chat_body(o_, req).dump(-1, ' ', false, Json::error_handler_t::replace);
+    std::optional<OpenAISchema> form;  // built once: for the body and for the reply
+    if (req.output) form = openai_schema(req.output->schema());
+    http.body = chat_body(o_, req, form).dump(-1, ' ', false, Json::error_handler_t::replace);
     http.timeout = o_.timeout;
     GenerateResult r =
         co_await http::generate_over_http(url_, http, {o_.retries, o_.backoff_base_s, o_.backoff_max_s}, parse_reply);
-    if (r.ok() && req.output) r.text = without_added_nulls(r.text, *req.output);
+    if (r.ok() && form) r.text = without_added_nulls(r.text, *req.output, *form);
     co_return r;
   }
 
