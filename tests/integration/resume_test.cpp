@@ -160,7 +160,11 @@ TEST_F(ResumeTest, KilledAtTwentyTwoPointsAndResumedEqualsAnUninterruptedRun) {
   EXPECT_TRUE(reference.count("second/019.jsonl"));  // 80 outputs in files of 4 lines
   EXPECT_FALSE(reference.count("second/020.jsonl"));
 
+#ifdef SKEIN_SANITIZED
+  const int points = 8;  // each run starts a sanitized binary (seconds); the 22 are the regular build's
+#else
   const int points = 22;
+#endif
   int interrupted = 0;
   for (int k = 0; k < points; ++k) {
     const std::string out = "run" + std::to_string(k);
@@ -176,7 +180,7 @@ TEST_F(ResumeTest, KilledAtTwentyTwoPointsAndResumedEqualsAnUninterruptedRun) {
     EXPECT_EQ(run["counts"], run_json(dir_ / "reference")["counts"]);
     EXPECT_EQ(run["nodes"]["second"]["out"], 80);
   }
-  EXPECT_GE(interrupted, 20);
+  EXPECT_GE(interrupted, points - 2);
 }
 
 TEST_F(ResumeTest, AnIdenticalRerunIsServedFromTheCacheWithNoEngineCall) {
