@@ -1,7 +1,9 @@
 // The llama engine's Sampler draws the tokens llama.cpp's common_sampler draws for the same
 // request (greedy and seeded, under a JSON grammar), token for token, on the random-weight `local`
-// fixture: its compiled-grammar copies and its greedy look-up among the likeliest tokens change the
-// cost of sampling, not its result.
+// fixture: its compiled-grammar copies, its allowed-token sets per grammar state and its greedy
+// look-up among the likeliest tokens change the cost of sampling, not its result. And in every
+// state of a JSON value (multi-byte characters included), a Grammar allows exactly the tokens
+// llama.cpp's grammar sampler allows.
 #include <gtest/gtest.h>
 
 #include <common.h>
@@ -67,15 +69,19 @@ TEST_P(SamplerTest, DrawsWhatCommonSamplerDrawsTokenForToken) {
   req.sampling.temperature = GetParam();
   req.sampling.top_k = 40;
   req.sampling.top_p = 0.9f;
-  req.sampling.seed = 5;
-  for (int round = 0; round < 2; ++round, ++*req.sampling.seed) {
-    SCOPED_TRACE("seed " + std::to_string(*req.sampling.seed));
-    GrammarCache grammars(model_.vocab);
+  // One grammar cache for every round: the third repeats the first, its grammar states all seen
+  // (their allowed tokens looked up, not computed), and must still draw what common_sampler draws.
+  GrammarCache grammars(model_.vocab);
+  GrammarClock clock;
+  const uint32_t seeds[] = {5, 6, 5};
+  for (int round = 0; round < 3; ++round) {
+    req.sampling.seed = seeds[round];
+    SCOPED_TRACE("seed " + std::to_string(seeds[round]));
+    const Json before = clock.quantiles();
     Sampler ours(req, model_, grammars.copy(req.output->grammar()));
     common_params_sampling params = common_params(req);
     std::unique_ptr<common_sampler, common_sampler_deleter> theirs(common_sampler_init(model_.model, params));
     ASSERT_TRUE(theirs);
-    GrammarClock clock;
     llama_memory_clear(llama_get_memory(ctx_), true);
     std::vector<llama_token> prompt = common_tokenize(model_.vocab, model_.format(req.messages), true, true);
     llama_batch batch = llama_batch_get_one(prompt.data(), int32_t(prompt.size()));
@@ -93,6 +99,85 @@ TEST_P(SamplerTest, DrawsWhatCommonSamplerDrawsTokenForToken) {
       ASSERT_EQ(llama_decode(ctx_, batch), 0);
     }
     EXPECT_GT(generated, 3);
+    const uint64_t fresh = clock.quantiles().value("new_states", uint64_t(0)) - before.value("new_states", uint64_t(0));
+    if (round == 0) EXPECT_GT(fresh, 0u);  // the first round computes its states
+    if (round == 2) EXPECT_EQ(fresh, 0u);  // the repeat finds every one
+  }
+}
+
+// Whether a piece begins or ends inside a multi-byte UTF-8 character.
+bool splits_a_character(const std::string& piece) {
+  int pending = 0;
+  for (unsigned char c : piece) {
+    if ((c & 0xC0) == 0x80) {
+      if (pending-- <= 0) return true;  // a continuation with no lead byte in this piece
+    } else {
+      if (pending > 0) return true;
+      pending = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    }
+  }
+  return pending > 0;
+}
+
+// The tokens llama.cpp's grammar sampler leaves allowed over the whole vocabulary.
+std::vector<llama_token> allowed_by(llama_sampler* grammar, int n_vocab) {
+  std::vector<llama_token_data> all(static_cast<size_t>(n_vocab));
+  for (llama_token t = 0; t < n_vocab; ++t) all[size_t(t)] = {t, 0.0f, 0.0f};
+  llama_token_data_array array{all.data(), all.size(), -1, false};
+  llama_sampler_apply(grammar, &array);
+  std::vector<llama_token> out;
+  for (const auto& d : all)
+    if (d.logit != -INFINITY) out.push_back(d.id);
+  return out;
+}
+
+std::vector<llama_token> allowed_by(Grammar& grammar, int n_vocab) {
+  const TokenMask& mask = grammar.allowed();
+  std::vector<llama_token> out;
+  for (llama_token t = 0; t < n_vocab; ++t)
+    if (mask.allows(t)) out.push_back(t);
+  return out;
+}
+
+TEST_F(SamplerTest, EveryStateOfAValueAllowsWhatLlamaCppsGrammarAllows) {
+  const TypePtr type = TypeSet().make("R", Json::parse(R"({"type":"object","properties":{"name":{"type":"string"},
+      "n":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}},"required":["name","n","tags"]})"));
+  const std::string value = R"({"name": "Zoë 東京 🚀 \"q\"", "n": -42, "tags": ["a", "ß"]})";
+  const int n_vocab = llama_vocab_n_tokens(model_.vocab);
+  // The value cut into the longest pieces the vocabulary has (the tokenizer would add a space in
+  // front); characters it has no token for come as byte tokens, one per UTF-8 byte.
+  std::vector<llama_token> tokens;
+  for (size_t at = 0; at < value.size();) {
+    llama_token best = LLAMA_TOKEN_NULL;
+    size_t best_size = 0;
+    for (llama_token t = 0; t < n_vocab; ++t) {
+      const std::string piece = common_token_to_piece(model_.vocab, t, true);
+      if (piece.size() > best_size && value.compare(at, piece.size(), piece) == 0) best = t, best_size = piece.size();
+    }
+    ASSERT_NE(best, LLAMA_TOKEN_NULL) << "no token for byte " << at;
+    tokens.push_back(best);
+    at += best_size;
+  }
+  GrammarCache grammars(model_.vocab);
+  for (int pass = 0; pass < 2; ++pass) {  // the second finds every state's tokens already computed
+    SCOPED_TRACE("pass " + std::to_string(pass));
+    std::unique_ptr<Grammar> ours = grammars.copy(type->grammar());
+    llama_sampler* theirs = llama_sampler_init_grammar(model_.vocab, type->grammar().c_str(), "root");
+    ASSERT_TRUE(ours && theirs);
+    EXPECT_EQ(ours->known() != nullptr, pass == 1);
+    int partial = 0;
+    for (size_t i = 0; i <= tokens.size(); ++i) {
+      const std::vector<llama_token> want = allowed_by(theirs, n_vocab);
+      ASSERT_EQ(allowed_by(*ours, n_vocab), want) << "after " << i << " tokens";
+      if (i == tokens.size()) break;
+      ASSERT_TRUE(ours->allows(tokens[i])) << "token " << i;
+      partial += splits_a_character(common_token_to_piece(model_.vocab, tokens[i], true));
+      ours->accept(tokens[i]);
+      llama_sampler_accept(theirs, tokens[i]);
+    }
+    llama_sampler_free(theirs);
+    EXPECT_GT(partial, 0)
+        << "no token ends or starts inside a character: the unfinished-character states went untested";
   }
 }
 

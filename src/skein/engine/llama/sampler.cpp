@@ -7,8 +7,9 @@
 
 namespace skein::llama {
 
-void GrammarClock::add(int64_t ns) {
+void GrammarClock::add(int64_t ns, bool new_state) {
   std::lock_guard l(mu_);
+  new_states_ += new_state;
   if (ns_.size() < kKept)
     ns_.push_back(ns);
   else
@@ -19,11 +20,12 @@ void GrammarClock::add(int64_t ns) {
 
 Json GrammarClock::quantiles() const {
   std::vector<int64_t> ns;
-  uint64_t count = 0;
+  uint64_t count = 0, new_states = 0;
   {
     std::lock_guard l(mu_);
     ns = ns_;
     count = count_;
+    new_states = new_states_;
   }
   if (ns.empty()) return {{"tokens", 0}};
   auto at = [&](double q) {
@@ -31,11 +33,11 @@ Json GrammarClock::quantiles() const {
     std::nth_element(ns.begin(), it, ns.end());
     return double(*it) / 1e3;
   };
-  return {{"tokens", count}, {"p50_us", at(0.5)}, {"p99_us", at(0.99)}};
+  return {{"tokens", count}, {"p50_us", at(0.5)}, {"p99_us", at(0.99)}, {"new_states", new_states}};
 }
 
-Sampler::Sampler(const GenerateRequest& req, const Model& model, llama_sampler* grammar)
-    : grammar_(grammar), n_vocab_(llama_vocab_n_tokens(model.vocab)) {
+Sampler::Sampler(const GenerateRequest& req, const Model& model, std::unique_ptr<Grammar> grammar)
+    : grammar_(std::move(grammar)), n_vocab_(llama_vocab_n_tokens(model.vocab)) {
   const Sampling& s = req.sampling;
   llama_sampler_chain_params cp = llama_sampler_chain_default_params();
   cp.no_perf = true;
@@ -46,6 +48,8 @@ Sampler::Sampler(const GenerateRequest& req, const Model& model, llama_sampler* 
   int32_t n_suppress = 0;
   const llama_token* suppress = llama_vocab_get_suppress_tokens(model.vocab, &n_suppress);
   for (int32_t i = 0; i < n_suppress; ++i) bias.push_back({suppress[i], -INFINITY});
+  biased_.assign((size_t(n_vocab_) + 63) / 64, 0);
+  for (const auto& b : bias) biased_[size_t(b.token) >> 6] |= uint64_t(1) << (b.token & 63);
   if (!bias.empty())
     llama_sampler_chain_add(chain_, llama_sampler_init_logit_bias(n_vocab_, int32_t(bias.size()), bias.data()));
   // Only the samplers this request uses: each one is a pass over the whole vocabulary per token.
@@ -60,10 +64,7 @@ Sampler::Sampler(const GenerateRequest& req, const Model& model, llama_sampler* 
   llama_sampler_chain_add(chain_, llama_sampler_init_dist(s.seed ? *s.seed : LLAMA_DEFAULT_SEED));
 }
 
-Sampler::~Sampler() {
-  llama_sampler_free(chain_);
-  if (grammar_) llama_sampler_free(grammar_);
-}
+Sampler::~Sampler() { llama_sampler_free(chain_); }
 
 void Sampler::load_logits(llama_context* ctx, int idx) {
   const float* logits = llama_get_logits_ith(ctx, idx);
@@ -79,74 +80,80 @@ llama_token Sampler::sample(llama_context* ctx, int idx) {
   const llama_token drawn = cur_p_.data[cur_p_.selected].id;
   if (!grammar_) return drawn;
   const int64_t t0 = now_ns();
-  llama_token_data one{drawn, 1.0f, 0.0f};
-  llama_token_data_array one_p{&one, 1, -1, false};
-  llama_sampler_apply(grammar_, &one_p);
-  if (one.logit != -INFINITY) {
-    grammar_ns_ = now_ns() - t0;
-    return drawn;
+  new_state_ = false;
+  llama_token token = drawn;
+  if (!grammar_->allows(drawn)) {
+    // Refused: greedy takes the likeliest token allowed; a draw is made again over those allowed.
+    token = greedy_ ? likeliest_allowed(ctx, idx) : redraw(ctx, idx);
   }
-  // Refused. Greedy: the most likely token the grammar takes, looked for among the likeliest first.
-  if (greedy_) {
-    const llama_token best = likeliest_allowed(ctx, idx);
-    grammar_ns_ = now_ns() - t0;
-    if (best != LLAMA_TOKEN_NULL) return best;
-  }
-  // Drawn again, the grammar applied to the whole vocabulary first.
-  load_logits(ctx, idx);
-  llama_sampler_apply(grammar_, &cur_p_);
   grammar_ns_ = now_ns() - t0;
+  if (token == LLAMA_TOKEN_NULL) throw std::runtime_error("no token fits the grammar");
+  return token;
+}
+
+// The token of highest logit (biases applied) among those the grammar allows: what applying the
+// grammar to the whole vocabulary and then taking the maximum gives. In a state no copy of the
+// grammar has met, the kLikeliest highest are checked first, together (in a JSON string nearly
+// every token is allowed), the whole vocabulary only when none is. In a known state only the
+// allowed tokens are read.
+llama_token Sampler::likeliest_allowed(llama_context* ctx, int idx) {
+  if (!grammar_->known()) {
+    load_logits(ctx, idx);
+    for (const auto& b : bias_) cur_[size_t(b.token)].logit += b.bias;
+    const size_t k = std::min(kLikeliest, cur_.size());
+    std::partial_sort(cur_.begin(), cur_.begin() + int64_t(k), cur_.end(),
+                      [](const llama_token_data& a, const llama_token_data& b) { return a.logit > b.logit; });
+    llama_token_data_array likeliest{cur_.data(), k, -1, true};
+    grammar_->filter(&likeliest);
+    for (size_t i = 0; i < k; ++i)
+      if (cur_[i].logit != -INFINITY) return cur_[i].id;
+  }
+  const TokenMask& allowed = grammar_->allowed(&new_state_);
+  const float* logits = llama_get_logits_ith(ctx, idx);
+  llama_token best = LLAMA_TOKEN_NULL;
+  float best_logit = -INFINITY;
+  for_each_allowed(allowed, [&](llama_token t) {
+    const float logit = logits[t] + bias_of(t);
+    if (logit > best_logit) best_logit = logit, best = t;
+  });
+  return best;
+}
+
+// A draw among the tokens the grammar allows: the draw's samplers over those alone give what they
+// give over the whole vocabulary with the others at -INFINITY (no probability, same order).
+llama_token Sampler::redraw(llama_context* ctx, int idx) {
+  const TokenMask& allowed = grammar_->allowed(&new_state_);
+  const float* logits = llama_get_logits_ith(ctx, idx);
+  cur_.clear();
+  for_each_allowed(allowed, [&](llama_token t) { cur_.push_back({t, logits[t], 0.0f}); });
+  cur_p_ = {cur_.data(), cur_.size(), -1, false};
   llama_sampler_apply(chain_, &cur_p_);
-  if (cur_p_.selected < 0) throw std::runtime_error("no token fits the grammar");
+  if (cur_p_.selected < 0 || cur_p_.data[cur_p_.selected].logit == -INFINITY) return LLAMA_TOKEN_NULL;
   return cur_p_.data[cur_p_.selected].id;
 }
 
-// The token of highest logit (biases applied) among those the grammar takes, if one is among the
-// kLikeliest highest: what applying the grammar to the whole vocabulary and then taking the
-// maximum gives, for a fraction of the grammar's work.
-llama_token Sampler::likeliest_allowed(llama_context* ctx, int idx) {
-  load_logits(ctx, idx);
-  for (const auto& b : bias_) cur_[size_t(b.token)].logit += b.bias;
-  const size_t k = std::min(kLikeliest, cur_.size());
-  std::partial_sort(cur_.begin(), cur_.begin() + int64_t(k), cur_.end(),
-                    [](const llama_token_data& a, const llama_token_data& b) { return a.logit > b.logit; });
-  for (size_t i = 0; i < k && cur_[i].logit != -INFINITY; ++i) {
-    llama_token_data one{cur_[i].id, 1.0f, 0.0f};
-    llama_token_data_array one_p{&one, 1, -1, false};
-    llama_sampler_apply(grammar_, &one_p);
-    if (one.logit != -INFINITY) return cur_[i].id;
-  }
-  return LLAMA_TOKEN_NULL;
+float Sampler::bias_of(llama_token t) const {
+  if (!((biased_[size_t(t) >> 6] >> (t & 63)) & 1)) return 0.0f;
+  float sum = 0.0f;
+  for (const auto& b : bias_)
+    if (b.token == t) sum += b.bias;
+  return sum;
+}
+
+template <typename F>
+void Sampler::for_each_allowed(const TokenMask& allowed, F&& f) {
+  for (size_t w = 0; w < allowed.words.size(); ++w)
+    for (uint64_t bits = allowed.words[w]; bits; bits &= bits - 1)
+      f(llama_token(w * 64 + size_t(__builtin_ctzll(bits))));
 }
 
 void Sampler::accept(llama_token token, GrammarClock& clock) {
   if (grammar_) {
     const int64_t t0 = now_ns();
-    llama_sampler_accept(grammar_, token);
-    clock.add(grammar_ns_ + now_ns() - t0);
+    grammar_->accept(token);
+    clock.add(grammar_ns_ + now_ns() - t0, new_state_);
   }
   llama_sampler_accept(chain_, token);
-}
-
-GrammarCache::~GrammarCache() {
-  for (auto& [text, proto] : lru_) llama_sampler_free(proto);
-}
-
-llama_sampler* GrammarCache::copy(const std::string& gbnf) {
-  if (auto it = by_text_.find(gbnf); it != by_text_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return llama_sampler_clone(it->second->second);
-  }
-  llama_sampler* proto = llama_sampler_init_grammar(vocab_, gbnf.c_str(), "root");
-  if (!proto) return nullptr;
-  lru_.emplace_front(gbnf, proto);
-  by_text_[gbnf] = lru_.begin();
-  if (lru_.size() > kKept) {
-    llama_sampler_free(lru_.back().second);
-    by_text_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-  return llama_sampler_clone(proto);
 }
 
 }  // namespace skein::llama

@@ -28,10 +28,10 @@ std::string prepare(Job& job, const Model& model, int context, GrammarCache& gra
     if (int(job.prompt.size()) + 1 >= context)
       return "prompt of " + std::to_string(job.prompt.size()) + " tokens does not fit the slot context of " +
              std::to_string(context);
-    llama_sampler* grammar = nullptr;
+    std::unique_ptr<Grammar> grammar;
     if (job.request.output && !(grammar = grammars.copy(job.request.output->grammar())))
       return "the output type's grammar was refused by llama.cpp";
-    job.sampler = std::make_unique<Sampler>(job.request, model, grammar);
+    job.sampler = std::make_unique<Sampler>(job.request, model, std::move(grammar));
   } catch (const std::exception& e) {
     return e.what();
   }
