@@ -2,7 +2,7 @@
 # Installs everything Skein needs on a Debian 12 machine and builds it. Idempotent: on a warm
 # machine every step is a check that takes well under a second, and the whole run takes seconds.
 #
-#   1. apt packages (only the missing ones)
+#   1. apt packages (only the missing ones), PostgreSQL 15 among them (the tests start private servers)
 #   2. llama.cpp v0.5.0 from the npm package node-llama-cpp@3.22.1 (tarball sha256 checked), cloned
 #      from its git bundle into $SKEIN_CACHE (default ~/.cache/skein), outside the repository
 #   3. llama.cpp built static, CPU-only, once per machine (libs + llama-server + llama-batched-bench)
@@ -25,7 +25,8 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 APT_PACKAGES=(build-essential cmake ninja-build git pkg-config ca-certificates
   libboost1.81-dev nlohmann-json3-dev libvalijson-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libsqlite3-dev libreadline-dev libssl-dev libjemalloc-dev
-  libgtest-dev libgmock-dev libbenchmark-dev tmux chromium clang libclang-rt-14-dev lld)
+  libgtest-dev libgmock-dev libbenchmark-dev tmux chromium clang libclang-rt-14-dev lld
+  postgresql-15 libpq-dev)
 
 install_packages() {
   local missing=()

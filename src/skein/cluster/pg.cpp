@@ -1,0 +1,118 @@
+#include "pg.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+
+namespace skein::pg {
+
+Result::Result(pg_result* r) : r_(r, PQclear) {}
+int Result::rows() const { return PQntuples(r_.get()); }
+bool Result::null(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+std::string Result::text(int row, int col) const {
+  return std::string(PQgetvalue(r_.get(), row, col), size_t(PQgetlength(r_.get(), row, col)));
+}
+long long Result::integer(int row, int col) const { return std::stoll(text(row, col)); }
+long long Result::affected() const {
+  const char* n = PQcmdTuples(r_.get());
+  return *n ? std::stoll(n) : 0;
+}
+
+Connection::Connection(const std::string& url) : c_(PQconnectdb(url.c_str())) {
+  if (PQstatus(c_) != CONNECTION_OK) {
+    const std::string why = c_ ? PQerrorMessage(c_) : "out of memory";
+    PQfinish(c_);
+    c_ = nullptr;
+    throw Error("cannot connect to PostgreSQL: " + why, "", true);
+  }
+  PQsetNoticeProcessor(
+      c_, [](void*, const char*) {}, nullptr);  // NOTICEs ("already exists") are not errors
+}
+
+Connection::~Connection() { PQfinish(c_); }
+
+void Connection::fail(const std::string& what, pg_result* r) {
+  std::string message = what + ": " + (r ? PQresultErrorMessage(r) : PQerrorMessage(c_));
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string sqlstate = state ? state : "";
+  if (r) PQclear(r);
+  // No SQLSTATE: libpq's own error (the server went away mid-statement); class 08: connection
+  // exceptions; 57P0x: the server shutting down or starting.
+  const bool lost = PQstatus(c_) != CONNECTION_OK || sqlstate.empty() || sqlstate.rfind("08", 0) == 0 ||
+                    sqlstate.rfind("57P0", 0) == 0;
+  throw Error(message, std::move(sqlstate), lost);
+}
+
+Result Connection::exec(const std::string& sql, const std::vector<Param>& params) {
+  std::vector<const char*> values;
+  for (const Param& p : params) values.push_back(p ? p->c_str() : nullptr);
+  // Without parameters, PQexec: it also takes several statements separated by semicolons.
+  pg_result* r = values.empty()
+                     ? PQexec(c_, sql.c_str())
+                     : PQexecParams(c_, sql.c_str(), int(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
+  const ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) fail("PostgreSQL refused a statement", r);
+  return Result(r);
+}
+
+void Connection::copy_in(const std::string& sql, const std::function<bool(std::string&)>& next) {
+  pg_result* r = PQexec(c_, sql.c_str());
+  if (!r || PQresultStatus(r) != PGRES_COPY_IN) fail("PostgreSQL refused a COPY", r);
+  PQclear(r);
+  std::string chunk;
+  while (next(chunk)) {
+    if (!chunk.empty() && PQputCopyData(c_, chunk.data(), int(chunk.size())) != 1) fail("COPY failed");
+    chunk.clear();
+  }
+  if (PQputCopyEnd(c_, nullptr) != 1) fail("COPY failed");
+  r = PQgetResult(c_);
+  const bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) {
+    while (pg_result* more = PQgetResult(c_)) PQclear(more);
+    fail("COPY failed", r);
+  }
+  PQclear(r);
+  while (pg_result* more = PQgetResult(c_)) PQclear(more);
+}
+
+void Connection::transaction(const std::function<void()>& f) {
+  exec("BEGIN");
+  try {
+    f();
+  } catch (...) {
+    if (PQstatus(c_) == CONNECTION_OK) PQclear(PQexec(c_, "ROLLBACK"));
+    throw;
+  }
+  exec("COMMIT");
+}
+
+std::vector<Notification> Connection::take_notifications() {
+  std::vector<Notification> out;
+  while (PGnotify* n = PQnotifies(c_)) {
+    out.push_back({n->relname, n->extra});
+    PQfreemem(n);
+  }
+  return out;
+}
+
+std::vector<Notification> Connection::wait(std::chrono::milliseconds timeout) {
+  if (!PQconsumeInput(c_)) fail("connection lost");
+  if (auto ready = take_notifications(); !ready.empty()) return ready;
+  pollfd p{PQsocket(c_), POLLIN, 0};
+  if (p.fd < 0) fail("connection lost");
+  int n;
+  do n = ::poll(&p, 1, int(timeout.count()));
+  while (n < 0 && errno == EINTR);
+  if (n > 0 && !PQconsumeInput(c_)) fail("connection lost");
+  return take_notifications();
+}
+
+std::string literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace skein::pg

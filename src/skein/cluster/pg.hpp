@@ -1,0 +1,85 @@
+// A PostgreSQL connection (libpq) with the few calls the cluster makes: statements with text
+// parameters, COPY FROM STDIN, transactions, LISTEN/NOTIFY.
+//
+// Blocking: every call waits on the network. Use a connection from a thread of its own (a
+// worker's database thread, a command's main thread), never from a loop. One thread at a time.
+// Errors throw pg::Error, whose `lost()` says the connection itself is gone (reconnect: make a
+// new Connection) rather than the statement refused.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "skein/error.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace skein::pg {
+
+class Error : public skein::Error {
+ public:
+  Error(const std::string& message, std::string sqlstate, bool lost)
+      : skein::Error(message, lost ? ErrorCode::unavailable : ErrorCode::unknown),
+        sqlstate_(std::move(sqlstate)),
+        lost_(lost) {}
+  const std::string& sqlstate() const { return sqlstate_; }  // e.g. "40001"; empty when none
+  bool lost() const { return lost_; }
+
+ private:
+  std::string sqlstate_;
+  bool lost_;
+};
+
+// A statement's rows, as text. Owns its PGresult.
+class Result {
+ public:
+  explicit Result(pg_result* r);
+  int rows() const;
+  bool null(int row, int col) const;
+  std::string text(int row, int col) const;
+  long long integer(int row, int col) const;
+  long long affected() const;  // rows changed by an INSERT/UPDATE/DELETE
+
+ private:
+  std::shared_ptr<pg_result> r_;
+};
+
+using Param = std::optional<std::string>;  // nullopt: NULL
+
+struct Notification {
+  std::string channel, payload;
+};
+
+class Connection {
+ public:
+  // `url`: a libpq connection string or URI (postgresql://…). Throws Error.
+  explicit Connection(const std::string& url);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Without parameters `sql` may hold several statements (the last one's rows are returned).
+  Result exec(const std::string& sql, const std::vector<Param>& params = {});
+  // COPY … FROM STDIN: `next` fills its argument with the next chunk of rows (text format) and
+  // returns false when there is none.
+  void copy_in(const std::string& sql, const std::function<bool(std::string&)>& next);
+  // Runs `f` between BEGIN and COMMIT; ROLLBACK when it throws (and rethrows).
+  void transaction(const std::function<void()>& f);
+  // Waits up to `timeout` for notifications of the channels LISTENed to; empty when none came.
+  std::vector<Notification> wait(std::chrono::milliseconds timeout);
+
+ private:
+  [[noreturn]] void fail(const std::string& what, pg_result* r = nullptr);
+  std::vector<Notification> take_notifications();
+  pg_conn* c_;
+};
+
+// A string as an SQL literal ('…' with quotes doubled), for the few statements (LISTEN, NOTIFY)
+// that take no parameters.
+std::string literal(const std::string& s);
+
+}  // namespace skein::pg

@@ -1,0 +1,221 @@
+#include "shard_queue.hpp"
+
+namespace skein::cluster {
+namespace {
+
+// Made once per database; the advisory lock keeps processes that start together from racing on
+// the catalog (CREATE … IF NOT EXISTS is not safe against a concurrent one).
+const char* const kSchema = R"(
+SELECT pg_advisory_xact_lock(7368207);
+CREATE TABLE IF NOT EXISTS skein_runs (
+  id text PRIMARY KEY,
+  chain_text text NOT NULL,
+  chain_hash text NOT NULL,
+  options jsonb NOT NULL,
+  state text NOT NULL DEFAULT 'running',
+  shards int NOT NULL DEFAULT 0,
+  lines bigint NOT NULL DEFAULT 0,
+  created timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS skein_shards (
+  run text NOT NULL REFERENCES skein_runs(id) ON DELETE CASCADE,
+  shard int NOT NULL,
+  first_line bigint NOT NULL,
+  lines int NOT NULL,
+  input text NOT NULL,
+  state text NOT NULL DEFAULT 'ready',
+  attempt int NOT NULL DEFAULT 0,
+  worker text,
+  lease_until timestamptz,
+  done_at timestamptz,
+  errors text,
+  counts jsonb,
+  PRIMARY KEY (run, shard));
+CREATE INDEX IF NOT EXISTS skein_shards_open ON skein_shards (run, shard) WHERE state <> 'done';
+CREATE TABLE IF NOT EXISTS skein_shard_outputs (
+  run text NOT NULL,
+  shard int NOT NULL,
+  node text NOT NULL,
+  lines text NOT NULL,
+  PRIMARY KEY (run, shard, node),
+  FOREIGN KEY (run, shard) REFERENCES skein_shards(run, shard) ON DELETE CASCADE);
+)";
+
+// A value in COPY's text format: backslash, newline, carriage return and tab escaped.
+void copy_escape(const std::string& s, std::string& out) {
+  for (char c : s) switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
+    }
+}
+
+std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); }
+
+}  // namespace
+
+ShardQueue::ShardQueue(const std::string& url) : db_(url) {
+  db_.transaction([&] { db_.exec(kSchema); });
+}
+
+int ShardQueue::submit(const RunSpec& spec, std::istream& input, int shard_size) {
+  if (shard_size < 1) throw InvalidArgumentError("the shard size must be at least 1");
+  int shards = 0;
+  long long lines = 0;
+  db_.transaction([&] {
+    db_.exec("INSERT INTO skein_runs (id, chain_text, chain_hash, options) VALUES ($1, $2, $3, $4)",
+             {spec.id, spec.chain_text, spec.chain_hash, spec.options.dump()});
+    // One COPY row per shard: its lines joined by newlines, read as they come.
+    db_.copy_in("COPY skein_shards (run, shard, first_line, lines, input) FROM STDIN", [&](std::string& chunk) {
+      std::string text, line;
+      int n = 0;
+      while (n < shard_size && std::getline(input, line)) {
+        if (n++) text += '\n';
+        text += line;
+      }
+      if (n == 0) return false;
+      copy_escape(spec.id, chunk);
+      chunk += '\t' + std::to_string(shards++) + '\t' + std::to_string(lines + 1) + '\t' + std::to_string(n) + '\t';
+      copy_escape(text, chunk);
+      chunk += '\n';
+      lines += n;
+      return true;
+    });
+    db_.exec("UPDATE skein_runs SET shards = $2, lines = $3 WHERE id = $1",
+             {spec.id, std::to_string(shards), std::to_string(lines)});
+  });
+  return shards;
+}
+
+std::optional<RunSpec> ShardQueue::run(const std::string& id) {
+  pg::Result r = db_.exec("SELECT chain_text, chain_hash, options::text FROM skein_runs WHERE id = $1", {id});
+  if (r.rows() == 0) return std::nullopt;
+  return RunSpec{id, r.text(0, 0), r.text(0, 1), Json::parse(r.text(0, 2))};
+}
+
+std::optional<Claim> ShardQueue::claim(const std::string& worker, std::chrono::milliseconds lease) {
+  pg::Result r = db_.exec(R"(
+UPDATE skein_shards s
+   SET state = 'running', attempt = s.attempt + 1, worker = $1,
+       lease_until = now() + $2 * interval '1 millisecond'
+  FROM (SELECT sh.run, sh.shard FROM skein_shards sh JOIN skein_runs r ON r.id = sh.run
+         WHERE r.state = 'running'
+           AND (sh.state = 'ready' OR (sh.state = 'running' AND sh.lease_until < now()))
+         ORDER BY r.created, sh.run, sh.shard
+         LIMIT 1 FOR UPDATE OF sh SKIP LOCKED) pick
+ WHERE s.run = pick.run AND s.shard = pick.shard
+RETURNING s.run, s.shard, s.attempt, s.first_line, s.lines)",
+                          {worker, ms(lease)});
+  if (r.rows() == 0) return std::nullopt;
+  return Claim{r.text(0, 0), int(r.integer(0, 1)), int(r.integer(0, 2)), r.integer(0, 3), int(r.integer(0, 4))};
+}
+
+bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
+  return db_.exec(R"(
+UPDATE skein_shards s SET lease_until = now() + $4 * interval '1 millisecond'
+  FROM skein_runs r
+ WHERE r.id = s.run AND r.state = 'running'
+   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= now())",
+                  {c.run, std::to_string(c.shard), std::to_string(c.attempt), ms(lease)})
+             .affected() == 1;
+}
+
+std::vector<std::string> ShardQueue::input(const Claim& c) {
+  pg::Result r =
+      db_.exec("SELECT input FROM skein_shards WHERE run = $1 AND shard = $2", {c.run, std::to_string(c.shard)});
+  std::vector<std::string> lines;
+  if (r.rows() == 0) return lines;
+  const std::string text = r.text(0, 0);
+  size_t from = 0;
+  for (int i = 0; i < c.lines; ++i) {
+    const size_t to = std::min(text.find('\n', from), text.size());
+    lines.push_back(text.substr(from, to - from));
+    from = to + 1;
+  }
+  return lines;
+}
+
+Commit ShardQueue::commit(const Claim& c, const ShardResult& result) {
+  struct Fenced {};
+  try {
+    db_.transaction([&] {
+      // The fence: this attempt, still leased, of a running run. The row stays locked until the
+      // commit, so no claim takes the shard meanwhile.
+      const long long taken =
+          db_.exec(R"(
+UPDATE skein_shards s SET state = 'done', done_at = now(), lease_until = NULL, errors = $4, counts = $5
+  FROM skein_runs r
+ WHERE r.id = s.run AND r.state = 'running'
+   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= now())",
+                   {c.run, std::to_string(c.shard), std::to_string(c.attempt), result.errors, result.counts.dump()})
+              .affected();
+      if (taken != 1) throw Fenced{};
+      for (const auto& [node, lines] : result.outputs)
+        db_.exec("INSERT INTO skein_shard_outputs (run, shard, node, lines) VALUES ($1, $2, $3, $4)",
+                 {c.run, std::to_string(c.shard), node, lines});
+    });
+  } catch (const Fenced&) {
+    return Commit::fenced;
+  }
+  return Commit::done;
+}
+
+void ShardQueue::cancel(const std::string& run) {
+  db_.transaction([&] {
+    db_.exec("UPDATE skein_runs SET state = 'cancelled' WHERE id = $1 AND state = 'running'", {run});
+    db_.exec("NOTIFY skein_cancel, " + pg::literal(run));
+  });
+}
+
+RunProgress ShardQueue::progress(const std::string& run) {
+  pg::Result r = db_.exec(R"(
+SELECT r.state, r.shards, r.lines,
+       count(*) FILTER (WHERE s.state = 'ready' OR (s.state = 'running' AND s.lease_until < now())),
+       count(*) FILTER (WHERE s.state = 'running' AND s.lease_until >= now()),
+       count(*) FILTER (WHERE s.state = 'done'),
+       coalesce(sum(s.lines) FILTER (WHERE s.state = 'done'), 0),
+       coalesce(sum(greatest(s.attempt - 1, 0)), 0)
+  FROM skein_runs r LEFT JOIN skein_shards s ON s.run = r.id
+ WHERE r.id = $1 GROUP BY r.id)",
+                          {run});
+  if (r.rows() == 0) throw NotFoundError("no cluster run " + run);
+  RunProgress p;
+  p.state = r.text(0, 0);
+  p.shards = int(r.integer(0, 1));
+  p.lines = r.integer(0, 2);
+  p.ready = int(r.integer(0, 3));
+  p.running = int(r.integer(0, 4));
+  p.done = int(r.integer(0, 5));
+  p.lines_done = r.integer(0, 6);
+  p.retries = int(r.integer(0, 7));
+  if (p.state == "running" && p.done == p.shards) p.state = "done";
+  return p;
+}
+
+std::optional<std::vector<ShardResult>> ShardQueue::results(const std::string& run) {
+  if (progress(run).state != "done") return std::nullopt;
+  pg::Result shards =
+      db_.exec("SELECT shard, errors, counts::text FROM skein_shards WHERE run = $1 ORDER BY shard", {run});
+  std::vector<ShardResult> out(size_t(shards.rows()));
+  for (int i = 0; i < shards.rows(); ++i) {
+    out[size_t(i)].errors = shards.text(i, 1);
+    out[size_t(i)].counts = Json::parse(shards.text(i, 2));
+  }
+  pg::Result outputs =
+      db_.exec("SELECT shard, node, lines FROM skein_shard_outputs WHERE run = $1 ORDER BY shard, node", {run});
+  for (int i = 0; i < outputs.rows(); ++i)
+    out[size_t(outputs.integer(i, 0))].outputs.emplace_back(outputs.text(i, 1), outputs.text(i, 2));
+  return out;
+}
+
+}  // namespace skein::cluster

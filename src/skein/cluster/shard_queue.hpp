@@ -1,0 +1,86 @@
+// The work of a cluster run in PostgreSQL (SPEC §9): the run (its chain file's text and hash, its
+// options), its input cut into shards, each shard's lease, and what each shard committed.
+//
+// A shard goes READY → RUNNING (claimed: attempt + 1, a lease) → DONE (committed). A RUNNING shard
+// whose lease ran out is READY again for any worker: claim() takes the first READY or expired shard
+// of a running run with FOR UPDATE SKIP LOCKED, so two workers never take the same one. commit()
+// writes a shard's outputs, errors and counts and marks it DONE in one transaction, and only while
+// the caller's attempt is the shard's current one and its lease has not run out: a worker whose
+// lease expired can never commit, and a shard is committed once. cancel() marks the run CANCELLED
+// and NOTIFYs `skein_cancel` with its id; heartbeats then fail.
+//
+// Blocking: each call is one or a few round trips (see pg.hpp); one thread at a time. The tables
+// are made on first use (IF NOT EXISTS), so any number of processes may open a queue at once.
+#pragma once
+#include <chrono>
+#include <istream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg.hpp"
+#include "skein/json.hpp"
+
+namespace skein::cluster {
+
+struct RunSpec {
+  std::string id;  // unique in the database
+  std::string chain_text, chain_hash;
+  Json options;
+};
+
+// A shard a worker holds, for as long as its lease is renewed.
+struct Claim {
+  std::string run;
+  int shard = 0;
+  int attempt = 0;           // 1 for the first claim; fences commits
+  long long first_line = 0;  // 1-based line number of its first input line
+  int lines = 0;
+};
+
+// What a shard produced: per node its output lines (JSON, one per line, in order), error lines,
+// and its counts.
+struct ShardResult {
+  std::vector<std::pair<std::string, std::string>> outputs;  // (node, lines)
+  std::string errors;
+  Json counts = Json::object();
+};
+
+enum class Commit { done, fenced };
+
+struct RunProgress {
+  std::string state;  // running, cancelled, done
+  int shards = 0, ready = 0, running = 0, done = 0;
+  long long lines = 0, lines_done = 0;
+  int retries = 0;  // claims beyond each shard's first
+};
+
+class ShardQueue {
+ public:
+  explicit ShardQueue(const std::string& url);  // connects, makes the tables; throws pg::Error
+
+  // Stores `spec` and `input`'s lines in shards of `shard_size` lines, read and sent as they come
+  // (COPY), in one transaction. Returns the number of shards. Throws when the id is taken.
+  int submit(const RunSpec& spec, std::istream& input, int shard_size);
+  std::optional<RunSpec> run(const std::string& id);
+
+  // The next shard to work on, leased to `worker` for `lease`; nullopt when none is ready.
+  std::optional<Claim> claim(const std::string& worker, std::chrono::milliseconds lease);
+  // Extends the lease; false when the shard is no longer this claim's (expired and claimed
+  // again, committed, or the run cancelled).
+  bool heartbeat(const Claim& c, std::chrono::milliseconds lease);
+  std::vector<std::string> input(const Claim& c);  // the shard's lines, in order
+  Commit commit(const Claim& c, const ShardResult& result);
+
+  void cancel(const std::string& run);
+  RunProgress progress(const std::string& run);
+  // Each DONE shard's result in shard order, once every shard is DONE (else nullopt).
+  std::optional<std::vector<ShardResult>> results(const std::string& run);
+
+  pg::Connection& connection() { return db_; }
+
+ private:
+  pg::Connection db_;
+};
+
+}  // namespace skein::cluster
