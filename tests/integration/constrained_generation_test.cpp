@@ -189,8 +189,8 @@ TEST_F(ConstrainedGenerationTest, ValidatedOnlyKeywordsAreRetriedUntilValidOrRef
   for (size_t i = 0; i < kValidatedOnly.size(); ++i) {
     types.push_back(types_.make("V" + std::to_string(i), Json::parse(kValidatedOnly[i])));
     for (uint32_t seed : seeds)
-      outcomes.push_back(boost::asio::co_spawn(io, generate_typed(*engine_, request(types.back(), seed), 6),
-                                               boost::asio::use_future));
+      outcomes.push_back(
+          boost::asio::co_spawn(io, generate_typed(*engine_, request(types.back(), seed), 6), boost::asio::use_future));
   }
   io.run();
   for (size_t i = 0; i < kValidatedOnly.size(); ++i) {

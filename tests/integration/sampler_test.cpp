@@ -56,6 +56,24 @@ class SamplerTest : public ::testing::TestWithParam<float> {
     llama_free(ctx_);
     free_model(model_);
   }
+  // `text` cut into the longest pieces the vocabulary has (the tokenizer would add a space in
+  // front); characters it has no token for come as byte tokens, one per UTF-8 byte.
+  std::vector<llama_token> cut(const std::string& text) const {
+    const int n_vocab = llama_vocab_n_tokens(model_.vocab);
+    std::vector<llama_token> tokens;
+    for (size_t at = 0; at < text.size();) {
+      llama_token best = LLAMA_TOKEN_NULL;
+      size_t best_size = 0;
+      for (llama_token t = 0; t < n_vocab; ++t) {
+        const std::string piece = common_token_to_piece(model_.vocab, t, true);
+        if (piece.size() > best_size && text.compare(at, piece.size(), piece) == 0) best = t, best_size = piece.size();
+      }
+      if (best == LLAMA_TOKEN_NULL) throw std::runtime_error("no token for byte " + std::to_string(at) + " of " + text);
+      tokens.push_back(best);
+      at += best_size;
+    }
+    return tokens;
+  }
   Model model_;
   llama_context* ctx_ = nullptr;
 };
@@ -144,20 +162,7 @@ TEST_F(SamplerTest, EveryStateOfAValueAllowsWhatLlamaCppsGrammarAllows) {
       "n":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}}},"required":["name","n","tags"]})"));
   const std::string value = R"({"name": "Zoë 東京 🚀 \"q\"", "n": -42, "tags": ["a", "ß"]})";
   const int n_vocab = llama_vocab_n_tokens(model_.vocab);
-  // The value cut into the longest pieces the vocabulary has (the tokenizer would add a space in
-  // front); characters it has no token for come as byte tokens, one per UTF-8 byte.
-  std::vector<llama_token> tokens;
-  for (size_t at = 0; at < value.size();) {
-    llama_token best = LLAMA_TOKEN_NULL;
-    size_t best_size = 0;
-    for (llama_token t = 0; t < n_vocab; ++t) {
-      const std::string piece = common_token_to_piece(model_.vocab, t, true);
-      if (piece.size() > best_size && value.compare(at, piece.size(), piece) == 0) best = t, best_size = piece.size();
-    }
-    ASSERT_NE(best, LLAMA_TOKEN_NULL) << "no token for byte " << at;
-    tokens.push_back(best);
-    at += best_size;
-  }
+  const std::vector<llama_token> tokens = cut(value);
   GrammarCache grammars(model_.vocab);
   for (int pass = 0; pass < 2; ++pass) {  // the second finds every state's tokens already computed
     SCOPED_TRACE("pass " + std::to_string(pass));
@@ -179,6 +184,15 @@ TEST_F(SamplerTest, EveryStateOfAValueAllowsWhatLlamaCppsGrammarAllows) {
     EXPECT_GT(partial, 0)
         << "no token ends or starts inside a character: the unfinished-character states went untested";
   }
+  // A state is its stacks: inside the string after "a" and after "b" is one state, computed once.
+  GrammarCache fresh(model_.vocab);
+  std::unique_ptr<Grammar> after_a = fresh.copy(type->grammar()), after_b = fresh.copy(type->grammar());
+  for (llama_token t : cut(R"({"name": "xa)")) after_a->accept(t);
+  for (llama_token t : cut(R"({"name": "xb)")) after_b->accept(t);
+  bool computed = false;
+  after_a->allowed(&computed);
+  EXPECT_TRUE(computed);
+  EXPECT_TRUE(after_b->known());
 }
 
 INSTANTIATE_TEST_SUITE_P(Temperature, SamplerTest, ::testing::Values(0.0f, 0.8f),

@@ -109,10 +109,4 @@ std::vector<Notification> Connection::wait(std::chrono::milliseconds timeout) {
   return take_notifications();
 }
 
-std::string literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 }  // namespace skein::pg

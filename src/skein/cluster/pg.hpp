@@ -78,8 +78,4 @@ class Connection {
   pg_conn* c_;
 };
 
-// A string as an SQL literal ('…' with quotes doubled), for the few statements (LISTEN, NOTIFY)
-// that take no parameters.
-std::string literal(const std::string& s);
-
 }  // namespace skein::pg

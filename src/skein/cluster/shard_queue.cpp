@@ -3,8 +3,11 @@
 namespace skein::cluster {
 namespace {
 
-// Made once per database; the advisory lock keeps processes that start together from racing on
-// the catalog (CREATE … IF NOT EXISTS is not safe against a concurrent one).
+// Made once per database, when missing: CREATE INDEX IF NOT EXISTS would lock the shards against
+// writes even when the index exists. The advisory lock keeps processes that start together from
+// racing on the catalog (CREATE … IF NOT EXISTS is not safe against a concurrent one).
+const char* const kSchemaMissing =
+    "SELECT to_regclass('skein_shard_outputs') IS NULL OR to_regclass('skein_shards_open') IS NULL";
 const char* const kSchema = R"(
 SELECT pg_advisory_xact_lock(7368207);
 CREATE TABLE IF NOT EXISTS skein_runs (
@@ -30,7 +33,7 @@ CREATE TABLE IF NOT EXISTS skein_shards (
   errors text,
   counts jsonb,
   PRIMARY KEY (run, shard));
-CREATE INDEX IF NOT EXISTS skein_shards_open ON skein_shards (run, shard) WHERE state <> 'done';
+CREATE INDEX IF NOT EXISTS skein_shards_open ON skein_shards (run, shard) WHERE state IN ('ready', 'running');
 CREATE TABLE IF NOT EXISTS skein_shard_outputs (
   run text NOT NULL,
   shard int NOT NULL,
@@ -65,7 +68,7 @@ std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); 
 }  // namespace
 
 ShardQueue::ShardQueue(const std::string& url) : db_(url) {
-  db_.transaction([&] { db_.exec(kSchema); });
+  if (db_.exec(kSchemaMissing).text(0, 0) == "t") db_.transaction([&] { db_.exec(kSchema); });
 }
 
 int ShardQueue::submit(const RunSpec& spec, std::istream& input, int shard_size) {
@@ -107,10 +110,10 @@ std::optional<Claim> ShardQueue::claim(const std::string& worker, std::chrono::m
   pg::Result r = db_.exec(R"(
 UPDATE skein_shards s
    SET state = 'running', attempt = s.attempt + 1, worker = $1,
-       lease_until = now() + $2 * interval '1 millisecond'
+       lease_until = statement_timestamp() + $2 * interval '1 millisecond'
   FROM (SELECT sh.run, sh.shard FROM skein_shards sh JOIN skein_runs r ON r.id = sh.run
          WHERE r.state = 'running'
-           AND (sh.state = 'ready' OR (sh.state = 'running' AND sh.lease_until < now()))
+           AND (sh.state = 'ready' OR (sh.state = 'running' AND sh.lease_until < statement_timestamp()))
          ORDER BY r.created, sh.run, sh.shard
          LIMIT 1 FOR UPDATE OF sh SKIP LOCKED) pick
  WHERE s.run = pick.run AND s.shard = pick.shard
@@ -122,10 +125,10 @@ RETURNING s.run, s.shard, s.attempt, s.first_line, s.lines)",
 
 bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
   return db_.exec(R"(
-UPDATE skein_shards s SET lease_until = now() + $4 * interval '1 millisecond'
+UPDATE skein_shards s SET lease_until = statement_timestamp() + $4 * interval '1 millisecond'
   FROM skein_runs r
  WHERE r.id = s.run AND r.state = 'running'
-   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= now())",
+   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= statement_timestamp())",
                   {c.run, std::to_string(c.shard), std::to_string(c.attempt), ms(lease)})
              .affected() == 1;
 }
@@ -156,7 +159,7 @@ Commit ShardQueue::commit(const Claim& c, const ShardResult& result) {
 UPDATE skein_shards s SET state = 'done', done_at = now(), lease_until = NULL, errors = $4, counts = $5
   FROM skein_runs r
  WHERE r.id = s.run AND r.state = 'running'
-   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= now())",
+   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= statement_timestamp())",
                    {c.run, std::to_string(c.shard), std::to_string(c.attempt), result.errors, result.counts.dump()})
               .affected();
       if (taken != 1) throw Fenced{};
@@ -173,7 +176,9 @@ UPDATE skein_shards s SET state = 'done', done_at = now(), lease_until = NULL, e
 void ShardQueue::cancel(const std::string& run) {
   db_.transaction([&] {
     db_.exec("UPDATE skein_runs SET state = 'cancelled' WHERE id = $1 AND state = 'running'", {run});
-    db_.exec("NOTIFY skein_cancel, " + pg::literal(run));
+    // Its open shards leave the claimable set (and the index that serves claims).
+    db_.exec("UPDATE skein_shards SET state = 'cancelled' WHERE run = $1 AND state IN ('ready', 'running')", {run});
+    db_.exec("SELECT pg_notify('skein_cancel', $1)", {run});
   });
 }
 
@@ -181,7 +186,7 @@ RunProgress ShardQueue::progress(const std::string& run) {
   pg::Result r = db_.exec(R"(
 SELECT r.state, r.shards, r.lines,
        count(*) FILTER (WHERE s.state = 'ready' OR (s.state = 'running' AND s.lease_until < now())),
-       count(*) FILTER (WHERE s.state = 'running' AND s.lease_until >= now()),
+       count(*) FILTER (WHERE s.state = 'running' AND s.lease_until >= statement_timestamp()),
        count(*) FILTER (WHERE s.state = 'done'),
        coalesce(sum(s.lines) FILTER (WHERE s.state = 'done'), 0),
        coalesce(sum(greatest(s.attempt - 1, 0)), 0)

@@ -5,9 +5,10 @@
 // whose lease ran out is READY again for any worker: claim() takes the first READY or expired shard
 // of a running run with FOR UPDATE SKIP LOCKED, so two workers never take the same one. commit()
 // writes a shard's outputs, errors and counts and marks it DONE in one transaction, and only while
-// the caller's attempt is the shard's current one and its lease has not run out: a worker whose
-// lease expired can never commit, and a shard is committed once. cancel() marks the run CANCELLED
-// and NOTIFYs `skein_cancel` with its id; heartbeats then fail.
+// the caller's attempt is the shard's current one and its lease has not run out when the statement
+// starts (the database's clock): a worker whose lease expired can never commit, and a shard is
+// committed once. cancel() marks the run and its open shards CANCELLED and NOTIFYs `skein_cancel`
+// with its id; heartbeats and commits then fail.
 //
 // Blocking: each call is one or a few round trips (see pg.hpp); one thread at a time. The tables
 // are made on first use (IF NOT EXISTS), so any number of processes may open a queue at once.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 
 namespace skein::llama {
@@ -81,7 +82,8 @@ Grammar::Grammar(llama_grammar* copy, std::shared_ptr<TokenMasks> masks, std::sh
   const llama_grammar_rules& rules = grammar_->rules;
   for (size_t i = 0; i < rules.size(); ++i)
     if (!rules[i].empty()) rules_.push_back({rules[i].data(), rules[i].data() + rules[i].size(), uint32_t(i)});
-  std::sort(rules_.begin(), rules_.end(), [](const Rule& a, const Rule& b) { return a.begin < b.begin; });
+  std::sort(rules_.begin(), rules_.end(),
+            [](const Rule& a, const Rule& b) { return std::less<const llama_grammar_element*>()(a.begin, b.begin); });
 }
 
 Grammar::~Grammar() { llama_grammar_free_impl(grammar_); }
@@ -93,14 +95,20 @@ std::string Grammar::state() const {
   for (const llama_grammar_stack& stack : grammar_->stacks) {
     key.push_back(uint32_t(stack.size()));
     for (const llama_grammar_element* e : stack) {
-      auto it = std::upper_bound(rules_.begin(), rules_.end(), e, [](auto* p, const Rule& r) { return p < r.begin; });
-      if (it == rules_.begin() || e >= (--it)->end) throw std::logic_error("grammar stack outside its rules");
+      auto it = std::upper_bound(rules_.begin(), rules_.end(), e, [](auto* p, const Rule& r) {
+        return std::less<const llama_grammar_element*>()(p, r.begin);
+      });
+      if (it == rules_.begin() || !std::less<const llama_grammar_element*>()(e, (--it)->end))
+        throw std::logic_error("grammar stack outside its rules");
       key.push_back(it->id);
       key.push_back(uint32_t(e - it->begin));
     }
   }
-  key.push_back(grammar_->partial_utf8.value);
-  key.push_back(uint32_t(grammar_->partial_utf8.n_remain));
+  // The unfinished character's bits only while one is unfinished: after a whole character llama.cpp
+  // leaves the last one in `value`, which nothing reads (else every last character would be a state).
+  const llama_partial_utf8& partial = grammar_->partial_utf8;
+  key.push_back(partial.n_remain != 0 ? partial.value : 0);
+  key.push_back(uint32_t(partial.n_remain));
   return std::string(reinterpret_cast<const char*>(key.data()), key.size() * sizeof(uint32_t));
 }
 
@@ -184,27 +192,28 @@ void Grammar::accept(llama_token token) {
 GrammarCache::GrammarCache(const llama_vocab* vocab)
     : vocab_(vocab), decoded_(std::make_shared<const GrammarVocab>(vocab)) {}
 
-GrammarCache::~GrammarCache() {
-  for (auto& [text, compiled] : lru_) llama_grammar_free_impl(compiled.grammar);
-}
+GrammarCache::~GrammarCache() = default;
 
 std::unique_ptr<Grammar> GrammarCache::copy(const std::string& gbnf) {
   auto it = by_text_.find(gbnf);
   if (it != by_text_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
   } else {
-    llama_grammar* grammar = llama_grammar_init_impl(vocab_, gbnf.c_str(), "root", false, nullptr, 0, nullptr, 0);
+    Owned grammar(llama_grammar_init_impl(vocab_, gbnf.c_str(), "root", false, nullptr, 0, nullptr, 0),
+                  llama_grammar_free_impl);
     if (!grammar) return nullptr;
-    lru_.emplace_front(gbnf, Compiled{grammar, std::make_shared<TokenMasks>()});
+    lru_.emplace_front(gbnf, Compiled{std::move(grammar), std::make_shared<TokenMasks>()});
     by_text_[gbnf] = lru_.begin();
     if (lru_.size() > kKept) {
-      llama_grammar_free_impl(lru_.back().second.grammar);
       by_text_.erase(lru_.back().first);
       lru_.pop_back();
     }
   }
   const Compiled& c = lru_.front().second;
-  return std::make_unique<Grammar>(llama_grammar_clone_impl(*c.grammar), c.masks, decoded_);
+  Owned clone(llama_grammar_clone_impl(*c.grammar), llama_grammar_free_impl);
+  auto copy = std::make_unique<Grammar>(clone.get(), c.masks, decoded_);
+  clone.release();  // the copy's now
+  return copy;
 }
 
 }  // namespace skein::llama
