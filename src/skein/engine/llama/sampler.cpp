@@ -11,6 +11,7 @@ namespace skein::llama {
 void GrammarClock::add(int64_t ns, bool new_state) {
   std::lock_guard l(mu_);
   new_states_ += new_state;
+  total_ns_ += ns;
   if (ns_.size() < kKept)
     ns_.push_back(ns);
   else
@@ -21,12 +22,13 @@ void GrammarClock::add(int64_t ns, bool new_state) {
 
 Json GrammarClock::quantiles() const {
   std::vector<int64_t> ns;
-  uint64_t count = 0, new_states = 0;
+  uint64_t count = 0, new_states = 0, total_ns = 0;
   {
     std::lock_guard l(mu_);
     ns = ns_;
     count = count_;
     new_states = new_states_;
+    total_ns = total_ns_;
   }
   if (ns.empty()) return {{"tokens", 0}};
   auto at = [&](double q) {
@@ -34,7 +36,11 @@ Json GrammarClock::quantiles() const {
     std::nth_element(ns.begin(), it, ns.end());
     return double(*it) / 1e3;
   };
-  return {{"tokens", count}, {"p50_us", at(0.5)}, {"p99_us", at(0.99)}, {"new_states", new_states}};
+  return {{"tokens", count},
+          {"mean_us", double(total_ns) / double(count) / 1e3},
+          {"p50_us", at(0.5)},
+          {"p99_us", at(0.99)},
+          {"new_states", new_states}};
 }
 
 Sampler::Sampler(const GenerateRequest& req, const Model& model, std::unique_ptr<Grammar> grammar)
