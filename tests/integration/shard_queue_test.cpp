@@ -28,6 +28,11 @@ class ShardQueueTest : public ::testing::Test {
     server_->create_database(db_);
   }
   std::string url() const { return server_->url(db_); }
+  // Submits `text` as run `id` in shards of `shard_size` lines; the number of shards.
+  static int submit(ShardQueue& q, const std::string& text, int shard_size, const std::string& id = "r") {
+    std::istringstream in(text);
+    return q.submit(spec(id), in, shard_size);
+  }
   static RunSpec spec(const std::string& id) { return {id, "chain: c\nsteps: []\n", "hash-" + id, {{"batch", 8}}}; }
 
   static test::PostgresServer* server_;
@@ -60,8 +65,7 @@ std::string joined(const std::vector<std::string>& lines) {
 TEST_F(ShardQueueTest, InputIsStoredInShardsAndEachShardGivesBackItsLinesExactly) {
   ShardQueue q(url());
   const auto lines = sample_lines(2500);
-  std::istringstream in(joined(lines));
-  ASSERT_EQ(q.submit(spec("r1"), in, 1000), 3);
+  ASSERT_EQ(submit(q, joined(lines), 1000, "r1"), 3);
   EXPECT_EQ(q.run("r1")->chain_hash, "hash-r1");
   EXPECT_EQ(q.run("r1")->options["batch"], 8);
   std::vector<std::string> back;
@@ -76,14 +80,12 @@ TEST_F(ShardQueueTest, InputIsStoredInShardsAndEachShardGivesBackItsLinesExactly
   }
   EXPECT_FALSE(q.claim("w", 60s));
   EXPECT_EQ(back, lines);
-  std::istringstream again("x\n");
-  EXPECT_THROW(q.submit(spec("r1"), again, 10), pg::Error);  // the id is taken
+  EXPECT_THROW(submit(q, "x\n", 10, "r1"), pg::Error);  // the id is taken
 }
 
 TEST_F(ShardQueueTest, AnExpiredLeaseIsClaimedAgainAndTheStaleWorkerCanNeitherHeartbeatNorCommit) {
   ShardQueue q(url());
-  std::istringstream in("a\nb\n");
-  ASSERT_EQ(q.submit(spec("r"), in, 10), 1);
+  ASSERT_EQ(submit(q, "a\nb\n", 10), 1);
   const auto stale = q.claim("w1", 1ms);
   ASSERT_TRUE(stale);
   // The condition: the lease ran out, so the shard is claimable again (the database's clock).
@@ -113,8 +115,7 @@ TEST_F(ShardQueueTest, AnExpiredLeaseIsClaimedAgainAndTheStaleWorkerCanNeitherHe
 TEST_F(ShardQueueTest, FourWorkersTakeEveryShardOnceAndNeverTheSameOne) {
   {
     ShardQueue q(url());
-    std::istringstream in(joined(sample_lines(2000)));
-    ASSERT_EQ(q.submit(spec("r"), in, 10), 200);
+    ASSERT_EQ(submit(q, joined(sample_lines(2000)), 10), 200);
   }
   std::mutex mu;
   std::map<int, int> taken;  // shard -> claims
@@ -150,8 +151,7 @@ TEST_F(ShardQueueTest, FourWorkersTakeEveryShardOnceAndNeverTheSameOne) {
 
 TEST_F(ShardQueueTest, ACancelReachesListenersAndEndsTheLeases) {
   ShardQueue q(url());
-  std::istringstream in("a\nb\nc\n");
-  ASSERT_EQ(q.submit(spec("r"), in, 1), 3);
+  ASSERT_EQ(submit(q, "a\nb\nc\n", 1), 3);
   const auto held = q.claim("w", 60s);
   ASSERT_TRUE(held);
   pg::Connection listener(url());
@@ -172,8 +172,7 @@ TEST_F(ShardQueueTest, AServerRestartLosesTheConnectionButNotTheWork) {
   std::optional<Claim> c;
   {
     ShardQueue q(url());
-    std::istringstream in("a\nb\n");
-    ASSERT_EQ(q.submit(spec("r"), in, 1), 2);
+    ASSERT_EQ(submit(q, "a\nb\n", 1), 2);
     c = q.claim("w", 60s);
     ASSERT_TRUE(c);
     server_->stop("immediate");

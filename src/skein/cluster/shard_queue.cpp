@@ -65,6 +65,16 @@ void copy_escape(const std::string& s, std::string& out) {
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); }
 
+// `UPDATE skein_shards s SET … <kHeld>`: the shard ($1, $2) at attempt $3, running with its lease
+// not run out when the statement starts, of a running run. What heartbeats and commits are fenced by.
+const std::string kHeld = R"(
+  FROM skein_runs r
+ WHERE r.id = s.run AND r.state = 'running'
+   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running'
+   AND s.lease_until >= statement_timestamp())";
+
+std::vector<pg::Param> held(const Claim& c) { return {c.run, std::to_string(c.shard), std::to_string(c.attempt)}; }
+
 }  // namespace
 
 ShardQueue::ShardQueue(const std::string& url) : db_(url) {
@@ -124,12 +134,11 @@ RETURNING s.run, s.shard, s.attempt, s.first_line, s.lines)",
 }
 
 bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
-  return db_.exec(R"(
-UPDATE skein_shards s SET lease_until = statement_timestamp() + $4 * interval '1 millisecond'
-  FROM skein_runs r
- WHERE r.id = s.run AND r.state = 'running'
-   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= statement_timestamp())",
-                  {c.run, std::to_string(c.shard), std::to_string(c.attempt), ms(lease)})
+  std::vector<pg::Param> params = held(c);
+  params.push_back(ms(lease));
+  return db_.exec(
+                "UPDATE skein_shards s SET lease_until = statement_timestamp() + $4 * interval '1 millisecond'" + kHeld,
+                params)
              .affected() == 1;
 }
 
@@ -154,13 +163,15 @@ Commit ShardQueue::commit(const Claim& c, const ShardResult& result) {
     db_.transaction([&] {
       // The fence: this attempt, still leased, of a running run. The row stays locked until the
       // commit, so no claim takes the shard meanwhile.
+      std::vector<pg::Param> params = held(c);
+      params.push_back(result.errors);
+      params.push_back(result.counts.dump());
       const long long taken =
-          db_.exec(R"(
-UPDATE skein_shards s SET state = 'done', done_at = now(), lease_until = NULL, errors = $4, counts = $5
-  FROM skein_runs r
- WHERE r.id = s.run AND r.state = 'running'
-   AND s.run = $1 AND s.shard = $2 AND s.attempt = $3 AND s.state = 'running' AND s.lease_until >= statement_timestamp())",
-                   {c.run, std::to_string(c.shard), std::to_string(c.attempt), result.errors, result.counts.dump()})
+          db_.exec(
+                 "UPDATE skein_shards s SET state = 'done', done_at = now(), lease_until = NULL, errors = $4, "
+                 "counts = $5" +
+                     kHeld,
+                 params)
               .affected();
       if (taken != 1) throw Fenced{};
       for (const auto& [node, lines] : result.outputs)

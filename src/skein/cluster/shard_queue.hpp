@@ -78,8 +78,6 @@ class ShardQueue {
   // Each DONE shard's result in shard order, once every shard is DONE (else nullopt).
   std::optional<std::vector<ShardResult>> results(const std::string& run);
 
-  pg::Connection& connection() { return db_; }
-
  private:
   pg::Connection db_;
 };

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <stdexcept>
 
@@ -18,15 +17,16 @@ std::shared_ptr<const TokenMask> TokenMasks::find(const std::string& state) cons
 
 void TokenMasks::put(const std::string& state, std::shared_ptr<const TokenMask> mask) {
   std::lock_guard l(mu_);
-  const size_t size = state.size() + mask->words.size() * sizeof(uint64_t);
-  if (!by_state_.emplace(state, std::move(mask)).second) return;
-  order_.push_back(state);
-  bytes_ += size;
+  auto size = [](const std::string& key, const TokenMask& m) { return key.size() + m.words.size() * sizeof(uint64_t); };
+  auto [at, added] = by_state_.emplace(state, std::move(mask));
+  if (!added) return;
+  order_.push_back(&at->first);  // a node's key stays where it is until the node is erased
+  bytes_ += size(at->first, *at->second);
   while (bytes_ > kMaxBytes && order_.size() > 1) {
-    auto it = by_state_.find(order_.front());
-    bytes_ -= order_.front().size() + it->second->words.size() * sizeof(uint64_t);
-    by_state_.erase(it);
+    auto it = by_state_.find(*order_.front());
+    bytes_ -= size(it->first, *it->second);
     order_.pop_front();
+    by_state_.erase(it);
   }
 }
 
@@ -116,16 +116,14 @@ std::string Grammar::state() const {
 // where the state has no unfinished character (else llama.cpp's own, which decodes them again).
 std::shared_ptr<const TokenMask> Grammar::compute() const {
   const std::vector<GrammarVocab::Token>& tokens = vocab_->tokens;
-  auto mask = std::make_shared<TokenMask>();
-  mask->words.assign((tokens.size() + 63) / 64, 0);
-  auto allow = [&](llama_token t) { mask->words[size_t(t) >> 6] |= uint64_t(1) << (t & 63); };
+  auto mask = std::make_shared<TokenMask>(tokens.size());
   if (grammar_->partial_utf8.n_remain != 0) {
     std::vector<llama_token_data> all(tokens.size());
     for (size_t t = 0; t < all.size(); ++t) all[t] = {llama_token(t), 0.0f, 0.0f};
     llama_token_data_array array{all.data(), all.size(), -1, false};
     llama_grammar_apply_impl(*grammar_, &array);
     for (const llama_token_data& d : all)
-      if (d.logit != -INFINITY) allow(d.id);
+      if (d.logit != -INFINITY) mask->allow(d.id);
     return mask;
   }
   if (grammar_->stacks.empty()) return mask;  // past the end: nothing (llama.cpp asserts)
@@ -134,7 +132,7 @@ std::shared_ptr<const TokenMask> Grammar::compute() const {
   candidates.reserve(tokens.size());
   for (size_t t = 0; t < tokens.size(); ++t) {
     const GrammarVocab::Token& token = tokens[t];
-    if (token.eog && may_end) allow(llama_token(t));
+    if (token.eog && may_end) mask->allow(llama_token(t));
     if (token.eog || token.code_points.empty()) continue;
     candidates.push_back({t, token.code_points.data(), {token.partial_value, token.partial_remain}, llama_token(t)});
   }
@@ -146,14 +144,14 @@ std::shared_ptr<const TokenMask> Grammar::compute() const {
     for (const llama_grammar_candidate& c : rejects) rejected[c.index] = 1;
   }
   for (const llama_grammar_candidate& c : candidates)
-    if (!rejected[c.index]) allow(c.id);
+    if (!rejected[c.index]) mask->allow(c.id);
   return mask;
 }
 
 const TokenMask* Grammar::known() {
-  if (!looked_up_) {
-    current_ = masks_->find(state());
-    looked_up_ = true;
+  if (!key_) {
+    key_ = state();
+    current_ = masks_->find(*key_);
   }
   return current_.get();
 }
@@ -178,13 +176,13 @@ const TokenMask& Grammar::allowed(bool* computed) {
   if (computed) *computed = false;
   if (const TokenMask* mask = known()) return *mask;
   current_ = compute();
-  masks_->put(state(), current_);
+  masks_->put(*key_, current_);
   if (computed) *computed = true;
   return *current_;
 }
 
 void Grammar::accept(llama_token token) {
-  looked_up_ = false;
+  key_.reset();
   current_.reset();
   llama_grammar_accept_impl(*grammar_, token);
 }

@@ -18,6 +18,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,8 +30,15 @@ namespace skein::llama {
 
 // One bit per token of the vocabulary.
 struct TokenMask {
+  explicit TokenMask(size_t n_vocab = 0) : words((n_vocab + 63) / 64, 0) {}
   std::vector<uint64_t> words;
   bool allows(llama_token t) const { return (words[size_t(t) >> 6] >> (t & 63)) & 1; }
+  void allow(llama_token t) { words[size_t(t) >> 6] |= uint64_t(1) << (t & 63); }
+  template <typename F>
+  void for_each(F&& f) const {  // f(token) for each allowed token, in order
+    for (size_t w = 0; w < words.size(); ++w)
+      for (uint64_t bits = words[w]; bits; bits &= bits - 1) f(llama_token(w * 64 + size_t(__builtin_ctzll(bits))));
+  }
 };
 
 // The vocabulary as the grammar reads it: each token's characters, decoded once per engine (as
@@ -59,7 +67,7 @@ class TokenMasks {
   static constexpr size_t kMaxBytes = size_t(4) << 20;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const TokenMask>> by_state_;
-  std::deque<std::string> order_;  // first computed first
+  std::deque<const std::string*> order_;  // by_state_'s keys, first computed first
   size_t bytes_ = 0;
 };
 
@@ -94,8 +102,8 @@ class Grammar {
   llama_grammar* grammar_;
   std::shared_ptr<TokenMasks> masks_;
   std::shared_ptr<const GrammarVocab> vocab_;
-  bool looked_up_ = false;                    // the current state's mask looked for
-  std::shared_ptr<const TokenMask> current_;  // and found or computed
+  std::optional<std::string> key_;            // the current state's, once looked for
+  std::shared_ptr<const TokenMask> current_;  // and its mask, found or computed
   struct Rule {
     const llama_grammar_element *begin, *end;
     uint32_t id;

@@ -55,8 +55,8 @@ Sampler::Sampler(const GenerateRequest& req, const Model& model, std::unique_ptr
   int32_t n_suppress = 0;
   const llama_token* suppress = llama_vocab_get_suppress_tokens(model.vocab, &n_suppress);
   for (int32_t i = 0; i < n_suppress; ++i) bias.push_back({suppress[i], -INFINITY});
-  biased_.assign((size_t(n_vocab_) + 63) / 64, 0);
-  for (const auto& b : bias) biased_[size_t(b.token) >> 6] |= uint64_t(1) << (b.token & 63);
+  biased_ = TokenMask(size_t(n_vocab_));
+  for (const auto& b : bias) biased_.allow(b.token);
   if (!bias.empty())
     llama_sampler_chain_add(chain_, llama_sampler_init_logit_bias(n_vocab_, int32_t(bias.size()), bias.data()));
   // Only the samplers this request uses: each one is a pass over the whole vocabulary per token.
@@ -119,7 +119,7 @@ llama_token Sampler::likeliest_allowed(llama_context* ctx, int idx) {
   const float* logits = llama_get_logits_ith(ctx, idx);
   llama_token best = LLAMA_TOKEN_NULL;
   float best_logit = -INFINITY;
-  for_each_allowed(allowed, [&](llama_token t) {
+  allowed.for_each([&](llama_token t) {
     const float logit = logits[t] + bias_of(t);
     if (logit > best_logit) best_logit = logit, best = t;
   });
@@ -132,7 +132,7 @@ llama_token Sampler::redraw(llama_context* ctx, int idx) {
   const TokenMask& allowed = grammar_->allowed(&new_state_);
   const float* logits = llama_get_logits_ith(ctx, idx);
   cur_.clear();
-  for_each_allowed(allowed, [&](llama_token t) { cur_.push_back({t, logits[t], 0.0f}); });
+  allowed.for_each([&](llama_token t) { cur_.push_back({t, logits[t], 0.0f}); });
   cur_p_ = {cur_.data(), cur_.size(), -1, false};
   llama_sampler_apply(chain_, &cur_p_);
   if (cur_p_.selected < 0 || cur_p_.data[cur_p_.selected].logit == -INFINITY) return LLAMA_TOKEN_NULL;
@@ -140,18 +140,11 @@ llama_token Sampler::redraw(llama_context* ctx, int idx) {
 }
 
 float Sampler::bias_of(llama_token t) const {
-  if (!((biased_[size_t(t) >> 6] >> (t & 63)) & 1)) return 0.0f;
+  if (!biased_.allows(t)) return 0.0f;
   float sum = 0.0f;
   for (const auto& b : bias_)
     if (b.token == t) sum += b.bias;
   return sum;
-}
-
-template <typename F>
-void Sampler::for_each_allowed(const TokenMask& allowed, F&& f) {
-  for (size_t w = 0; w < allowed.words.size(); ++w)
-    for (uint64_t bits = allowed.words[w]; bits; bits &= bits - 1)
-      f(llama_token(w * 64 + size_t(__builtin_ctzll(bits))));
 }
 
 void Sampler::accept(llama_token token, GrammarClock& clock) {

@@ -54,12 +54,10 @@ class Sampler {
   llama_token likeliest_allowed(llama_context* ctx, int idx);
   llama_token redraw(llama_context* ctx, int idx);
   float bias_of(llama_token t) const;
-  template <typename F>
-  static void for_each_allowed(const TokenMask& allowed, F&& f);
   static constexpr size_t kLikeliest = 64;
   bool greedy_ = false;
   std::vector<llama_logit_bias> bias_;
-  std::vector<uint64_t> biased_;  // a bit per token with a bias
+  TokenMask biased_;  // the tokens with a bias
   std::unique_ptr<Grammar> grammar_;
   llama_sampler* chain_;
   int n_vocab_;
