@@ -61,7 +61,7 @@ bool ask_on_terminal(RunRegistry& registry, const std::string& gate_id) {
       Json value;
       try {
         value = Json::parse(line);
-      } catch (const Json::parse_error&) {
+      } catch (const Json::exception&) {
         value = line;
       }
       try {
@@ -156,7 +156,7 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
     GraphJob job = base;
     try {
       job.input = Json::parse(text);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
       results << result_line(line_no, text, nullptr, std::string("not valid JSON: ") + e.what()).dump() << "\n";
       ++bad;
       continue;
@@ -176,7 +176,7 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
 int run_one(const std::string& input, GraphJob job) {
   try {
     job.input = Json::parse(input);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     std::cerr << "skein: --input is not valid JSON: " << e.what() << "\n";
     return 2;
   }

@@ -67,6 +67,17 @@ TEST_F(InputTest, AMalformedJsonArrayIsRefusedWithItsLine) {
   }
 }
 
+// A number beyond a double (found by fuzz_input_line) is a bad line like any other, not an abort.
+TEST_F(InputTest, ANumberOutOfRangeIsAnErrorRecordAndTheRunGoesOn) {
+  RunSummary s = run_with(kTyped, "{\"n\": 1}\n{\"n\": 3.25e5555555555}\n[3.2e55555555555]\n{\"n\": 4}\n");
+  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.nodes["doubled"].out, 2u);
+  const auto errors = input_errors();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors.at(2).find("line 2: not valid JSON"), std::string::npos) << errors.at(2);
+  EXPECT_NE(errors.at(3).find("line 3: not valid JSON"), std::string::npos) << errors.at(3);
+}
+
 TEST_F(InputTest, StrictRefusesTheFileAtTheFirstBadRecordBeforeAnythingRuns) {
   const std::string jsonl = "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 2.5}\n{oops\n";
   try {

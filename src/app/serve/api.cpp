@@ -43,7 +43,7 @@ std::vector<std::string> segments(const std::string& path) {
 Json parse_body(const std::string& body) {
   try {
     return Json::parse(body.empty() ? "{}" : body);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     throw InvalidArgumentError(std::string("the body is not valid JSON: ") + e.what());
   }
 }

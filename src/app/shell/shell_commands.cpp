@@ -27,7 +27,7 @@ std::pair<std::string, std::string> split_word(const std::string& text) {
 Json value_of(const std::string& text) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {
     return text;
   }
 }

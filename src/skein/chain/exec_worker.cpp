@@ -95,7 +95,7 @@ asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
   Json records;
   try {
     records = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     throw Error("the exec command's reply is not JSON: " + text.substr(0, 200));
   }
   if (!records.is_array())

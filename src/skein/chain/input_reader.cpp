@@ -31,7 +31,7 @@ InputLine parse_input_line(std::string text, size_t line) {
       out.record = std::move(value);
     else
       out.error = "line " + std::to_string(line) + ": a record must be a JSON object, got " + value.type_name();
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // a parse error, or a number out of range (1e999)
     out.error = "line " + std::to_string(line) + ": not valid JSON: " + e.what();
   }
   return out;
@@ -50,6 +50,8 @@ InputReader::InputReader(const std::string& path) : path_(path), in_(&std::cin) 
   } catch (const Json::parse_error& e) {
     throw ConfigError({path, int(line_of(text, e.byte ? e.byte - 1 : 0))},
                       std::string("not a valid JSON array: ") + e.what());
+  } catch (const Json::exception& e) {  // a number out of range (1e999)
+    throw ConfigError({path, 0}, std::string("not a valid JSON array: ") + e.what());
   }
 }
 

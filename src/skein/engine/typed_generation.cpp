@@ -30,7 +30,7 @@ boost::asio::awaitable<GenerateResult> attempt(Engine& engine, const GenerateReq
 std::string why_invalid(const Type& type, const std::string& text, Json& value) {
   try {
     value = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     return std::string("not valid JSON: ") + e.what();
   }
   return type.why_invalid(value);

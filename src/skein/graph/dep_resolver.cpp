@@ -58,7 +58,7 @@ asio::awaitable<std::string> run_exec(const DepSpec& spec, const Json& params, c
 Json printed_value(const DepSpec& spec, const std::string& out) {
   try {
     return Json::parse(out);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {
     throw Error("command " + spec.exec[0] + " printed no JSON value: " + out.substr(0, 200));
   }
 }

@@ -46,7 +46,7 @@ Json Expression::value(const Json& vars) const {
   const std::string text = value_.render(vars);
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {
     throw TemplateError("expression `" + source_ + "` gave no JSON value: " + text, "expression error");
   }
 }
