@@ -163,6 +163,11 @@ struct RunOptions {
   ChainStop* stop = nullptr;  // optional
   // Where native Apply functions run (never on the run's loop); unset: a small pool of the run's own.
   boost::asio::any_io_executor blocking;
+  // The input is a piece of a larger one (a cluster shard, SPEC §9): its first line is line
+  // `first_line` of the whole and its first record gets row id `first_row`, so records, error
+  // records and their messages read as in a run over the whole input. JSONL only.
+  size_t first_line = 1;
+  long long first_row = 0;
 };
 
 // $SKEIN_CACHE, else $XDG_CACHE_HOME/skein, else ~/.cache/skein; then /responses.sqlite.

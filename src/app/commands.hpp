@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "skein/broker.hpp"
+#include "skein/chain.hpp"
 
 namespace CLI {
 class App;
@@ -34,9 +35,32 @@ struct RunArgs {
   size_t max_lines_per_file = 100000;
   bool resume = false, strict = false, no_cache = false, quiet = false, json_logs = false;
   BrokerLimits limits;  // from the command line: over the file's `broker:`
+  // Scale-out (SPEC §9): the run goes into this PostgreSQL database, in shards, and workers share it.
+  std::string cluster;  // postgresql://…; empty: a local run
+  int shard_size = 1000;
+  bool detach = false;  // print the run id and return; `skein collect` writes the folder later
+  int lease_ms = 10000;
 };
 
 int run_command(const RunArgs& args);
+// `skein run CHAIN --cluster URL`: submits, works on the run, writes the folder when all is done.
+int cluster_run_command(const RunArgs& args);
+
+struct WorkerArgs {
+  std::string url, engines_file, name;
+  int lease_ms = 10000;
+  bool quiet = false;
+  BrokerLimits limits;
+};
+// `skein worker URL`: works on any cluster run's shards until SIGINT / SIGTERM.
+int worker_command(const WorkerArgs& args);
+// `skein collect RUN --cluster URL -o DIR`, `skein runs --cluster URL`, `skein cancel RUN --cluster URL`.
+int collect_command(const std::string& url, const std::string& run, const std::string& output);
+int runs_command(const std::string& url);
+int cancel_command(const std::string& url, const std::string& run);
+
+// Says (as a note) that engine `local` runs the random-weight fixture model, when a step uses it.
+void note_fixture_model(const Chain& chain, class RunView& view);
 // `skein run GRAPH.yaml --input '{…}'` (one run, its trace printed) or `-i runs.jsonl` (a run per line).
 int graph_run_command(const RunArgs& args);
 // Whether the file is a graph file (`graph:` at the top) rather than a chain file.

@@ -34,6 +34,38 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only errors and the output folder");
   run_cmd->add_flag("--json-logs", run.json_logs, "Progress, warnings and the summary as JSON lines on stderr");
   skein::app::add_broker_flags(*run_cmd, run.limits);
+  run_cmd->add_option("--cluster", run.cluster,
+                      "Spread the run over `skein worker`s through this PostgreSQL database (postgresql://…)");
+  run_cmd->add_option("--shard-size", run.shard_size, "With --cluster: records per shard (whole batches)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_flag("--detach", run.detach, "With --cluster: store the run, print its id and return");
+  run_cmd->add_option("--lease-ms", run.lease_ms, "With --cluster: a shard's lease, renewed every third of it")
+      ->capture_default_str()
+      ->check(CLI::Range(300, 3600000));
+
+  skein::app::WorkerArgs worker;
+  CLI::App* worker_cmd = app.add_subcommand("worker", "Work on cluster runs' shards (PostgreSQL) until stopped");
+  worker_cmd->add_option("url", worker.url, "The cluster's database (postgresql://…)")->required();
+  worker_cmd->add_option("--engines", worker.engines_file, "Engines file: names here override the chains' engines")
+      ->check(CLI::ExistingFile);
+  worker_cmd->add_option("--name", worker.name, "This worker's name in the shards it holds (default host:pid)");
+  worker_cmd->add_option("--lease-ms", worker.lease_ms, "A shard's lease, renewed every third of it")
+      ->capture_default_str()
+      ->check(CLI::Range(300, 3600000));
+  worker_cmd->add_flag("-q,--quiet", worker.quiet, "Only errors");
+  skein::app::add_broker_flags(*worker_cmd, worker.limits);
+
+  std::string cluster_url, cluster_run, collect_output;
+  CLI::App* collect_cmd = app.add_subcommand("collect", "Write a finished cluster run's folder");
+  collect_cmd->add_option("run", cluster_run, "Run id")->required();
+  collect_cmd->add_option("--cluster", cluster_url, "The cluster's database")->required();
+  collect_cmd->add_option("-o,--output", collect_output, "Output folder (default: out/<chain name>)");
+  CLI::App* runs_cmd = app.add_subcommand("runs", "List cluster runs with their shard progress");
+  runs_cmd->add_option("--cluster", cluster_url, "The cluster's database")->required();
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a cluster run on every worker");
+  cancel_cmd->add_option("run", cluster_run, "Run id")->required();
+  cancel_cmd->add_option("--cluster", cluster_url, "The cluster's database")->required();
 
   std::string inspect_file;
   bool mermaid = false;
@@ -91,6 +123,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (run_cmd->parsed()) return skein::app::run_command(run);
+  if (worker_cmd->parsed()) return skein::app::worker_command(worker);
+  if (collect_cmd->parsed()) return skein::app::collect_command(cluster_url, cluster_run, collect_output);
+  if (runs_cmd->parsed()) return skein::app::runs_command(cluster_url);
+  if (cancel_cmd->parsed()) return skein::app::cancel_command(cluster_url, cluster_run);
   if (inspect_cmd->parsed()) return skein::app::inspect_command(inspect_file, mermaid);
   if (engines_cmd->parsed()) return skein::app::engines_command(engines_file);
   if (warmup_cmd->parsed()) return skein::app::warmup_command(warmup_file, warmup_names);

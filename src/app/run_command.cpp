@@ -10,15 +10,6 @@
 namespace skein::app {
 namespace {
 
-bool uses_fixture_model(const Chain& chain) {
-  for (const auto& node : chain.steps) {
-    const Step* step = std::get_if<Step>(&node);
-    if (step && step->engine == "local" && !chain.engines.count("local") && !std::getenv("SKEIN_LOCAL_MODEL"))
-      return true;
-  }
-  return false;
-}
-
 RunOptions options_for(const RunArgs& args, const Chain& chain, RunView& view) {
   RunOptions options;
   options.input_path = args.input;
@@ -35,8 +26,21 @@ RunOptions options_for(const RunArgs& args, const Chain& chain, RunView& view) {
 
 }  // namespace
 
+void note_fixture_model(const Chain& chain, RunView& view) {
+  for (const auto& node : chain.steps) {
+    const Step* step = std::get_if<Step>(&node);
+    if (step && step->engine == "local" && !chain.engines.count("local") && !std::getenv("SKEIN_LOCAL_MODEL")) {
+      view.note(
+          "engine `local` runs the fixture model made by setup: random weights, so its outputs are "
+          "schema-valid but meaningless. Point it at a real GGUF with SKEIN_LOCAL_MODEL=/path/model.gguf.");
+      return;
+    }
+  }
+}
+
 int run_command(const RunArgs& args) {
   if (is_graph_file(args.file)) return graph_run_command(args);
+  if (!args.cluster.empty()) return cluster_run_command(args);
   RunView view(choose_view(args.quiet, args.json_logs));
   Chain chain;
   try {
@@ -56,10 +60,7 @@ int run_command(const RunArgs& args) {
       b.settle();
     }
   } release{*broker};
-  if (uses_fixture_model(chain))
-    view.note(
-        "engine `local` runs the fixture model made by setup: random weights, so its outputs are "
-        "schema-valid but meaningless. Point it at a real GGUF with SKEIN_LOCAL_MODEL=/path/model.gguf.");
+  note_fixture_model(chain, view);
   try {
     RunSummary s = run_chain(chain, options);
     view.summary(s);

@@ -170,5 +170,20 @@ TEST(ChainFileTest, TextThatIsNotUtf8IsRefusedAtItsLine) {
       ConfigError);
 }
 
+// A plain YAML number that no double or 64-bit integer holds is text, not infinity or a clipped
+// integer: the schema check refuses it at its line, as JSON input refuses 1e999.
+TEST(ChainFileTest, ANumberBeyondADoubleOrA64BitIntegerIsNotANumber) {
+  for (const std::string bound : {"maximum: 1e999", "maximum: nan(1)", "maxLength: 99999999999999999999"}) {
+    const std::string text = "chain: c\nsteps:\n  - step: a\n    output: {type: string, " + bound + "}\n    user: hi\n";
+    try {
+      parse_chain(text, "/x/huge.yaml");
+      FAIL() << "accepted " << bound;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.where().line, 4) << e.what();
+      EXPECT_NE(std::string(e.what()).find("must be a"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace skein

@@ -11,6 +11,19 @@ Json describe(const Step& s) {
           {"location", s.where.str()}};
 }
 
+void add_paths(const std::vector<Node>& nodes, const std::string& prefix,
+               std::vector<std::pair<std::string, const Node*>>& out) {
+  for (const auto& node : nodes) {
+    if (const Parallel* p = std::get_if<Parallel>(&node)) {
+      for (const auto& b : p->branches) add_paths(b.steps, prefix + b.id + "/", out);
+    } else if (const Branch* b = std::get_if<Branch>(&node)) {
+      add_paths(b->steps, prefix + b->id + "/", out);
+    } else {
+      out.emplace_back(prefix + node_id(node), &node);
+    }
+  }
+}
+
 Json describe(const Apply& a) { return {{"id", a.id}, {"kind", "apply"}, {"fn", a.fn}, {"location", a.at.str()}}; }
 
 void flatten_into(Json& out, const std::string& prefix, const Json& value) {
@@ -65,6 +78,12 @@ Json flatten_history(const Json& history, const std::string& id) {
   Json out{{"row_id", history.value("row_id", Json())}, {"id", id}};
   for (const auto& [key, value] : history.items())
     if (key != "row_id") flatten_into(out, key, value);
+  return out;
+}
+
+std::vector<std::pair<std::string, const Node*>> chain_nodes(const Chain& chain) {
+  std::vector<std::pair<std::string, const Node*>> out;
+  add_paths(chain.steps, "", out);
   return out;
 }
 

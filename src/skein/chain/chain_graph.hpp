@@ -7,6 +7,10 @@ namespace skein {
 
 Json chain_graph(const Chain& chain);
 
+// Every Step and Apply with its path ("verdict", "fr/translate_fr" inside branches), in chain
+// order: the nodes of a run's summary and folder. Pointers into `chain`.
+std::vector<std::pair<std::string, const Node*>> chain_nodes(const Chain& chain);
+
 // {"row_id", "id", "chain_input.review", "verdict.label", …}: nested objects become dotted keys,
 // lists stay lists. Deterministic: keys in history order.
 Json flatten_history(const Json& history, const std::string& id);

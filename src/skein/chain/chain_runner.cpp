@@ -52,7 +52,8 @@ class ChainRun {
         writer_(options.output_dir, options.max_lines_per_file),
         applies_(chain, options.output_dir, options.blocking),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
-        broker_(options.broker) {
+        broker_(options.broker),
+        next_row_(options.first_row) {
     if (!broker_) {  // a broker for this run alone, with the chain's engines and `local`
       own_broker_ = std::make_unique<Broker>(broker_options(chain.broker));
       broker_ = own_broker_.get();
@@ -62,7 +63,7 @@ class ChainRun {
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
     if (!options.cache_file.empty()) cache_ = std::make_unique<ResponseCache>(options.cache_file);
     summary_.output_dir = writer_.dir().string();
-    declare_nodes(chain.steps, "");
+    declare_nodes();
   }
 
   RunSummary run() {
@@ -105,7 +106,7 @@ class ChainRun {
 
  private:
   RunSummary finished_run(const Json& saved) {
-    restore_counts(saved, summary_);
+    add_counts(saved, summary_);
     summary_.status = "done";
     warn("the run in " + writer_.dir().string() + " is already complete: nothing to resume");
     return summary_;
@@ -114,14 +115,14 @@ class ChainRun {
   void restore(const Json& saved) {
     checkpoint_ = saved.at("resume");
     started_at_ = saved.value("started_at", utc_now());
-    restore_counts(checkpoint_.at("counts"), summary_);
+    add_counts(checkpoint_.at("counts"), summary_);
     next_row_ = checkpoint_.at("next_row").get<long long>();
     writer_.resume(summary_.node_order, checkpoint_.at("files"));
     summary_.resumed = true;
   }
 
   asio::awaitable<void> main() {
-    InputReader reader(options_.input_path);
+    InputReader reader(options_.input_path, options_.first_line);
     rows_total_ = reader.array_size() ? reader.array_size() : count_input_records(options_.input_path);
     if (summary_.resumed) reader.skip_to(checkpoint_.at("input_position").get<size_t>());
     if (!chain_.input) warn("the chain declares no `input:` type: input records are read as plain objects");
@@ -188,20 +189,11 @@ class ChainRun {
 
   // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder; registered
   // functions are checked before anything runs.
-  void declare_nodes(const std::vector<Node>& nodes, const std::string& prefix) {
-    for (const auto& node : nodes) {
-      if (const Parallel* p = std::get_if<Parallel>(&node)) {
-        for (const auto& b : p->branches) declare_nodes(b.steps, prefix + b.id + "/");
-        continue;
-      }
-      if (const Branch* b = std::get_if<Branch>(&node)) {
-        declare_nodes(b->steps, prefix + b->id + "/");
-        continue;
-      }
-      const std::string path = prefix + node_id(node);
+  void declare_nodes() {
+    for (const auto& [path, node] : chain_nodes(chain_)) {
       summary_.nodes[path];
       summary_.node_order.push_back(path);
-      const Apply* a = std::get_if<Apply>(&node);
+      const Apply* a = std::get_if<Apply>(node);
       if (a && !is_builtin_apply(a->fn) && !chain_.functions.count(a->fn))
         throw ConfigError(a->at, "apply '" + a->id + "': no function named '" + a->fn + "' is registered");
     }
@@ -351,20 +343,7 @@ class ChainRun {
     Json engines = Json::object();
     for (const auto& [name, model] : models_)
       engines[name] = {{"model", model}, {"load_seconds", summary_.engine_load_seconds.at(name)}};
-    Json run{{"chain", chain_.name},
-             {"file", chain_.file},
-             {"file_sha256", chain_.file_sha256},
-             {"skein_version", SKEIN_VERSION},
-             {"input", options_.input_path},
-             {"status", status},
-             {"started_at", started_at_},
-             {"ended_at", status == "running" ? Json() : Json(utc_now())},
-             {"resumed", summary_.resumed},
-             {"batch_size", batch_size_},
-             {"max_lines_per_file", options_.max_lines_per_file},
-             {"engines", engines}};
-    run.update(counts_json(summary_));
-    if (!summary_.error.empty()) run["error"] = summary_.error;
+    Json run = chain_run_json(chain_, options_, {status, started_at_, batch_size_, engines}, summary_);
     if (!checkpoint_.is_null()) run["resume"] = checkpoint_;
     return run;
   }
@@ -378,9 +357,9 @@ class ChainRun {
   std::string started_at_;
   std::unique_ptr<Broker> own_broker_;
   Broker* broker_ = nullptr;
+  long long next_row_ = 0;
   std::unique_ptr<ResponseCache> cache_;
   std::map<std::string, std::string> models_, model_ids_;
-  long long next_row_ = 0;
   size_t input_position_ = 0;
   bool at_end_ = false;
   Json checkpoint_;  // the last one saved (or restored)
@@ -393,6 +372,8 @@ class ChainRun {
 RunSummary run_chain(const Chain& chain, const RunOptions& options) {
   if (chain.steps.empty()) throw ConfigError({chain.file, 0}, "the chain has no steps");
   if (options.output_dir.empty()) throw ConfigError({chain.file, 0}, "no output folder given");
+  if (options.first_line < 1 || options.first_row < 0)
+    throw InvalidArgumentError("the first line is numbered 1 or more, the first row 0 or more");
   return ChainRun(chain, options).run();
 }
 

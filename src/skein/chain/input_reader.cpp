@@ -37,13 +37,14 @@ InputLine parse_input_line(std::string text, size_t line) {
   return out;
 }
 
-InputReader::InputReader(const std::string& path) : path_(path), in_(&std::cin) {
+InputReader::InputReader(const std::string& path, size_t first_line)
+    : path_(path), in_(&std::cin), line_(first_line - 1) {
   if (path != "-") {
     file_ = std::make_unique<std::ifstream>(path);
     if (!*file_) throw ConfigError({path, 0}, "cannot read the input file");
     in_ = file_.get();
   }
-  if (first_char(*in_) != '[') return;
+  if (first_line != 1 || first_char(*in_) != '[') return;  // a piece of an input is JSONL
   const std::string text((std::istreambuf_iterator<char>(*in_)), std::istreambuf_iterator<char>());
   try {
     array_ = Json::parse(text).get<std::vector<Json>>();

@@ -26,8 +26,9 @@ InputLine parse_input_line(std::string text, size_t line);
 class InputReader {
  public:
   // "-" reads stdin. Throws ConfigError when the file cannot be read, or for a JSON array that does
-  // not parse (with the line of the fault).
-  explicit InputReader(const std::string& path);
+  // not parse (with the line of the fault). JSONL lines are numbered from `first_line` (a piece of a
+  // larger input; an array's elements always from 1).
+  explicit InputReader(const std::string& path, size_t first_line = 1);
   // The next non-blank line, or nothing at the end.
   std::optional<InputLine> next();
   // How far reading got: lines (elements) consumed. skip_to(n) continues after the n-th.

@@ -23,22 +23,40 @@ Json counts_json(const RunSummary& s) {
           {"nodes", nodes}};
 }
 
-void restore_counts(const Json& j, RunSummary& s) {
+Json chain_run_json(const Chain& chain, const RunOptions& options, const RunHeader& header, const RunSummary& s) {
+  Json run{{"chain", chain.name},
+           {"file", chain.file},
+           {"file_sha256", chain.file_sha256},
+           {"skein_version", SKEIN_VERSION},
+           {"input", options.input_path},
+           {"status", header.status},
+           {"started_at", header.started_at},
+           {"ended_at", header.status == "running" ? Json() : Json(utc_now())},
+           {"resumed", s.resumed},
+           {"batch_size", header.batch_size},
+           {"max_lines_per_file", options.max_lines_per_file},
+           {"engines", header.engines}};
+  run.update(counts_json(s));
+  if (!s.error.empty()) run["error"] = s.error;
+  return run;
+}
+
+void add_counts(const Json& j, RunSummary& s) {
   const Json& counts = j.at("counts");
-  s.records_in = counts.at("records_in").get<size_t>();
-  s.records_out = counts.at("records_out").get<size_t>();
-  s.errors = counts.at("errors").get<size_t>();
+  s.records_in += counts.at("records_in").get<size_t>();
+  s.records_out += counts.at("records_out").get<size_t>();
+  s.errors += counts.at("errors").get<size_t>();
   for (const auto& [path, c] : j.at("nodes").items()) {
     NodeCounts& n = s.nodes[path];
-    n.in = c.at("in").get<size_t>();
-    n.out = c.at("out").get<size_t>();
-    n.errors = c.at("errors").get<size_t>();
-    n.prompt_tokens = c.at("prompt_tokens").get<long long>();
-    n.generated_tokens = c.at("generated_tokens").get<long long>();
-    n.cached_prompt_tokens = c.value("cached_prompt_tokens", 0LL);  // absent in older run.json files
-    n.engine_calls = c.at("engine_calls").get<long long>();
-    n.cached = c.at("cached").get<long long>();
-    n.rows = c.at("rows").get<size_t>();
+    n.in += c.at("in").get<size_t>();
+    n.out += c.at("out").get<size_t>();
+    n.errors += c.at("errors").get<size_t>();
+    n.prompt_tokens += c.at("prompt_tokens").get<long long>();
+    n.generated_tokens += c.at("generated_tokens").get<long long>();
+    n.cached_prompt_tokens += c.value("cached_prompt_tokens", 0LL);  // absent in older run.json files
+    n.engine_calls += c.at("engine_calls").get<long long>();
+    n.cached += c.at("cached").get<long long>();
+    n.rows += c.at("rows").get<size_t>();
   }
 }
 

@@ -9,8 +9,21 @@ namespace skein {
 
 // {"counts": {records_in, records_out, errors}, "nodes": {path: {in, out, errors, tokens…}}}
 Json counts_json(const RunSummary& s);
-// Restores what counts_json saved into `s` (nodes not in `j` keep their counts).
-void restore_counts(const Json& j, RunSummary& s);
+// Adds what counts_json saved to `s`'s counts: restores them into a fresh summary, or sums the
+// pieces of a run (cluster shards).
+void add_counts(const Json& j, RunSummary& s);
+
+// What run.json says of a chain run besides its options and counts.
+struct RunHeader {
+  std::string status;  // running, done, failed, cancelled
+  std::string started_at;
+  size_t batch_size = 0;
+  Json engines = Json::object();  // {name: {model, load_seconds}} of the engines it used
+};
+
+// run.json: the chain, its file and hash, the options, `header` and the summary's counts (and its
+// error, when it has one).
+Json chain_run_json(const Chain& chain, const RunOptions& options, const RunHeader& header, const RunSummary& s);
 
 // The run.json of an earlier run in `dir` that --resume continues: one with a checkpoint, or a
 // finished one (status done); null when there is none to continue. Throws ConfigError when that

@@ -115,6 +115,14 @@ void RunWriter::error(const ErrorRecord& e) {
 
 void RunWriter::line(const std::string& node, const Json& value) { write(node, dump(value)); }
 
+void RunWriter::copy_lines(const std::string& node, std::string_view lines) {
+  for (size_t from = 0; from < lines.size();) {
+    const size_t end = std::min(lines.find('\n', from), lines.size() - 1) + 1;
+    write(node, std::string(lines.substr(from, end - from)));
+    from = end;
+  }
+}
+
 void RunWriter::json_file(const std::string& name, const Json& value) {
   const fs::path tmp = dir_ / (name + ".tmp");
   {

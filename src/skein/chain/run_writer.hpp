@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "skein/json.hpp"
@@ -34,6 +35,9 @@ class RunWriter {
   void output(const std::string& node, long long row_id, const std::string& id, const Json& value);
   void error(const ErrorRecord& e);
   void line(const std::string& node, const Json& value);  // a line of <node>/NNN.jsonl
+  // Lines as another writer wrote them (each ending in a newline) appended to `node`'s files
+  // ("flattened", "errors" included), rolling over as line() does.
+  void copy_lines(const std::string& node, std::string_view lines);
   void run_json(const Json& run) { json_file("run.json", run); }
   void json_file(const std::string& name, const Json& value);  // written atomically (tmp + rename)
   // Flushes every file and returns {node: {"file": index, "lines": n, "bytes": n}}.

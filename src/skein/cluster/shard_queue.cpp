@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS skein_runs (
   chain_hash text NOT NULL,
   options jsonb NOT NULL,
   state text NOT NULL DEFAULT 'running',
+  error text,
   shards int NOT NULL DEFAULT 0,
   lines bigint NOT NULL DEFAULT 0,
   created timestamptz NOT NULL DEFAULT now());
@@ -23,6 +24,7 @@ CREATE TABLE IF NOT EXISTS skein_shards (
   run text NOT NULL REFERENCES skein_runs(id) ON DELETE CASCADE,
   shard int NOT NULL,
   first_line bigint NOT NULL,
+  first_row bigint NOT NULL,
   lines int NOT NULL,
   input text NOT NULL,
   state text NOT NULL DEFAULT 'ready',
@@ -83,29 +85,40 @@ ShardQueue::ShardQueue(const std::string& url) : db_(url) {
 
 int ShardQueue::submit(const RunSpec& spec, std::istream& input, int shard_size) {
   if (shard_size < 1) throw InvalidArgumentError("the shard size must be at least 1");
+  long long lines = 0;
+  return submit(spec, [&]() -> std::optional<ShardInput> {
+    ShardInput s{lines + 1, lines, 0, {}};
+    for (std::string line; s.lines < shard_size && std::getline(input, line);) {
+      if (s.lines++) s.text += '\n';
+      s.text += line;
+    }
+    lines += s.lines;
+    return s.lines ? std::optional(std::move(s)) : std::nullopt;
+  });
+}
+
+int ShardQueue::submit(const RunSpec& spec, const std::function<std::optional<ShardInput>()>& next) {
   int shards = 0;
   long long lines = 0;
   db_.transaction([&] {
     db_.exec("INSERT INTO skein_runs (id, chain_text, chain_hash, options) VALUES ($1, $2, $3, $4)",
              {spec.id, spec.chain_text, spec.chain_hash, spec.options.dump()});
-    // One COPY row per shard: its lines joined by newlines, read as they come.
-    db_.copy_in("COPY skein_shards (run, shard, first_line, lines, input) FROM STDIN", [&](std::string& chunk) {
-      std::string text, line;
-      int n = 0;
-      while (n < shard_size && std::getline(input, line)) {
-        if (n++) text += '\n';
-        text += line;
-      }
-      if (n == 0) return false;
-      copy_escape(spec.id, chunk);
-      chunk += '\t' + std::to_string(shards++) + '\t' + std::to_string(lines + 1) + '\t' + std::to_string(n) + '\t';
-      copy_escape(text, chunk);
-      chunk += '\n';
-      lines += n;
-      return true;
-    });
+    // One COPY row per shard, sent as it is cut.
+    db_.copy_in("COPY skein_shards (run, shard, first_line, first_row, lines, input) FROM STDIN",
+                [&](std::string& chunk) {
+                  std::optional<ShardInput> s = next();
+                  if (!s) return false;
+                  copy_escape(spec.id, chunk);
+                  chunk += '\t' + std::to_string(shards++) + '\t' + std::to_string(s->first_line) + '\t' +
+                           std::to_string(s->first_row) + '\t' + std::to_string(s->lines) + '\t';
+                  copy_escape(s->text, chunk);
+                  chunk += '\n';
+                  lines += s->lines;
+                  return true;
+                });
     db_.exec("UPDATE skein_runs SET shards = $2, lines = $3 WHERE id = $1",
              {spec.id, std::to_string(shards), std::to_string(lines)});
+    db_.exec("SELECT pg_notify('skein_work', $1)", {spec.id});  // wakes idle workers at the commit
   });
   return shards;
 }
@@ -116,21 +129,23 @@ std::optional<RunSpec> ShardQueue::run(const std::string& id) {
   return RunSpec{id, r.text(0, 0), r.text(0, 1), Json::parse(r.text(0, 2))};
 }
 
-std::optional<Claim> ShardQueue::claim(const std::string& worker, std::chrono::milliseconds lease) {
+std::optional<Claim> ShardQueue::claim(const std::string& worker, std::chrono::milliseconds lease,
+                                       const std::string& only_run) {
   pg::Result r = db_.exec(R"(
 UPDATE skein_shards s
    SET state = 'running', attempt = s.attempt + 1, worker = $1,
        lease_until = statement_timestamp() + $2 * interval '1 millisecond'
   FROM (SELECT sh.run, sh.shard FROM skein_shards sh JOIN skein_runs r ON r.id = sh.run
-         WHERE r.state = 'running'
+         WHERE r.state = 'running' AND ($3 = '' OR sh.run = $3)
            AND (sh.state = 'ready' OR (sh.state = 'running' AND sh.lease_until < statement_timestamp()))
          ORDER BY r.created, sh.run, sh.shard
          LIMIT 1 FOR UPDATE OF sh SKIP LOCKED) pick
  WHERE s.run = pick.run AND s.shard = pick.shard
-RETURNING s.run, s.shard, s.attempt, s.first_line, s.lines)",
-                          {worker, ms(lease)});
+RETURNING s.run, s.shard, s.attempt, s.first_line, s.lines, s.first_row)",
+                          {worker, ms(lease), only_run});
   if (r.rows() == 0) return std::nullopt;
-  return Claim{r.text(0, 0), int(r.integer(0, 1)), int(r.integer(0, 2)), r.integer(0, 3), int(r.integer(0, 4))};
+  return Claim{r.text(0, 0),    int(r.integer(0, 1)), int(r.integer(0, 2)),
+               r.integer(0, 3), int(r.integer(0, 4)), r.integer(0, 5)};
 }
 
 bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
@@ -142,12 +157,15 @@ bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
              .affected() == 1;
 }
 
-std::vector<std::string> ShardQueue::input(const Claim& c) {
+std::string ShardQueue::input_text(const Claim& c) {
   pg::Result r =
       db_.exec("SELECT input FROM skein_shards WHERE run = $1 AND shard = $2", {c.run, std::to_string(c.shard)});
+  return r.rows() ? r.text(0, 0) : std::string();
+}
+
+std::vector<std::string> ShardQueue::input(const Claim& c) {
   std::vector<std::string> lines;
-  if (r.rows() == 0) return lines;
-  const std::string text = r.text(0, 0);
+  const std::string text = input_text(c);
   size_t from = 0;
   for (int i = 0; i < c.lines; ++i) {
     const size_t to = std::min(text.find('\n', from), text.size());
@@ -184,6 +202,19 @@ Commit ShardQueue::commit(const Claim& c, const ShardResult& result) {
   return Commit::done;
 }
 
+void ShardQueue::fail(const Claim& c, const std::string& message) {
+  db_.transaction([&] {
+    std::vector<pg::Param> params = held(c);
+    if (db_.exec("UPDATE skein_shards s SET state = 'cancelled', lease_until = NULL" + kHeld, params).affected() != 1)
+      return;  // no longer this attempt's: another may still finish it
+    db_.exec("UPDATE skein_runs SET state = 'failed', error = $2 WHERE id = $1", {c.run, message});
+    db_.exec("UPDATE skein_shards SET state = 'cancelled' WHERE run = $1 AND state IN ('ready', 'running')", {c.run});
+    db_.exec("SELECT pg_notify('skein_cancel', $1)", {c.run});  // the run's other shards stop
+  });
+}
+
+void ShardQueue::listen(const std::string& channel) { db_.exec("LISTEN " + channel); }
+
 void ShardQueue::cancel(const std::string& run) {
   db_.transaction([&] {
     db_.exec("UPDATE skein_runs SET state = 'cancelled' WHERE id = $1 AND state = 'running'", {run});
@@ -193,44 +224,68 @@ void ShardQueue::cancel(const std::string& run) {
   });
 }
 
-RunProgress ShardQueue::progress(const std::string& run) {
-  pg::Result r = db_.exec(R"(
-SELECT r.state, r.shards, r.lines,
-       count(*) FILTER (WHERE s.state = 'ready' OR (s.state = 'running' AND s.lease_until < now())),
-       count(*) FILTER (WHERE s.state = 'running' AND s.lease_until >= statement_timestamp()),
-       count(*) FILTER (WHERE s.state = 'done'),
+namespace {
+
+// Runs with their shards' progress; `where` picks them (on r, the run).
+std::vector<RunProgress> progress_of(pg::Connection& db, const std::string& where,
+                                     const std::vector<pg::Param>& params) {
+  pg::Result r = db.exec(R"(
+SELECT r.id, r.state, coalesce(r.error, ''), r.shards, r.lines,
+       count(s.shard) FILTER (WHERE s.state = 'ready' OR (s.state = 'running' AND s.lease_until < now())),
+       count(s.shard) FILTER (WHERE s.state = 'running' AND s.lease_until >= statement_timestamp()),
+       count(s.shard) FILTER (WHERE s.state = 'done'),
        coalesce(sum(s.lines) FILTER (WHERE s.state = 'done'), 0),
        coalesce(sum(greatest(s.attempt - 1, 0)), 0)
   FROM skein_runs r LEFT JOIN skein_shards s ON s.run = r.id
- WHERE r.id = $1 GROUP BY r.id)",
-                          {run});
-  if (r.rows() == 0) throw NotFoundError("no cluster run " + run);
-  RunProgress p;
-  p.state = r.text(0, 0);
-  p.shards = int(r.integer(0, 1));
-  p.lines = r.integer(0, 2);
-  p.ready = int(r.integer(0, 3));
-  p.running = int(r.integer(0, 4));
-  p.done = int(r.integer(0, 5));
-  p.lines_done = r.integer(0, 6);
-  p.retries = int(r.integer(0, 7));
-  if (p.state == "running" && p.done == p.shards) p.state = "done";
-  return p;
+ WHERE )" + where + " GROUP BY r.id ORDER BY r.created DESC, r.id",
+                         params);
+  std::vector<RunProgress> out(size_t(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    RunProgress& p = out[size_t(i)];
+    p.id = r.text(i, 0);
+    p.state = r.text(i, 1);
+    p.error = r.text(i, 2);
+    p.shards = int(r.integer(i, 3));
+    p.lines = r.integer(i, 4);
+    p.ready = int(r.integer(i, 5));
+    p.running = int(r.integer(i, 6));
+    p.done = int(r.integer(i, 7));
+    p.lines_done = r.integer(i, 8);
+    p.retries = int(r.integer(i, 9));
+    if (p.state == "running" && p.done == p.shards) p.state = "done";
+  }
+  return out;
+}
+
+}  // namespace
+
+RunProgress ShardQueue::progress(const std::string& run) {
+  std::vector<RunProgress> p = progress_of(db_, "r.id = $1", {run});
+  if (p.empty()) throw NotFoundError("no cluster run " + run);
+  return p.front();
+}
+
+std::vector<RunProgress> ShardQueue::runs() { return progress_of(db_, "true", {}); }
+
+std::optional<ShardResult> ShardQueue::result(const std::string& run, int shard) {
+  const std::string n = std::to_string(shard);
+  pg::Result head = db_.exec(
+      "SELECT errors, counts::text FROM skein_shards WHERE run = $1 AND shard = $2 AND state = 'done'", {run, n});
+  if (head.rows() == 0) return std::nullopt;
+  ShardResult out;
+  out.errors = head.text(0, 0);
+  out.counts = Json::parse(head.text(0, 1));
+  pg::Result outputs =
+      db_.exec("SELECT node, lines FROM skein_shard_outputs WHERE run = $1 AND shard = $2 ORDER BY node", {run, n});
+  for (int i = 0; i < outputs.rows(); ++i) out.outputs.emplace_back(outputs.text(i, 0), outputs.text(i, 1));
+  return out;
 }
 
 std::optional<std::vector<ShardResult>> ShardQueue::results(const std::string& run) {
-  if (progress(run).state != "done") return std::nullopt;
-  pg::Result shards =
-      db_.exec("SELECT shard, errors, counts::text FROM skein_shards WHERE run = $1 ORDER BY shard", {run});
-  std::vector<ShardResult> out(size_t(shards.rows()));
-  for (int i = 0; i < shards.rows(); ++i) {
-    out[size_t(i)].errors = shards.text(i, 1);
-    out[size_t(i)].counts = Json::parse(shards.text(i, 2));
-  }
-  pg::Result outputs =
-      db_.exec("SELECT shard, node, lines FROM skein_shard_outputs WHERE run = $1 ORDER BY shard, node", {run});
-  for (int i = 0; i < outputs.rows(); ++i)
-    out[size_t(outputs.integer(i, 0))].outputs.emplace_back(outputs.text(i, 1), outputs.text(i, 2));
+  const RunProgress p = progress(run);
+  if (p.state != "done") return std::nullopt;
+  std::vector<ShardResult> out;
+  for (int shard = 0; shard < p.shards; ++shard) out.push_back(*result(run, shard));
   return out;
 }
 

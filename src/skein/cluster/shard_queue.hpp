@@ -14,6 +14,7 @@
 // are made on first use (IF NOT EXISTS), so any number of processes may open a queue at once.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <istream>
 #include <optional>
 #include <string>
@@ -30,6 +31,14 @@ struct RunSpec {
   Json options;
 };
 
+// A piece of the input as submitted: `lines` lines (blank ones included) joined by newlines.
+struct ShardInput {
+  long long first_line = 1;  // 1-based line number of its first line in the whole input
+  long long first_row = 0;   // row id of its first record (non-blank line)
+  int lines = 0;
+  std::string text;
+};
+
 // A shard a worker holds, for as long as its lease is renewed.
 struct Claim {
   std::string run;
@@ -37,6 +46,7 @@ struct Claim {
   int attempt = 0;           // 1 for the first claim; fences commits
   long long first_line = 0;  // 1-based line number of its first input line
   int lines = 0;
+  long long first_row = 0;
 };
 
 // What a shard produced: per node its output lines (JSON, one per line, in order), error lines,
@@ -50,7 +60,9 @@ struct ShardResult {
 enum class Commit { done, fenced };
 
 struct RunProgress {
-  std::string state;  // running, cancelled, done
+  std::string id;
+  std::string state;  // running, cancelled, failed, done
+  std::string error;  // why it failed
   int shards = 0, ready = 0, running = 0, done = 0;
   long long lines = 0, lines_done = 0;
   int retries = 0;  // claims beyond each shard's first
@@ -60,21 +72,36 @@ class ShardQueue {
  public:
   explicit ShardQueue(const std::string& url);  // connects, makes the tables; throws pg::Error
 
-  // Stores `spec` and `input`'s lines in shards of `shard_size` lines, read and sent as they come
-  // (COPY), in one transaction. Returns the number of shards. Throws when the id is taken.
+  // Stores `spec` and the shards `next` returns (until nullopt), sent as they come (COPY), in one
+  // transaction. Returns the number of shards. Throws when the id is taken.
+  int submit(const RunSpec& spec, const std::function<std::optional<ShardInput>()>& next);
+  // The same with `input`'s lines in shards of `shard_size` lines (every line a record).
   int submit(const RunSpec& spec, std::istream& input, int shard_size);
   std::optional<RunSpec> run(const std::string& id);
 
-  // The next shard to work on, leased to `worker` for `lease`; nullopt when none is ready.
-  std::optional<Claim> claim(const std::string& worker, std::chrono::milliseconds lease);
+  // The next shard to work on (of run `only_run` when given), leased to `worker` for `lease`;
+  // nullopt when none is ready.
+  std::optional<Claim> claim(const std::string& worker, std::chrono::milliseconds lease,
+                             const std::string& only_run = "");
   // Extends the lease; false when the shard is no longer this claim's (expired and claimed
   // again, committed, or the run cancelled).
   bool heartbeat(const Claim& c, std::chrono::milliseconds lease);
   std::vector<std::string> input(const Claim& c);  // the shard's lines, in order
+  std::string input_text(const Claim& c);          // the same joined by newlines
+  // Marks the run FAILED with `message` (a shard's run failed as a whole local run would), when
+  // `c` still holds its shard.
+  void fail(const Claim& c, const std::string& message);
   Commit commit(const Claim& c, const ShardResult& result);
 
   void cancel(const std::string& run);
-  RunProgress progress(const std::string& run);
+  // LISTEN on `channel` ("skein_work": a run was submitted; "skein_cancel": payload the run id),
+  // then wait up to `timeout` for notifications.
+  void listen(const std::string& channel);
+  std::vector<pg::Notification> wait(std::chrono::milliseconds timeout) { return db_.wait(timeout); }
+  RunProgress progress(const std::string& run);  // throws NotFoundError
+  std::vector<RunProgress> runs();               // every run, newest first
+  // A DONE shard's result (nullopt while it is not DONE).
+  std::optional<ShardResult> result(const std::string& run, int shard);
   // Each DONE shard's result in shard order, once every shard is DONE (else nullopt).
   std::optional<std::vector<ShardResult>> results(const std::string& run);
 

@@ -1,6 +1,8 @@
 #include "yaml_json.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -61,11 +63,15 @@ Json plain_scalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (s.find_first_of("0123456789") == std::string::npos) return s;
+  // A number only when it is one exactly: an integer beyond 64 bits reads as a double, and text that
+  // would read as an infinite or NaN double ("1e999", "nan(1)") stays text, as JSON has no such number.
   char* end = nullptr;
+  errno = 0;
   const long long i = std::strtoll(s.c_str(), &end, 10);
-  if (end && *end == '\0' && s.find_first_of("0123456789") != std::string::npos) return i;
+  if (end && *end == '\0' && errno == 0) return i;
   const double d = std::strtod(s.c_str(), &end);
-  if (end && *end == '\0' && s.find_first_of("0123456789") != std::string::npos) return d;
+  if (end && *end == '\0' && std::isfinite(d)) return d;
   return s;
 }
 

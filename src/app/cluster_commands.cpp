@@ -1,0 +1,254 @@
+// The scale-out commands (SPEC §9): `skein run --cluster`, `skein worker`, `collect`, `runs`,
+// `cancel`. Each talks to PostgreSQL from its own threads (never a loop): the submitter's main
+// thread watches progress while a worker thread works on the run.
+#include <fmt/format.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "chain/run_state.hpp"
+#include "cluster/run_folder.hpp"
+#include "cluster/shard_cutter.hpp"
+#include "cluster/worker.hpp"
+#include "commands.hpp"
+#include "run_view.hpp"
+#include "skein/engine_config.hpp"
+
+namespace skein::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string new_run_id(const std::string& chain) {
+  std::random_device rd;
+  const std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", std::gmtime(&t));
+  return fmt::format("{}-{}-{:06x}", chain, stamp, rd() & 0xffffff);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Stores the run and its input; returns its id.
+std::string submit(const RunArgs& args, const Chain& chain, cluster::ShardQueue& queue) {
+  const size_t batch = size_t(args.batch_size.value_or(chain.batch_size));
+  std::ifstream file;
+  if (args.input != "-") {
+    file.open(args.input, std::ios::binary);
+    if (!file) throw ConfigError({args.input, 0}, "cannot read the input file");
+  }
+  std::istream& in = args.input == "-" ? std::cin : file;
+  cluster::ShardCutter cutter(chain, in, args.input, batch, size_t(args.shard_size), args.strict);
+  cluster::RunSpec spec{new_run_id(chain.name), read_text(args.file), chain.file_sha256, Json::object()};
+  spec.options = {
+      {"file", std::filesystem::absolute(args.file).string()}, {"input", args.input},     {"batch_size", batch},
+      {"max_lines_per_file", args.max_lines_per_file},         {"cache", !args.no_cache}, {"started_at", utc_now()}};
+  queue.submit(spec, [&] { return cutter.next(); });
+  return spec.id;
+}
+
+// One line of a cluster run's progress: shards and records across all workers.
+std::string progress_line(const cluster::RunProgress& p) {
+  return fmt::format("{}: {}/{} shards done ({} running), {}/{} lines{}", p.id, p.done, p.shards, p.running,
+                     p.lines_done, p.lines, p.retries ? fmt::format(", {} retried", p.retries) : "");
+}
+
+// The run's progress until it leaves `running`, redrawn on a terminal; survives a database
+// restart (reconnects with back-off).
+cluster::RunProgress watch(const std::string& url, const std::string& id, bool quiet) {
+  const bool tty = isatty(2);
+  std::unique_ptr<cluster::ShardQueue> queue;
+  std::string last;
+  auto backoff = 100ms;
+  for (;;) {
+    try {
+      if (!queue) queue = std::make_unique<cluster::ShardQueue>(url);
+      const cluster::RunProgress p = queue->progress(id);
+      backoff = 100ms;
+      const std::string line = progress_line(p);
+      if (!quiet && line != last) std::cerr << (tty ? "\r\033[K" : "") << line << (tty ? "" : "\n") << std::flush;
+      last = line;
+      if (p.state != "running") {
+        if (!quiet && tty) std::cerr << "\n";
+        return p;
+      }
+      std::this_thread::sleep_for(250ms);  // the command's own thread: nothing else runs on it
+    } catch (const pg::Error& e) {
+      if (!quiet) std::cerr << (tty ? "\n" : "") << "database: " << e.what() << "; reconnecting\n";
+      queue.reset();
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
+int collect_into(cluster::ShardQueue& queue, const std::string& id, const std::string& output, RunView& view,
+                 double wall_seconds) {
+  const std::optional<cluster::RunSpec> spec = queue.run(id);
+  if (!spec) throw NotFoundError("no cluster run " + id);
+  const Chain chain = parse_chain(spec->chain_text, spec->options.value("file", id + ".yaml"));
+  const std::string dir = output.empty() ? "out/" + chain.name : output;
+  RunSummary s = cluster::write_run_folder(queue, id, chain, dir);
+  s.wall_seconds = wall_seconds;
+  view.summary(s);
+  std::cout << "outputs: " << s.output_dir << "\n";
+  return s.errors ? 1 : 0;
+}
+
+// Blocks SIGINT and SIGTERM in this thread and those it starts; `on_signal` runs on a thread of its
+// own when one comes.
+std::thread on_signals(std::function<void()> on_signal) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return std::thread([set, on_signal = std::move(on_signal)] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    on_signal();
+  });
+}
+
+}  // namespace
+
+int cluster_run_command(const RunArgs& args) {
+  RunView view(choose_view(args.quiet, args.json_logs));
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    const Chain chain = load_chain(args.file);
+    if (args.resume) throw InvalidArgumentError("--resume is for local runs: a cluster run resumes by itself");
+    cluster::ShardQueue queue(args.cluster);
+    const std::string id = submit(args, chain, queue);
+    if (args.detach) {
+      std::cout << id << "\n";
+      return 0;
+    }
+    view.note("cluster run " + id + ": working on it here too; workers join with `skein worker " + args.cluster + "`");
+    note_fixture_model(chain, view);
+    const std::unique_ptr<Broker> broker = make_broker(chain.broker, args.limits);
+    declare_engines(*broker, chain.engines);
+    cluster::Worker worker({args.cluster,
+                            "",
+                            std::chrono::milliseconds(args.lease_ms),
+                            id,
+                            broker.get(),
+                            args.no_cache ? "" : default_response_cache(),
+                            {},
+                            nullptr});
+    std::exception_ptr worker_failed;
+    std::thread working([&] {
+      try {
+        worker.run();
+      } catch (...) {
+        worker_failed = std::current_exception();
+      }
+    });
+    const cluster::RunProgress p = watch(args.cluster, id, args.quiet);
+    worker.stop();
+    working.join();
+    broker->flush(true);
+    broker->settle();
+    if (p.state == "cancelled") {
+      view.error("cluster run " + id + " was cancelled");
+      return 1;
+    }
+    if (p.state == "failed") {
+      view.error("cluster run " + id + " failed: " + p.error);
+      return 1;
+    }
+    if (p.retries)
+      view.note(fmt::format("{} shard attempts were retried (a worker stopped or lost its lease)", p.retries));
+    return collect_into(queue, id, args.output, view,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  } catch (const ConfigError& e) {
+    view.error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    view.error(std::string("cluster run failed: ") + e.what());
+    return 1;
+  }
+}
+
+int worker_command(const WorkerArgs& args) {
+  RunView view(choose_view(args.quiet, false));
+  try {
+    BrokerLimits limits;
+    std::map<std::string, EngineConfig> engines;
+    if (!args.engines_file.empty()) engines = load_engines_file(args.engines_file, &limits);
+    const std::unique_ptr<Broker> broker = make_broker(limits, args.limits);
+    declare_engines(*broker, engines);
+    cluster::Worker worker({args.url,
+                            args.name,
+                            std::chrono::milliseconds(args.lease_ms),
+                            "",
+                            broker.get(),
+                            default_response_cache(),
+                            {},
+                            [&](const std::string& e) { view.note(e); }});
+    std::thread signals = on_signals([&] { worker.stop(); });
+    signals.detach();  // it ends with the process
+    worker.run();
+    broker->flush(true);
+    broker->settle();
+    const cluster::WorkerStats s = worker.stats();
+    view.note(fmt::format("worker stopped: {} shards committed, {} fenced, {} left, {} failed", s.committed, s.fenced,
+                          s.abandoned, s.failed));
+    return 0;
+  } catch (const ConfigError& e) {
+    view.error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    view.error(std::string("worker: ") + e.what());
+    return 1;
+  }
+}
+
+int collect_command(const std::string& url, const std::string& run, const std::string& output) {
+  RunView view(choose_view(false, false));
+  try {
+    cluster::ShardQueue queue(url);
+    return collect_into(queue, run, output, view, 0);
+  } catch (const std::exception& e) {
+    view.error(e.what());
+    return 1;
+  }
+}
+
+int runs_command(const std::string& url) {
+  try {
+    cluster::ShardQueue queue(url);
+    std::cout << fmt::format("{:<44} {:<10} {:>13} {:>21} {:>8}\n", "run", "state", "shards", "lines", "retries");
+    for (const auto& p : queue.runs())
+      std::cout << fmt::format("{:<44} {:<10} {:>13} {:>21} {:>8}\n", p.id, p.state,
+                               fmt::format("{}/{}", p.done, p.shards), fmt::format("{}/{}", p.lines_done, p.lines),
+                               p.retries);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "skein runs: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int cancel_command(const std::string& url, const std::string& run) {
+  try {
+    cluster::ShardQueue queue(url);
+    queue.progress(run);  // throws NotFoundError for an unknown run
+    queue.cancel(run);
+    std::cout << "cancelled " << run << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "skein cancel: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace skein::app

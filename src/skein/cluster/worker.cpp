@@ -1,0 +1,207 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "shard_run.hpp"
+
+namespace skein::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string default_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+}  // namespace
+
+// What the lease thread tells the worker: why the shard's run was stopped.
+struct Worker::Held {
+  std::mutex mu;
+  std::string why;
+  bool done = false;
+};
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
+  if (options_.name.empty()) options_.name = default_name();
+  if (options_.scratch.empty())
+    options_.scratch = fs::temp_directory_path() / ("skein-worker-" + std::to_string(getpid()));
+  if (!options_.broker) {
+    own_broker_ = std::make_unique<Broker>(BrokerOptions{});
+    options_.broker = own_broker_.get();
+  }
+}
+
+Worker::~Worker() {
+  if (own_broker_) {  // a worker ends by releasing its engines
+    own_broker_->flush(true);
+    own_broker_->settle();
+  }
+}
+
+void Worker::run() {
+  milliseconds backoff(100);
+  bool reached = false;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    try {
+      ShardQueue queue(options_.url);
+      queue.listen("skein_work");
+      reached = true;
+      backoff = milliseconds(100);
+      while (work_once(queue)) {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      return;
+    } catch (const pg::Error& e) {
+      if (!reached) throw;
+      event(std::string("database: ") + e.what() + "; reconnecting in " + std::to_string(backoff.count()) + " ms");
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.reconnects;
+      }
+      pause(backoff);
+      backoff = std::min(backoff * 2, milliseconds(5000));
+    }
+  }
+}
+
+bool Worker::work_once(ShardQueue& queue) {
+  if (!options_.only_run.empty() && queue.progress(options_.only_run).state != "running") return false;
+  const std::optional<Claim> claim = queue.claim(options_.name, options_.lease, options_.only_run);
+  if (!claim) {
+    queue.wait(milliseconds(250));  // a submit NOTIFYs skein_work; expired leases are seen on the next try
+    return true;
+  }
+  work(queue, *claim);
+  return true;
+}
+
+void Worker::work(ShardQueue& queue, const Claim& claim) {
+  const std::string shard =
+      claim.run + "/" + std::to_string(claim.shard) + " (attempt " + std::to_string(claim.attempt) + ")";
+  event("claimed " + shard);
+  const std::optional<RunSpec> spec = queue.run(claim.run);
+  const std::string input = queue.input_text(claim);
+  ChainStop stop;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) stop.request();
+    current_ = &stop;
+  }
+  Held held;
+  std::thread lease([&] { hold_lease(claim, stop, held); });
+  std::optional<ShardResult> result;
+  std::string failure;
+  try {  // a chain that does not load here (a file it names is missing) fails as a run would
+    if (!spec) throw NotFoundError("the run is gone");
+    const Chain& chain = chain_of(*spec);
+    RunOptions o;
+    if (spec->options.contains("batch_size")) o.batch_size = spec->options["batch_size"].get<int>();
+    if (spec->options.value("cache", true)) o.cache_file = options_.cache_file;
+    o.broker = options_.broker;
+    o.stop = &stop;
+    o.on_warning = [&](const std::string& w) { event(shard + ": " + w); };
+    result = run_shard(chain, o, claim, input, options_.scratch / (claim.run + "-" + std::to_string(claim.shard)));
+  } catch (const CancelledError&) {
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  {
+    std::lock_guard lock(held.mu);
+    held.done = true;
+  }
+  lease.join();
+  {
+    std::lock_guard lock(mu_);
+    current_ = nullptr;
+  }
+  std::string why;
+  {
+    std::lock_guard lock(held.mu);
+    why = held.why;
+  }
+  if (result) {
+    const Commit c = queue.commit(claim, *result);
+    std::lock_guard lock(mu_);
+    ++(c == Commit::done ? stats_.committed : stats_.fenced);
+  } else if (!failure.empty() && !stop.requested()) {
+    queue.fail(claim, failure);
+    std::lock_guard lock(mu_);
+    ++stats_.failed;
+  } else {
+    std::lock_guard lock(mu_);
+    ++stats_.abandoned;
+  }
+  event((result                                  ? "committed "
+         : !failure.empty() && !stop.requested() ? "failed "
+                                                 : "left ") +
+        shard + (why.empty() ? failure.empty() ? "" : ": " + failure : ": " + why));
+}
+
+void Worker::hold_lease(const Claim& claim, ChainStop& stop, Held& held) {
+  const auto give_up = [&](const std::string& why) {
+    std::lock_guard lock(held.mu);
+    held.why = why;
+    stop.request();
+  };
+  try {
+    ShardQueue q(options_.url);
+    q.listen("skein_cancel");
+    auto beat = Clock::now();  // at once: a cancel NOTIFYed before the LISTEN fails this heartbeat
+    for (;;) {
+      {
+        std::lock_guard lock(held.mu);
+        if (held.done) return;
+      }
+      for (const auto& n : q.wait(milliseconds(100)))
+        if (n.payload == claim.run) return give_up("the run was cancelled");
+      if (Clock::now() >= beat) {
+        if (!q.heartbeat(claim, options_.lease)) return give_up("the lease was lost (expired or the run ended)");
+        beat = Clock::now() + options_.lease / 3;
+      }
+    }
+  } catch (const pg::Error& e) {
+    give_up(std::string("the database was lost: ") + e.what());
+  }
+}
+
+const Chain& Worker::chain_of(const RunSpec& spec) {
+  auto it = chains_.find(spec.id);
+  if (it != chains_.end()) return it->second;
+  chains_.clear();  // the runs worked on before: done or going on elsewhere (parsing again is cheap)
+  return chains_[spec.id] = parse_chain(spec.chain_text, spec.options.value("file", spec.id + ".yaml"));
+}
+
+void Worker::stop() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  if (current_) current_->request();
+  wake_.notify_all();
+}
+
+WorkerStats Worker::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Worker::event(const std::string& line) {
+  if (options_.on_event) options_.on_event(line);
+}
+
+void Worker::pause(milliseconds d) {
+  std::unique_lock lock(mu_);
+  wake_.wait_for(lock, d, [&] { return stopping_; });
+}
+
+}  // namespace skein::cluster

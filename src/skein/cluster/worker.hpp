@@ -1,0 +1,74 @@
+// A cluster worker (SPEC §9, `skein worker`): claims a shard, runs the chain on its lines with its
+// own broker, heartbeats the lease while it works, commits the shard's result fenced by its
+// attempt, and claims the next one.
+//
+// Threads: run() is the claim → work → commit loop on the caller's thread (blocking: database
+// round trips and run_chain, which has its own loop); while a shard runs, a lease thread with its
+// own connection heartbeats every lease/3 and LISTENs for `skein_cancel`. The shard's run is
+// stopped (as a local cancel stops a run: engine calls cancelled, exec processes ended) when its
+// run is cancelled, its lease is lost (another attempt owns the shard) or the lease thread loses
+// the database; its result is then dropped and the shard left to its lease. A worker that loses
+// its connection reconnects with back-off (100 ms doubling to 5 s). stop() is thread-safe.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "shard_queue.hpp"
+#include "skein/broker.hpp"
+#include "skein/chain.hpp"
+
+namespace skein::cluster {
+
+struct WorkerOptions {
+  std::string url;   // postgresql://…
+  std::string name;  // in the shards it holds; default host:pid
+  std::chrono::milliseconds lease{10000};
+  std::string only_run;           // work on this run alone and return once it is done, cancelled or failed
+  Broker* broker = nullptr;       // engines (an engines file's over the chain's); unset: the worker's own
+  std::string cache_file;         // the response cache ("" = none)
+  std::filesystem::path scratch;  // default: the temp folder
+  std::function<void(const std::string&)> on_event;  // a line per shard claimed, committed, fenced…
+};
+
+struct WorkerStats {
+  int committed = 0, fenced = 0, abandoned = 0, failed = 0, reconnects = 0;
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+  // Works until stop(), or with only_run until that run ends. Throws pg::Error only for a
+  // database it never reached.
+  void run();
+  void stop();  // thread-safe; the shard in hand is stopped and left to its lease
+  WorkerStats stats() const;
+
+ private:
+  struct Held;
+  bool work_once(ShardQueue& queue);
+  void work(ShardQueue& queue, const Claim& claim);
+  void hold_lease(const Claim& claim, ChainStop& stop, Held& held);  // the lease thread
+  const Chain& chain_of(const RunSpec& spec);                        // parsed once per run
+  void event(const std::string& line);
+  void pause(std::chrono::milliseconds d);  // returns early on stop()
+
+  WorkerOptions options_;
+  std::unique_ptr<Broker> own_broker_;
+  std::map<std::string, Chain> chains_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  ChainStop* current_ = nullptr;  // the shard's run, while one runs
+  WorkerStats stats_;
+};
+
+}  // namespace skein::cluster
