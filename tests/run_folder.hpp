@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +20,17 @@ inline std::vector<Json> read_jsonl(const std::filesystem::path& p) {
   std::vector<Json> out;
   std::ifstream in(p);
   for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
+  return out;
+}
+
+// Every file of a run folder but run.json (it holds times) and logs, by relative path.
+inline std::map<std::string, std::string> artefacts(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_directory() || e.path().filename() == "run.json" || e.path().extension() == ".log") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    out[std::filesystem::relative(e.path(), dir).string()] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
   return out;
 }
 

@@ -99,23 +99,23 @@ int collect_into(cluster::ShardQueue& queue, const std::string& id, const std::s
   RunSummary s = cluster::write_run_folder(queue, id, chain, dir);
   s.wall_seconds = wall_seconds;
   view.summary(s);
+  if (const int retries = queue.progress(id).retries)
+    view.note(
+        fmt::format("{} shard attempt{} retried: a worker stopped or lost its lease, and another took the shard over",
+                    retries, retries == 1 ? " was" : "s were"));
   std::cout << "outputs: " << s.output_dir << "\n";
   return s.errors ? 1 : 0;
 }
 
-// Blocks SIGINT and SIGTERM in this thread and those it starts; `on_signal` runs on a thread of its
-// own when one comes.
-std::thread on_signals(std::function<void()> on_signal) {
+// SIGINT and SIGTERM, blocked in the calling thread and every thread it starts afterwards (call it
+// before any thread exists), for a thread of their own to take with sigwait.
+sigset_t block_stop_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return std::thread([set, on_signal = std::move(on_signal)] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    on_signal();
-  });
+  return set;
 }
 
 }  // namespace
@@ -165,8 +165,6 @@ int cluster_run_command(const RunArgs& args) {
       view.error("cluster run " + id + " failed: " + p.error);
       return 1;
     }
-    if (p.retries)
-      view.note(fmt::format("{} shard attempts were retried (a worker stopped or lost its lease)", p.retries));
     return collect_into(queue, id, args.output, view,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   } catch (const ConfigError& e) {
@@ -179,6 +177,7 @@ int cluster_run_command(const RunArgs& args) {
 }
 
 int worker_command(const WorkerArgs& args) {
+  const sigset_t stop_signals = block_stop_signals();
   RunView view(choose_view(args.quiet, false));
   try {
     BrokerLimits limits;
@@ -194,8 +193,11 @@ int worker_command(const WorkerArgs& args) {
                             default_response_cache(),
                             {},
                             [&](const std::string& e) { view.note(e); }});
-    std::thread signals = on_signals([&] { worker.stop(); });
-    signals.detach();  // it ends with the process
+    std::thread([&worker, stop_signals] {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      worker.stop();
+    }).detach();  // it ends with the process
     worker.run();
     broker->flush(true);
     broker->settle();

@@ -67,18 +67,6 @@ Broker::Factory instant() {
   return [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); };
 }
 
-// Every file under `dir` but run.json, by relative path.
-std::map<std::string, std::string> files_of(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().filename() != "run.json") {
-      std::ifstream in(e.path(), std::ios::binary);
-      out[fs::relative(e.path(), dir).string()] =
-          std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-  return out;
-}
-
 Json run_json(const fs::path& dir) { return Json::parse(std::ifstream(dir / "run.json")); }
 
 class ClusterRunTest : public test::RunFolderTest {
@@ -148,7 +136,7 @@ class ClusterRunTest : public test::RunFolderTest {
   void expect_same_folder(ShardQueue& q, const std::string& run) {
     run_locally();
     write_run_folder(q, run, chain_, (dir_ / "cluster").string());
-    const auto local = files_of(dir_ / "local"), cluster = files_of(dir_ / "cluster");
+    const auto local = test::artefacts(dir_ / "local"), cluster = test::artefacts(dir_ / "cluster");
     ASSERT_GT(local.size(), 5u);  // graph.json, a/, tag/ (rolled over), kept/, flattened/, errors.jsonl
     EXPECT_TRUE(local.count("tag/001.jsonl")) << "the test means to roll files over";
     for (const auto& [path, text] : local) {

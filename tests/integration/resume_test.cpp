@@ -70,16 +70,7 @@ std::string input_text() {
   return in;
 }
 
-// Every file of a run folder but run.json (times) and logs, by relative path.
-std::map<std::string, std::string> artefacts(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_directory() || e.path().filename() == "run.json" || e.path().extension() == ".log") continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    out[fs::relative(e.path(), dir).string()] = std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  return out;
-}
+using test::artefacts;
 
 Json run_json(const fs::path& dir) { return Json::parse(std::ifstream(dir / "run.json")); }
 
