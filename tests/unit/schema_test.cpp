@@ -34,6 +34,20 @@ TEST(SchemaTest, UnsupportedKeywordIsRefusedByName) {
   EXPECT_NE(msg.find("types.yaml:7"), std::string::npos) << msg;
 }
 
+// Found by fuzz_chain_file: a property (or a list member) that is not a schema passed the check,
+// and valijson then aborted the process on it. Refused at its line; valijson's own refusals throw.
+TEST(SchemaTest, AMemberThatIsNotASchemaIsRefusedAtItsLine) {
+  for (const char* schema :
+       {R"({"type":"object","properties":{"r  required":["label"]}})", R"({"anyOf":[{"type":"string"}, 3]})",
+        R"({"$defs":{"D":"text"}})", R"({"type":"array","items":[{"type":"string"}, null]})"}) {
+    const std::string msg = error_of([&] {
+      TypeSet t;
+      t.add("T", Json::parse(schema), {"types.yaml", 3}, {});
+    });
+    EXPECT_NE(msg.find("must be a schema"), std::string::npos) << schema << ": " << msg;
+  }
+}
+
 // Nothing is silently ignored: a format neither side knows, a remote or dangling reference, a
 // required property that can never be valid are refused where they are written.
 TEST(SchemaTest, WhatNeitherTheGrammarNorTheValidatorHoldsIsRefusedWithItsLine) {

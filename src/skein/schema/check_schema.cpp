@@ -66,6 +66,17 @@ struct Checker {
         expect(s[k].is_array() && !s[k].empty(), p + "/" + k, std::string("`") + k + "` must be a non-empty list");
     expect(!(s.contains("prefixItems") && s.contains("items") && s["items"].is_array()), p + "/items",
            "`items` as a list (a draft-7 tuple) beside `prefixItems`: use one of them");
+    // Every member a schema: the walk below passes over anything else (a list of names under
+    // `dependencies` is not a schema), and the validator would refuse it.
+    const auto must_be_schema = [&](const Json& sub, const std::string& at) {
+      expect(sub.is_object() || sub.is_boolean(), at, "must be a schema (a mapping, true or false), got " + sub.dump());
+    };
+    for (const char* k : {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+      if (s.contains(k))
+        for (const auto& [name, sub] : s[k].items()) must_be_schema(sub, p + "/" + k + "/" + name);
+    for (const char* k : {"anyOf", "oneOf", "allOf", "prefixItems", "items"})
+      if (s.contains(k) && s[k].is_array())
+        for (size_t i = 0; i < s[k].size(); ++i) must_be_schema(s[k][i], p + "/" + k + "/" + std::to_string(i));
     for_each_subschema(s, [&](const Json& sub, const std::string& suffix) { check(sub, p + suffix); });
     for (const char* k :
          {"items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains", "propertyNames"})

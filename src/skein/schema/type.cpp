@@ -1,6 +1,8 @@
 // A compiled type: valijson's schema for validation and llama.cpp's GBNF for constraint, each from
 // the form of the schema it handles (keyword_plan.hpp).
 #include <mutex>
+// valijson reports a schema it cannot read by throwing, not by abort() (its default).
+#define VALIJSON_USE_EXCEPTIONS 1
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
