@@ -16,9 +16,16 @@
 #include <thread>
 #include <vector>
 
+#include <filesystem>
+#include <fstream>
+
+#include "chain/run_state.hpp"
+#include "cluster/shard_cutter.hpp"
 #include "cluster/shard_queue.hpp"
+#include "cluster/worker.hpp"
 #include "postgres_server.hpp"
 #include "skein/engine.hpp"
+#include "test_engine.hpp"
 
 namespace {
 
@@ -89,6 +96,95 @@ void work(const std::string& url, const std::string& name, const Args& a, Times&
     to->insert(to->end(), from->begin(), from->end());
 }
 
+// (b) and (c): whole chains on worker threads, each with its own broker of instant engines.
+const char* kChain = R"(chain: bench
+input: {type: object, properties: {i: {type: integer}}, required: [i]}
+steps:
+  - step: a
+    output: {type: object, properties: {a: {type: integer}}, required: [a]}
+    user: "record {{ chain_input.i }}"
+)";
+
+Broker::Factory instant() {
+  return [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); };
+}
+
+std::string submit_chain(ShardQueue& q, const Chain& chain, const std::string& id, const std::string& input,
+                         int shard_size) {
+  std::istringstream in(input);
+  ShardCutter cutter(chain, in, "in.jsonl", 64, size_t(shard_size), false);
+  q.submit({id, kChain, chain.file_sha256, {{"batch_size", 64}, {"cache", false}, {"started_at", utc_now()}}},
+           [&] { return cutter.next(); });
+  return id;
+}
+
+// Runs `workers` Worker threads on run `id` until it is done; seconds.
+double work_chain(const std::string& url, const std::string& id, int workers, std::chrono::milliseconds lease) {
+  std::vector<std::unique_ptr<Broker>> brokers;
+  std::vector<std::unique_ptr<Worker>> ws;
+  for (int w = 0; w < workers; ++w) {
+    brokers.push_back(std::make_unique<Broker>(BrokerOptions{}, instant()));
+    WorkerOptions o;
+    o.url = url;
+    o.lease = lease;
+    o.only_run = id;
+    o.broker = brokers.back().get();
+    ws.push_back(std::make_unique<Worker>(o));
+  }
+  const int64_t t0 = now_ns();
+  std::vector<std::thread> threads;
+  for (auto& w : ws) threads.emplace_back([&w] { w->run(); });
+  for (auto& t : threads) t.join();
+  return double(now_ns() - t0) / 1e9;
+}
+
+void chain_table(test::PostgresServer& server, const Args& a) {
+  const int records = std::min(a.lines, 50000);
+  const Chain chain = parse_chain(kChain, "bench.yaml");
+  std::string input;
+  for (int i = 0; i < records; ++i) input += "{\"i\": " + std::to_string(i) + "}\n";
+  const auto dir = std::filesystem::temp_directory_path() / ("skein-cluster-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "in.jsonl") << input;
+  Broker broker({}, instant());
+  RunOptions o;
+  o.input_path = (dir / "in.jsonl").string();
+  o.output_dir = (dir / "out").string();
+  o.batch_size = 64;
+  o.broker = &broker;
+  int64_t t0 = now_ns();
+  run_chain(chain, o);
+  const double local_s = double(now_ns() - t0) / 1e9;
+  std::filesystem::remove_all(dir);
+  fmt::print("\n(b) a 1-step chain on an instant engine, {} records in shards of {}, worker threads\n\n", records,
+             a.shard_size);
+  fmt::print("| workers | s | records/s | vs one local run |\n|--------:|--:|----------:|-----------------:|\n");
+  fmt::print("| local run | {:.2f} | {:.0f} | 1.00 |\n", local_s, records / local_s);
+  for (int workers : {1, 2, 4}) {
+    const std::string db = "chain" + std::to_string(workers);
+    server.create_database(db);
+    ShardQueue q(server.url(db));
+    submit_chain(q, chain, "r", input, a.shard_size);
+    const double s = work_chain(server.url(db), "r", workers, 10s);
+    fmt::print("| {} | {:.2f} | {:.0f} | {:.2f} |\n", workers, s, records / s, local_s / s);
+  }
+
+  fmt::print("\n(c) takeover: a worker holds the only shard and vanishes; another takes it over and commits\n\n");
+  fmt::print("| lease ms | takeover s | / lease | goal |\n|---------:|-----------:|--------:|-----:|\n");
+  for (int lease_ms : {1000, 3000}) {
+    const std::string db = "takeover" + std::to_string(lease_ms);
+    server.create_database(db);
+    ShardQueue q(server.url(db));
+    submit_chain(q, chain, "r", input.substr(0, input.find('\n', 1000 * 12) + 1), 1000000);
+    const auto lease = std::chrono::milliseconds(lease_ms);
+    t0 = now_ns();
+    if (!q.claim("vanished", lease)) throw std::runtime_error("nothing to claim");
+    work_chain(server.url(db), "r", 1, lease);  // returns when the shard is committed
+    const double s = double(now_ns() - t0) / 1e9;
+    fmt::print("| {} | {:.2f} | {:.2f} | <= 2.00 |\n", lease_ms, s, s * 1000 / lease_ms);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,4 +226,5 @@ int main(int argc, char** argv) {
         workers, submit_s, shards / s, a.lines / s, median(t.claim), median(t.input), median(t.heartbeat),
         median(t.commit), per_shard, 100 * per_shard / shard_ms);
   }
+  chain_table(server, a);
 }

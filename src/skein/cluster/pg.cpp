@@ -97,15 +97,15 @@ std::vector<Notification> Connection::take_notifications() {
   return out;
 }
 
-std::vector<Notification> Connection::wait(std::chrono::milliseconds timeout) {
+std::vector<Notification> Connection::wait(std::chrono::milliseconds timeout, int wake_fd) {
   if (!PQconsumeInput(c_)) fail("connection lost");
   if (auto ready = take_notifications(); !ready.empty()) return ready;
-  pollfd p{PQsocket(c_), POLLIN, 0};
-  if (p.fd < 0) fail("connection lost");
+  pollfd p[2] = {{PQsocket(c_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  if (p[0].fd < 0) fail("connection lost");
   int n;
-  do n = ::poll(&p, 1, int(timeout.count()));
+  do n = ::poll(p, wake_fd >= 0 ? 2 : 1, int(timeout.count()));
   while (n < 0 && errno == EINTR);
-  if (n > 0 && !PQconsumeInput(c_)) fail("connection lost");
+  if (n > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c_)) fail("connection lost");
   return take_notifications();
 }
 

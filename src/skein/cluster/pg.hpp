@@ -70,7 +70,8 @@ class Connection {
   // Runs `f` between BEGIN and COMMIT; ROLLBACK when it throws (and rethrows).
   void transaction(const std::function<void()>& f);
   // Waits up to `timeout` for notifications of the channels LISTENed to; empty when none came.
-  std::vector<Notification> wait(std::chrono::milliseconds timeout);
+  // Returns early, with what came so far, when `wake_fd` (if not -1) becomes readable.
+  std::vector<Notification> wait(std::chrono::milliseconds timeout, int wake_fd = -1);
 
  private:
   [[noreturn]] void fail(const std::string& what, pg_result* r = nullptr);

@@ -97,7 +97,9 @@ class ShardQueue {
   // LISTEN on `channel` ("skein_work": a run was submitted; "skein_cancel": payload the run id),
   // then wait up to `timeout` for notifications.
   void listen(const std::string& channel);
-  std::vector<pg::Notification> wait(std::chrono::milliseconds timeout) { return db_.wait(timeout); }
+  std::vector<pg::Notification> wait(std::chrono::milliseconds timeout, int wake_fd = -1) {
+    return db_.wait(timeout, wake_fd);
+  }
   RunProgress progress(const std::string& run);  // throws NotFoundError
   std::vector<RunProgress> runs();               // every run, newest first
   // A DONE shard's result (nullopt while it is not DONE).

@@ -1,5 +1,6 @@
 #include "worker.hpp"
 
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <thread>
@@ -21,11 +22,22 @@ std::string default_name() {
 
 }  // namespace
 
-// What the lease thread tells the worker: why the shard's run was stopped.
+// Between the worker and the lease thread of a shard: why the shard's run was stopped, and the end
+// of the shard's work (an eventfd, so the thread's wait on the database returns at once).
 struct Worker::Held {
   std::mutex mu;
   std::string why;
   bool done = false;
+  int wake = eventfd(0, EFD_CLOEXEC);
+  ~Held() { close(wake); }
+  void finish() {
+    {
+      std::lock_guard lock(mu);
+      done = true;
+    }
+    const uint64_t one = 1;
+    (void)!write(wake, &one, sizeof one);
+  }
 };
 
 Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
@@ -117,10 +129,7 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  {
-    std::lock_guard lock(held.mu);
-    held.done = true;
-  }
+  held.finish();
   lease.join();
   {
     std::lock_guard lock(mu_);
@@ -156,22 +165,27 @@ void Worker::hold_lease(const Claim& claim, ChainStop& stop, Held& held) {
     stop.request();
   };
   try {
-    ShardQueue q(options_.url);
-    q.listen("skein_cancel");
+    if (!lease_db_) {  // kept from shard to shard: a connection costs the server a process
+      lease_db_ = std::make_unique<ShardQueue>(options_.url);
+      lease_db_->listen("skein_cancel");
+    }
+    ShardQueue& q = *lease_db_;
     auto beat = Clock::now();  // at once: a cancel NOTIFYed before the LISTEN fails this heartbeat
     for (;;) {
       {
         std::lock_guard lock(held.mu);
         if (held.done) return;
       }
-      for (const auto& n : q.wait(milliseconds(100)))
-        if (n.payload == claim.run) return give_up("the run was cancelled");
       if (Clock::now() >= beat) {
         if (!q.heartbeat(claim, options_.lease)) return give_up("the lease was lost (expired or the run ended)");
         beat = Clock::now() + options_.lease / 3;
       }
+      const auto until_beat = std::chrono::ceil<milliseconds>(beat - Clock::now());
+      for (const auto& n : q.wait(std::max(milliseconds(1), until_beat), held.wake))  // or the shard's end
+        if (n.payload == claim.run) return give_up("the run was cancelled");
     }
   } catch (const pg::Error& e) {
+    lease_db_.reset();
     give_up(std::string("the database was lost: ") + e.what());
   }
 }

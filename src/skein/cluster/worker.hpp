@@ -3,8 +3,9 @@
 // attempt, and claims the next one.
 //
 // Threads: run() is the claim → work → commit loop on the caller's thread (blocking: database
-// round trips and run_chain, which has its own loop); while a shard runs, a lease thread with its
-// own connection heartbeats every lease/3 and LISTENs for `skein_cancel`. The shard's run is
+// round trips and run_chain, which has its own loop); while a shard runs, a lease thread with a
+// connection of its own (kept from shard to shard) heartbeats every lease/3 and LISTENs for
+// `skein_cancel`. The shard's run is
 // stopped (as a local cancel stops a run: engine calls cancelled, exec processes ended) when its
 // run is cancelled, its lease is lost (another attempt owns the shard) or the lease thread loses
 // the database; its result is then dropped and the shard left to its lease. A worker that loses
@@ -64,6 +65,9 @@ class Worker {
   WorkerOptions options_;
   std::unique_ptr<Broker> own_broker_;
   std::map<std::string, Chain> chains_;
+  // The lease threads' connection, LISTENing for cancels: used by one shard's lease thread at a
+  // time (each is joined before the next starts).
+  std::unique_ptr<ShardQueue> lease_db_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
