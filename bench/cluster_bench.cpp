@@ -120,15 +120,13 @@ std::string submit_chain(ShardQueue& q, const Chain& chain, const std::string& i
 
 // Runs `workers` Worker threads on run `id` until it is done; seconds.
 double work_chain(const std::string& url, const std::string& id, int workers, std::chrono::milliseconds lease) {
-  std::vector<std::unique_ptr<Broker>> brokers;
   std::vector<std::unique_ptr<Worker>> ws;
   for (int w = 0; w < workers; ++w) {
-    brokers.push_back(std::make_unique<Broker>(BrokerOptions{}, instant()));
     WorkerOptions o;
     o.url = url;
     o.lease = lease;
     o.only_run = id;
-    o.broker = brokers.back().get();
+    o.factory = instant();
     ws.push_back(std::make_unique<Worker>(o));
   }
   const int64_t t0 = now_ns();

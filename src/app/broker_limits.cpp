@@ -36,10 +36,14 @@ void add_broker_flags(CLI::App& app, BrokerLimits& limits) {
       ->check(CLI::PositiveNumber);
 }
 
-std::unique_ptr<Broker> make_broker(BrokerLimits limits, const BrokerLimits& command_line) {
+BrokerOptions make_broker_options(BrokerLimits limits, const BrokerLimits& command_line) {
   limits.merge(command_line);
   if (limits.max_processes) set_max_processes(*limits.max_processes);
-  return std::make_unique<Broker>(broker_options(limits));
+  return broker_options(limits);
+}
+
+std::unique_ptr<Broker> make_broker(BrokerLimits limits, const BrokerLimits& command_line) {
+  return std::make_unique<Broker>(make_broker_options(std::move(limits), command_line));
 }
 
 }  // namespace skein::app

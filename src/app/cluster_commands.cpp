@@ -38,7 +38,7 @@ std::string read_text(const std::string& path) {
 }
 
 // Stores the run and its input; returns its id.
-std::string submit(const RunArgs& args, const Chain& chain, cluster::ShardQueue& queue) {
+std::string submit(const RunArgs& args, const Chain& chain, const std::string& chain_text, cluster::ShardQueue& queue) {
   const size_t batch = size_t(args.batch_size.value_or(chain.batch_size));
   std::ifstream file;
   if (args.input != "-") {
@@ -47,7 +47,7 @@ std::string submit(const RunArgs& args, const Chain& chain, cluster::ShardQueue&
   }
   std::istream& in = args.input == "-" ? std::cin : file;
   cluster::ShardCutter cutter(chain, in, args.input, batch, size_t(args.shard_size), args.strict);
-  cluster::RunSpec spec{new_run_id(chain.name), read_text(args.file), chain.file_sha256, Json::object()};
+  cluster::RunSpec spec{new_run_id(chain.name), chain_text, chain.file_sha256, Json::object()};
   spec.options = {
       {"file", std::filesystem::absolute(args.file).string()}, {"input", args.input},     {"batch_size", batch},
       {"max_lines_per_file", args.max_lines_per_file},         {"cache", !args.no_cache}, {"started_at", utc_now()}};
@@ -61,14 +61,15 @@ std::string progress_line(const cluster::RunProgress& p) {
                      p.lines_done, p.lines, p.retries ? fmt::format(", {} retried", p.retries) : "");
 }
 
-// The run's progress until it leaves `running`, redrawn on a terminal; survives a database
-// restart (reconnects with back-off).
-cluster::RunProgress watch(const std::string& url, const std::string& id, bool quiet) {
+// The run's progress until it leaves `running` (nothing when `go_on` says to stop first), redrawn
+// on a terminal; survives a database restart (reconnects with back-off).
+std::optional<cluster::RunProgress> watch(const std::string& url, const std::string& id, bool quiet,
+                                          const std::function<bool()>& go_on) {
   const bool tty = isatty(2);
   std::unique_ptr<cluster::ShardQueue> queue;
   std::string last;
   auto backoff = 100ms;
-  for (;;) {
+  while (go_on()) {
     try {
       if (!queue) queue = std::make_unique<cluster::ShardQueue>(url);
       const cluster::RunProgress p = queue->progress(id);
@@ -88,6 +89,7 @@ cluster::RunProgress watch(const std::string& url, const std::string& id, bool q
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
   }
+  return std::nullopt;
 }
 
 int collect_into(cluster::ShardQueue& queue, const std::string& id, const std::string& output, RunView& view,
@@ -124,45 +126,56 @@ int cluster_run_command(const RunArgs& args) {
   RunView view(choose_view(args.quiet, args.json_logs));
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    const Chain chain = load_chain(args.file);
     if (args.resume) throw InvalidArgumentError("--resume is for local runs: a cluster run resumes by itself");
+    const std::string text = read_text(args.file);  // read once: what is stored is what was cut for
+    const Chain chain = parse_chain(text, args.file);
     cluster::ShardQueue queue(args.cluster);
-    const std::string id = submit(args, chain, queue);
+    const std::string id = submit(args, chain, text, queue);
     if (args.detach) {
       std::cout << id << "\n";
       return 0;
     }
     view.note("cluster run " + id + ": working on it here too; workers join with `skein worker " + args.cluster + "`");
     note_fixture_model(chain, view);
-    const std::unique_ptr<Broker> broker = make_broker(chain.broker, args.limits);
-    declare_engines(*broker, chain.engines);
-    cluster::Worker worker({args.cluster,
-                            "",
-                            std::chrono::milliseconds(args.lease_ms),
-                            id,
-                            broker.get(),
-                            args.no_cache ? "" : default_response_cache(),
-                            {},
-                            nullptr});
-    std::exception_ptr worker_failed;
+    cluster::WorkerOptions o;
+    o.url = args.cluster;
+    o.lease = std::chrono::milliseconds(args.lease_ms);
+    o.only_run = id;
+    o.broker = make_broker_options(chain.broker, args.limits);
+    o.cache_file = args.no_cache ? "" : default_response_cache();
+    cluster::Worker worker(o);
+    std::string worker_failed;
+    std::atomic<bool> worker_gone{false};
     std::thread working([&] {
       try {
         worker.run();
-      } catch (...) {
-        worker_failed = std::current_exception();
+      } catch (const std::exception& e) {
+        worker_failed = e.what();
       }
+      worker_gone = true;
     });
-    const cluster::RunProgress p = watch(args.cluster, id, args.quiet);
-    worker.stop();
-    working.join();
-    broker->flush(true);
-    broker->settle();
-    if (p.state == "cancelled") {
+    struct Stop {  // however watching ends, the worker thread is stopped and joined
+      cluster::Worker& w;
+      std::thread& t;
+      ~Stop() {
+        w.stop();
+        if (t.joinable()) t.join();
+      }
+    } stop{worker, working};
+    const std::optional<cluster::RunProgress> p =
+        watch(args.cluster, id, args.quiet, [&] { return !worker_gone || worker_failed.empty(); });
+    if (!p) {  // this process's worker stopped (it never reached the database): others may go on
+      working.join();
+      view.error("this process stopped working on cluster run " + id + ": " + worker_failed +
+                 "; the run stays in the database: `skein collect " + id + " --cluster …` writes it once done");
+      return 1;
+    }
+    if (p->state == "cancelled") {
       view.error("cluster run " + id + " was cancelled");
       return 1;
     }
-    if (p.state == "failed") {
-      view.error("cluster run " + id + " failed: " + p.error);
+    if (p->state == "failed") {
+      view.error("cluster run " + id + " failed: " + p->error);
       return 1;
     }
     return collect_into(queue, id, args.output, view,
@@ -181,26 +194,37 @@ int worker_command(const WorkerArgs& args) {
   RunView view(choose_view(args.quiet, false));
   try {
     BrokerLimits limits;
-    std::map<std::string, EngineConfig> engines;
-    if (!args.engines_file.empty()) engines = load_engines_file(args.engines_file, &limits);
-    const std::unique_ptr<Broker> broker = make_broker(limits, args.limits);
-    declare_engines(*broker, engines);
-    cluster::Worker worker({args.url,
-                            args.name,
-                            std::chrono::milliseconds(args.lease_ms),
-                            "",
-                            broker.get(),
-                            default_response_cache(),
-                            {},
-                            [&](const std::string& e) { view.note(e); }});
-    std::thread([&worker, stop_signals] {
-      int sig = 0;
-      sigwait(&stop_signals, &sig);
-      worker.stop();
-    }).detach();  // it ends with the process
+    cluster::WorkerOptions o;
+    if (!args.engines_file.empty()) o.engines = load_engines_file(args.engines_file, &limits);
+    o.url = args.url;
+    o.name = args.name;
+    o.lease = std::chrono::milliseconds(args.lease_ms);
+    o.broker = make_broker_options(limits, args.limits);
+    o.cache_file = default_response_cache();
+    if (!args.quiet) o.on_event = [&](const std::string& e) { view.note(e); };  // from the worker's thread only
+    cluster::Worker worker(o);
+    // The first SIGINT/SIGTERM stops the worker (its shard left to the lease); a second quits at once.
+    std::atomic<bool> ending{false};
+    std::thread signals([&] {
+      for (int n = 0;; ++n) {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        if (ending) return;
+        if (n > 0) std::_Exit(128 + sig);
+        std::cerr << "skein worker: stopping (again to quit at once)\n";
+        worker.stop();
+      }
+    });
+    struct Join {  // wakes the signal thread (the signal is blocked everywhere) and waits for it
+      std::atomic<bool>& ending;
+      std::thread& t;
+      ~Join() {
+        ending = true;
+        pthread_kill(t.native_handle(), SIGTERM);
+        t.join();
+      }
+    } join{ending, signals};
     worker.run();
-    broker->flush(true);
-    broker->settle();
     const cluster::WorkerStats s = worker.stats();
     view.note(fmt::format("worker stopped: {} shards committed, {} fenced, {} left, {} failed", s.committed, s.fenced,
                           s.abandoned, s.failed));
@@ -243,8 +267,12 @@ int runs_command(const std::string& url) {
 int cancel_command(const std::string& url, const std::string& run) {
   try {
     cluster::ShardQueue queue(url);
-    queue.progress(run);  // throws NotFoundError for an unknown run
-    queue.cancel(run);
+    const std::string state = queue.progress(run).state;  // throws NotFoundError for an unknown run
+    if (state != "running" || !queue.cancel(run)) {
+      std::cerr << "skein cancel: " << run << " is " << (state == "running" ? "done" : state)
+                << ": nothing to cancel\n";
+      return 1;
+    }
     std::cout << "cancelled " << run << "\n";
     return 0;
   } catch (const std::exception& e) {

@@ -28,6 +28,7 @@ void add_store_flags(CLI::App& app, StoreLimits& limits);
 // The broker of a command or host: `limits` (the files' `broker:`) with the command line's over
 // them; sets the process-wide max_processes when either gives it.
 std::unique_ptr<Broker> make_broker(BrokerLimits limits, const BrokerLimits& command_line);
+BrokerOptions make_broker_options(BrokerLimits limits, const BrokerLimits& command_line);
 
 struct RunArgs {
   std::string file, input, output;

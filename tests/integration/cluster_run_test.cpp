@@ -106,24 +106,20 @@ class ClusterRunTest : public test::RunFolderTest {
     return id;
   }
 
-  WorkerOptions worker_options(Broker& broker, const std::string& run, std::chrono::milliseconds lease = 10s) {
+  WorkerOptions worker_options(Broker::Factory factory, const std::string& run, std::chrono::milliseconds lease = 10s) {
     WorkerOptions o;
     o.url = url();
     o.lease = lease;
     o.only_run = run;
-    o.broker = &broker;
+    o.factory = std::move(factory);
     o.scratch = dir_ / ("scratch-" + std::to_string(++workers_));
     return o;
   }
 
   // `n` workers, each with its own broker, working on `run` until it ends.
   std::vector<WorkerStats> work(int n, const std::string& run, std::chrono::milliseconds lease = 10s) {
-    std::vector<std::unique_ptr<Broker>> brokers;
     std::vector<std::unique_ptr<Worker>> workers;
-    for (int i = 0; i < n; ++i) {
-      brokers.push_back(std::make_unique<Broker>(BrokerOptions{}, instant()));
-      workers.push_back(std::make_unique<Worker>(worker_options(*brokers.back(), run, lease)));
-    }
+    for (int i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(worker_options(instant(), run, lease)));
     std::vector<std::thread> threads;
     for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
     for (auto& t : threads) t.join();
@@ -195,6 +191,62 @@ TEST_F(ClusterRunTest, TenThousandRecordsOnThreeWorkersWriteTheLocalRunsFolder) 
   EXPECT_EQ(committed, p.shards);
   EXPECT_EQ(p.retries, 0);
   expect_same_folder(q, run);
+  EXPECT_FALSE(q.cancel(run)) << "a run whose every shard is committed is done, not cancelled";
+  EXPECT_EQ(q.progress(run).state, "done");
+}
+
+// A fault every worker meets (here: the engine never starts) fails the run at a shard's third
+// attempt, with the reason; the workers stop. A fault of one machine would be retried elsewhere.
+TEST_F(ClusterRunTest, AShardThatFailsOnEveryAttemptFailsTheRunWithTheReason) {
+  ShardQueue q(url());
+  const std::string run = submit(q);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 2; ++i)
+    workers.push_back(std::make_unique<Worker>(worker_options(
+        [](const EngineConfig&) -> std::unique_ptr<Engine> { throw EngineError("main", "no GPU here"); }, run)));
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  for (auto& t : threads) t.join();
+  const RunProgress p = q.progress(run);
+  EXPECT_EQ(p.state, "failed");
+  EXPECT_NE(p.error.find("no GPU here"), std::string::npos) << p.error;
+  // Each failed attempt released its shard; the run failed at the first shard to fail kMaxAttempts times.
+  EXPECT_GE(workers[0]->stats().failed + workers[1]->stats().failed, kMaxAttempts);
+  EXPECT_EQ(workers[0]->stats().committed + workers[1]->stats().committed, 0);
+}
+
+// One worker on two runs whose chains mean different models by the same engine name: each run is
+// answered by its own chain's engine (a broker per run), not by the engine the last run started.
+TEST_F(ClusterRunTest, EachRunGetsItsOwnChainsEnginesOnAWorkerThatServedAnother) {
+  const auto chain_for = [](const std::string& model) {
+    return "chain: c\nengines:\n  main: {backend: openai, endpoint: 'http://127.0.0.1:9/v1', model: " + model +
+           "}\nsteps:\n  - step: a\n    engine: main\n    output: {type: object, properties: {a: {type: "
+           "integer}}, required: [a]}\n    user: hi\n";
+  };
+  ShardQueue q(url());
+  for (const std::string model : {"one", "two"}) {
+    const Chain chain = parse(chain_for(model));
+    std::istringstream in("{}\n{}\n");
+    ShardCutter cutter(chain, in, "in.jsonl", 8, 100, false);
+    q.submit({model, chain_for(model), chain.file_sha256, {{"cache", false}}}, [&] { return cutter.next(); });
+  }
+  WorkerOptions o = worker_options(
+      [](const EngineConfig& c) {
+        return std::make_unique<test::TestEngine>(c.name, c.model == "one" ? R"({"a": 1})" : R"({"a": 2})");
+      },
+      "");
+  Worker worker(o);
+  std::thread working([&] { worker.run(); });
+  while (q.progress("one").state == "running" || q.progress("two").state == "running") q.wait(20ms);
+  worker.stop();
+  working.join();
+  for (const auto& [run, a] : {std::pair{"one", 1}, {"two", 2}}) {
+    const auto r = q.result(run, 0);
+    ASSERT_TRUE(r) << run;
+    ASSERT_EQ(r->outputs.at(0).first, "a");
+    EXPECT_NE(r->outputs.at(0).second.find("\"output\":{\"a\":" + std::to_string(a) + "}"), std::string::npos)
+        << run << ": " << r->outputs.at(0).second;
+  }
 }
 
 TEST_F(ClusterRunTest, AVanishedWorkersShardIsTakenOverAfterItsLeaseAndCommittedOnce) {
@@ -249,13 +301,10 @@ class StuckEngine : public Engine {
 TEST_F(ClusterRunTest, ACancelFromAnotherConnectionStopsEveryWorkersShard) {
   ShardQueue q(url());
   const std::string run = submit(q);
-  std::vector<std::unique_ptr<Broker>> brokers;
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < 3; ++i) {
-    brokers.push_back(std::make_unique<Broker>(
-        BrokerOptions{}, [](const EngineConfig& c) { return std::make_unique<StuckEngine>(c.name); }));
-    workers.push_back(std::make_unique<Worker>(worker_options(*brokers.back(), run)));
-  }
+  for (int i = 0; i < 3; ++i)
+    workers.push_back(std::make_unique<Worker>(
+        worker_options([](const EngineConfig& c) { return std::make_unique<StuckEngine>(c.name); }, run)));
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
   StuckEngine::started().wait();  // at least one shard is in flight

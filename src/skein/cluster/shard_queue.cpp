@@ -202,26 +202,40 @@ Commit ShardQueue::commit(const Claim& c, const ShardResult& result) {
   return Commit::done;
 }
 
-void ShardQueue::fail(const Claim& c, const std::string& message) {
+bool ShardQueue::fail(const Claim& c, const std::string& message, int max_attempts) {
+  bool run_failed = false;
   db_.transaction([&] {
     std::vector<pg::Param> params = held(c);
-    if (db_.exec("UPDATE skein_shards s SET state = 'cancelled', lease_until = NULL" + kHeld, params).affected() != 1)
+    const bool last = c.attempt >= max_attempts;
+    if (db_.exec("UPDATE skein_shards s SET state = '" + std::string(last ? "cancelled" : "ready") +
+                     "', lease_until = NULL" + kHeld,
+                 params)
+            .affected() != 1)
       return;  // no longer this attempt's: another may still finish it
+    if (!last) return;
     db_.exec("UPDATE skein_runs SET state = 'failed', error = $2 WHERE id = $1", {c.run, message});
     db_.exec("UPDATE skein_shards SET state = 'cancelled' WHERE run = $1 AND state IN ('ready', 'running')", {c.run});
     db_.exec("SELECT pg_notify('skein_cancel', $1)", {c.run});  // the run's other shards stop
+    run_failed = true;
   });
+  return run_failed;
 }
 
 void ShardQueue::listen(const std::string& channel) { db_.exec("LISTEN " + channel); }
 
-void ShardQueue::cancel(const std::string& run) {
+bool ShardQueue::cancel(const std::string& run) {
+  bool cancelled = false;
   db_.transaction([&] {
+    // Its open shards first leave the claimable set (and the index that serves claims). A commit in
+    // flight holds its shard's row: this waits for it and then passes the shard by as done.
+    if (db_.exec("UPDATE skein_shards SET state = 'cancelled' WHERE run = $1 AND state IN ('ready', 'running')", {run})
+            .affected() == 0)
+      return;  // every shard committed: the run is done, not cancelled
     db_.exec("UPDATE skein_runs SET state = 'cancelled' WHERE id = $1 AND state = 'running'", {run});
-    // Its open shards leave the claimable set (and the index that serves claims).
-    db_.exec("UPDATE skein_shards SET state = 'cancelled' WHERE run = $1 AND state IN ('ready', 'running')", {run});
     db_.exec("SELECT pg_notify('skein_cancel', $1)", {run});
+    cancelled = true;
   });
+  return cancelled;
 }
 
 namespace {

@@ -88,12 +88,14 @@ class ShardQueue {
   bool heartbeat(const Claim& c, std::chrono::milliseconds lease);
   std::vector<std::string> input(const Claim& c);  // the shard's lines, in order
   std::string input_text(const Claim& c);          // the same joined by newlines
-  // Marks the run FAILED with `message` (a shard's run failed as a whole local run would), when
-  // `c` still holds its shard.
-  void fail(const Claim& c, const std::string& message);
+  // An attempt at `c`'s shard failed with `message`: the shard is READY again for any worker, or,
+  // at its `max_attempts`-th attempt, the run FAILED with the message (its other shards stop).
+  // Fenced like a commit; returns whether the run failed.
+  bool fail(const Claim& c, const std::string& message, int max_attempts);
   Commit commit(const Claim& c, const ShardResult& result);
 
-  void cancel(const std::string& run);
+  // Cancels a run not yet done; false when every shard was already committed (or it had ended).
+  bool cancel(const std::string& run);
   // LISTEN on `channel` ("skein_work": a run was submitted; "skein_cancel": payload the run id),
   // then wait up to `timeout` for notifications.
   void listen(const std::string& channel);

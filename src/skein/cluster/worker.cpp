@@ -14,6 +14,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// A shard attempt's scratch folder: no two attempts (a stale one and its retry) share one.
+std::string fmt_scratch(const Claim& c) {
+  return c.run + "-" + std::to_string(c.shard) + "-" + std::to_string(c.attempt);
+}
+
 std::string default_name() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -44,17 +49,15 @@ Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
   if (options_.name.empty()) options_.name = default_name();
   if (options_.scratch.empty())
     options_.scratch = fs::temp_directory_path() / ("skein-worker-" + std::to_string(getpid()));
-  if (!options_.broker) {
-    own_broker_ = std::make_unique<Broker>(BrokerOptions{});
-    options_.broker = own_broker_.get();
-  }
 }
 
 Worker::~Worker() {
-  if (own_broker_) {  // a worker ends by releasing its engines
-    own_broker_->flush(true);
-    own_broker_->settle();
+  if (broker_) {  // a worker ends by releasing its engines
+    broker_->flush(true);
+    broker_->settle();
   }
+  std::error_code ec;
+  fs::remove(options_.scratch, ec);  // empty by now: each shard removes its own folder
 }
 
 void Worker::run() {
@@ -103,8 +106,6 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
   const std::string shard =
       claim.run + "/" + std::to_string(claim.shard) + " (attempt " + std::to_string(claim.attempt) + ")";
   event("claimed " + shard);
-  const std::optional<RunSpec> spec = queue.run(claim.run);
-  const std::string input = queue.input_text(claim);
   ChainStop stop;
   {
     std::lock_guard lock(mu_);
@@ -112,20 +113,31 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
     current_ = &stop;
   }
   Held held;
-  std::thread lease([&] { hold_lease(claim, stop, held); });
+  std::thread lease([&] { hold_lease(claim, stop, held); });  // first: the lease runs from the claim
   std::optional<ShardResult> result;
   std::string failure;
-  try {  // a chain that does not load here (a file it names is missing) fails as a run would
+  try {
+    const std::optional<RunSpec> spec = queue.run(claim.run);
     if (!spec) throw NotFoundError("the run is gone");
+    const std::string input = queue.input_text(claim);
     const Chain& chain = chain_of(*spec);
     RunOptions o;
     if (spec->options.contains("batch_size")) o.batch_size = spec->options["batch_size"].get<int>();
     if (spec->options.value("cache", true)) o.cache_file = options_.cache_file;
-    o.broker = options_.broker;
+    o.broker = &broker_for(claim.run);
     o.stop = &stop;
     o.on_warning = [&](const std::string& w) { event(shard + ": " + w); };
-    result = run_shard(chain, o, claim, input, options_.scratch / (claim.run + "-" + std::to_string(claim.shard)));
+    result = run_shard(chain, o, claim, input, options_.scratch / fmt_scratch(claim));
   } catch (const CancelledError&) {
+  } catch (const pg::Error& e) {
+    if (e.lost()) {   // the connection: run() reconnects once the lease thread is done; the shard
+      held.finish();  // waits for its lease
+      lease.join();
+      std::lock_guard lock(mu_);
+      current_ = nullptr;
+      throw;
+    }
+    failure = e.what();
   } catch (const std::exception& e) {
     failure = e.what();
   }
@@ -141,21 +153,45 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
     why = held.why;
   }
   if (result) {
-    const Commit c = queue.commit(claim, *result);
-    std::lock_guard lock(mu_);
-    ++(c == Commit::done ? stats_.committed : stats_.fenced);
-  } else if (!failure.empty() && !stop.requested()) {
-    queue.fail(claim, failure);
-    std::lock_guard lock(mu_);
-    ++stats_.failed;
-  } else {
+    try {
+      const Commit c = queue.commit(claim, *result);
+      std::lock_guard lock(mu_);
+      ++(c == Commit::done ? stats_.committed : stats_.fenced);
+      event((c == Commit::done ? "committed " : "fenced (another attempt owns it) ") + shard);
+      return;
+    } catch (const pg::Error& e) {
+      if (e.lost()) throw;  // run() reconnects; the lease runs out and the shard is done again
+      failure = e.what();   // the database refused the result: an attempt that failed
+    }
+  }
+  if (!failure.empty() && !stop.requested()) {
+    const bool run_failed = queue.fail(claim, failure, kMaxAttempts);
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.failed;
+    }
+    event("failed " + shard + ": " + failure + (run_failed ? " (the run fails)" : " (another attempt follows)"));
+    pause(milliseconds(1000));  // a machine that fails every shard does not burn through them
+    return;
+  }
+  {
     std::lock_guard lock(mu_);
     ++stats_.abandoned;
   }
-  event((result                                  ? "committed "
-         : !failure.empty() && !stop.requested() ? "failed "
-                                                 : "left ") +
-        shard + (why.empty() ? failure.empty() ? "" : ": " + failure : ": " + why));
+  event("left " + shard + (why.empty() ? "" : ": " + why));
+}
+
+Broker& Worker::broker_for(const std::string& run) {
+  if (broker_ && broker_run_ == run) return *broker_;
+  if (broker_) {  // another run's engines (its `main` may be another model): released first
+    broker_->flush(true);
+    broker_->settle();
+    broker_.reset();
+  }
+  broker_ = std::make_unique<Broker>(options_.broker, options_.factory);
+  declare_engines(*broker_, options_.engines);
+  broker_run_ = run;
+  return *broker_;
 }
 
 void Worker::hold_lease(const Claim& claim, ChainStop& stop, Held& held) {
@@ -184,7 +220,7 @@ void Worker::hold_lease(const Claim& claim, ChainStop& stop, Held& held) {
       for (const auto& n : q.wait(std::max(milliseconds(1), until_beat), held.wake))  // or the shard's end
         if (n.payload == claim.run) return give_up("the run was cancelled");
     }
-  } catch (const pg::Error& e) {
+  } catch (const std::exception& e) {  // pg::Error: the connection is made again for the next shard
     lease_db_.reset();
     give_up(std::string("the database was lost: ") + e.what());
   }

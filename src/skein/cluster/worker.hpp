@@ -8,8 +8,10 @@
 // `skein_cancel`. The shard's run is
 // stopped (as a local cancel stops a run: engine calls cancelled, exec processes ended) when its
 // run is cancelled, its lease is lost (another attempt owns the shard) or the lease thread loses
-// the database; its result is then dropped and the shard left to its lease. A worker that loses
-// its connection reconnects with back-off (100 ms doubling to 5 s). stop() is thread-safe.
+// the database; its result is then dropped and the shard left to its lease. A shard whose run
+// throws (or whose result the database refuses) is released for another attempt, and fails the
+// run at its kMaxAttempts-th. A worker that loses its connection reconnects with back-off (100 ms
+// doubling to 5 s). stop() is thread-safe.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -32,12 +34,20 @@ struct WorkerOptions {
   std::string url;   // postgresql://…
   std::string name;  // in the shards it holds; default host:pid
   std::chrono::milliseconds lease{10000};
-  std::string only_run;           // work on this run alone and return once it is done, cancelled or failed
-  Broker* broker = nullptr;       // engines (an engines file's over the chain's); unset: the worker's own
-  std::string cache_file;         // the response cache ("" = none)
-  std::filesystem::path scratch;  // default: the temp folder
+  std::string only_run;  // work on this run alone and return once it is done, cancelled or failed
+  // Each run gets a broker of its own (two runs may mean different models by one engine name):
+  // made with these options and factory, holding `engines` (an engines file's) over the chain's.
+  BrokerOptions broker;
+  std::map<std::string, EngineConfig> engines;
+  Broker::Factory factory = start_engine;
+  std::string cache_file;                            // the response cache ("" = none)
+  std::filesystem::path scratch;                     // default: the temp folder
   std::function<void(const std::string&)> on_event;  // a line per shard claimed, committed, fenced…
 };
+
+// A shard whose attempts fail this many times fails its run (a fault every worker meets); before
+// that, a failed attempt makes the shard ready for any worker (a fault of one machine).
+constexpr int kMaxAttempts = 3;
 
 struct WorkerStats {
   int committed = 0, fenced = 0, abandoned = 0, failed = 0, reconnects = 0;
@@ -59,11 +69,13 @@ class Worker {
   void work(ShardQueue& queue, const Claim& claim);
   void hold_lease(const Claim& claim, ChainStop& stop, Held& held);  // the lease thread
   const Chain& chain_of(const RunSpec& spec);                        // parsed once per run
+  Broker& broker_for(const std::string& run);                        // the run's broker; the previous run's released
   void event(const std::string& line);
   void pause(std::chrono::milliseconds d);  // returns early on stop()
 
   WorkerOptions options_;
-  std::unique_ptr<Broker> own_broker_;
+  std::unique_ptr<Broker> broker_;
+  std::string broker_run_;
   std::map<std::string, Chain> chains_;
   // The lease threads' connection, LISTENing for cancels: used by one shard's lease thread at a
   // time (each is joined before the next starts).
