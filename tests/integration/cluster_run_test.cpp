@@ -41,7 +41,10 @@ steps:
     where: tag >= 1
 )";
 
-// 10,000 lines: every 97th not JSON, every 89th of the wrong type, every 101st blank; 0 to 3 tags.
+const char kNul[] = "{\"i\": 1, \0\"tags\": []}";
+
+// 10,000 lines: every 97th not JSON, every 89th of the wrong type, every 101st blank, every 211th
+// not UTF-8 or holding a NUL byte; 0 to 3 tags.
 std::string input_text(int n) {
   std::string text;
   for (int i = 0; i < n; ++i) {
@@ -51,6 +54,8 @@ std::string input_text(int n) {
       text += R"({"i": "x", "tags": []})";
     else if (i % 101 == 7)
       text += "";
+    else if (i % 211 == 9)
+      text += i % 2 ? std::string("{\"i\": \"caf\xe9\"}") : std::string(kNul, sizeof kNul - 1);
     else
       text += "{\"i\": " + std::to_string(i) + ", \"tags\": [" +
               std::string(i % 4 == 0   ? ""

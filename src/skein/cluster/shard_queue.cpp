@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS skein_shards (
   first_line bigint NOT NULL,
   first_row bigint NOT NULL,
   lines int NOT NULL,
-  input text NOT NULL,
+  input bytea NOT NULL,
   state text NOT NULL DEFAULT 'ready',
   attempt int NOT NULL DEFAULT 0,
   worker text,
@@ -63,6 +63,26 @@ void copy_escape(const std::string& s, std::string& out) {
       default:
         out += c;
     }
+}
+
+// Bytes as a bytea value in COPY's text format: \\x and two hex digits per byte. The input is
+// bytes, not text: a line that is not UTF-8 (or holds a NUL) becomes an error record, as locally.
+void copy_bytea(const std::string& bytes, std::string& out) {
+  static const char kHex[] = "0123456789abcdef";
+  out += "\\\\x";
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+}
+
+// encode(bytea, 'hex') ("4142…") back to its bytes.
+std::string from_hex(const std::string& text) {
+  auto nibble = [](char h) { return h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10; };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i + 1 < text.size(); i += 2) out += char(nibble(text[i]) << 4 | nibble(text[i + 1]));
+  return out;
 }
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); }
@@ -111,7 +131,7 @@ int ShardQueue::submit(const RunSpec& spec, const std::function<std::optional<Sh
                   copy_escape(spec.id, chunk);
                   chunk += '\t' + std::to_string(shards++) + '\t' + std::to_string(s->first_line) + '\t' +
                            std::to_string(s->first_row) + '\t' + std::to_string(s->lines) + '\t';
-                  copy_escape(s->text, chunk);
+                  copy_bytea(s->text, chunk);
                   chunk += '\n';
                   lines += s->lines;
                   return true;
@@ -158,9 +178,9 @@ bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
 }
 
 std::string ShardQueue::input_text(const Claim& c) {
-  pg::Result r =
-      db_.exec("SELECT input FROM skein_shards WHERE run = $1 AND shard = $2", {c.run, std::to_string(c.shard)});
-  return r.rows() ? r.text(0, 0) : std::string();
+  pg::Result r = db_.exec("SELECT encode(input, 'hex') FROM skein_shards WHERE run = $1 AND shard = $2",
+                          {c.run, std::to_string(c.shard)});
+  return r.rows() ? from_hex(r.text(0, 0)) : std::string();
 }
 
 std::vector<std::string> ShardQueue::input(const Claim& c) {
