@@ -84,6 +84,22 @@ class ClusterRunTest : public test::RunFolderTest {
     server_->create_database(db_);
     chain_ = parse(kChain);
     std::ofstream(dir_ / "in.jsonl") << input_text(10000);
+    warm_up();
+  }
+
+  // llama.cpp's jinja (an uninstrumented static library) builds its builtin tables in function-local
+  // statics on first use, and ThreadSanitizer cannot see the inlined guard check that publishes them
+  // to other threads. Using them here first, before any worker thread starts, orders every later
+  // use after their construction in a way it sees (thread creation).
+  void warm_up() {
+    std::ofstream(dir_ / "warm.jsonl") << input_text(300);
+    Broker broker({}, instant());
+    RunOptions o;
+    o.input_path = (dir_ / "warm.jsonl").string();
+    o.output_dir = (dir_ / "warm").string();
+    o.broker = &broker;
+    run_chain(chain_, o);
+    fs::remove_all(dir_ / "warm");
   }
   std::string url() const { return server_->url(db_); }
 
