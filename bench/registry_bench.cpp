@@ -22,9 +22,8 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+#include "exec_waits.hpp"
 #include "skein/engine.hpp"
-#include "skein/executors.hpp"
-#include "skein/graph.hpp"
 #include "skein/run_registry.hpp"
 
 using namespace skein;
@@ -210,29 +209,11 @@ double restart_to_resumed_s(int runs, GraphLM& lm) {
 // thread), from submit to all at their gates: seconds. The floor is 1,000 / 64 x 0.2 s = 3.1 s;
 // the rest is starting 2,000 processes.
 double exec_deps_to_gates_s(GraphLM& lm) {
-  const char* yaml = R"(graph: waits
-start: A
-functions:
-  nap: {exec: [sh, -c, "sleep 0.2; echo 1"]}
-nodes:
-  A: {fields: {q: {type: string}}, next: [B]}
-  B:
-    fields:
-      n: {dep: nap, type: integer}
-      ok: {type: boolean, gate: "ok?"}
-    next: [end]
-)";
-  set_max_processes(64);
-  auto g = std::make_shared<Graph>(parse_graph(yaml, "/tmp/waits.yaml"));
   RegistryOptions ro;
   ro.history = 2000;
   RunRegistry registry(ro);
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 1000; ++i) {
-    GraphJob j;
-    j.graph = g, j.input = {{"q", "x"}}, j.lm = &lm, j.verbosity = Verbosity::quiet;
-    registry.submit(std::move(j));
-  }
+  test::submit_exec_waits(registry, lm, 1000);
   while (registry.pending_gates() < 1000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

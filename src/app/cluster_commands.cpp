@@ -98,7 +98,7 @@ int collect_into(cluster::ShardQueue& queue, const std::string& id, const std::s
   if (!spec) throw NotFoundError("no cluster run " + id);
   const Chain chain = parse_chain(spec->chain_text, spec->options.value("file", id + ".yaml"));
   const std::string dir = output.empty() ? "out/" + chain.name : output;
-  RunSummary s = cluster::write_run_folder(queue, id, chain, dir);
+  RunSummary s = cluster::write_run_folder(queue, *spec, chain, dir);
   s.wall_seconds = wall_seconds;
   view.summary(s);
   if (const int retries = queue.progress(id).retries)
@@ -120,12 +120,25 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// A command's body: a ConfigError exits 2 and any other error 1, each said once (after `what`).
+int reporting(RunView& view, const std::string& what, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const ConfigError& e) {
+    view.error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    view.error(what + e.what());
+    return 1;
+  }
+}
+
 }  // namespace
 
 int cluster_run_command(const RunArgs& args) {
   RunView view(choose_view(args.quiet, args.json_logs));
   const auto t0 = std::chrono::steady_clock::now();
-  try {
+  return reporting(view, "cluster run failed: ", [&] {
     if (args.resume) throw InvalidArgumentError("--resume is for local runs: a cluster run resumes by itself");
     const std::string text = read_text(args.file);  // read once: what is stored is what was cut for
     const Chain chain = parse_chain(text, args.file);
@@ -180,19 +193,13 @@ int cluster_run_command(const RunArgs& args) {
     }
     return collect_into(queue, id, args.output, view,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  } catch (const ConfigError& e) {
-    view.error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    view.error(std::string("cluster run failed: ") + e.what());
-    return 1;
-  }
+  });
 }
 
 int worker_command(const WorkerArgs& args) {
   const sigset_t stop_signals = block_stop_signals();
   RunView view(choose_view(args.quiet, false));
-  try {
+  return reporting(view, "worker: ", [&] {
     BrokerLimits limits;
     cluster::WorkerOptions o;
     if (!args.engines_file.empty()) o.engines = load_engines_file(args.engines_file, &limits);
@@ -229,13 +236,7 @@ int worker_command(const WorkerArgs& args) {
     view.note(fmt::format("worker stopped: {} shards committed, {} fenced, {} left, {} failed", s.committed, s.fenced,
                           s.abandoned, s.failed));
     return 0;
-  } catch (const ConfigError& e) {
-    view.error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    view.error(std::string("worker: ") + e.what());
-    return 1;
-  }
+  });
 }
 
 int collect_command(const std::string& url, const std::string& run, const std::string& output) {

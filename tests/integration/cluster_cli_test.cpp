@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "cluster/shard_queue.hpp"
-#include "postgres_server.hpp"
+#include "postgres_test.hpp"
 #include "run_folder.hpp"
 
 extern char** environ;
@@ -68,18 +68,13 @@ std::string input_text(int n) {
   return in;
 }
 
-class ClusterCliTest : public test::RunFolderTest {
+class ClusterCliTest : public test::PostgresTest<test::RunFolderTest> {
  protected:
-  static void SetUpTestSuite() { server_ = new test::PostgresServer(); }
-  static void TearDownTestSuite() { delete server_; }
   void SetUp() override {
-    RunFolderTest::SetUp();
-    db_ = "cli" + std::to_string(++count_);
-    server_->create_database(db_);
+    PostgresTest::SetUp();
     std::ofstream(dir_ / "tool.sh") << kTool;
     setenv("SKEIN_CACHE", (dir_ / "cache").c_str(), 1);  // no other test's responses
   }
-  std::string url() const { return server_->url(db_); }
   void write_chain(const std::string& pause = "") {
     std::ofstream(dir_ / "chain.yaml") << chain_text(dir_ / "tool.sh", pause);
   }
@@ -128,13 +123,7 @@ class ClusterCliTest : public test::RunFolderTest {
       q.wait(100ms);
     }
   }
-
-  static test::PostgresServer* server_;
-  static int count_;
-  std::string db_;
 };
-test::PostgresServer* ClusterCliTest::server_ = nullptr;
-int ClusterCliTest::count_ = 0;
 
 TEST_F(ClusterCliTest, WorkersKilledAtTenRandomMomentsLoseAndDoubleNothing) {
   write_chain();

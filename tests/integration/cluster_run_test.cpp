@@ -14,7 +14,7 @@
 #include "cluster/run_folder.hpp"
 #include "cluster/shard_cutter.hpp"
 #include "cluster/worker.hpp"
-#include "postgres_server.hpp"
+#include "postgres_test.hpp"
 #include "run_folder.hpp"
 #include "test_engine.hpp"
 
@@ -74,14 +74,10 @@ Broker::Factory instant() {
 
 Json run_json(const fs::path& dir) { return Json::parse(std::ifstream(dir / "run.json")); }
 
-class ClusterRunTest : public test::RunFolderTest {
+class ClusterRunTest : public test::PostgresTest<test::RunFolderTest> {
  protected:
-  static void SetUpTestSuite() { server_ = new test::PostgresServer(); }
-  static void TearDownTestSuite() { delete server_; }
   void SetUp() override {
-    RunFolderTest::SetUp();
-    db_ = "c" + std::to_string(++count_);
-    server_->create_database(db_);
+    PostgresTest::SetUp();
     chain_ = parse(kChain);
     std::ofstream(dir_ / "in.jsonl") << input_text(10000);
     warm_up();
@@ -101,8 +97,6 @@ class ClusterRunTest : public test::RunFolderTest {
     run_chain(chain_, o);
     fs::remove_all(dir_ / "warm");
   }
-  std::string url() const { return server_->url(db_); }
-
   // The local run of the chain over in.jsonl into <dir>/local.
   void run_locally() {
     Broker broker({}, instant());
@@ -152,7 +146,7 @@ class ClusterRunTest : public test::RunFolderTest {
   // The cluster folder equals the local one: every file byte for byte, run.json's counts.
   void expect_same_folder(ShardQueue& q, const std::string& run) {
     run_locally();
-    write_run_folder(q, run, chain_, (dir_ / "cluster").string());
+    write_run_folder(q, *q.run(run), chain_, (dir_ / "cluster").string());
     const auto local = test::artefacts(dir_ / "local"), cluster = test::artefacts(dir_ / "cluster");
     ASSERT_GT(local.size(), 5u);  // graph.json, a/, tag/ (rolled over), kept/, flattened/, errors.jsonl
     EXPECT_TRUE(local.count("tag/001.jsonl")) << "the test means to roll files over";
@@ -169,14 +163,9 @@ class ClusterRunTest : public test::RunFolderTest {
   }
 
   static constexpr int kBatch = 64;
-  static test::PostgresServer* server_;
-  static int count_;
-  std::string db_;
   Chain chain_;
   int workers_ = 0;
 };
-test::PostgresServer* ClusterRunTest::server_ = nullptr;
-int ClusterRunTest::count_ = 0;
 
 TEST_F(ClusterRunTest, ShardsEndWhereTheLocalRunsBatchesEnd) {
   std::istringstream in(input_text(2000));

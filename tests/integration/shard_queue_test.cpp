@@ -11,36 +11,22 @@
 #include <thread>
 
 #include "cluster/shard_queue.hpp"
-#include "postgres_server.hpp"
+#include "postgres_test.hpp"
 
 namespace skein::cluster {
 namespace {
 
 using namespace std::chrono_literals;
 
-class ShardQueueTest : public ::testing::Test {
+class ShardQueueTest : public test::PostgresTest<> {
  protected:
-  static void SetUpTestSuite() { server_ = new test::PostgresServer(); }
-  static void TearDownTestSuite() { delete server_; }
-  void SetUp() override {
-    // A database per test: no test sees another's runs.
-    db_ = "t" + std::to_string(++count_);
-    server_->create_database(db_);
-  }
-  std::string url() const { return server_->url(db_); }
   // Submits `text` as run `id` in shards of `shard_size` lines; the number of shards.
   static int submit(ShardQueue& q, const std::string& text, int shard_size, const std::string& id = "r") {
     std::istringstream in(text);
     return q.submit(spec(id), in, shard_size);
   }
   static RunSpec spec(const std::string& id) { return {id, "chain: c\nsteps: []\n", "hash-" + id, {{"batch", 8}}}; }
-
-  static test::PostgresServer* server_;
-  static int count_;
-  std::string db_;
 };
-test::PostgresServer* ShardQueueTest::server_ = nullptr;
-int ShardQueueTest::count_ = 0;
 
 // Lines COPY must escape (tabs, backslashes), a bad JSON line, an empty one, and non-ASCII text.
 std::vector<std::string> sample_lines(int n) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "exec_waits.hpp"
 #include "skein/broker.hpp"
 #include "skein/executors.hpp"
 #include "skein/graph_lm.hpp"
@@ -20,20 +21,6 @@ using namespace std::chrono_literals;
 
 // 1,000 runs whose `exec` dep sleeps 0.2 s: each child is awaited without a thread, 64 at a time.
 TEST(ExecConcurrencyTest, AThousandRunsWhoseExecDepSleepsAllReachTheirGates) {
-  const char* yaml = R"(graph: waits
-start: A
-functions:
-  nap: {exec: [sh, -c, "sleep 0.2; echo 1"]}
-nodes:
-  A: {fields: {q: {type: string}}, next: [B]}
-  B:
-    fields:
-      n: {dep: nap, type: integer}
-      ok: {type: boolean, gate: "ok?"}
-    next: [end]
-)";
-  set_max_processes(64);
-  auto g = std::make_shared<Graph>(parse_graph(yaml, "/tmp/waits.yaml"));
   std::atomic<int> starts{0};
   Broker b({}, [&](const EngineConfig& c) -> std::unique_ptr<Engine> {
     ++starts;
@@ -44,11 +31,7 @@ nodes:
   ro.history = 2000;
   RunRegistry registry(ro);
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 1000; ++i) {
-    GraphJob j;
-    j.graph = g, j.input = {{"q", "x"}}, j.lm = &lm, j.verbosity = Verbosity::quiet;
-    registry.submit(std::move(j));
-  }
+  test::submit_exec_waits(registry, lm, 1000);
   const auto bound = 120s;  // a hang, not a speed: starting a process costs 3-17 ms on the machines seen
   while (registry.pending_gates() < 1000 && std::chrono::steady_clock::now() - t0 < bound)
     std::this_thread::sleep_for(10ms);  // polling a count, with a deadline

@@ -6,13 +6,14 @@
 
 namespace skein::cluster {
 
-RunSummary write_run_folder(ShardQueue& queue, const std::string& run, const Chain& chain, const std::string& dir) {
+RunSummary write_run_folder(ShardQueue& queue, const RunSpec& spec, const Chain& chain, const std::string& dir) {
+  const std::string& run = spec.id;
+  const Json& options = spec.options;
   const RunProgress progress = queue.progress(run);
   if (progress.state != "done")
     throw FailedPreconditionError("cluster run " + run + " is " + progress.state + " (" +
                                   std::to_string(progress.done) + " of " + std::to_string(progress.shards) +
                                   " shards done)");
-  const Json options = queue.run(run)->options;
   RunOptions o;
   o.input_path = options.value("input", "");
   o.output_dir = dir;

@@ -13,8 +13,9 @@
 
 namespace skein::cluster {
 
-// Writes the folder of run `run` (whose shards are all done) into `dir`. `chain` is the run's
-// chain, parsed from its stored text. Throws FailedPreconditionError while shards are not done.
-RunSummary write_run_folder(ShardQueue& queue, const std::string& run, const Chain& chain, const std::string& dir);
+// Writes the folder of the run `spec` stored (whose shards are all done) into `dir`. `chain` is
+// the run's chain, parsed from its stored text. Throws FailedPreconditionError while shards are
+// not done.
+RunSummary write_run_folder(ShardQueue& queue, const RunSpec& spec, const Chain& chain, const std::string& dir);
 
 }  // namespace skein::cluster

@@ -113,7 +113,22 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
     current_ = &stop;
   }
   Held held;
-  std::thread lease([&] { hold_lease(claim, stop, held); });  // first: the lease runs from the claim
+  // The lease thread (started first: the lease runs from the claim), for as long as the shard is
+  // in hand: however the work ends, the thread is told and joined and stop() no longer reaches it.
+  struct InHand {
+    Worker& w;
+    Held& held;
+    std::thread lease;
+    InHand(Worker& worker, Held& h, std::function<void()> hold) : w(worker), held(h), lease(std::move(hold)) {}
+    ~InHand() {
+      held.finish();
+      lease.join();
+      std::lock_guard lock(w.mu_);
+      w.current_ = nullptr;
+    }
+  };
+  std::optional<InHand> in_hand;
+  in_hand.emplace(*this, held, [&] { hold_lease(claim, stop, held); });
   std::optional<ShardResult> result;
   std::string failure;
   try {
@@ -130,23 +145,12 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
     result = run_shard(chain, o, claim, input, options_.scratch / fmt_scratch(claim));
   } catch (const CancelledError&) {
   } catch (const pg::Error& e) {
-    if (e.lost()) {   // the connection: run() reconnects once the lease thread is done; the shard
-      held.finish();  // waits for its lease
-      lease.join();
-      std::lock_guard lock(mu_);
-      current_ = nullptr;
-      throw;
-    }
+    if (e.lost()) throw;  // the connection: run() reconnects; the shard waits for its lease
     failure = e.what();
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  held.finish();
-  lease.join();
-  {
-    std::lock_guard lock(mu_);
-    current_ = nullptr;
-  }
+  in_hand.reset();
   std::string why;
   {
     std::lock_guard lock(held.mu);
