@@ -6,7 +6,9 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "engine/cli/cli_engine.hpp"
 #include "engine/process/subprocess.hpp"
@@ -21,21 +23,33 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Passes requests through, signalling the first generated token.
-class FirstTokenSpy : public Engine {
+// Passes requests through, noting when each generated token arrives and signalling the third.
+class TokenSpy : public Engine {
  public:
-  explicit FirstTokenSpy(Engine& inner) : inner_(inner) {}
+  explicit TokenSpy(Engine& inner) : inner_(inner) {}
   const std::string& name() const override { return inner_.name(); }
   std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
-    r.on_token = [this](const std::string&) { std::call_once(once_, [this] { first_.set_value(); }); };
+    r.on_token = [this](const std::string&) {
+      std::lock_guard lock(mu_);
+      times_.push_back(now_ns());
+      if (times_.size() == 3) third_.set_value();
+    };
     return inner_.submit(std::move(r), std::move(done));
   }
-  std::future<void> first_token() { return first_.get_future(); }
+  std::future<void> third_token() { return third_.get_future(); }
+  // The longest time between two tokens so far: one decode step and its sampling.
+  double longest_step_ms() {
+    std::lock_guard lock(mu_);
+    int64_t longest = 0;
+    for (size_t i = 1; i < times_.size(); ++i) longest = std::max(longest, times_[i] - times_[i - 1]);
+    return double(longest) / 1e6;
+  }
 
  private:
   Engine& inner_;
-  std::once_flag once_;
-  std::promise<void> first_;
+  std::mutex mu_;
+  std::vector<int64_t> times_;
+  std::promise<void> third_;
 };
 
 // Submits a run of Topic -> Essay, whose one field `text` (of type `text_type`) the model writes.
@@ -54,32 +68,35 @@ std::string submit_essay(RunRegistry& registry, GraphLM& lm, const std::string& 
 
 TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndFreesTheSlot) {
   auto engine = make_llama_engine("local", test::local_options(1));
-  FirstTokenSpy spy(*engine);
+  TokenSpy spy(*engine);
   Sampling s;
   s.seed = 3;
   s.max_tokens = 100000;
   EngineLM lm([&](const std::string&) -> Engine& { return spy; }, "local", s);
   RunRegistry registry;
   const std::string id = submit_essay(registry, lm, "{type: string, minLength: 600}");
-  auto first = spy.first_token();
-  ASSERT_EQ(first.wait_for(60s), std::future_status::ready)
+  auto third = spy.third_token();
+  ASSERT_EQ(third.wait_for(60s), std::future_status::ready)
       << state_name(registry.get(id)->state) << " " << registry.get(id)->error;
   const int64_t t0 = now_ns();
   ASSERT_TRUE(registry.cancel(id));
   ASSERT_TRUE(registry.wait_until(
       id, [](const RunSnapshot& r) { return is_finished(r.state); }, 10s));
   const double ms = double(now_ns() - t0) / 1e6;
+  const double step_ms = spy.longest_step_ms();
   const RunSnapshot run = *registry.get(id);
   EXPECT_EQ(run.state, RunState::cancelled) << run.error;
+  std::cout << "cancel to CANCELLED: " << ms << " ms (longest decode step seen: " << step_ms << " ms)\n";
 #ifdef SKEIN_SANITIZED
-  // Several times slower code, and under TSan every memcpy/memset of llama.cpp's KV cache and
-  // attention mask is range-checked (the unified KV of the prefix cache is twice a slot's): a
-  // decode step takes hundreds of ms. The 100 ms bound is for the real build (10.5 ms measured).
-  EXPECT_LT(ms, 1000.0);
+  // A cancel takes effect at the end of the decode step under way. Sanitized code is several
+  // times slower, and under TSan every copy of llama.cpp's KV cache is range-checked and ggml's
+  // threads spin at barriers when another test holds a core: a step takes 100s of ms, 1.6 s was
+  // seen on a loaded CI machine. So the bound here is the step itself: at most two steps seen.
+  // The 100 ms bound is for the real build (10.5 ms measured).
+  EXPECT_LT(ms, std::max(1000.0, 2 * step_ms + 100.0));
 #else
   EXPECT_LT(ms, 100.0);
 #endif
-  std::cout << "cancel to CANCELLED: " << ms << " ms\n";
   EXPECT_EQ(run.trace.size(), 1u);  // the Topic node; Essay never finished
   // The engine has one slot: a new request is served, so the cancelled one let it go.
   GenerateRequest next;
