@@ -17,6 +17,7 @@
 #include "skein/engine.hpp"
 #include "skein/engine_config.hpp"
 #include "skein/expression.hpp"
+#include "skein/response_store.hpp"
 #include "skein/schema.hpp"
 #include "skein/template.hpp"
 
@@ -155,6 +156,8 @@ struct RunOptions {
   // (stdin: the run fails at the first such record). Default: such records become error records.
   bool strict = false;
   std::string cache_file;  // the response cache (default_response_cache() in the CLI); "" = none
+  // Where the response cache lives instead of cache_file (a cluster's database); shared, may be null.
+  std::shared_ptr<ResponseStore> response_store;
   std::function<void(const RunProgress&)> on_progress;  // called on the run's thread
   std::function<void(const std::string&)> on_warning;
   // A long-lived host's broker (engines then follow their keep_alive); unset: the run uses its own

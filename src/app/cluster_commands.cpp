@@ -155,7 +155,6 @@ int cluster_run_command(const RunArgs& args) {
     o.lease = std::chrono::milliseconds(args.lease_ms);
     o.only_run = id;
     o.broker = make_broker_options(chain.broker, args.limits);
-    o.cache_file = args.no_cache ? "" : default_response_cache();
     cluster::Worker worker(o);
     std::string worker_failed;
     std::atomic<bool> worker_gone{false};
@@ -207,7 +206,6 @@ int worker_command(const WorkerArgs& args) {
     o.name = args.name;
     o.lease = std::chrono::milliseconds(args.lease_ms);
     o.broker = make_broker_options(limits, args.limits);
-    o.cache_file = default_response_cache();
     if (!args.quiet) o.on_event = [&](const std::string& e) { view.note(e); };  // from the worker's thread only
     cluster::Worker worker(o);
     // The first SIGINT/SIGTERM stops the worker (its shard left to the lease); a second quits at once.

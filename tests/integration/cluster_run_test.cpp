@@ -2,7 +2,8 @@
 // from the database equals a local run's file by file (bad lines, input-type errors, fan-out and
 // file roll-over included, batches not dividing shards); a shard whose worker vanished is taken
 // over when its lease runs out and committed once; a cancel from another connection stops every
-// worker's shard; a database restart mid-run loses and doubles nothing.
+// worker's shard; a database restart mid-run loses and doubles nothing; the response cache in the
+// database answers a re-run without an engine call, and a retried shard repeats no kept call.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -33,6 +34,7 @@ steps:
   - step: a
     output: {type: object, properties: {a: {type: integer}}, required: [a]}
     user: "record {{ chain_input.i }}"
+    sampling: {temperature: 0}
   - apply: tag
     fn: explode
     field: chain_input.tags
@@ -70,6 +72,24 @@ std::string input_text(int n) {
 
 Broker::Factory instant() {
   return [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); };
+}
+
+// An instant engine counting the calls it answers, over all its instances.
+class CountingEngine : public test::TestEngine {
+ public:
+  using TestEngine::TestEngine;
+  std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
+    ++calls();
+    return TestEngine::submit(std::move(r), std::move(done));
+  }
+  static std::atomic<long long>& calls() {
+    static std::atomic<long long> n{0};
+    return n;
+  }
+};
+
+Broker::Factory counting() {
+  return [](const EngineConfig& c) { return std::make_unique<CountingEngine>(c.name, R"({"a": 1})"); };
 }
 
 Json run_json(const fs::path& dir) { return Json::parse(std::ifstream(dir / "run.json")); }
@@ -110,13 +130,16 @@ class ClusterRunTest : public test::PostgresTest<test::RunFolderTest> {
   }
 
   // Stores the run of in.jsonl in shards of 500 records (whole batches of 64); its id.
-  std::string submit(ShardQueue& q, const std::string& id = "run1") {
+  std::string submit(ShardQueue& q, const std::string& id = "run1", bool cache = false) {
     std::ifstream in(dir_ / "in.jsonl");
-    ShardCutter cutter(chain_, in, "in.jsonl", kBatch, 500, false);
+    return submit(q, id, in, 500, cache);
+  }
+  std::string submit(ShardQueue& q, const std::string& id, std::istream& in, int shard_size, bool cache) {
+    ShardCutter cutter(chain_, in, "in.jsonl", kBatch, shard_size, false);
     RunSpec spec{id, kChain, chain_.file_sha256, Json::object()};
     spec.options = {{"file", chain_.file},  {"input", (dir_ / "in.jsonl").string()},
                     {"batch_size", kBatch}, {"max_lines_per_file", 3000},
-                    {"cache", false},       {"started_at", utc_now()}};
+                    {"cache", cache},       {"started_at", utc_now()}};
     q.submit(spec, [&] { return cutter.next(); });
     return id;
   }
@@ -132,9 +155,10 @@ class ClusterRunTest : public test::PostgresTest<test::RunFolderTest> {
   }
 
   // `n` workers, each with its own broker, working on `run` until it ends.
-  std::vector<WorkerStats> work(int n, const std::string& run, std::chrono::milliseconds lease = 10s) {
+  std::vector<WorkerStats> work(int n, const std::string& run, std::chrono::milliseconds lease = 10s,
+                                Broker::Factory factory = instant()) {
     std::vector<std::unique_ptr<Worker>> workers;
-    for (int i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(worker_options(instant(), run, lease)));
+    for (int i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(worker_options(factory, run, lease)));
     std::vector<std::thread> threads;
     for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
     for (auto& t : threads) t.join();
@@ -345,6 +369,71 @@ TEST_F(ClusterRunTest, ADatabaseRestartMidRunLosesAndDoublesNothing) {
   EXPECT_EQ(p.state, "done");
   EXPECT_GE(stats[0].reconnects + stats[1].reconnects, 2);
   expect_same_folder(after, run);
+}
+
+// The response cache lives in the database: a second run of the same chain over the same input,
+// on other workers, is answered from it without one engine call and writes the same files.
+TEST_F(ClusterRunTest, ARerunOfTheWholeChainIsAnsweredFromTheDatabaseWithNoEngineCall) {
+  ShardQueue q(url());
+  CountingEngine::calls() = 0;
+  work(2, submit(q, "first", true), 10s, counting());
+  const long long calls = CountingEngine::calls();
+  EXPECT_GT(calls, 9000);  // one per valid record
+  work(2, submit(q, "again", true), 10s, counting());
+  EXPECT_EQ(CountingEngine::calls(), calls) << "the re-run asked an engine";
+  write_run_folder(q, *q.run("first"), chain_, (dir_ / "first").string());
+  write_run_folder(q, *q.run("again"), chain_, (dir_ / "again").string());
+  const auto first = test::artefacts(dir_ / "first"), again = test::artefacts(dir_ / "again");
+  EXPECT_EQ(again.size(), first.size());
+  for (const auto& [path, text] : first)
+    if (path != "run.json") EXPECT_TRUE(again.count(path) && again.at(path) == text) << path;
+  const Json a = run_json(dir_ / "again")["nodes"]["a"];
+  EXPECT_EQ(a["engine_calls"], 0) << a;
+  EXPECT_EQ(a["cached"], calls) << a;
+}
+
+// An engine that answers its first `answered` calls and then only when cancelled.
+class StallingEngine : public Engine {
+ public:
+  StallingEngine(std::string name, int answered) : name_(std::move(name)), stuck_(name_), left_(answered) {}
+  const std::string& name() const override { return name_; }
+  bool alive() const override { return true; }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest r, std::function<void(GenerateResult)> done) override {
+    if (left_-- > 0) return test::TestEngine(name_, R"({"a": 1})").submit(std::move(r), std::move(done));
+    return stuck_.submit(std::move(r), std::move(done));
+  }
+
+ private:
+  std::string name_;
+  StuckEngine stuck_;
+  std::atomic<int> left_;
+};
+
+// A worker answers 64 of a shard's 200 calls, keeps them in the cache and vanishes; the worker that
+// takes the shard over when its lease runs out asks an engine only for the other 136.
+TEST_F(ClusterRunTest, AShardTakenOverAfterItsWorkerVanishedRepeatsNoCallTheFirstAttemptKept) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "{\"i\": " + std::to_string(i) + ", \"tags\": [1]}\n";
+  std::istringstream in(text);
+  ShardQueue q(url());
+  const std::string run = submit(q, "run1", in, 1000, true);  // one shard
+  ASSERT_EQ(q.progress(run).shards, 1);
+  Worker vanishing(
+      worker_options([](const EngineConfig& c) { return std::make_unique<StallingEngine>(c.name, 64); }, run, 500ms));
+  std::thread working([&] { vanishing.run(); });
+  pg::Connection db(url());
+  while (db.exec("SELECT count(*) FROM skein_responses").integer(0, 0) < 64) q.wait(20ms);
+  vanishing.stop();  // its shard is left to its lease, its 64 replies are in the cache
+  working.join();
+  EXPECT_EQ(vanishing.stats().committed, 0);
+  CountingEngine::calls() = 0;
+  work(1, run, 10s, counting());
+  EXPECT_EQ(q.progress(run).state, "done");
+  EXPECT_EQ(CountingEngine::calls(), 200 - 64);
+  const auto r = q.result(run, 0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(std::count(r->outputs.at(0).second.begin(), r->outputs.at(0).second.end(), '\n'), 200);
+  EXPECT_EQ(db.exec("SELECT count(*) FROM skein_responses").integer(0, 0), 200);
 }
 
 }  // namespace

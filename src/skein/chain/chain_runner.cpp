@@ -61,7 +61,10 @@ class ChainRun {
     if (!broker_->contains("local")) broker_->add(local_engine_config());
     for (const auto& [name, config] : chain.engines)
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
-    if (!options.cache_file.empty()) cache_ = std::make_unique<ResponseCache>(options.cache_file);
+    if (options.response_store)
+      cache_ = options.response_store;
+    else if (!options.cache_file.empty())
+      cache_ = std::make_shared<ResponseCache>(options.cache_file);
     summary_.output_dir = writer_.dir().string();
     declare_nodes();
   }
@@ -358,7 +361,7 @@ class ChainRun {
   std::unique_ptr<Broker> own_broker_;
   Broker* broker_ = nullptr;
   long long next_row_ = 0;
-  std::unique_ptr<ResponseCache> cache_;
+  std::shared_ptr<ResponseStore> cache_;
   std::map<std::string, std::string> models_, model_ids_;
   size_t input_position_ = 0;
   bool at_end_ = false;

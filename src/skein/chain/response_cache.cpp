@@ -49,6 +49,10 @@ void ResponseCache::put(const std::string& key, const std::string& text) {
   q.step();
 }
 
+boost::asio::awaitable<std::optional<std::string>> ResponseCache::lookup(std::string key) { co_return get(key); }
+
+void ResponseCache::keep(std::string key, std::string text) { put(key, text); }
+
 std::string model_identity(const std::string& backend, const std::string& model, const std::string& extra) {
   std::string id = backend + "\n" + model + "\n" + extra;
   std::error_code ec;

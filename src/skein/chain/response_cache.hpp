@@ -9,12 +9,13 @@
 #include <string>
 
 #include "skein/engine.hpp"
+#include "skein/response_store.hpp"
 
 namespace skein {
 
 class SqliteDb;
 
-class ResponseCache {
+class ResponseCache final : public ResponseStore {
  public:
   // Opens or creates the file (and its folder). Throws Error.
   explicit ResponseCache(const std::filesystem::path& file);
@@ -28,6 +29,10 @@ class ResponseCache {
 
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, const std::string& text);
+
+  // ResponseStore: get and put (a local file, read and written in place).
+  boost::asio::awaitable<std::optional<std::string>> lookup(std::string key) override;
+  void keep(std::string key, std::string text) override;
 
  private:
   std::unique_ptr<SqliteDb> db_;

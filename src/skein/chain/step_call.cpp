@@ -7,12 +7,14 @@ namespace {
 class StepCache : public ReplyCache {
  public:
   explicit StepCache(const CacheUse& use) : use_(use) {}
-  std::optional<std::string> find(const GenerateRequest& req) override {
-    const std::optional<std::string> key = ResponseCache::key(use_.model_id, req);  // none: not cacheable
-    return key ? use_.cache->get(*key) : std::nullopt;
+  boost::asio::awaitable<std::optional<std::string>> find(const GenerateRequest& req) override {
+    std::optional<std::string> key = ResponseCache::key(use_.model_id, req);  // none: not cacheable
+    if (!key) co_return std::nullopt;
+    co_return co_await use_.cache->lookup(std::move(*key));
   }
   void keep(const GenerateRequest& req, const std::string& text) override {
-    if (const std::optional<std::string> key = ResponseCache::key(use_.model_id, req)) use_.cache->put(*key, text);
+    if (std::optional<std::string> key = ResponseCache::key(use_.model_id, req))
+      use_.cache->keep(std::move(*key), text);
   }
 
  private:

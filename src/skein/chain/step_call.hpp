@@ -14,7 +14,7 @@ using StepOutcome = TypedOutcome;  // its output, or the reason it has none
 
 // The response cache a Step consults, and the identity of its engine's model (none: no cache).
 struct CacheUse {
-  ResponseCache* cache = nullptr;
+  ResponseStore* cache = nullptr;
   std::string model_id;
 };
 

@@ -19,7 +19,39 @@ long long Result::affected() const {
   return *n ? std::stoll(n) : 0;
 }
 
-Connection::Connection(const std::string& url) : c_(PQconnectdb(url.c_str())) {
+std::string bytea_text(const std::string& bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + 2 * bytes.size());
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string from_hex(const std::string& hex) {
+  auto nibble = [](char h) { return h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10; };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += char(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
+  return out;
+}
+
+namespace {
+
+// Our defaults come before the url (dbname, expanded): libpq keeps the last value of a keyword,
+// so whatever the url sets wins.
+pg_conn* connect(const std::string& url) {
+  const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "dbname",          nullptr};
+  const char* values[] = {"10", "1", "10", "5", "3", url.c_str(), nullptr};
+  return PQconnectdbParams(keys, values, 1);
+}
+
+}  // namespace
+
+Connection::Connection(const std::string& url) : c_(connect(url)) {
   if (PQstatus(c_) != CONNECTION_OK) {
     const std::string why = c_ ? PQerrorMessage(c_) : "out of memory";
     PQfinish(c_);

@@ -54,9 +54,16 @@ struct Notification {
   std::string channel, payload;
 };
 
+// Bytes as a bytea value's text form ("\\x" and two hex digits per byte): a statement parameter.
+std::string bytea_text(const std::string& bytes);
+// The bytes that encode(bytea, 'hex') ("4142…") spells.
+std::string from_hex(const std::string& hex);
+
 class Connection {
  public:
-  // `url`: a libpq connection string or URI (postgresql://…). Throws Error.
+  // `url`: a libpq connection string or URI (postgresql://…). Unless the url says otherwise, a
+  // connect gives up after 10 s and TCP keepalives find a vanished server in about 25 s (instead
+  // of the system's two hours), so no call waits forever on a dead peer. Throws Error.
   explicit Connection(const std::string& url);
   ~Connection();
   Connection(const Connection&) = delete;

@@ -7,7 +7,8 @@ namespace {
 // writes even when the index exists. The advisory lock keeps processes that start together from
 // racing on the catalog (CREATE … IF NOT EXISTS is not safe against a concurrent one).
 const char* const kSchemaMissing =
-    "SELECT to_regclass('skein_shard_outputs') IS NULL OR to_regclass('skein_shards_open') IS NULL";
+    "SELECT to_regclass('skein_shard_outputs') IS NULL OR to_regclass('skein_shards_open') IS NULL"
+    " OR to_regclass('skein_responses') IS NULL";
 const char* const kSchema = R"(
 SELECT pg_advisory_xact_lock(7368207);
 CREATE TABLE IF NOT EXISTS skein_runs (
@@ -43,6 +44,10 @@ CREATE TABLE IF NOT EXISTS skein_shard_outputs (
   lines text NOT NULL,
   PRIMARY KEY (run, shard, node),
   FOREIGN KEY (run, shard) REFERENCES skein_shards(run, shard) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS skein_responses (
+  key text PRIMARY KEY,
+  reply bytea NOT NULL,
+  created timestamptz NOT NULL DEFAULT now());
 )";
 
 // A value in COPY's text format: backslash, newline, carriage return and tab escaped.
@@ -65,24 +70,11 @@ void copy_escape(const std::string& s, std::string& out) {
     }
 }
 
-// Bytes as a bytea value in COPY's text format: \\x and two hex digits per byte. The input is
-// bytes, not text: a line that is not UTF-8 (or holds a NUL) becomes an error record, as locally.
+// Bytes as a bytea value in COPY's text format (its backslash escaped). The input is bytes, not
+// text: a line that is not UTF-8 (or holds a NUL) becomes an error record, as locally.
 void copy_bytea(const std::string& bytes, std::string& out) {
-  static const char kHex[] = "0123456789abcdef";
-  out += "\\\\x";
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-}
-
-// encode(bytea, 'hex') ("4142…") back to its bytes.
-std::string from_hex(const std::string& text) {
-  auto nibble = [](char h) { return h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10; };
-  std::string out;
-  out.reserve(text.size() / 2);
-  for (size_t i = 0; i + 1 < text.size(); i += 2) out += char(nibble(text[i]) << 4 | nibble(text[i + 1]));
-  return out;
+  out += '\\';
+  out += pg::bytea_text(bytes);
 }
 
 std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()); }
@@ -99,9 +91,11 @@ std::vector<pg::Param> held(const Claim& c) { return {c.run, std::to_string(c.sh
 
 }  // namespace
 
-ShardQueue::ShardQueue(const std::string& url) : db_(url) {
-  if (db_.exec(kSchemaMissing).text(0, 0) == "t") db_.transaction([&] { db_.exec(kSchema); });
+void ensure_schema(pg::Connection& db) {
+  if (db.exec(kSchemaMissing).text(0, 0) == "t") db.transaction([&] { db.exec(kSchema); });
 }
+
+ShardQueue::ShardQueue(const std::string& url) : db_(url) { ensure_schema(db_); }
 
 int ShardQueue::submit(const RunSpec& spec, std::istream& input, int shard_size) {
   if (shard_size < 1) throw InvalidArgumentError("the shard size must be at least 1");
@@ -180,7 +174,7 @@ bool ShardQueue::heartbeat(const Claim& c, std::chrono::milliseconds lease) {
 std::string ShardQueue::input_text(const Claim& c) {
   pg::Result r = db_.exec("SELECT encode(input, 'hex') FROM skein_shards WHERE run = $1 AND shard = $2",
                           {c.run, std::to_string(c.shard)});
-  return r.rows() ? from_hex(r.text(0, 0)) : std::string();
+  return r.rows() ? pg::from_hex(r.text(0, 0)) : std::string();
 }
 
 std::vector<std::string> ShardQueue::input(const Claim& c) {

@@ -68,6 +68,9 @@ struct RunProgress {
   int retries = 0;  // claims beyond each shard's first
 };
 
+// Makes the cluster's tables (runs, shards, their outputs, the response cache) when missing.
+void ensure_schema(pg::Connection& db);
+
 class ShardQueue {
  public:
   explicit ShardQueue(const std::string& url);  // connects, makes the tables; throws pg::Error

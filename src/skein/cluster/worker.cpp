@@ -45,7 +45,8 @@ struct Worker::Held {
   }
 };
 
-Worker::Worker(WorkerOptions options) : options_(std::move(options)) {
+Worker::Worker(WorkerOptions options)
+    : options_(std::move(options)), responses_(std::make_shared<PgResponseStore>(options_.url)) {
   if (options_.name.empty()) options_.name = default_name();
   if (options_.scratch.empty())
     options_.scratch = fs::temp_directory_path() / ("skein-worker-" + std::to_string(getpid()));
@@ -138,11 +139,14 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
     const Chain& chain = chain_of(*spec);
     RunOptions o;
     if (spec->options.contains("batch_size")) o.batch_size = spec->options["batch_size"].get<int>();
-    if (spec->options.value("cache", true)) o.cache_file = options_.cache_file;
+    if (spec->options.value("cache", true)) o.response_store = responses_;
     o.broker = &broker_for(claim.run);
     o.stop = &stop;
     o.on_warning = [&](const std::string& w) { event(shard + ": " + w); };
     result = run_shard(chain, o, claim, input, options_.scratch / fmt_scratch(claim));
+    // The shard's replies in the cache before it is done (a re-run then makes no call); a database
+    // slower than that only costs calls, the commit below finds out whether it is there at all.
+    if (o.response_store) responses_->flush(options_.lease / 2);
   } catch (const CancelledError&) {
   } catch (const pg::Error& e) {
     if (e.lost()) throw;  // the connection: run() reconnects; the shard waits for its lease

@@ -1,6 +1,7 @@
 // A cluster worker (SPEC §9, `skein worker`): claims a shard, runs the chain on its lines with its
 // own broker, heartbeats the lease while it works, commits the shard's result fenced by its
-// attempt, and claims the next one.
+// attempt, and claims the next one. The response cache is the database's (PgResponseStore): what a
+// shard's calls kept is written before its result is committed.
 //
 // Threads: run() is the claim → work → commit loop on the caller's thread (blocking: database
 // round trips and run_chain, which has its own loop); while a shard runs, a lease thread with a
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "pg_response_store.hpp"
 #include "shard_queue.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
@@ -40,7 +42,6 @@ struct WorkerOptions {
   BrokerOptions broker;
   std::map<std::string, EngineConfig> engines;
   Broker::Factory factory = start_engine;
-  std::string cache_file;                            // the response cache ("" = none)
   std::filesystem::path scratch;                     // default: the temp folder
   std::function<void(const std::string&)> on_event;  // a line per shard claimed, committed, fenced…
 };
@@ -80,6 +81,8 @@ class Worker {
   // The lease threads' connection, LISTENing for cancels: used by one shard's lease thread at a
   // time (each is joined before the next starts).
   std::unique_ptr<ShardQueue> lease_db_;
+  // The response cache of every run whose options keep it ("cache", the default): the database's.
+  std::shared_ptr<PgResponseStore> responses_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -10,7 +10,7 @@ namespace {
 boost::asio::awaitable<GenerateResult> attempt(Engine& engine, const GenerateRequest& req, ReplyCache* cache,
                                                TypedOutcome& out) {
   if (cache)
-    if (std::optional<std::string> text = cache->find(req)) {
+    if (std::optional<std::string> text = co_await cache->find(req)) {
       ++out.cached;
       GenerateResult r;
       r.text = std::move(*text);

@@ -13,11 +13,12 @@
 
 namespace skein {
 
-// Where attempts may be answered from (a response cache). Called on the generation's executor.
+// Where attempts may be answered from (a response cache). Called on the generation's executor;
+// `find` may suspend (a store across the network) but never blocks.
 class ReplyCache {
  public:
   virtual ~ReplyCache() = default;
-  virtual std::optional<std::string> find(const GenerateRequest& req) = 0;
+  virtual boost::asio::awaitable<std::optional<std::string>> find(const GenerateRequest& req) = 0;
   // A reply the engine finished (stop or length), valid or not: the same request gets it again.
   virtual void keep(const GenerateRequest& req, const std::string& text) = 0;
 };
