@@ -190,7 +190,8 @@ int cluster_run_command(const RunArgs& args) {
       view.error("cluster run " + id + " failed: " + p->error);
       return 1;
     }
-    return collect_into(queue, id, args.output, view,
+    cluster::ShardQueue now(args.cluster);  // a connection of now: the database may have restarted since
+    return collect_into(now, id, args.output, view,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   });
 }

@@ -183,6 +183,40 @@ TEST_F(ClusterCliTest, WorkersKilledAtTenRandomMomentsLoseAndDoubleNothing) {
   EXPECT_NE(text("runs.txt").find(id), std::string::npos);
 }
 
+// The submitter, working alone, goes on through a database restart (its worker and its progress
+// watch reconnect) and writes the local run's folder. Its replies are in the database's cache: a
+// second cluster run of the chain makes no engine call and writes the same folder again.
+TEST_F(ClusterCliTest, TheSubmitterSurvivesADatabaseRestartAndARerunMakesNoEngineCall) {
+  write_chain();
+  std::ofstream(dir_ / "in.jsonl") << input_text(200);
+  ASSERT_EQ(skein({"run", (dir_ / "chain.yaml").string(), "-i", (dir_ / "in.jsonl").string(), "-o",
+                   (dir_ / "local").string(), "--no-cache", "-q"}),
+            1);
+  const size_t local_calls = calls();
+  const auto cluster_run = [&](const std::string& out) {
+    return start({"run", (dir_ / "chain.yaml").string(), "-i", (dir_ / "in.jsonl").string(), "-o",
+                  (dir_ / out).string(), "--cluster", url(), "--shard-size", "15", "--lease-ms", "1000"});
+  };
+  const pid_t submitter = cluster_run("cluster");
+  while (calls() < local_calls + 40) {
+    ASSERT_NE(waitpid(submitter, nullptr, WNOHANG), submitter) << "the run ended before the restart";
+    std::this_thread::sleep_for(1ms);
+  }
+  server_->stop("fast");
+  server_->start();
+  EXPECT_EQ(finish(submitter), 1) << text("stderr.txt");  // done, with error records
+  const auto local = test::artefacts(dir_ / "local");
+  EXPECT_EQ(test::artefacts(dir_ / "cluster"), local);
+  EXPECT_NE(text("stderr.txt").find("reconnect"), std::string::npos) << text("stderr.txt");
+
+  const size_t before = calls();
+  EXPECT_EQ(finish(cluster_run("again")), 1);
+  EXPECT_EQ(calls(), before) << "the re-run asked the engine";
+  EXPECT_EQ(test::artefacts(dir_ / "again"), local);
+  std::printf("engine calls: %zu locally, %zu in the cluster run through a restart, 0 in its re-run\n", local_calls,
+              before - local_calls);
+}
+
 // The processes of the engine's calls, found by the pause only they are given.
 int engine_processes(const std::string& marker) {
   int n = 0;
