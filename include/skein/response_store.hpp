@@ -6,8 +6,10 @@
 // deterministic requests have one.
 //
 // Thread safety: `lookup` and `keep` are called from a run's loop thread, by many coroutines at
-// once, and must never block it: a store across the network answers `lookup` by posting back to
-// the caller's executor, and writes what it is given to keep behind the run's back.
+// once. A store across the network must not wait on it: it answers `lookup` by posting back to the
+// caller's executor and writes what it is given to keep behind the run's back. The local file
+// (ResponseCache) reads and writes in place, on the loop: a SQLite page read or WAL append of
+// microseconds, which can wait (up to its busy timeout) while another process commits.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <optional>

@@ -187,7 +187,7 @@ TEST_F(ClusterCliTest, WorkersKilledAtTenRandomMomentsLoseAndDoubleNothing) {
 // watch reconnect) and writes the local run's folder. Its replies are in the database's cache: a
 // second cluster run of the chain makes no engine call and writes the same folder again.
 TEST_F(ClusterCliTest, TheSubmitterSurvivesADatabaseRestartAndARerunMakesNoEngineCall) {
-  write_chain();
+  write_chain("0.1");  // 100 ms a call, 4 at once: the run goes on for seconds after the restart
   std::ofstream(dir_ / "in.jsonl") << input_text(200);
   ASSERT_EQ(skein({"run", (dir_ / "chain.yaml").string(), "-i", (dir_ / "in.jsonl").string(), "-o",
                    (dir_ / "local").string(), "--no-cache", "-q"}),
@@ -197,14 +197,22 @@ TEST_F(ClusterCliTest, TheSubmitterSurvivesADatabaseRestartAndARerunMakesNoEngin
     return start({"run", (dir_ / "chain.yaml").string(), "-i", (dir_ / "in.jsonl").string(), "-o",
                   (dir_ / out).string(), "--cluster", url(), "--shard-size", "15", "--lease-ms", "1000"});
   };
-  const pid_t submitter = cluster_run("cluster");
+  pid_t submitter = cluster_run("cluster");
+  struct Reap {  // however the test ends, no submitter is left behind
+    pid_t& pid;
+    ~Reap() {
+      if (pid > 0) kill(pid, SIGKILL), finish(pid);
+    }
+  } reap{submitter};
   while (calls() < local_calls + 40) {
     ASSERT_NE(waitpid(submitter, nullptr, WNOHANG), submitter) << "the run ended before the restart";
     std::this_thread::sleep_for(1ms);
   }
+  const size_t at_restart = calls();
   server_->stop("fast");
   server_->start();
-  EXPECT_EQ(finish(submitter), 1) << text("stderr.txt");  // done, with error records
+  EXPECT_EQ(finish(std::exchange(submitter, 0)), 1) << text("stderr.txt");  // done, with error records
+  EXPECT_GT(calls(), at_restart + 40) << "the run was meant to go on after the restart";
   const auto local = test::artefacts(dir_ / "local");
   EXPECT_EQ(test::artefacts(dir_ / "cluster"), local);
   EXPECT_NE(text("stderr.txt").find("reconnect"), std::string::npos) << text("stderr.txt");

@@ -376,7 +376,18 @@ TEST_F(ClusterRunTest, ADatabaseRestartMidRunLosesAndDoublesNothing) {
 TEST_F(ClusterRunTest, ARerunOfTheWholeChainIsAnsweredFromTheDatabaseWithNoEngineCall) {
   ShardQueue q(url());
   CountingEngine::calls() = 0;
-  work(2, submit(q, "first", true), 10s, counting());
+  {
+    const std::string run = submit(q, "first", true);
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < 2; ++i) workers.push_back(std::make_unique<Worker>(worker_options(counting(), run)));
+    std::vector<std::thread> threads;
+    for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+    for (auto& t : threads) t.join();
+    // Each shard's replies were written before it was committed: all there while the workers
+    // (and their caches' threads) still live.
+    EXPECT_EQ(pg::Connection(url()).exec("SELECT count(*) FROM skein_responses").integer(0, 0),
+              CountingEngine::calls().load());
+  }
   const long long calls = CountingEngine::calls();
   EXPECT_GT(calls, 9000);  // one per valid record
   work(2, submit(q, "again", true), 10s, counting());
@@ -422,7 +433,11 @@ TEST_F(ClusterRunTest, AShardTakenOverAfterItsWorkerVanishedRepeatsNoCallTheFirs
       worker_options([](const EngineConfig& c) { return std::make_unique<StallingEngine>(c.name, 64); }, run, 500ms));
   std::thread working([&] { vanishing.run(); });
   pg::Connection db(url());
-  while (db.exec("SELECT count(*) FROM skein_responses").integer(0, 0) < 64) q.wait(20ms);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;  // only catches replies never written
+  while (db.exec("SELECT count(*) FROM skein_responses").integer(0, 0) < 64) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the first attempt's replies never reached the cache";
+    q.wait(20ms);
+  }
   vanishing.stop();  // its shard is left to its lease, its 64 replies are in the cache
   working.join();
   EXPECT_EQ(vanishing.stats().committed, 0);

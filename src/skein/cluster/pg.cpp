@@ -4,6 +4,8 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <vector>
 
 namespace skein::pg {
 
@@ -41,12 +43,18 @@ std::string from_hex(const std::string& hex) {
 namespace {
 
 // Our defaults come before the url (dbname, expanded): libpq keeps the last value of a keyword,
-// so whatever the url sets wins.
+// so whatever the url sets wins. PGCONNECT_TIMEOUT, the one of them with an environment variable,
+// is left to libpq when set.
 pg_conn* connect(const std::string& url) {
-  const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                        "dbname",          nullptr};
-  const char* values[] = {"10", "1", "10", "5", "3", url.c_str(), nullptr};
-  return PQconnectdbParams(keys, values, 1);
+  const char* env_timeout = std::getenv("PGCONNECT_TIMEOUT");
+  const bool own_timeout = !(env_timeout && *env_timeout);
+  std::vector<const char*> keys = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                   "tcp_user_timeout"};
+  std::vector<const char*> values = {"1", "10", "5", "3", "30000"};
+  if (own_timeout) keys.push_back("connect_timeout"), values.push_back("10");
+  keys.insert(keys.end(), {"dbname", nullptr});
+  values.insert(values.end(), {url.c_str(), nullptr});
+  return PQconnectdbParams(keys.data(), values.data(), 1);
 }
 
 }  // namespace

@@ -61,9 +61,12 @@ std::string from_hex(const std::string& hex);
 
 class Connection {
  public:
-  // `url`: a libpq connection string or URI (postgresql://…). Unless the url says otherwise, a
-  // connect gives up after 10 s and TCP keepalives find a vanished server in about 25 s (instead
-  // of the system's two hours), so no call waits forever on a dead peer. Throws Error.
+  // `url`: a libpq connection string or URI (postgresql://…). Unless the url (or, for the connect
+  // timeout, PGCONNECT_TIMEOUT) says otherwise, over TCP a connect gives up after 10 s per
+  // address tried, keepalives find a vanished server on an idle connection in about 25 s, and
+  // data the server does not acknowledge for 30 s ends the connection (instead of the system's
+  // minutes to hours). A Unix socket has none of these: the server's end closing is seen at once.
+  // Throws Error.
   explicit Connection(const std::string& url);
   ~Connection();
   Connection(const Connection&) = delete;

@@ -1,9 +1,11 @@
 #include "pg_response_store.hpp"
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <iterator>
 #include <map>
+#include <utility>
 
 #include "shard_queue.hpp"
 #include "skein/cross_thread_completion.hpp"
@@ -15,7 +17,8 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr size_t kRowsPerInsert = 500;  // two parameters a row
+constexpr size_t kRowsPerInsert = 500;       // two parameters a row
+constexpr size_t kBytesPerInsert = 8 << 20;  // of replies (twice that as hex): far below a message's 1 GB
 constexpr milliseconds kFirstBackoff{100}, kMaxBackoff{5000};
 
 // The lookups' keys as a text[] literal, each quoted.
@@ -39,7 +42,7 @@ PgResponseStore::PgResponseStore(std::string url) : url_(std::move(url)), thread
 PgResponseStore::~PgResponseStore() {
   {
     std::lock_guard l(mu_);
-    stop_ = true;
+    stop_ = force_ = true;  // one more attempt for what waits, back-off or not
   }
   wake_.notify_all();
   thread_.join();
@@ -69,6 +72,8 @@ void PgResponseStore::keep(std::string key, std::string text) {
 
 bool PgResponseStore::flush(milliseconds timeout) {
   std::unique_lock l(mu_);
+  force_ = true;  // one connect attempt now, back-off or not
+  wake_.notify_all();
   return written_.wait_for(l, timeout, [&] { return waiting_.empty() && writing_ == 0; });
 }
 
@@ -77,50 +82,81 @@ PgResponseStore::Stats PgResponseStore::stats() const {
   return stats_;
 }
 
+// Lookups first (answered from the connection there is, or "nothing" at once), then the waiting
+// replies a chunk at a time, so a lookup never waits behind a long backlog.
 void PgResponseStore::loop() {
+  connection(true);
   std::unique_lock l(mu_);
   for (;;) {
-    if (lookups_.empty() && waiting_.empty()) {
+    if (!lookups_.empty()) {
+      std::vector<Lookup> lookups;
+      lookups.swap(lookups_);
+      l.unlock();
+      answer(lookups);
+      if (!db_) connection(false);  // for the next ones, unless in back-off
+      l.lock();
+      continue;
+    }
+    if (waiting_.empty()) {
+      written_.notify_all();
       if (stop_) return;
       wake_.wait(l);
       continue;
     }
-    std::vector<Lookup> lookups;
-    std::vector<Reply> replies;
-    lookups.swap(lookups_);
-    replies.swap(waiting_);
-    writing_ = replies.size();
+    const bool force = std::exchange(force_, false);
+    if (!db_ && !force && Clock::now() < away_until_) {
+      if (stop_) {  // the attempt on stop failed: what waits is given up
+        stats_.dropped += (long long)waiting_.size();
+        waiting_.clear();
+        continue;
+      }
+      wake_.wait_until(l, away_until_, [&] { return stop_ || force_ || !lookups_.empty(); });
+      continue;
+    }
+    std::vector<Reply> chunk = take_chunk();
+    writing_ = chunk.size();
     l.unlock();
-    answer(lookups);
-    const bool written = replies.empty() || write(replies);
+    const Outcome outcome = write(chunk, force);
     l.lock();
     writing_ = 0;
-    if (!written && stop_) {
-      stats_.dropped += (long long)replies.size();  // stopping while the database is away
-    } else if (!written) {
-      // Back in front of what came since, oldest first; beyond kMaxWaiting the oldest are given up.
-      replies.insert(replies.end(), std::make_move_iterator(waiting_.begin()), std::make_move_iterator(waiting_.end()));
-      waiting_ = std::move(replies);
+    if (outcome == Outcome::written) stats_.written += (long long)chunk.size();
+    if (outcome == Outcome::refused) stats_.dropped += (long long)chunk.size();
+    if (outcome == Outcome::again) {  // back in front, oldest first; beyond kMaxWaiting the oldest go
+      chunk.insert(chunk.end(), std::make_move_iterator(waiting_.begin()), std::make_move_iterator(waiting_.end()));
+      waiting_ = std::move(chunk);
       if (waiting_.size() > kMaxWaiting) {
         const size_t over = waiting_.size() - kMaxWaiting;
         waiting_.erase(waiting_.begin(), waiting_.begin() + long(over));
         stats_.dropped += (long long)over;
       }
-      // Out the back-off, unless a lookup comes (answered "nothing" at once) or the store ends.
-      wake_.wait_until(l, away_until_, [&] { return stop_ || !lookups_.empty(); });
     }
     written_.notify_all();
   }
 }
 
+// Up to kRowsPerInsert replies and kBytesPerInsert bytes, sorted by key without repeats: two
+// workers inserting the same keys take their row locks in one order (no deadlock between them).
+std::vector<PgResponseStore::Reply> PgResponseStore::take_chunk() {
+  size_t n = 0, bytes = 0;
+  while (n < waiting_.size() && n < kRowsPerInsert && (n == 0 || bytes + waiting_[n].second.size() <= kBytesPerInsert))
+    bytes += waiting_[n++].second.size();
+  std::vector<Reply> chunk(std::make_move_iterator(waiting_.begin()),
+                           std::make_move_iterator(waiting_.begin() + long(n)));
+  waiting_.erase(waiting_.begin(), waiting_.begin() + long(n));
+  std::stable_sort(chunk.begin(), chunk.end(), [](const Reply& a, const Reply& b) { return a.first < b.first; });
+  chunk.erase(
+      std::unique(chunk.begin(), chunk.end(), [](const Reply& a, const Reply& b) { return a.first == b.first; }),
+      chunk.end());
+  return chunk;
+}
+
 void PgResponseStore::answer(std::vector<Lookup>& lookups) {
-  if (lookups.empty()) return;
   std::map<std::string, std::string> found;
-  if (pg::Connection* db = connection()) try {
+  if (db_) try {
       std::vector<std::string> keys;
       for (const auto& q : lookups) keys.push_back(q.key);
-      const pg::Result r = db->exec("SELECT key, encode(reply, 'hex') FROM skein_responses WHERE key = ANY($1::text[])",
-                                    {key_array(keys)});
+      const pg::Result r = db_->exec(
+          "SELECT key, encode(reply, 'hex') FROM skein_responses WHERE key = ANY($1::text[])", {key_array(keys)});
       for (int i = 0; i < r.rows(); ++i) found.emplace(r.text(i, 0), pg::from_hex(r.text(i, 1)));
     } catch (const pg::Error& e) {
       lost(e);
@@ -136,35 +172,33 @@ void PgResponseStore::answer(std::vector<Lookup>& lookups) {
   stats_.misses += (long long)lookups.size() - hits;
 }
 
-bool PgResponseStore::write(const std::vector<Reply>& replies) {
-  pg::Connection* db = connection();
-  if (!db) return false;
+PgResponseStore::Outcome PgResponseStore::write(const std::vector<Reply>& chunk, bool force) {
+  pg::Connection* db = connection(force);
+  if (!db) return Outcome::again;
+  std::string sql = "INSERT INTO skein_responses (key, reply) VALUES ";
+  std::vector<pg::Param> params;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    sql += (i ? ", ($" : "($") + std::to_string(2 * i + 1) + ", $" + std::to_string(2 * i + 2) + "::bytea)";
+    params.push_back(chunk[i].first);
+    params.push_back(pg::bytea_text(chunk[i].second));
+  }
   try {
-    for (size_t at = 0; at < replies.size(); at += kRowsPerInsert) {
-      const size_t n = std::min(kRowsPerInsert, replies.size() - at);
-      std::string sql = "INSERT INTO skein_responses (key, reply) VALUES ";
-      std::vector<pg::Param> params;
-      for (size_t i = 0; i < n; ++i) {
-        sql += (i ? ", ($" : "($") + std::to_string(2 * i + 1) + ", $" + std::to_string(2 * i + 2) + "::bytea)";
-        params.push_back(replies[at + i].first);
-        params.push_back(pg::bytea_text(replies[at + i].second));
-      }
-      db->exec(sql + " ON CONFLICT (key) DO NOTHING", params);  // a chunk sent again after a loss: no-op
-      std::lock_guard l(mu_);
-      stats_.written += (long long)n;
-    }
-    return true;
+    db->exec(sql + " ON CONFLICT (key) DO NOTHING", params);  // sent again after a loss: a no-op
+    return Outcome::written;
   } catch (const pg::Error& e) {
-    if (e.lost()) return lost(e), false;
-    std::lock_guard l(mu_);  // refused (it never will take them): given up
-    stats_.dropped += (long long)replies.size();
-    return true;
+    // A deadlock or serialization failure, the server short of resources or cancelling statements
+    // is worth another try, after the back-off, as a lost connection is. Anything else the
+    // database never will take: given up.
+    const std::string& state = e.sqlstate();
+    const bool transient = state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state == "55P03" || state == "57014";
+    if (e.lost() || transient) return lost(e), Outcome::again;
+    return Outcome::refused;
   }
 }
 
-pg::Connection* PgResponseStore::connection() {
+pg::Connection* PgResponseStore::connection(bool force) {
   if (db_) return db_.get();
-  if (Clock::now() < away_until_) return nullptr;
+  if (!force && Clock::now() < away_until_) return nullptr;
   try {
     auto db = std::make_unique<pg::Connection>(url_);
     ensure_schema(*db);

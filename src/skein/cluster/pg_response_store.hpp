@@ -2,13 +2,16 @@
 // database (table skein_responses), shared by every worker, so a shard retried after its worker
 // died repeats no call an earlier attempt kept, and a re-run of a chain makes no engine call.
 //
-// Threads: one database thread with a connection of its own (made on first use, made again with
-// back-off, 100 ms doubling to 5 s, when lost). lookup() and keep() only queue and wake it, so a
-// run's loop never waits on the network: the thread answers every lookup queued since its last
-// round trip with one SELECT (posting each answer to its caller's executor) and writes the replies
-// given to keep in multi-row INSERTs (ON CONFLICT DO NOTHING: the first reply kept for a key
-// stays). While the database is away, lookups are answered "nothing" at once (the engine is asked)
-// and replies to keep wait for the next connection, up to kMaxWaiting of them.
+// Threads: one database thread with a connection of its own (made when the store starts, made
+// again with back-off, 100 ms doubling to 5 s, when lost). lookup() and keep() only queue and wake
+// it, so a run's loop never waits on the network itself: the thread answers every lookup queued
+// since its last round trip with one SELECT (posting each answer to its caller's executor), and
+// writes the replies given to keep behind the run, in multi-row INSERTs of at most 500 replies
+// (ON CONFLICT DO NOTHING: the first reply kept for a key stays), answering lookups between them.
+// While the connection is lost, lookups are answered "nothing" (the engine is asked) and replies
+// wait for the next connection, up to kMaxWaiting of them; a lookup may wait for one reconnect
+// attempt (up to the connect timeout, see pg.hpp). A chunk the database refuses for good (not a
+// deadlock, a lack of resources or a lost connection, which are tried again) is given up.
 //
 // flush() blocks; call it from a plain thread (a worker before it commits a shard), never a loop.
 // Thread-safe.
@@ -32,7 +35,9 @@ class PgResponseStore final : public ResponseStore {
   static constexpr size_t kMaxWaiting = 100000;
 
   explicit PgResponseStore(std::string url);
-  ~PgResponseStore() override;  // writes what waits if the database is there, then ends its thread
+  // Writes what waits (one more connect attempt if the connection is lost; what still cannot be
+  // written is given up), then ends its thread.
+  ~PgResponseStore() override;
   PgResponseStore(const PgResponseStore&) = delete;
   PgResponseStore& operator=(const PgResponseStore&) = delete;
 
@@ -40,7 +45,8 @@ class PgResponseStore final : public ResponseStore {
   void keep(std::string key, std::string text) override;
 
   // Waits up to `timeout` until no reply waits to be written (each is written, or given up:
-  // refused, or beyond kMaxWaiting). False when the time ran out.
+  // refused, or beyond kMaxWaiting), trying to connect at once if the connection is lost. False
+  // when the time ran out.
   bool flush(std::chrono::milliseconds timeout);
 
   struct Stats {
@@ -54,12 +60,15 @@ class PgResponseStore final : public ResponseStore {
     std::function<void(std::optional<std::string>)> answer;  // posts to the caller's executor
   };
   using Reply = std::pair<std::string, std::string>;
+  enum class Outcome { written, again, refused };
 
+  // The database thread's.
   void loop();
-  void answer(std::vector<Lookup>& lookups);      // database thread
-  bool write(const std::vector<Reply>& replies);  // database thread; false: the database is away
-  pg::Connection* connection();                   // database thread; null while away
-  void lost(const pg::Error& e);                  // database thread
+  std::vector<Reply> take_chunk();  // under mu_
+  void answer(std::vector<Lookup>& lookups);
+  Outcome write(const std::vector<Reply>& chunk, bool force);
+  pg::Connection* connection(bool force);  // null while lost (in back-off unless `force`)
+  void lost(const pg::Error& e);
 
   const std::string url_;
   mutable std::mutex mu_;
@@ -68,7 +77,7 @@ class PgResponseStore final : public ResponseStore {
   std::vector<Reply> waiting_;
   size_t writing_ = 0;  // replies taken by the database thread, not yet written or given back
   Stats stats_;
-  bool stop_ = false;
+  bool stop_ = false, force_ = false;  // force_: try to connect now, back-off or not
   // Database thread only.
   std::unique_ptr<pg::Connection> db_;
   std::chrono::steady_clock::time_point away_until_{};
