@@ -20,6 +20,7 @@ using std::chrono::milliseconds;
 constexpr size_t kRowsPerInsert = 500;       // two parameters a row
 constexpr size_t kBytesPerInsert = 8 << 20;  // of replies (twice that as hex): far below a message's 1 GB
 constexpr milliseconds kFirstBackoff{100}, kMaxBackoff{5000};
+constexpr int kMaxFailures = 5;  // of one chunk's statement, in a row
 
 // The lookups' keys as a text[] literal, each quoted.
 std::string key_array(const std::vector<std::string>& keys) {
@@ -65,6 +66,10 @@ asio::awaitable<std::optional<std::string>> PgResponseStore::lookup(std::string 
 void PgResponseStore::keep(std::string key, std::string text) {
   {
     std::lock_guard l(mu_);
+    if (waiting_.size() >= kMaxWaiting) {  // the oldest given up
+      waiting_.erase(waiting_.begin());
+      ++stats_.dropped;
+    }
     waiting_.emplace_back(std::move(key), std::move(text));
   }
   wake_.notify_one();
@@ -98,6 +103,7 @@ void PgResponseStore::loop() {
       continue;
     }
     if (waiting_.empty()) {
+      force_ = false;  // a flush with nothing to write
       written_.notify_all();
       if (stop_) return;
       wake_.wait(l);
@@ -113,13 +119,15 @@ void PgResponseStore::loop() {
       wake_.wait_until(l, away_until_, [&] { return stop_ || force_ || !lookups_.empty(); });
       continue;
     }
+    const size_t before = waiting_.size();
     std::vector<Reply> chunk = take_chunk();
+    const size_t repeats = before - waiting_.size() - chunk.size();  // keys twice: written with the first
     writing_ = chunk.size();
     l.unlock();
     const Outcome outcome = write(chunk, force);
     l.lock();
     writing_ = 0;
-    if (outcome == Outcome::written) stats_.written += (long long)chunk.size();
+    if (outcome == Outcome::written) stats_.written += (long long)(chunk.size() + repeats);
     if (outcome == Outcome::refused) stats_.dropped += (long long)chunk.size();
     if (outcome == Outcome::again) {  // back in front, oldest first; beyond kMaxWaiting the oldest go
       chunk.insert(chunk.end(), std::make_move_iterator(waiting_.begin()), std::make_move_iterator(waiting_.end()));
@@ -184,14 +192,21 @@ PgResponseStore::Outcome PgResponseStore::write(const std::vector<Reply>& chunk,
   }
   try {
     db->exec(sql + " ON CONFLICT (key) DO NOTHING", params);  // sent again after a loss: a no-op
+    backoff_ = kFirstBackoff;                                 // only a statement that went through ends the back-off
+    failures_ = 0;
     return Outcome::written;
   } catch (const pg::Error& e) {
     // A deadlock or serialization failure, the server short of resources or cancelling statements
-    // is worth another try, after the back-off, as a lost connection is. Anything else the
-    // database never will take: given up.
+    // is worth another try, after the back-off, as a lost connection is, unless this chunk has
+    // failed kMaxFailures times on a connection that was there (it may be what breaks it).
+    // Anything else the database never will take: given up.
     const std::string& state = e.sqlstate();
-    const bool transient = state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state == "55P03" || state == "57014";
-    if (e.lost() || transient) return lost(e), Outcome::again;
+    const bool transient =
+        state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state == "55P03" || state == "57014";
+    if (!e.lost() && !transient) return Outcome::refused;
+    lost(e);
+    if (++failures_ < kMaxFailures) return Outcome::again;
+    failures_ = 0;
     return Outcome::refused;
   }
 }
@@ -203,7 +218,6 @@ pg::Connection* PgResponseStore::connection(bool force) {
     auto db = std::make_unique<pg::Connection>(url_);
     ensure_schema(*db);
     db_ = std::move(db);
-    backoff_ = kFirstBackoff;
   } catch (const pg::Error& e) {
     lost(e);
   }

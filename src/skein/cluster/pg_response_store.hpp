@@ -9,9 +9,11 @@
 // writes the replies given to keep behind the run, in multi-row INSERTs of at most 500 replies
 // (ON CONFLICT DO NOTHING: the first reply kept for a key stays), answering lookups between them.
 // While the connection is lost, lookups are answered "nothing" (the engine is asked) and replies
-// wait for the next connection, up to kMaxWaiting of them; a lookup may wait for one reconnect
-// attempt (up to the connect timeout, see pg.hpp). A chunk the database refuses for good (not a
-// deadlock, a lack of resources or a lost connection, which are tried again) is given up.
+// wait for the next connection; beyond kMaxWaiting waiting replies the oldest are given up. A
+// lookup may wait for one reconnect attempt (up to the connect timeout) or one INSERT in flight
+// (on a silently dead connection until TCP gives up, about 30 s: see pg.hpp). A chunk the
+// database refuses for good is given up; a deadlock, a lack of resources or a lost connection is
+// tried again after the back-off (a chunk whose statement fails 5 times in a row is given up).
 //
 // flush() blocks; call it from a plain thread (a worker before it commits a shard), never a loop.
 // Thread-safe.
@@ -82,6 +84,7 @@ class PgResponseStore final : public ResponseStore {
   std::unique_ptr<pg::Connection> db_;
   std::chrono::steady_clock::time_point away_until_{};
   std::chrono::milliseconds backoff_{100};
+  int failures_ = 0;    // of the front chunk's statement, in a row
   std::thread thread_;  // last: starts once the rest is made
 };
 
