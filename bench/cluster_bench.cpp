@@ -103,6 +103,7 @@ steps:
   - step: a
     output: {type: object, properties: {a: {type: integer}}, required: [a]}
     user: "record {{ chain_input.i }}"
+    sampling: {temperature: 0}
 )";
 
 Broker::Factory instant() {
@@ -110,10 +111,10 @@ Broker::Factory instant() {
 }
 
 std::string submit_chain(ShardQueue& q, const Chain& chain, const std::string& id, const std::string& input,
-                         int shard_size) {
+                         int shard_size, bool cache = false) {
   std::istringstream in(input);
   ShardCutter cutter(chain, in, "in.jsonl", 64, size_t(shard_size), false);
-  q.submit({id, kChain, chain.file_sha256, {{"batch_size", 64}, {"cache", false}, {"started_at", utc_now()}}},
+  q.submit({id, kChain, chain.file_sha256, {{"batch_size", 64}, {"cache", cache}, {"started_at", utc_now()}}},
            [&] { return cutter.next(); });
   return id;
 }
@@ -180,6 +181,16 @@ void chain_table(test::PostgresServer& server, const Args& a) {
     work_chain(server.url(db), "r", 1, lease);  // returns when the shard is committed
     const double s = double(now_ns() - t0) / 1e9;
     fmt::print("| {} | {:.2f} | {:.2f} | <= 2.00 |\n", lease_ms, s, s * 1000 / lease_ms);
+  }
+
+  fmt::print("\n(d) the same chain with the response cache in the database, 2 worker threads\n\n");
+  fmt::print("| run | s | records/s |\n|-----|--:|----------:|\n");
+  server.create_database("cache");
+  ShardQueue cq(server.url("cache"));
+  for (const char* run : {"first: every call asked and kept", "again: every call answered from the cache"}) {
+    submit_chain(cq, chain, run, input, a.shard_size, true);
+    const double s = work_chain(server.url("cache"), run, 2, 10s);
+    fmt::print("| {} | {:.2f} | {:.0f} |\n", run, s, records / s);
   }
 }
 
