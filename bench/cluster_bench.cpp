@@ -6,6 +6,9 @@
 // No chain runs: the figures are the coordination alone (a worker's engine time comes on top).
 // Printed: submit time, shards/s and lines/s, and per shard the claim, input, heartbeat and commit
 // times (median) and their sum, with the share of a shard's time they would be at 10 ms per record.
+// Then whole chains on worker threads with instant engines: (b) records/s with 1, 2 and 4 workers
+// against one local run, (c) the takeover of a vanished worker's shard against its lease, and (d)
+// a run with the response cache in the database, then its re-run answered from it.
 //
 //   cluster_bench [--lines 200000] [--shard-size 1000] [--output-bytes 200]
 #include <fmt/format.h>
