@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "chain/run_state.hpp"
+#include "chain/run_writer.hpp"
 #include "cluster/run_folder.hpp"
 #include "cluster/shard_cutter.hpp"
 #include "cluster/worker.hpp"
@@ -92,13 +93,17 @@ std::optional<cluster::RunProgress> watch(const std::string& url, const std::str
   return std::nullopt;
 }
 
+// The run folder: -o, else out/<chain name> as for a local run.
+std::string output_folder(const std::string& output, const Chain& chain) {
+  return output.empty() ? "out/" + chain.name : output;
+}
+
 int collect_into(cluster::ShardQueue& queue, const std::string& id, const std::string& output, RunView& view,
                  double wall_seconds) {
   const std::optional<cluster::RunSpec> spec = queue.run(id);
   if (!spec) throw NotFoundError("no cluster run " + id);
   const Chain chain = parse_chain(spec->chain_text, spec->options.value("file", id + ".yaml"));
-  const std::string dir = output.empty() ? "out/" + chain.name : output;
-  RunSummary s = cluster::write_run_folder(queue, *spec, chain, dir);
+  RunSummary s = cluster::write_run_folder(queue, *spec, chain, output_folder(output, chain));
   s.wall_seconds = wall_seconds;
   view.summary(s);
   if (const int retries = queue.progress(id).retries)
@@ -142,6 +147,8 @@ int cluster_run_command(const RunArgs& args) {
     if (args.resume) throw InvalidArgumentError("--resume is for local runs: a cluster run resumes by itself");
     const std::string text = read_text(args.file);  // read once: what is stored is what was cut for
     const Chain chain = parse_chain(text, args.file);
+    // Written only once every shard is done: a folder it cannot be written to is said now.
+    if (!args.detach) RunWriter(output_folder(args.output, chain), 1).check_writable();
     cluster::ShardQueue queue(args.cluster);
     const std::string id = submit(args, chain, text, queue);
     if (args.detach) {

@@ -225,6 +225,23 @@ TEST_F(ClusterCliTest, TheSubmitterSurvivesADatabaseRestartAndARerunMakesNoEngin
               before - local_calls);
 }
 
+// The run folder is written once every shard is done: an output folder that cannot take it (it
+// holds a file Skein did not write) is refused before anything is stored or asked.
+TEST_F(ClusterCliTest, AnOutputFolderThatCannotTakeTheRunIsRefusedBeforeTheRunIsStored) {
+  write_chain();
+  std::ofstream(dir_ / "in.jsonl") << input_text(20);
+  fs::create_directories(dir_ / "taken");
+  std::ofstream(dir_ / "taken" / "notes.txt") << "mine\n";
+  EXPECT_EQ(skein({"run", (dir_ / "chain.yaml").string(), "-i", (dir_ / "in.jsonl").string(), "-o",
+                   (dir_ / "taken").string(), "--cluster", url(), "-q"}),
+            1);
+  EXPECT_NE(text("stderr.txt").find("'notes.txt', which is not a Skein artefact"), std::string::npos)
+      << text("stderr.txt");
+  EXPECT_TRUE(cluster::ShardQueue(url()).runs().empty());
+  EXPECT_EQ(calls(), 0u);
+  EXPECT_TRUE(fs::exists(dir_ / "taken" / "notes.txt"));
+}
+
 // The processes of the engine's calls, found by the pause only they are given.
 int engine_processes(const std::string& marker) {
   int n = 0;

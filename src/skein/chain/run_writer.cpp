@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <regex>
 
 #include "skein/error.hpp"
@@ -37,16 +38,32 @@ fs::path RunWriter::path_of(const std::string& node, int index) const {
   return node == kErrors ? dir_ / "errors.jsonl" : dir_ / node / fmt::format("{:03}.jsonl", index);
 }
 
-void RunWriter::start(const std::vector<std::string>& nodes) {
-  for (const auto& entry : fs::directory_iterator(dir_)) {
+namespace {
+
+// Throws unless every entry of `dir` is one Skein writes.
+void only_artefacts(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     const bool ours = name == "run.json" || name == "graph.json" || name == "errors.jsonl" ||
                       name.ends_with(".json.tmp") || (entry.is_directory() && is_node_folder(entry.path()));
     if (!ours)
-      throw Error("output folder " + dir_.string() + " holds '" + name +
+      throw Error("output folder " + dir.string() + " holds '" + name +
                   "', which is not a Skein artefact: choose an empty folder");
-    fs::remove_all(entry.path());
   }
+}
+
+}  // namespace
+
+void RunWriter::check_writable() const {
+  only_artefacts(dir_);
+  const fs::path probe = dir_ / ".skein-write-probe";
+  if (!std::ofstream(probe)) throw Error("cannot write into output folder " + dir_.string());
+  fs::remove(probe);
+}
+
+void RunWriter::start(const std::vector<std::string>& nodes) {
+  only_artefacts(dir_);
+  for (const auto& entry : fs::directory_iterator(dir_)) fs::remove_all(entry.path());
   for (const auto& node : nodes) file(node);
   file("flattened");
   file(kErrors);
