@@ -36,22 +36,18 @@ std::optional<std::string> ResponseCache::key(const std::string& model_id, const
   return sha256_hex(k.dump());
 }
 
-std::optional<std::string> ResponseCache::get(const std::string& key) {
+boost::asio::awaitable<std::optional<std::string>> ResponseCache::lookup(std::string key) {
   Statement q(*db_, "SELECT text FROM responses WHERE key = ?1");
   q.bind(1, key);
-  if (!q.step()) return std::nullopt;
-  return q.text(0);
+  if (!q.step()) co_return std::nullopt;
+  co_return q.text(0);
 }
 
-void ResponseCache::put(const std::string& key, const std::string& text) {
+void ResponseCache::keep(std::string key, std::string text) {
   Statement q(*db_, "INSERT OR REPLACE INTO responses (key, text) VALUES (?1, ?2)");
   q.bind(1, key).bind(2, text);
   q.step();
 }
-
-boost::asio::awaitable<std::optional<std::string>> ResponseCache::lookup(std::string key) { co_return get(key); }
-
-void ResponseCache::keep(std::string key, std::string text) { put(key, text); }
 
 std::string model_identity(const std::string& backend, const std::string& model, const std::string& extra) {
   std::string id = backend + "\n" + model + "\n" + extra;

@@ -27,10 +27,7 @@ class ResponseCache final : public ResponseStore {
   // is not deterministic.
   static std::optional<std::string> key(const std::string& model_id, const GenerateRequest& request);
 
-  std::optional<std::string> get(const std::string& key);
-  void put(const std::string& key, const std::string& text);
-
-  // ResponseStore: get and put (a local file, read and written in place).
+  // ResponseStore: a local file, read and written in place (see response_store.hpp).
   boost::asio::awaitable<std::optional<std::string>> lookup(std::string key) override;
   void keep(std::string key, std::string text) override;
 

@@ -66,11 +66,8 @@ asio::awaitable<std::optional<std::string>> PgResponseStore::lookup(std::string 
 void PgResponseStore::keep(std::string key, std::string text) {
   {
     std::lock_guard l(mu_);
-    if (waiting_.size() >= kMaxWaiting) {  // the oldest given up
-      waiting_.erase(waiting_.begin());
-      ++stats_.dropped;
-    }
     waiting_.emplace_back(std::move(key), std::move(text));
+    give_up_beyond_cap();
   }
   wake_.notify_one();
 }
@@ -80,11 +77,6 @@ bool PgResponseStore::flush(milliseconds timeout) {
   force_ = true;  // one connect attempt now, back-off or not
   wake_.notify_all();
   return written_.wait_for(l, timeout, [&] { return waiting_.empty() && writing_ == 0; });
-}
-
-PgResponseStore::Stats PgResponseStore::stats() const {
-  std::lock_guard l(mu_);
-  return stats_;
 }
 
 // Lookups first (answered from the connection there is, or "nothing" at once), then the waiting
@@ -112,34 +104,28 @@ void PgResponseStore::loop() {
     const bool force = std::exchange(force_, false);
     if (!db_ && !force && Clock::now() < away_until_) {
       if (stop_) {  // the attempt on stop failed: what waits is given up
-        stats_.dropped += (long long)waiting_.size();
         waiting_.clear();
         continue;
       }
       wake_.wait_until(l, away_until_, [&] { return stop_ || force_ || !lookups_.empty(); });
       continue;
     }
-    const size_t before = waiting_.size();
     std::vector<Reply> chunk = take_chunk();
-    const size_t repeats = before - waiting_.size() - chunk.size();  // keys twice: written with the first
     writing_ = chunk.size();
     l.unlock();
     const Outcome outcome = write(chunk, force);
     l.lock();
     writing_ = 0;
-    if (outcome == Outcome::written) stats_.written += (long long)(chunk.size() + repeats);
-    if (outcome == Outcome::refused) stats_.dropped += (long long)chunk.size();
-    if (outcome == Outcome::again) {  // back in front, oldest first; beyond kMaxWaiting the oldest go
-      chunk.insert(chunk.end(), std::make_move_iterator(waiting_.begin()), std::make_move_iterator(waiting_.end()));
-      waiting_ = std::move(chunk);
-      if (waiting_.size() > kMaxWaiting) {
-        const size_t over = waiting_.size() - kMaxWaiting;
-        waiting_.erase(waiting_.begin(), waiting_.begin() + long(over));
-        stats_.dropped += (long long)over;
-      }
+    if (outcome == Outcome::again) {  // back in front of what came since (a refused chunk is given up)
+      waiting_.insert(waiting_.begin(), std::make_move_iterator(chunk.begin()), std::make_move_iterator(chunk.end()));
+      give_up_beyond_cap();
     }
     written_.notify_all();
   }
+}
+
+void PgResponseStore::give_up_beyond_cap() {
+  if (waiting_.size() > kMaxWaiting) waiting_.erase(waiting_.begin(), waiting_.end() - long(kMaxWaiting));
 }
 
 // Up to kRowsPerInsert replies and kBytesPerInsert bytes, sorted by key without repeats: two
@@ -169,15 +155,10 @@ void PgResponseStore::answer(std::vector<Lookup>& lookups) {
     } catch (const pg::Error& e) {
       lost(e);
     }
-  long long hits = 0;
   for (auto& q : lookups) {
     auto it = found.find(q.key);
-    hits += it != found.end();
     q.answer(it != found.end() ? std::optional(it->second) : std::nullopt);
   }
-  std::lock_guard l(mu_);
-  stats_.hits += hits;
-  stats_.misses += (long long)lookups.size() - hits;
 }
 
 PgResponseStore::Outcome PgResponseStore::write(const std::vector<Reply>& chunk, bool force) {

@@ -20,6 +20,7 @@
 #pragma once
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,11 +52,6 @@ class PgResponseStore final : public ResponseStore {
   // when the time ran out.
   bool flush(std::chrono::milliseconds timeout);
 
-  struct Stats {
-    long long hits = 0, misses = 0, written = 0, dropped = 0;
-  };
-  Stats stats() const;
-
  private:
   struct Lookup {
     std::string key;
@@ -67,6 +63,7 @@ class PgResponseStore final : public ResponseStore {
   // The database thread's.
   void loop();
   std::vector<Reply> take_chunk();  // under mu_
+  void give_up_beyond_cap();        // under mu_: the oldest waiting replies beyond kMaxWaiting
   void answer(std::vector<Lookup>& lookups);
   Outcome write(const std::vector<Reply>& chunk, bool force);
   pg::Connection* connection(bool force);  // null while lost (in back-off unless `force`)
@@ -76,9 +73,8 @@ class PgResponseStore final : public ResponseStore {
   mutable std::mutex mu_;
   std::condition_variable wake_, written_;
   std::vector<Lookup> lookups_;
-  std::vector<Reply> waiting_;
-  size_t writing_ = 0;  // replies taken by the database thread, not yet written or given back
-  Stats stats_;
+  std::deque<Reply> waiting_;          // oldest first
+  size_t writing_ = 0;                 // replies taken by the database thread, not yet written or given back
   bool stop_ = false, force_ = false;  // force_: try to connect now, back-off or not
   // Database thread only.
   std::unique_ptr<pg::Connection> db_;
