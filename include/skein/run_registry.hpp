@@ -30,6 +30,8 @@
 
 namespace skein {
 
+class RunStore;  // skein/run_store.hpp
+
 enum class RunState { pending, running, waiting, done, failed, cancelled, crashed };
 const char* state_name(RunState state);  // PENDING, RUNNING, …
 bool is_finished(RunState state);
@@ -90,12 +92,17 @@ struct RunSnapshot {
 };
 
 struct RegistryOptions {
-  size_t history = 20;           // finished runs kept in memory
-  size_t blocking_threads = 4;   // for blocking dep functions
-  size_t chain_threads = 2;      // chain runs at once
-  std::string store;             // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
+  size_t history = 20;          // finished runs kept in memory
+  size_t blocking_threads = 4;  // for blocking dep functions
+  size_t chain_threads = 2;     // chain runs at once
+  std::string store;            // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
   size_t retention = 10000;      // runs kept in the store
   uint64_t max_store_bytes = 0;  // the store's pages in use bounded (oldest finished runs go); 0: none
+  // A store of the caller's making instead (skein::cluster::PgRunStore: PostgreSQL), shared with
+  // the registry; `retention` and `max_store_bytes` are then the store's own.
+  std::shared_ptr<RunStore> shared_store;
+  // Graph runs' spool folders (<spool>/<run>); empty: "spool" beside `store`. Only with a store.
+  std::string spool;
 };
 
 // One graph run to submit.
@@ -163,6 +170,9 @@ class RunRegistry {
   // A run in memory, else in the store.
   std::optional<RunSnapshot> get(const std::string& id) const;
   std::vector<RunSnapshot> list() const;  // in memory, in submission order
+  // The latest `stored` runs of the store not in memory (other hosts' runs, this host's beyond its
+  // history), oldest first, then list(). Without a store, list(). Blocks for one read of the store.
+  std::vector<RunSnapshot> list_with_store(size_t stored) const;
   std::vector<RunEvent> events(const std::string& id) const;
 
   // The runs the store held unfinished when it was opened (a process died): now CRASHED.

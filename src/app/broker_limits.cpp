@@ -7,6 +7,14 @@
 namespace skein::app {
 
 void add_store_flags(CLI::App& app, StoreLimits& limits) {
+  app.add_option("--store", limits.url,
+                 "A PostgreSQL database (postgresql://…) to keep the runs in, shared by the hosts of many machines "
+                 "(default: runs.sqlite in the state directory)")
+      ->check([](const std::string& url) -> std::string {
+        return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0
+                   ? ""
+                   : "expected a postgresql:// URL (the SQLite store is the state directory's: see --state-dir)";
+      });
   app.add_option("--retention", limits.retention, "Finished runs the store keeps (the oldest go first)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -19,8 +19,9 @@ namespace skein::app {
 // --max-loaded, --memory-budget, --max-processes on `app` (run, shell, serve), into `limits`.
 void add_broker_flags(CLI::App& app, BrokerLimits& limits);
 
-// How much a host's run store keeps (RegistryOptions::retention, max_store_bytes).
+// Where a host's run store is and how much it keeps (RegistryOptions::retention, max_store_bytes).
 struct StoreLimits {
+  std::string url;           // --store postgresql://…; empty: runs.sqlite in the state directory
   size_t retention = 10000;  // runs
   double max_store_mb = 0;   // 0: no bound
 };

@@ -68,6 +68,7 @@ int serve_command(const ServeArgs& args) {
   ho.files = args.files;
   ho.state_dir = args.state_dir;
   ho.limits = args.limits;
+  ho.store_url = args.store.url;
   ho.retention = args.store.retention;
   ho.max_store_bytes = uint64_t(args.store.max_store_mb * 1024 * 1024);
   ServeOptions so;

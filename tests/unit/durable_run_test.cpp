@@ -15,7 +15,7 @@
 
 #include "engine/process/subprocess.hpp"
 #include "runtime/run_json.hpp"
-#include "runtime/run_store.hpp"
+#include "runtime/sqlite_run_store.hpp"
 #include "skein/run_registry.hpp"
 #include "tools/chaos_lm.hpp"
 #include "util/sqlite.hpp"
@@ -422,7 +422,7 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
   const fs::path dir = chaos_dir("bounds");
   const auto file = dir / "state" / "runs.sqlite";
   auto finished_run = [](int n, size_t body) {
-    runtime::StoredRun r;
+    StoredRun r;
     r.head.id = "g" + std::to_string(n);
     r.head.kind = "graph";
     r.head.state = RunState::done;
@@ -430,10 +430,10 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
     return r;
   };
   {
-    runtime::RunStore store(file, 5);
+    runtime::SqliteRunStore store(file, 5);
     for (int n = 1; n <= 8; ++n) {
       store.put(finished_run(n, 10));
-      store.put(runtime::LedgerRow{"g" + std::to_string(n), {1, "fill", ""}, {{"value", n}}, nullptr});
+      store.put(LedgerRow{"g" + std::to_string(n), {1, "fill", ""}, {{"value", n}}, nullptr});
     }
     store.flush();
     EXPECT_EQ(store.count(), 5u);
@@ -442,7 +442,7 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
   }
   {
     constexpr uint64_t kMax = 256 * 1024;
-    runtime::RunStore store(file, 10000, kMax);
+    runtime::SqliteRunStore store(file, 10000, kMax);
     for (int n = 9; n <= 60; ++n) store.put(finished_run(n, 20000));
     store.flush();
     EXPECT_LE(store.bytes_in_use(), kMax);
@@ -481,7 +481,7 @@ TEST(RunStoreLayoutTest, AStoreOfTheOldLayoutIsMovedOverWhenItOpens) {
                 " ('g7', 'nodes', 0, '{\"index\":0,\"node\":\"A\",\"tokens\":{\"prompt\":3,\"generated\":4}}'),"
                 " ('c2', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');"
                 "INSERT INTO ledger VALUES ('g7', 1, 'fill', '', '{\"v\":2}'), ('g7', 0, 'choose', '', '\"B\"');");
-  runtime::RunStore store(file, 100);
+  runtime::SqliteRunStore store(file, 100);
   const auto run = store.load("g7");
   ASSERT_TRUE(run.has_value());
   ASSERT_EQ(run->trace.size(), 2u);
@@ -496,7 +496,7 @@ TEST(RunStoreLayoutTest, AStoreOfTheOldLayoutIsMovedOverWhenItOpens) {
   EXPECT_TRUE(store.ledger("c2").empty());
   // New entries of a migrated run come after its old ones, and a key recorded again answers with
   // the later value.
-  store.put(runtime::LedgerRow{"g7", {1, "fill", ""}, {{"v", 3}}, nullptr});
+  store.put(LedgerRow{"g7", {1, "fill", ""}, {{"v", 3}}, nullptr});
   store.flush();
   EXPECT_EQ(store.ledger("g7").at(LedgerKey{1, "fill", ""}), Json({{"v", 3}}));
 }
@@ -505,15 +505,15 @@ TEST(RunStoreLayoutTest, AStoreOfTheOldLayoutIsMovedOverWhenItOpens) {
 // reader of the store still sees where an unfinished run is, and its tokens so far.
 TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
   const fs::path dir = chaos_dir("checkpoint");
-  runtime::RunStore store(dir / "state" / "runs.sqlite", 100);
-  runtime::StoredRun head;
+  runtime::SqliteRunStore store(dir / "state" / "runs.sqlite", 100);
+  StoredRun head;
   head.head.id = "g1";
   head.head.kind = "graph";
   head.head.state = RunState::running;
   head.head.node = "A";
   store.put(head);
   for (size_t i = 0; i < 3; ++i) {
-    runtime::StoredRun step;
+    StoredRun step;
     step.steps_only = true;
     step.head.id = "g1";
     step.head.kind = "graph";
@@ -535,7 +535,7 @@ TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
   EXPECT_EQ(run->tokens.prompt, 30);
   EXPECT_EQ(run->tokens.generated, 3);
   // At a gate, its head was written with the node that waits (after the last checkpoint's).
-  runtime::StoredRun waiting;
+  StoredRun waiting;
   waiting.head.id = "g1";
   waiting.head.kind = "graph";
   waiting.head.state = RunState::waiting;
@@ -553,7 +553,7 @@ TEST(RunStoreLayoutTest, AStoreWithStepsButNoLedgerOpens) {
                               "INSERT INTO runs (id, kind, number, state, body) VALUES ('c3', 'chain', 3, 'DONE',"
                               " '{\"id\":\"c3\",\"kind\":\"chain\",\"state\":\"DONE\"}');"
                               "INSERT INTO steps VALUES ('c3', 'nodes', 0, '{\"index\":0,\"node\":\"step\"}');");
-  runtime::RunStore store(file, 100);
+  runtime::SqliteRunStore store(file, 100);
   const auto run = store.load("c3");
   ASSERT_TRUE(run.has_value());
   ASSERT_EQ(run->nodes.size(), 1u);
@@ -567,13 +567,13 @@ TEST(RunStoreLayoutTest, IdsTakenInABlockAndNotUsedGoBackWhenTheStoreCloses) {
   const auto file = dir / "state" / "runs.sqlite";
   std::set<std::string> ids;
   {
-    runtime::RunStore store(file, 100);
+    runtime::SqliteRunStore store(file, 100);
     for (int i = 0; i < 300; ++i) ids.insert(store.allocate_id('g'));
     EXPECT_EQ(store.allocate_id('c'), "c1");
   }
   EXPECT_EQ(ids.size(), 300u);
   EXPECT_TRUE(ids.count("g1") && ids.count("g300"));
-  runtime::RunStore again(file, 100);
+  runtime::SqliteRunStore again(file, 100);
   EXPECT_EQ(again.allocate_id('g'), "g301");
   EXPECT_EQ(again.allocate_id('c'), "c2");
 }

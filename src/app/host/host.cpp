@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "../commands.hpp"
+#include "cluster/pg_run_store.hpp"
 #include "skein/graph_lm.hpp"
 #include "util/state_dir.hpp"
 
@@ -23,7 +24,12 @@ RegistryOptions registry_options(const HostOptions& o, const fs::path& state) {
   r.max_store_bytes = o.max_store_bytes;
   if (o.store) {
     fs::create_directories(state);
-    r.store = (state / "runs.sqlite").string();
+    if (o.store_url.empty()) {
+      r.store = (state / "runs.sqlite").string();
+    } else {
+      r.shared_store = std::make_shared<cluster::PgRunStore>(o.store_url, o.retention, o.max_store_bytes);
+      r.spool = (state / "spool").string();
+    }
   }
   return r;
 }

@@ -20,9 +20,10 @@ struct HostOptions {
   std::string output_dir = "out";  // chain runs write <output_dir>/<chain>/<run id>
   size_t history = 20;             // finished runs kept in memory
   bool store = true;
+  std::string store_url;         // a postgresql:// URL: the store in PostgreSQL, shared with other machines
   size_t retention = 10000;      // finished runs the store keeps
   uint64_t max_store_bytes = 0;  // 0: no bound
-  BrokerLimits limits;  // the command line's: over the `broker:` limits of the files loaded at start
+  BrokerLimits limits;           // the command line's: over the `broker:` limits of the files loaded at start
 };
 
 // A file the host has loaded: a graph or a chain.

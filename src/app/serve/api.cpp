@@ -6,6 +6,10 @@ namespace skein::app {
 
 namespace {
 
+// The runs GET /api/runs lists beside this host's: the latest of the store (other hosts' runs,
+// this host's finished beyond its history).
+constexpr size_t kStoredListed = 200;
+
 // An HTTP-only refusal (405), outside the error codes.
 struct ApiError : std::runtime_error {
   ApiError(int s, std::string c, const std::string& message)
@@ -85,7 +89,7 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
   if (s.size() == 2) {
     if (req.method == "POST") return submit(host, req);
     Json list = Json::array();
-    for (const auto& r : registry.list()) list.push_back(run_summary_json(r));
+    for (const auto& r : registry.list_with_store(kStoredListed)) list.push_back(run_summary_json(r));
     return {200,
             {{"runs", std::move(list)},
              {"pending_gates", registry.pending_gates()},

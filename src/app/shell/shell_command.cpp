@@ -195,6 +195,7 @@ int shell_command(const ShellArgs& args) {
   HostOptions options;
   options.files = args.files;
   options.limits = args.limits;
+  options.store_url = args.store.url;
   options.retention = args.store.retention;
   options.max_store_bytes = uint64_t(args.store.max_store_mb * 1024 * 1024);
   options.state_dir = args.state_dir.empty() ? skein::state_dir().string() : args.state_dir;
@@ -207,7 +208,8 @@ int shell_command(const ShellArgs& args) {
   std::signal(SIGHUP, on_sigterm);
   try {
     Host host(options);
-    std::cout << "skein shell: " << host.files().size() << " file(s) loaded; runs stored in " << options.state_dir
+    std::cout << "skein shell: " << host.files().size() << " file(s) loaded; runs stored in "
+              << (options.store_url.empty() ? options.state_dir : "the PostgreSQL database given by --store")
               << "\nnote: engine `local` runs the random-weight fixture model unless SKEIN_LOCAL_MODEL points at a "
                  "real GGUF: its outputs are valid but meaningless.\n";
     for (const auto& id : host.registry().crashed()) std::cout << id << " was left unfinished by a crash: CRASHED\n";

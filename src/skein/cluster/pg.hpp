@@ -28,6 +28,12 @@ class Error : public skein::Error {
         lost_(lost) {}
   const std::string& sqlstate() const { return sqlstate_; }  // e.g. "40001"; empty when none
   bool lost() const { return lost_; }
+  // Worth another try later: the connection is lost, or the statement met a deadlock or
+  // serialization failure, the server short of resources or cancelling statements.
+  bool transient() const {
+    const std::string& s = sqlstate_;
+    return lost_ || s.rfind("40", 0) == 0 || s.rfind("53", 0) == 0 || s == "55P03" || s == "57014";
+  }
 
  private:
   std::string sqlstate_;

@@ -181,10 +181,7 @@ PgResponseStore::Outcome PgResponseStore::write(const std::vector<Reply>& chunk,
     // is worth another try, after the back-off, as a lost connection is, unless this chunk has
     // failed kMaxFailures times on a connection that was there (it may be what breaks it).
     // Anything else the database never will take: given up.
-    const std::string& state = e.sqlstate();
-    const bool transient =
-        state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state == "55P03" || state == "57014";
-    if (!e.lost() && !transient) return Outcome::refused;
+    if (!e.transient()) return Outcome::refused;
     lost(e);
     if (++failures_ < kMaxFailures) return Outcome::again;
     failures_ = 0;

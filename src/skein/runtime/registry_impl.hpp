@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "run.hpp"
-#include "run_store.hpp"
 #include "skein/engine.hpp"
 #include "skein/run_registry.hpp"
+#include "sqlite_run_store.hpp"
 
 namespace skein {
 
@@ -24,17 +24,26 @@ using runtime::Run;
 struct RunRegistry::Impl {
   explicit Impl(RegistryOptions o)
       : options(o),
-        store(o.store.empty() ? nullptr : std::make_unique<runtime::RunStore>(o.store, o.retention, o.max_store_bytes)),
-        spool(o.store.empty() ? std::filesystem::path() : std::filesystem::path(o.store).parent_path() / "spool"),
+        store(open_store(o)),
+        spool(!store             ? std::filesystem::path()
+              : !o.spool.empty() ? std::filesystem::path(o.spool)
+              : !o.store.empty() ? std::filesystem::path(o.store).parent_path() / "spool"
+                                 : std::filesystem::path()),
         work(asio::make_work_guard(io)),
         pool(o.blocking_threads),
         chain_pool(o.chain_threads),
         loop([this] { io.run(); }) {}
 
   RegistryOptions options;
-  std::unique_ptr<runtime::RunStore> store;
+  std::shared_ptr<RunStore> store;
   std::filesystem::path spool;                   // graph runs' spools: <spool>/<run>
   std::atomic<uint64_t> graphs = 0, chains = 0;  // without a store
+
+  static std::shared_ptr<RunStore> open_store(const RegistryOptions& o) {
+    if (o.shared_store) return o.shared_store;
+    if (o.store.empty()) return nullptr;
+    return std::make_shared<runtime::SqliteRunStore>(o.store, o.retention, o.max_store_bytes);
+  }
 
   std::unique_ptr<runtime::StoreLedger> ledger_for(const std::string& id, std::map<LedgerKey, Json> known = {}) {
     return std::make_unique<runtime::StoreLedger>(store.get(), id, spool.empty() ? spool : spool / id,
@@ -98,7 +107,7 @@ struct RunRegistry::Impl {
   // since the last record (all of them with `all`, when they may have been replaced).
   void persist(Run& run, bool all = false, bool steps_only = false) {
     if (!store) return;
-    runtime::StoredRun r;
+    StoredRun r;
     {
       std::lock_guard l(mu);
       r = record_of(run, all, steps_only);
@@ -107,8 +116,8 @@ struct RunRegistry::Impl {
   }
 
   // Under `mu`: the run's record for the store (see persist).
-  runtime::StoredRun record_of(Run& run, bool all, bool steps_only = false) {
-    runtime::StoredRun r;
+  StoredRun record_of(Run& run, bool all, bool steps_only = false) {
+    StoredRun r;
     r.steps_only = steps_only;
     {
       RunSnapshot& s = run.snap;

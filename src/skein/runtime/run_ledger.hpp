@@ -6,7 +6,7 @@
 #pragma once
 #include <mutex>
 
-#include "run_store.hpp"
+#include "skein/run_store.hpp"
 #include "skein/graph_run.hpp"
 
 namespace skein::runtime {

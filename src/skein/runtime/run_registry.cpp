@@ -2,9 +2,11 @@
 // readers on other threads (the shell, the server).
 #include "skein/run_registry.hpp"
 
+#include <algorithm>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <csignal>
+#include <unordered_set>
 
 #include "engine/process/subprocess.hpp"
 #include "registry_impl.hpp"
@@ -276,6 +278,19 @@ std::vector<RunSnapshot> RunRegistry::list() const {
   std::lock_guard l(impl_->mu);
   std::vector<RunSnapshot> out;
   for (const auto& id : impl_->order) out.push_back(impl_->runs.at(id)->snapshot());
+  return out;
+}
+
+std::vector<RunSnapshot> RunRegistry::list_with_store(size_t stored) const {
+  std::vector<RunSnapshot> here = list();
+  if (!impl_->store || stored == 0) return here;
+  std::unordered_set<std::string> known;
+  for (const auto& r : here) known.insert(r.id);
+  std::vector<RunSnapshot> out;
+  for (auto& r : impl_->store->recent(stored))
+    if (!known.count(r.id)) out.push_back(std::move(r));
+  std::reverse(out.begin(), out.end());  // oldest first, as list()
+  out.insert(out.end(), std::make_move_iterator(here.begin()), std::make_move_iterator(here.end()));
   return out;
 }
 

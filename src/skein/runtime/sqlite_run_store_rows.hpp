@@ -1,9 +1,9 @@
-// The run store's rows (see run_store.hpp), shared by its writer and its readers: the keys of a
+// The SQLite run store's rows (see sqlite_run_store.hpp), shared by its writer and its readers: the keys of a
 // run's rows in run_steps and run_ledger, and the readers' prepared statements.
 #pragma once
 #include <string>
 
-#include "run_store.hpp"
+#include "sqlite_run_store.hpp"
 #include "util/sqlite.hpp"
 
 namespace skein::runtime {
@@ -26,7 +26,7 @@ inline const char* const kParts[] = {"trace", "nodes", "deps"};
 
 // The readers' statements, prepared once (used under db_mu_). Each is reset when its reader is
 // done with it: a statement left active would hold its read snapshot.
-struct RunStore::Reads {
+struct SqliteRunStore::Reads {
   explicit Reads(SqliteDb& db)
       : head(db, "SELECT body FROM runs WHERE id = ?1"),
         steps(db, "SELECT k, body FROM run_steps WHERE k >= ?1 AND k < ?2 ORDER BY k"),

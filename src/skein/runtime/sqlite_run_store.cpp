@@ -1,13 +1,12 @@
-#include "run_store.hpp"
+#include "sqlite_run_store.hpp"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 #include <iostream>
 
 #include "run_json.hpp"
-#include "run_store_rows.hpp"
+#include "sqlite_run_store_rows.hpp"
 #include "util/sqlite.hpp"
 
 namespace skein::runtime {
@@ -64,7 +63,7 @@ bool has_column(SqliteDb& db, const char* table, const char* column) {
 }  // namespace
 
 // Prepared once, reused by every batch (a prepare costs more than the row it writes).
-struct RunStore::Writes {
+struct SqliteRunStore::Writes {
   explicit Writes(SqliteDb& db)
       : run(db,
             // Never a run of another host (ids are unique, but a resumed run's old record is not ours).
@@ -86,12 +85,13 @@ Statement& fresh(Statement& s) {
 }
 }  // namespace
 
-RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
+SqliteRunStore::SqliteRunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
     : db_(std::make_unique<SqliteDb>(file, "run store")),
       retention_(retention),
       max_bytes_(max_bytes),
       owner_(host_identity()),
-      hosts_(file.parent_path() / "hosts") {
+      hosts_(file.parent_path() / "hosts"),
+      ids_([this](const char* counter, int64_t n) { return reserve_ids(counter, n); }) {
   hold_host_lock();
   try {
     db_->write_transaction([&] {
@@ -110,77 +110,23 @@ RunStore::RunStore(const std::filesystem::path& file, size_t retention, uint64_t
     ::close(lock_fd_);
     throw;
   }
-  writer_ = std::thread([this] { write_loop(); });
+  queue_ = std::make_unique<StoreQueue>("skein-store", [this](StoreQueue::Batch& batch) {
+    std::lock_guard d(db_mu_);
+    write_or_say(batch);
+  });
 }
 
-RunStore::~RunStore() {
-  {
-    std::lock_guard l(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  writer_.join();
+SqliteRunStore::~SqliteRunStore() {
+  queue_->stop();
   return_unused_ids();
   std::error_code ec;
   std::filesystem::remove(hosts_ / (owner_ + ".lock"), ec);
   ::close(lock_fd_);
 }
 
-void RunStore::put(StoredRun run) { enqueue(std::move(run)); }
-void RunStore::put(const RunEvent& event) { enqueue(event); }
-void RunStore::put(LedgerRow row) { enqueue(std::move(row)); }
-
-void RunStore::enqueue(Item item) {
-  {
-    std::lock_guard l(mu_);
-    queue_.push_back(std::move(item));
-    ++queued_;
-  }
-  wake_.notify_one();
-}
-
-void RunStore::flush() {
-  std::unique_lock l(mu_);
-  const uint64_t target = queued_;
-  ++flushing_;
-  wake_.notify_all();
-  written_.wait(l, [&] { return done_ >= target; });
-  --flushing_;
-}
-
-void RunStore::write_loop() {
-  ::pthread_setname_np(::pthread_self(), "skein-store");  // in top, perf, gdb
-  std::unique_lock l(mu_);
-  for (;;) {
-    wake_.wait(l, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty() && stop_) return;
-    // Group commit: a small batch waits up to 0.5 ms for company (a transaction costs more than its
-    // rows), unless someone waits for it (flush).
-    if (queue_.size() < kGroup && !stop_ && !flushing_)
-      wake_.wait_for(l, std::chrono::microseconds(500), [&] { return stop_ || flushing_ || queue_.size() >= kGroup; });
-    std::deque<Item> batch;
-    if (queue_.size() <= kMaxBatch) {
-      batch.swap(queue_);
-    } else {  // a transaction short enough not to hold readers and id blocks up for long
-      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + kMaxBatch));
-      queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
-    }
-    l.unlock();  // put() goes on while the batch is written
-    {
-      std::lock_guard d(db_mu_);
-      write_or_say(batch);
-    }
-    for (auto& item : batch)  // durable now (or given up): the runs waiting for it go on
-      if (auto* row = std::get_if<LedgerRow>(&item); row && row->committed) row->committed();
-    l.lock();
-    done_ += batch.size();
-    written_.notify_all();
-  }
-}
-
 // A run's head; false when the run is not this host's (ids are unique, but a run resumed
 // elsewhere is no longer ours).
-bool RunStore::write_head(const RunSnapshot& h) {
+bool SqliteRunStore::write_head(const RunSnapshot& h) {
   Statement& run = fresh(writes_->run);
   run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
   run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
@@ -190,7 +136,7 @@ bool RunStore::write_head(const RunSnapshot& h) {
 }
 
 // A record's steps (all of the run's replaced with `all`).
-void RunStore::write_steps(const StoredRun& r) {
+void SqliteRunStore::write_steps(const StoredRun& r) {
   const std::string& id = r.head.id;
   if (r.all) fresh(writes_->clear).bind(1, first_key(id)).bind(2, end_key(id)).step();
   Statement& step = writes_->step;
@@ -204,7 +150,7 @@ void RunStore::write_steps(const StoredRun& r) {
 }
 
 // The key of run `id`'s next ledger entry: after its last stored one (looked up once per run).
-int64_t RunStore::next_ledger_key(const std::string& id) {
+int64_t SqliteRunStore::next_ledger_key(const std::string& id) {
   auto it = ledger_seq_.find(run_key(id));
   if (it == ledger_seq_.end()) {
     Statement& last = fresh(writes_->last_entry);
@@ -220,7 +166,7 @@ int64_t RunStore::next_ledger_key(const std::string& id) {
 
 // A batch that cannot be written (the disk is full, another host held the database longer than the
 // busy timeout) is tried once more, then dropped with a message: the runs go on either way.
-void RunStore::write_or_say(std::deque<Item>& batch) {
+void SqliteRunStore::write_or_say(StoreQueue::Batch& batch) {
   for (int attempt = 1;; ++attempt) {
     try {
       db_->write_transaction([&] { write(batch); });
@@ -235,40 +181,31 @@ void RunStore::write_or_say(std::deque<Item>& batch) {
 }
 
 // Inside a write transaction (write_or_say's).
-void RunStore::write(std::deque<Item>& batch) {
+void SqliteRunStore::write(StoreQueue::Batch& batch) {
   // Each run's latest head in the batch is written first, and only that one (a run submitted and
   // started at once); then every record in order. Steps are written for this host's runs only.
-  // In the order the runs first appear: a new run's row comes after older ones (retention deletes
-  // in row order).
-  std::unordered_map<std::string_view, const StoredRun*> head;
-  std::vector<std::string_view> order;
-  for (const auto& item : batch)
-    if (const auto* r = std::get_if<StoredRun>(&item); r && !r->steps_only) {
-      auto [it, first] = head.try_emplace(r->head.id, r);
-      if (first) order.push_back(r->head.id);
-      it->second = r;
-    }
-  for (const auto id : order)
-    if (write_head(head[id]->head))
-      owned_.emplace(id);
+  const std::vector<const StoredRun*> heads = latest_heads(batch);
+  for (const StoredRun* r : heads)
+    if (write_head(r->head))
+      owned_.insert(r->head.id);
     else
-      owned_.erase(std::string(id));
+      owned_.erase(r->head.id);
   for (const auto& item : batch) try {
       write_item(item);
     } catch (const ResourceExhaustedError& e) {  // this record only: the batch's others are written
       std::cerr << "skein: the run store skipped a record: " << e.what() << "\n";
     }
   bool finished = false;  // a run finished: retention may have something to do
-  for (const auto& [id, r] : head)
+  for (const StoredRun* r : heads)
     if (is_finished(r->head.state)) {
       finished = true;
-      owned_.erase(std::string(id));
+      owned_.erase(r->head.id);
       ledger_seq_.erase(run_key(r->head.id));  // a resume looks it up again
     }
   if (finished) apply_retention();
 }
 
-void RunStore::write_item(const Item& item) {
+void SqliteRunStore::write_item(const Item& item) {
   if (const auto* r = std::get_if<StoredRun>(&item)) {
     if (owned_.count(r->head.id)) write_steps(*r);
   } else if (const auto* e = std::get_if<RunEvent>(&item)) {
@@ -285,7 +222,7 @@ void RunStore::write_item(const Item& item) {
 
 // The oldest finished runs beyond `retention_` go, with everything of theirs; then, with a size
 // bound, more of the oldest until the store fits it. Never an unfinished run.
-void RunStore::apply_retention() {
+void SqliteRunStore::apply_retention() {
   Statement old(
       *db_, (std::string("SELECT id FROM runs WHERE NOT (") + kUnfinished + ") ORDER BY rowid DESC LIMIT -1 OFFSET ?1")
                 .c_str());
@@ -297,7 +234,7 @@ void RunStore::apply_retention() {
 }
 
 // Runs and everything of theirs.
-void RunStore::delete_runs(const std::vector<std::string>& ids) {
+void SqliteRunStore::delete_runs(const std::vector<std::string>& ids) {
   for (const char* sql : {"DELETE FROM runs WHERE id = ?1", "DELETE FROM events WHERE run = ?1"}) {
     Statement d(*db_, sql);
     for (const auto& id : ids) {
@@ -317,7 +254,7 @@ void RunStore::delete_runs(const std::vector<std::string>& ids) {
 }
 
 // The oldest finished runs deleted, a few at a time, until the pages in use fit max_bytes_.
-void RunStore::bound_size() {
+void SqliteRunStore::bound_size() {
   Statement oldest(*db_,
                    (std::string("SELECT id FROM runs WHERE NOT (") + kUnfinished + ") ORDER BY rowid LIMIT 8").c_str());
   for (uint64_t used = bytes_used(*db_); used > max_bytes_; used = bytes_used(*db_)) {
@@ -329,12 +266,23 @@ void RunStore::bound_size() {
   }
 }
 
-uint64_t RunStore::bytes_in_use() {
+std::vector<RunSnapshot> SqliteRunStore::recent(size_t limit) {
+  std::lock_guard d(db_mu_);
+  Statement q(*db_, "SELECT body FROM runs ORDER BY rowid DESC LIMIT ?1");
+  q.bind(1, int64_t(limit));
+  std::vector<RunSnapshot> out;
+  while (q.step()) {
+    out.push_back(run_from_json(Json::parse(q.text(0))));  // heads only: their tokens as of the head
+  }
+  return out;
+}
+
+uint64_t SqliteRunStore::bytes_in_use() {
   std::lock_guard d(db_mu_);
   return bytes_used(*db_);
 }
 
-size_t RunStore::count() {
+size_t SqliteRunStore::count() {
   std::lock_guard d(db_mu_);
   Statement q(*db_, "SELECT count(*) FROM runs");
   return q.step() ? size_t(q.integer(0)) : 0;

@@ -1,7 +1,7 @@
-// The run store's readers (see run_store.hpp): a run, its state, events and ledger, each through
+// The SQLite run store's readers (see sqlite_run_store.hpp): a run, its state, events and ledger, each through
 // a statement prepared once and reset after its reader.
 #include "run_json.hpp"
-#include "run_store_rows.hpp"
+#include "sqlite_run_store_rows.hpp"
 
 namespace skein::runtime {
 
@@ -14,7 +14,7 @@ struct Reading {
 };
 }  // namespace
 
-std::optional<RunSnapshot> RunStore::load(const std::string& id) {
+std::optional<RunSnapshot> SqliteRunStore::load(const std::string& id) {
   std::lock_guard d(db_mu_);
   Json body;
   {
@@ -27,18 +27,11 @@ std::optional<RunSnapshot> RunStore::load(const std::string& id) {
   Statement& steps = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
   while (steps.step()) body[kParts[(steps.integer(0) >> kPartShift) & 3]].push_back(Json::parse(steps.text(1)));
   RunSnapshot run = run_from_json(body);
-  // A graph run's head is written when its state changes, not at each node: one that did not end
-  // (unfinished, CRASHED) is where its last checkpoint says.
-  if (run.kind == "graph" && (!is_finished(run.state) || run.state == RunState::crashed)) {
-    if (!run.trace.empty() && run.state != RunState::waiting)  // at a gate, its head names the node
-      run.node = run.trace.back().type;
-    run.tokens = {};
-    for (const auto& t : run.nodes) run.tokens += t.tokens;
-  }
+  settle_loaded(run);
   return run;
 }
 
-std::optional<RunState> RunStore::state(const std::string& id) {
+std::optional<RunState> SqliteRunStore::state(const std::string& id) {
   std::lock_guard d(db_mu_);
   Reading reading(reads_->state);
   Statement& q = reading.q.bind(1, id);
@@ -46,7 +39,7 @@ std::optional<RunState> RunStore::state(const std::string& id) {
   return state_from_name(q.text(0));
 }
 
-std::vector<RunEvent> RunStore::events(const std::string& id) {
+std::vector<RunEvent> SqliteRunStore::events(const std::string& id) {
   std::lock_guard d(db_mu_);
   Reading reading(reads_->events);
   Statement& q = reading.q.bind(1, id);
@@ -55,7 +48,7 @@ std::vector<RunEvent> RunStore::events(const std::string& id) {
   return out;
 }
 
-std::map<LedgerKey, Json> RunStore::ledger(const std::string& id) {
+std::map<LedgerKey, Json> SqliteRunStore::ledger(const std::string& id) {
   std::lock_guard d(db_mu_);
   Reading reading(reads_->ledger);
   Statement& q = reading.q.bind(1, first_key(id)).bind(2, end_key(id));

@@ -1,4 +1,4 @@
-// The run store's hosts (see run_store.hpp): each host's identity and lock file, the runs of hosts
+// The SQLite run store's hosts (see sqlite_run_store.hpp): each host's identity and lock file, the runs of hosts
 // that are gone marked CRASHED when a store opens, ids unique across hosts, and a finished run
 // taken over by the host that resumes it.
 #include <fcntl.h>
@@ -7,36 +7,15 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 
-#include "run_store.hpp"
+#include "sqlite_run_store.hpp"
 #include "util/sqlite.hpp"
 
 namespace skein::runtime {
 
-// This store of this process, unique even after the pid is reused or the machine restarted:
-// "<pid>-<process start time in ticks>-<boot id>-<n>", n counting the stores the process opened.
-std::string RunStore::host_identity() {
-  static std::atomic<int> opened{0};
-  std::ifstream stat("/proc/self/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // The 22nd field, counted after the command's closing parenthesis (which may hold spaces).
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i) {
-  }
-  std::string boot;
-  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
-  return std::to_string(::getpid()) + "-" + field + "-" + boot.substr(0, 8) + "-" + std::to_string(++opened);
-}
-
 // Held while this store is open: another host that can take it knows this one is gone.
-void RunStore::hold_host_lock() {
+void SqliteRunStore::hold_host_lock() {
   std::filesystem::create_directories(hosts_);
   const auto path = hosts_ / (owner_ + ".lock");
   lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -45,7 +24,7 @@ void RunStore::hold_host_lock() {
 }
 
 // Whether the host `owner` still has its store open (it holds its lock file).
-bool RunStore::host_alive(const std::string& owner) const {
+bool SqliteRunStore::host_alive(const std::string& owner) const {
   if (owner.empty() || owner.find('/') != std::string::npos) return false;
   const auto path = hosts_ / (owner + ".lock");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -58,7 +37,7 @@ bool RunStore::host_alive(const std::string& owner) const {
 
 // The unfinished runs of hosts that are gone (killed, crashed) become CRASHED; a live host's runs
 // are its own.
-void RunStore::mark_crashed() {
+void SqliteRunStore::mark_crashed() {
   std::vector<std::string> dead;
   {
     Statement q(*db_, fmt::format("SELECT DISTINCT coalesce(owner, '') FROM runs WHERE {}", kUnfinished).c_str());
@@ -70,31 +49,15 @@ void RunStore::mark_crashed() {
     q.bind(1, owner);
     while (q.step()) crashed_.push_back(q.text(0));
     Statement u(*db_, fmt::format("UPDATE runs SET state = 'CRASHED', body = json_set(body, '$.state', 'CRASHED',"
-                                  " '$.error', 'Skein stopped while the run was unfinished')"
+                                  " '$.error', ?2)"
                                   " WHERE coalesce(owner, '') = ?1 AND {}",
                                   kUnfinished)
                           .c_str());
-    u.bind(1, owner).step();
+    u.bind(1, owner).bind(2, std::string(kCrashedError)).step();
   }
 }
 
-// Ids come one at a time while submits are sparse. A block used up within 100 ms of its arrival
-// doubles the next one, within a second keeps its size, later starts again from one (so a burst of
-// n runs costs about log2(n) + n / kMaxIdBlock transactions).
-std::string RunStore::allocate_id(char kind) {
-  std::lock_guard l(ids_mu_);
-  IdBlock& b = ids_[kind == 'g' ? 0 : 1];
-  if (b.next == b.end) {
-    const int64_t used_in = now_ns() - b.taken_ns;
-    b.size = used_in < 100'000'000 ? std::min(2 * b.size, kMaxIdBlock) : used_in < 1'000'000'000 ? b.size : 1;
-    b.end = reserve_ids(kind == 'g' ? "graph" : "chain", b.size);
-    b.next = b.end - b.size;
-    b.taken_ns = now_ns();
-  }
-  return std::string(1, kind) + std::to_string(++b.next);
-}
-
-int64_t RunStore::reserve_ids(const char* kind, int64_t n) {
+int64_t SqliteRunStore::reserve_ids(const char* kind, int64_t n) {
   std::lock_guard d(db_mu_);
   return db_->write_transaction([&] {
     Statement q(*db_,
@@ -108,21 +71,18 @@ int64_t RunStore::reserve_ids(const char* kind, int64_t n) {
 
 // When the store closes: the ids of a block not handed out go back to the counter, unless another
 // host took ids after the block (then they are skipped).
-void RunStore::return_unused_ids() {
-  std::lock_guard l(ids_mu_);
-  for (int i = 0; i < 2; ++i) {
-    const IdBlock& b = ids_[i];
-    if (b.next == b.end) continue;
+void SqliteRunStore::return_unused_ids() {
+  ids_.give_back([&](const char* counter, int64_t next, int64_t end) {
     try {
       std::lock_guard d(db_mu_);
       Statement q(*db_, "UPDATE counters SET last = ?1 WHERE kind = ?2 AND last = ?3");
-      q.bind(1, b.next).bind(2, std::string(i == 0 ? "graph" : "chain")).bind(3, b.end).step();
+      q.bind(1, next).bind(2, std::string(counter)).bind(3, end).step();
     } catch (const std::exception&) {  // busy: they are skipped
     }
-  }
+  });
 }
 
-std::set<std::string> RunStore::adopt(const std::vector<std::string>& ids) {
+std::set<std::string> SqliteRunStore::adopt(const std::vector<std::string>& ids) {
   std::lock_guard d(db_mu_);
   return db_->write_transaction([&] {
     Statement u(*db_,

@@ -1,0 +1,172 @@
+// The run store in PostgreSQL against a real server (a private one per test suite): what one host
+// writes another reads back exactly (head, steps, events, ledger, listing), ids unique across
+// hosts taking them at once, the runs of a host that is gone (and only those) CRASHED, a run
+// adopted by one host only, retention across hosts, and two registries sharing one store.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "cluster/pg_run_store.hpp"
+#include "postgres_test.hpp"
+#include "skein/run_store.hpp"
+
+namespace skein::cluster {
+namespace {
+
+using PgRunStoreTest = test::PostgresTest<>;
+
+StoredRun graph_run(const std::string& id, RunState state, int nodes) {
+  StoredRun r;
+  r.head.id = id;
+  r.head.kind = "graph";
+  r.head.state = state;
+  r.head.input = {{"title", id}};
+  r.all = true;
+  for (int i = 0; i < nodes; ++i) {
+    r.trace.push_back({"N" + std::to_string(i), {{"i", i}}});
+    NodeTiming t;
+    t.index = i, t.node = "N" + std::to_string(i), t.tokens.generated = 10;
+    r.nodes.push_back(t);
+  }
+  return r;
+}
+
+TEST_F(PgRunStoreTest, WhatOneHostWritesAnotherReadsBackExactly) {
+  PgRunStore a(url(), 100), b(url(), 100);
+  a.put(graph_run("g1", RunState::waiting, 2));
+  StoredRun more = graph_run("g1", RunState::waiting, 0);  // a node checkpoint: one step more
+  more.all = false, more.steps_only = true, more.trace_from = 2, more.nodes_from = 2;
+  more.trace.push_back({"N2", {{"i", 2}}});
+  more.nodes.push_back(NodeTiming{});
+  more.nodes.back().index = 2, more.nodes.back().node = "N2", more.nodes.back().tokens.generated = 5;
+  a.put(more);
+  a.put(RunEvent{"g1", 1, 11, "started", {{"x", 1}}});
+  a.put(RunEvent{"g1", 2, 12, "node_finished", {{"node", "N0"}}});
+  a.put(LedgerRow{"g1", {1, "fill", ""}, {{"v", 1}}, nullptr});
+  a.put(LedgerRow{"g1", {1, "fill", ""}, {{"v", 2}}, nullptr});  // recorded again: the later one
+  a.put(LedgerRow{"g1", {2, "dep", "check"}, "checked", nullptr});
+  b.put(graph_run("g2", RunState::done, 1));
+  a.flush();
+  b.flush();
+
+  const auto run = b.load("g1");
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->state, RunState::waiting);
+  EXPECT_EQ(run->input["title"], "g1");
+  ASSERT_EQ(run->trace.size(), 3u);
+  EXPECT_EQ(run->trace[2].type, "N2");
+  EXPECT_EQ(run->tokens.generated, 25);  // from its steps: the head was written before the checkpoint
+  const auto events = b.events("g1");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, "node_finished");
+  EXPECT_EQ(events[1].data["node"], "N0");
+  const auto ledger = b.ledger("g1");
+  ASSERT_EQ(ledger.size(), 2u);
+  EXPECT_EQ(ledger.at(LedgerKey{1, "fill", ""})["v"], 2);
+  EXPECT_EQ(ledger.at(LedgerKey{2, "dep", "check"}), "checked");
+  EXPECT_EQ(a.state("g2"), RunState::done);
+  EXPECT_FALSE(a.load("g9"));
+  const auto recent = a.recent(10);
+  ASSERT_EQ(recent.size(), 2u);
+  EXPECT_EQ(recent[0].id, "g2");  // newest first
+  EXPECT_EQ(recent[1].id, "g1");
+  EXPECT_GT(a.bytes_in_use(), 0u);
+}
+
+TEST_F(PgRunStoreTest, AHostNeverOverwritesAnothersRun) {
+  PgRunStore a(url(), 100), b(url(), 100);
+  a.put(graph_run("g1", RunState::waiting, 2));
+  a.flush();
+  b.put(graph_run("g1", RunState::failed, 5));  // not b's: neither its head nor its steps are written
+  b.flush();
+  const auto run = a.load("g1");
+  EXPECT_EQ(run->state, RunState::waiting);
+  EXPECT_EQ(run->trace.size(), 2u);
+}
+
+TEST_F(PgRunStoreTest, IdsTakenAtOnceByTwoHostsAreNeverTheSame) {
+  PgRunStore a(url(), 100), b(url(), 100);
+  std::vector<std::string> ids[4];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      PgRunStore& s = t % 2 ? b : a;
+      for (int i = 0; i < 300; ++i) ids[t].push_back(s.allocate_id(i % 3 ? 'g' : 'c'));
+    });
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& v : ids) all.insert(v.begin(), v.end());
+  EXPECT_EQ(all.size(), 1200u);
+}
+
+TEST_F(PgRunStoreTest, OnlyTheRunsOfAHostThatIsGoneAreCrashedAndOneHostAdoptsEach) {
+  {
+    PgRunStore gone(url(), 100);
+    gone.put(graph_run("g1", RunState::waiting, 1));
+    gone.put(graph_run("g2", RunState::done, 1));
+    gone.flush();
+  }  // closed with g1 unfinished: as good as killed for whoever opens next
+  PgRunStore live(url(), 100);
+  live.put(graph_run("g3", RunState::running, 1));
+  live.flush();
+  PgRunStore a(url(), 100), b(url(), 100);
+  EXPECT_TRUE(live.crashed() == std::vector<std::string>{"g1"});
+  EXPECT_TRUE(a.crashed().empty());  // g1 was marked already; g3's host is alive
+  EXPECT_EQ(a.state("g1"), RunState::crashed);
+  EXPECT_EQ(a.load("g1")->error, "Skein stopped while the run was unfinished");
+  EXPECT_EQ(a.state("g3"), RunState::running);
+  EXPECT_EQ(a.adopt({"g1", "g2", "g3"}), std::set<std::string>{"g1"});  // g2 DONE, g3 another's and running
+  EXPECT_TRUE(b.adopt({"g1"}).empty());
+  EXPECT_EQ(b.state("g1"), RunState::pending);
+  a.put(graph_run("g1", RunState::done, 3));  // now a's to write
+  a.flush();
+  EXPECT_EQ(b.load("g1")->trace.size(), 3u);
+}
+
+TEST_F(PgRunStoreTest, RetentionKeepsTheNewestFinishedRunsOfAllHostsWithTheirRows) {
+  PgRunStore a(url(), 5), b(url(), 5);
+  for (int i = 1; i <= 12; ++i) {
+    PgRunStore& s = i % 2 ? a : b;
+    const std::string id = "g" + std::to_string(i);
+    s.put(graph_run(id, i == 1 ? RunState::running : RunState::done, 2));
+    s.put(RunEvent{id, 1, 1, "started", Json::object()});
+    s.put(LedgerRow{id, {1, "fill", ""}, 1, nullptr});
+    s.flush();  // in this order across hosts
+  }
+  EXPECT_EQ(a.count(), 6u);  // 5 finished and the unfinished g1
+  EXPECT_EQ(a.state("g1"), RunState::running);
+  for (int i = 2; i <= 7; ++i) {
+    const std::string id = "g" + std::to_string(i);
+    EXPECT_FALSE(a.load(id)) << id;
+    EXPECT_TRUE(a.events(id).empty()) << id;
+    EXPECT_TRUE(a.ledger(id).empty()) << id;
+  }
+  EXPECT_EQ(b.load("g12")->trace.size(), 2u);
+}
+
+TEST_F(PgRunStoreTest, ABoundOnBytesIsRefusedWithTheReason) {
+  try {
+    PgRunStore s(url(), 100, 1 << 20);
+    FAIL() << "accepted";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("--retention"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PgRunStoreTest, TwoRegistriesOnOneStoreSeeEachOthersRuns) {
+  RegistryOptions o;
+  o.shared_store = std::make_shared<PgRunStore>(url(), 100);
+  RegistryOptions p;
+  p.shared_store = std::make_shared<PgRunStore>(url(), 100);
+  RunRegistry one(o), two(p);
+  o.shared_store->put(graph_run("g77", RunState::done, 2));  // as if a third host wrote it
+  o.shared_store->flush();
+  const auto listed = two.list_with_store(10);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, "g77");
+  EXPECT_EQ(one.get("g77")->trace.size(), 2u);
+}
+
+}  // namespace
+}  // namespace skein::cluster
