@@ -92,10 +92,10 @@ struct RunSnapshot {
 };
 
 struct RegistryOptions {
-  size_t history = 20;          // finished runs kept in memory
-  size_t blocking_threads = 4;  // for blocking dep functions
-  size_t chain_threads = 2;     // chain runs at once
-  std::string store;            // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
+  size_t history = 20;           // finished runs kept in memory
+  size_t blocking_threads = 4;   // for blocking dep functions
+  size_t chain_threads = 2;      // chain runs at once
+  std::string store;             // the SQLite file of runs (e.g. state_dir/runs.sqlite); empty: none
   size_t retention = 10000;      // runs kept in the store
   uint64_t max_store_bytes = 0;  // the store's pages in use bounded (oldest finished runs go); 0: none
   // A store of the caller's making instead (skein::cluster::PgRunStore: PostgreSQL), shared with

@@ -6,8 +6,8 @@
 #pragma once
 #include <mutex>
 
-#include "skein/run_store.hpp"
 #include "skein/graph_run.hpp"
+#include "skein/run_store.hpp"
 
 namespace skein::runtime {
 
