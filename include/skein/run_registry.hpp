@@ -171,7 +171,8 @@ class RunRegistry {
   std::optional<RunSnapshot> get(const std::string& id) const;
   std::vector<RunSnapshot> list() const;  // in memory, in submission order
   // The latest `stored` runs of the store not in memory (other hosts' runs, this host's beyond its
-  // history), oldest first, then list(). Without a store, list(). Blocks for one read of the store.
+  // history), oldest first, then list(). Without a store, or when it cannot be read, list(). Blocks
+  // for one read of the store.
   std::vector<RunSnapshot> list_with_store(size_t stored) const;
   std::vector<RunEvent> events(const std::string& id) const;
 

@@ -46,8 +46,8 @@ TEST_F(PgRunStoreTest, WhatOneHostWritesAnotherReadsBackExactly) {
   a.put(LedgerRow{"g1", {1, "fill", ""}, {{"v", 1}}, nullptr});
   a.put(LedgerRow{"g1", {1, "fill", ""}, {{"v", 2}}, nullptr});  // recorded again: the later one
   a.put(LedgerRow{"g1", {2, "dep", "check"}, "checked", nullptr});
-  b.put(graph_run("g2", RunState::done, 1));
   a.flush();
+  b.put(graph_run("g2", RunState::done, 1));  // after g1: the newer one
   b.flush();
 
   const auto run = b.load("g1");
@@ -122,6 +122,55 @@ TEST_F(PgRunStoreTest, OnlyTheRunsOfAHostThatIsGoneAreCrashedAndOneHostAdoptsEac
   a.put(graph_run("g1", RunState::done, 3));  // now a's to write
   a.flush();
   EXPECT_EQ(b.load("g1")->trace.size(), 3u);
+}
+
+TEST_F(PgRunStoreTest, AHostWhoseConnectionsWereCutReconnectsHoldsItsLockAgainAndLosesNothing) {
+  PgRunStore a(url(), 100);
+  a.put(graph_run("g1", RunState::waiting, 1));
+  a.flush();
+  pg::Connection admin(url());
+  const auto cut = [&] {
+    admin.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()");
+  };
+  cut();
+  EXPECT_EQ(a.load("g1")->trace.size(), 1u);  // the session made again, with its lock
+  PgRunStore b(url(), 100);
+  EXPECT_TRUE(b.crashed().empty());  // a is alive: its run is not b's to crash
+  EXPECT_EQ(b.state("g1"), RunState::waiting);
+  cut();
+  a.put(graph_run("g1", RunState::waiting, 3));  // the writer makes its connection again
+  a.put(RunEvent{"g1", 1, 1, "started", Json::object()});
+  a.flush();
+  EXPECT_EQ(b.load("g1")->trace.size(), 3u);
+  EXPECT_EQ(b.events("g1").size(), 1u);
+}
+
+TEST_F(PgRunStoreTest, AnAdoptedRunTakesNoMoreRowsFromItsFormerHost) {
+  auto gone = std::make_unique<PgRunStore>(url(), 100);
+  gone->put(graph_run("g1", RunState::waiting, 1));
+  gone->flush();
+  pg::Connection admin(url());  // as if its host were cut off: its lock released, its store still writing
+  admin.exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+      " AND pid <> pg_backend_pid()");
+  PgRunStore other(url(), 100);
+  ASSERT_EQ(other.state("g1"), RunState::crashed);
+  ASSERT_EQ(other.adopt({"g1"}), std::set<std::string>{"g1"});
+  StoredRun step = graph_run("g1", RunState::waiting, 0);
+  step.all = false, step.steps_only = true, step.trace_from = 1;
+  step.trace.push_back({"Stale", Json::object()});
+  gone->put(step);
+  gone->put(RunEvent{"g1", 7, 1, "stale", Json::object()});
+  gone->put(LedgerRow{"g1", {9, "fill", ""}, 1, nullptr});
+  gone->put(graph_run("g1", RunState::failed, 4));
+  gone->flush();
+  const auto run = other.load("g1");
+  EXPECT_EQ(run->state, RunState::pending);
+  EXPECT_EQ(run->trace.size(), 1u);
+  EXPECT_TRUE(other.events("g1").empty());
+  EXPECT_TRUE(other.ledger("g1").empty());
 }
 
 TEST_F(PgRunStoreTest, RetentionKeepsTheNewestFinishedRunsOfAllHostsWithTheirRows) {

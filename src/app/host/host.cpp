@@ -28,7 +28,8 @@ RegistryOptions registry_options(const HostOptions& o, const fs::path& state) {
       r.store = (state / "runs.sqlite").string();
     } else {
       r.shared_store = std::make_shared<cluster::PgRunStore>(o.store_url, o.retention, o.max_store_bytes);
-      r.spool = (state / "spool").string();
+      // Its own spool folder: run ids of another store (runs.sqlite, another database) may be the same.
+      r.spool = (state / fmt::format("spool-pg-{:016x}", std::hash<std::string>{}(o.store_url))).string();
     }
   }
   return r;

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS skein_store_runs (
   kind text NOT NULL,
   number bigint NOT NULL,
   state text NOT NULL,
+  crash_error text,
   body text NOT NULL,
   owner text,
   created bigserial,
@@ -44,9 +45,19 @@ CREATE TABLE IF NOT EXISTS skein_store_ledger (
   run text NOT NULL, seq bigserial, node bigint NOT NULL, kind text NOT NULL, key text NOT NULL,
   body text NOT NULL, PRIMARY KEY (run, seq));
 CREATE TABLE IF NOT EXISTS skein_store_counters (kind text PRIMARY KEY, last bigint NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS skein_store_host_keys AS integer;
 CREATE TABLE IF NOT EXISTS skein_store_hosts (
-  owner text PRIMARY KEY, key serial NOT NULL, started timestamptz NOT NULL DEFAULT now());
+  owner text PRIMARY KEY, key integer NOT NULL, seen timestamptz NOT NULL DEFAULT now());
 )";
+
+// A store connection's server-side bounds: the server finds a client that vanished without closing
+// its connection in about 25 s over TCP (instead of the system's two hours), ends a transaction left
+// open for a minute, and so releases the locks (and the host lock) of a connection that is gone.
+const char* const kSettings =
+    "SET idle_in_transaction_session_timeout = '60s'; SET tcp_keepalives_idle = 10;"
+    " SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 30000";
+// The writer's statements wait at most 30 s for a row lock (then the batch is tried again).
+const char* const kWriterSettings = "SET lock_timeout = '30s'";
 
 // Hosts hold a session-level advisory lock on the pair (kLockSpace, their key).
 constexpr int kLockSpace = 7368208;
@@ -58,7 +69,29 @@ SELECT h.owner FROM skein_store_hosts h JOIN pg_locks l
    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
                                             kLockSpace);
 
+// The unfinished runs of hosts that are gone ($1: this host): neither this host nor one holding its
+// lock, nor one last seen before the server started, less than 30 s ago (its connection went with
+// the server's restart; it is reconnecting).
+const std::string kOfGoneHosts = fmt::format(
+    "{} AND coalesce(owner, '') <> $1 AND coalesce(owner, '') NOT IN ({}) AND coalesce(owner, '') NOT IN"
+    " (SELECT owner FROM skein_store_hosts WHERE seen < pg_postmaster_start_time()"
+    " AND seen > now() - interval '30 seconds')",
+    kUnfinished, kLiveOwners);
+
+// Rows of this host's runs only ($2: this host): a run adopted by another host takes no more rows
+// from this one.
+const char* const kOwnRun = " WHERE x.run IN (SELECT id FROM skein_store_runs WHERE owner = $2)";
+
 const char* const kParts[] = {"trace", "nodes", "deps"};
+
+// A run's head as stored: its body, with the state (and a crash's error) of its columns over it
+// (columns `state, crash_error, body` from `col`).
+Json head_body(const pg::Result& r, int row, int col) {
+  Json body = Json::parse(r.text(row, col + 2));
+  body["state"] = r.text(row, col);
+  if (!r.null(row, col + 1)) body["error"] = r.text(row, col + 1);
+  return body;
+}
 
 // This store of this process, across machines.
 std::string owner_name() {
@@ -99,11 +132,18 @@ PgRunStore::PgRunStore(std::string url, size_t retention, uint64_t max_bytes)
     std::lock_guard l(session_mu_);
     open_session();
   }
-  mark_crashed();
+  crashed_ = on_session([&](pg::Connection& db) { return mark_gone(db); });
+  keeper_ = std::thread([this] { keep(); });
   queue_ = std::make_unique<runtime::StoreQueue>("skein-pg-store", [this](Batch& batch) { write_or_say(batch); });
 }
 
 PgRunStore::~PgRunStore() {
+  {
+    std::lock_guard l(keep_mu_);
+    stopping_ = true;
+  }
+  keep_wake_.notify_all();
+  keeper_.join();
   queue_->stop();
   try {
     ids_.give_back([&](const char* counter, int64_t next, int64_t end) {
@@ -121,40 +161,62 @@ PgRunStore::~PgRunStore() {
 // The session: connected, the tables there, this host registered and holding its lock.
 void PgRunStore::open_session() {
   session_.reset();
+  locked_ = false;
   auto db = std::make_unique<pg::Connection>(url_);
+  db->exec(kSettings);
   if (db->exec(kSchemaMissing).text(0, 0) == "t") db->transaction([&] { db->exec(kSchema); });
-  if (key_ == 0) {
-    key_ = db->exec("INSERT INTO skein_store_hosts (owner) VALUES ($1) RETURNING key", {owner_}).integer(0, 0);
-  } else {  // again after a lost connection; the row may have been tidied away meanwhile
-    db->exec("INSERT INTO skein_store_hosts (owner, key) VALUES ($1, $2) ON CONFLICT (owner) DO NOTHING",
-             {owner_, std::to_string(key_)});
-  }
-  db->exec("SELECT pg_advisory_lock($1, $2)", {std::to_string(kLockSpace), std::to_string(key_)});
+  if (key_ == 0) key_ = db->exec("SELECT nextval('skein_store_host_keys')").integer(0, 0);
   session_ = std::move(db);
+  hold_lock();
 }
 
-// The unfinished runs of hosts that are gone (killed, crashed, their connection lost) become
-// CRASHED; then the rows of hosts gone for a minute are tidied away (a host that has just
-// registered may not hold its lock yet).
-void PgRunStore::mark_crashed() {
-  on_session([&](pg::Connection& db) {
-    db.transaction([&] {
-      const pg::Result r = db.exec(
-          fmt::format("WITH live AS ({}) UPDATE skein_store_runs SET state = 'CRASHED',"
-                      " body = jsonb_set(jsonb_set(body::jsonb, '{{state}}', '\"CRASHED\"'), '{{error}}',"
-                      " to_jsonb($2::text))::text, updated = now()"
-                      " WHERE {} AND coalesce(owner, '') <> $1 AND coalesce(owner, '') NOT IN (SELECT owner FROM live)"
-                      " RETURNING id",
-                      kLiveOwners, kUnfinished),
-          {owner_, std::string(runtime::kCrashedError)});
-      crashed_.clear();
-      for (int i = 0; i < r.rows(); ++i) crashed_.push_back(r.text(i, 0));
-      db.exec(fmt::format("DELETE FROM skein_store_hosts WHERE owner <> $1 AND started < now() - interval '1 minute'"
-                          " AND owner NOT IN ({})",
-                          kLiveOwners),
-              {owner_});
-    });
+// Under session_mu_: takes this host's lock unless it holds it (the old backend of a lost connection
+// may hold it still, until the server finds it gone: then at the next keep), then says it is alive.
+// The lock comes first: a host row is never seen without its lock but by a host that is gone.
+void PgRunStore::hold_lock() {
+  if (!locked_)
+    locked_ = session_->exec("SELECT pg_try_advisory_lock($1, $2)", {std::to_string(kLockSpace), std::to_string(key_)})
+                  .text(0, 0) == "t";
+  if (locked_)
+    session_->exec(
+        "INSERT INTO skein_store_hosts (owner, key) VALUES ($1, $2)"
+        " ON CONFLICT (owner) DO UPDATE SET key = EXCLUDED.key, seen = now()",
+        {owner_, std::to_string(key_)});
+}
+
+// The unfinished runs of hosts that are gone become CRASHED (returned); then the rows of hosts
+// gone for a minute are tidied away.
+std::vector<std::string> PgRunStore::mark_gone(pg::Connection& db) {
+  std::vector<std::string> ids;
+  db.transaction([&] {
+    const pg::Result r = db.exec(fmt::format("UPDATE skein_store_runs SET state = 'CRASHED', crash_error = $2,"
+                                             " updated = now() WHERE {} RETURNING id",
+                                             kOfGoneHosts),
+                                 {owner_, std::string(runtime::kCrashedError)});
+    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.text(i, 0));
+    db.exec(fmt::format("DELETE FROM skein_store_hosts WHERE owner <> $1 AND seen < now() - interval '1 minute'"
+                        " AND owner NOT IN ({})",
+                        kLiveOwners),
+            {owner_});
   });
+  return ids;
+}
+
+// The keeper thread's: every kKeepEvery, this host's lock held (again) and its row seen, and the
+// runs of hosts that died since marked CRASHED (so another host may resume them).
+void PgRunStore::keep() {
+  std::unique_lock l(keep_mu_);
+  while (!keep_wake_.wait_for(l, kKeepEvery, [&] { return stopping_; })) {
+    l.unlock();
+    try {
+      on_session([&](pg::Connection& db) {
+        hold_lock();
+        mark_gone(db);
+      });
+    } catch (const std::exception&) {  // the database is away: next time
+    }
+    l.lock();
+  }
 }
 
 int64_t PgRunStore::reserve_ids(const char* counter, int64_t n) {
@@ -171,8 +233,7 @@ int64_t PgRunStore::reserve_ids(const char* counter, int64_t n) {
 std::set<std::string> PgRunStore::adopt(const std::vector<std::string>& ids) {
   return on_session([&](pg::Connection& db) {
     const pg::Result r = db.exec(
-        "UPDATE skein_store_runs SET owner = $2, state = 'PENDING',"
-        " body = jsonb_set(body::jsonb, '{state}', '\"PENDING\"')::text, updated = now()"
+        "UPDATE skein_store_runs SET owner = $2, state = 'PENDING', crash_error = NULL, updated = now()"
         " WHERE id IN (SELECT json_array_elements_text($1::json)) AND state IN ('CRASHED', 'FAILED', 'CANCELLED')"
         " RETURNING id",
         {json_param(Json(ids)), owner_});
@@ -188,8 +249,13 @@ void PgRunStore::write_or_say(Batch& batch) {
   for (int attempt = 1, refusals = 0;; ++attempt) {
     std::string why;
     try {
-      if (!writer_db_) writer_db_ = std::make_unique<pg::Connection>(url_);
+      if (!writer_db_) {
+        auto db = std::make_unique<pg::Connection>(url_);
+        db->exec(std::string(kSettings) + "; " + kWriterSettings);
+        writer_db_ = std::move(db);
+      }
       write(*writer_db_, batch);
+      away_ = false;
       return;
     } catch (const pg::Error& e) {
       why = e.what();
@@ -199,7 +265,10 @@ void PgRunStore::write_or_say(Batch& batch) {
       why = e.what();
       ++refusals;
     }
-    if (attempt == kMaxAttempts || refusals == 2) {
+    // While the database is away, a batch after one given up has one try: runs waiting for their
+    // ledger entries go on within a connect timeout, not a whole back-off each.
+    if (attempt == (away_ ? 1 : kMaxAttempts) || refusals == 2) {
+      away_ = away_ || refusals < 2;
       std::cerr << "skein: the run store lost " << batch.size() << " records: " << why << "\n";
       return;
     }
@@ -265,7 +334,8 @@ void PgRunStore::write(pg::Connection& db, const Batch& batch) {
           "INSERT INTO skein_store_runs (id, kind, number, state, body, owner)"
           " SELECT id, kind, number, state, body, $2 FROM json_to_recordset($1::json)"
           "   AS x(id text, kind text, number bigint, state text, body text)"
-          " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, body = EXCLUDED.body, updated = now()"
+          " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, body = EXCLUDED.body, crash_error = NULL,"
+          " updated = now()"
           " WHERE skein_store_runs.owner = EXCLUDED.owner RETURNING id",
           {json_param(rows), owner_});
       for (const StoredRun* r : heads) mine[r->head.id] = false;
@@ -274,14 +344,16 @@ void PgRunStore::write(pg::Connection& db, const Batch& batch) {
     Json cleared = Json::array();
     const Json steps = step_rows(batch, owned, cleared);
     if (!cleared.empty())
-      db.exec("DELETE FROM skein_store_steps WHERE run IN (SELECT json_array_elements_text($1::json))",
-              {json_param(cleared)});
+      db.exec(
+          "DELETE FROM skein_store_steps WHERE run IN (SELECT json_array_elements_text($1::json))"
+          " AND run IN (SELECT id FROM skein_store_runs WHERE owner = $2)",
+          {json_param(cleared), owner_});
     if (!steps.empty())
       db.exec(
-          "INSERT INTO skein_store_steps (run, part, idx, body) SELECT * FROM json_to_recordset($1::json)"
-          "   AS x(run text, part smallint, idx integer, body text)"
-          " ON CONFLICT (run, part, idx) DO UPDATE SET body = EXCLUDED.body",
-          {json_param(steps)});
+          std::string("INSERT INTO skein_store_steps (run, part, idx, body) SELECT * FROM json_to_recordset($1::json)"
+                      "   AS x(run text, part smallint, idx integer, body text)") +
+              kOwnRun + " ON CONFLICT (run, part, idx) DO UPDATE SET body = EXCLUDED.body",
+          {json_param(steps), owner_});
     std::map<std::pair<std::string, uint64_t>, const RunEvent*> events;  // each once, the latest
     Json ledger = Json::array();
     for (const auto& item : batch)
@@ -300,23 +372,26 @@ void PgRunStore::write(pg::Connection& db, const Batch& batch) {
         rows.push_back(
             {{"run", e->run}, {"seq", e->seq}, {"t_ns", e->t_ns}, {"kind", e->kind}, {"data", dumped(e->data)}});
       db.exec(
-          "INSERT INTO skein_store_events (run, seq, t_ns, kind, data) SELECT * FROM json_to_recordset($1::json)"
-          "   AS x(run text, seq bigint, t_ns bigint, kind text, data text)"
-          " ON CONFLICT (run, seq) DO UPDATE SET t_ns = EXCLUDED.t_ns, kind = EXCLUDED.kind, data = EXCLUDED.data",
-          {json_param(rows)});
+          std::string("INSERT INTO skein_store_events (run, seq, t_ns, kind, data) SELECT * FROM"
+                      " json_to_recordset($1::json) AS x(run text, seq bigint, t_ns bigint, kind text, data text)") +
+              kOwnRun +
+              " ON CONFLICT (run, seq) DO UPDATE SET t_ns = EXCLUDED.t_ns, kind = EXCLUDED.kind, data = EXCLUDED.data",
+          {json_param(rows), owner_});
     }
     if (!ledger.empty())  // in order: a key recorded again is read as its later entry
       db.exec(
-          "INSERT INTO skein_store_ledger (run, node, kind, key, body) SELECT run, node, kind, key, body"
-          " FROM json_to_recordset($1::json) AS x(n bigint, run text, node bigint, kind text, key text, body text)"
-          " ORDER BY n",
-          {json_param(ledger)});
+          std::string("INSERT INTO skein_store_ledger (run, node, kind, key, body) SELECT run, node, kind, key, body"
+                      " FROM json_to_recordset($1::json) AS x(n bigint, run text, node bigint, kind text, key text,"
+                      " body text)") +
+              kOwnRun + " ORDER BY n",
+          {json_param(ledger), owner_});
     bool finished = false;
     for (const StoredRun* r : heads)
       if (is_finished(r->head.state)) finished = true, mine[r->head.id] = false;  // no step of it comes after
     if (finished)  // the oldest finished runs beyond retention go, with everything of theirs
+      // The outer condition again: a run adopted meanwhile (PENDING now) is not deleted.
       db.exec(fmt::format("WITH gone AS (DELETE FROM skein_store_runs WHERE id IN (SELECT id FROM skein_store_runs"
-                          "   WHERE NOT ({}) ORDER BY created DESC OFFSET $1) RETURNING id),"
+                          "   WHERE NOT ({0}) ORDER BY created DESC OFFSET $1) AND NOT ({0}) RETURNING id),"
                           " s AS (DELETE FROM skein_store_steps WHERE run IN (SELECT id FROM gone)),"
                           " e AS (DELETE FROM skein_store_events WHERE run IN (SELECT id FROM gone)),"
                           " l AS (DELETE FROM skein_store_ledger WHERE run IN (SELECT id FROM gone))"
@@ -336,9 +411,9 @@ std::optional<RunSnapshot> PgRunStore::load(const std::string& id) {
     Json body;
     db.transaction([&] {  // the head and its steps as of one moment
       db.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-      const pg::Result head = db.exec("SELECT body FROM skein_store_runs WHERE id = $1", {id});
+      const pg::Result head = db.exec("SELECT state, crash_error, body FROM skein_store_runs WHERE id = $1", {id});
       if (head.rows() == 0) return;
-      body = Json::parse(head.text(0, 0));
+      body = head_body(head, 0, 0);
       for (const char* part : kParts) body[part] = Json::array();
       const pg::Result steps =
           db.exec("SELECT part, body FROM skein_store_steps WHERE run = $1 ORDER BY part, idx", {id});
@@ -384,11 +459,11 @@ std::map<LedgerKey, Json> PgRunStore::ledger(const std::string& id) {
 
 std::vector<RunSnapshot> PgRunStore::recent(size_t limit) {
   return on_session([&](pg::Connection& db) {
-    const pg::Result r =
-        db.exec("SELECT body FROM skein_store_runs ORDER BY created DESC LIMIT $1", {std::to_string(limit)});
+    const pg::Result r = db.exec("SELECT state, crash_error, body FROM skein_store_runs ORDER BY created DESC LIMIT $1",
+                                 {std::to_string(limit)});
     std::vector<RunSnapshot> out;
     for (int i = 0; i < r.rows(); ++i) {
-      out.push_back(runtime::run_from_json(Json::parse(r.text(i, 0))));  // heads only: their tokens as of the head
+      out.push_back(runtime::run_from_json(head_body(r, i, 0)));  // heads only: their tokens as of the head
     }
     return out;
   });

@@ -3,13 +3,19 @@
 // one history: each lists, loads and resumes the others' runs.
 //
 // Connections: a session connection (ids, adoption, reads; it holds this host's lock) and the
-// writer's, each made again when lost. Every call waits on the network: never from a loop.
+// writer's, each made again when lost, each with server-side bounds (keepalives, a transaction left
+// open ends after a minute). Every call waits on the network: never from a loop.
 //
-// Hosts: each registers itself (skein_store_hosts) and holds a session-level advisory lock on its
-// key while its store is open; opening a store marks CRASHED the unfinished runs of the owners
-// whose lock no session holds. A host whose session connection was lost holds its lock again once
-// it reconnects; a store opened in between takes it for gone (its runs become CRASHED, and become
-// its own again at its next write).
+// Hosts: each holds a session-level advisory lock on its key while its store is open, and is
+// registered (skein_store_hosts) with the time it was last seen. Opening a store, and a keeper
+// thread every kKeepEvery after that, marks CRASHED the unfinished runs of the owners that are
+// gone: no session holds their lock, unless the server restarted less than 30 s after they were
+// last seen (they are reconnecting). So the runs of a host that died are CRASHED within seconds,
+// for any other host to resume. The keeper takes this host's lock again after a lost connection.
+// A host cut off from the server for longer than the server takes to find its connection dead
+// (about 25 s over TCP) is taken for gone: its runs become CRASHED, and its own again at its next
+// write, unless another host adopted one meanwhile: from then on that run's rows are written by
+// the adopter only.
 //
 // Writes: each batch of the queue is one transaction of a few statements (heads, steps, events,
 // ledger entries as JSON record sets). A batch that fails for a transient reason (the connection
@@ -22,9 +28,11 @@
 // for one is an InvalidArgumentError.
 #pragma once
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_set>
 
 #include "pg.hpp"
@@ -36,6 +44,7 @@ namespace skein::cluster {
 class PgRunStore final : public RunStore {
  public:
   static constexpr int kMaxAttempts = 6;
+  static constexpr std::chrono::seconds kKeepEvery{5};
 
   // Connects, makes the tables if missing, registers this host and marks the dead hosts' runs
   // CRASHED. Throws pg::Error when the database cannot be reached.
@@ -66,8 +75,9 @@ class PgRunStore final : public RunStore {
   template <typename F>
   auto on_session(F&& f);
   void open_session();  // under session_mu_
-  void register_host();
-  void mark_crashed();
+  void hold_lock();     // under session_mu_
+  std::vector<std::string> mark_gone(pg::Connection& db);
+  void keep();  // the keeper thread's
   int64_t reserve_ids(const char* counter, int64_t n);
 
   // The writer's.
@@ -79,13 +89,19 @@ class PgRunStore final : public RunStore {
   const std::string owner_;  // this host: <hostname>:<pid>-<start>-<boot>-<n>
   int64_t key_ = 0;          // this host's advisory lock key (the second of the pair)
   std::vector<std::string> crashed_;
-  std::mutex session_mu_;
+  std::mutex session_mu_;  // guards session_, locked_ (taken after the IdBlocks' mutex)
   std::unique_ptr<pg::Connection> session_;
+  bool locked_ = false;  // session_ holds this host's lock
   runtime::IdBlocks ids_;
   // The writer's: its connection, and the unfinished runs whose head it wrote (their steps are
   // written; another host's are not).
   std::unique_ptr<pg::Connection> writer_db_;
   std::unordered_set<std::string> owned_;
+  bool away_ = false;  // a batch was given up for the database being away, none written since
+  std::mutex keep_mu_;
+  std::condition_variable keep_wake_;
+  bool stopping_ = false;
+  std::thread keeper_;
   std::unique_ptr<runtime::StoreQueue> queue_;  // started last, stopped first
 };
 

@@ -212,10 +212,13 @@ RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>
 void RunRegistry::Impl::tidy_spool() {
   std::error_code ec;
   const auto hour_ago = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
-  for (const auto& dir : std::filesystem::directory_iterator(spool, ec)) {
-    const auto state = store->state(dir.path().filename().string());
-    if (state ? *state == RunState::done : dir.last_write_time(ec) < hour_ago)
-      std::filesystem::remove_all(dir.path(), ec);
+  try {
+    for (const auto& dir : std::filesystem::directory_iterator(spool, ec)) {
+      const auto state = store->state(dir.path().filename().string());
+      if (state ? *state == RunState::done : dir.last_write_time(ec) < hour_ago)
+        std::filesystem::remove_all(dir.path(), ec);
+    }
+  } catch (const std::exception&) {  // the store cannot say now (busy, its database away): next start
   }
 }
 
@@ -287,8 +290,12 @@ std::vector<RunSnapshot> RunRegistry::list_with_store(size_t stored) const {
   std::unordered_set<std::string> known;
   for (const auto& r : here) known.insert(r.id);
   std::vector<RunSnapshot> out;
-  for (auto& r : impl_->store->recent(stored))
-    if (!known.count(r.id)) out.push_back(std::move(r));
+  try {
+    for (auto& r : impl_->store->recent(stored))
+      if (!known.count(r.id)) out.push_back(std::move(r));
+  } catch (const std::exception&) {  // the store cannot be read now (its database away): this host's runs
+    return here;
+  }
   std::reverse(out.begin(), out.end());  // oldest first, as list()
   out.insert(out.end(), std::make_move_iterator(here.begin()), std::make_move_iterator(here.end()));
   return out;
