@@ -8,12 +8,14 @@
 // times (median) and their sum, with the share of a shard's time they would be at 10 ms per record.
 // Then whole chains on worker threads with instant engines: (b) records/s with 1, 2 and 4 workers
 // against one local run, (c) the takeover of a vanished worker's shard against its lease, and (d)
-// a run with the response cache in the database, then its re-run answered from it.
+// a run with the response cache in the database, then its re-run answered from it; (e) the run
+// store of hosts, SQLite against PostgreSQL.
 //
-//   cluster_bench [--lines 200000] [--shard-size 1000] [--output-bytes 200]
+//   cluster_bench [--lines 200000] [--shard-size 1000] [--output-bytes 200] [--store-only 1]
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -23,10 +25,12 @@
 #include <fstream>
 
 #include "chain/run_state.hpp"
+#include "cluster/pg_run_store.hpp"
 #include "cluster/shard_cutter.hpp"
 #include "cluster/shard_queue.hpp"
 #include "cluster/worker.hpp"
 #include "postgres_server.hpp"
+#include "runtime/sqlite_run_store.hpp"
 #include "skein/engine.hpp"
 #include "test_engine.hpp"
 
@@ -38,6 +42,7 @@ using namespace std::chrono_literals;
 
 struct Args {
   int lines = 200000, shard_size = 1000, output_bytes = 200;
+  bool store_only = false;  // --store-only 1: part (e) alone
 };
 
 Args parse(int argc, char** argv) {
@@ -51,6 +56,8 @@ Args parse(int argc, char** argv) {
       a.shard_size = v;
     else if (k == "--output-bytes")
       a.output_bytes = v;
+    else if (k == "--store-only")
+      a.store_only = v != 0;
   }
   return a;
 }
@@ -197,11 +204,73 @@ void chain_table(test::PostgresServer& server, const Args& a) {
   }
 }
 
+// (e): what a host's run store takes. Each graph run of 3 nodes as the registry records it: its head
+// when submitted, a checkpoint per node (one trace entry and its timing), 2 events and 1 ledger
+// entry per node, its head when done: 11 items. `hosts` stores (threads) write `runs` runs in all.
+double store_runs(const std::function<std::unique_ptr<RunStore>()>& open, int hosts, int runs) {
+  std::vector<std::unique_ptr<RunStore>> stores;
+  for (int h = 0; h < hosts; ++h) stores.push_back(open());
+  const int64_t t0 = now_ns();
+  std::vector<std::thread> threads;
+  for (int h = 0; h < hosts; ++h)
+    threads.emplace_back([&, h] {
+      RunStore& s = *stores[h];
+      for (int i = 0; i < runs / hosts; ++i) {
+        StoredRun r;
+        r.head.id = s.allocate_id('g');
+        r.head.kind = "graph";
+        r.head.input = {{"title", "a run of the store benchmark"}};
+        s.put(r);
+        for (int n = 0; n < 3; ++n) {
+          StoredRun step;
+          step.head.id = r.head.id, step.head.kind = "graph", step.steps_only = true;
+          step.trace_from = step.nodes_from = size_t(n);
+          step.trace.push_back({"Node" + std::to_string(n), {{"text", "a field the model filled"}}});
+          step.nodes.push_back(NodeTiming{});
+          s.put(std::move(step));
+          s.put(RunEvent{r.head.id, uint64_t(2 * n + 1), now_ns(), "node_started", {{"node", n}}});
+          s.put(RunEvent{r.head.id, uint64_t(2 * n + 2), now_ns(), "node_finished", {{"node", n}}});
+          s.put(LedgerRow{r.head.id, {n, "fill", ""}, {{"reply", "{\"text\": \"…\"}"}}, nullptr});
+        }
+        r.head.state = RunState::done;
+        s.put(std::move(r));
+      }
+      s.flush();
+    });
+  for (auto& t : threads) t.join();
+  return double(now_ns() - t0) / 1e9;
+}
+
+void store_table(test::PostgresServer& server) {
+  constexpr int kRuns = 20000;
+  fmt::print("\n(e) the run store: {} graph runs of 3 nodes, 11 items each, written by 1 or 2 hosts\n\n", kRuns);
+  fmt::print("| store | hosts | s | runs/s | items/s |\n|-------|------:|--:|-------:|--------:|\n");
+  const auto dir = std::filesystem::temp_directory_path() / ("skein-store-bench-" + std::to_string(::getpid()));
+  for (int hosts : {1, 2}) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const double s = store_runs([&] { return std::make_unique<runtime::SqliteRunStore>(dir / "runs.sqlite", 100000); },
+                                hosts, kRuns);
+    fmt::print("| SQLite (one file) | {} | {:.2f} | {:.0f} | {:.0f} |\n", hosts, s, kRuns / s, 11 * kRuns / s);
+  }
+  std::filesystem::remove_all(dir);
+  for (int hosts : {1, 2}) {
+    const std::string db = "store" + std::to_string(hosts);
+    server.create_database(db);
+    const double s = store_runs([&] { return std::make_unique<PgRunStore>(server.url(db), 100000); }, hosts, kRuns);
+    fmt::print("| PostgreSQL | {} | {:.2f} | {:.0f} | {:.0f} |\n", hosts, s, kRuns / s, 11 * kRuns / s);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   test::PostgresServer server;
+  if (a.store_only) {
+    store_table(server);
+    return 0;
+  }
   fmt::print(
       "cluster coordination benchmark: {} lines in shards of {}, {} bytes of output per line, "
       "private PostgreSQL 15 (fsync off), 2 cores\n\n",
@@ -239,4 +308,5 @@ int main(int argc, char** argv) {
         median(t.commit), per_shard, 100 * per_shard / shard_ms);
   }
   chain_table(server, a);
+  store_table(server);
 }
