@@ -1,7 +1,8 @@
 // The run store in PostgreSQL against a real server (a private one per test suite): what one host
 // writes another reads back exactly (head, steps, events, ledger, listing), ids unique across
 // hosts taking them at once, the runs of a host that is gone (and only those) CRASHED, a run
-// adopted by one host only, retention across hosts, and two registries sharing one store.
+// adopted by one host only and refusing its former host's rows, connections cut and made again,
+// retention across hosts, and two registries sharing one store.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -15,6 +16,19 @@ namespace skein::cluster {
 namespace {
 
 using PgRunStoreTest = test::PostgresTest<>;
+
+// Ends every other connection to the test's database, waiting until each backend is gone.
+void cut_connections(pg::Connection& admin) {
+  admin.exec(
+      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database()"
+      " AND pid <> pg_backend_pid()");
+}
+
+// The hosts' locks held now.
+int host_locks(pg::Connection& admin) {
+  return int(admin.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7368208 AND granted")
+                 .integer(0, 0));
+}
 
 StoredRun graph_run(const std::string& id, RunState state, int nodes) {
   StoredRun r;
@@ -129,17 +143,16 @@ TEST_F(PgRunStoreTest, AHostWhoseConnectionsWereCutReconnectsHoldsItsLockAgainAn
   a.put(graph_run("g1", RunState::waiting, 1));
   a.flush();
   pg::Connection admin(url());
-  const auto cut = [&] {
-    admin.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND pid <> pg_backend_pid()");
-  };
-  cut();
-  EXPECT_EQ(a.load("g1")->trace.size(), 1u);  // the session made again, with its lock
+  cut_connections(admin);
+  EXPECT_EQ(a.load("g1")->trace.size(), 1u);  // the session made again
   PgRunStore b(url(), 100);
-  EXPECT_TRUE(b.crashed().empty());  // a is alive: its run is not b's to crash
+  EXPECT_TRUE(b.crashed().empty());  // a was seen just now: reconnecting, not gone
   EXPECT_EQ(b.state("g1"), RunState::waiting);
-  cut();
+  // a's keeper takes its lock again (b holds its own).
+  const int64_t deadline = now_ns() + 4 * std::chrono::nanoseconds(PgRunStore::kKeepEvery).count();
+  while (host_locks(admin) < 2 && now_ns() < deadline) std::this_thread::yield();
+  EXPECT_EQ(host_locks(admin), 2);
+  cut_connections(admin);
   a.put(graph_run("g1", RunState::waiting, 3));  // the writer makes its connection again
   a.put(RunEvent{"g1", 1, 1, "started", Json::object()});
   a.flush();
@@ -148,24 +161,31 @@ TEST_F(PgRunStoreTest, AHostWhoseConnectionsWereCutReconnectsHoldsItsLockAgainAn
 }
 
 TEST_F(PgRunStoreTest, AnAdoptedRunTakesNoMoreRowsFromItsFormerHost) {
-  auto gone = std::make_unique<PgRunStore>(url(), 100);
-  gone->put(graph_run("g1", RunState::waiting, 1));
-  gone->flush();
-  pg::Connection admin(url());  // as if its host were cut off: its lock released, its store still writing
-  admin.exec(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-      " AND pid <> pg_backend_pid()");
+  // A host cut off (its keeper never comes: its lock is not taken again) that goes on writing.
+  PgRunStore gone(url(), 100, 0, std::chrono::hours(1));
+  gone.put(graph_run("g1", RunState::waiting, 1));
+  gone.flush();
+  pg::Connection admin(url());
+  cut_connections(admin);
+  admin.exec("UPDATE skein_store_hosts SET seen = now() - interval '1 hour'");  // unseen since
   PgRunStore other(url(), 100);
-  ASSERT_EQ(other.state("g1"), RunState::crashed);
+  ASSERT_EQ(other.crashed(), std::vector<std::string>{"g1"});
   ASSERT_EQ(other.adopt({"g1"}), std::set<std::string>{"g1"});
+  // Each kind of row alone in its batch, so the database refuses them (not the writer's memory).
   StoredRun step = graph_run("g1", RunState::waiting, 0);
   step.all = false, step.steps_only = true, step.trace_from = 1;
   step.trace.push_back({"Stale", Json::object()});
-  gone->put(step);
-  gone->put(RunEvent{"g1", 7, 1, "stale", Json::object()});
-  gone->put(LedgerRow{"g1", {9, "fill", ""}, 1, nullptr});
-  gone->put(graph_run("g1", RunState::failed, 4));
-  gone->flush();
+  StoredRun all = graph_run("g1", RunState::waiting, 2);
+  all.steps_only = true;  // every step replaced
+  gone.put(step);
+  gone.flush();
+  gone.put(all);
+  gone.flush();
+  gone.put(RunEvent{"g1", 7, 1, "stale", Json::object()});
+  gone.put(LedgerRow{"g1", {9, "fill", ""}, 1, nullptr});
+  gone.flush();
+  gone.put(graph_run("g1", RunState::failed, 4));
+  gone.flush();
   const auto run = other.load("g1");
   EXPECT_EQ(run->state, RunState::pending);
   EXPECT_EQ(run->trace.size(), 1u);

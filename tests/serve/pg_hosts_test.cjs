@@ -47,14 +47,13 @@ test('two hosts on one PostgreSQL store list each other\'s runs; a killed host\'
     // only those; a host started later lists them so, and A's still WAITING.
     await b.kill9();
     hosts.splice(hosts.indexOf(b), 1);
+    // (B is gone once unseen for 15 s; A's keeper looks every 5 s.)
     await until('B\'s runs CRASHED, seen from A', async () => {
       const runs = await listed(a);
       return onB.every(id => runs.get(id) === 'CRASHED') || { ok: false, runs: [...runs] };
-    }, 20000);
+    }, 45000);
     const c = await startServer([data('approve.yaml'), ...store]);
     hosts.push(c);
-    const crashed = (await call(c, 'GET', '/api/runs')).body.crashed;
-    assert.ok(crashed.every(id => onB.includes(id)), JSON.stringify(crashed));
     for (const id of onA) assert.equal(await stateOn(c, id), 'WAITING', id);
     for (const id of onB) assert.equal(await stateOn(c, id), 'CRASHED', id);
 

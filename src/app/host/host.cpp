@@ -9,6 +9,7 @@
 #include "../commands.hpp"
 #include "cluster/pg_run_store.hpp"
 #include "skein/graph_lm.hpp"
+#include "util/sha256.hpp"
 #include "util/state_dir.hpp"
 
 namespace skein::app {
@@ -29,7 +30,7 @@ RegistryOptions registry_options(const HostOptions& o, const fs::path& state) {
     } else {
       r.shared_store = std::make_shared<cluster::PgRunStore>(o.store_url, o.retention, o.max_store_bytes);
       // Its own spool folder: run ids of another store (runs.sqlite, another database) may be the same.
-      r.spool = (state / fmt::format("spool-pg-{:016x}", std::hash<std::string>{}(o.store_url))).string();
+      r.spool = (state / ("spool-pg-" + sha256_hex(o.store_url).substr(0, 16))).string();
     }
   }
   return r;

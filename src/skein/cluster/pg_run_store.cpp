@@ -21,7 +21,7 @@ using Batch = runtime::StoreQueue::Batch;
 // Made once per database, when missing, under the advisory lock the cluster's schema is made under
 // (CREATE … IF NOT EXISTS is not safe against a concurrent one). A run's rows are keyed by its id;
 // `created` orders runs for retention and listing.
-const char* const kSchemaMissing = "SELECT to_regclass('skein_store_hosts') IS NULL";
+const char* const kSchemaMissing = "SELECT to_regclass('skein_store_runs_unfinished') IS NULL";
 const char* const kSchema = R"(
 SELECT pg_advisory_xact_lock(7368207);
 CREATE TABLE IF NOT EXISTS skein_store_runs (
@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS skein_store_runs (
   created bigserial,
   updated timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS skein_store_runs_created ON skein_store_runs (created);
+CREATE INDEX IF NOT EXISTS skein_store_runs_unfinished ON skein_store_runs (owner)
+  WHERE state NOT IN ('DONE', 'FAILED', 'CANCELLED', 'CRASHED');
 CREATE TABLE IF NOT EXISTS skein_store_steps (
   run text NOT NULL, part smallint NOT NULL, idx integer NOT NULL, body text NOT NULL,
   PRIMARY KEY (run, part, idx));
@@ -56,8 +58,8 @@ CREATE TABLE IF NOT EXISTS skein_store_hosts (
 const char* const kSettings =
     "SET idle_in_transaction_session_timeout = '60s'; SET tcp_keepalives_idle = 10;"
     " SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 30000";
-// The writer's statements wait at most 30 s for a row lock (then the batch is tried again).
-const char* const kWriterSettings = "SET lock_timeout = '30s'";
+// The writer's and the keeper's statements wait at most 30 s for a row lock (then they are tried again).
+const char* const kLockTimeout = "SET lock_timeout = '30s'";
 
 // Hosts hold a session-level advisory lock on the pair (kLockSpace, their key).
 constexpr int kLockSpace = 7368208;
@@ -69,14 +71,12 @@ SELECT h.owner FROM skein_store_hosts h JOIN pg_locks l
    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
                                             kLockSpace);
 
-// The unfinished runs of hosts that are gone ($1: this host): neither this host nor one holding its
-// lock, nor one last seen before the server started, less than 30 s ago (its connection went with
-// the server's restart; it is reconnecting).
+// The unfinished runs of hosts that are gone ($1: this host): not this host, nor one that holds its
+// lock, nor one seen in the last kGoneAfter (it is reconnecting: a server restart, a network blip).
 const std::string kOfGoneHosts = fmt::format(
     "{} AND coalesce(owner, '') <> $1 AND coalesce(owner, '') NOT IN ({}) AND coalesce(owner, '') NOT IN"
-    " (SELECT owner FROM skein_store_hosts WHERE seen < pg_postmaster_start_time()"
-    " AND seen > now() - interval '30 seconds')",
-    kUnfinished, kLiveOwners);
+    " (SELECT owner FROM skein_store_hosts WHERE seen > now() - interval '{} seconds')",
+    kUnfinished, kLiveOwners, PgRunStore::kGoneAfter.count());
 
 // Rows of this host's runs only ($2: this host): a run adopted by another host takes no more rows
 // from this one.
@@ -119,22 +119,20 @@ auto PgRunStore::on_session(F&& f) {
   }
 }
 
-PgRunStore::PgRunStore(std::string url, size_t retention, uint64_t max_bytes)
+PgRunStore::PgRunStore(std::string url, size_t retention, uint64_t max_bytes, std::chrono::milliseconds keep_every)
     : url_(std::move(url)),
       retention_(retention),
+      keep_every_(keep_every),
       owner_(owner_name()),
       ids_([this](const char* counter, int64_t n) { return reserve_ids(counter, n); }) {
   if (max_bytes)
     throw InvalidArgumentError(
         "a PostgreSQL run store is bounded by --retention: a bound on its size (--max-store-mb) is the SQLite "
         "store's only");
-  {
-    std::lock_guard l(session_mu_);
-    open_session();
-  }
-  crashed_ = on_session([&](pg::Connection& db) { return mark_gone(db); });
-  keeper_ = std::thread([this] { keep(); });
+  connect_keeper();
+  crashed_ = mark_gone();
   queue_ = std::make_unique<runtime::StoreQueue>("skein-pg-store", [this](Batch& batch) { write_or_say(batch); });
+  keeper_ = std::thread([this] { keep(); });
 }
 
 PgRunStore::~PgRunStore() {
@@ -152,45 +150,67 @@ PgRunStore::~PgRunStore() {
                 {std::to_string(next), std::string(counter), std::to_string(end)});
       });
     });
-    std::lock_guard l(session_mu_);
-    if (session_) session_->exec("DELETE FROM skein_store_hosts WHERE owner = $1", {owner_});
+    if (keeper_db_) keeper_db_->exec("DELETE FROM skein_store_hosts WHERE owner = $1", {owner_});
   } catch (const std::exception&) {  // the database is away: the ids are skipped, the row stays
   }
 }
 
-// The session: connected, the tables there, this host registered and holding its lock.
+// The session (ids, adoption, reads): connected, with its server-side bounds.
 void PgRunStore::open_session() {
   session_.reset();
-  locked_ = false;
   auto db = std::make_unique<pg::Connection>(url_);
   db->exec(kSettings);
+  session_ = std::move(db);
+}
+
+// The keeper's connection: the tables there (made by the first host), this host's key, its lock and
+// its row.
+void PgRunStore::connect_keeper() {
+  keeper_db_.reset();
+  auto db = std::make_unique<pg::Connection>(url_);
+  db->exec(std::string(kSettings) + "; " + kLockTimeout);
   if (db->exec(kSchemaMissing).text(0, 0) == "t") db->transaction([&] { db->exec(kSchema); });
   if (key_ == 0) key_ = db->exec("SELECT nextval('skein_store_host_keys')").integer(0, 0);
-  session_ = std::move(db);
+  locked_ = false;
+  keeper_db_ = std::move(db);
   hold_lock();
 }
 
-// Under session_mu_: takes this host's lock unless it holds it (the old backend of a lost connection
-// may hold it still, until the server finds it gone: then at the next keep), then says it is alive.
-// The lock comes first: a host row is never seen without its lock but by a host that is gone.
+// Takes this host's lock unless it holds it (the old backend of a lost connection may hold it still,
+// until the server finds it gone: then at the next keep), and says this host is alive. When it was
+// not seen for long enough to be taken for gone, its runs that were marked CRASHED for it and that
+// no host adopted meanwhile get their state back, as this host last wrote them.
 void PgRunStore::hold_lock() {
+  pg::Connection& db = *keeper_db_;
   if (!locked_)
-    locked_ = session_->exec("SELECT pg_try_advisory_lock($1, $2)", {std::to_string(kLockSpace), std::to_string(key_)})
-                  .text(0, 0) == "t";
-  if (locked_)
-    session_->exec(
-        "INSERT INTO skein_store_hosts (owner, key) VALUES ($1, $2)"
-        " ON CONFLICT (owner) DO UPDATE SET key = EXCLUDED.key, seen = now()",
-        {owner_, std::to_string(key_)});
+    locked_ =
+        db.exec("SELECT pg_try_advisory_lock($1, $2)", {std::to_string(kLockSpace), std::to_string(key_)}).text(0, 0) ==
+        "t";
+  db.exec(
+      "INSERT INTO skein_store_hosts (owner, key) VALUES ($1, $2)"
+      " ON CONFLICT (owner) DO UPDATE SET key = EXCLUDED.key, seen = now()",
+      {owner_, std::to_string(key_)});
+  const int64_t now = now_ns();
+  if (last_seen_ns_ && now - last_seen_ns_ > std::chrono::nanoseconds(kGoneAfter - kKeepEvery).count()) restore_ = true;
+  last_seen_ns_ = now;
+  if (locked_ && restore_) {
+    db.exec(
+        "UPDATE skein_store_runs SET state = body::json->>'state', crash_error = NULL"
+        " WHERE owner = $1 AND state = 'CRASHED' AND crash_error = $2",
+        {owner_, std::string(runtime::kCrashedError)});
+    restore_ = false;
+  }
 }
 
-// The unfinished runs of hosts that are gone become CRASHED (returned); then the rows of hosts
-// gone for a minute are tidied away.
-std::vector<std::string> PgRunStore::mark_gone(pg::Connection& db) {
+// The unfinished runs of hosts that are gone become CRASHED (returned; rows another transaction
+// holds are left for the next time); then the rows of hosts gone for a minute are tidied away.
+std::vector<std::string> PgRunStore::mark_gone() {
+  pg::Connection& db = *keeper_db_;
   std::vector<std::string> ids;
   db.transaction([&] {
     const pg::Result r = db.exec(fmt::format("UPDATE skein_store_runs SET state = 'CRASHED', crash_error = $2,"
-                                             " updated = now() WHERE {} RETURNING id",
+                                             " updated = now() WHERE id IN (SELECT id FROM skein_store_runs WHERE {}"
+                                             " FOR UPDATE SKIP LOCKED) RETURNING id",
                                              kOfGoneHosts),
                                  {owner_, std::string(runtime::kCrashedError)});
     for (int i = 0; i < r.rows(); ++i) ids.push_back(r.text(i, 0));
@@ -203,17 +223,24 @@ std::vector<std::string> PgRunStore::mark_gone(pg::Connection& db) {
 }
 
 // The keeper thread's: every kKeepEvery, this host's lock held (again) and its row seen, and the
-// runs of hosts that died since marked CRASHED (so another host may resume them).
+// runs of hosts that died since marked CRASHED (so another host may resume them). It alone uses
+// keeper_db_ while it runs, so no reader ever waits behind it.
 void PgRunStore::keep() {
   std::unique_lock l(keep_mu_);
-  while (!keep_wake_.wait_for(l, kKeepEvery, [&] { return stopping_; })) {
+  while (!keep_wake_.wait_for(l, keep_every_, [&] { return stopping_; })) {
     l.unlock();
     try {
-      on_session([&](pg::Connection& db) {
-        hold_lock();
-        mark_gone(db);
-      });
-    } catch (const std::exception&) {  // the database is away: next time
+      try {
+        if (keeper_db_) hold_lock();
+      } catch (const pg::Error& e) {  // found lost now: made again at once
+        if (!e.lost()) throw;
+        keeper_db_.reset();
+      }
+      if (!keeper_db_) connect_keeper();
+      mark_gone();
+    } catch (const pg::Error& e) {  // the database is away, or a row held too long: next time
+      if (e.lost()) keeper_db_.reset();
+    } catch (const std::exception&) {
     }
     l.lock();
   }
@@ -248,10 +275,11 @@ void PgRunStore::write_or_say(Batch& batch) {
   auto backoff = std::chrono::milliseconds(100);
   for (int attempt = 1, refusals = 0;; ++attempt) {
     std::string why;
+    bool lost = false;
     try {
       if (!writer_db_) {
         auto db = std::make_unique<pg::Connection>(url_);
-        db->exec(std::string(kSettings) + "; " + kWriterSettings);
+        db->exec(std::string(kSettings) + "; " + kLockTimeout);
         writer_db_ = std::move(db);
       }
       write(*writer_db_, batch);
@@ -259,7 +287,8 @@ void PgRunStore::write_or_say(Batch& batch) {
       return;
     } catch (const pg::Error& e) {
       why = e.what();
-      if (e.lost()) writer_db_.reset();
+      lost = e.lost();
+      if (lost) writer_db_.reset();
       if (!e.transient()) ++refusals;
     } catch (const std::exception& e) {
       why = e.what();
@@ -268,7 +297,7 @@ void PgRunStore::write_or_say(Batch& batch) {
     // While the database is away, a batch after one given up has one try: runs waiting for their
     // ledger entries go on within a connect timeout, not a whole back-off each.
     if (attempt == (away_ ? 1 : kMaxAttempts) || refusals == 2) {
-      away_ = away_ || refusals < 2;
+      away_ = lost;
       std::cerr << "skein: the run store lost " << batch.size() << " records: " << why << "\n";
       return;
     }

@@ -2,20 +2,19 @@
 // skein/run_store.hpp, in tables skein_store_* of the database, so hosts on several machines share
 // one history: each lists, loads and resumes the others' runs.
 //
-// Connections: a session connection (ids, adoption, reads; it holds this host's lock) and the
-// writer's, each made again when lost, each with server-side bounds (keepalives, a transaction left
-// open ends after a minute). Every call waits on the network: never from a loop.
+// Connections: the session's (ids, adoption, reads), the writer's and the keeper's (it holds this
+// host's lock), each made again when lost, each with server-side bounds (keepalives, a transaction
+// left open ends after a minute). Every call waits on the network: never from a loop.
 //
 // Hosts: each holds a session-level advisory lock on its key while its store is open, and is
-// registered (skein_store_hosts) with the time it was last seen. Opening a store, and a keeper
-// thread every kKeepEvery after that, marks CRASHED the unfinished runs of the owners that are
-// gone: no session holds their lock, unless the server restarted less than 30 s after they were
-// last seen (they are reconnecting). So the runs of a host that died are CRASHED within seconds,
-// for any other host to resume. The keeper takes this host's lock again after a lost connection.
-// A host cut off from the server for longer than the server takes to find its connection dead
-// (about 25 s over TCP) is taken for gone: its runs become CRASHED, and its own again at its next
-// write, unless another host adopted one meanwhile: from then on that run's rows are written by
-// the adopter only.
+// registered (skein_store_hosts) with the time it was last seen, renewed by a keeper thread every
+// kKeepEvery. Opening a store, and the keeper after that, marks CRASHED the unfinished runs of the
+// owners that are gone: no session holds their lock and they were not seen for kGoneAfter. So the
+// runs of a host that died are CRASHED within about kGoneAfter + kKeepEvery, for any other host to
+// resume, and a host that reconnects within kGoneAfter (a server restart, a network blip) keeps
+// its runs. One cut off for longer is taken for gone; when it is back its runs that no other host
+// adopted meanwhile get their state back, and an adopted run's rows are written by the adopter
+// only (in SQL: rows of a run this host does not own are refused).
 //
 // Writes: each batch of the queue is one transaction of a few statements (heads, steps, events,
 // ledger entries as JSON record sets). A batch that fails for a transient reason (the connection
@@ -45,10 +44,13 @@ class PgRunStore final : public RunStore {
  public:
   static constexpr int kMaxAttempts = 6;
   static constexpr std::chrono::seconds kKeepEvery{5};
+  static constexpr std::chrono::seconds kGoneAfter{15};
 
   // Connects, makes the tables if missing, registers this host and marks the dead hosts' runs
-  // CRASHED. Throws pg::Error when the database cannot be reached.
-  PgRunStore(std::string url, size_t retention, uint64_t max_bytes = 0);
+  // CRASHED. Throws pg::Error when the database cannot be reached. `keep_every`: the keeper's
+  // period (tests lengthen it to act as a host that is cut off).
+  PgRunStore(std::string url, size_t retention, uint64_t max_bytes = 0,
+             std::chrono::milliseconds keep_every = kKeepEvery);
   ~PgRunStore() override;  // writes everything queued (as the back-off allows), then leaves
   PgRunStore(const PgRunStore&) = delete;
   PgRunStore& operator=(const PgRunStore&) = delete;
@@ -75,9 +77,11 @@ class PgRunStore final : public RunStore {
   template <typename F>
   auto on_session(F&& f);
   void open_session();  // under session_mu_
-  void hold_lock();     // under session_mu_
-  std::vector<std::string> mark_gone(pg::Connection& db);
-  void keep();  // the keeper thread's
+  // The keeper's (the constructor's before the keeper starts, the destructor's after it ended).
+  void connect_keeper();
+  void hold_lock();
+  std::vector<std::string> mark_gone();
+  void keep();
   int64_t reserve_ids(const char* counter, int64_t n);
 
   // The writer's.
@@ -86,12 +90,18 @@ class PgRunStore final : public RunStore {
 
   const std::string url_;
   const size_t retention_;
+  const std::chrono::milliseconds keep_every_;
   const std::string owner_;  // this host: <hostname>:<pid>-<start>-<boot>-<n>
   int64_t key_ = 0;          // this host's advisory lock key (the second of the pair)
   std::vector<std::string> crashed_;
-  std::mutex session_mu_;  // guards session_, locked_ (taken after the IdBlocks' mutex)
+  std::mutex session_mu_;  // guards session_ (taken after the IdBlocks' mutex)
   std::unique_ptr<pg::Connection> session_;
-  bool locked_ = false;  // session_ holds this host's lock
+  // The keeper's: its connection, whether it holds this host's lock, when this host was last seen
+  // (now_ns), whether its runs are to get their state back (it was unseen long enough to be taken
+  // for gone).
+  std::unique_ptr<pg::Connection> keeper_db_;
+  bool locked_ = false, restore_ = false;
+  int64_t last_seen_ns_ = 0;
   runtime::IdBlocks ids_;
   // The writer's: its connection, and the unfinished runs whose head it wrote (their steps are
   // written; another host's are not).
