@@ -257,13 +257,20 @@ int64_t PgRunStore::reserve_ids(const char* counter, int64_t n) {
   });
 }
 
+// Tried again after a lost connection, it also counts the runs it finds taken over by this host
+// just now: the first try may have committed, its reply lost.
 std::set<std::string> PgRunStore::adopt(const std::vector<std::string>& ids) {
+  bool again = false;
   return on_session([&](pg::Connection& db) {
-    const pg::Result r = db.exec(
-        "UPDATE skein_store_runs SET owner = $2, state = 'PENDING', crash_error = NULL, updated = now()"
-        " WHERE id IN (SELECT json_array_elements_text($1::json)) AND state IN ('CRASHED', 'FAILED', 'CANCELLED')"
-        " RETURNING id",
-        {json_param(Json(ids)), owner_});
+    const std::string sql =
+        std::string(
+            "UPDATE skein_store_runs SET owner = $2, state = 'PENDING', crash_error = NULL, updated = now()"
+            " WHERE id IN (SELECT json_array_elements_text($1::json))"
+            " AND (state IN ('CRASHED', 'FAILED', 'CANCELLED')") +
+        (again ? " OR (owner = $2 AND state = 'PENDING' AND updated > now() - interval '1 minute'))" : ")") +
+        " RETURNING id";
+    again = true;
+    const pg::Result r = db.exec(sql, {json_param(Json(ids)), owner_});
     std::set<std::string> taken;
     for (int i = 0; i < r.rows(); ++i) taken.insert(r.text(i, 0));
     return taken;
