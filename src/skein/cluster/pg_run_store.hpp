@@ -40,7 +40,7 @@
 
 namespace skein::cluster {
 
-class PgRunStore final : public RunStore {
+class PgRunStore final : public runtime::QueuedRunStore {
  public:
   static constexpr int kMaxAttempts = 6;
   static constexpr std::chrono::seconds kKeepEvery{5};
@@ -55,13 +55,6 @@ class PgRunStore final : public RunStore {
   PgRunStore(const PgRunStore&) = delete;
   PgRunStore& operator=(const PgRunStore&) = delete;
 
-  const std::vector<std::string>& crashed() const override { return crashed_; }
-  std::string allocate_id(char kind) override { return ids_.next(kind); }
-  void put(StoredRun run) override { queue_->push(std::move(run)); }
-  void put(const RunEvent& event) override { queue_->push(event); }
-  void put(LedgerRow row) override { queue_->push(std::move(row)); }
-  void flush() override { queue_->flush(); }
-
   std::optional<RunSnapshot> load(const std::string& id) override;
   std::optional<RunState> state(const std::string& id) override;
   std::vector<RunEvent> events(const std::string& id) override;
@@ -72,8 +65,8 @@ class PgRunStore final : public RunStore {
   std::set<std::string> adopt(const std::vector<std::string>& ids) override;
 
  private:
-  // The session connection's: `f(connection)` under session_mu_, made again (and this host's lock
-  // taken again) and tried once more when the connection was lost.
+  // The session connection's: `f(connection)` under session_mu_, the connection made again and `f`
+  // tried once more when it was lost (pg_run_store_parts.hpp).
   template <typename F>
   auto on_session(F&& f);
   void open_session();  // under session_mu_
@@ -93,8 +86,7 @@ class PgRunStore final : public RunStore {
   const std::chrono::milliseconds keep_every_;
   const std::string owner_;  // this host: <hostname>:<pid>-<start>-<boot>-<n>
   int64_t key_ = 0;          // this host's advisory lock key (the second of the pair)
-  std::vector<std::string> crashed_;
-  std::mutex session_mu_;  // guards session_ (taken after the IdBlocks' mutex)
+  std::mutex session_mu_;    // guards session_ (taken after the IdBlocks' mutex)
   std::unique_ptr<pg::Connection> session_;
   // The keeper's: its connection, whether it holds this host's lock, when this host was last seen
   // (now_ns), whether its runs are to get their state back (it was unseen long enough to be taken
@@ -102,7 +94,6 @@ class PgRunStore final : public RunStore {
   std::unique_ptr<pg::Connection> keeper_db_;
   bool locked_ = false, restore_ = false;
   int64_t last_seen_ns_ = 0;
-  runtime::IdBlocks ids_;
   // The writer's: its connection, and the unfinished runs whose head it wrote (their steps are
   // written; another host's are not).
   std::unique_ptr<pg::Connection> writer_db_;
@@ -112,7 +103,6 @@ class PgRunStore final : public RunStore {
   std::condition_variable keep_wake_;
   bool stopping_ = false;
   std::thread keeper_;
-  std::unique_ptr<runtime::StoreQueue> queue_;  // started last, stopped first
 };
 
 }  // namespace skein::cluster

@@ -25,10 +25,7 @@ struct RunRegistry::Impl {
   explicit Impl(RegistryOptions o)
       : options(o),
         store(open_store(o)),
-        spool(!store             ? std::filesystem::path()
-              : !o.spool.empty() ? std::filesystem::path(o.spool)
-              : !o.store.empty() ? std::filesystem::path(o.store).parent_path() / "spool"
-                                 : std::filesystem::path()),
+        spool(store ? spool_of(o) : std::filesystem::path()),
         work(asio::make_work_guard(io)),
         pool(o.blocking_threads),
         chain_pool(o.chain_threads),
@@ -43,6 +40,12 @@ struct RunRegistry::Impl {
     if (o.shared_store) return o.shared_store;
     if (o.store.empty()) return nullptr;
     return std::make_shared<runtime::SqliteRunStore>(o.store, o.retention, o.max_store_bytes);
+  }
+
+  // Graph runs' spools with a store: the caller's folder, else "spool" beside the SQLite file.
+  static std::filesystem::path spool_of(const RegistryOptions& o) {
+    if (!o.spool.empty()) return o.spool;
+    return o.store.empty() ? std::filesystem::path() : std::filesystem::path(o.store).parent_path() / "spool";
   }
 
   std::unique_ptr<runtime::StoreLedger> ledger_for(const std::string& id, std::map<LedgerKey, Json> known = {}) {

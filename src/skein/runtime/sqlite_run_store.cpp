@@ -86,12 +86,12 @@ Statement& fresh(Statement& s) {
 }  // namespace
 
 SqliteRunStore::SqliteRunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes)
-    : db_(std::make_unique<SqliteDb>(file, "run store")),
+    : QueuedRunStore([this](const char* counter, int64_t n) { return reserve_ids(counter, n); }),
+      db_(std::make_unique<SqliteDb>(file, "run store")),
       retention_(retention),
       max_bytes_(max_bytes),
       owner_(host_identity()),
-      hosts_(file.parent_path() / "hosts"),
-      ids_([this](const char* counter, int64_t n) { return reserve_ids(counter, n); }) {
+      hosts_(file.parent_path() / "hosts") {
   hold_host_lock();
   try {
     db_->write_transaction([&] {
@@ -110,14 +110,14 @@ SqliteRunStore::SqliteRunStore(const std::filesystem::path& file, size_t retenti
     ::close(lock_fd_);
     throw;
   }
-  queue_ = std::make_unique<StoreQueue>("skein-store", [this](StoreQueue::Batch& batch) {
+  start_writer("skein-store", [this](StoreQueue::Batch& batch) {
     std::lock_guard d(db_mu_);
     write_or_say(batch);
   });
 }
 
 SqliteRunStore::~SqliteRunStore() {
-  queue_->stop();
+  stop_writer();
   return_unused_ids();
   std::error_code ec;
   std::filesystem::remove(hosts_ / (owner_ + ".lock"), ec);

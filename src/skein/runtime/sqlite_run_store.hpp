@@ -28,19 +28,12 @@ class SqliteDb;
 
 namespace skein::runtime {
 
-class SqliteRunStore final : public RunStore {
+class SqliteRunStore final : public QueuedRunStore {
  public:
   SqliteRunStore(const std::filesystem::path& file, size_t retention, uint64_t max_bytes = 0);
   ~SqliteRunStore() override;
   SqliteRunStore(const SqliteRunStore&) = delete;
   SqliteRunStore& operator=(const SqliteRunStore&) = delete;
-
-  const std::vector<std::string>& crashed() const override { return crashed_; }
-  std::string allocate_id(char kind) override { return ids_.next(kind); }
-  void put(StoredRun run) override { queue_->push(std::move(run)); }
-  void put(const RunEvent& event) override { queue_->push(event); }
-  void put(LedgerRow row) override { queue_->push(std::move(row)); }
-  void flush() override { queue_->flush(); }
 
   std::optional<RunSnapshot> load(const std::string& id) override;
   std::optional<RunState> state(const std::string& id) override;
@@ -78,14 +71,11 @@ class SqliteRunStore final : public RunStore {
   std::string owner_;  // this host: <pid>-<start time>-<boot>-<n>
   std::filesystem::path hosts_;
   int lock_fd_ = -1;
-  std::vector<std::string> crashed_;
-  IdBlocks ids_;
   mutable std::mutex db_mu_;  // guards the database (the writer, readers, ids; taken after the IdBlocks')
   // The writer's: runs' last ledger entry numbers, and the unfinished runs whose head it wrote
   // (their steps are written; another host's are not).
   std::unordered_map<int64_t, int64_t> ledger_seq_;
   std::unordered_set<std::string> owned_;
-  std::unique_ptr<StoreQueue> queue_;  // started last, stopped first
 };
 
 }  // namespace skein::runtime

@@ -53,7 +53,6 @@ std::string IdBlocks::next(char kind) {
   if (b.next == b.end) {
     const int64_t used_in = now_ns() - b.taken_ns;
     b.size = used_in < 100'000'000 ? std::min(2 * b.size, kMaxBlock) : used_in < 1'000'000'000 ? b.size : 1;
-    b.size = std::max<int64_t>(b.size, 1);
     b.end = reserve_(kind == 'g' ? "graph" : "chain", b.size);
     b.next = b.end - b.size;
     b.taken_ns = now_ns();

@@ -1,7 +1,9 @@
 // What the run stores (SQLite, PostgreSQL) share: who a host is, run ids taken in blocks from a
-// counter shared by the hosts, which heads a batch writes, and a graph run's head as loaded.
+// counter shared by the hosts, which heads a batch writes, a graph run's head as loaded, and the
+// base of both (ids, crashed runs, the queue of writes).
 #pragma once
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -49,6 +51,34 @@ class IdBlocks {
   Reserve reserve_;
   std::mutex mu_;
   Block blocks_[2];  // graph runs', chain runs'
+};
+
+// A run store whose ids come from IdBlocks and whose writes go through a StoreQueue: a store
+// implements the reads, adopt and its writer's `write`, starts the writer last in its constructor
+// and stops it first in its destructor (before what `write` uses goes).
+class QueuedRunStore : public RunStore {
+ public:
+  const std::vector<std::string>& crashed() const override { return crashed_; }
+  std::string allocate_id(char kind) override { return ids_.next(kind); }
+  void put(StoredRun run) override { queue_->push(std::move(run)); }
+  void put(const RunEvent& event) override { queue_->push(event); }
+  void put(LedgerRow row) override { queue_->push(std::move(row)); }
+  void flush() override { queue_->flush(); }
+
+ protected:
+  explicit QueuedRunStore(IdBlocks::Reserve reserve) : ids_(std::move(reserve)) {}
+  void start_writer(std::string thread_name, std::function<void(StoreQueue::Batch&)> write) {
+    queue_ = std::make_unique<StoreQueue>(std::move(thread_name), std::move(write));
+  }
+  void stop_writer() {
+    if (queue_) queue_->stop();
+  }
+
+  std::vector<std::string> crashed_;  // marked when the store opened
+  IdBlocks ids_;
+
+ private:
+  std::unique_ptr<StoreQueue> queue_;
 };
 
 }  // namespace skein::runtime
