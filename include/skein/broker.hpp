@@ -144,7 +144,8 @@ class Broker {
   // on the lifecycle executor: flush returns at once (see settle).
   void flush(bool force);
 
-  // Blocks until no engine is starting or stopping (tools and tests, the end of a command).
+  // Blocks until no engine is starting or stopping and the events of the starts and stops that
+  // ended have reached the listeners (tools and tests, the end of a command).
   void settle();
 
   std::vector<EngineStatus> status() const;

@@ -204,6 +204,7 @@ TEST(BrokerTest, EvictionPicksLeastRecentlyUsedIdleAndNeverALeasedOne) {
   b.acquire("b").release();  // idle, least recently used
   b.acquire("c").release();  // idle, more recent
   Lease d = b.acquire("d");  // needs room: evicts b (and starts d once b has stopped)
+  b.settle();                // b's stop may still be delivering its event on another thread
   EXPECT_EQ(state_of(b, "b"), "stopped");
   EXPECT_EQ(state_of(b, "c"), "ready");
   EXPECT_EQ(state_of(b, "a"), "ready");

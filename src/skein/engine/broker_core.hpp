@@ -102,6 +102,7 @@ struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   std::vector<std::function<void(const EngineEvent&)>> listeners;
   bool closing = false;
   bool closed = false;  // the lifecycle executor is gone: stops run on the caller
+  int delivering = 0;   // starts and stops whose events are being delivered (settle waits for them)
 
   using Lock = std::unique_lock<std::mutex>;
 
@@ -115,7 +116,10 @@ struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   void close();
   void deliver(Outbox& out);  // not under the lock
   void deliver_event(const EngineEvent& ev);
-  bool busy() const;  // an engine is starting or stopping; under the lock
+  bool busy() const;  // an engine is starting or stopping, or their events are on the way; under the lock
+  // Ends a start or stop (lock held, state updated): delivers its events with the lock dropped,
+  // then tells settle(), then calls the completions (which may acquire again, never settle).
+  void end_transition(Lock& lock, Outbox& out);
 
  private:
   Lease lease(BrokerEntry* e);

@@ -54,12 +54,10 @@ void BrokerCore::begin_start(BrokerEntry* e) {
       error = ex.what();
     }
     Outbox out;
-    {
-      Lock lock(mu);
-      start_done(e, std::move(engine), error, seconds_since(t0), out);
-      pump(out);
-    }
-    deliver(out);
+    Lock lock(mu);
+    start_done(e, std::move(engine), error, seconds_since(t0), out);
+    pump(out);
+    end_transition(lock, out);
   });
 }
 
@@ -90,12 +88,10 @@ void BrokerCore::begin_stop(BrokerEntry* e, EngineEventKind kind, const std::str
   asio::post(lifecycle, [this, e, kind, reason, engine = std::move(e->engine)]() mutable {
     engine.reset();
     Outbox out;
-    {
-      Lock lock(mu);
-      stop_done(e, kind, reason, out);
-      pump(out);
-    }
-    deliver(out);
+    Lock lock(mu);
+    stop_done(e, kind, reason, out);
+    pump(out);
+    end_transition(lock, out);
   });
 }
 
@@ -210,7 +206,19 @@ void BrokerCore::close() {
   lifecycle.join();  // the timers' thread ends with the core (nothing is left for it to time)
 }
 
+void BrokerCore::end_transition(Lock& lock, Outbox& out) {
+  ++delivering;
+  lock.unlock();
+  for (const auto& ev : out.events) deliver_event(ev);
+  lock.lock();
+  --delivering;
+  settled.notify_all();
+  lock.unlock();
+  for (auto& d : out.done) d.fn(std::move(d.error), std::move(d.lease));
+}
+
 bool BrokerCore::busy() const {
+  if (delivering > 0) return true;
   for (const auto& [name, e] : entries)
     if (e->state == State::starting || e->state == State::stopping) return true;
   return false;
