@@ -15,19 +15,26 @@ set(_skein_llama_libs
     ggml/src/libggml.a
     ggml/src/libggml-cpu.a
     ggml/src/libggml-base.a)
-set(_skein_llama_paths)
+# Built here from the cache's archives; installed (SKEIN_LLAMA_ARCHIVES, see cmake/install.cmake)
+# into <prefix>/lib/skein, where the exported target finds them.
+set(SKEIN_LLAMA_ARCHIVES)
+set(_skein_llama_installed)
 foreach(lib IN LISTS _skein_llama_libs)
   if(NOT EXISTS "${SKEIN_LLAMA_BUILD}/${lib}")
     message(FATAL_ERROR "missing ${SKEIN_LLAMA_BUILD}/${lib}: run scripts/setup.sh first")
   endif()
-  list(APPEND _skein_llama_paths "${SKEIN_LLAMA_BUILD}/${lib}")
+  list(APPEND SKEIN_LLAMA_ARCHIVES "${SKEIN_LLAMA_BUILD}/${lib}")
+  get_filename_component(_name "${lib}" NAME)
+  list(APPEND _skein_llama_installed "\${_IMPORT_PREFIX}/lib/skein/${_name}")
 endforeach()
 
 add_library(skein_llama INTERFACE)
+set_target_properties(skein_llama PROPERTIES EXPORT_NAME llama)
 target_include_directories(skein_llama SYSTEM INTERFACE
-    "${SKEIN_LLAMA_SRC}/include" "${SKEIN_LLAMA_SRC}/ggml/include" "${SKEIN_LLAMA_SRC}/common")
+    "$<BUILD_INTERFACE:${SKEIN_LLAMA_SRC}/include;${SKEIN_LLAMA_SRC}/ggml/include;${SKEIN_LLAMA_SRC}/common>")
 target_link_libraries(skein_llama INTERFACE
-    -Wl,--start-group ${_skein_llama_paths} -Wl,--end-group Threads::Threads dl m)
+    -Wl,--start-group "$<BUILD_INTERFACE:${SKEIN_LLAMA_ARCHIVES}>" "$<INSTALL_INTERFACE:${_skein_llama_installed}>"
+    -Wl,--end-group Threads::Threads dl m)
 add_library(skein::llama ALIAS skein_llama)
 
 set(SKEIN_LLAMA_SERVER "${SKEIN_LLAMA_BUILD}/bin/llama-server")

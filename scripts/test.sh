@@ -17,6 +17,9 @@ cmake -S . -B build -G Ninja -DSKEIN_CACHE="$CACHE" >/dev/null
 ninja -C build >/dev/null
 ctest --test-dir build --output-on-failure --timeout 600  # one at a time: the real build's time bounds (100 ms) are tight
 
+stage "the installed package, used by a separate project (examples/consumer)"
+bash scripts/consumer_test.sh build
+
 stage "concurrency tests under ThreadSanitizer (build-tsan/)"
 TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_test prefix_cache_test chain_run_test
   openai_engine_test ollama_engine_test cli_engine_test managed_server_test resume_test branch_test

@@ -1,0 +1,16 @@
+# `cmake --install build --prefix P`: the public headers, libskein.a with the llama.cpp archives it
+# needs (P/lib/skein), the `skein` binary, and a package a separate project finds with
+# find_package(skein) and links as skein::skein (examples/consumer is one).
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/skein DESTINATION include)
+install(TARGETS skein skein_llama EXPORT skeinTargets ARCHIVE DESTINATION lib)
+install(FILES ${SKEIN_LLAMA_ARCHIVES} DESTINATION lib/skein)
+install(TARGETS skein_cli RUNTIME DESTINATION bin)
+install(EXPORT skeinTargets NAMESPACE skein:: DESTINATION lib/cmake/skein)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/skeinConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/skeinConfig.cmake INSTALL_DESTINATION lib/cmake/skein)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/skeinConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/skeinConfig.cmake ${PROJECT_BINARY_DIR}/skeinConfigVersion.cmake
+        DESTINATION lib/cmake/skein)
