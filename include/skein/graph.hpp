@@ -103,6 +103,10 @@ struct GraphWarning {
 Graph load_graph(const std::string& path, std::vector<GraphWarning>* warnings = nullptr);
 Graph parse_graph(const std::string& text, const std::string& file, std::vector<GraphWarning>* warnings = nullptr);
 
+// Whether the file holds a graph: its top level is a map with a `graph` key (a chain file's has
+// `chain`). False for a file that cannot be read or parsed: the chain loader then says why.
+bool is_graph_file(const std::string& path);
+
 // The checks load_graph makes, for graphs built in C++ (functions must be registered by now).
 // Throws ConfigError; returns the warnings.
 std::vector<GraphWarning> check_graph(const Graph& graph, bool require_functions);

@@ -42,6 +42,7 @@ struct RunArgs {
   int shard_size = 1000;
   bool detach = false;  // print the run id and return; `skein collect` writes the folder later
   int lease_ms = 10000;
+  std::vector<std::string> given;  // the options on the command line ("--batch-size"), for refusals
 };
 
 int run_command(const RunArgs& args);
@@ -65,8 +66,6 @@ int cancel_command(const std::string& url, const std::string& run);
 void note_fixture_model(const Chain& chain, class RunView& view);
 // `skein run GRAPH.yaml --input '{…}'` (one run, its trace printed) or `-i runs.jsonl` (a run per line).
 int graph_run_command(const RunArgs& args);
-// Whether the file is a graph file (`graph:` at the top) rather than a chain file.
-bool is_graph_file(const std::string& file);
 
 // `skein inspect FILE`: validates a chain and prints its tree (or a Mermaid flowchart).
 int inspect_command(const std::string& file, bool mermaid);

@@ -1,5 +1,7 @@
 // `skein run GRAPH.yaml --input '{…}'` runs one graph and prints its trace with per-node times;
-// `-i runs.jsonl -o out/` runs one graph per line, concurrently, into out/results.jsonl.
+// `-i runs.jsonl -o out/` runs one graph per line, concurrently, into out/results.jsonl, with
+// progress and a summary (--quiet, --json-logs, NO_COLOR as for chains); `--resume` keeps the
+// results an interrupted invocation wrote and runs the other lines. Chain-only flags are refused.
 #include <fmt/format.h>
 
 #include <condition_variable>
@@ -9,8 +11,10 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <set>
 
 #include "commands.hpp"
+#include "run_view.hpp"
 #include "skein/broker.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/run_registry.hpp"
@@ -111,10 +115,9 @@ Json result_line(size_t line, const Json& input, const RunSnapshot* r, const std
 }
 
 // Serves the registry's events until `runs` runs have ended: gates are asked on the terminal, each
-// ended run goes to `ended`. The number that did not end DONE.
-size_t serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs,
-                        const std::function<void(const RunSnapshot&)>& ended) {
-  size_t failed = 0;
+// ended run goes to `ended`.
+void serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs,
+                      const std::function<void(const RunSnapshot&)>& ended) {
   for (size_t left = runs; left > 0;) {
     const RunEvent e = inbox.next();
     if (e.kind == "gate_opened") {
@@ -127,57 +130,111 @@ size_t serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs,
     --left;
     registry.wait_until(
         e.run, [](const RunSnapshot& s) { return is_finished(s.state); }, std::chrono::seconds(10));
-    const RunSnapshot r = *registry.get(e.run);
-    failed += r.state != RunState::done;
-    ended(r);
+    ended(*registry.get(e.run));
   }
-  return failed;
 }
 
-int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJob base) {
-  std::ifstream in(args.input);
-  if (!in) {
-    std::cerr << "skein: cannot read " << args.input << "\n";
+// The results an interrupted (or finished) invocation wrote to `file`, for --resume: their lines
+// are not run again and count in `p`. The file is cut back to its last whole result.
+std::set<size_t> kept_results(const std::filesystem::path& file, RunsProgress& p) {
+  std::set<size_t> kept;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return kept;
+  uintmax_t whole = 0;
+  for (std::string text; std::getline(in, text) && !in.eof(); whole += text.size() + 1) {
+    Json r;
+    try {
+      r = Json::parse(text);
+      if (!kept.insert(r.at("line").get<size_t>()).second) break;
+    } catch (const Json::exception&) {
+      break;
+    }
+    p.failed += r.value("status", "") != "done";
+    if (r.contains("tokens")) {
+      p.prompt_tokens += r["tokens"].value("prompt", 0LL);
+      p.generated_tokens += r["tokens"].value("generated", 0LL);
+    }
+  }
+  in.close();
+  std::filesystem::resize_file(file, whole);
+  p.total = p.kept = p.ended = kept.size();
+  return kept;
+}
+
+class RunsInput {
+ public:
+  explicit RunsInput(const std::string& path) {
+    if (path != "-") file_.open(path);
+  }
+  bool good() const { return !file_.is_open() || file_.good(); }
+  std::istream& stream() { return file_.is_open() ? file_ : std::cin; }
+
+ private:
+  std::ifstream file_;
+};
+
+int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJob base, RunView& view) {
+  RunsInput input(args.input);
+  if (args.input != "-" && !std::filesystem::is_regular_file(args.input)) {
+    view.error("cannot read " + args.input);
     return 2;
   }
   const std::string dir = args.output.empty() ? "out/" + g->name : args.output;
+  const auto results_path = std::filesystem::path(dir) / "results.jsonl";
   std::filesystem::create_directories(dir);
-  std::ofstream results(std::filesystem::path(dir) / "results.jsonl", std::ios::trunc);
+  RunsProgress p;
+  const std::set<size_t> kept = args.resume ? kept_results(results_path, p) : std::set<size_t>{};
+  std::ofstream results(results_path, args.resume ? std::ios::app : std::ios::trunc);
+  auto write = [&](const Json& line) {
+    results << line.dump() << "\n" << std::flush;  // whole lines, so --resume finds them after a kill
+  };
   RegistryOptions ro;
   ro.history = std::numeric_limits<size_t>::max();  // every run is kept until its line is written
   RunRegistry registry(ro);
   Inbox inbox(registry);
   std::map<std::string, std::pair<size_t, Json>> lines;  // run id -> line number, input
-  size_t line_no = 0, bad = 0;
-  std::string text;
-  while (std::getline(in, text)) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ended = [&](bool ok) {
+    ++p.ended;
+    p.failed += !ok;
+    p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    view.runs_progress(p);
+  };
+  size_t line_no = 0;
+  for (std::string text; std::getline(input.stream(), text);) {
     ++line_no;
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (text.find_first_not_of(" \t\r") == std::string::npos || kept.count(line_no)) continue;
+    ++p.total;
     GraphJob job = base;
     try {
       job.input = Json::parse(text);
     } catch (const Json::exception& e) {
-      results << result_line(line_no, text, nullptr, std::string("not valid JSON: ") + e.what()).dump() << "\n";
-      ++bad;
+      write(result_line(line_no, text, nullptr, std::string("not valid JSON: ") + e.what()));
+      ended(false);
       continue;
     }
-    const Json input = job.input;
-    lines[registry.submit(std::move(job))] = {line_no, input};
+    const Json input_record = job.input;
+    lines[registry.submit(std::move(job))] = {line_no, input_record};
   }
-  const size_t failed = serve_until_done(registry, inbox, lines.size(), [&](const RunSnapshot& r) {
-    const auto& [n, input] = lines.at(r.id);
-    results << result_line(n, input, &r, "").dump() << "\n";
+  serve_until_done(registry, inbox, lines.size(), [&](const RunSnapshot& r) {
+    const auto& [n, input_record] = lines.at(r.id);
+    write(result_line(n, input_record, &r, ""));
+    p.prompt_tokens += r.tokens.prompt;
+    p.generated_tokens += r.tokens.generated;
+    ended(r.state == RunState::done);
   });
-  std::cerr << fmt::format("{} runs, {} failed\n", lines.size() + bad, failed + bad);
+  p.final = true;
+  view.runs_progress(p);
+  view.runs_summary(p, dir);
   std::cout << "outputs: " << dir << "\n";
-  return failed + bad ? 1 : 0;
+  return p.failed ? 1 : 0;
 }
 
-int run_one(const std::string& input, GraphJob job) {
+int run_one(const std::string& input, GraphJob job, RunView& view) {
   try {
     job.input = Json::parse(input);
   } catch (const Json::exception& e) {
-    std::cerr << "skein: --input is not valid JSON: " << e.what() << "\n";
+    view.error(std::string("--input is not valid JSON: ") + e.what());
     return 2;
   }
   RunRegistry registry;
@@ -189,26 +246,44 @@ int run_one(const std::string& input, GraphJob job) {
     print_trace(run);
     return 0;
   }
-  std::cerr << "skein: " << run.error << "\n";
-  std::cerr << "partial trace: " << run.trace.size() << " nodes\n";
+  view.error(run.error + fmt::format(" (partial trace: {} nodes)", run.trace.size()));
   return run.error.find("graph run failed") == 0 ? 1 : 2;
+}
+
+// The flags of `skein run` that only chains have, or that a one-run invocation cannot use: the
+// reason, or "" when none was given.
+std::string refused_flag(const RunArgs& args, bool one_run) {
+  static const std::set<std::string> kChainOnly = {"--batch-size", "--max-lines-per-file", "--strict", "--no-cache",
+                                                   "--cluster",    "--shard-size",         "--detach", "--lease-ms"};
+  for (const auto& flag : args.given) {
+    if (kChainOnly.count(flag)) return flag + " is for chains, and " + args.file + " is a graph file";
+    if (one_run && (flag == "--resume" || flag == "--output"))
+      return flag + " is for a file of runs (-i runs.jsonl); --input '{…}' runs one graph and prints its trace";
+  }
+  return "";
 }
 
 }  // namespace
 
 int graph_run_command(const RunArgs& args) {
+  RunView view(choose_view(args.quiet, args.json_logs));
+  const bool one_run = !args.input.empty() && args.input[0] == '{';
+  if (const std::string why = refused_flag(args, one_run); !why.empty()) {
+    view.error(why);
+    return 2;
+  }
   std::vector<GraphWarning> warnings;
   std::shared_ptr<Graph> g;
   try {
     g = std::make_shared<Graph>(load_graph(args.file, &warnings));
   } catch (const Error& e) {
-    std::cerr << "skein: " << e.what() << "\n";
+    view.error(e.what());
     return 2;
   }
-  for (const auto& w : warnings) std::cerr << "warning: " << w.where.str() << ": " << w.message << "\n";
-  if (!args.quiet)
-    std::cerr << "note: engine `local` runs the random-weight fixture model unless SKEIN_LOCAL_MODEL points at a "
-                 "real GGUF: its choices and values are valid but meaningless.\n";
+  for (const auto& w : warnings) view.warning(w.where.str() + ": " + w.message);
+  view.note(
+      "engine `local` runs the random-weight fixture model unless SKEIN_LOCAL_MODEL points at a real GGUF: its "
+      "choices and values are valid but meaningless.");
   const std::unique_ptr<Broker> broker = make_broker(g->broker, args.limits);  // leased per model call
   declare_engines(*broker, g->engines);
   Sampling sampling;
@@ -218,8 +293,7 @@ int graph_run_command(const RunArgs& args) {
   job.graph = g;
   job.lm = &lm;
   job.verbosity = Verbosity::quiet;
-  const int code = args.input.empty() || args.input[0] != '{' ? run_many(g, args, std::move(job))
-                                                              : run_one(args.input, std::move(job));
+  const int code = one_run ? run_one(args.input, std::move(job), view) : run_many(g, args, std::move(job), view);
   broker->flush(true);
   return code;
 }

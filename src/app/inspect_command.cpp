@@ -12,6 +12,7 @@
 #include "engine/openai/openai_schema.hpp"
 #include "schema/keyword_plan.hpp"
 #include "skein/chain.hpp"
+#include "skein/graph.hpp"
 
 namespace skein::app {
 namespace {
@@ -123,13 +124,6 @@ std::string mermaid(const Chain& chain) {
 }
 
 }  // namespace
-
-bool is_graph_file(const std::string& file) {
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("graph:", 0) == 0 || line.find("\"graph\"") != std::string::npos) return true;
-  return false;
-}
 
 int inspect_command(const std::string& file, bool as_mermaid) {
   if (is_graph_file(file)) return inspect_graph(file, as_mermaid);

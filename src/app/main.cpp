@@ -16,26 +16,28 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SKEIN_APP_VERSION);
 
   skein::app::RunArgs run;
-  CLI::App* run_cmd = app.add_subcommand("run", "Run a chain over a JSONL dataset");
-  run_cmd->add_option("file", run.file, "Chain file (YAML or JSON)")->required()->check(CLI::ExistingFile);
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a chain over a dataset, or a graph once or once per line");
+  run_cmd->add_option("file", run.file, "Chain or graph file (YAML or JSON)")->required()->check(CLI::ExistingFile);
   run_cmd
       ->add_option("-i,--input", run.input,
                    "Input records: JSONL or a JSON array ('-' for stdin); for a graph, '{...}' for one run or a JSONL "
                    "file of runs")
       ->required();
-  run_cmd->add_option("-o,--output", run.output, "Output folder (default: out/<chain name>)");
-  run_cmd->add_option("--batch-size", run.batch_size, "Records per batch (overrides the file)")
+  run_cmd->add_option("-o,--output", run.output, "Output folder (default: out/<chain or graph name>)");
+  run_cmd->add_option("--batch-size", run.batch_size, "Chains: records per batch (overrides the file)")
       ->check(CLI::PositiveNumber);
-  run_cmd->add_option("--max-lines-per-file", run.max_lines_per_file, "Lines per <node>/NNN.jsonl file")
+  run_cmd->add_option("--max-lines-per-file", run.max_lines_per_file, "Chains: lines per <node>/NNN.jsonl file")
       ->check(CLI::PositiveNumber);
-  run_cmd->add_flag("--resume", run.resume, "Continue the interrupted run in the output folder");
-  run_cmd->add_flag("--strict", run.strict, "Refuse the input if any record is malformed or of the wrong type");
-  run_cmd->add_flag("--no-cache", run.no_cache, "Neither read nor fill the response cache");
+  run_cmd->add_flag(
+      "--resume", run.resume,
+      "Continue the interrupted run in the output folder (a graph: the runs of -i runs.jsonl without a result)");
+  run_cmd->add_flag("--strict", run.strict, "Chains: refuse the input if any record is malformed or of the wrong type");
+  run_cmd->add_flag("--no-cache", run.no_cache, "Chains: neither read nor fill the response cache");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Only errors and the output folder");
   run_cmd->add_flag("--json-logs", run.json_logs, "Progress, warnings and the summary as JSON lines on stderr");
   skein::app::add_broker_flags(*run_cmd, run.limits);
   run_cmd->add_option("--cluster", run.cluster,
-                      "Spread the run over `skein worker`s through this PostgreSQL database (postgresql://…)");
+                      "Chains: spread the run over `skein worker`s through this PostgreSQL database (postgresql://…)");
   run_cmd->add_option("--shard-size", run.shard_size, "With --cluster: records per shard (whole batches)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -69,18 +71,19 @@ int main(int argc, char** argv) {
 
   std::string inspect_file;
   bool mermaid = false;
-  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Check a chain file and print its tree");
-  inspect_cmd->add_option("file", inspect_file, "Chain file")->required()->check(CLI::ExistingFile);
+  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Check a chain or graph file and print its tree");
+  inspect_cmd->add_option("file", inspect_file, "Chain or graph file")->required()->check(CLI::ExistingFile);
   inspect_cmd->add_flag("--mermaid", mermaid, "Print a Mermaid flowchart instead");
 
   std::string engines_file;
   CLI::App* engines_cmd = app.add_subcommand("engines", "List engines and running managed servers");
-  engines_cmd->add_option("file", engines_file, "Chain file whose engines to list")->check(CLI::ExistingFile);
+  engines_cmd->add_option("file", engines_file, "Chain, graph or engines file whose engines to list")
+      ->check(CLI::ExistingFile);
 
   std::string warmup_file;
   std::vector<std::string> warmup_names;
   CLI::App* warmup_cmd = app.add_subcommand("warmup", "Start engines to check them and time their start");
-  warmup_cmd->add_option("file", warmup_file, "Chain file")->required()->check(CLI::ExistingFile);
+  warmup_cmd->add_option("file", warmup_file, "Chain, graph or engines file")->required()->check(CLI::ExistingFile);
   warmup_cmd->add_option("engines", warmup_names, "Engines to start (default: all of the file)");
 
   std::string kill_engine;
@@ -122,7 +125,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (run_cmd->parsed()) return skein::app::run_command(run);
+  if (run_cmd->parsed()) {
+    for (const CLI::Option* o : run_cmd->get_options())
+      if (o->count() > 0) run.given.push_back(o->get_name());
+    return skein::app::run_command(run);
+  }
   if (worker_cmd->parsed()) return skein::app::worker_command(worker);
   if (collect_cmd->parsed()) return skein::app::collect_command(cluster_url, cluster_run, collect_output);
   if (runs_cmd->parsed()) return skein::app::runs_command(cluster_url);

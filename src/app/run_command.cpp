@@ -6,6 +6,7 @@
 #include "run_view.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
+#include "skein/graph.hpp"
 
 namespace skein::app {
 namespace {

@@ -17,6 +17,8 @@ std::string duration(double seconds) {
                    : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
+std::string wall_time(double seconds) { return seconds < 60 ? fmt::format("{:.2f} s", seconds) : duration(seconds); }
+
 std::string bar(double fraction, int width) {
   const int full = int(fraction * width + 0.5);
   std::string out;
@@ -53,27 +55,44 @@ std::string RunView::paint(const std::string& text, const char* code) const {
   return color_ ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
 }
 
-std::string RunView::node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const {
-  const double rate = p.elapsed_seconds > 0 ? c.rows / p.elapsed_seconds : 0;
-  std::string line = fmt::format("{:<22} ", path);
-  if (p.rows_total && *p.rows_total > 0) {
-    const double f = std::min(1.0, double(c.rows) / double(*p.rows_total));
-    line += paint(bar(f, 20), "32") + fmt::format(" {:>3.0f}% {}/{} rows", f * 100, c.rows, *p.rows_total);
+std::string RunView::meter(const std::string& label, size_t done, std::optional<size_t> total, const char* unit,
+                           const std::string& middle, double elapsed, bool final) const {
+  const double rate = elapsed > 0 ? double(done) / elapsed : 0;
+  std::string line = fmt::format("{:<22} ", label);
+  if (total && *total > 0) {
+    const double f = std::min(1.0, double(done) / double(*total));
+    line += paint(bar(f, 20), "32") + fmt::format(" {:>3.0f}% {}/{} {}", f * 100, done, *total, unit);
   } else {
-    line += fmt::format("{} rows", c.rows);
+    line += fmt::format("{} {}", done, unit);
   }
-  line += fmt::format("  in {} out {} ", c.in, c.out);
-  line += c.errors ? paint(fmt::format("errors {}", c.errors), "31") : "errors 0";
-  line += fmt::format("  {:.0f} rows/s", rate);
-  if (p.rows_total && rate > 0 && c.rows < *p.rows_total && !p.final)
-    line += "  ETA " + duration(double(*p.rows_total - c.rows) / rate);
+  line += fmt::format("  {}  {:.0f} {}/s", middle, rate, unit);
+  if (total && rate > 0 && done < *total && !final) line += "  ETA " + duration(double(*total - done) / rate);
   return line;
 }
 
-void RunView::progress(const RunProgress& p) {
+std::string RunView::node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const {
+  const std::string errors = c.errors ? paint(fmt::format("errors {}", c.errors), "31") : "errors 0";
+  return meter(path, c.rows, p.rows_total, "rows", fmt::format("in {} out {} ", c.in, c.out) + errors,
+               p.elapsed_seconds, p.final);
+}
+
+bool RunView::due(bool final) {
   const auto now = std::chrono::steady_clock::now();
-  if (mode_ == ViewMode::quiet || (!p.final && now - last_ < interval(mode_))) return;
+  if (mode_ == ViewMode::quiet || (!final && now - last_ < interval(mode_))) return false;
   last_ = now;
+  return true;
+}
+
+void RunView::redraw(const std::vector<std::string>& lines) {
+  std::string out;
+  if (mode_ == ViewMode::terminal && drawn_ > 0) out += fmt::format("\033[{}A", drawn_);
+  for (const auto& line : lines) out += (mode_ == ViewMode::terminal ? "\033[2K" : "") + line + "\n";
+  drawn_ = int(lines.size());
+  std::cerr << out << std::flush;
+}
+
+void RunView::progress(const RunProgress& p) {
+  if (!due(p.final)) return;
   const RunSummary& s = p.so_far;
   if (mode_ == ViewMode::json) {
     Json nodes = Json::object();
@@ -89,12 +108,48 @@ void RunView::progress(const RunProgress& p) {
               << "\n";
     return;
   }
-  std::string out;
-  if (mode_ == ViewMode::terminal && drawn_ > 0) out += fmt::format("\033[{}A", drawn_);
-  for (const auto& path : s.node_order)
-    out += (mode_ == ViewMode::terminal ? "\033[2K" : "") + node_line(path, s.nodes.at(path), p) + "\n";
-  drawn_ = int(s.node_order.size());
-  std::cerr << out << std::flush;
+  std::vector<std::string> lines;
+  for (const auto& path : s.node_order) lines.push_back(node_line(path, s.nodes.at(path), p));
+  redraw(lines);
+}
+
+void RunView::runs_progress(const RunsProgress& p) {
+  if (!due(p.final)) return;
+  if (mode_ == ViewMode::json) {
+    std::cerr << Json{{"event", "progress"},     {"elapsed_seconds", p.elapsed_seconds},
+                      {"runs_total", p.total},   {"runs_ended", p.ended},
+                      {"runs_failed", p.failed}, {"runs_kept", p.kept}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  // The rate and ETA count this invocation's runs, not those kept from an earlier one.
+  const std::string failed = p.failed ? paint(fmt::format("failed {}", p.failed), "31") : "failed 0";
+  std::string line = meter("runs", p.ended - p.kept, p.total - p.kept, "runs", failed, p.elapsed_seconds, p.final);
+  if (p.kept) line += fmt::format("  ({} kept from the earlier invocation)", p.kept);
+  redraw({line});
+}
+
+void RunView::runs_summary(const RunsProgress& p, const std::string& output_dir) {
+  if (mode_ == ViewMode::json) {
+    std::cerr << Json{{"event", "summary"},
+                      {"runs", p.total},
+                      {"runs_failed", p.failed},
+                      {"runs_kept", p.kept},
+                      {"prompt_tokens", p.prompt_tokens},
+                      {"generated_tokens", p.generated_tokens},
+                      {"wall_seconds", p.elapsed_seconds},
+                      {"output_dir", output_dir}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  if (mode_ == ViewMode::quiet) return;
+  const double tok_rate = p.elapsed_seconds > 0 ? double(p.generated_tokens) / p.elapsed_seconds : 0;
+  std::cerr << fmt::format("\nruns: {}, {} failed{}\ntokens: {} in, {} out ({:.0f}/s)\nwall time: {}\n", p.total,
+                           p.failed,
+                           p.kept ? fmt::format(" ({} kept from the earlier invocation, counted here)", p.kept) : "",
+                           p.prompt_tokens, p.generated_tokens, tok_rate, wall_time(p.elapsed_seconds));
 }
 
 void RunView::say(const char* event, const std::string& prefix, const char* color, const std::string& message,
@@ -157,8 +212,7 @@ void RunView::summary(const RunSummary& s) {
       "engine calls: {}, answered from the response cache: {}; tokens: {} in ({} computed, {} reused from the prefix "
       "cache), {} out ({:.0f}/s)\n",
       calls, cached, tokens_in, tokens_in - reused, reused, tokens_out, tok_rate);
-  out += fmt::format("wall time: {}\n",
-                     s.wall_seconds < 60 ? fmt::format("{:.2f} s", s.wall_seconds) : duration(s.wall_seconds));
+  out += fmt::format("wall time: {}\n", wall_time(s.wall_seconds));
   std::cerr << out;
 }
 

@@ -168,4 +168,13 @@ Graph load_graph(const std::string& path, std::vector<GraphWarning>* warnings) {
   return parse_graph(text.str(), path, warnings);
 }
 
+bool is_graph_file(const std::string& path) {
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    return root.IsMap() && root["graph"];
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
 }  // namespace skein
