@@ -1,14 +1,14 @@
 # Sanitizer builds apply to Skein's own code; llama.cpp is linked as prebuilt static libraries.
 # SKEIN_FUZZ (clang only) is an ASan + UBSan build that also carries the libFuzzer targets
 # (tests/fuzz): its code is instrumented for coverage, and -Wthread-safety checks the lock
-# annotations.
+# annotations (src/skein/util/mutex.hpp): a finding fails the build.
 option(SKEIN_FUZZ "Build the libFuzzer targets (clang; implies SKEIN_SANITIZE)" OFF)
 if(SKEIN_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "SKEIN_FUZZ needs clang: configure with -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang")
   endif()
   set(SKEIN_SANITIZE ON)
-  add_compile_options(-fsanitize=fuzzer-no-link -Wthread-safety)
+  add_compile_options(-fsanitize=fuzzer-no-link -Wthread-safety -Werror=thread-safety)
 endif()
 if(SKEIN_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

@@ -67,7 +67,8 @@ class Lease {
   Engine* engine_ = nullptr;
 };
 
-enum class EngineEventKind { starting, started, start_failed, released, evicted };
+// leased_at_close: the broker closed while the engine was leased (it stops when its last lease drops).
+enum class EngineEventKind { starting, started, start_failed, released, evicted, leased_at_close };
 const char* to_string(EngineEventKind k);
 
 struct EngineEvent {
@@ -111,7 +112,8 @@ class Broker {
   // The factory runs on the lifecycle executor and may block (load a model, poll a server).
   explicit Broker(BrokerOptions options = {}, Factory factory = start_engine);
   // Fails every queued request, stops every idle engine and waits for starts and stops in progress
-  // (blocks). REQUIRES: no lease is alive (a lease that is stops its engine when dropped).
+  // (blocks). A lease still alive is reported (a leased_at_close event per engine) and its engine
+  // stops on the thread that drops it, when the last one drops.
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;

@@ -314,14 +314,23 @@ TEST(BrokerTest, UnknownEngineIsAnError) {
   EXPECT_THROW(b.acquire("nope"), EngineError);
 }
 
-TEST(BrokerTest, LeaseOutlivingTheBrokerStopsItsEngineWhenDropped) {
+// Like LevelDB's cache with an unreleased handle, but reported rather than asserted: the broker's
+// close names each engine still leased.
+TEST(BrokerTest, LeaseOutlivingTheBrokerIsReportedAndStopsItsEngineWhenDropped) {
   Factory f;
   Lease l;
+  Events ev;  // outlives the broker, as listeners must
   {
     Broker b({}, f.make());
+    ev.attach(b);
     b.add(test_config("a"));
+    b.add(test_config("idle"));
     l = b.acquire("a");
+    b.acquire("idle").release();
   }
+  EXPECT_EQ(ev.count("a", EngineEventKind::leased_at_close), 1);
+  EXPECT_EQ(ev.count("idle", EngineEventKind::leased_at_close), 0);
+  EXPECT_EQ(ev.count("idle", EngineEventKind::released), 1);
   EXPECT_EQ(TestEngine::live().load(), 1);
   l.release();
   EXPECT_EQ(TestEngine::live().load(), 0);

@@ -82,15 +82,16 @@ HostFile Host::parse(const std::string& path) const {
   return f;
 }
 
-const HostFile& Host::load(const std::string& path) {
-  add(parse(path));
-  return *find(path);
+HostFile Host::load(const std::string& path) {
+  HostFile f = parse(path);
+  add(f);
+  return f;
 }
 
 // Its engines declared (those with lazy: false started now), then listed.
 void Host::add(HostFile f) {
   declare_engines(*broker_, f.graph ? f.graph->engines : f.chain->engines);
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   for (auto& known : files_)
     if (known.path == f.path) {
       known = std::move(f);
@@ -99,20 +100,20 @@ void Host::add(HostFile f) {
   files_.push_back(std::move(f));
 }
 
-const HostFile* Host::find(const std::string& name) const {
-  std::lock_guard l(mu_);
+std::optional<HostFile> Host::find(const std::string& name) const {
+  MutexLock l(mu_);
   for (const auto& f : files_)
-    if (f.path == name || fs::path(f.path).filename() == name || f.name == name) return &f;
-  return nullptr;
+    if (f.path == name || fs::path(f.path).filename() == name || f.name == name) return f;
+  return std::nullopt;
 }
 
 std::vector<HostFile> Host::files() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return files_;
 }
 
 std::string Host::submit(const std::string& file, const Json& input, Verbosity verbosity) {
-  const HostFile* f = find(file);
+  const std::optional<HostFile> f = find(file);
   if (!f) throw NotFoundError("no file '" + file + "' is loaded (see GET /api/files)");
   if (f->graph) {
     if (!input.is_object()) throw InvalidArgumentError("a graph run's input is an object of its start node's fields");
@@ -123,7 +124,7 @@ std::string Host::submit(const std::string& file, const Json& input, Verbosity v
   ChainJob job = chain_job(*f, verbosity);
   job.options.input_path = chain_input_file(input);
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     job.options.output_dir =
         (fs::path(options_.output_dir) / f->name / fmt::format("{}-{}", stamp(), ++inputs_)).string();
   }
@@ -141,7 +142,7 @@ ChainJob Host::chain_job(const HostFile& file, Verbosity verbosity) {
 
 // A job of graph `graph` (a loaded file's), for run `run_id` (named in the error when it is not loaded).
 GraphJob Host::graph_job(const std::string& run_id, const std::string& graph, Verbosity verbosity) {
-  const HostFile* f = find(graph);
+  const std::optional<HostFile> f = find(graph);
   if (!f || !f->graph)
     throw FailedPreconditionError("graph '" + graph + "'" + (run_id.empty() ? "" : " of run " + run_id) +
                                   " is not loaded (load its file first)");
@@ -156,7 +157,7 @@ std::string Host::resume(const std::string& id) {
   const auto run = registry_->get(id);
   if (!run) throw NotFoundError("no run '" + id + "'");
   if (run->kind == "graph") return registry_->resume(id, graph_job(id, run->name, Verbosity::normal));
-  const HostFile* f = find(run->name);
+  const std::optional<HostFile> f = find(run->name);
   if (!f || !f->chain)
     throw FailedPreconditionError("chain '" + run->name + "' of run " + id + " is not loaded (load its file first)");
   return registry_->resume(id, chain_job(*f, Verbosity::normal));
@@ -182,7 +183,7 @@ std::string Host::chain_input_file(const Json& input) {
   fs::create_directories(dir);
   fs::path path;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     path = dir / fmt::format("{}-{}-{}.jsonl", stamp(), ::getpid(), ++inputs_);
   }
   std::ofstream out(path);

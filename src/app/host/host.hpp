@@ -5,12 +5,13 @@
 // Thread-safe: every member may be called from any thread.
 #pragma once
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "skein/broker.hpp"
 #include "skein/run_registry.hpp"
+#include "util/mutex.hpp"
 
 namespace skein::app {
 
@@ -39,10 +40,11 @@ class Host {
   explicit Host(HostOptions options);
   ~Host();  // cancels active runs, then releases every engine
 
-  // Loads (or reloads) a file; throws Error naming file:line.
-  const HostFile& load(const std::string& path);
-  // A loaded file by its path as given, its file name, or its graph or chain name; null if none.
-  const HostFile* find(const std::string& name) const;
+  // Loads (or reloads) a file; throws Error naming file:line. Returns it as loaded.
+  HostFile load(const std::string& path);
+  // A loaded file by its path as given, its file name, or its graph or chain name (a copy: a
+  // reload replaces the host's own); none if none.
+  std::optional<HostFile> find(const std::string& name) const;
   std::vector<HostFile> files() const;
 
   // Submits a run of a loaded file. A graph takes its start node's fields (an object); a chain its
@@ -78,10 +80,10 @@ class Host {
   HostOptions options_;
   std::unique_ptr<Broker> broker_;  // its limits: the files' loaded at start, then the command line's
   std::unique_ptr<GraphLM> lm_;
-  mutable std::mutex mu_;
-  std::vector<HostFile> files_;
-  size_t inputs_ = 0;
-  std::unique_ptr<RunRegistry> registry_;  // last: destroyed first, ending runs before their engines
+  mutable Mutex mu_;
+  std::vector<HostFile> files_ SKEIN_GUARDED_BY(mu_);
+  size_t inputs_ SKEIN_GUARDED_BY(mu_) = 0;  // chain inputs and output folders made (their names)
+  std::unique_ptr<RunRegistry> registry_;    // last: destroyed first, ending runs before their engines
 };
 
 }  // namespace skein::app

@@ -49,7 +49,7 @@ void run_cmd(Host& host, const std::string& args, std::ostream& out) {
     return;
   }
   if (!host.find(file)) host.load(file);
-  const HostFile* f = host.find(file);
+  const std::optional<HostFile> f = host.find(file);
   const Json value = input.empty() ? (f->graph ? Json::object() : Json()) : value_of(input);
   const std::string id = host.submit(file, value);
   out << id << " submitted (" << f->kind << " " << f->name << ")\n";

@@ -225,6 +225,8 @@ const char* to_string(EngineEventKind k) {
       return "released";
     case EngineEventKind::evicted:
       return "evicted";
+    case EngineEventKind::leased_at_close:
+      return "leased at close";
   }
   return "?";
 }

@@ -12,8 +12,8 @@
 // blocks the later ones that need room (FIFO), but not those whose engine is ready or remote.
 //
 // The lock is held only for bookkeeping: starts and stops run on `lifecycle`, completions are
-// called after the lock is dropped. broker.cpp serves the queue; engine_lifecycle.cpp starts,
-// stops and releases engines.
+// called after the lock is dropped. What the lock guards is annotated (clang checks it). broker.cpp serves the queue;
+// engine_lifecycle.cpp starts, stops and releases engines.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "skein/broker.hpp"
+#include "util/mutex.hpp"
 
 namespace skein::detail {
 
@@ -92,56 +93,62 @@ struct BrokerCore : std::enable_shared_from_this<BrokerCore> {
   boost::asio::io_context timers;      // request deadlines and the idle timer: never behind a start
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> timers_work;
   std::thread timers_thread;
-  mutable std::mutex mu;
+  // Guards the entries (and each entry's fields), the queue and the flags below.
+  mutable Mutex mu;
   std::condition_variable settled;  // notified when a start or stop completes
-  std::map<std::string, std::unique_ptr<BrokerEntry>> entries;
-  std::list<BrokerEntry*> idle;  // ready and unleased, least recently used first
-  std::list<std::shared_ptr<Waiter>> queue;
+  std::map<std::string, std::unique_ptr<BrokerEntry>> entries SKEIN_GUARDED_BY(mu);
+  std::list<BrokerEntry*> idle SKEIN_GUARDED_BY(mu);  // ready and unleased, least recently used first
+  std::list<std::shared_ptr<Waiter>> queue SKEIN_GUARDED_BY(mu);
   boost::asio::steady_timer idle_timer;
-  Clock::time_point idle_timer_at = Clock::time_point::max();
-  std::vector<std::function<void(const EngineEvent&)>> listeners;
-  bool closing = false;
-  bool closed = false;  // the lifecycle executor is gone: stops run on the caller
-  int delivering = 0;   // starts and stops whose events are being delivered (settle waits for them)
+  Clock::time_point idle_timer_at SKEIN_GUARDED_BY(mu) = Clock::time_point::max();
+  std::vector<std::function<void(const EngineEvent&)>> listeners SKEIN_GUARDED_BY(mu);
+  bool closing SKEIN_GUARDED_BY(mu) = false;
+  bool closed SKEIN_GUARDED_BY(mu) = false;  // the lifecycle executor is gone: stops run on the caller
+  // Starts and stops whose events are being delivered (settle waits for them): counted under the
+  // lock by whoever ends one, before end_transition.
+  int delivering SKEIN_GUARDED_BY(mu) = 0;
 
-  using Lock = std::unique_lock<std::mutex>;
+  using Lock = MutexLock;
 
-  Lease try_lease(const std::string& name);
+  Lease try_lease(const std::string& name) SKEIN_EXCLUDES(mu);
   std::shared_ptr<Waiter> enqueue(const std::string& name, Broker::Completion done,
-                                  const std::function<void(std::weak_ptr<void>)>& on_queued);
-  void cancel(const std::shared_ptr<Waiter>& w);
-  void release(BrokerEntry* e);
-  void preload(const std::string& name);
-  void flush(bool force);
-  void close();
-  void deliver(Outbox& out);  // not under the lock
-  void deliver_event(const EngineEvent& ev);
-  bool busy() const;  // an engine is starting or stopping, or their events are on the way; under the lock
-  // Ends a start or stop (lock held, state updated): delivers its events with the lock dropped,
-  // then tells settle(), then calls the completions (which may acquire again, never settle).
-  void end_transition(Lock& lock, Outbox& out);
+                                  const std::function<void(std::weak_ptr<void>)>& on_queued) SKEIN_EXCLUDES(mu);
+  void cancel(const std::shared_ptr<Waiter>& w) SKEIN_EXCLUDES(mu);
+  void release(BrokerEntry* e) SKEIN_EXCLUDES(mu);
+  void preload(const std::string& name) SKEIN_EXCLUDES(mu);
+  void flush(bool force) SKEIN_EXCLUDES(mu);
+  // Fails the queue, stops the idle engines, waits for starts and stops, then reports each engine
+  // still leased (an EngineEventKind::leased_at_close event: it stops when its last lease drops).
+  void close() SKEIN_EXCLUDES(mu);
+  void deliver(Outbox& out) SKEIN_EXCLUDES(mu);
+  void deliver_event(const EngineEvent& ev) SKEIN_EXCLUDES(mu);
+  bool busy() const SKEIN_REQUIRES(mu);  // an engine is starting or stopping, or their events are on the way
+  // Ends a start or stop whose caller counted it in `delivering`: delivers its events, then tells
+  // settle(), then calls the completions (which may acquire again, never settle).
+  void end_transition(Outbox& out) SKEIN_EXCLUDES(mu);
 
  private:
-  Lease lease(BrokerEntry* e);
-  void pump(Outbox& out);
-  bool has_room(const BrokerEntry* e) const;
-  void make_room(const BrokerEntry* e);
-  bool has_waiters(const BrokerEntry* e) const;
-  void yield_one(const BrokerEntry* e);
-  void complete(const std::shared_ptr<Waiter>& w, std::exception_ptr e, Lease l, Outbox& out);
-  void fail_waiters_of(BrokerEntry* e, const std::string& message, Outbox& out);
-  void begin_start(BrokerEntry* e);
-  void start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, const std::string& error, double load, Outbox& out);
-  void begin_stop(BrokerEntry* e, EngineEventKind kind, const std::string& reason);
-  void stop_done(BrokerEntry* e, EngineEventKind kind, const std::string& reason, Outbox& out);
-  void to_idle(BrokerEntry* e);
-  void unlist_idle(BrokerEntry* e);
-  void arm_idle_timer();
-  void on_idle_timer();
-  void stop_expired_idle();
+  Lease lease(BrokerEntry* e) SKEIN_REQUIRES(mu);
+  void pump(Outbox& out) SKEIN_REQUIRES(mu);
+  bool has_room(const BrokerEntry* e) const SKEIN_REQUIRES(mu);
+  void make_room(const BrokerEntry* e) SKEIN_REQUIRES(mu);
+  bool has_waiters(const BrokerEntry* e) const SKEIN_REQUIRES(mu);
+  void yield_one(const BrokerEntry* e) SKEIN_REQUIRES(mu);
+  void complete(const std::shared_ptr<Waiter>& w, std::exception_ptr e, Lease l, Outbox& out) SKEIN_REQUIRES(mu);
+  void fail_waiters_of(BrokerEntry* e, const std::string& message, Outbox& out) SKEIN_REQUIRES(mu);
+  void begin_start(BrokerEntry* e) SKEIN_REQUIRES(mu);
+  void start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, const std::string& error, double load, Outbox& out)
+      SKEIN_REQUIRES(mu);
+  void begin_stop(BrokerEntry* e, EngineEventKind kind, const std::string& reason) SKEIN_REQUIRES(mu);
+  void stop_done(BrokerEntry* e, EngineEventKind kind, const std::string& reason, Outbox& out) SKEIN_REQUIRES(mu);
+  void to_idle(BrokerEntry* e) SKEIN_REQUIRES(mu);
+  void unlist_idle(BrokerEntry* e) SKEIN_REQUIRES(mu);
+  void arm_idle_timer() SKEIN_REQUIRES(mu);
+  void on_idle_timer() SKEIN_EXCLUDES(mu);
+  void stop_expired_idle() SKEIN_REQUIRES(mu);
 
  public:
-  void expire(const std::shared_ptr<Waiter>& w);
+  void expire(const std::shared_ptr<Waiter>& w) SKEIN_EXCLUDES(mu);
 };
 
 }  // namespace skein::detail

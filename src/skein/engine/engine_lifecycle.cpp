@@ -1,6 +1,7 @@
 // Engine lifecycles on the broker's own threads (SPEC §2.1): starts (single flight, on the
 // lifecycle pool), stops of unleased engines, idle release by keep_alive, flush, and close.
 #include <boost/asio/post.hpp>
+#include <cassert>
 #include <filesystem>
 
 #include "broker_core.hpp"
@@ -54,10 +55,13 @@ void BrokerCore::begin_start(BrokerEntry* e) {
       error = ex.what();
     }
     Outbox out;
-    Lock lock(mu);
-    start_done(e, std::move(engine), error, seconds_since(t0), out);
-    pump(out);
-    end_transition(lock, out);
+    {
+      Lock lock(mu);
+      start_done(e, std::move(engine), error, seconds_since(t0), out);
+      pump(out);
+      ++delivering;
+    }
+    end_transition(out);
   });
 }
 
@@ -83,15 +87,19 @@ void BrokerCore::start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, cons
 
 // Stops an unleased engine on the lifecycle executor.
 void BrokerCore::begin_stop(BrokerEntry* e, EngineEventKind kind, const std::string& reason) {
+  assert(e->leases == 0 && "an engine in use is never stopped");
   unlist_idle(e);
   e->state = State::stopping;
   asio::post(lifecycle, [this, e, kind, reason, engine = std::move(e->engine)]() mutable {
     engine.reset();
     Outbox out;
-    Lock lock(mu);
-    stop_done(e, kind, reason, out);
-    pump(out);
-    end_transition(lock, out);
+    {
+      Lock lock(mu);
+      stop_done(e, kind, reason, out);
+      pump(out);
+      ++delivering;
+    }
+    end_transition(out);
   });
 }
 
@@ -198,22 +206,28 @@ void BrokerCore::close() {
     while (!idle.empty()) begin_stop(idle.front(), EngineEventKind::released, "broker closed");
   }
   deliver(out);
+  Outbox leased;  // like LevelDB's cache with an unreleased handle, but a report, not an assert
   {
     Lock lock(mu);
-    settled.wait(lock, [&] { return !busy(); });
+    while (busy()) settled.wait(lock.native());
     closed = true;  // from now on a dropped lease stops its engine itself
+    for (const auto& [name, e] : entries)
+      if (e->leases > 0)
+        leased.events.push_back(event(name, EngineEventKind::leased_at_close,
+                                      std::to_string(e->leases) + " lease(s) alive when the broker closed: it stops " +
+                                          "when the last one drops"));
   }
+  deliver(leased);
   lifecycle.join();  // the timers' thread ends with the core (nothing is left for it to time)
 }
 
-void BrokerCore::end_transition(Lock& lock, Outbox& out) {
-  ++delivering;
-  lock.unlock();
+void BrokerCore::end_transition(Outbox& out) {
   for (const auto& ev : out.events) deliver_event(ev);
-  lock.lock();
-  --delivering;
-  settled.notify_all();
-  lock.unlock();
+  {
+    Lock lock(mu);
+    --delivering;
+    settled.notify_all();
+  }
   for (auto& d : out.done) d.fn(std::move(d.error), std::move(d.lease));
 }
 

@@ -49,7 +49,7 @@ Broker::Broker(BrokerOptions options, Factory factory) {
 Broker::~Broker() { core_->close(); }
 
 void Broker::add(EngineConfig config) {
-  std::lock_guard lock(core_->mu);
+  MutexLock lock(core_->mu);
   auto& slot = core_->entries[config.name];
   if (slot && slot->state != State::stopped)
     throw ConfigError(config.where, "engine '" + config.name + "' is running and cannot be redeclared");
@@ -60,14 +60,14 @@ void Broker::add(EngineConfig config) {
 }
 
 std::optional<EngineConfig> Broker::config(const std::string& name) const {
-  std::lock_guard lock(core_->mu);
+  MutexLock lock(core_->mu);
   auto it = core_->entries.find(name);
   if (it == core_->entries.end() || !it->second) return std::nullopt;
   return it->second->config;
 }
 
 bool Broker::contains(const std::string& name) const {
-  std::lock_guard lock(core_->mu);
+  MutexLock lock(core_->mu);
   return core_->entries.count(name) != 0;
 }
 
@@ -112,13 +112,13 @@ void Broker::preload(const std::string& name) { core_->preload(name); }
 void Broker::flush(bool force) { core_->flush(force); }
 
 void Broker::settle() {
-  std::unique_lock lock(core_->mu);
-  core_->settled.wait(lock, [&] { return !core_->busy(); });
+  MutexLock lock(core_->mu);
+  while (core_->busy()) core_->settled.wait(lock.native());
 }
 
 std::vector<EngineStatus> Broker::status() const {
   static const char* kStates[] = {"stopped", "starting", "ready", "stopping"};
-  std::lock_guard lock(core_->mu);
+  MutexLock lock(core_->mu);
   std::vector<EngineStatus> out;
   for (const auto& [name, e] : core_->entries) {
     EngineStatus s{name, e->config.backend, e->config.model, kStates[int(e->state)], e->leases};
@@ -175,7 +175,7 @@ void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& 
 }
 
 void Broker::on_event(std::function<void(const EngineEvent&)> listener) {
-  std::lock_guard lock(core_->mu);
+  MutexLock lock(core_->mu);
   core_->listeners.push_back(std::move(listener));
 }
 

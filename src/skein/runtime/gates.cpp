@@ -25,7 +25,8 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   std::vector<RunEvent> opened;
   bool all_known = true;
   int64_t index = 0;  // of the node in the trace
-  update([&] {        // the gates, WAITING and their events at once: nobody answers a gate not yet announced
+  update([&]() SKEIN_REQUIRES(
+             mu) {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
     index = int64_t(run->snap.trace.size());
     for (const Field* f : fields) {
       GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
@@ -48,7 +49,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   for (auto& ev : opened) dispatch(std::move(ev));
   persist(*run);
   auto close = [&](RunState state) {
-    update([&] {
+    update([&]() SKEIN_REQUIRES(mu) {
       for (const auto& id : ids) run->open.erase(id);
       run->snap.state = state;
     });
@@ -66,7 +67,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
     Json answers = Json::object();
     bool cancelled = false;
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       cancelled = run->cancel_requested;
       for (const auto& id : ids)
         if (const auto& g = run->open.at(id); g.answer) answers[g.info.field] = *g.answer;
@@ -93,7 +94,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
 }
 
 std::vector<GateInfo> RunRegistry::gates() const {
-  std::lock_guard l(impl_->mu);
+  MutexLock l(impl_->mu);
   std::vector<GateInfo> out;
   for (const auto& id : impl_->order)
     for (const auto& [gid, g] : impl_->runs.at(id)->open)
@@ -102,7 +103,7 @@ std::vector<GateInfo> RunRegistry::gates() const {
 }
 
 size_t RunRegistry::pending_gates() const {
-  std::lock_guard l(impl_->mu);
+  MutexLock l(impl_->mu);
   size_t n = 0;
   for (const auto& [id, run] : impl_->runs)
     for (const auto& [gid, g] : run->open) n += !g.answer;
@@ -114,7 +115,7 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
   bool all_answered = true;
   std::optional<RunEvent> answered;
   {
-    std::lock_guard l(impl_->mu);
+    MutexLock l(impl_->mu);
     const size_t dot = gate_id.rfind('.');
     auto it = dot == std::string::npos ? impl_->runs.end() : impl_->runs.find(gate_id.substr(0, dot));
     int k = 0;

@@ -70,7 +70,7 @@ RunRegistry::Impl::Resumable RunRegistry::Impl::resumable(const std::string& id,
   Resumable r;
   std::optional<RunSnapshot> was;
   {
-    std::lock_guard l(mu);  // its snapshot too: end() may still be recording it
+    MutexLock l(mu);  // its snapshot too: end() may still be recording it
     if (auto it = runs.find(id); it != runs.end()) r.old = it->second, was = r.old->snapshot();
   }
   if (!r.old && store) was = store->load(id);
@@ -188,7 +188,7 @@ std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, Gra
   {
     std::shared_ptr<Run> source;
     {
-      std::lock_guard l(impl_->mu);
+      MutexLock l(impl_->mu);
       if (auto it = impl_->runs.find(id); it != impl_->runs.end()) source = it->second;
     }
     auto all = source && source->ledger ? source->ledger->entries()

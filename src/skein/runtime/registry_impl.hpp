@@ -14,6 +14,7 @@
 #include "skein/engine.hpp"
 #include "skein/run_registry.hpp"
 #include "sqlite_run_store.hpp"
+#include "util/mutex.hpp"
 
 namespace skein {
 
@@ -64,12 +65,14 @@ struct RunRegistry::Impl {
   asio::thread_pool chain_pool;
   std::thread loop;
 
-  mutable std::mutex mu;
+  // Guards the runs kept and each Run's members (see run.hpp), the orders and the listeners. The
+  // analysis checks the members annotated here; a Run's are checked by reading.
+  mutable Mutex mu;
   mutable std::condition_variable changed;
-  std::map<std::string, std::shared_ptr<Run>> runs;
-  std::vector<std::string> order;  // submission order of the runs kept
-  std::deque<std::string> finished;
-  std::vector<std::function<void(const RunEvent&)>> listeners;
+  std::map<std::string, std::shared_ptr<Run>> runs SKEIN_GUARDED_BY(mu);
+  std::vector<std::string> order SKEIN_GUARDED_BY(mu);  // submission order of the runs kept
+  std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
+  std::vector<std::function<void(const RunEvent&)>> listeners SKEIN_GUARDED_BY(mu);
 
   // Whether the run's verbosity takes events of `kind` (its job does not change once submitted).
   static bool wants(const Run& run, const std::string& kind) {
@@ -77,7 +80,7 @@ struct RunRegistry::Impl {
   }
 
   // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
-  std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) {
+  std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) SKEIN_REQUIRES(mu) {
     if (!wants(run, kind)) return std::nullopt;
     run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
     return run.events.back();
@@ -88,7 +91,7 @@ struct RunRegistry::Impl {
     if (store) store->put(ev);
     std::vector<std::function<void(const RunEvent&)>> to_call;
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       to_call = listeners;
     }
     if (!to_call.empty())
@@ -100,7 +103,7 @@ struct RunRegistry::Impl {
   void emit(Run& run, const std::string& kind, Json data = Json::object()) {
     std::optional<RunEvent> ev;
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       ev = record(run, kind, std::move(data));
     }
     if (ev) dispatch(std::move(*ev));
@@ -112,14 +115,14 @@ struct RunRegistry::Impl {
     if (!store) return;
     StoredRun r;
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       r = record_of(run, all, steps_only);
     }
     store->put(std::move(r));
   }
 
   // Under `mu`: the run's record for the store (see persist).
-  StoredRun record_of(Run& run, bool all, bool steps_only = false) {
+  StoredRun record_of(Run& run, bool all, bool steps_only = false) SKEIN_REQUIRES(mu) {
     StoredRun r;
     r.steps_only = steps_only;
     {
@@ -148,7 +151,7 @@ struct RunRegistry::Impl {
   // A run's events, from memory or the store.
   std::vector<RunEvent> events_of(const std::string& id) {
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       if (auto it = runs.find(id); it != runs.end()) return it->second->events;
     }
     return store ? store->events(id) : std::vector<RunEvent>{};
@@ -170,10 +173,12 @@ struct RunRegistry::Impl {
             {"generated_tokens", c.tokens.generated}});
   }
 
+  // Runs `f` under `mu` (a lambda touching what mu guards says so: `[&]() SKEIN_REQUIRES(mu) {…}`),
+  // then wakes the readers waiting for a change.
   template <typename F>
-  void update(F&& f) {
+  void update(F&& f) SKEIN_EXCLUDES(mu) {
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       f();
     }
     changed.notify_all();
@@ -193,7 +198,7 @@ struct RunRegistry::Impl {
   // run, except from terminate() itself.
   void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
            const std::function<bool(RunSnapshot&)>& also = {}, bool terminating = false);
-  void forget_beyond_history();
+  void forget_beyond_history() SKEIN_REQUIRES(mu);
   // Resuming a graph run (graph_resume.cpp): what it resumes from, checked against the job that
   // job_for gives (into `job`); then the run admitted under its id.
   struct Resumable;

@@ -83,7 +83,7 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
   o.blocking = pool.get_executor();
   o.on_process = [this, run](int group, bool running) {
     bool kill_now = false;
-    update([&] {
+    update([&]() SKEIN_REQUIRES(mu) {
       if (running) {
         run->groups.insert(group);
         kill_now = run->cancel_requested;
@@ -105,7 +105,7 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
 // is mostly its coroutine frames). A cancel posted after submit() reaches the bound slot.
 void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   bool ended = false;  // terminated before it started
-  update([&] {
+  update([&]() SKEIN_REQUIRES(mu) {
     ended = is_finished(run->snap.state);
     if (ended) return;
     run->snap.state = RunState::running;
@@ -127,7 +127,7 @@ void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
 void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_ptr e, GraphResult r) {
   bool cancelled;
   {
-    std::lock_guard l(mu);
+    MutexLock l(mu);
     if (run->terminated) return;  // already CANCELLED
     cancelled = run->cancel_requested;
   }
@@ -171,11 +171,11 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
 void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
                             const std::function<bool(RunSnapshot&)>& also, bool terminating) {
   {
-    std::lock_guard l(mu);
+    MutexLock l(mu);
     if (run->terminated && !terminating) return;
   }
   emit(*run, state == RunState::done ? "done" : state == RunState::failed ? "failed" : "cancelled", {{"error", error}});
-  update([&] {
+  update([&]() SKEIN_REQUIRES(mu) {
     RunSnapshot& s = run->snap;
     if (is_finished(s.state)) return;
     s.state = state;
@@ -225,7 +225,7 @@ void RunRegistry::Impl::tidy_spool() {
 RunRegistry::~RunRegistry() {
   std::vector<std::string> active;
   {
-    std::lock_guard l(impl_->mu);
+    MutexLock l(impl_->mu);
     for (const auto& [id, run] : impl_->runs)
       if (!is_finished(run->snap.state)) active.push_back(id);
   }
@@ -255,7 +255,7 @@ std::string RunRegistry::submit(GraphJob job) {
 
 void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run, bool rewrite) {
   const std::string& id = run->snap.id;
-  update([&] {
+  update([&]() SKEIN_REQUIRES(mu) {
     if (auto it = runs.find(id); it == runs.end()) {
       order.push_back(id);
     } else {  // a finished run resumed under its id
@@ -271,14 +271,14 @@ void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run, bool rewrite) {
 
 std::optional<RunSnapshot> RunRegistry::get(const std::string& id) const {
   {
-    std::lock_guard l(impl_->mu);
+    MutexLock l(impl_->mu);
     if (auto it = impl_->runs.find(id); it != impl_->runs.end()) return it->second->snapshot();
   }
   return impl_->store ? impl_->store->load(id) : std::nullopt;
 }
 
 std::vector<RunSnapshot> RunRegistry::list() const {
-  std::lock_guard l(impl_->mu);
+  MutexLock l(impl_->mu);
   std::vector<RunSnapshot> out;
   for (const auto& id : impl_->order) out.push_back(impl_->runs.at(id)->snapshot());
   return out;
@@ -315,7 +315,7 @@ bool RunRegistry::cancel(const std::string& id) {
   std::shared_ptr<Run> run;
   std::vector<int> groups;
   {
-    std::lock_guard l(impl_->mu);
+    MutexLock l(impl_->mu);
     auto it = impl_->runs.find(id);
     if (it == impl_->runs.end() || is_finished(it->second->snap.state)) return false;
     run = it->second;
@@ -334,7 +334,7 @@ bool RunRegistry::cancel(const std::string& id) {
 bool RunRegistry::terminate(const std::string& id) {
   std::shared_ptr<Run> run;
   {
-    std::lock_guard l(impl_->mu);
+    MutexLock l(impl_->mu);
     auto it = impl_->runs.find(id);
     if (it == impl_->runs.end() || is_finished(it->second->snap.state) || it->second->terminated) return false;
     run = it->second;
@@ -346,17 +346,22 @@ bool RunRegistry::terminate(const std::string& id) {
 }
 
 void RunRegistry::subscribe(std::function<void(const RunEvent&)> listener) {
-  std::lock_guard l(impl_->mu);
+  MutexLock l(impl_->mu);
   impl_->listeners.push_back(std::move(listener));
 }
 
 bool RunRegistry::wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
                              std::chrono::milliseconds timeout) const {
-  std::unique_lock l(impl_->mu);
-  return impl_->changed.wait_for(l, timeout, [&] {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock l(impl_->mu);
+  for (;;) {
     auto it = impl_->runs.find(id);
-    return it != impl_->runs.end() && done(it->second->snapshot());
-  });
+    if (it != impl_->runs.end() && done(it->second->snapshot())) return true;
+    if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) {
+      it = impl_->runs.find(id);
+      return it != impl_->runs.end() && done(it->second->snapshot());
+    }
+  }
 }
 
 asio::any_io_executor RunRegistry::executor() const { return impl_->io.get_executor(); }

@@ -94,7 +94,8 @@ SqliteRunStore::SqliteRunStore(const std::filesystem::path& file, size_t retenti
       hosts_(file.parent_path() / "hosts") {
   hold_host_lock();
   try {
-    db_->write_transaction([&] {
+    MutexLock d(db_mu_);  // no other thread yet: for the analysis
+    db_->write_transaction([&]() SKEIN_REQUIRES(db_mu_) {
       db_->exec(kSchema);
       db_->exec("PRAGMA cache_size = -65536");  // 64 MiB: a busy store's pages stay in memory
       if (!has_column(*db_, "runs", "owner")) db_->exec("ALTER TABLE runs ADD COLUMN owner TEXT");
@@ -111,7 +112,7 @@ SqliteRunStore::SqliteRunStore(const std::filesystem::path& file, size_t retenti
     throw;
   }
   start_writer("skein-store", [this](StoreQueue::Batch& batch) {
-    std::lock_guard d(db_mu_);
+    MutexLock d(db_mu_);
     write_or_say(batch);
   });
 }
@@ -169,7 +170,7 @@ int64_t SqliteRunStore::next_ledger_key(const std::string& id) {
 void SqliteRunStore::write_or_say(StoreQueue::Batch& batch) {
   for (int attempt = 1;; ++attempt) {
     try {
-      db_->write_transaction([&] { write(batch); });
+      db_->write_transaction([&]() SKEIN_REQUIRES(db_mu_) { write(batch); });
       return;
     } catch (const std::exception& e) {
       if (attempt == 2) {
@@ -267,7 +268,7 @@ void SqliteRunStore::bound_size() {
 }
 
 std::vector<RunSnapshot> SqliteRunStore::recent(size_t limit) {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   Statement q(*db_, "SELECT body FROM runs ORDER BY rowid DESC LIMIT ?1");
   q.bind(1, int64_t(limit));
   std::vector<RunSnapshot> out;
@@ -278,12 +279,12 @@ std::vector<RunSnapshot> SqliteRunStore::recent(size_t limit) {
 }
 
 uint64_t SqliteRunStore::bytes_in_use() {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   return bytes_used(*db_);
 }
 
 size_t SqliteRunStore::count() {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   Statement q(*db_, "SELECT count(*) FROM runs");
   return q.step() ? size_t(q.integer(0)) : 0;
 }

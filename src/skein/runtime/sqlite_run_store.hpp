@@ -21,6 +21,7 @@
 
 #include "skein/run_store.hpp"
 #include "store_common.hpp"
+#include "util/mutex.hpp"
 
 namespace skein {
 class SqliteDb;
@@ -46,32 +47,32 @@ class SqliteRunStore final : public QueuedRunStore {
 
  private:
   using Item = StoreQueue::Item;
-  void write_or_say(StoreQueue::Batch& batch);
-  void write(StoreQueue::Batch& batch);
-  bool write_head(const RunSnapshot& head);
-  void write_steps(const StoredRun& run);
-  void write_item(const Item& item);
-  int64_t next_ledger_key(const std::string& run);
-  void apply_retention();
-  void delete_runs(const std::vector<std::string>& ids);
-  void bound_size();
+  void write_or_say(StoreQueue::Batch& batch) SKEIN_REQUIRES(db_mu_);
+  void write(StoreQueue::Batch& batch) SKEIN_REQUIRES(db_mu_);
+  bool write_head(const RunSnapshot& head) SKEIN_REQUIRES(db_mu_);
+  void write_steps(const StoredRun& run) SKEIN_REQUIRES(db_mu_);
+  void write_item(const Item& item) SKEIN_REQUIRES(db_mu_);
+  int64_t next_ledger_key(const std::string& run) SKEIN_REQUIRES(db_mu_);
+  void apply_retention() SKEIN_REQUIRES(db_mu_);
+  void delete_runs(const std::vector<std::string>& ids) SKEIN_REQUIRES(db_mu_);
+  void bound_size() SKEIN_REQUIRES(db_mu_);
   void hold_host_lock();
   bool host_alive(const std::string& owner) const;
-  void mark_crashed();
+  void mark_crashed() SKEIN_REQUIRES(db_mu_);
   int64_t reserve_ids(const char* counter, int64_t n);  // the last of n new ids
   void return_unused_ids();
 
   struct Writes;  // the writer's prepared statements
-  std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<Writes> writes_;
+  std::unique_ptr<SqliteDb> db_ SKEIN_PT_GUARDED_BY(db_mu_);
+  std::unique_ptr<Writes> writes_ SKEIN_PT_GUARDED_BY(db_mu_);
   struct Reads;  // the readers' prepared statements
-  std::unique_ptr<Reads> reads_;
+  std::unique_ptr<Reads> reads_ SKEIN_PT_GUARDED_BY(db_mu_);
   size_t retention_;
   uint64_t max_bytes_;
   std::string owner_;  // this host: <pid>-<start time>-<boot>-<n>
   std::filesystem::path hosts_;
   int lock_fd_ = -1;
-  mutable std::mutex db_mu_;  // guards the database (the writer, readers, ids; taken after the IdBlocks')
+  mutable Mutex db_mu_;  // guards the database (the writer, readers, ids; taken after the IdBlocks')
   // The writer's: runs' last ledger entry numbers, and the unfinished runs whose head it wrote
   // (their steps are written; another host's are not).
   std::unordered_map<int64_t, int64_t> ledger_seq_;

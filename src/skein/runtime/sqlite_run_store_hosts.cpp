@@ -58,8 +58,8 @@ void SqliteRunStore::mark_crashed() {
 }
 
 int64_t SqliteRunStore::reserve_ids(const char* kind, int64_t n) {
-  std::lock_guard d(db_mu_);
-  return db_->write_transaction([&] {
+  MutexLock d(db_mu_);
+  return db_->write_transaction([&]() SKEIN_REQUIRES(db_mu_) {
     Statement q(*db_,
                 "INSERT INTO counters (kind, last) VALUES (?1, ?2)"
                 " ON CONFLICT(kind) DO UPDATE SET last = last + ?2 RETURNING last");
@@ -74,7 +74,7 @@ int64_t SqliteRunStore::reserve_ids(const char* kind, int64_t n) {
 void SqliteRunStore::return_unused_ids() {
   ids_.give_back([&](const char* counter, int64_t next, int64_t end) {
     try {
-      std::lock_guard d(db_mu_);
+      MutexLock d(db_mu_);
       Statement q(*db_, "UPDATE counters SET last = ?1 WHERE kind = ?2 AND last = ?3");
       q.bind(1, next).bind(2, std::string(counter)).bind(3, end).step();
     } catch (const std::exception&) {  // busy: they are skipped
@@ -83,8 +83,8 @@ void SqliteRunStore::return_unused_ids() {
 }
 
 std::set<std::string> SqliteRunStore::adopt(const std::vector<std::string>& ids) {
-  std::lock_guard d(db_mu_);
-  return db_->write_transaction([&] {
+  MutexLock d(db_mu_);
+  return db_->write_transaction([&]() SKEIN_REQUIRES(db_mu_) {
     Statement u(*db_,
                 "UPDATE runs SET owner = ?2, state = 'PENDING', body = json_set(body, '$.state', 'PENDING'),"
                 " updated = unixepoch() WHERE id = ?1 AND state IN ('CRASHED', 'FAILED', 'CANCELLED')");

@@ -15,7 +15,7 @@ struct Reading {
 }  // namespace
 
 std::optional<RunSnapshot> SqliteRunStore::load(const std::string& id) {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   Json body;
   {
     Reading head(reads_->head);
@@ -32,7 +32,7 @@ std::optional<RunSnapshot> SqliteRunStore::load(const std::string& id) {
 }
 
 std::optional<RunState> SqliteRunStore::state(const std::string& id) {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   Reading reading(reads_->state);
   Statement& q = reading.q.bind(1, id);
   if (!q.step()) return std::nullopt;
@@ -40,7 +40,7 @@ std::optional<RunState> SqliteRunStore::state(const std::string& id) {
 }
 
 std::vector<RunEvent> SqliteRunStore::events(const std::string& id) {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   Reading reading(reads_->events);
   Statement& q = reading.q.bind(1, id);
   std::vector<RunEvent> out;
@@ -49,7 +49,7 @@ std::vector<RunEvent> SqliteRunStore::events(const std::string& id) {
 }
 
 std::map<LedgerKey, Json> SqliteRunStore::ledger(const std::string& id) {
-  std::lock_guard d(db_mu_);
+  MutexLock d(db_mu_);
   Reading reading(reads_->ledger);
   Statement& q = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
   std::map<LedgerKey, Json> out;  // a key recorded again: the later entry

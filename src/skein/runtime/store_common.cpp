@@ -48,7 +48,7 @@ void settle_loaded(RunSnapshot& run) {
 }
 
 std::string IdBlocks::next(char kind) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   Block& b = blocks_[kind == 'g' ? 0 : 1];
   if (b.next == b.end) {
     const int64_t used_in = now_ns() - b.taken_ns;
@@ -61,7 +61,7 @@ std::string IdBlocks::next(char kind) {
 }
 
 void IdBlocks::give_back(const std::function<void(const char*, int64_t, int64_t)>& give) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   for (int i = 0; i < 2; ++i)
     if (blocks_[i].next != blocks_[i].end) give(i == 0 ? "graph" : "chain", blocks_[i].next, blocks_[i].end);
 }

@@ -39,18 +39,18 @@ class IdBlocks {
   static constexpr int64_t kMaxBlock = 1024;
   using Reserve = std::function<int64_t(const char* counter, int64_t n)>;
   explicit IdBlocks(Reserve reserve) : reserve_(std::move(reserve)) {}
-  std::string next(char kind);
+  std::string next(char kind) SKEIN_EXCLUDES(mu_);
   // For each counter with ids taken and not handed out, (next, end]: `give(counter, next, end)`
   // may set the counter back to `next` if it still is `end`.
-  void give_back(const std::function<void(const char* counter, int64_t next, int64_t end)>& give);
+  void give_back(const std::function<void(const char* counter, int64_t next, int64_t end)>& give) SKEIN_EXCLUDES(mu_);
 
  private:
   struct Block {
     int64_t next = 0, end = 0, size = 0, taken_ns = 0;
   };
   Reserve reserve_;
-  std::mutex mu_;
-  Block blocks_[2];  // graph runs', chain runs'
+  Mutex mu_;
+  Block blocks_[2] SKEIN_GUARDED_BY(mu_);  // graph runs', chain runs'
 };
 
 // A run store whose ids come from IdBlocks and whose writes go through a StoreQueue: a store

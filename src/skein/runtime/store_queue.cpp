@@ -11,7 +11,7 @@ StoreQueue::~StoreQueue() { stop(); }
 
 void StoreQueue::stop() {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     stop_ = true;
   }
   wake_.notify_all();
@@ -20,7 +20,7 @@ void StoreQueue::stop() {
 
 void StoreQueue::push(Item item) {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     queue_.push_back(std::move(item));
     ++queued_;
   }
@@ -28,11 +28,11 @@ void StoreQueue::push(Item item) {
 }
 
 void StoreQueue::flush() {
-  std::unique_lock l(mu_);
+  MutexLock l(mu_);
   const uint64_t target = queued_;
   ++flushing_;
   wake_.notify_all();
-  written_.wait(l, [&] { return done_ >= target; });
+  while (done_ < target) written_.wait(l.native());
   --flushing_;
 }
 
@@ -49,13 +49,14 @@ StoreQueue::Batch StoreQueue::take() {
 
 void StoreQueue::loop() {
   ::pthread_setname_np(::pthread_self(), name_.substr(0, 15).c_str());
-  std::unique_lock l(mu_);
+  MutexLock l(mu_);
   for (;;) {
-    wake_.wait(l, [&] { return stop_ || !queue_.empty(); });
+    while (!has_work()) wake_.wait(l.native());
     if (queue_.empty() && stop_) return;
     // Group commit: a transaction costs more than its rows.
-    if (queue_.size() < kGroup && !stop_ && !flushing_)
-      wake_.wait_for(l, std::chrono::microseconds(500), [&] { return stop_ || flushing_ || queue_.size() >= kGroup; });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+    while (!group_ready() && wake_.wait_until(l.native(), deadline) == std::cv_status::no_timeout) {
+    }
     Batch batch = take();
     l.unlock();  // push() goes on while the batch is written
     write_(batch);

@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "skein/run_store.hpp"
+#include "util/mutex.hpp"
 
 namespace skein::runtime {
 
@@ -32,22 +33,27 @@ class StoreQueue {
   StoreQueue(const StoreQueue&) = delete;
   StoreQueue& operator=(const StoreQueue&) = delete;
 
-  void push(Item item);
-  void flush();
-  void stop();  // idempotent; the store calls it before closing what `write` uses
+  void push(Item item) SKEIN_EXCLUDES(mu_);
+  void flush() SKEIN_EXCLUDES(mu_);
+  void stop() SKEIN_EXCLUDES(mu_);  // idempotent; the store calls it before closing what `write` uses
 
  private:
-  void loop();
-  Batch take();  // under mu_
+  void loop() SKEIN_EXCLUDES(mu_);
+  Batch take() SKEIN_REQUIRES(mu_);
+  // The writer waits for a batch: one is queued, or the queue stops.
+  bool has_work() const SKEIN_REQUIRES(mu_) { return stop_ || !queue_.empty(); }
+  // A small batch is written at once: it has company enough, or someone waits for it, or the end.
+  bool group_ready() const SKEIN_REQUIRES(mu_) { return stop_ || flushing_ || queue_.size() >= kGroup; }
 
   const std::string name_;
   const std::function<void(Batch&)> write_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable wake_, written_;
-  Batch queue_;
-  uint64_t queued_ = 0, done_ = 0;
-  int flushing_ = 0;  // threads in flush(): no group-commit wait
-  bool stop_ = false;
+  Batch queue_ SKEIN_GUARDED_BY(mu_);
+  uint64_t queued_ SKEIN_GUARDED_BY(mu_) = 0;
+  uint64_t done_ SKEIN_GUARDED_BY(mu_) = 0;
+  int flushing_ SKEIN_GUARDED_BY(mu_) = 0;  // threads in flush(): no group-commit wait
+  bool stop_ SKEIN_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <type_traits>
+#include "util/mutex.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -21,9 +22,10 @@ class SqliteDb {
 
   void exec(const std::string& sql);
   // Runs `f` in a write transaction (BEGIN IMMEDIATE: the write lock first, waiting up to the busy
-  // timeout for another process's); rolls back and rethrows when `f` or the commit throws.
+  // timeout for another process's); rolls back and rethrows when `f` or the commit throws. (The
+  // caller holds what `f` requires: a lambda says so, `[&]() SKEIN_REQUIRES(mu) {…}`.)
   template <typename F>
-  auto write_transaction(F&& f) {
+  auto write_transaction(F&& f) SKEIN_NO_THREAD_SAFETY_ANALYSIS {
     exec("BEGIN IMMEDIATE");
     try {
       if constexpr (std::is_void_v<decltype(f())>) {
