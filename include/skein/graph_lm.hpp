@@ -1,13 +1,65 @@
-// The LM protocol over engines, and the timing decorator (SPEC §4).
+// The LM protocol of graph runs (SPEC §4): what the run loop asks a model, and its one
+// implementation over engines (EngineLM). Decorators (timing_lm.hpp) implement it too.
 #pragma once
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
+#include <string>
+#include <vector>
 
 #include "skein/engine.hpp"
-#include "skein/graph_run.hpp"
+#include "skein/graph.hpp"
 
 namespace skein {
+
+struct TraceEntry;  // graph_run.hpp
+
+// Tokens an LM call used (every attempt of it).
+struct LMTokens {
+  long long prompt = 0, generated = 0;
+  long long cached = 0;  // of `prompt`: reused from an engine's prefix cache, not computed
+  LMTokens& operator+=(const LMTokens& o) {
+    prompt += o.prompt;
+    generated += o.generated;
+    cached += o.cached;
+    return *this;
+  }
+};
+
+// A protocol call's answer and what it cost.
+template <typename T>
+struct LMReply {
+  T value;
+  LMTokens tokens;
+  int64_t queue_ns = 0, generate_ns = 0;  // time waiting for an engine slot, and generating
+};
+
+// The fields of `target` the model produces: its plain fields, in declared order.
+std::vector<const Field*> model_fields(const NodeType& target);
+
+// The LM protocol (SPEC §4), implemented once over any engine (EngineLM); decorators (TimingLM)
+// implement it too. `choose_type` and `fill` are the two calls that reach a model; `decide` and
+// `make` are built on them, so a decorator of the two sees every call.
+class GraphLM {
+ public:
+  virtual ~GraphLM() = default;
+  // One of `types` (node type names, "end" among them where the node may end), given the current
+  // node (`from`, whose engine makes the choice) and its fields. Never called with a single candidate.
+  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from,
+                                                                   const std::vector<std::string>& types,
+                                                                   const Json& context) = 0;
+  // The values of `target`'s model fields (model_fields(target), never empty), given its fields
+  // already resolved, the instruction and the node the run comes from.
+  virtual boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
+                                                     const std::string& instruction, const TraceEntry& source) = 0;
+  // `target`'s model fields made from `node` with nothing resolved and `target`'s own
+  // instruction; no call (an empty object) when it has none.
+  virtual boost::asio::awaitable<LMReply<Json>> make(const TraceEntry& node, const NodeType& target);
+  // The node type after `node` (of type `type`): "end" when `type.next` is empty, its only
+  // successor without a call, else choose_type among `type.next`.
+  virtual boost::asio::awaitable<LMReply<std::string>> decide(const NodeType& type, const TraceEntry& node);
+};
 
 // The LM protocol implemented once over any engine: choose_type asks for {"next": <one of the
 // candidates>} (an enum the engine is constrained to), fill for an object of exactly the wanted
@@ -39,34 +91,6 @@ class EngineLM : public GraphLM {
   std::string default_engine_;
   Sampling sampling_;
   int retries_;
-};
-
-// One timed LM call.
-struct LMTiming {
-  std::string call;  // choose | fill
-  std::string node;  // fill: the node filled; choose: the node chosen
-  int64_t start_ns = 0, end_ns = 0;
-  LMTokens tokens;
-  int64_t queue_ns = 0, generate_ns = 0;  // of start..end: waiting for a slot, generating
-};
-
-// Implements the protocol by calling another implementation and recording each call's timing and
-// tokens, without the run loop knowing. Thread-safe.
-class TimingLM : public GraphLM {
- public:
-  explicit TimingLM(GraphLM& inner) : inner_(inner) {}
-  boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from, const std::vector<std::string>& types,
-                                                           const Json& context) override;
-  boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
-                                             const std::string& instruction, const TraceEntry& source) override;
-  std::vector<LMTiming> timings() const;
-  std::vector<LMTiming> timings_since(size_t first) const;  // the calls recorded from `first` on
-
- private:
-  void record(LMTiming t);
-  GraphLM& inner_;
-  mutable std::mutex mu_;
-  std::vector<LMTiming> timings_;
 };
 
 }  // namespace skein

@@ -1,4 +1,5 @@
-// Running a graph (SPEC §4): the run loop, the LM protocol it talks to, deps and recall.
+// Running a graph (SPEC §4): the run loop, deps and recall; the LM protocol it talks to is
+// graph_lm.hpp's.
 //
 // Per node: yield to the scheduler -> iteration limit -> resolve the node's gates -> append it to
 // the trace -> route (decide) -> fill the chosen node (its deps and recalls resolved first, then
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "skein/graph.hpp"
+#include "skein/graph_lm.hpp"
 
 namespace skein {
 
@@ -24,52 +26,6 @@ namespace skein {
 struct TraceEntry {
   std::string type;
   Json fields = Json::object();
-};
-
-// Tokens an LM call used (every attempt of it).
-struct LMTokens {
-  long long prompt = 0, generated = 0;
-  long long cached = 0;  // of `prompt`: reused from an engine's prefix cache, not computed
-  LMTokens& operator+=(const LMTokens& o) {
-    prompt += o.prompt;
-    generated += o.generated;
-    cached += o.cached;
-    return *this;
-  }
-};
-
-// A protocol call's answer and what it cost.
-template <typename T>
-struct LMReply {
-  T value;
-  LMTokens tokens;
-  int64_t queue_ns = 0, generate_ns = 0;  // time waiting for an engine slot, and generating
-};
-
-// The fields of `target` the model produces: its plain fields, in declared order.
-std::vector<const Field*> model_fields(const NodeType& target);
-
-// The LM protocol (SPEC §4), implemented once over any engine (EngineLM); decorators (TimingLM)
-// implement it too. `choose_type` and `fill` are the two calls that reach a model; `decide` and
-// `make` are built on them, so a decorator of the two sees every call.
-class GraphLM {
- public:
-  virtual ~GraphLM() = default;
-  // One of `types` (node type names, "end" among them where the node may end), given the current
-  // node (`from`, whose engine makes the choice) and its fields. Never called with a single candidate.
-  virtual boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from,
-                                                                   const std::vector<std::string>& types,
-                                                                   const Json& context) = 0;
-  // The values of `target`'s model fields (model_fields(target), never empty), given its fields
-  // already resolved, the instruction and the node the run comes from.
-  virtual boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
-                                                     const std::string& instruction, const TraceEntry& source) = 0;
-  // `target`'s model fields made from `node` with nothing resolved and `target`'s own
-  // instruction; no call (an empty object) when it has none.
-  virtual boost::asio::awaitable<LMReply<Json>> make(const TraceEntry& node, const NodeType& target);
-  // The node type after `node` (of type `type`): "end" when `type.next` is empty, its only
-  // successor without a call, else choose_type among `type.next`.
-  virtual boost::asio::awaitable<LMReply<std::string>> decide(const NodeType& type, const TraceEntry& node);
 };
 
 // A graph run's error: the node type it happened at and the trace so far.

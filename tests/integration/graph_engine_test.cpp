@@ -7,7 +7,8 @@
 
 #include "fixture.hpp"
 #include "skein/broker.hpp"
-#include "skein/graph_lm.hpp"
+#include "skein/graph_run.hpp"
+#include "skein/timing_lm.hpp"
 #include "skein/llama_engine.hpp"
 
 namespace skein {

@@ -26,14 +26,6 @@ void add_paths(const std::vector<Node>& nodes, const std::string& prefix,
 
 Json describe(const Apply& a) { return {{"id", a.id}, {"kind", "apply"}, {"fn", a.fn}, {"location", a.at.str()}}; }
 
-void flatten_into(Json& out, const std::string& prefix, const Json& value) {
-  if (!value.is_object() || value.empty()) {
-    out[prefix] = value;
-    return;
-  }
-  for (const auto& [k, v] : value.items()) flatten_into(out, prefix + "." + k, v);
-}
-
 // Adds `nodes` after `from` (the names records come from); returns where records go on from.
 std::vector<std::string> add_nodes(const std::vector<Node>& nodes, std::vector<std::string> from, Json& out_nodes,
                                    Json& edges);
@@ -72,13 +64,6 @@ Json chain_graph(const Chain& chain) {
   Json nodes = Json::array(), edges = Json::array();
   for (const auto& f : add_nodes(chain.steps, {"input"}, nodes, edges)) edges.push_back({f, "output"});
   return {{"chain", chain.name}, {"nodes", nodes}, {"edges", edges}};
-}
-
-Json flatten_history(const Json& history, const std::string& id) {
-  Json out{{"row_id", history.value("row_id", Json())}, {"id", id}};
-  for (const auto& [key, value] : history.items())
-    if (key != "row_id") flatten_into(out, key, value);
-  return out;
 }
 
 std::vector<std::pair<std::string, const Node*>> chain_nodes(const Chain& chain) {

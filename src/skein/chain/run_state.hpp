@@ -1,4 +1,5 @@
-// The counts of a run as run.json holds them, and back: what a checkpoint saves and resume restores.
+// run.json: the counts of a run as it holds them, and back (what a checkpoint saves and resume
+// restores), and the rest of what it says of a chain run.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -24,11 +25,6 @@ struct RunHeader {
 // run.json: the chain, its file and hash, the options, `header` and the summary's counts (and its
 // error, when it has one).
 Json chain_run_json(const Chain& chain, const RunOptions& options, const RunHeader& header, const RunSummary& s);
-
-// The run.json of an earlier run in `dir` that --resume continues: one with a checkpoint, or a
-// finished one (status done); null when there is none to continue. Throws ConfigError when that
-// run was of another chain file or another input.
-Json resumable_run(const std::filesystem::path& dir, const Chain& chain, const RunOptions& options);
 
 // The current time as 2026-11-23T10:00:00Z.
 std::string utc_now();

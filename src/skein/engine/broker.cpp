@@ -1,213 +1,159 @@
-// The broker's request queue (SPEC §2.1): leases, the FIFO queue with its deadlines and
-// cancellation, and room for local engines (eviction, yield). See broker_core.hpp for how the
-// queue is served; engine_lifecycle.cpp starts and stops the engines.
+// Broker: the handle over the shared BrokerCore (broker_core.hpp) that users hold; its blocking
+// helpers for tools and tests (acquire, settle); declaring a file's engines.
 #include "skein/broker.hpp"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <utility>
 
 #include "broker_core.hpp"
 
 namespace skein {
-namespace detail {
 
-namespace asio = boost::asio;
+using detail::BrokerCore;
+using detail::BrokerEntry;
+using detail::State;
 
-Lease BrokerCore::lease(BrokerEntry* e) {
-  unlist_idle(e);
-  ++e->leases;
-  return Lease(shared_from_this(), e, e->engine.get());
+Broker::Broker(BrokerOptions options, Factory factory) {
+  if (options.max_loaded < 1) throw ConfigError({}, "max_loaded must be at least 1");
+  if (options.max_queue < 1) throw ConfigError({}, "max_queue must be at least 1");
+  if (options.lifecycle_threads < 1) options.lifecycle_threads = 1;
+  core_ = std::make_shared<BrokerCore>(options, std::move(factory));
 }
 
-Lease BrokerCore::try_lease(const std::string& name) {
-  Lock lock(mu);
-  auto it = entries.find(name);
-  if (it == entries.end() || closing) return {};
-  BrokerEntry* e = it->second.get();
-  if (e->state != State::ready || e->yielding || (e->leases == 0 && !e->engine->alive())) return {};
-  return lease(e);
+Broker::~Broker() { core_->close(); }
+
+void Broker::add(EngineConfig config) {
+  MutexLock lock(core_->mu);
+  auto& slot = core_->entries[config.name];
+  if (slot && slot->state != State::stopped)
+    throw ConfigError(config.where, "engine '" + config.name + "' is running and cannot be redeclared");
+  if (!slot) slot = std::make_unique<BrokerEntry>();
+  slot->local = backend_is_local(config.backend);
+  slot->estimate = detail::estimated_memory(config);
+  slot->config = std::move(config);
 }
 
-std::shared_ptr<Waiter> BrokerCore::enqueue(const std::string& name, Broker::Completion done,
-                                            const std::function<void(std::weak_ptr<void>)>& on_queued) {
-  Outbox out;
-  std::shared_ptr<Waiter> w;
-  {
-    Lock lock(mu);
-    auto it = entries.find(name);
-    std::exception_ptr refused;
-    if (it == entries.end())
-      refused = engine_error(name, "no engine of that name is configured");
-    else if (closing)
-      refused = engine_error(name, "the broker is shutting down");
-    else if (queue.size() >= options.max_queue)
-      refused = engine_error(name, std::to_string(queue.size()) + " requests already waiting (max_queue)");
-    if (refused) {
-      out.done.push_back({std::move(done), refused, Lease()});
-    } else {
-      w = std::make_shared<Waiter>();
-      w->entry = it->second.get();
-      w->done = std::move(done);
-      w->pos = queue.insert(queue.end(), w);
-      w->queued = true;
-      w->deadline = std::make_unique<asio::steady_timer>(timers, options.acquire_timeout);
-      w->deadline->async_wait([this, weak = std::weak_ptr<Waiter>(w)](boost::system::error_code ec) {
-        if (auto waiter = weak.lock(); waiter && !ec) expire(waiter);
-      });
-      if (on_queued) on_queued(w);  // before it can complete: a cancel finds it queued
-      pump(out);
-    }
+std::optional<EngineConfig> Broker::config(const std::string& name) const {
+  MutexLock lock(core_->mu);
+  auto it = core_->entries.find(name);
+  if (it == core_->entries.end() || !it->second) return std::nullopt;
+  return it->second->config;
+}
+
+bool Broker::contains(const std::string& name) const {
+  MutexLock lock(core_->mu);
+  return core_->entries.count(name) != 0;
+}
+
+const BrokerOptions& Broker::options() const { return core_->options; }
+
+Lease Broker::try_lease(const std::string& name) { return core_->try_lease(name); }
+
+std::shared_ptr<void> Broker::enqueue(const std::string& name, Completion done,
+                                      const std::function<void(std::weak_ptr<void>)>& on_queued) {
+  return core_->enqueue(name, std::move(done), on_queued);
+}
+
+void Broker::cancel(const std::weak_ptr<BrokerCore>& core, const std::weak_ptr<void>& waiter) {
+  auto c = core.lock();
+  auto w = std::static_pointer_cast<detail::Waiter>(waiter.lock());
+  if (c && w) c->cancel(w);
+}
+
+// Waits on a condition for the completion (not a std::future: the error then ends its life on this
+// thread, never on the thread that completed the request).
+Lease Broker::acquire(const std::string& name) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr error;
+  Lease got;
+  async_acquire(name, [&](std::exception_ptr e, Lease l) {
+    std::lock_guard lock(mu);
+    error = std::move(e);
+    got = std::move(l);
+    done = true;
+    cv.notify_one();  // under the lock: the waiter cannot return (and destroy cv) before this ends
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (error) std::rethrow_exception(error);
+  return got;
+}
+
+void Broker::preload(const std::string& name) { core_->preload(name); }
+
+void Broker::flush(bool force) { core_->flush(force); }
+
+void Broker::settle() {
+  MutexLock lock(core_->mu);
+  while (core_->busy()) core_->settled.wait(lock.native());
+}
+
+std::vector<EngineStatus> Broker::status() const {
+  static const char* kStates[] = {"stopped", "starting", "ready", "stopping"};
+  MutexLock lock(core_->mu);
+  std::vector<EngineStatus> out;
+  for (const auto& [name, e] : core_->entries) {
+    EngineStatus s{name, e->config.backend, e->config.model, kStates[int(e->state)], e->leases};
+    if (e->idle_listed) s.idle_seconds = std::chrono::duration<double>(detail::Clock::now() - e->idle_since).count();
+    s.load_seconds = e->load_seconds;
+    s.local = e->local;
+    out.push_back(std::move(s));
   }
-  deliver(out);
-  return w;
+  return out;
 }
 
-void BrokerCore::complete(const std::shared_ptr<Waiter>& w, std::exception_ptr e, Lease l, Outbox& out) {
-  w->queued = false;
-  queue.erase(w->pos);
-  w->deadline->cancel();
-  out.done.push_back({std::move(w->done), e, std::move(l)});
+BrokerOptions broker_options(const BrokerLimits& limits, BrokerOptions base) {
+  if (limits.max_loaded) base.max_loaded = *limits.max_loaded;
+  if (limits.memory_budget) base.memory_budget = *limits.memory_budget;
+  if (limits.acquire_timeout) base.acquire_timeout = std::chrono::milliseconds(int64_t(*limits.acquire_timeout * 1000));
+  if (limits.max_queue) base.max_queue = *limits.max_queue;
+  return base;
 }
 
-void BrokerCore::cancel(const std::shared_ptr<Waiter>& w) {
-  Outbox out;
-  {
-    Lock lock(mu);
-    if (!w->queued) return;
-    complete(w, std::make_exception_ptr(boost::system::system_error(asio::error::operation_aborted, "cancelled")),
-             Lease(), out);
-    pump(out);
+namespace {
+
+bool same_configuration(const EngineConfig& a, const EngineConfig& b) {
+  return a.backend == b.backend && a.model == b.model && a.options == b.options && a.lazy == b.lazy &&
+         a.keep_alive == b.keep_alive && a.parallel == b.parallel && a.startup_timeout == b.startup_timeout &&
+         a.memory == b.memory;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  std::error_code ea, eb;
+  const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
+}
+
+}  // namespace
+
+void declare_engines(Broker& broker, const std::map<std::string, EngineConfig>& engines) {
+  // Every conflict is found before anything is declared.
+  std::vector<const EngineConfig*> to_add;
+  for (const auto& [name, config] : engines) {
+    const auto known = broker.config(name);
+    if (known && same_configuration(*known, config)) continue;  // already so: nothing to do
+    to_add.push_back(&config);
+    if (!known || known->where.file.empty() || same_file(known->where.file, config.where.file)) continue;
+    throw ConfigError(config.where,
+                      "engine '" + name + "' is already declared differently at " + known->where.str() + " (" +
+                          known->backend + " " + known->model + "): give one of them another name",
+                      ErrorCode::already_exists);
   }
-  deliver(out);
+  if (!engines.count("local") && !broker.contains("local")) broker.add(local_engine_config());
+  for (const EngineConfig* config : to_add) broker.add(*config);
+  for (const auto& [name, config] : engines)
+    if (!config.lazy) broker.preload(name);
 }
 
-void BrokerCore::expire(const std::shared_ptr<Waiter>& w) {
-  Outbox out;
-  {
-    Lock lock(mu);
-    if (!w->queued) return;
-    const BrokerEntry* e = w->entry;
-    const std::string waited = " (waited " + std::to_string(options.acquire_timeout.count()) + " ms)";
-    const std::string message = e->state == State::starting
-                                    ? "timed out waiting for the engine to start" + waited
-                                    : "no room to start it: " + std::to_string(options.max_loaded) +
-                                          " engines are loaded and all in use" + waited;
-    complete(w, engine_error(e->config.name, message), Lease(), out);
-    pump(out);
-  }
-  deliver(out);
+void Broker::on_event(std::function<void(const EngineEvent&)> listener) {
+  MutexLock lock(core_->mu);
+  core_->listeners.push_back(std::move(listener));
 }
-
-// Serves the queue front to back (see broker_core.hpp).
-void BrokerCore::pump(Outbox& out) {
-  bool room_blocked = false;
-  for (auto it = queue.begin(); it != queue.end();) {
-    std::shared_ptr<Waiter> w = *it++;  // serving may take it out of the queue
-    BrokerEntry* e = w->entry;
-    switch (e->state) {
-      case State::ready:
-        if (e->yielding) break;                       // stopped once its leases drop
-        if (e->leases == 0 && !e->engine->alive()) {  // died while idle: replace it
-          begin_stop(e, EngineEventKind::released, "engine died; starting it again");
-          break;
-        }
-        complete(w, nullptr, lease(e), out);
-        break;
-      case State::starting:
-      case State::stopping:
-        break;
-      case State::stopped:
-        if (!e->local) {
-          begin_start(e);
-        } else if (options.memory_budget && e->estimate > options.memory_budget) {
-          complete(w,
-                   engine_error(e->config.name, "needs " + std::to_string(e->estimate) +
-                                                    " bytes, more than the whole memory budget of " +
-                                                    std::to_string(options.memory_budget)),
-                   Lease(), out);
-        } else if (!room_blocked && has_room(e)) {
-          begin_start(e);
-        } else if (!room_blocked) {
-          room_blocked = true;  // later requests that need room wait behind this one
-          make_room(e);
-        }
-        break;
-    }
-  }
-}
-
-bool BrokerCore::has_room(const BrokerEntry* e) const {
-  int loaded = 0;
-  size_t memory = 0;
-  for (const auto& [name, other] : entries)
-    if (other->local && other->state != State::stopped) ++loaded, memory += other->memory;
-  if (loaded >= options.max_loaded) return false;
-  return options.memory_budget == 0 || memory + e->estimate <= options.memory_budget;
-}
-
-bool BrokerCore::has_waiters(const BrokerEntry* e) const {
-  for (const auto& w : queue)
-    if (w->entry == e) return true;
-  return false;
-}
-
-// Makes room for `e`, one stop at a time (pump runs again when it completes): nothing while a stop
-// or a yield is under way; else the least recently used idle engine nobody waits for, when stopping
-// such engines can make `e` fit; else a leased engine yields (stopped once its leases drop), so a
-// request for room never waits forever behind engines that are always in use.
-void BrokerCore::make_room(const BrokerEntry* e) {
-  int loaded = 0, evictable = 0;
-  size_t memory = 0, freeable = 0;
-  for (const auto& [name, other] : entries) {
-    if (!other->local || other->state == State::stopped) continue;
-    if (other->state == State::stopping || other->yielding) return;  // room is coming
-    ++loaded, memory += other->memory;
-  }
-  BrokerEntry* lru = nullptr;
-  for (BrokerEntry* candidate : idle)
-    if (candidate->local && !has_waiters(candidate)) {
-      if (!lru) lru = candidate;
-      ++evictable, freeable += candidate->memory;
-    }
-  const bool fits = loaded - evictable < options.max_loaded &&
-                    (options.memory_budget == 0 || memory - freeable + e->estimate <= options.memory_budget);
-  if (lru && fits)
-    begin_stop(lru, EngineEventKind::evicted, "evicted to make room for '" + e->config.name + "'");
-  else
-    yield_one(e);
-}
-
-// The leased local engine holding the most memory stops serving new leases, for `e`.
-void BrokerCore::yield_one(const BrokerEntry* e) {
-  BrokerEntry* chosen = nullptr;
-  for (const auto& [name, other] : entries)
-    if (other->local && other->state == State::ready && other->leases > 0 && other.get() != e &&
-        (!chosen || other->memory > chosen->memory))
-      chosen = other.get();
-  if (!chosen) return;  // every engine is starting: a start completes, and pump runs again
-  chosen->yielding = true;
-  chosen->yielding_to = e->config.name;
-}
-
-void BrokerCore::fail_waiters_of(BrokerEntry* e, const std::string& message, Outbox& out) {
-  for (auto it = queue.begin(); it != queue.end();) {
-    std::shared_ptr<Waiter> w = *it++;
-    if (w->entry == e) complete(w, engine_error(e->config.name, message), Lease(), out);
-  }
-}
-
-void BrokerCore::deliver_event(const EngineEvent& ev) {
-  std::vector<std::function<void(const EngineEvent&)>> copy;
-  {
-    Lock lock(mu);
-    copy = listeners;
-  }
-  for (auto& l : copy) l(ev);
-}
-
-void BrokerCore::deliver(Outbox& out) {
-  for (const auto& ev : out.events) deliver_event(ev);
-  for (auto& d : out.done) d.fn(std::move(d.error), std::move(d.lease));
-}
-
-}  // namespace detail
 
 bool backend_is_local(const std::string& backend) {
   return backend != "openai" && backend != "ollama" && backend != "cli";

@@ -12,8 +12,9 @@
 // blocks the later ones that need room (FIFO), but not those whose engine is ready or remote.
 //
 // The lock is held only for bookkeeping: starts and stops run on `lifecycle`, completions are
-// called after the lock is dropped. What the lock guards is annotated (clang checks it). broker.cpp serves the queue;
-// engine_lifecycle.cpp starts, stops and releases engines.
+// called after the lock is dropped. What the lock guards is annotated (clang checks it).
+// broker_queue.cpp serves the queue; engine_lifecycle.cpp starts, stops and releases engines;
+// broker.cpp and lease.cpp are the handles users hold.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -154,7 +154,7 @@ asio::awaitable<Json> DepResolver::computed(const std::string& name, int64_t at)
   const LedgerKey key = dep_key(name);
   if (std::optional<Json> got = ledger_->find(key)) co_return got->at("value");
   Json value = co_await compute(name, at);
-  if (!ledger_) co_return value;  // abandoned meanwhile: the run is over
+  if (!ledger_) co_return value;      // abandoned meanwhile: the run is over
   Json entry = dep_entry(value, at);  // named: GCC 12 destroys some temporaries of a co_await twice
   co_await ledger_->record(key, std::move(entry));
   co_return value;

@@ -1,7 +1,9 @@
+// EngineLM: the LM protocol over engines (graph_lm.hpp).
 #include "skein/graph_lm.hpp"
 
 #include "engine/typed_generation.hpp"
 #include "skein/broker.hpp"
+#include "skein/graph_run.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 
@@ -91,35 +93,6 @@ asio::awaitable<LMReply<Json>> EngineLM::fill(const NodeType& target, const Json
       {"user", "Coming from " + source.type + ":\n" + source.fields.dump(2) + "\n\nAlready known:\n" +
                    resolved.dump(2) + "\n\nFill the fields of " + target.name + "."}};
   co_return co_await ask(target.engine.value_or(default_engine_), std::move(messages), type);
-}
-
-asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const NodeType& from, const std::vector<std::string>& types,
-                                                            const Json& context) {
-  const int64_t start = now_ns();
-  LMReply<std::string> reply = co_await inner_.choose_type(from, types, context);
-  record({"choose", reply.value, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
-  co_return reply;
-}
-
-asio::awaitable<LMReply<Json>> TimingLM::fill(const NodeType& target, const Json& resolved,
-                                              const std::string& instruction, const TraceEntry& source) {
-  const int64_t start = now_ns();
-  LMReply<Json> reply = co_await inner_.fill(target, resolved, instruction, source);
-  record({"fill", target.name, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
-  co_return reply;
-}
-
-void TimingLM::record(LMTiming t) {
-  std::lock_guard l(mu_);
-  timings_.push_back(std::move(t));
-}
-
-std::vector<LMTiming> TimingLM::timings() const { return timings_since(0); }
-
-std::vector<LMTiming> TimingLM::timings_since(size_t first) const {
-  std::lock_guard l(mu_);
-  if (first >= timings_.size()) return {};
-  return {timings_.begin() + std::ptrdiff_t(first), timings_.end()};
 }
 
 }  // namespace skein

@@ -9,7 +9,8 @@
 #include <set>
 
 #include "run_ledger.hpp"
-#include "skein/graph_lm.hpp"
+#include "skein/graph_run.hpp"
+#include "skein/timing_lm.hpp"
 #include "skein/run_registry.hpp"
 
 namespace skein::runtime {

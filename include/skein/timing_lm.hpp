@@ -1,0 +1,41 @@
+// The timing decorator of the LM protocol (SPEC §4): each call's time and tokens, recorded
+// without the run loop knowing (the run registry's per-node timings come from it).
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "skein/graph_lm.hpp"
+
+namespace skein {
+
+// One timed LM call.
+struct LMTiming {
+  std::string call;  // choose | fill
+  std::string node;  // fill: the node filled; choose: the node chosen
+  int64_t start_ns = 0, end_ns = 0;
+  LMTokens tokens;
+  int64_t queue_ns = 0, generate_ns = 0;  // of start..end: waiting for a slot, generating
+};
+
+// Implements the protocol by calling another implementation and recording each call's timing and
+// tokens, without the run loop knowing. Thread-safe.
+class TimingLM : public GraphLM {
+ public:
+  explicit TimingLM(GraphLM& inner) : inner_(inner) {}
+  boost::asio::awaitable<LMReply<std::string>> choose_type(const NodeType& from, const std::vector<std::string>& types,
+                                                           const Json& context) override;
+  boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
+                                             const std::string& instruction, const TraceEntry& source) override;
+  std::vector<LMTiming> timings() const;
+  std::vector<LMTiming> timings_since(size_t first) const;  // the calls recorded from `first` on
+
+ private:
+  void record(LMTiming t);
+  GraphLM& inner_;
+  mutable std::mutex mu_;
+  std::vector<LMTiming> timings_;
+};
+
+}  // namespace skein
