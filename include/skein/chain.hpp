@@ -93,6 +93,10 @@ struct Chain {
   std::map<std::string, ApplyFunction> functions;  // native Apply functions, by name
 };
 
+// The chain as data, graph.json of its run folders: {"chain", "nodes": [{id, kind, …, location}],
+// "edges": [[from, to]…]} from "input" to "output" (branches and parallel groups included).
+Json chain_json(const Chain& chain);
+
 // Parses a chain file (YAML or JSON). Throws ConfigError with file:line for any problem,
 // including unknown keys, before anything runs.
 Chain load_chain(const std::string& path);

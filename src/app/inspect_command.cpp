@@ -7,7 +7,6 @@
 #include <iostream>
 
 #include "chain/apply_calls.hpp"
-#include "chain/chain_graph.hpp"
 #include "commands.hpp"
 #include "engine/openai/openai_schema.hpp"
 #include "schema/keyword_plan.hpp"
@@ -107,7 +106,7 @@ std::string mermaid_id(const std::string& id) {
 }
 
 std::string mermaid(const Chain& chain) {
-  const Json graph = chain_graph(chain);
+  const Json graph = chain_json(chain);
   std::string out = "flowchart TD\n  n_input([input])\n  n_output([output])\n";
   for (const auto& n : graph.at("nodes")) {
     const std::string id = n.at("id"), kind = n.at("kind");

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 
-#include "chain/chain_graph.hpp"
 #include "run_folder.hpp"
 #include "skein/chain.hpp"
 
@@ -66,7 +65,7 @@ Chain built_in_cpp() {
 
 // graph.json without the file locations, which only a loaded file has.
 Json graph_without_locations(const Chain& c) {
-  Json g = chain_graph(c);
+  Json g = chain_json(c);
   for (auto& n : g["nodes"]) n.erase("location");
   return g;
 }

@@ -60,7 +60,7 @@ std::vector<std::string> add_nodes(const std::vector<Node>& nodes, std::vector<s
 
 }  // namespace
 
-Json chain_graph(const Chain& chain) {
+Json chain_json(const Chain& chain) {
   Json nodes = Json::array(), edges = Json::array();
   for (const auto& f : add_nodes(chain.steps, {"input"}, nodes, edges)) edges.push_back({f, "output"});
   return {{"chain", chain.name}, {"nodes", nodes}, {"edges", edges}};

@@ -4,8 +4,6 @@
 
 namespace skein {
 
-Json chain_graph(const Chain& chain);
-
 // Every Step and Apply with its path ("verdict", "fr/translate_fr" inside branches), in chain
 // order: the nodes of a run's summary and folder. Pointers into `chain`.
 std::vector<std::pair<std::string, const Node*>> chain_nodes(const Chain& chain);

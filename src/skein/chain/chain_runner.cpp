@@ -81,7 +81,7 @@ class ChainRun {
       if (options_.strict && options_.input_path != "-") check_input_strictly(chain_, options_.input_path);
       started_at_ = utc_now();
       writer_.start(summary_.node_order);
-      writer_.json_file("graph.json", chain_graph(chain_));
+      writer_.json_file("graph.json", chain_json(chain_));
       writer_.run_json(run_json("running"));
     }
     asio::io_context io;

@@ -26,7 +26,7 @@ RunSummary write_run_folder(ShardQueue& queue, const RunSpec& spec, const Chain&
     s.nodes[path];
   }
   writer.start(s.node_order);
-  writer.json_file("graph.json", chain_graph(chain));
+  writer.json_file("graph.json", chain_json(chain));
   Json engines = Json::object();
   for (int shard = 0; shard < progress.shards; ++shard) {
     const std::optional<ShardResult> r = queue.result(run, shard);
