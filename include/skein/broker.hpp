@@ -67,7 +67,8 @@ class Lease {
   Engine* engine_ = nullptr;
 };
 
-// leased_at_close: the broker closed while the engine was leased (it stops when its last lease drops).
+// leased_at_close: the broker closed while the engine was leased (it stops when its last lease
+// drops); a lease on its way to a request's completion counts as leased.
 enum class EngineEventKind { starting, started, start_failed, released, evicted, leased_at_close };
 const char* to_string(EngineEventKind k);
 
@@ -152,9 +153,11 @@ class Broker {
 
   std::vector<EngineStatus> status() const;
 
-  // Lifecycle events, delivered on the lifecycle executor (or the thread dropping a lease after the
-  // broker is gone), outside the broker's lock. Listeners must be thread-safe, and what they
-  // capture must outlive the broker: its destructor stops the engines, and those events come too.
+  // Lifecycle events, delivered on the lifecycle executor (leased_at_close on the thread destroying
+  // the broker; released on the thread dropping a lease after the broker is gone), outside the
+  // broker's lock. Listeners must be thread-safe, and what they capture must outlive the broker:
+  // its destructor stops the engines, and those events come too. A listener must not call
+  // settle(), destroy the broker, or wait for a thread that does: settle() waits for listeners.
   void on_event(std::function<void(const EngineEvent&)> listener);
 
  private:

@@ -1,7 +1,8 @@
 // `skein run GRAPH.yaml --input '{…}'` runs one graph and prints its trace with per-node times;
 // `-i runs.jsonl -o out/` runs one graph per line, concurrently, into out/results.jsonl, with
 // progress and a summary (--quiet, --json-logs, NO_COLOR as for chains); `--resume` keeps the
-// results an interrupted invocation wrote and runs the other lines. Chain-only flags are refused.
+// results an interrupted invocation of the same graph file over the same lines wrote (out/run.json
+// says what it was) and runs the other lines. Chain-only flags are refused.
 #include <fmt/format.h>
 
 #include <condition_variable>
@@ -10,8 +11,10 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "commands.hpp"
 #include "run_view.hpp"
@@ -53,15 +56,15 @@ class Inbox {
   std::shared_ptr<Queue> q_;
 };
 
-// A gate asked on the terminal until the registry takes the answer (JSON, or else a string).
-// False when stdin has ended before an answer.
-bool ask_on_terminal(RunRegistry& registry, const std::string& gate_id) {
+// A gate asked on the terminal until the registry takes the answer (JSON, or else a string) read
+// from `answers`. False when they have ended before an answer.
+bool ask_on_terminal(RunRegistry& registry, const std::string& gate_id, std::istream& answers) {
   for (const auto& g : registry.gates()) {
     if (g.id != gate_id) continue;
     for (;;) {
       std::cerr << fmt::format("gate {} ({}.{}): {} > ", g.id, g.node, g.field, g.question) << std::flush;
       std::string line;
-      if (!std::getline(std::cin, line)) return false;
+      if (!std::getline(answers, line)) return false;
       Json value;
       try {
         value = Json::parse(line);
@@ -116,13 +119,13 @@ Json result_line(size_t line, const Json& input, const RunSnapshot* r, const std
 
 // Serves the registry's events until `runs` runs have ended: gates are asked on the terminal, each
 // ended run goes to `ended`.
-void serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs,
+void serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs, std::istream& answers,
                       const std::function<void(const RunSnapshot&)>& ended) {
   for (size_t left = runs; left > 0;) {
     const RunEvent e = inbox.next();
     if (e.kind == "gate_opened") {
-      if (!ask_on_terminal(registry, e.data.value("gate", ""))) {
-        std::cerr << "no answer (stdin has ended): run " << e.run << " cancelled\n";
+      if (!ask_on_terminal(registry, e.data.value("gate", ""), answers)) {
+        std::cerr << "no answer (the answers' input has ended): run " << e.run << " cancelled\n";
         registry.cancel(e.run);
       }
       continue;
@@ -134,60 +137,112 @@ void serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs,
   }
 }
 
-// The results an interrupted (or finished) invocation wrote to `file`, for --resume: their lines
-// are not run again and count in `p`. The file is cut back to its last whole result.
-std::set<size_t> kept_results(const std::filesystem::path& file, RunsProgress& p) {
-  std::set<size_t> kept;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return kept;
+// The results an interrupted (or finished) invocation wrote to `file`, for --resume: each kept
+// line's input as that result holds it, and the size of the file's whole results (a last line
+// cut by a kill, or anything unreadable from there on, is not kept).
+struct KeptResults {
+  std::map<size_t, Json> inputs;  // line number -> its input
   uintmax_t whole = 0;
-  for (std::string text; std::getline(in, text) && !in.eof(); whole += text.size() + 1) {
-    Json r;
+  size_t failed = 0;
+  long long prompt_tokens = 0, generated_tokens = 0;
+};
+
+KeptResults read_results(const std::filesystem::path& file) {
+  KeptResults k;
+  std::ifstream in(file, std::ios::binary);
+  for (std::string text; std::getline(in, text) && !in.eof(); k.whole += text.size() + 1) {
     try {
-      r = Json::parse(text);
-      if (!kept.insert(r.at("line").get<size_t>()).second) break;
+      const Json r = Json::parse(text);
+      const size_t line = r.at("line").get<size_t>();
+      const bool failed = r.at("status").get<std::string>() != "done";
+      const Json tokens = r.value("tokens", Json::object());
+      const long long prompt = tokens.value("prompt", 0LL), generated = tokens.value("generated", 0LL);
+      if (!k.inputs.emplace(line, r.at("input")).second) break;
+      k.failed += failed, k.prompt_tokens += prompt, k.generated_tokens += generated;
     } catch (const Json::exception&) {
       break;
     }
-    p.failed += r.value("status", "") != "done";
-    if (r.contains("tokens")) {
-      p.prompt_tokens += r["tokens"].value("prompt", 0LL);
-      p.generated_tokens += r["tokens"].value("generated", 0LL);
-    }
   }
-  in.close();
-  std::filesystem::resize_file(file, whole);
-  p.total = p.kept = p.ended = kept.size();
-  return kept;
+  return k;
 }
 
-class RunsInput {
- public:
-  explicit RunsInput(const std::string& path) {
-    if (path != "-") file_.open(path);
-  }
-  bool good() const { return !file_.is_open() || file_.good(); }
-  std::istream& stream() { return file_.is_open() ? file_ : std::cin; }
+// What a folder of runs was made from (run.json): --resume continues only the same graph file
+// over the same input.
+Json runs_folder_json(const Graph& g, const RunArgs& args) {
+  return {{"graph", g.name}, {"file", g.file}, {"file_sha256", g.file_sha256}, {"input", args.input}};
+}
 
- private:
-  std::ifstream file_;
-};
+// Why the results in `dir` cannot be continued with this graph and these lines; "" when they can.
+std::string resume_refusal(const std::filesystem::path& dir, const Json& made_from, const KeptResults& kept,
+                           const std::vector<std::string>& lines) {
+  const std::string again = ": run without --resume into a new folder";
+  Json saved;
+  try {
+    saved = Json::parse(std::ifstream(dir / "run.json"));
+  } catch (const Json::exception&) {
+    return kept.inputs.empty() ? "" : "cannot resume " + dir.string() + ": its run.json is missing or unreadable";
+  }
+  if (saved.value("file_sha256", "") != made_from["file_sha256"] || saved.value("graph", "") != made_from["graph"])
+    return "cannot resume " + dir.string() + ": the graph file changed since those runs" + again;
+  for (const auto& [n, input] : kept.inputs) {
+    const bool same = n >= 1 && n <= lines.size() && [&] {
+      try {
+        return Json::parse(lines[n - 1]) == input;
+      } catch (const Json::exception&) {
+        return Json(lines[n - 1]) == input;  // a result for a line that is not JSON holds its text
+      }
+    }();
+    if (!same)
+      return "cannot resume " + dir.string() + ": the result of line " + std::to_string(n) +
+             " was for another input than line " + std::to_string(n) + " of " + made_from["input"].get<std::string>() +
+             again;
+  }
+  return "";
+}
+
+std::vector<std::string> read_lines(std::istream& in) {
+  std::vector<std::string> lines;
+  for (std::string text; std::getline(in, text);) lines.push_back(std::move(text));
+  return lines;
+}
 
 int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJob base, RunView& view) {
-  RunsInput input(args.input);
-  if (args.input != "-" && !std::filesystem::is_regular_file(args.input)) {
+  std::ifstream file;
+  if (args.input != "-") file.open(args.input);
+  if (args.input != "-" && (!file || !std::filesystem::is_regular_file(args.input))) {
     view.error("cannot read " + args.input);
     return 2;
   }
-  const std::string dir = args.output.empty() ? "out/" + g->name : args.output;
-  const auto results_path = std::filesystem::path(dir) / "results.jsonl";
-  std::filesystem::create_directories(dir);
-  RunsProgress p;
-  const std::set<size_t> kept = args.resume ? kept_results(results_path, p) : std::set<size_t>{};
+  const std::vector<std::string> input = read_lines(args.input == "-" ? std::cin : file);
+  // With the runs on stdin, gates are answered from the terminal.
+  std::ifstream tty;
+  if (args.input == "-") tty.open("/dev/tty");
+  std::istream& answers = tty.is_open() ? tty : std::cin;
+  const std::filesystem::path dir = args.output.empty() ? "out/" + g->name : args.output;
+  const auto results_path = dir / "results.jsonl";
+  const Json made_from = runs_folder_json(*g, args);
+  const KeptResults kept = args.resume ? read_results(results_path) : KeptResults{};
+  if (const std::string why = args.resume ? resume_refusal(dir, made_from, kept, input) : ""; !why.empty()) {
+    view.error(why);
+    return 2;
+  }
+  try {
+    std::filesystem::create_directories(dir);
+    if (args.resume && std::filesystem::exists(results_path)) std::filesystem::resize_file(results_path, kept.whole);
+  } catch (const std::filesystem::filesystem_error& e) {
+    view.error(e.what());
+    return 2;
+  }
+  std::ofstream(dir / "run.json", std::ios::trunc) << made_from.dump(2) << "\n";
   std::ofstream results(results_path, args.resume ? std::ios::app : std::ios::trunc);
   auto write = [&](const Json& line) {
     results << line.dump() << "\n" << std::flush;  // whole lines, so --resume finds them after a kill
   };
+  RunsProgress p;
+  p.total = p.kept = p.ended = kept.inputs.size();
+  p.failed = kept.failed;
+  p.prompt_tokens = p.kept_prompt_tokens = kept.prompt_tokens;
+  p.generated_tokens = p.kept_generated_tokens = kept.generated_tokens;
   RegistryOptions ro;
   ro.history = std::numeric_limits<size_t>::max();  // every run is kept until its line is written
   RunRegistry registry(ro);
@@ -200,10 +255,9 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
     p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     view.runs_progress(p);
   };
-  size_t line_no = 0;
-  for (std::string text; std::getline(input.stream(), text);) {
-    ++line_no;
-    if (text.find_first_not_of(" \t\r") == std::string::npos || kept.count(line_no)) continue;
+  for (size_t line_no = 1; line_no <= input.size(); ++line_no) {
+    const std::string& text = input[line_no - 1];
+    if (text.find_first_not_of(" \t\r") == std::string::npos || kept.inputs.count(line_no)) continue;
     ++p.total;
     GraphJob job = base;
     try {
@@ -216,7 +270,7 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
     const Json input_record = job.input;
     lines[registry.submit(std::move(job))] = {line_no, input_record};
   }
-  serve_until_done(registry, inbox, lines.size(), [&](const RunSnapshot& r) {
+  serve_until_done(registry, inbox, lines.size(), answers, [&](const RunSnapshot& r) {
     const auto& [n, input_record] = lines.at(r.id);
     write(result_line(n, input_record, &r, ""));
     p.prompt_tokens += r.tokens.prompt;
@@ -225,8 +279,8 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
   });
   p.final = true;
   view.runs_progress(p);
-  view.runs_summary(p, dir);
-  std::cout << "outputs: " << dir << "\n";
+  view.runs_summary(p, dir.string());
+  std::cout << "outputs: " << dir.string() << "\n";
   return p.failed ? 1 : 0;
 }
 
@@ -241,7 +295,7 @@ int run_one(const std::string& input, GraphJob job, RunView& view) {
   Inbox inbox(registry);
   registry.submit(std::move(job));
   RunSnapshot run;
-  serve_until_done(registry, inbox, 1, [&](const RunSnapshot& r) { run = r; });
+  serve_until_done(registry, inbox, 1, std::cin, [&](const RunSnapshot& r) { run = r; });
   if (run.state == RunState::done) {
     print_trace(run);
     return 0;

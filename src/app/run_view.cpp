@@ -145,7 +145,8 @@ void RunView::runs_summary(const RunsProgress& p, const std::string& output_dir)
     return;
   }
   if (mode_ == ViewMode::quiet) return;
-  const double tok_rate = p.elapsed_seconds > 0 ? double(p.generated_tokens) / p.elapsed_seconds : 0;
+  const long long generated_now = p.generated_tokens - p.kept_generated_tokens;  // the rate is this invocation's
+  const double tok_rate = p.elapsed_seconds > 0 ? double(generated_now) / p.elapsed_seconds : 0;
   std::cerr << fmt::format("\nruns: {}, {} failed{}\ntokens: {} in, {} out ({:.0f}/s)\nwall time: {}\n", p.total,
                            p.failed,
                            p.kept ? fmt::format(" ({} kept from the earlier invocation, counted here)", p.kept) : "",

@@ -18,8 +18,9 @@ struct RunsProgress {
   size_t total = 0;  // input lines with a run (or a result for a line that is not JSON)
   size_t ended = 0, failed = 0;
   size_t kept = 0;  // of those ended: the results an earlier invocation wrote (--resume)
-  long long prompt_tokens = 0, generated_tokens = 0;
-  double elapsed_seconds = 0;
+  long long prompt_tokens = 0, generated_tokens = 0;  // kept results' included
+  long long kept_prompt_tokens = 0, kept_generated_tokens = 0;
+  double elapsed_seconds = 0;  // of this invocation
   bool final = false;
 };
 

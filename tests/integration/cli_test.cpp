@@ -145,6 +145,22 @@ TEST_F(CliParityTest, ResumeKeepsTheWrittenResultsCutsAPartialLineAndRunsTheRest
   EXPECT_EQ(test::read_jsonl(dir_ / "out/results.jsonl").size(), 4u);  // the cut line is gone
 }
 
+TEST_F(CliParityTest, ResumeRefusesResultsOfAnotherInputOrAnEditedGraph) {
+  ASSERT_EQ(shell(run_graph("--quiet")).status, 1);
+  const std::string results = test::artefacts(dir_ / "out").at("results.jsonl");
+  std::ofstream(dir_ / "runs.jsonl", std::ios::trunc)
+      << "{\"text\": \"A\"}\n{\"txt\": \"b\"}\nnot json\n{\"text\": \"c\"}\n";
+  const Shell other_input = shell(run_graph("--resume"));
+  EXPECT_EQ(other_input.status, 2) << other_input.out;
+  EXPECT_NE(other_input.out.find("the result of line 1 was for another input"), std::string::npos) << other_input.out;
+  std::ofstream(dir_ / "runs.jsonl", std::ios::trunc) << kRuns;
+  std::ofstream(dir_ / "g.yaml", std::ios::app) << "max_iters: 5\n";
+  const Shell other_graph = shell(run_graph("--resume"));
+  EXPECT_EQ(other_graph.status, 2) << other_graph.out;
+  EXPECT_NE(other_graph.out.find("the graph file changed"), std::string::npos) << other_graph.out;
+  EXPECT_EQ(test::artefacts(dir_ / "out").at("results.jsonl"), results);  // refused before anything was touched
+}
+
 TEST_F(CliParityTest, OnATerminalProgressIsColouredUnlessNoColorIsSet) {
   // `script` gives the command a terminal; the progress bar is green there, plain under NO_COLOR.
   const std::string command = run_graph("");

@@ -5,7 +5,8 @@
 // See https://clang.llvm.org/docs/ThreadSafetyAnalysis.html, whose mutex.h this follows.
 //
 // Condition variables wait on the std::unique_lock a MutexLock holds (native()); their predicate
-// is a loop around wait() in the annotated function, since the analysis does not look into lambdas.
+// is a loop around wait() in the annotated function: a lambda is analysed as a function of its
+// own, which holds no lock unless it says so (`[&]() SKEIN_REQUIRES(mu) {…}`).
 #pragma once
 #include <mutex>
 
