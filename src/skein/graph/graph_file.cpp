@@ -73,46 +73,43 @@ class GraphLoader {
   }
 
   // A field: a type name, or a mapping of a JSON Schema plus at most one source (dep, recall, gate)
-  // and a description.
+  // and a description; made by the public builders (graph.hpp), as a graph built in C++ makes it.
   Field load_field(const YAML::Node& key, const YAML::Node& n, const Graph& g, const std::string& owner) {
+    const std::string name = key.Scalar();
+    const Location at = where(file_, key);
+    const std::string what = "node '" + owner + "', field '" + name + "'";
     Field f;
-    f.name = key.Scalar();
-    f.where = where(file_, key);
-    const std::string what = "node '" + owner + "', field '" + f.name + "'";
     if (n.IsScalar()) {
-      f.type = g.types.get(n.Scalar(), where(file_, n));
-      return f;
+      f = plain_field(name, g.types.get(n.Scalar(), where(file_, n)));
+    } else {
+      if (!n.IsMap()) throw ConfigError(at, what + " must be a type name or a mapping");
+      if (int(bool(n["dep"])) + int(bool(n["recall"])) + int(bool(n["gate"])) > 1)
+        throw ConfigError(at, what + " has more than one of `dep`, `recall` and `gate`");
+      YAML::Node schema_node = YAML::Clone(n);
+      for (const char* k : {"dep", "recall", "gate", "description"}) schema_node.remove(k);
+      TypePtr type;  // a schema beside the source, or alone
+      if (schema_node.size() > 0) {
+        LineMap lines;
+        type = g.types.make(owner + "." + name, yaml_to_json(schema_node, &lines), where(file_, n), lines);
+      }
+      if (n["dep"]) {
+        f = dep_field(name, scalar_as<std::string>(file_, n["dep"], "`dep`"), type);
+      } else if (n["recall"]) {
+        const std::string recall = scalar_as<std::string>(file_, n["recall"], "`recall`");
+        if (!g.nodes.count(recall) && !g.types.contains(recall))
+          throw ConfigError(where(file_, n["recall"]), what + ": recall of unknown type '" + recall + "'");
+        f = recall_field(g, name, recall);
+        if (type) f.type = type;
+      } else if (n["gate"]) {
+        f = gate_field(name, scalar_as<std::string>(file_, n["gate"], "`gate`"), type);
+      } else {
+        f = plain_field(name, type);
+      }
+      if (n["description"]) f.description = scalar_as<std::string>(file_, n["description"], "`description`");
     }
-    if (!n.IsMap()) throw ConfigError(f.where, what + " must be a type name or a mapping");
-    int sources = 0;
-    YAML::Node schema_node = YAML::Clone(n);
-    for (const char* k : {"dep", "recall", "gate", "description"}) schema_node.remove(k);
-    if (n["description"]) f.description = scalar_as<std::string>(file_, n["description"], "`description`");
-    if (n["dep"]) {
-      ++sources;
-      f.source = FieldSource::dep;
-      f.dep = scalar_as<std::string>(file_, n["dep"], "`dep`");
-    }
-    if (n["recall"]) {
-      ++sources;
-      f.source = FieldSource::recall;
-      f.recall = scalar_as<std::string>(file_, n["recall"], "`recall`");
-      if (!g.nodes.count(f.recall) && !g.types.contains(f.recall))
-        throw ConfigError(where(file_, n["recall"]), what + ": recall of unknown type '" + f.recall + "'");
-      if (g.types.contains(f.recall)) f.type = g.types.get(f.recall, where(file_, n["recall"]));
-    }
-    if (n["gate"]) {
-      ++sources;
-      f.source = FieldSource::gate;
-      f.gate = scalar_as<std::string>(file_, n["gate"], "`gate`");
-    }
-    if (sources > 1) throw ConfigError(f.where, what + " has more than one of `dep`, `recall` and `gate`");
-    if (schema_node.size() > 0) {
-      LineMap lines;
-      f.type = g.types.make(owner + "." + f.name, yaml_to_json(schema_node, &lines), where(file_, n), lines);
-    }
+    f.where = at;
     if (!f.type && (f.source == FieldSource::plain || f.source == FieldSource::gate))
-      throw ConfigError(f.where, what + " needs a type (e.g. {type: string})");
+      throw ConfigError(at, what + " needs a type (e.g. {type: string})");
     return f;
   }
 
