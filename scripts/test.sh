@@ -14,7 +14,7 @@ stage() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 stage "tests (build/)"
 cmake -S . -B build -G Ninja -DSKEIN_CACHE="$CACHE" >/dev/null
-ninja -C build >/dev/null
+ninja -C build --quiet  # only what the compiler says: a failed build shows why
 ctest --test-dir build --output-on-failure --timeout 600  # one at a time: the real build's time bounds (100 ms) are tight
 
 stage "the installed package, used by a separate project (examples/consumer)"
@@ -27,7 +27,7 @@ TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_t
   shard_queue_test cluster_run_test pg_run_store_test skein_cli)
 cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
-ninja -C build-tsan "${TSAN_TARGETS[@]}" >/dev/null
+ninja -C build-tsan --quiet "${TSAN_TARGETS[@]}"
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
   -R 'Broker|EngineLayer|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
@@ -36,7 +36,7 @@ TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
 stage "tests under ASan + UBSan, and the fuzz targets (build-fuzz/, clang)"
 cmake -S . -B build-fuzz -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_FUZZ=ON -DSKEIN_BUILD_BENCH=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
-ninja -C build-fuzz >/dev/null
+ninja -C build-fuzz --quiet
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-fuzz --output-on-failure --timeout 900 -j "$JOBS"
 stage "fuzzing (build-fuzz/fuzz)"

@@ -172,6 +172,16 @@ Json runs_folder_json(const Graph& g, const RunArgs& args) {
   return {{"graph", g.name}, {"file", g.file}, {"file_sha256", g.file_sha256}, {"input", args.input}};
 }
 
+// Whether `input`, as a result holds it, is that of input line `text` (a result for a line that is
+// not JSON holds its text).
+bool is_input_of(const std::string& text, const Json& input) {
+  try {
+    return Json::parse(text) == input;
+  } catch (const Json::exception&) {
+    return Json(text) == input;
+  }
+}
+
 // Why the results in `dir` cannot be continued with this graph and these lines; "" when they can.
 std::string resume_refusal(const std::filesystem::path& dir, const Json& made_from, const KeptResults& kept,
                            const std::vector<std::string>& lines) {
@@ -185,14 +195,7 @@ std::string resume_refusal(const std::filesystem::path& dir, const Json& made_fr
   if (saved.value("file_sha256", "") != made_from["file_sha256"] || saved.value("graph", "") != made_from["graph"])
     return "cannot resume " + dir.string() + ": the graph file changed since those runs" + again;
   for (const auto& [n, input] : kept.inputs) {
-    const bool same = n >= 1 && n <= lines.size() && [&] {
-      try {
-        return Json::parse(lines[n - 1]) == input;
-      } catch (const Json::exception&) {
-        return Json(lines[n - 1]) == input;  // a result for a line that is not JSON holds its text
-      }
-    }();
-    if (!same)
+    if (n < 1 || n > lines.size() || !is_input_of(lines[n - 1], input))
       return "cannot resume " + dir.string() + ": the result of line " + std::to_string(n) +
              " was for another input than line " + std::to_string(n) + " of " + made_from["input"].get<std::string>() +
              again;
