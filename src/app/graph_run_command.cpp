@@ -203,6 +203,24 @@ std::string resume_refusal(const std::filesystem::path& dir, const Json& made_fr
   return "";
 }
 
+// Makes `dir` ready for the runs: with --resume, the earlier results checked against this graph
+// and these lines and cut back to the whole ones; run.json says what the runs are made from. The
+// reason it cannot, or "".
+std::string prepare_folder(const std::filesystem::path& dir, const Json& made_from, const RunArgs& args,
+                           const KeptResults& kept, const std::vector<std::string>& lines) {
+  if (args.resume)
+    if (std::string why = resume_refusal(dir, made_from, kept, lines); !why.empty()) return why;
+  try {
+    std::filesystem::create_directories(dir);
+    if (args.resume && std::filesystem::exists(dir / "results.jsonl"))
+      std::filesystem::resize_file(dir / "results.jsonl", kept.whole);
+  } catch (const std::filesystem::filesystem_error& e) {
+    return e.what();
+  }
+  std::ofstream(dir / "run.json", std::ios::trunc) << made_from.dump(2) << "\n";
+  return "";
+}
+
 std::vector<std::string> read_lines(std::istream& in) {
   std::vector<std::string> lines;
   for (std::string text; std::getline(in, text);) lines.push_back(std::move(text));
@@ -223,20 +241,11 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
   std::istream& answers = tty.is_open() ? tty : std::cin;
   const std::filesystem::path dir = args.output.empty() ? "out/" + g->name : args.output;
   const auto results_path = dir / "results.jsonl";
-  const Json made_from = runs_folder_json(*g, args);
   const KeptResults kept = args.resume ? read_results(results_path) : KeptResults{};
-  if (const std::string why = args.resume ? resume_refusal(dir, made_from, kept, input) : ""; !why.empty()) {
+  if (const std::string why = prepare_folder(dir, runs_folder_json(*g, args), args, kept, input); !why.empty()) {
     view.error(why);
     return 2;
   }
-  try {
-    std::filesystem::create_directories(dir);
-    if (args.resume && std::filesystem::exists(results_path)) std::filesystem::resize_file(results_path, kept.whole);
-  } catch (const std::filesystem::filesystem_error& e) {
-    view.error(e.what());
-    return 2;
-  }
-  std::ofstream(dir / "run.json", std::ios::trunc) << made_from.dump(2) << "\n";
   std::ofstream results(results_path, args.resume ? std::ios::app : std::ios::trunc);
   auto write = [&](const Json& line) {
     results << line.dump() << "\n" << std::flush;  // whole lines, so --resume finds them after a kill
@@ -244,7 +253,7 @@ int run_many(const std::shared_ptr<const Graph>& g, const RunArgs& args, GraphJo
   RunsProgress p;
   p.total = p.kept = p.ended = kept.inputs.size();
   p.failed = kept.failed;
-  p.prompt_tokens = p.kept_prompt_tokens = kept.prompt_tokens;
+  p.prompt_tokens = kept.prompt_tokens;
   p.generated_tokens = p.kept_generated_tokens = kept.generated_tokens;
   RegistryOptions ro;
   ro.history = std::numeric_limits<size_t>::max();  // every run is kept until its line is written

@@ -70,10 +70,14 @@ std::string RunView::meter(const std::string& label, size_t done, std::optional<
   return line;
 }
 
+std::string RunView::count_of(const char* what, size_t n) const {
+  const std::string text = fmt::format("{} {}", what, n);
+  return n ? paint(text, "31") : text;
+}
+
 std::string RunView::node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const {
-  const std::string errors = c.errors ? paint(fmt::format("errors {}", c.errors), "31") : "errors 0";
-  return meter(path, c.rows, p.rows_total, "rows", fmt::format("in {} out {} ", c.in, c.out) + errors,
-               p.elapsed_seconds, p.final);
+  return meter(path, c.rows, p.rows_total, "rows",
+               fmt::format("in {} out {} ", c.in, c.out) + count_of("errors", c.errors), p.elapsed_seconds, p.final);
 }
 
 bool RunView::due(bool final) {
@@ -124,8 +128,8 @@ void RunView::runs_progress(const RunsProgress& p) {
     return;
   }
   // The rate and ETA count this invocation's runs, not those kept from an earlier one.
-  const std::string failed = p.failed ? paint(fmt::format("failed {}", p.failed), "31") : "failed 0";
-  std::string line = meter("runs", p.ended - p.kept, p.total - p.kept, "runs", failed, p.elapsed_seconds, p.final);
+  std::string line = meter("runs", p.ended - p.kept, p.total - p.kept, "runs", count_of("failed", p.failed),
+                           p.elapsed_seconds, p.final);
   if (p.kept) line += fmt::format("  ({} kept from the earlier invocation)", p.kept);
   redraw({line});
 }

@@ -19,7 +19,7 @@ struct RunsProgress {
   size_t ended = 0, failed = 0;
   size_t kept = 0;  // of those ended: the results an earlier invocation wrote (--resume)
   long long prompt_tokens = 0, generated_tokens = 0;  // kept results' included
-  long long kept_prompt_tokens = 0, kept_generated_tokens = 0;
+  long long kept_generated_tokens = 0;
   double elapsed_seconds = 0;  // of this invocation
   bool final = false;
 };
@@ -46,6 +46,7 @@ class RunView {
                     const std::string& middle, double elapsed, bool final) const;
   std::string node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const;
   std::string paint(const std::string& text, const char* code) const;
+  std::string count_of(const char* what, size_t n) const;  // "errors 3" in red, "errors 0" plain
   // A line of `event` (JSON with --json-logs); shown with --quiet only when `even_quiet`.
   void say(const char* event, const std::string& prefix, const char* color, const std::string& message,
            bool even_quiet);

@@ -1,4 +1,5 @@
-// The `skein` command line as users meet it: a file is a chain or a graph by its top-level key;
+// The `skein` command line as users meet it: a graph run once or once per line, chain input on
+// stdin; a file is a chain or a graph by its top-level key;
 // `skein run GRAPH` honours the flags that make sense for graphs (progress and a summary, --quiet,
 // --json-logs, NO_COLOR, --resume of a file of runs) and refuses chain-only ones with the reason;
 // `skein engines` and `skein warmup`.
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include "fixture.hpp"
@@ -197,6 +199,47 @@ TEST_F(CliParityTest, WarmupStartsAnEngineAndReportsItsLoadTimeOrWhyItCannotStar
   EXPECT_NE(bad.status, 0) << bad.out;
   EXPECT_NE(bad.out.find("missing.gguf"), std::string::npos) << bad.out;
   EXPECT_EQ(bad.out.find("started in"), std::string::npos) << bad.out;
+}
+
+using CliTest = test::RunFolderTest;
+
+TEST_F(CliTest, RunAGraphOnceWithItsTraceOrOncePerLineIntoResults) {
+  setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
+  std::ofstream(dir_ / "g.yaml") << kGraph;
+  const Shell one = shell(kSkein + " run " + (dir_ / "g.yaml").string() + " --input '{\"text\": \"it crashes\"}'");
+  ASSERT_EQ(one.status, 0) << one.out;
+  EXPECT_NE(one.out.find("1. Ticket"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("2. Classify"), std::string::npos) << one.out;
+  EXPECT_TRUE(std::regex_search(one.out, std::regex(R"(2\. Classify +[0-9]+ ms, [1-9][0-9]* tok)"))) << one.out;
+  EXPECT_NE(one.out.find("terminal: Classify"), std::string::npos) << one.out;
+  std::ofstream(dir_ / "runs.jsonl") << "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n{\"text\": \"c\"}\n";
+  const Shell many = shell(kSkein + " run " + (dir_ / "g.yaml").string() + " -i " + (dir_ / "runs.jsonl").string() +
+                           " -o " + (dir_ / "out").string());
+  EXPECT_EQ(many.status, 1) << many.out;  // one run had bad input
+  std::map<int, Json> by_line;
+  for (const auto& r : test::read_jsonl(dir_ / "out/results.jsonl")) by_line[r["line"].get<int>()] = r;
+  ASSERT_EQ(by_line.size(), 3u);
+  EXPECT_EQ(by_line[1]["status"], "done");
+  EXPECT_EQ(by_line[1]["terminal"], "Classify");
+  EXPECT_GT(by_line[1]["tokens"]["generated"].get<int>(), 0);
+  EXPECT_EQ(by_line[2]["status"], "failed");
+  EXPECT_NE(by_line[2]["error"].get<std::string>().find("lacks 'text'"), std::string::npos) << by_line[2].dump();
+  EXPECT_EQ(by_line[3]["trace"][0]["fields"]["text"], "c");
+}
+
+TEST_F(CliTest, StdinTakesJsonLinesOrAJsonArray) {
+  std::ofstream(dir_ / "c.yaml")
+      << "chain: c\nsteps:\n  - apply: twice\n    fn: map\n    set: {n: \"chain_input.n * 2\"}\n";
+  const std::string run = kSkein + " run " + (dir_ / "c.yaml").string() + " -i - --quiet -o ";
+  Shell lines = shell("printf '{\"n\": 1}\\n{\"n\": 2}\\n' | " + run + (dir_ / "lines").string());
+  ASSERT_EQ(lines.status, 0) << lines.out;
+  Shell array = shell("printf '[{\"n\": 1},\\n {\"n\": 2}]' | " + run + (dir_ / "array").string());
+  ASSERT_EQ(array.status, 0) << array.out;
+  for (const char* out : {"lines", "array"}) {
+    const auto twice = test::read_jsonl(dir_ / out / "twice/000.jsonl");
+    ASSERT_EQ(twice.size(), 2u) << out;
+    EXPECT_EQ(twice[1]["output"]["n"], 4) << out;
+  }
 }
 
 }  // namespace

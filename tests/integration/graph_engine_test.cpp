@@ -8,8 +8,8 @@
 #include "fixture.hpp"
 #include "skein/broker.hpp"
 #include "skein/graph_run.hpp"
-#include "skein/timing_lm.hpp"
 #include "skein/llama_engine.hpp"
+#include "skein/timing_lm.hpp"
 
 namespace skein {
 namespace {

@@ -65,12 +65,7 @@ std::string RunRegistry::submit(ChainJob job) {
   run->job.verbosity = job.verbosity;
   run->chain = std::make_unique<ChainJob>(std::move(job));
   run->snap.id = impl_->allocate_id('c');
-  {
-    MutexLock l(impl_->mu);
-    impl_->runs[run->snap.id] = run;
-    impl_->order.push_back(run->snap.id);
-  }
-  impl_->changed.notify_all();
+  impl_->keep(run);
   impl_->persist(*run);
   Impl* impl = impl_.get();
   asio::post(impl->chain_pool, [impl, run] { impl->run_chain_job(run); });

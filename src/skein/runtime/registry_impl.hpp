@@ -185,7 +185,10 @@ struct RunRegistry::Impl {
   }
 
   GraphRunOptions options_for(const std::shared_ptr<Run>& run);
-  // A graph run registered (replacing a finished run of its id), recorded (with all its steps
+  // A run kept in memory (replacing a finished run of its id; throws when that one is active), and
+  // its readers woken.
+  void keep(const std::shared_ptr<Run>& run) SKEIN_EXCLUDES(mu);
+  // A graph run kept (see keep), recorded (with all its steps
   // replacing the stored ones if `rewrite`) and started on the loop.
   void admit(const std::shared_ptr<Run>& run, bool rewrite = false);
   void start(const std::shared_ptr<Run>& run);

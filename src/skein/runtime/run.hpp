@@ -10,8 +10,8 @@
 
 #include "run_ledger.hpp"
 #include "skein/graph_run.hpp"
-#include "skein/timing_lm.hpp"
 #include "skein/run_registry.hpp"
+#include "skein/timing_lm.hpp"
 
 namespace skein::runtime {
 

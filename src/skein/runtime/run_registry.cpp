@@ -253,7 +253,7 @@ std::string RunRegistry::submit(GraphJob job) {
   return run->snap.id;
 }
 
-void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run, bool rewrite) {
+void RunRegistry::Impl::keep(const std::shared_ptr<Run>& run) {
   const std::string& id = run->snap.id;
   update([&]() SKEIN_REQUIRES(mu) {
     if (auto it = runs.find(id); it == runs.end()) {
@@ -265,6 +265,10 @@ void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run, bool rewrite) {
     }
     runs[id] = run;
   });
+}
+
+void RunRegistry::Impl::admit(const std::shared_ptr<Run>& run, bool rewrite) {
+  keep(run);
   persist(*run, rewrite);
   asio::post(io, [this, run] { start(run); });
 }
@@ -353,15 +357,14 @@ void RunRegistry::subscribe(std::function<void(const RunEvent&)> listener) {
 bool RunRegistry::wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
                              std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  MutexLock l(impl_->mu);
-  for (;;) {
+  auto reached = [&]() SKEIN_REQUIRES(impl_->mu) {
     auto it = impl_->runs.find(id);
-    if (it != impl_->runs.end() && done(it->second->snapshot())) return true;
-    if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) {
-      it = impl_->runs.find(id);
-      return it != impl_->runs.end() && done(it->second->snapshot());
-    }
-  }
+    return it != impl_->runs.end() && done(it->second->snapshot());
+  };
+  MutexLock l(impl_->mu);
+  while (!reached())
+    if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) return reached();
+  return true;
 }
 
 asio::any_io_executor RunRegistry::executor() const { return impl_->io.get_executor(); }

@@ -55,8 +55,8 @@ void StoreQueue::loop() {
     if (queue_.empty() && stop_) return;
     // Group commit: a transaction costs more than its rows.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
-    while (!group_ready() && wake_.wait_until(l.native(), deadline) == std::cv_status::no_timeout) {
-    }
+    while (!group_ready())
+      if (wake_.wait_until(l.native(), deadline) == std::cv_status::timeout) break;
     Batch batch = take();
     l.unlock();  // push() goes on while the batch is written
     write_(batch);
