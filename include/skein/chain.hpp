@@ -23,6 +23,10 @@
 
 namespace skein {
 
+// Where each key of a node was declared in its file ("engine", "user", "set.total", …); empty for
+// a node built in C++. Checks report a key's problem at its line, else at the node's.
+using KeyLocations = std::map<std::string, Location>;
+
 struct Step {
   std::string id;
   std::string engine = "local";
@@ -33,6 +37,7 @@ struct Step {
   int retries = 2;                         // extra attempts after an invalid output, each told why
   std::optional<std::string> instruction;  // replaces the schema instruction in the system prompt
   Location where;
+  KeyLocations keys;
 };
 
 // A native Apply function: one history in, 0..n outputs out. Each output becomes
@@ -52,6 +57,7 @@ struct Apply {
   std::vector<std::string> command;  // exec: run in the chain file's folder, JSON lines in and out
   std::optional<double> timeout;     // exec: seconds one record's reply may take; the group is killed after
   Location at;
+  KeyLocations keys;
 };
 
 struct Branch;
@@ -66,6 +72,7 @@ struct Branch {
   std::optional<std::string> join;
   std::vector<Node> steps;
   Location at;
+  KeyLocations keys;
 };
 
 // A parallel group: branches run concurrently (each on its own engines), anywhere in a chain.
@@ -97,10 +104,29 @@ struct Chain {
 // "edges": [[from, to]…]} from "input" to "output" (branches and parallel groups included).
 Json chain_json(const Chain& chain);
 
-// Parses a chain file (YAML or JSON). Throws ConfigError with file:line for any problem,
-// including unknown keys, before anything runs.
-Chain load_chain(const std::string& path);
-Chain parse_chain(const std::string& text, const std::string& file);
+// What chain checks found that does not stop a run.
+using ChainWarning = ConfigWarning;
+
+// Parses a chain file (YAML or JSON) and makes check_chain's checks (functions are not required:
+// they are registered after loading). Throws ConfigError with file:line for any problem, including
+// unknown keys, before anything runs. Warnings go to `warnings` when given.
+Chain load_chain(const std::string& path, std::vector<ChainWarning>* warnings = nullptr);
+Chain parse_chain(const std::string& text, const std::string& file, std::vector<ChainWarning>* warnings = nullptr);
+
+// The checks load_chain makes, for chains built in C++ as for loaded ones; run_chain makes them
+// first, with require_functions. Each node in order, with the history as it stands there:
+// - ids: identifiers, not reserved (chain_input, row_id, input, flattened, errors), unique across
+//   the chain, branches included; a Step has an output type, a user template, retries ≥ 0, an
+//   engine that is `local` or declared in `engines`, and an output type llama.cpp can constrain;
+// - templates and expressions read only names the history has there, and only fields their types
+//   declare (chain_input with a declared input type, earlier Steps' outputs);
+// - an Apply has the keys its fn needs and no others (a positive exec timeout); any other fn is a
+//   native function, which must be in chain.functions when require_functions is set;
+// - branches and parallel groups are not empty; the batch size is positive.
+// Throws ConfigError at the offending key's file:line (the node's when its key is not known, no
+// file when built in C++); the message is the same either way. Returns the warnings: a Step whose
+// prompt reads nothing from the history, a filter that reads nothing from it.
+std::vector<ChainWarning> check_chain(const Chain& chain, bool require_functions = true);
 
 struct NodeCounts {
   size_t in = 0, out = 0, errors = 0;

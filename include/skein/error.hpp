@@ -33,6 +33,13 @@ struct Location {
   std::string str() const;
 };
 
+// What a check found that does not stop a run (a graph node that cannot reach an end, a chain Step
+// whose prompt reads nothing from the history).
+struct ConfigWarning {
+  Location where;
+  std::string message;
+};
+
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message, ErrorCode code = ErrorCode::unknown)
@@ -66,9 +73,11 @@ class ConfigError : public Error {
  public:
   ConfigError(Location where, const std::string& message, ErrorCode code = ErrorCode::invalid_argument);
   const Location& where() const { return where_; }
+  const std::string& message() const { return message_; }  // what() without the location
 
  private:
   Location where_;
+  std::string message_;
 };
 
 // A template that does not parse, or names something the history does not have (invalid_argument).

@@ -92,10 +92,7 @@ Field gate_field(std::string name, std::string question, TypePtr type);
 Json graph_json(const Graph& graph);
 
 // What graph checks found that does not stop a run (a node that cannot reach an end).
-struct GraphWarning {
-  Location where;
-  std::string message;
-};
+using GraphWarning = ConfigWarning;
 
 // Parses a graph file (YAML or JSON). Throws ConfigError with file:line, before anything runs, for
 // unknown keys, unknown types or nodes, dep cycles (spelled out) and recalls that can never be

@@ -127,8 +127,9 @@ std::string mermaid(const Chain& chain) {
 int inspect_command(const std::string& file, bool as_mermaid) {
   if (is_graph_file(file)) return inspect_graph(file, as_mermaid);
   Chain chain;
+  std::vector<ChainWarning> warnings;
   try {
-    chain = load_chain(file);
+    chain = load_chain(file, &warnings);
   } catch (const Error& e) {
     std::cerr << "skein: " << e.what() << "\n";
     return 2;
@@ -145,6 +146,7 @@ int inspect_command(const std::string& file, bool as_mermaid) {
   out += "\n";
   print_nodes(chain.steps, "", out);
   out += describe_types(chain);
+  for (const auto& w : warnings) out += "warning: " + w.where.str() + ": " + w.message + "\n";
   out += "ok: types, templates and expressions check against the history each node sees\n";
   std::cout << out;
   return 0;

@@ -19,7 +19,7 @@ std::string Location::str() const {
 }
 
 ConfigError::ConfigError(Location where, const std::string& message, ErrorCode code)
-    : Error(where.str() + ": " + message, code), where_(std::move(where)) {}
+    : Error(where.str() + ": " + message, code), where_(std::move(where)), message_(message) {}
 
 EngineError::EngineError(const std::string& engine, const std::string& message)
     : Error("engine '" + engine + "': " + message, ErrorCode::unavailable), engine_(engine) {}

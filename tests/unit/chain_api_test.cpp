@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "run_folder.hpp"
 #include "skein/chain.hpp"
@@ -78,6 +80,166 @@ TEST_F(ChainApiTest, ACppChainAndItsYamlAreOneRepresentation) {
   EXPECT_EQ(graph_without_locations(from_cpp), graph_without_locations(from_file));
   EXPECT_EQ(history_keys(from_cpp.steps[0]), history_keys(from_file.steps[0]));
   EXPECT_EQ(node_id(from_cpp.steps[0]), "(sizes|words)");
+}
+
+// The mistake a check must catch, made in the YAML text and in the C++ chain alike.
+struct Mistake {
+  const char* name;
+  std::string yaml_from, yaml_to;  // replaced once in kYaml
+  std::function<void(Chain&)> in_cpp;
+  std::string message;  // the error, without its location
+};
+
+Step& label_step(Chain& c) { return std::get<Step>(c.steps[2]); }
+Apply& filter_apply(Chain& c) { return std::get<Apply>(c.steps[1]); }
+
+std::vector<Mistake> mistakes() {
+  return {
+      {"a template name the history lacks", "{{ chain_input.words | join(' ') }}", "{{ verdict }}",
+       [](Chain& c) { label_step(c).user = std::make_shared<Template>("{{ verdict }}"); },
+       "`user` reads 'verdict', which the history does not have here (available: chain_input, row_id, size, long)"},
+      {"a field its type lacks", "max_tokens: 8}",
+       "max_tokens: 8}\n  - step: again\n    output: Label\n"
+       "    user: \"{{ label.title }}\"",
+       [](Chain& c) {
+         Step again = label_step(c);
+         again.id = "again";
+         again.user = std::make_shared<Template>("{{ label.title }}");
+         c.steps.push_back(again);
+       },
+       "`user` reads 'label.title', but type Label has no field 'title' (fields: label)"},
+      {"a branch's output read beside it", "field: chain_input.words", "field: size",
+       [](Chain& c) {
+         auto& words = std::get<Parallel>(c.steps[0]).branches[1];
+         std::get<Apply>(words.steps[0]).field = std::make_shared<Expression>("size");
+       },
+       "`field` reads 'size', which the history does not have here (available: chain_input, row_id)"},
+      {"an id used twice", "apply: long", "apply: word", [](Chain& c) { filter_apply(c).id = "word"; },
+       "node id 'word' is used twice (first at "},
+      {"an undeclared engine", "output: Label", "output: Label\n    engine: remote",
+       [](Chain& c) { label_step(c).engine = "remote"; }, "step 'label' uses unknown engine 'remote'"},
+      {"a key its fn does not take", "where: size.n >= 2", "where: size.n >= 2\n    field: size",
+       [](Chain& c) { filter_apply(c).field = std::make_shared<Expression>("size"); },
+       "`field` does not apply to fn filter"},
+      {"a negative retry count", "output: Label", "output: Label\n    retries: -1",
+       [](Chain& c) { label_step(c).retries = -1; }, "`retries` must be 0 or more"},
+  };
+}
+
+TEST_F(ChainApiTest, TheSameMistakeGetsTheSameErrorBothWaysBeforeAnythingRuns) {
+  for (const auto& m : mistakes()) {
+    SCOPED_TRACE(m.name);
+    std::string yaml = kYaml;
+    ASSERT_NE(yaml.find(m.yaml_from), std::string::npos);
+    yaml.replace(yaml.find(m.yaml_from), m.yaml_from.size(), m.yaml_to);
+    std::string from_file, from_cpp, from_run;
+    int line = 0;
+    try {
+      parse(yaml);
+    } catch (const ConfigError& e) {
+      from_file = e.message();
+      line = e.where().line;
+      EXPECT_EQ(e.where().file, (dir_ / "chain.yaml").string());
+    }
+    Chain c = built_in_cpp();
+    m.in_cpp(c);
+    try {
+      check_chain(c);
+    } catch (const ConfigError& e) {
+      from_cpp = e.message();
+      EXPECT_EQ(e.where().file, "");
+    }
+    try {
+      run(c, "{\"words\": [\"a\", \"b\"]}\n");
+    } catch (const ConfigError& e) {
+      from_run = e.message();
+    }
+    // The first id's location differs (a line, <api>); the rest is the same.
+    EXPECT_EQ(from_file.substr(0, m.message.size()), m.message);
+    EXPECT_EQ(from_cpp.substr(0, m.message.size()), m.message);
+    EXPECT_EQ(from_run, from_cpp);
+    EXPECT_GT(line, 0) << "the file's error names the offending line";
+    EXPECT_FALSE(fs::exists(dir_ / "out")) << "nothing ran";
+  }
+}
+
+TEST_F(ChainApiTest, AnErrorPointsAtTheKeysLineInTheFile) {
+  std::string yaml = kYaml;
+  yaml.replace(yaml.find("{{ chain_input.words"), 0, "{{ verdict }}");
+  try {
+    parse(yaml);
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.where().line, 23);  // `user:` of the step, not `step:` above it
+  }
+}
+
+TEST_F(ChainApiTest, ANativeFunctionMustBeRegisteredToRunButNotToLoad) {
+  Chain c = built_in_cpp();
+  filter_apply(c) = Apply{"tag", "tagger"};
+  EXPECT_NO_THROW(check_chain(c, false));
+  try {
+    check_chain(c);
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.message(), "apply 'tag': no function named 'tagger' is registered");
+  }
+  c.functions["tagger"] = [](const Json&) { return std::vector<Json>{true}; };
+  EXPECT_NO_THROW(check_chain(c));
+}
+
+TEST_F(ChainApiTest, WarningsAreTheSameBothWaysAndReachTheRun) {
+  std::string yaml = kYaml;
+  const std::string user = "{{ chain_input.words | join(' ') }}";
+  yaml.replace(yaml.find(user), user.size(), "Name a thing.");
+  std::vector<ChainWarning> from_file;
+  parse_chain(yaml, (dir_ / "chain.yaml").string(), &from_file);
+  Chain c = built_in_cpp();
+  label_step(c).user = std::make_shared<Template>("Name a thing.");
+  const auto from_cpp = check_chain(c);
+  ASSERT_EQ(from_file.size(), 1u);
+  ASSERT_EQ(from_cpp.size(), 1u);
+  EXPECT_EQ(from_file[0].message, from_cpp[0].message);
+  EXPECT_EQ(from_cpp[0].message, "step 'label' reads nothing from the history: every record gets the same prompt");
+  EXPECT_EQ(from_file[0].where.line, 21);  // the step's
+  std::vector<std::string> warned;
+  RunOptions o;
+  o.input_path = (dir_ / "in.jsonl").string();
+  o.output_dir = (dir_ / "out").string();
+  o.on_warning = [&](const std::string& w) { warned.push_back(w); };
+  std::ofstream(o.input_path) << "{\"words\": [\"a\", \"b\"]}\n";
+  run_chain(c, o);
+  ASSERT_FALSE(warned.empty());
+  EXPECT_EQ(warned[0], "<api>: " + from_cpp[0].message);
+}
+
+// The same chain, built in C++ and loaded from its file, writes the same run folder (graph.json
+// compared without the file's locations).
+TEST_F(ChainApiTest, BothWaysWriteTheSameRunFolderFileByFile) {
+  const std::string input =
+      "{\"words\": [\"red\", \"fox\"]}\n{\"words\": [\"one\"]}\n{\"words\": [\"a\", \"b\", \"c\"]}\n";
+  std::ofstream(dir_ / "in.jsonl") << input;
+  const auto run_into = [&](const Chain& c, const std::string& out) {
+    RunOptions o;
+    o.input_path = (dir_ / "in.jsonl").string();
+    o.output_dir = (dir_ / out).string();
+    const RunSummary s = run_chain(c, o);
+    EXPECT_EQ(s.status, "done");
+    return test::artefacts(dir_ / out);
+  };
+  auto from_file = run_into(parse(kYaml), "file");
+  auto from_cpp = run_into(built_in_cpp(), "cpp");
+  const auto graph = [](std::string text) {
+    Json g = Json::parse(text);
+    for (auto& n : g["nodes"]) n.erase("location");
+    return g;
+  };
+  EXPECT_EQ(graph(from_file.at("graph.json")), graph(from_cpp.at("graph.json")));
+  from_file.erase("graph.json");
+  from_cpp.erase("graph.json");
+  EXPECT_EQ(from_file, from_cpp);
+  EXPECT_GE(from_cpp.size(), 5u);  // every node's folder, flattened, errors
+  EXPECT_NE(from_cpp.at("label/000.jsonl"), "");
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 
 namespace skein {
 
-// Throws ConfigError with file:line. A `fn` that is not a built-in is a registered function,
-// checked when the chain runs.
-Apply load_apply(const YAML::Node& node, const std::string& file, const Chain& chain);
+// Parses the node; throws ConfigError with file:line for its shape (unknown keys, a value of the
+// wrong kind, an expression that does not parse). What it means is check_chain's to check.
+Apply load_apply(const YAML::Node& node, const std::string& file);
 
 }  // namespace skein

@@ -22,6 +22,8 @@ class ChainLoader {
  public:
   ChainLoader(std::string file, std::string dir) : file_(std::move(file)), dir_(std::move(dir)) {}
 
+  // The chain as the file says it; check_chain then says whether it makes sense.
+
   Chain load(const YAML::Node& root) {
     if (!root.IsMap()) throw ConfigError({file_, 1}, "a chain file must be a mapping with a `chain:` key");
     refuse_unknown_keys(file_, root, {"chain", "engines", "broker", "types", "input", "batch_size", "steps"},
@@ -37,7 +39,6 @@ class ChainLoader {
     if (!root["steps"] || !root["steps"].IsSequence() || root["steps"].size() == 0)
       throw ConfigError(where(file_, root), "`steps` must be a non-empty list");
     for (const auto& node : root["steps"]) c.steps.push_back(load_node(node, c));
-    check_unique_ids(c);
     return c;
   }
 
@@ -67,41 +68,29 @@ class ChainLoader {
     return s;
   }
 
-  std::shared_ptr<Template> load_template(const YAML::Node& n, const std::string& what, const Chain& c) {
-    return load_checked<Template>(n, file_, what, c);
-  }
-
   Node load_node(const YAML::Node& n, const Chain& c) {
     if (!n.IsMap()) throw ConfigError(where(file_, n), "each node must be a mapping");
-    if (n["apply"]) return load_apply(n, file_, c);
+    if (n["apply"]) return load_apply(n, file_);
     if (n["branch"]) return load_branch(n, c);
     if (n["parallel"]) return load_parallel(n, c);
     return load_step(n, c);
   }
 
-  // A branch sees the history as it is where the branch stands, plus its own earlier nodes.
   Branch load_branch(const YAML::Node& n, const Chain& c) {
     refuse_unknown_keys(file_, n, {"branch", "join", "steps"}, "branch");
     Branch b;
     b.at = where(file_, n["branch"]);
     b.id = scalar_as<std::string>(file_, n["branch"], "`branch`");
-    check_node_id(b.id, b.at, c);
     if (n["join"]) {
       b.join = scalar_as<std::string>(file_, n["join"], "`join`");
-      check_node_id(*b.join, where(file_, n["join"]), c);
+      b.keys["join"] = where(file_, n["join"]);
     }
     if (!n["steps"] || !n["steps"].IsSequence() || n["steps"].size() == 0)
       throw ConfigError(b.at, "branch '" + b.id + "' needs a non-empty `steps:` list");
-    Chain scope = c;
-    for (const auto& step : n["steps"]) {
-      Node node = load_node(step, scope);
-      scope.steps.push_back(node);
-      b.steps.push_back(std::move(node));
-    }
+    for (const auto& step : n["steps"]) b.steps.push_back(load_node(step, c));
     return b;
   }
 
-  // Branches of a group run side by side: none sees another's outputs.
   Parallel load_parallel(const YAML::Node& n, const Chain& c) {
     refuse_unknown_keys(file_, n, {"parallel"}, "parallel group");
     Parallel p;
@@ -123,23 +112,14 @@ class ChainLoader {
     Step s;
     s.where = where(file_, n["step"]);
     s.id = scalar_as<std::string>(file_, n["step"], "`step`");
-    check_node_id(s.id, s.where, c);
+    for (const char* key : {"engine", "output", "system", "user", "retries"})
+      if (n[key]) s.keys[key] = where(file_, n[key]);
     if (n["engine"]) s.engine = scalar_as<std::string>(file_, n["engine"], "`engine`");
-    if (s.engine != "local" && !c.engines.count(s.engine))
-      throw ConfigError(where(file_, n["engine"]), "step '" + s.id + "' uses unknown engine '" + s.engine + "'");
-    if (!n["output"]) throw ConfigError(s.where, "step '" + s.id + "' needs `output:` (a type name or schema)");
-    s.output = type_ref(n["output"], c, s.id);
-    try {
-      s.output->grammar();  // refuse now a type llama.cpp cannot constrain, not at run time
-    } catch (const ConfigError& e) {
-      throw ConfigError(where(file_, n["output"]), e.what());
-    }
-    if (!n["user"]) throw ConfigError(s.where, "step '" + s.id + "' needs a `user:` template");
-    s.user = load_template(n["user"], "`user`", c);
-    if (n["system"]) s.system = load_template(n["system"], "`system`", c);
+    if (n["output"]) s.output = type_ref(n["output"], c, s.id);
+    if (n["user"]) s.user = compile_scalar<Template>(n["user"], file_, "`user`");
+    if (n["system"]) s.system = compile_scalar<Template>(n["system"], file_, "`system`");
     if (n["sampling"]) s.sampling = load_sampling(n["sampling"]);
     if (n["retries"]) s.retries = scalar_as<int>(file_, n["retries"], "`retries`");
-    if (s.retries < 0) throw ConfigError(where(file_, n["retries"]), "`retries` must be 0 or more");
     if (n["instruction"]) s.instruction = scalar_as<std::string>(file_, n["instruction"], "`instruction`");
     return s;
   }
@@ -149,21 +129,23 @@ class ChainLoader {
 
 }  // namespace
 
-Chain parse_chain(const std::string& text, const std::string& file) {
+Chain parse_chain(const std::string& text, const std::string& file, std::vector<ChainWarning>* warnings) {
   const YAML::Node root = load_yaml_text(text, file);
   const std::string dir = file.empty() ? "." : fs::path(file).parent_path().string();
   Chain c = ChainLoader(file, dir.empty() ? "." : dir).load(root);
   c.file = file;
   c.file_sha256 = sha256_hex(text);
+  auto found = check_chain(c, false);
+  if (warnings) *warnings = std::move(found);
   return c;
 }
 
-Chain load_chain(const std::string& path) {
+Chain load_chain(const std::string& path, std::vector<ChainWarning>* warnings) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError({path, 0}, "cannot read the file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_chain(ss.str(), path);
+  return parse_chain(ss.str(), path, warnings);
 }
 
 }  // namespace skein

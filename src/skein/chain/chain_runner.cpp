@@ -192,15 +192,11 @@ class ChainRun {
     writer_.error(e);
   }
 
-  // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder; registered
-  // functions are checked before anything runs.
+  // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder.
   void declare_nodes() {
     for (const auto& [path, node] : chain_nodes(chain_)) {
       summary_.nodes[path];
       summary_.node_order.push_back(path);
-      const Apply* a = std::get_if<Apply>(node);
-      if (a && !is_builtin_apply(a->fn) && !chain_.functions.count(a->fn))
-        throw ConfigError(a->at, "apply '" + a->id + "': no function named '" + a->fn + "' is registered");
     }
   }
 
@@ -375,7 +371,8 @@ class ChainRun {
 }  // namespace
 
 RunSummary run_chain(const Chain& chain, const RunOptions& options) {
-  if (chain.steps.empty()) throw ConfigError({chain.file, 0}, "the chain has no steps");
+  for (const auto& w : check_chain(chain, true))
+    if (options.on_warning) options.on_warning(w.where.str() + ": " + w.message);
   if (options.output_dir.empty()) throw ConfigError({chain.file, 0}, "no output folder given");
   if (options.first_line < 1 || options.first_row < 0)
     throw InvalidArgumentError("the first line is numbered 1 or more, the first row 0 or more");

@@ -1,4 +1,4 @@
-// Checks every chain node shares, made when the file loads: ids, and names read from the history.
+// Checks every chain node shares (check_chain's parts): ids, and names read from the history.
 #pragma once
 #include <set>
 #include <string>
@@ -25,21 +25,16 @@ void check_history_names(const std::set<std::string>& names, const std::string& 
 void check_history_paths(const std::vector<std::vector<std::string>>& paths, const std::string& what,
                          const Location& at, const Chain& chain);
 
-// A Template or Expression from a YAML scalar: a syntax error or a name the history does not have
-// at this point is a ConfigError at the scalar's line.
+// A Template or Expression from a YAML scalar: a syntax error is a ConfigError at the scalar's line
+// (what it reads is check_chain's concern).
 template <typename T>
-std::shared_ptr<T> load_checked(const YAML::Node& n, const std::string& file, const std::string& what,
-                                const Chain& chain) {
+std::shared_ptr<T> compile_scalar(const YAML::Node& n, const std::string& file, const std::string& what) {
   const Location at = where(file, n);
-  std::shared_ptr<T> compiled;
   try {
-    compiled = std::make_shared<T>(scalar_as<std::string>(file, n, what), at.str() + " " + what);
+    return std::make_shared<T>(scalar_as<std::string>(file, n, what), at.str() + " " + what);
   } catch (const TemplateError& e) {
     throw ConfigError(at, what + ": " + e.detail());
   }
-  check_history_names(compiled->names(), what, at, chain);
-  check_history_paths(compiled->paths(), what, at, chain);
-  return compiled;
 }
 
 }  // namespace skein
