@@ -217,20 +217,20 @@ double store_runs(const std::function<std::unique_ptr<RunStore>()>& open, int ho
       RunStore& s = *stores[h];
       for (int i = 0; i < runs / hosts; ++i) {
         StoredRun r;
-        r.head.id = s.allocate_id('g');
-        r.head.kind = "graph";
+        r.head.id = s.allocate_id(RunKind::graph);
+        r.head.kind = RunKind::graph;
         r.head.input = {{"title", "a run of the store benchmark"}};
         s.put(r);
         for (int n = 0; n < 3; ++n) {
           StoredRun step;
-          step.head.id = r.head.id, step.head.kind = "graph", step.steps_only = true;
+          step.head.id = r.head.id, step.head.kind = RunKind::graph, step.steps_only = true;
           step.trace_from = step.nodes_from = size_t(n);
           step.trace.push_back({"Node" + std::to_string(n), {{"text", "a field the model filled"}}});
           step.nodes.push_back(NodeTiming{});
           s.put(std::move(step));
-          s.put(RunEvent{r.head.id, uint64_t(2 * n + 1), now_ns(), "node_started", {{"node", n}}});
-          s.put(RunEvent{r.head.id, uint64_t(2 * n + 2), now_ns(), "node_finished", {{"node", n}}});
-          s.put(LedgerRow{r.head.id, {n, "fill", ""}, {{"reply", "{\"text\": \"…\"}"}}, nullptr});
+          s.put(RunEvent{r.head.id, uint64_t(2 * n + 1), now_ns(), RunEventKind::node_started, {{"node", n}}});
+          s.put(RunEvent{r.head.id, uint64_t(2 * n + 2), now_ns(), RunEventKind::node_finished, {{"node", n}}});
+          s.put(LedgerRow{r.head.id, {n, LedgerKind::fill, ""}, {{"reply", "{\"text\": \"…\"}"}}, nullptr});
         }
         r.head.state = RunState::done;
         s.put(std::move(r));

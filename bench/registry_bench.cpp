@@ -125,7 +125,7 @@ nodes:
     registry.wait_until(
         id, [](const RunSnapshot& s) { return is_finished(s.state); }, std::chrono::seconds(10));
     for (const auto& e : registry.events(id))
-      if (e.kind == "node_started") {
+      if (e.kind == RunEventKind::node_started) {
         us.push_back(double(e.t_ns - t0) / 1e3);
         break;
       }
@@ -152,7 +152,7 @@ nodes:
   RunRegistry registry(o);
   std::atomic<int> finished = 0;
   registry.subscribe([&](const RunEvent& e) {
-    if (e.kind == "done" || e.kind == "failed") ++finished;
+    if (e.kind == RunEventKind::done || e.kind == RunEventKind::failed) ++finished;
   });
   const int64_t t0 = now_ns();
   for (int i = 0; i < runs; ++i) {

@@ -23,7 +23,7 @@ Chain titles_chain() {
   c.types.add("Title", Json{{"type", "object"},
                             {"properties", {{"title", {{"type", "string"}, {"maxLength", 40}}}}},
                             {"required", {"title"}}});
-  Apply measure{"measure", "map"};
+  Apply measure{"measure", ApplyKind::map};
   measure.set.push_back({"chars", std::make_shared<Expression>("chain_input.text | length")});
   Step name;
   name.id = "title";
@@ -61,9 +61,9 @@ int run_chain_part(const fs::path& work) {
   o.input_path = input.string();
   o.output_dir = (work / "out").string();
   const RunSummary s = run_chain(titles_chain(), o);
-  std::cout << "chain: " << s.status << ", " << s.records_in << " in, " << s.records_out << " out, " << s.errors
-            << " errors, folder " << s.output_dir << "\n";
-  return s.status == "done" && s.records_out == 2 && s.errors == 0 ? 0 : 1;
+  std::cout << "chain: " << to_string(s.status) << ", " << s.records_in << " in, " << s.records_out << " out, "
+            << s.errors << " errors, folder " << s.output_dir << "\n";
+  return s.status == ChainStatus::done && s.records_out == 2 && s.errors == 0 ? 0 : 1;
 }
 
 int run_graph_part() {

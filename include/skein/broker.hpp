@@ -32,6 +32,7 @@
 #include "skein/cross_thread_completion.hpp"
 #include "skein/engine.hpp"
 #include "skein/engine_config.hpp"
+#include "skein/enum_names.hpp"
 
 namespace skein {
 
@@ -71,6 +72,18 @@ class Lease {
 // drops); a lease on its way to a request's completion counts as leased.
 enum class EngineEventKind { starting, started, start_failed, released, evicted, leased_at_close };
 const char* to_string(EngineEventKind k);
+template <>
+struct EnumCount<EngineEventKind> {
+  static constexpr int value = 6;
+};
+
+// stopped -> starting -> ready -> stopping -> stopped; a failed start goes back to stopped.
+enum class EngineState { stopped, starting, ready, stopping };
+const char* to_string(EngineState state);  // stopped, starting, ready, stopping
+template <>
+struct EnumCount<EngineState> {
+  static constexpr int value = 4;
+};
 
 struct EngineEvent {
   std::chrono::system_clock::time_point at;
@@ -82,7 +95,7 @@ struct EngineEvent {
 
 struct EngineStatus {
   std::string name, backend, model;
-  std::string state;  // stopped | starting | ready | stopping
+  EngineState state = EngineState::stopped;
   int leases = 0;
   double idle_seconds = 0;  // since the last lease was dropped (ready, unleased engines)
   double load_seconds = 0;

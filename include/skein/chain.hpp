@@ -16,6 +16,7 @@
 
 #include "skein/engine.hpp"
 #include "skein/engine_config.hpp"
+#include "skein/enum_names.hpp"
 #include "skein/expression.hpp"
 #include "skein/response_store.hpp"
 #include "skein/schema.hpp"
@@ -44,13 +45,23 @@ struct Step {
 // `<apply id>: <output>` in its own copy of the history (fan-out ids: `<id>.<k>`).
 using ApplyFunction = std::function<std::vector<Json>(const Json& history)>;
 
-// Apply: record -> 0..n records. Built-ins: filter (`where`), map (`set`: name -> expression),
-// explode (`field`: an expression giving a list; one record per item), exec (`command`: one JSON
-// history per line in, one JSON array of records per line out); any other `fn` names a function
-// registered in Chain::functions.
+// What an Apply does: the built-ins filter (`where`), map (`set`: name -> expression), explode
+// (`field`: an expression giving a list; one record per item) and exec (`command`: one JSON history
+// per line in, one JSON array of records per line out), or a native function registered in
+// Chain::functions under Apply::fn.
+enum class ApplyKind { filter, map, explode, exec, native };
+const char* to_string(ApplyKind kind);  // filter, map, explode, exec, native
+template <>
+struct EnumCount<ApplyKind> {
+  static constexpr int value = 5;
+};
+
+// Apply: record -> 0..n records (see ApplyKind). In a chain file, `fn:` names a built-in or else a
+// native function.
 struct Apply {
   std::string id;
-  std::string fn;
+  ApplyKind kind = ApplyKind::filter;
+  std::string fn;                                                        // native: the registered function's name
   std::shared_ptr<Expression> where;                                     // filter
   std::vector<std::pair<std::string, std::shared_ptr<Expression>>> set;  // map
   std::shared_ptr<Expression> field;                                     // explode
@@ -80,6 +91,9 @@ struct Parallel {
   std::vector<Branch> branches;
   Location at;
 };
+
+// What `fn:` says of the Apply: its built-in's name, or its native function's.
+std::string fn_name(const Apply& apply);
 
 // A node's name in summaries and progress ("(fr|es)" for a parallel group).
 std::string node_id(const Node& node);
@@ -138,9 +152,17 @@ struct NodeCounts {
   int64_t queue_ns = 0, generate_ns = 0;   // Step engine calls, summed: waiting for a slot, generating
 };
 
+// A chain run's status: running in run.json while it runs, then done, failed or cancelled.
+enum class ChainStatus { running, done, failed, cancelled };
+const char* to_string(ChainStatus status);  // running, done, failed, cancelled
+template <>
+struct EnumCount<ChainStatus> {
+  static constexpr int value = 4;
+};
+
 struct RunSummary {
-  std::string status;  // done | failed | cancelled
-  std::string error;   // when failed
+  ChainStatus status = ChainStatus::running;  // done, failed or cancelled once run_chain returns
+  std::string error;                          // when failed
   size_t records_in = 0, records_out = 0, errors = 0;
   std::vector<std::string> node_order;  // node paths in chain order ("fr/translate" inside branches)
   std::map<std::string, NodeCounts> nodes;

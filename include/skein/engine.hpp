@@ -48,6 +48,10 @@ struct GenerateRequest {
 
 enum class Finish { stop, length, cancelled, error };
 const char* to_string(Finish f);
+template <>
+struct EnumCount<Finish> {
+  static constexpr int value = 4;
+};
 
 struct GenerateResult {
   std::string text;

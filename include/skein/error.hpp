@@ -7,6 +7,9 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <string_view>
+
+#include "skein/enum_names.hpp"
 
 namespace skein {
 
@@ -24,7 +27,11 @@ enum class ErrorCode {
   resource_exhausted,   // over a limit (queue, body size)
   unavailable,          // an engine that cannot start or answer now
 };
-const char* code_name(ErrorCode code);  // "NOT_FOUND", …
+const char* to_string(ErrorCode code);  // "NOT_FOUND", … (in capitals, as Abseil's)
+template <>
+struct EnumCount<ErrorCode> {
+  static constexpr int value = int(ErrorCode::unavailable) + 1;
+};
 
 // Where something was declared. An empty file means "built through the C++ API".
 struct Location {
@@ -101,5 +108,13 @@ class EngineError : public Error {
  private:
   std::string engine_;
 };
+
+// The value of E named `name` (see enum_names.hpp); InvalidArgumentError naming `what` for a name no
+// value has (a store or request written by something else).
+template <typename E>
+E parse_enum(std::string_view name, const char* what) {
+  if (auto e = enum_from<E>(name)) return *e;
+  throw InvalidArgumentError(std::string("unknown ") + what + " '" + std::string(name) + "'");
+}
 
 }  // namespace skein

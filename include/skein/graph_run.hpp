@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "skein/enum_names.hpp"
 #include "skein/graph.hpp"
 #include "skein/graph_lm.hpp"
 
@@ -41,13 +42,22 @@ class GraphError : public Error {
   std::vector<TraceEntry> trace_;
 };
 
+// Where a run asked outside itself: the LM to choose the next node or fill one, a node-typed dep
+// made, a dep function, a gate.
+enum class LedgerKind { choose, dep, fill, gate, make };
+const char* to_string(LedgerKind kind);  // choose, dep, fill, gate, make
+template <>
+struct EnumCount<LedgerKind> {
+  static constexpr int value = 5;
+};
+
 // What a run learned from outside it, by where it asked: `node` is the index in the trace of the
-// node being produced (the trace's size at the time), `kind` one of choose, fill, make (a
-// node-typed dep), dep and gate, `key` the field made or answered or the dep's name (empty for
-// choose and fill). Deps belong to the whole run: their node is -1.
+// node being produced (the trace's size at the time), `key` the field made or answered or the
+// dep's name (empty for choose and fill). Deps belong to the whole run: their node is -1.
 struct LedgerKey {
   int64_t node = 0;
-  std::string kind, key;
+  LedgerKind kind = LedgerKind::choose;
+  std::string key;
   auto operator<=>(const LedgerKey&) const = default;
 };
 

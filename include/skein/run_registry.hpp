@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "skein/chain.hpp"
+#include "skein/enum_names.hpp"
 #include "skein/graph_run.hpp"
 
 namespace skein {
@@ -33,19 +34,53 @@ namespace skein {
 class RunStore;  // skein/run_store.hpp
 
 enum class RunState { pending, running, waiting, done, failed, cancelled, crashed };
-const char* state_name(RunState state);  // PENDING, RUNNING, …
+const char* to_string(RunState state);  // PENDING, RUNNING, … (in capitals, as SPEC §5 writes them)
+template <>
+struct EnumCount<RunState> {
+  static constexpr int value = 7;
+};
 bool is_finished(RunState state);
 
 // How much of a run's life its event stream records (each run has its own).
 enum class Verbosity { silent, quiet, normal, verbose };
 
-// quiet: gate_opened, done, failed, cancelled; normal: + started, node_finished, gate_answered;
-// verbose: + node_started, dep_finished, lm_call.
+// What a run is.
+enum class RunKind { graph, chain };
+const char* to_string(RunKind kind);  // graph, chain
+template <>
+struct EnumCount<RunKind> {
+  static constexpr int value = 2;
+};
+
+// What happened. quiet: gate_opened, done, failed, cancelled; normal: + started, node_finished,
+// gate_answered; verbose: + node_started, dep_finished, lm_call.
+enum class RunEventKind {
+  started,
+  node_started,
+  node_finished,
+  dep_finished,
+  lm_call,
+  gate_opened,
+  gate_answered,
+  done,
+  failed,
+  cancelled
+};
+const char* to_string(RunEventKind kind);  // the enumerator's name: "node_finished", …
+template <>
+struct EnumCount<RunEventKind> {
+  static constexpr int value = 10;
+};
+// The least verbosity that records events of this kind.
+Verbosity event_level(RunEventKind kind);
+// done, failed and cancelled: the run has ended.
+bool is_final(RunEventKind kind);
+
 struct RunEvent {
   std::string run;
   uint64_t seq = 0;  // 1, 2, … within the run
   int64_t t_ns = 0;  // now_ns()
-  std::string kind;
+  RunEventKind kind = RunEventKind::started;
   Json data = Json::object();
 };
 
@@ -72,7 +107,9 @@ struct GateInfo {
 };
 
 struct RunSnapshot {
-  std::string id, kind, name;  // kind: graph; name: the graph's
+  std::string id;
+  RunKind kind = RunKind::graph;
+  std::string name;  // the graph's or the chain's
   RunState state = RunState::pending;
   std::string node;   // current node
   std::string error;  // FAILED, CANCELLED

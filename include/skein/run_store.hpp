@@ -56,8 +56,8 @@ class RunStore {
   virtual ~RunStore() = default;  // writes everything queued
 
   virtual const std::vector<std::string>& crashed() const = 0;  // marked when opened
-  // A new run id, `<kind><n>` (kind g or c), unique across the hosts of the store.
-  virtual std::string allocate_id(char kind) = 0;
+  // A new run id, `g<n>` for a graph run, `c<n>` for a chain run, unique across the hosts of the store.
+  virtual std::string allocate_id(RunKind kind) = 0;
 
   virtual void put(StoredRun run) = 0;          // queued
   virtual void put(const RunEvent& event) = 0;  // queued

@@ -6,13 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "skein/enum_names.hpp"
 #include "skein/graph_lm.hpp"
 
 namespace skein {
 
+// The calls of the LM protocol: choose the next node, fill a node's fields.
+enum class LMCall { choose, fill };
+const char* to_string(LMCall call);  // choose, fill
+template <>
+struct EnumCount<LMCall> {
+  static constexpr int value = 2;
+};
+
 // One timed LM call.
 struct LMTiming {
-  std::string call;  // choose | fill
+  LMCall call = LMCall::choose;
   std::string node;  // fill: the node filled; choose: the node chosen
   int64_t start_ns = 0, end_ns = 0;
   LMTokens tokens;

@@ -33,7 +33,9 @@ class Inbox {
  public:
   explicit Inbox(RunRegistry& registry) : q_(std::make_shared<Queue>()) {
     registry.subscribe([q = q_](const RunEvent& e) {
-      if (e.kind != "gate_opened" && e.kind != "done" && e.kind != "failed" && e.kind != "cancelled") return;
+      if (e.kind != RunEventKind::gate_opened && e.kind != RunEventKind::done && e.kind != RunEventKind::failed &&
+          e.kind != RunEventKind::cancelled)
+        return;
       std::lock_guard l(q->mu);
       q->events.push_back(e);
       q->cv.notify_one();
@@ -123,7 +125,7 @@ void serve_until_done(RunRegistry& registry, Inbox& inbox, size_t runs, std::ist
                       const std::function<void(const RunSnapshot&)>& ended) {
   for (size_t left = runs; left > 0;) {
     const RunEvent e = inbox.next();
-    if (e.kind == "gate_opened") {
+    if (e.kind == RunEventKind::gate_opened) {
       if (!ask_on_terminal(registry, e.data.value("gate", ""), answers)) {
         std::cerr << "no answer (the answers' input has ended): run " << e.run << " cancelled\n";
         registry.cancel(e.run);

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <iostream>
 
-#include "chain/apply_calls.hpp"
 #include "commands.hpp"
 #include "engine/openai/openai_schema.hpp"
 #include "schema/keyword_plan.hpp"
@@ -22,10 +21,10 @@ std::string describe(const Step& s) {
 }
 
 std::string describe(const Apply& a) {
-  std::string out = fmt::format("apply {}  fn {}", a.id, a.fn);
-  if (a.fn == "filter") out += "  where " + a.where->source();
-  if (a.fn == "explode") out += "  field " + a.field->source();
-  if (!is_builtin_apply(a.fn)) out += "  (a native function the host program registers)";
+  std::string out = fmt::format("apply {}  fn {}", a.id, fn_name(a));
+  if (a.kind == ApplyKind::filter) out += "  where " + a.where->source();
+  if (a.kind == ApplyKind::explode) out += "  field " + a.field->source();
+  if (a.kind == ApplyKind::native) out += "  (a native function the host program registers)";
   return out;
 }
 

@@ -183,7 +183,7 @@ void RunView::summary(const RunSummary& s) {
     Json engines = Json::object();
     for (const auto& [name, secs] : s.engine_load_seconds) engines[name] = {{"load_seconds", secs}};
     std::cerr << Json{{"event", "summary"},
-                      {"status", s.status},
+                      {"status", to_string(s.status)},
                       {"records_in", s.records_in},
                       {"records_out", s.records_out},
                       {"errors", s.errors},

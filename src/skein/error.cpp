@@ -4,13 +4,13 @@
 
 namespace skein {
 
-const char* code_name(ErrorCode code) {
+const char* to_string(ErrorCode code) {
   static constexpr const char* kNames[] = {
       "UNKNOWN",           "CANCELLED",       "INVALID_ARGUMENT",   "INVALID_VALUE",
       "DEADLINE_EXCEEDED", "NOT_FOUND",       "ALREADY_EXISTS",     "FAILED_PRECONDITION",
       "PERMISSION_DENIED", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED", "UNAVAILABLE"};  // in the order of ErrorCode
   static_assert(std::size(kNames) == size_t(ErrorCode::unavailable) + 1);
-  return kNames[size_t(code)];
+  return size_t(code) < std::size(kNames) ? kNames[size_t(code)] : "?";
 }
 
 std::string Location::str() const {

@@ -50,7 +50,7 @@ TEST_F(ChainRunTest, TwoStepsWriteAlignedOutputsAndRunJson) {
   std::string input;
   for (int i = 0; i < 7; ++i) input += R"({"review": "review number )" + std::to_string(i) + "\"}\n";
   RunSummary s = run(kChain, input);
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   EXPECT_EQ(s.records_in, 7u);
   EXPECT_EQ(s.records_out + s.errors, 7u);
   const auto verdicts = read_jsonl(dir_ / "out/verdict/000.jsonl");
@@ -230,7 +230,7 @@ steps:
   std::string input;
   for (int i = 0; i < records; ++i) input += "{\"i\": " + std::to_string(i) + "}\n";
   RunSummary s = run(chain, input);
-  ASSERT_EQ(s.status, "done");
+  ASSERT_EQ(s.status, ChainStatus::done);
   const NodeCounts& c = s.nodes["label"];
   ASSERT_GE(c.engine_calls, records);
   // What the records' prompts share: all but the user line and the template's tail (<= 40 tokens).

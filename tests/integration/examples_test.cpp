@@ -44,7 +44,7 @@ TEST_P(ExamplesTest, RunsOfflineOnLocalWithItsInputsAndInspects) {
   o.input_path = input.string();
   o.output_dir = (dir_ / "out").string();
   const RunSummary s = run_chain(load_chain((dir / "chain.yaml").string()), o);
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   for (const auto& e : test::read_jsonl(dir_ / "out/errors.jsonl"))  // only the bad input examples show
     EXPECT_EQ(e["node"], "input") << e.dump();
   EXPECT_GT(s.records_out, 0u);

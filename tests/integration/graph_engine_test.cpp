@@ -121,7 +121,7 @@ TEST(GraphEngineTest, WithABrokerEachModelCallHoldsALeaseOnlyWhileItRuns) {
   EXPECT_EQ(r.terminal.type, "Classify");
   EXPECT_EQ(leases, (std::vector<int>{1, 1}));  // the fill, the choice: each under its own lease
   EXPECT_EQ(broker.status().at(0).leases, 0);   // none between calls, none after
-  EXPECT_EQ(broker.status().at(0).state, "ready");
+  EXPECT_EQ(broker.status().at(0).state, EngineState::ready);
 }
 
 TEST(GraphEngineTest, ARunOnTheLocalModelIsTypedAndTheTimingsMatchTheTrace) {
@@ -155,7 +155,7 @@ TEST(GraphEngineTest, ARunOnTheLocalModelIsTypedAndTheTimingsMatchTheTrace) {
   int64_t last_end = 0;
   LMTokens recorded;
   for (const auto& t : timed.timings()) {
-    got.push_back(t.call + " " + t.node);
+    got.push_back(to_string(t.call) + std::string(" ") + t.node);
     EXPECT_LE(t.start_ns, t.end_ns);
     EXPECT_GE(t.start_ns, last_end);
     EXPECT_GT(t.tokens.prompt, 0);

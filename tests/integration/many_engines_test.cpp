@@ -113,7 +113,7 @@ TEST_F(ManyEnginesTest, AChainOnFiveLlamaEnginesWithMaxLoadedTwoEvictsButNeverAL
   ro.output_dir = (dir_ / "out").string();
   ro.broker = &broker;
   const RunSummary s = run_chain(chain, ro);
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   EXPECT_EQ(s.records_in, 6u);
   EXPECT_EQ(s.records_out + s.errors, 6u);
   broker.flush(true);

@@ -33,7 +33,7 @@ int host_locks(pg::Connection& admin) {
 StoredRun graph_run(const std::string& id, RunState state, int nodes) {
   StoredRun r;
   r.head.id = id;
-  r.head.kind = "graph";
+  r.head.kind = RunKind::graph;
   r.head.state = state;
   r.head.input = {{"title", id}};
   r.all = true;
@@ -55,11 +55,11 @@ TEST_F(PgRunStoreTest, WhatOneHostWritesAnotherReadsBackExactly) {
   more.nodes.push_back(NodeTiming{});
   more.nodes.back().index = 2, more.nodes.back().node = "N2", more.nodes.back().tokens.generated = 5;
   a.put(more);
-  a.put(RunEvent{"g1", 1, 11, "started", {{"x", 1}}});
-  a.put(RunEvent{"g1", 2, 12, "node_finished", {{"node", "N0"}}});
-  a.put(LedgerRow{"g1", {1, "fill", ""}, {{"v", 1}}, nullptr});
-  a.put(LedgerRow{"g1", {1, "fill", ""}, {{"v", 2}}, nullptr});  // recorded again: the later one
-  a.put(LedgerRow{"g1", {2, "dep", "check"}, "checked", nullptr});
+  a.put(RunEvent{"g1", 1, 11, RunEventKind::started, {{"x", 1}}});
+  a.put(RunEvent{"g1", 2, 12, RunEventKind::node_finished, {{"node", "N0"}}});
+  a.put(LedgerRow{"g1", {1, LedgerKind::fill, ""}, {{"v", 1}}, nullptr});
+  a.put(LedgerRow{"g1", {1, LedgerKind::fill, ""}, {{"v", 2}}, nullptr});  // recorded again: the later one
+  a.put(LedgerRow{"g1", {2, LedgerKind::dep, "check"}, "checked", nullptr});
   a.flush();
   b.put(graph_run("g2", RunState::done, 1));  // after g1: the newer one
   b.flush();
@@ -73,12 +73,12 @@ TEST_F(PgRunStoreTest, WhatOneHostWritesAnotherReadsBackExactly) {
   EXPECT_EQ(run->tokens.generated, 25);  // from its steps: the head was written before the checkpoint
   const auto events = b.events("g1");
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[1].kind, "node_finished");
+  EXPECT_EQ(events[1].kind, RunEventKind::node_finished);
   EXPECT_EQ(events[1].data["node"], "N0");
   const auto ledger = b.ledger("g1");
   ASSERT_EQ(ledger.size(), 2u);
-  EXPECT_EQ(ledger.at(LedgerKey{1, "fill", ""})["v"], 2);
-  EXPECT_EQ(ledger.at(LedgerKey{2, "dep", "check"}), "checked");
+  EXPECT_EQ(ledger.at(LedgerKey{1, LedgerKind::fill, ""})["v"], 2);
+  EXPECT_EQ(ledger.at(LedgerKey{2, LedgerKind::dep, "check"}), "checked");
   EXPECT_EQ(a.state("g2"), RunState::done);
   EXPECT_FALSE(a.load("g9"));
   const auto recent = a.recent(10);
@@ -106,7 +106,7 @@ TEST_F(PgRunStoreTest, IdsTakenAtOnceByTwoHostsAreNeverTheSame) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       PgRunStore& s = t % 2 ? b : a;
-      for (int i = 0; i < 300; ++i) ids[t].push_back(s.allocate_id(i % 3 ? 'g' : 'c'));
+      for (int i = 0; i < 300; ++i) ids[t].push_back(s.allocate_id(i % 3 ? RunKind::graph : RunKind::chain));
     });
   for (auto& t : threads) t.join();
   std::set<std::string> all;
@@ -154,7 +154,7 @@ TEST_F(PgRunStoreTest, AHostWhoseConnectionsWereCutReconnectsHoldsItsLockAgainAn
   EXPECT_EQ(host_locks(admin), 2);
   cut_connections(admin);
   a.put(graph_run("g1", RunState::waiting, 3));  // the writer makes its connection again
-  a.put(RunEvent{"g1", 1, 1, "started", Json::object()});
+  a.put(RunEvent{"g1", 1, 1, RunEventKind::started, Json::object()});
   a.flush();
   EXPECT_EQ(b.load("g1")->trace.size(), 3u);
   EXPECT_EQ(b.events("g1").size(), 1u);
@@ -181,8 +181,8 @@ TEST_F(PgRunStoreTest, AnAdoptedRunTakesNoMoreRowsFromItsFormerHost) {
   gone.flush();
   gone.put(all);
   gone.flush();
-  gone.put(RunEvent{"g1", 7, 1, "stale", Json::object()});
-  gone.put(LedgerRow{"g1", {9, "fill", ""}, 1, nullptr});
+  gone.put(RunEvent{"g1", 7, 1, RunEventKind::started, Json::object()});
+  gone.put(LedgerRow{"g1", {9, LedgerKind::fill, ""}, 1, nullptr});
   gone.flush();
   gone.put(graph_run("g1", RunState::failed, 4));
   gone.flush();
@@ -199,8 +199,8 @@ TEST_F(PgRunStoreTest, RetentionKeepsTheNewestFinishedRunsOfAllHostsWithTheirRow
     PgRunStore& s = i % 2 ? a : b;
     const std::string id = "g" + std::to_string(i);
     s.put(graph_run(id, i == 1 ? RunState::running : RunState::done, 2));
-    s.put(RunEvent{id, 1, 1, "started", Json::object()});
-    s.put(LedgerRow{id, {1, "fill", ""}, 1, nullptr});
+    s.put(RunEvent{id, 1, 1, RunEventKind::started, Json::object()});
+    s.put(LedgerRow{id, {1, LedgerKind::fill, ""}, 1, nullptr});
     s.flush();  // in this order across hosts
   }
   EXPECT_EQ(a.count(), 6u);  // 5 finished and the unfinished g1

@@ -77,7 +77,7 @@ TEST(RegistryEngineTest, CancelInTheMiddleOfAGenerationEndsTheRunWithin100msAndF
   const std::string id = submit_essay(registry, lm, "{type: string, minLength: 600}");
   auto third = spy.third_token();
   ASSERT_EQ(third.wait_for(60s), std::future_status::ready)
-      << state_name(registry.get(id)->state) << " " << registry.get(id)->error;
+      << to_string(registry.get(id)->state) << " " << registry.get(id)->error;
   const int64_t t0 = now_ns();
   ASSERT_TRUE(registry.cancel(id));
   ASSERT_TRUE(registry.wait_until(

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   std::mt19937 rng(std::random_device{}());
   if (mode == "answer")
     registry.subscribe([&](const RunEvent& e) {
-      if (e.kind != "gate_opened") return;
+      if (e.kind != RunEventKind::gate_opened) return;
       auto t = std::make_shared<boost::asio::steady_timer>(answers, std::chrono::milliseconds(rng() % 100));
       t->async_wait([&, t, gate = e.data["gate"].get<std::string>(), run = e.run](auto) {
         try {
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     });
   else
     registry.subscribe([&](const RunEvent& e) {
-      if (e.kind == "gate_opened") std::cout << "waiting " << e.data["gate"].get<std::string>() << std::endl;
+      if (e.kind == RunEventKind::gate_opened)
+        std::cout << "waiting " << e.data["gate"].get<std::string>() << std::endl;
     });
   GraphJob job;
   job.graph = graph;
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
     const std::string id = "g" + std::to_string(i);
     const auto run = registry.get(id);  // in memory, or DONE in an earlier life
     if (!run || (!done(*run) && !registry.wait_until(id, done, std::chrono::seconds(120)))) {
-      std::cout << id << " is " << (run ? state_name(registry.get(id)->state) : "missing") << std::endl;
+      std::cout << id << " is " << (run ? to_string(registry.get(id)->state) : "missing") << std::endl;
       status = 1;
     }
   }

@@ -59,7 +59,7 @@ struct Events {
 
 std::string state_of(const Broker& b, const std::string& name) {
   for (const auto& s : b.status())
-    if (s.name == name) return s.state;
+    if (s.name == name) return to_string(s.state);
   return "?";
 }
 

@@ -44,14 +44,14 @@ Chain built_in_cpp() {
   Chain c;
   c.name = "api";
   c.batch_size = 2;
-  auto map = Apply{"measured", "map"};
+  auto map = Apply{"measured", ApplyKind::map};
   map.set.push_back({"n", std::make_shared<Expression>("chain_input.words | length")});
-  auto explode = Apply{"word", "explode"};
+  auto explode = Apply{"word", ApplyKind::explode};
   explode.field = std::make_shared<Expression>("chain_input.words");
   Parallel group;
   group.branches.push_back(Branch{"sizes", "size", {map}});
   group.branches.push_back(Branch{"words", std::nullopt, {explode}});
-  auto filter = Apply{"long", "filter"};
+  auto filter = Apply{"long", ApplyKind::filter};
   filter.where = std::make_shared<Expression>("size.n >= 2");
   Step label;
   label.id = "label";
@@ -176,7 +176,7 @@ TEST_F(ChainApiTest, AnErrorPointsAtTheKeysLineInTheFile) {
 
 TEST_F(ChainApiTest, ANativeFunctionMustBeRegisteredToRunButNotToLoad) {
   Chain c = built_in_cpp();
-  filter_apply(c) = Apply{"tag", "tagger"};
+  filter_apply(c) = Apply{"tag", ApplyKind::native, "tagger"};
   EXPECT_NO_THROW(check_chain(c, false));
   try {
     check_chain(c);
@@ -224,7 +224,7 @@ TEST_F(ChainApiTest, BothWaysWriteTheSameRunFolderFileByFile) {
     o.input_path = (dir_ / "in.jsonl").string();
     o.output_dir = (dir_ / out).string();
     const RunSummary s = run_chain(c, o);
-    EXPECT_EQ(s.status, "done");
+    EXPECT_EQ(s.status, ChainStatus::done);
     return test::artefacts(dir_ / out);
   };
   auto from_file = run_into(parse(kYaml), "file");

@@ -424,7 +424,7 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
   auto finished_run = [](int n, size_t body) {
     StoredRun r;
     r.head.id = "g" + std::to_string(n);
-    r.head.kind = "graph";
+    r.head.kind = RunKind::graph;
     r.head.state = RunState::done;
     r.head.input = {{"pad", std::string(body, 'x')}};
     return r;
@@ -433,7 +433,7 @@ TEST(RunStoreBoundsTest, RetentionAndMaxStoreBytesDeleteTheOldestFinishedRunsWit
     runtime::SqliteRunStore store(file, 5);
     for (int n = 1; n <= 8; ++n) {
       store.put(finished_run(n, 10));
-      store.put(LedgerRow{"g" + std::to_string(n), {1, "fill", ""}, {{"value", n}}, nullptr});
+      store.put(LedgerRow{"g" + std::to_string(n), {1, LedgerKind::fill, ""}, {{"value", n}}, nullptr});
     }
     store.flush();
     EXPECT_EQ(store.count(), 5u);
@@ -491,14 +491,14 @@ TEST(RunStoreLayoutTest, AStoreOfTheOldLayoutIsMovedOverWhenItOpens) {
   EXPECT_EQ(run->nodes[0].tokens.generated, 4);
   const auto ledger = store.ledger("g7");
   ASSERT_EQ(ledger.size(), 2u);
-  EXPECT_EQ(ledger.at(LedgerKey{1, "fill", ""}), Json({{"v", 2}}));
-  EXPECT_EQ(ledger.at(LedgerKey{0, "choose", ""}), Json("B"));
+  EXPECT_EQ(ledger.at(LedgerKey{1, LedgerKind::fill, ""}), Json({{"v", 2}}));
+  EXPECT_EQ(ledger.at(LedgerKey{0, LedgerKind::choose, ""}), Json("B"));
   EXPECT_TRUE(store.ledger("c2").empty());
   // New entries of a migrated run come after its old ones, and a key recorded again answers with
   // the later value.
-  store.put(LedgerRow{"g7", {1, "fill", ""}, {{"v", 3}}, nullptr});
+  store.put(LedgerRow{"g7", {1, LedgerKind::fill, ""}, {{"v", 3}}, nullptr});
   store.flush();
-  EXPECT_EQ(store.ledger("g7").at(LedgerKey{1, "fill", ""}), Json({{"v", 3}}));
+  EXPECT_EQ(store.ledger("g7").at(LedgerKey{1, LedgerKind::fill, ""}), Json({{"v", 3}}));
 }
 
 // A graph run's head is written when its state changes; its node checkpoints write steps only. A
@@ -508,7 +508,7 @@ TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
   runtime::SqliteRunStore store(dir / "state" / "runs.sqlite", 100);
   StoredRun head;
   head.head.id = "g1";
-  head.head.kind = "graph";
+  head.head.kind = RunKind::graph;
   head.head.state = RunState::running;
   head.head.node = "A";
   store.put(head);
@@ -516,7 +516,7 @@ TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
     StoredRun step;
     step.steps_only = true;
     step.head.id = "g1";
-    step.head.kind = "graph";
+    step.head.kind = RunKind::graph;
     step.head.state = RunState::running;
     step.trace_from = step.nodes_from = i;
     step.trace.push_back(TraceEntry{i == 2 ? "C" : "B", {{"i", i}}});
@@ -537,7 +537,7 @@ TEST(RunStoreLayoutTest, AnUnfinishedRunLoadsAtItsLastCheckpointWithItsTokens) {
   // At a gate, its head was written with the node that waits (after the last checkpoint's).
   StoredRun waiting;
   waiting.head.id = "g1";
-  waiting.head.kind = "graph";
+  waiting.head.kind = RunKind::graph;
   waiting.head.state = RunState::waiting;
   waiting.head.node = "D";
   waiting.trace_from = waiting.nodes_from = 3;
@@ -568,14 +568,14 @@ TEST(RunStoreLayoutTest, IdsTakenInABlockAndNotUsedGoBackWhenTheStoreCloses) {
   std::set<std::string> ids;
   {
     runtime::SqliteRunStore store(file, 100);
-    for (int i = 0; i < 300; ++i) ids.insert(store.allocate_id('g'));
-    EXPECT_EQ(store.allocate_id('c'), "c1");
+    for (int i = 0; i < 300; ++i) ids.insert(store.allocate_id(RunKind::graph));
+    EXPECT_EQ(store.allocate_id(RunKind::chain), "c1");
   }
   EXPECT_EQ(ids.size(), 300u);
   EXPECT_TRUE(ids.count("g1") && ids.count("g300"));
   runtime::SqliteRunStore again(file, 100);
-  EXPECT_EQ(again.allocate_id('g'), "g301");
-  EXPECT_EQ(again.allocate_id('c'), "c2");
+  EXPECT_EQ(again.allocate_id(RunKind::graph), "g301");
+  EXPECT_EQ(again.allocate_id(RunKind::chain), "c2");
 }
 
 }  // namespace

@@ -183,7 +183,7 @@ TEST(EngineLayerTest, RemoteEnginesNeitherCountTowardMaxLoadedNorWaitForRoom) {
   Lease api = b.acquire("api");  // no room for a local engine, but a remote one needs none
   Lease tool = b.acquire("tool");
   EXPECT_TRUE(api && tool);
-  for (const auto& s : b.status()) EXPECT_EQ(s.state, "ready") << s.name;
+  for (const auto& s : b.status()) EXPECT_EQ(s.state, EngineState::ready) << s.name;
   b.add(config("other"));
   EXPECT_THROW(b.acquire("other"), EngineError);  // the local one does wait, and times out
 }
@@ -272,7 +272,7 @@ TEST(EngineLayerTest, UnderABudgetOnlyEvictionsThatMakeRoomHappen) {
   b.async_acquire("y", [&](std::exception_ptr, Lease l) { y.set_value(std::move(l)); });  // queued: no room
   b.settle();  // whatever the request set off has happened
   for (const auto& st : b.status())
-    if (st.name.rfind("small", 0) == 0) EXPECT_EQ(st.state, "ready") << st.name << " evicted in vain";
+    if (st.name.rfind("small", 0) == 0) EXPECT_EQ(st.state, EngineState::ready) << st.name << " evicted in vain";
   x.release();  // X yields: stopped, and Y fits
   EXPECT_TRUE(y.get_future().get());
 }
@@ -328,7 +328,7 @@ TEST(EngineLayerTest, AChainOfFiveStepsOnFiveEnginesCompletesWithMaxLoadedTwo) {
   ro.broker = &b;
   const int before = SchemaEngine::stopped_in_use().load();
   const RunSummary s = run_chain(chain, ro);
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   EXPECT_EQ(s.records_out, 20u);
   for (int i = 1; i <= 5; ++i) EXPECT_EQ(s.nodes.at("s" + std::to_string(i)).out, 20u);
   EXPECT_GE(f.total(), 5);
@@ -336,7 +336,7 @@ TEST(EngineLayerTest, AChainOfFiveStepsOnFiveEnginesCompletesWithMaxLoadedTwo) {
   EXPECT_GT(stops.load(), 0) << "five engines through two places: some were evicted";
   EXPECT_EQ(SchemaEngine::stopped_in_use().load(), before) << "an engine was stopped while leased";
   int loaded = 0;
-  for (const auto& st : b.status()) loaded += st.state != "stopped";
+  for (const auto& st : b.status()) loaded += st.state != EngineState::stopped;
   EXPECT_LE(loaded, 2);
 }
 
@@ -607,7 +607,7 @@ TEST(EngineLayerTest, AnExecApplyPastItsTimeoutIsAnErrorRecordAndTheNextRecordGo
   ro.input_path = (dir / "in.jsonl").string();
   ro.output_dir = (dir / "out").string();
   const RunSummary s = run_chain(chain, ro);
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   EXPECT_EQ(s.records_out, 2u);
   EXPECT_EQ(s.errors, 1u);
   std::ifstream errors(dir / "out/errors.jsonl");
@@ -708,7 +708,7 @@ TEST(EngineLayerTest, ExecApplyNodesShareFewerProcessSlotsThanThereAreNodes) {
   set_max_processes(64);  // frees a starved run too, so the test can end
   ASSERT_TRUE(finished) << "the run starved itself of process slots";
   const RunSummary s = done.get();
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   EXPECT_EQ(s.records_out, 2u);
 }
 

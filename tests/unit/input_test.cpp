@@ -70,7 +70,7 @@ TEST_F(InputTest, AMalformedJsonArrayIsRefusedWithItsLine) {
 // A number beyond a double (found by fuzz_input_line) is a bad line like any other, not an abort.
 TEST_F(InputTest, ANumberOutOfRangeIsAnErrorRecordAndTheRunGoesOn) {
   RunSummary s = run_with(kTyped, "{\"n\": 1}\n{\"n\": 3.25e5555555555}\n[3.2e55555555555]\n{\"n\": 4}\n");
-  EXPECT_EQ(s.status, "done");
+  EXPECT_EQ(s.status, ChainStatus::done);
   EXPECT_EQ(s.nodes["doubled"].out, 2u);
   const auto errors = input_errors();
   ASSERT_EQ(errors.size(), 2u);

@@ -98,8 +98,8 @@ class RunRegistryTest : public ::testing::Test {
       {
         std::lock_guard l(mu_);
         heard_[e.run].push_back(e);
-        if (e.kind == "done" || e.kind == "failed" || e.kind == "cancelled") {
-          ended_[e.kind]++;
+        if (e.kind == RunEventKind::done || e.kind == RunEventKind::failed || e.kind == RunEventKind::cancelled) {
+          ended_[to_string(e.kind)]++;
           ended_order_.push_back(e.run);
         }
       }
@@ -166,7 +166,7 @@ TEST_F(RunRegistryTest, ARevisitedNodeAsksAgainAndCancelWhileWaitingEndsTheRun) 
   EXPECT_FALSE(registry_.cancel(id));  // finished
   const auto events = registry_.events(id);
   ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events.back().kind, "cancelled");
+  EXPECT_EQ(events.back().kind, RunEventKind::cancelled);
 }
 
 TEST_F(RunRegistryTest, AnUnansweredGateTimesOut) {
@@ -246,7 +246,7 @@ TEST_F(RunRegistryTest, VerboseEventsOfConcurrentRunsNeverMix) {
     for (size_t k = 0; k < events.size(); ++k) {
       EXPECT_EQ(events[k].run, ids[i]);
       EXPECT_EQ(events[k].seq, k + 1);
-      kinds.push_back(events[k].kind);
+      kinds.push_back(to_string(events[k].kind));
     }
     EXPECT_EQ(kinds, i % 2 ? verbose : std::vector<std::string>{"done"}) << ids[i];
     std::lock_guard l(mu_);
@@ -276,7 +276,7 @@ TEST_F(RunRegistryTest, CancelKillsTheProcessGroupOfAnExecDepThatRunsForever) {
   const std::string id = registry_.submit(job());
   ASSERT_TRUE(registry_.wait_until(
       id, [](const RunSnapshot& s) { return !s.processes.empty() || is_finished(s.state); }, 20s))
-      << state_name(registry_.get(id)->state) << " at " << registry_.get(id)->node << " deps "
+      << to_string(registry_.get(id)->state) << " at " << registry_.get(id)->node << " deps "
       << registry_.get(id)->deps.size();
   ASSERT_FALSE(registry_.get(id)->processes.empty()) << registry_.get(id)->error;
   const int group = registry_.get(id)->processes.at(0);
@@ -307,7 +307,7 @@ TEST_F(RunRegistryTest, TerminateEndsARunThatIgnoresCancellationAtOnce) {
   EXPECT_EQ(run.state, RunState::cancelled);
   EXPECT_EQ(run.error, "terminated");
   EXPECT_FALSE(registry_.terminate(id));
-  EXPECT_EQ(registry_.events(id).back().kind, "cancelled");
+  EXPECT_EQ(registry_.events(id).back().kind, RunEventKind::cancelled);
   release.set_value();  // the dep returns; what the run still does is dropped
 }
 

@@ -74,10 +74,10 @@ HostFile Host::parse(const std::string& path) const {
   f.path = path;
   if (is_graph_file(path)) {
     auto g = std::make_shared<Graph>(load_graph(path));
-    f.name = g->name, f.kind = "graph", f.graph = g;
+    f.name = g->name, f.kind = RunKind::graph, f.graph = g;
   } else {
     auto c = std::make_shared<Chain>(load_chain(path));
-    f.name = c->name, f.kind = "chain", f.chain = c;
+    f.name = c->name, f.kind = RunKind::chain, f.chain = c;
   }
   return f;
 }
@@ -156,7 +156,7 @@ GraphJob Host::graph_job(const std::string& run_id, const std::string& graph, Ve
 std::string Host::resume(const std::string& id) {
   const auto run = registry_->get(id);
   if (!run) throw NotFoundError("no run '" + id + "'");
-  if (run->kind == "graph") return registry_->resume(id, graph_job(id, run->name, Verbosity::normal));
+  if (run->kind == RunKind::graph) return registry_->resume(id, graph_job(id, run->name, Verbosity::normal));
   const std::optional<HostFile> f = find(run->name);
   if (!f || !f->chain)
     throw FailedPreconditionError("chain '" + run->name + "' of run " + id + " is not loaded (load its file first)");
@@ -166,7 +166,7 @@ std::string Host::resume(const std::string& id) {
 std::string Host::fork(const std::string& id, size_t at, const Json& fields) {
   const auto run = registry_->get(id);
   if (!run) throw NotFoundError("no run '" + id + "'");
-  if (run->kind != "graph") throw InvalidArgumentError(id + " is a chain run: only graph runs fork");
+  if (run->kind != RunKind::graph) throw InvalidArgumentError(id + " is a chain run: only graph runs fork");
   return registry_->fork(id, at, fields, graph_job(id, run->name, Verbosity::normal));
 }
 
@@ -198,12 +198,12 @@ std::string Host::summary_line(const RunSnapshot& r) {
   const int64_t end = r.finished_ns ? r.finished_ns : now_ns();
   const double ms = r.started_ns ? double(end - r.started_ns) / 1e6 : 0;
   std::string what = fmt::format("{} nodes", r.trace.size());
-  if (r.kind == "chain") {
+  if (r.kind == RunKind::chain) {
     const Json total = r.progress.is_object() ? r.progress.value("rows_total", Json()) : Json();
     what = fmt::format("{}/{} records", r.progress.is_object() ? r.progress.value("records_in", 0) : 0,
                        total.is_number() ? total.dump() : "?");
   }
-  std::string line = fmt::format("{:<6} {:<9} {:<14} {:<16} {:>9.0f} ms {:>6} tok", r.id, state_name(r.state), r.name,
+  std::string line = fmt::format("{:<6} {:<9} {:<14} {:<16} {:>9.0f} ms {:>6} tok", r.id, to_string(r.state), r.name,
                                  what, ms, r.tokens.generated);
   if (!r.node.empty() && !is_finished(r.state)) line += "  at " + r.node;
   if (!r.error.empty()) line += "  " + r.error;

@@ -29,7 +29,8 @@ struct HostOptions {
 
 // A file the host has loaded: a graph or a chain.
 struct HostFile {
-  std::string path, name, kind;  // kind: graph | chain
+  std::string path, name;
+  RunKind kind = RunKind::graph;  // what a run of it is
   std::shared_ptr<const Graph> graph;
   std::shared_ptr<const Chain> chain;
 };

@@ -64,7 +64,7 @@ Json engines_json(const Host& host) {
     out.push_back({{"name", e.name},
                    {"backend", e.backend},
                    {"model", e.model},
-                   {"state", e.state},
+                   {"state", to_string(e.state)},
                    {"leases", e.leases},
                    {"idle_seconds", e.idle_seconds},
                    {"load_seconds", e.load_seconds}});
@@ -124,7 +124,7 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
     if (!registry.cancel(s[2])) {
       const auto now = registry.get(s[2]);
       if (!now) throw NotFoundError("no run '" + s[2] + "'");
-      throw FailedPreconditionError("run " + s[2] + " is " + state_name(now->state) + ": it cannot be cancelled");
+      throw FailedPreconditionError("run " + s[2] + " is " + to_string(now->state) + ": it cannot be cancelled");
     }
     return {200, {{"cancelled", true}}};
   }
@@ -151,7 +151,8 @@ ApiResponse route(Host& host, const ApiRequest& req) {
   if (s[1] == "engines" && get && s.size() == 2) return {200, {{"engines", engines_json(host)}}};
   if (s[1] == "files" && get && s.size() == 2) {
     Json files = Json::array();
-    for (const auto& f : host.files()) files.push_back({{"path", f.path}, {"name", f.name}, {"kind", f.kind}});
+    for (const auto& f : host.files())
+      files.push_back({{"path", f.path}, {"name", f.name}, {"kind", to_string(f.kind)}});
     return {200, {{"files", std::move(files)}}};
   }
   no_route(req);
@@ -178,9 +179,9 @@ ApiResponse handle_api(Host& host, const ApiRequest& req) {
   } catch (const ApiError& e) {
     return error_response(e.status, e.code, e.what());
   } catch (const Error& e) {
-    return error_response(http_status(e.code()), code_name(e.code()), e.what());
+    return error_response(http_status(e.code()), to_string(e.code()), e.what());
   } catch (const std::exception& e) {  // a bug: said, not a dropped connection
-    return error_response(500, code_name(ErrorCode::unknown), std::string("internal error: ") + e.what());
+    return error_response(500, to_string(ErrorCode::unknown), std::string("internal error: ") + e.what());
   }
 }
 

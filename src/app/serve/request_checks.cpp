@@ -144,7 +144,7 @@ std::string token_cookie(const std::string& token) {
 
 Verdict check_request(const RequestPolicy& p, const HttpRequest& req) {
   auto refuse = [](int status, ErrorCode code, const std::string& why) {
-    return Verdict{error_response(status, code_name(code), why)};
+    return Verdict{error_response(status, to_string(code), why)};
   };
   const std::string_view host = req[http::field::host];
   if (!host_allowed(p, host))

@@ -37,8 +37,8 @@ struct SseClient {
 };
 
 std::string sse_frame(const RunEvent& e) {
-  return "event: " + e.kind + "\ndata: " + runtime::to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) +
-         "\n\n";
+  return std::string("event: ") + to_string(e.kind) +
+         "\ndata: " + runtime::to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
 }
 
 RequestPolicy policy_of(const ServeOptions& o) { return {o.address, o.token, o.allow_hosts, o.allow_origins}; }
@@ -159,13 +159,13 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
     if (ec == http::error::body_limit) {
       co_await refuse_and_close(
-          stream, error_response(413, code_name(ErrorCode::resource_exhausted),
+          stream, error_response(413, to_string(ErrorCode::resource_exhausted),
                                  "the body is over the limit of " + std::to_string(options.body_limit) + " bytes"));
       co_return;
     }
     if (ec && ec.category() == beast::error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      co_await refuse_and_close(stream, error_response(400, code_name(ErrorCode::invalid_argument),
+      co_await refuse_and_close(stream, error_response(400, to_string(ErrorCode::invalid_argument),
                                                        "malformed HTTP request: " + ec.message()));
       co_return;
     }

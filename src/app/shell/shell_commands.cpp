@@ -52,7 +52,7 @@ void run_cmd(Host& host, const std::string& args, std::ostream& out) {
   const std::optional<HostFile> f = host.find(file);
   const Json value = input.empty() ? (f->graph ? Json::object() : Json()) : value_of(input);
   const std::string id = host.submit(file, value);
-  out << id << " submitted (" << f->kind << " " << f->name << ")\n";
+  out << id << " submitted (" << to_string(f->kind) << " " << f->name << ")\n";
 }
 
 void list_cmd(Host& host, const std::string&, std::ostream& out) {
@@ -118,7 +118,7 @@ void inspect_cmd(Host& host, const std::string& args, std::ostream& out) {
   for (const auto& d : r->deps)
     out << fmt::format("  dep {:<14} {:>8.1f} ms  {}\n", d.dep, ms((d.end_ns ? d.end_ns : now_ns()) - d.start_ns),
                        d.end_ns ? (d.error.empty() ? "ok" : d.error) : "running");
-  if (r->kind == "chain" && r->progress.is_object()) out << "  progress: " << r->progress.dump() << "\n";
+  if (r->kind == RunKind::chain && r->progress.is_object()) out << "  progress: " << r->progress.dump() << "\n";
   out << fmt::format("  tokens: {} prompt + {} generated\n", r->tokens.prompt, r->tokens.generated);
   if (r->terminal) out << "  result: " << r->terminal->type << " " << r->terminal->fields.dump() << "\n";
   if (!r->error.empty()) out << "  error: " << r->error << "\n";
@@ -129,7 +129,7 @@ void trace_cmd(Host& host, const std::string& args, std::ostream& out) {
   if (!r) return;
   const int64_t origin = r->submitted_ns;
   for (const auto& e : host.registry().events(r->id))
-    out << fmt::format("  {:>9.1f} ms  {:<14} {}\n", ms(e.t_ns - origin), e.kind, e.data.dump());
+    out << fmt::format("  {:>9.1f} ms  {:<14} {}\n", ms(e.t_ns - origin), to_string(e.kind), e.data.dump());
 }
 
 void gates_cmd(Host& host, const std::string&, std::ostream& out) {
@@ -154,7 +154,8 @@ void input_cmd(Host& host, const std::string& args, std::ostream& out) {
 
 void engines_cmd(Host& host, const std::string&, std::ostream& out) {
   for (const auto& e : host.engines())
-    out << fmt::format("  {:<12} {:<8} {:<9} leases {}  {}\n", e.name, e.backend, e.state, e.leases, e.model);
+    out << fmt::format("  {:<12} {:<8} {:<9} leases {}  {}\n", e.name, e.backend, to_string(e.state), e.leases,
+                       e.model);
 }
 
 void flush_cmd(Host& host, const std::string&, std::ostream& out) {
@@ -164,7 +165,7 @@ void flush_cmd(Host& host, const std::string&, std::ostream& out) {
 }
 
 void files_cmd(Host& host, const std::string&, std::ostream& out) {
-  for (const auto& f : host.files()) out << fmt::format("  {:<16} {:<6} {}\n", f.name, f.kind, f.path);
+  for (const auto& f : host.files()) out << fmt::format("  {:<16} {:<6} {}\n", f.name, to_string(f.kind), f.path);
 }
 
 void load_cmd(Host& host, const std::string& args, std::ostream& out) {
@@ -228,19 +229,19 @@ bool run_shell_line(Host& host, const std::string& line, std::ostream& out) {
 }
 
 std::string notification(Host& host, const RunEvent& e) {
-  if (e.kind == "gate_opened") {
+  if (e.kind == RunEventKind::gate_opened) {
     for (const auto& g : host.registry().gates())
       if (g.id == e.data.value("gate", ""))
         return fmt::format("gate {} open: {}.{}: {} ({}) -> input {} VALUE", g.id, g.node, g.field, g.question,
                            g.schema.dump(), g.id);
     return "";
   }
-  if (e.kind != "done" && e.kind != "failed" && e.kind != "cancelled") return "";
+  if (e.kind != RunEventKind::done && e.kind != RunEventKind::failed && e.kind != RunEventKind::cancelled) return "";
   // The event is recorded just before the run's state changes.
   host.registry().wait_until(
       e.run, [](const RunSnapshot& s) { return is_finished(s.state); }, std::chrono::seconds(5));
   const auto r = host.registry().get(e.run);
-  return r ? Host::summary_line(*r) : e.run + " " + e.kind;
+  return r ? Host::summary_line(*r) : e.run + " " + to_string(e.kind);
 }
 
 }  // namespace skein::app

@@ -10,15 +10,29 @@ namespace skein {
 
 namespace asio = boost::asio;
 
-bool is_builtin_apply(const std::string& fn) {
-  return fn == "filter" || fn == "map" || fn == "explode" || fn == "exec";
+const char* to_string(ApplyKind kind) {
+  switch (kind) {
+    case ApplyKind::filter:
+      return "filter";
+    case ApplyKind::map:
+      return "map";
+    case ApplyKind::explode:
+      return "explode";
+    case ApplyKind::exec:
+      return "exec";
+    case ApplyKind::native:
+      return "native";
+  }
+  return "?";
 }
 
-bool apply_fans_out(const Apply& a) { return a.fn != "filter" && a.fn != "map"; }
+std::string fn_name(const Apply& a) { return a.kind == ApplyKind::native ? a.fn : to_string(a.kind); }
+
+bool apply_fans_out(const Apply& a) { return a.kind != ApplyKind::filter && a.kind != ApplyKind::map; }
 
 std::vector<Json> ApplyCalls::builtin(const Apply& a, const Json& history) const {
-  if (a.fn == "filter") return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
-  if (a.fn == "map") {
+  if (a.kind == ApplyKind::filter) return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
+  if (a.kind == ApplyKind::map) {
     Json out = Json::object();
     for (const auto& [key, expr] : a.set) out[key] = expr->value(history);
     return {out};
@@ -31,7 +45,7 @@ std::vector<Json> ApplyCalls::builtin(const Apply& a, const Json& history) const
 asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, const std::string& path,
                                                                std::vector<const Json*> histories) {
   std::vector<ApplyOutcome> out(histories.size());
-  if (a.fn == "exec") {
+  if (a.kind == ApplyKind::exec) {
     for (size_t i = 0; i < histories.size(); ++i) {
       try {
         ExecWorker* worker = co_await exec_worker(a, path);
@@ -52,7 +66,7 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
         out[i].error = e.what();
       }
   };
-  if (is_builtin_apply(a.fn)) {
+  if (a.kind != ApplyKind::native) {
     each([&](const Json& h) { return builtin(a, h); });
     co_return out;
   }

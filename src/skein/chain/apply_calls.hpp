@@ -19,7 +19,6 @@
 
 namespace skein {
 
-bool is_builtin_apply(const std::string& fn);
 // filter and map keep one record per record; explode, exec and native functions may multiply them.
 bool apply_fans_out(const Apply& a);
 

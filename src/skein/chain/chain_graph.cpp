@@ -24,7 +24,9 @@ void add_paths(const std::vector<Node>& nodes, const std::string& prefix,
   }
 }
 
-Json describe(const Apply& a) { return {{"id", a.id}, {"kind", "apply"}, {"fn", a.fn}, {"location", a.at.str()}}; }
+Json describe(const Apply& a) {
+  return {{"id", a.id}, {"kind", "apply"}, {"fn", fn_name(a)}, {"location", a.at.str()}};
+}
 
 // Adds `nodes` after `from` (the names records come from); returns where records go on from.
 std::vector<std::string> add_nodes(const std::vector<Node>& nodes, std::vector<std::string> from, Json& out_nodes,

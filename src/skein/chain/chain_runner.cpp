@@ -82,7 +82,7 @@ class ChainRun {
       started_at_ = utc_now();
       writer_.start(summary_.node_order);
       writer_.json_file("graph.json", chain_json(chain_));
-      writer_.run_json(run_json("running"));
+      writer_.run_json(run_json(ChainStatus::running));
     }
     asio::io_context io;
     std::exception_ptr failure;
@@ -99,7 +99,7 @@ class ChainRun {
       broker_->settle();
     }
     summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
-    summary_.status = cancelled ? "cancelled" : failure ? "failed" : "done";
+    summary_.status = cancelled ? ChainStatus::cancelled : failure ? ChainStatus::failed : ChainStatus::done;
     if (failure) summary_.error = cancelled ? "cancelled" : describe(failure);
     if (!failure) checkpoint(true);
     writer_.positions();  // flushes what a failed run got to (resume starts from the checkpoint)
@@ -112,7 +112,7 @@ class ChainRun {
  private:
   RunSummary finished_run(const Json& saved) {
     add_counts(saved, summary_);
-    summary_.status = "done";
+    summary_.status = ChainStatus::done;
     warn("the run in " + writer_.dir().string() + " is already complete: nothing to resume");
     return summary_;
   }
@@ -154,7 +154,7 @@ class ChainRun {
                    {"next_row", next_row_},
                    {"files", writer_.positions()},
                    {"counts", counts_json(summary_)}};
-    writer_.run_json(run_json("running"));
+    writer_.run_json(run_json(ChainStatus::running));
   }
 
   void warn(const std::string& message) {
@@ -340,7 +340,7 @@ class ChainRun {
     return model_ids_[name] = model_identity(config.backend, config.model, config.options.dump());
   }
 
-  Json run_json(const std::string& status) const {
+  Json run_json(ChainStatus status) const {
     Json engines = Json::object();
     for (const auto& [name, model] : models_)
       engines[name] = {{"model", model}, {"load_seconds", summary_.engine_load_seconds.at(name)}};

@@ -1,7 +1,6 @@
 // check_chain: the one set of chain checks, for chains loaded from files and built in C++ alike.
 // Nodes are checked in order against a scope holding the nodes before them, as the history holds
 // their outputs when a record reaches the node.
-#include "apply_calls.hpp"
 #include "node_checks.hpp"
 #include "skein/chain.hpp"
 
@@ -84,8 +83,8 @@ class ChainChecker {
 
   void check_apply(const Apply& a, const Chain& scope) {
     check_node_id(a.id, a.at, scope);
-    if (a.fn.empty())
-      throw ConfigError(a.at, "apply '" + a.id + "' needs `fn:` (filter, map, explode or a registered name)");
+    if (a.kind == ApplyKind::native && a.fn.empty())
+      throw ConfigError(a.at, "apply '" + a.id + "' needs `fn:` (filter, map, explode, exec or a registered name)");
     check_apply_keys(a);
     if (a.where) check_reads(*a.where, "`where`", key_at(a.keys, "where", a.at), scope);
     for (const auto& [name, expr] : a.set) {
@@ -95,9 +94,9 @@ class ChainChecker {
     if (a.field) check_reads(*a.field, "`field`", key_at(a.keys, "field", a.at), scope);
     if (a.timeout && *a.timeout <= 0)
       throw ConfigError(key_at(a.keys, "timeout", a.at), "`timeout` must be a positive number of seconds");
-    if (require_functions_ && !is_builtin_apply(a.fn) && !chain_.functions.count(a.fn))
+    if (require_functions_ && a.kind == ApplyKind::native && !chain_.functions.count(a.fn))
       throw ConfigError(a.at, "apply '" + a.id + "': no function named '" + a.fn + "' is registered");
-    if (a.fn == "filter" && a.where->names().empty())
+    if (a.kind == ApplyKind::filter && a.where->names().empty())
       warn(a.at, "filter '" + a.id + "' reads nothing from the history: it keeps every record or none");
   }
 
@@ -105,15 +104,16 @@ class ChainChecker {
   void check_apply_keys(const Apply& a) {
     const bool has[] = {bool(a.where), !a.set.empty(), bool(a.field), !a.command.empty()};
     const char* keys[] = {"where", "set", "field", "command"};
-    const char* fns[] = {"filter", "map", "explode", "exec"};
+    const ApplyKind kinds[] = {ApplyKind::filter, ApplyKind::map, ApplyKind::explode, ApplyKind::exec};
+    const std::string fn = fn_name(a);
     for (size_t i = 0; i < 4; ++i) {
-      if (a.fn == fns[i] && !has[i])
-        throw ConfigError(a.at, "apply '" + a.id + "' with fn " + a.fn + " needs `" + keys[i] + ":`");
-      if (a.fn != fns[i] && has[i])
-        throw ConfigError(key_at(a.keys, keys[i], a.at), std::string("`") + keys[i] + "` does not apply to fn " + a.fn);
+      if (a.kind == kinds[i] && !has[i])
+        throw ConfigError(a.at, "apply '" + a.id + "' with fn " + fn + " needs `" + keys[i] + ":`");
+      if (a.kind != kinds[i] && has[i])
+        throw ConfigError(key_at(a.keys, keys[i], a.at), std::string("`") + keys[i] + "` does not apply to fn " + fn);
     }
-    if (a.timeout && a.fn != "exec")
-      throw ConfigError(key_at(a.keys, "timeout", a.at), "`timeout` does not apply to fn " + a.fn);
+    if (a.timeout && a.kind != ApplyKind::exec)
+      throw ConfigError(key_at(a.keys, "timeout", a.at), "`timeout` does not apply to fn " + fn);
   }
 
   // A template or expression reads only what the history has at this point.

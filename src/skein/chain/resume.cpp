@@ -20,7 +20,7 @@ Json resumable_run(const std::filesystem::path& dir, const Chain& chain, const R
   if (saved.value("input", "") != options.input_path)
     throw ConfigError({chain.file, 0}, "cannot resume " + dir.string() + ": that run read '" +
                                            saved.value("input", "") + "', not '" + options.input_path + "'");
-  if (saved.value("status", "") == "done") return saved;
+  if (saved.value("status", "") == to_string(ChainStatus::done)) return saved;
   return saved.contains("resume") ? saved : Json();
 }
 

@@ -5,6 +5,20 @@
 
 namespace skein {
 
+const char* to_string(ChainStatus status) {
+  switch (status) {
+    case ChainStatus::running:
+      return "running";
+    case ChainStatus::done:
+      return "done";
+    case ChainStatus::failed:
+      return "failed";
+    case ChainStatus::cancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
 Json counts_json(const RunSummary& s) {
   Json nodes = Json::object();
   for (const auto& path : s.node_order) {
@@ -29,9 +43,9 @@ Json chain_run_json(const Chain& chain, const RunOptions& options, const RunHead
            {"file_sha256", chain.file_sha256},
            {"skein_version", SKEIN_VERSION},
            {"input", options.input_path},
-           {"status", header.status},
+           {"status", to_string(header.status)},
            {"started_at", header.started_at},
-           {"ended_at", header.status == "running" ? Json() : Json(utc_now())},
+           {"ended_at", header.status == ChainStatus::running ? Json() : Json(utc_now())},
            {"resumed", s.resumed},
            {"batch_size", header.batch_size},
            {"max_lines_per_file", options.max_lines_per_file},

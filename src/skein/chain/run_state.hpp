@@ -16,7 +16,7 @@ void add_counts(const Json& j, RunSummary& s);
 
 // What run.json says of a chain run besides its options and counts.
 struct RunHeader {
-  std::string status;  // running, done, failed, cancelled
+  ChainStatus status = ChainStatus::running;
   std::string started_at;
   size_t batch_size = 0;
   Json engines = Json::object();  // {name: {model, load_seconds}} of the engines it used

@@ -152,9 +152,9 @@ void PgRunStore::write(pg::Connection& db, const Batch& batch) {
       Json rows = Json::array();
       for (const StoredRun* r : heads)
         rows.push_back({{"id", r->head.id},
-                        {"kind", r->head.kind},
+                        {"kind", to_string(r->head.kind)},
                         {"number", std::stoll(r->head.id.substr(1))},
-                        {"state", state_name(r->head.state)},
+                        {"state", to_string(r->head.state)},
                         {"body", dumped(runtime::to_json(r->head))}});
       const pg::Result written = db.exec(
           "INSERT INTO skein_store_runs (id, kind, number, state, body, owner)"
@@ -189,14 +189,17 @@ void PgRunStore::write(pg::Connection& db, const Batch& batch) {
         ledger.push_back({{"n", ledger.size()},
                           {"run", l->run},
                           {"node", l->key.node},
-                          {"kind", l->key.kind},
+                          {"kind", to_string(l->key.kind)},
                           {"key", l->key.key},
                           {"body", dumped(l->value)}});
     if (!events.empty()) {
       Json rows = Json::array();
       for (const auto& [k, e] : events)
-        rows.push_back(
-            {{"run", e->run}, {"seq", e->seq}, {"t_ns", e->t_ns}, {"kind", e->kind}, {"data", dumped(e->data)}});
+        rows.push_back({{"run", e->run},
+                        {"seq", e->seq},
+                        {"t_ns", e->t_ns},
+                        {"kind", to_string(e->kind)},
+                        {"data", dumped(e->data)}});
       db.exec(
           std::string("INSERT INTO skein_store_events (run, seq, t_ns, kind, data) SELECT * FROM"
                       " json_to_recordset($1::json) AS x(run text, seq bigint, t_ns bigint, kind text, data text)") +

@@ -44,7 +44,7 @@ std::optional<RunState> PgRunStore::state(const std::string& id) {
   return on_session([&](pg::Connection& db) -> std::optional<RunState> {
     const pg::Result r = db.exec("SELECT state FROM skein_store_runs WHERE id = $1", {id});
     if (r.rows() == 0) return std::nullopt;
-    return runtime::state_from_name(r.text(0, 0));
+    return parse_enum<RunState>(r.text(0, 0), "run state");
   });
 }
 
@@ -54,7 +54,8 @@ std::vector<RunEvent> PgRunStore::events(const std::string& id) {
         db.exec("SELECT seq, t_ns, kind, data FROM skein_store_events WHERE run = $1 ORDER BY seq", {id});
     std::vector<RunEvent> out;
     for (int i = 0; i < r.rows(); ++i)
-      out.push_back({id, uint64_t(r.integer(i, 0)), r.integer(i, 1), r.text(i, 2), Json::parse(r.text(i, 3))});
+      out.push_back({id, uint64_t(r.integer(i, 0)), r.integer(i, 1),
+                     parse_enum<RunEventKind>(r.text(i, 2), "event kind"), Json::parse(r.text(i, 3))});
     return out;
   });
 }
@@ -65,7 +66,8 @@ std::map<LedgerKey, Json> PgRunStore::ledger(const std::string& id) {
         db.exec("SELECT node, kind, key, body FROM skein_store_ledger WHERE run = $1 ORDER BY seq", {id});
     std::map<LedgerKey, Json> out;  // a key recorded again: the later entry
     for (int i = 0; i < r.rows(); ++i)
-      out[LedgerKey{r.integer(i, 0), r.text(i, 1), r.text(i, 2)}] = Json::parse(r.text(i, 3));
+      out[LedgerKey{r.integer(i, 0), parse_enum<LedgerKind>(r.text(i, 1), "ledger kind"), r.text(i, 2)}] =
+          Json::parse(r.text(i, 3));
     return out;
   });
 }

@@ -38,9 +38,10 @@ RunSummary write_run_folder(ShardQueue& queue, const RunSpec& spec, const Chain&
     for (const auto& [name, e] : shard_engines.items())
       if (!engines.contains(name)) engines[name] = e;
   }
-  s.status = "done";
+  s.status = ChainStatus::done;
   Json run_json = chain_run_json(
-      chain, o, {"done", options.value("started_at", ""), options.value("batch_size", size_t(0)), engines}, s);
+      chain, o, {ChainStatus::done, options.value("started_at", ""), options.value("batch_size", size_t(0)), engines},
+      s);
   run_json["cluster"] = {{"run", run}, {"shards", progress.shards}, {"retries", progress.retries}};
   writer.positions();
   writer.run_json(run_json);

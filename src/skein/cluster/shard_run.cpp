@@ -60,7 +60,8 @@ ShardResult run_shard(const Chain& chain, const RunOptions& options, const Claim
   o.resume = false;
   o.on_progress = nullptr;
   const RunSummary summary = run_chain(chain, o);
-  if (summary.status == "cancelled") throw CancelledError("shard " + std::to_string(claim.shard) + " stopped");
+  if (summary.status == ChainStatus::cancelled)
+    throw CancelledError("shard " + std::to_string(claim.shard) + " stopped");
 
   const fs::path out = scratch / "out";
   ShardResult result;

@@ -13,7 +13,6 @@ namespace skein {
 
 using detail::BrokerCore;
 using detail::BrokerEntry;
-using detail::State;
 
 Broker::Broker(BrokerOptions options, Factory factory) {
   if (options.max_loaded < 1) throw ConfigError({}, "max_loaded must be at least 1");
@@ -27,7 +26,7 @@ Broker::~Broker() { core_->close(); }
 void Broker::add(EngineConfig config) {
   MutexLock lock(core_->mu);
   auto& slot = core_->entries[config.name];
-  if (slot && slot->state != State::stopped)
+  if (slot && slot->state != EngineState::stopped)
     throw ConfigError(config.where, "engine '" + config.name + "' is running and cannot be redeclared");
   if (!slot) slot = std::make_unique<BrokerEntry>();
   slot->local = backend_is_local(config.backend);
@@ -93,11 +92,10 @@ void Broker::settle() {
 }
 
 std::vector<EngineStatus> Broker::status() const {
-  static const char* kStates[] = {"stopped", "starting", "ready", "stopping"};
   MutexLock lock(core_->mu);
   std::vector<EngineStatus> out;
   for (const auto& [name, e] : core_->entries) {
-    EngineStatus s{name, e->config.backend, e->config.model, kStates[int(e->state)], e->leases};
+    EngineStatus s{name, e->config.backend, e->config.model, e->state, e->leases};
     if (e->idle_listed) s.idle_seconds = std::chrono::duration<double>(detail::Clock::now() - e->idle_since).count();
     s.load_seconds = e->load_seconds;
     s.local = e->local;
@@ -159,6 +157,20 @@ bool backend_is_local(const std::string& backend) {
   return backend != "openai" && backend != "ollama" && backend != "cli";
 }
 
+const char* to_string(EngineState state) {
+  switch (state) {
+    case EngineState::stopped:
+      return "stopped";
+    case EngineState::starting:
+      return "starting";
+    case EngineState::ready:
+      return "ready";
+    case EngineState::stopping:
+      return "stopping";
+  }
+  return "?";
+}
+
 const char* to_string(EngineEventKind k) {
   switch (k) {
     case EngineEventKind::starting:
@@ -166,13 +178,13 @@ const char* to_string(EngineEventKind k) {
     case EngineEventKind::started:
       return "started";
     case EngineEventKind::start_failed:
-      return "start failed";
+      return "start_failed";
     case EngineEventKind::released:
       return "released";
     case EngineEventKind::evicted:
       return "evicted";
     case EngineEventKind::leased_at_close:
-      return "leased at close";
+      return "leased_at_close";
   }
   return "?";
 }

@@ -31,12 +31,10 @@ namespace skein::detail {
 
 using Clock = std::chrono::steady_clock;
 
-enum class State { stopped, starting, ready, stopping };
-
 struct BrokerEntry {
   EngineConfig config;
   bool local = true;  // counts toward max_loaded and the memory budget
-  State state = State::stopped;
+  EngineState state = EngineState::stopped;
   std::unique_ptr<Engine> engine;
   int leases = 0;
   bool drain = false;  // force-flushed while leased: stop when the last lease drops

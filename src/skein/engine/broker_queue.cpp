@@ -19,7 +19,7 @@ Lease BrokerCore::try_lease(const std::string& name) {
   auto it = entries.find(name);
   if (it == entries.end() || closing) return {};
   BrokerEntry* e = it->second.get();
-  if (e->state != State::ready || e->yielding || (e->leases == 0 && !e->engine->alive())) return {};
+  if (e->state != EngineState::ready || e->yielding || (e->leases == 0 && !e->engine->alive())) return {};
   return lease(e);
 }
 
@@ -83,7 +83,7 @@ void BrokerCore::expire(const std::shared_ptr<Waiter>& w) {
     if (!w->queued) return;
     const BrokerEntry* e = w->entry;
     const std::string waited = " (waited " + std::to_string(options.acquire_timeout.count()) + " ms)";
-    const std::string message = e->state == State::starting
+    const std::string message = e->state == EngineState::starting
                                     ? "timed out waiting for the engine to start" + waited
                                     : "no room to start it: " + std::to_string(options.max_loaded) +
                                           " engines are loaded and all in use" + waited;
@@ -100,7 +100,7 @@ void BrokerCore::pump(Outbox& out) {
     std::shared_ptr<Waiter> w = *it++;  // serving may take it out of the queue
     BrokerEntry* e = w->entry;
     switch (e->state) {
-      case State::ready:
+      case EngineState::ready:
         if (e->yielding) break;                       // stopped once its leases drop
         if (e->leases == 0 && !e->engine->alive()) {  // died while idle: replace it
           begin_stop(e, EngineEventKind::released, "engine died; starting it again");
@@ -108,10 +108,10 @@ void BrokerCore::pump(Outbox& out) {
         }
         complete(w, nullptr, lease(e), out);
         break;
-      case State::starting:
-      case State::stopping:
+      case EngineState::starting:
+      case EngineState::stopping:
         break;
-      case State::stopped:
+      case EngineState::stopped:
         if (!e->local) {
           begin_start(e);
         } else if (options.memory_budget && e->estimate > options.memory_budget) {
@@ -135,7 +135,7 @@ bool BrokerCore::has_room(const BrokerEntry* e) const {
   int loaded = 0;
   size_t memory = 0;
   for (const auto& [name, other] : entries)
-    if (other->local && other->state != State::stopped) ++loaded, memory += other->memory;
+    if (other->local && other->state != EngineState::stopped) ++loaded, memory += other->memory;
   if (loaded >= options.max_loaded) return false;
   return options.memory_budget == 0 || memory + e->estimate <= options.memory_budget;
 }
@@ -154,8 +154,8 @@ void BrokerCore::make_room(const BrokerEntry* e) {
   int loaded = 0, evictable = 0;
   size_t memory = 0, freeable = 0;
   for (const auto& [name, other] : entries) {
-    if (!other->local || other->state == State::stopped) continue;
-    if (other->state == State::stopping || other->yielding) return;  // room is coming
+    if (!other->local || other->state == EngineState::stopped) continue;
+    if (other->state == EngineState::stopping || other->yielding) return;  // room is coming
     ++loaded, memory += other->memory;
   }
   BrokerEntry* lru = nullptr;
@@ -176,7 +176,7 @@ void BrokerCore::make_room(const BrokerEntry* e) {
 void BrokerCore::yield_one(const BrokerEntry* e) {
   BrokerEntry* chosen = nullptr;
   for (const auto& [name, other] : entries)
-    if (other->local && other->state == State::ready && other->leases > 0 && other.get() != e &&
+    if (other->local && other->state == EngineState::ready && other->leases > 0 && other.get() != e &&
         (!chosen || other->memory > chosen->memory))
       chosen = other.get();
   if (!chosen) return;  // every engine is starting: a start completes, and pump runs again

@@ -41,7 +41,7 @@ BrokerCore::~BrokerCore() {
 }
 
 void BrokerCore::begin_start(BrokerEntry* e) {
-  e->state = State::starting;
+  e->state = EngineState::starting;
   e->memory = e->estimate;  // a starting engine counts with its estimated size
   asio::post(lifecycle, [this, e, config = e->config] {
     deliver_event(event(config.name, EngineEventKind::starting, config.model));
@@ -69,14 +69,14 @@ void BrokerCore::start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, cons
                             Outbox& out) {
   settled.notify_all();
   if (!engine) {
-    e->state = State::stopped;
+    e->state = EngineState::stopped;
     e->memory = 0;
     out.events.push_back(event(e->config.name, EngineEventKind::start_failed, error));
     fail_waiters_of(e, "start failed: " + error, out);  // a later request tries again
     return;
   }
   e->engine = std::move(engine);
-  e->state = State::ready;
+  e->state = EngineState::ready;
   e->load_seconds = load;
   out.events.push_back(event(e->config.name, EngineEventKind::started, "", load));
   if (closing)
@@ -89,7 +89,7 @@ void BrokerCore::start_done(BrokerEntry* e, std::unique_ptr<Engine> engine, cons
 void BrokerCore::begin_stop(BrokerEntry* e, EngineEventKind kind, const std::string& reason) {
   assert(e->leases == 0 && "an engine in use is never stopped");
   unlist_idle(e);
-  e->state = State::stopping;
+  e->state = EngineState::stopping;
   asio::post(lifecycle, [this, e, kind, reason, engine = std::move(e->engine)]() mutable {
     engine.reset();
     Outbox out;
@@ -104,7 +104,7 @@ void BrokerCore::begin_stop(BrokerEntry* e, EngineEventKind kind, const std::str
 }
 
 void BrokerCore::stop_done(BrokerEntry* e, EngineEventKind kind, const std::string& reason, Outbox& out) {
-  e->state = State::stopped;
+  e->state = EngineState::stopped;
   e->drain = false;
   e->yielding = false;
   e->memory = 0;
@@ -133,7 +133,7 @@ void BrokerCore::release(BrokerEntry* e) {
     const bool dead = !e->engine->alive();
     if (closed) {
       orphan = std::move(e->engine);
-      e->state = State::stopped;
+      e->state = EngineState::stopped;
       out.events.push_back(event(e->config.name, EngineEventKind::released, "broker closed"));
     } else if (e->yielding) {
       begin_stop(e, EngineEventKind::evicted, "evicted to make room for '" + e->yielding_to + "'");
@@ -153,7 +153,7 @@ void BrokerCore::preload(const std::string& name) {
   auto it = entries.find(name);
   if (it == entries.end() || closing) return;
   BrokerEntry* e = it->second.get();
-  if (e->state == State::stopped && (!e->local || has_room(e))) begin_start(e);
+  if (e->state == EngineState::stopped && (!e->local || has_room(e))) begin_start(e);
 }
 
 void BrokerCore::flush(bool force) {
@@ -234,7 +234,7 @@ void BrokerCore::end_transition(Outbox& out) {
 bool BrokerCore::busy() const {
   if (delivering > 0) return true;
   for (const auto& [name, e] : entries)
-    if (e->state == State::starting || e->state == State::stopping) return true;
+    if (e->state == EngineState::starting || e->state == EngineState::stopping) return true;
   return false;
 }
 

@@ -7,7 +7,6 @@ namespace skein {
 
 using detail::BrokerCore;
 using detail::BrokerEntry;
-using detail::State;
 
 Lease::Lease(Lease&& other) noexcept
     : core_(std::move(other.core_)),

@@ -14,6 +14,22 @@
 
 namespace skein {
 
+const char* to_string(LedgerKind kind) {
+  switch (kind) {
+    case LedgerKind::choose:
+      return "choose";
+    case LedgerKind::dep:
+      return "dep";
+    case LedgerKind::fill:
+      return "fill";
+    case LedgerKind::gate:
+      return "gate";
+    case LedgerKind::make:
+      return "make";
+  }
+  return "?";
+}
+
 namespace asio = boost::asio;
 
 namespace {
@@ -33,7 +49,7 @@ Json ledger_entry(const LMReply<T>& reply) {
   return Json{{"value", reply.value}, {"prompt", reply.tokens.prompt}, {"generated", reply.tokens.generated}};
 }
 
-LedgerKey key_at(size_t node, const char* kind, const std::string& key = {}) {
+LedgerKey key_at(size_t node, LedgerKind kind, const std::string& key = {}) {
   return LedgerKey{int64_t(node), kind, key};
 }
 
@@ -141,7 +157,7 @@ class GraphRun {
       } else if (f.source == FieldSource::dep) {  // a node-typed dep: the model makes it from the node before
         const NodeType& made = g_.nodes.at(f.dep);
         const TraceEntry& from = trace_.empty() ? entry : trace_.back();
-        LedgerKey key = key_at(trace_.size(), "make", f.name);
+        LedgerKey key = key_at(trace_.size(), LedgerKind::make, f.name);
         entry.fields[f.name] = co_await asked<Json>(
             std::move(key), [&] { return o_.lm->make(from, made); },
             [&](const Json& v) { check_model_values(made, v); });
@@ -177,7 +193,7 @@ class GraphRun {
     else if (at_->next.size() < 2)
       next = at_->next.empty() ? std::string(kEnd) : at_->next[0];
     else {
-      LedgerKey key = key_at(trace_.size(), "choose");
+      LedgerKey key = key_at(trace_.size(), LedgerKind::choose);
       next = co_await asked<std::string>(
           std::move(key), [&] { return o_.lm->decide(*at_, here); },
           [&](const std::string& to) { check_successor(*at_, to); });
@@ -235,7 +251,7 @@ class GraphRun {
   asio::awaitable<void> make(const NodeType& target, TraceEntry& filled, const TraceEntry& source) {
     if (has(target, FieldSource::dep) || has(target, FieldSource::recall)) co_await resolve_automatic(target, filled);
     if (!has(target, FieldSource::plain)) co_return;
-    LedgerKey key = key_at(trace_.size(), "fill");
+    LedgerKey key = key_at(trace_.size(), LedgerKind::fill);
     Json values = co_await asked<Json>(
         std::move(key), [&] { return o_.lm->fill(target, filled.fields, target.instruction_text(), source); },
         [&](const Json& v) { check_model_values(target, v); });

@@ -7,11 +7,21 @@ namespace skein {
 
 namespace asio = boost::asio;
 
+const char* to_string(LMCall call) {
+  switch (call) {
+    case LMCall::choose:
+      return "choose";
+    case LMCall::fill:
+      return "fill";
+  }
+  return "?";
+}
+
 asio::awaitable<LMReply<std::string>> TimingLM::choose_type(const NodeType& from, const std::vector<std::string>& types,
                                                             const Json& context) {
   const int64_t start = now_ns();
   LMReply<std::string> reply = co_await inner_.choose_type(from, types, context);
-  record({"choose", reply.value, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
+  record({LMCall::choose, reply.value, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
   co_return reply;
 }
 
@@ -19,7 +29,7 @@ asio::awaitable<LMReply<Json>> TimingLM::fill(const NodeType& target, const Json
                                               const std::string& instruction, const TraceEntry& source) {
   const int64_t start = now_ns();
   LMReply<Json> reply = co_await inner_.fill(target, resolved, instruction, source);
-  record({"fill", target.name, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
+  record({LMCall::fill, target.name, start, now_ns(), reply.tokens, reply.queue_ns, reply.generate_ns});
   co_return reply;
 }
 

@@ -11,7 +11,7 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
     run->snap.state = RunState::running;
     run->snap.started_ns = now_ns();
   });
-  emit(*run, "started", {{"chain", run->snap.name}});
+  emit(*run, RunEventKind::started, {{"chain", run->snap.name}});
   persist(*run);
   RunOptions o = run->chain->options;
   o.stop = run->stop.get();
@@ -47,7 +47,7 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
   };
   try {
     const RunSummary summary = run_chain(*run->chain->chain, o);
-    end(run, summary.status == "done" ? RunState::done : RunState::cancelled, summary.error);
+    end(run, summary.status == ChainStatus::done ? RunState::done : RunState::cancelled, summary.error);
   } catch (const std::exception& e) {
     end(run, RunState::failed, e.what());
   }
@@ -57,14 +57,14 @@ std::string RunRegistry::submit(ChainJob job) {
   if (!job.chain) throw InvalidArgumentError("a chain job needs a chain");
   auto run = std::make_shared<Run>();
   run->stop = std::make_unique<ChainStop>();
-  run->snap.kind = "chain";
+  run->snap.kind = RunKind::chain;
   run->snap.name = job.chain->name;
   run->snap.input = {{"input", job.options.input_path}, {"output", job.options.output_dir}};
   if (!job.resumes.empty()) run->snap.input["resumes"] = job.resumes;
   run->snap.submitted_ns = now_ns();
   run->job.verbosity = job.verbosity;
   run->chain = std::make_unique<ChainJob>(std::move(job));
-  run->snap.id = impl_->allocate_id('c');
+  run->snap.id = impl_->allocate_id(RunKind::chain);
   impl_->keep(run);
   impl_->persist(*run);
   Impl* impl = impl_.get();
@@ -75,9 +75,9 @@ std::string RunRegistry::submit(ChainJob job) {
 std::string RunRegistry::resume(const std::string& id, ChainJob job) {
   const auto old = get(id);
   if (!old) throw NotFoundError("no run '" + id + "'");
-  if (old->kind != "chain") throw FailedPreconditionError(id + " is a graph run: resume it with its graph");
+  if (old->kind != RunKind::chain) throw FailedPreconditionError(id + " is a graph run: resume it with its graph");
   if (!is_finished(old->state) || old->state == RunState::done)
-    throw FailedPreconditionError(id + " is " + state_name(old->state) +
+    throw FailedPreconditionError(id + " is " + to_string(old->state) +
                                   ": only a CRASHED, CANCELLED or FAILED chain run can be resumed");
   if (!job.chain || job.chain->name != old->name)
     throw InvalidArgumentError(id + " is a run of chain '" + old->name + "', which is not the chain given");

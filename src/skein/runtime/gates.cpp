@@ -11,7 +11,7 @@ namespace skein {
 
 namespace {
 // Built outside coroutines (GCC 12 and braced aggregates of literals in a coroutine frame).
-LedgerKey gate_key(int64_t node, const std::string& field) { return LedgerKey{node, "gate", field}; }
+LedgerKey gate_key(int64_t node, const std::string& field) { return LedgerKey{node, LedgerKind::gate, field}; }
 }  // namespace
 
 // Opens a gate per field, puts the run in WAITING and waits until every one is answered (answer()
@@ -40,7 +40,8 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
       std::optional<Json> known = run->ledger ? run->ledger->find(gate_key(index, f->name)) : std::nullopt;
       all_known = all_known && known;  // answered before the run was resumed: not asked again
       if (!known)
-        if (auto ev = record(*run, "gate_opened", {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
+        if (auto ev =
+                record(*run, RunEventKind::gate_opened, {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
           opened.push_back(std::move(*ev));
       run->open[ids.back()] = OpenGate{std::move(g), index, f->type, std::move(known)};
     }
@@ -136,7 +137,7 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
     if (run->ledger) run->ledger->note(gate_key(g.node_index, g.info.field), value);  // before the run sees it
     g.answer = std::move(value);
     for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
-    answered = impl_->record(*run, "gate_answered", {{"gate", gate_id}});
+    answered = impl_->record(*run, RunEventKind::gate_answered, {{"gate", gate_id}});
   }
   impl_->changed.notify_all();
   if (answered) impl_->dispatch(std::move(*answered));

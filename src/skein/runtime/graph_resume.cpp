@@ -75,9 +75,9 @@ RunRegistry::Impl::Resumable RunRegistry::Impl::resumable(const std::string& id,
   }
   if (!r.old && store) was = store->load(id);
   if (!was) throw NotFoundError("no run '" + id + "'");
-  if (was->kind != "graph") throw FailedPreconditionError(id + " is a chain run: resume it with its chain");
+  if (was->kind != RunKind::graph) throw FailedPreconditionError(id + " is a chain run: resume it with its chain");
   if (!is_finished(was->state) || was->state == RunState::done)
-    throw FailedPreconditionError(id + " is " + state_name(was->state) +
+    throw FailedPreconditionError(id + " is " + to_string(was->state) +
                                   ": only a CRASHED, CANCELLED or FAILED graph run can be resumed");
   job = job_for(*was);
   check_fits(*was, job, was->trace);
@@ -165,7 +165,7 @@ std::map<std::string, std::string> RunRegistry::resume_all(const std::vector<std
 std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, GraphJob job) {
   const std::optional<RunSnapshot> src = get(id);
   if (!src) throw NotFoundError("no run '" + id + "'");
-  if (src->kind != "graph") throw InvalidArgumentError(id + " is a chain run: only graph runs fork");
+  if (src->kind != RunKind::graph) throw InvalidArgumentError(id + " is a chain run: only graph runs fork");
   if (at >= src->trace.size())
     throw InvalidArgumentError(
         fmt::format("{} has {} nodes: there is no node {} to fork at", id, src->trace.size(), at));
@@ -195,11 +195,11 @@ std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, Gra
                : impl_->store           ? impl_->store->ledger(id)
                                         : std::map<LedgerKey, Json>{};
     for (auto& [key, value] : all)
-      if (key.kind == "dep" ? value.value("at", int64_t(0)) <= int64_t(at) : key.node <= int64_t(at))
+      if (key.kind == LedgerKind::dep ? value.value("at", int64_t(0)) <= int64_t(at) : key.node <= int64_t(at))
         known.emplace(key, std::move(value));
   }
   auto run = std::make_shared<Run>();
-  run->snap.kind = "graph";
+  run->snap.kind = RunKind::graph;
   run->snap.name = src->name;
   run->snap.input = src->input;
   run->snap.submitted_ns = now_ns();
@@ -214,7 +214,7 @@ std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, Gra
   run->gates_opened = gates_in(*job.graph, trace);
   run->resume_trace = std::move(trace);
   run->timing = std::make_unique<TimingLM>(*job.lm);
-  run->snap.id = impl_->allocate_id('g');
+  run->snap.id = impl_->allocate_id(RunKind::graph);
   run->ledger = impl_->ledger_for(run->snap.id);
   for (auto& [key, value] : known) run->ledger->note(key, std::move(value));
   run->job = std::move(job);

@@ -55,9 +55,9 @@ struct RunRegistry::Impl {
   }
 
   // A new run id: from the store (unique across its hosts), else counted here.
-  std::string allocate_id(char kind) {
+  std::string allocate_id(RunKind kind) {
     if (store) return store->allocate_id(kind);
-    return std::string(1, kind) + std::to_string(++(kind == 'g' ? graphs : chains));
+    return runtime::run_id(kind, ++(kind == RunKind::graph ? graphs : chains));
   }
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -75,12 +75,12 @@ struct RunRegistry::Impl {
   std::vector<std::function<void(const RunEvent&)>> listeners SKEIN_GUARDED_BY(mu);
 
   // Whether the run's verbosity takes events of `kind` (its job does not change once submitted).
-  static bool wants(const Run& run, const std::string& kind) {
-    return run.job.verbosity != Verbosity::silent && runtime::event_level(kind) <= run.job.verbosity;
+  static bool wants(const Run& run, RunEventKind kind) {
+    return run.job.verbosity != Verbosity::silent && event_level(kind) <= run.job.verbosity;
   }
 
   // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
-  std::optional<RunEvent> record(Run& run, const std::string& kind, Json data) SKEIN_REQUIRES(mu) {
+  std::optional<RunEvent> record(Run& run, RunEventKind kind, Json data) SKEIN_REQUIRES(mu) {
     if (!wants(run, kind)) return std::nullopt;
     run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
     return run.events.back();
@@ -100,7 +100,7 @@ struct RunRegistry::Impl {
       });
   }
 
-  void emit(Run& run, const std::string& kind, Json data = Json::object()) {
+  void emit(Run& run, RunEventKind kind, Json data = Json::object()) {
     std::optional<RunEvent> ev;
     {
       MutexLock l(mu);
@@ -159,15 +159,15 @@ struct RunRegistry::Impl {
 
   // An event whose data is made only when the run's verbosity takes it (hot paths).
   template <typename Make>
-  void emit_if_wanted(Run& run, const std::string& kind, Make&& make) {
+  void emit_if_wanted(Run& run, RunEventKind kind, Make&& make) {
     if (wants(run, kind)) emit(run, kind, make());
   }
 
   void emit_lm_calls(Run& run, const std::vector<LMTiming>& calls) {
-    if (!wants(run, "lm_call")) return;
+    if (!wants(run, RunEventKind::lm_call)) return;
     for (const auto& c : calls)
-      emit(run, "lm_call",
-           {{"call", c.call},
+      emit(run, RunEventKind::lm_call,
+           {{"call", to_string(c.call)},
             {"node", c.node},
             {"ms", double(c.end_ns - c.start_ns) / 1e6},
             {"generated_tokens", c.tokens.generated}});

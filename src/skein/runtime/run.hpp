@@ -61,7 +61,4 @@ struct Run {
   }
 };
 
-// The least verbosity at which a run records events of `kind`.
-Verbosity event_level(const std::string& kind);
-
 }  // namespace skein::runtime

@@ -2,7 +2,7 @@
 
 namespace skein {
 
-const char* state_name(RunState state) {
+const char* to_string(RunState state) {
   switch (state) {
     case RunState::pending:
       return "PENDING";
@@ -27,13 +27,63 @@ bool is_finished(RunState state) {
          state == RunState::crashed;
 }
 
-namespace runtime {
-
-Verbosity event_level(const std::string& kind) {
-  if (kind == "gate_opened" || kind == "done" || kind == "failed" || kind == "cancelled") return Verbosity::quiet;
-  if (kind == "started" || kind == "node_finished" || kind == "gate_answered") return Verbosity::normal;
-  return Verbosity::verbose;  // node_started, dep_finished, lm_call
+const char* to_string(RunKind kind) {
+  switch (kind) {
+    case RunKind::graph:
+      return "graph";
+    case RunKind::chain:
+      return "chain";
+  }
+  return "?";
 }
 
-}  // namespace runtime
+const char* to_string(RunEventKind kind) {
+  switch (kind) {
+    case RunEventKind::started:
+      return "started";
+    case RunEventKind::node_started:
+      return "node_started";
+    case RunEventKind::node_finished:
+      return "node_finished";
+    case RunEventKind::dep_finished:
+      return "dep_finished";
+    case RunEventKind::lm_call:
+      return "lm_call";
+    case RunEventKind::gate_opened:
+      return "gate_opened";
+    case RunEventKind::gate_answered:
+      return "gate_answered";
+    case RunEventKind::done:
+      return "done";
+    case RunEventKind::failed:
+      return "failed";
+    case RunEventKind::cancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+bool is_final(RunEventKind kind) {
+  return kind == RunEventKind::done || kind == RunEventKind::failed || kind == RunEventKind::cancelled;
+}
+
+Verbosity event_level(RunEventKind kind) {
+  switch (kind) {
+    case RunEventKind::gate_opened:
+    case RunEventKind::done:
+    case RunEventKind::failed:
+    case RunEventKind::cancelled:
+      return Verbosity::quiet;
+    case RunEventKind::started:
+    case RunEventKind::node_finished:
+    case RunEventKind::gate_answered:
+      return Verbosity::normal;
+    case RunEventKind::node_started:
+    case RunEventKind::dep_finished:
+    case RunEventKind::lm_call:
+      return Verbosity::verbose;
+  }
+  return Verbosity::verbose;
+}
+
 }  // namespace skein

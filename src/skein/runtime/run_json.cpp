@@ -79,13 +79,6 @@ std::string step_text(const NodeTiming& t) {
 
 std::string step_text(const DepTiming& d) { return dumped(to_json(d)); }
 
-RunState state_from_name(const std::string& name) {
-  for (RunState s : {RunState::pending, RunState::running, RunState::waiting, RunState::done, RunState::failed,
-                     RunState::cancelled, RunState::crashed})
-    if (name == state_name(s)) return s;
-  throw Error("unknown run state '" + name + "'");
-}
-
 Json to_json(const RunSnapshot& r) {
   Json nodes = Json::array(), deps = Json::array(), gates = Json::array();
   Json trace = Json::array();
@@ -94,9 +87,9 @@ Json to_json(const RunSnapshot& r) {
   for (const auto& d : r.deps) deps.push_back(to_json(d));
   for (const auto& g : r.gates) gates.push_back(to_json(g));
   Json j{{"id", r.id},
-         {"kind", r.kind},
+         {"kind", to_string(r.kind)},
          {"name", r.name},
-         {"state", state_name(r.state)},
+         {"state", to_string(r.state)},
          {"node", r.node},
          {"error", r.error},
          {"input", r.input},
@@ -119,9 +112,9 @@ Json to_json(const RunSnapshot& r) {
 RunSnapshot run_from_json(const Json& j) {
   RunSnapshot r;
   r.id = j.at("id").get<std::string>();
-  r.kind = j.value("kind", "graph");
+  r.kind = parse_enum<RunKind>(j.value("kind", "graph"), "run kind");
   r.name = j.value("name", "");
-  r.state = state_from_name(j.at("state").get<std::string>());
+  r.state = parse_enum<RunState>(j.at("state").get<std::string>(), "run state");
   r.node = j.value("node", "");
   r.error = j.value("error", "");
   r.input = j.value("input", Json());
@@ -141,7 +134,7 @@ RunSnapshot run_from_json(const Json& j) {
 }
 
 Json to_json(const RunEvent& e) {
-  return {{"run", e.run}, {"seq", e.seq}, {"t_ns", e.t_ns}, {"kind", e.kind}, {"data", e.data}};
+  return {{"run", e.run}, {"seq", e.seq}, {"t_ns", e.t_ns}, {"kind", to_string(e.kind)}, {"data", e.data}};
 }
 
 }  // namespace skein::runtime

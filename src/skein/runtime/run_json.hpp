@@ -20,7 +20,6 @@ DepTiming dep_from_json(const Json& j);
 std::string step_text(const TraceEntry& entry);
 std::string step_text(const NodeTiming& timing);
 std::string step_text(const DepTiming& timing);
-std::string dumped(const Json& j);                  // compact, invalid UTF-8 replaced
-RunState state_from_name(const std::string& name);  // Error for an unknown one
+std::string dumped(const Json& j);  // compact, invalid UTF-8 replaced
 
 }  // namespace skein::runtime

@@ -22,7 +22,7 @@ class RunObserver : public GraphObserver {
 
   void node_entered(const std::string& type) override {
     reg_.update([&] { run_.snap.node = type; });
-    reg_.emit_if_wanted(run_, "node_started", [&] { return Json{{"node", type}}; });
+    reg_.emit_if_wanted(run_, RunEventKind::node_started, [&] { return Json{{"node", type}}; });
   }
 
   void node_done(size_t index, const TraceEntry& entry, int64_t start_ns, int64_t end_ns) override {
@@ -49,7 +49,7 @@ class RunObserver : public GraphObserver {
     });
     reg_.persist(run_, false, true);
     reg_.emit_lm_calls(run_, calls);
-    reg_.emit_if_wanted(run_, "node_finished", [&] {
+    reg_.emit_if_wanted(run_, RunEventKind::node_finished, [&] {
       return Json{{"index", index}, {"node", entry.type}, {"ms", double(end_ns - start_ns) / 1e6}};
     });
   }
@@ -61,7 +61,7 @@ class RunObserver : public GraphObserver {
       run_.snap.deps.push_back(DepTiming{name, start_ns, end_ns, error});
       run_.deps_ns_pending += end_ns - start_ns;
     });
-    reg_.emit_if_wanted(run_, "dep_finished", [&] {
+    reg_.emit_if_wanted(run_, RunEventKind::dep_finished, [&] {
       return Json{{"dep", name}, {"ms", double(end_ns - start_ns) / 1e6}, {"error", error}};
     });
   }
@@ -113,7 +113,7 @@ void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   });
   if (ended) return;
   persist(*run);
-  emit(*run, "started", {{"graph", run->snap.name}, {"resumed_at", run->resume_trace.size()}});
+  emit(*run, RunEventKind::started, {{"graph", run->snap.name}, {"resumed_at", run->resume_trace.size()}});
   run->observer = std::make_unique<RunObserver>(*this, *run);
   GraphRunOptions o = options_for(run);
   o.observer = run->observer.get();
@@ -174,7 +174,11 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     MutexLock l(mu);
     if (run->terminated && !terminating) return;
   }
-  emit(*run, state == RunState::done ? "done" : state == RunState::failed ? "failed" : "cancelled", {{"error", error}});
+  emit(*run,
+       state == RunState::done     ? RunEventKind::done
+       : state == RunState::failed ? RunEventKind::failed
+                                   : RunEventKind::cancelled,
+       {{"error", error}});
   update([&]() SKEIN_REQUIRES(mu) {
     RunSnapshot& s = run->snap;
     if (is_finished(s.state)) return;
@@ -240,14 +244,14 @@ std::string RunRegistry::submit(GraphJob job) {
   if (!job.graph || !job.lm) throw InvalidArgumentError("a graph job needs a graph and an LM");
   auto run = std::make_shared<Run>();
   run->timing = std::make_unique<TimingLM>(*job.lm);
-  run->snap.kind = "graph";
+  run->snap.kind = RunKind::graph;
   run->snap.name = job.graph->name;
   run->snap.input = job.input;
   run->snap.submitted_ns = now_ns();
   run->snap.node = job.graph->start;
   run->snap.file_sha256 = job.graph->file_sha256;
   run->job = std::move(job);
-  run->snap.id = impl_->allocate_id('g');
+  run->snap.id = impl_->allocate_id(RunKind::graph);
   run->ledger = impl_->ledger_for(run->snap.id);
   impl_->admit(run);
   return run->snap.id;

@@ -129,8 +129,8 @@ SqliteRunStore::~SqliteRunStore() {
 // elsewhere is no longer ours).
 bool SqliteRunStore::write_head(const RunSnapshot& h) {
   Statement& run = fresh(writes_->run);
-  run.bind(1, h.id).bind(2, h.kind).bind(3, int64_t(number_of(h.id)));
-  run.bind(4, std::string(state_name(h.state))).bind(5, dumped(to_json(h)));
+  run.bind(1, h.id).bind(2, std::string(to_string(h.kind))).bind(3, int64_t(number_of(h.id)));
+  run.bind(4, std::string(to_string(h.state))).bind(5, dumped(to_json(h)));
   run.bind(6, owner_);
   run.step();
   return sqlite3_changes(db_->handle()) == 1;
@@ -211,12 +211,15 @@ void SqliteRunStore::write_item(const Item& item) {
     if (owned_.count(r->head.id)) write_steps(*r);
   } else if (const auto* e = std::get_if<RunEvent>(&item)) {
     Statement& event = fresh(writes_->event);
-    event.bind(1, e->run).bind(2, int64_t(e->seq)).bind(3, e->t_ns).bind(4, e->kind);
+    event.bind(1, e->run).bind(2, int64_t(e->seq)).bind(3, e->t_ns).bind(4, std::string(to_string(e->kind)));
     event.bind(5, dumped(e->data)).step();
   } else {
     const auto& row = std::get<LedgerRow>(item);
     Statement& entry = fresh(writes_->entry);
-    entry.bind(1, next_ledger_key(row.run)).bind(2, row.key.node).bind(3, row.key.kind).bind(4, row.key.key);
+    entry.bind(1, next_ledger_key(row.run))
+        .bind(2, row.key.node)
+        .bind(3, std::string(to_string(row.key.kind)))
+        .bind(4, row.key.key);
     entry.bind(5, dumped(row.value)).step();
   }
 }

@@ -36,7 +36,7 @@ std::optional<RunState> SqliteRunStore::state(const std::string& id) {
   Reading reading(reads_->state);
   Statement& q = reading.q.bind(1, id);
   if (!q.step()) return std::nullopt;
-  return state_from_name(q.text(0));
+  return parse_enum<RunState>(q.text(0), "run state");
 }
 
 std::vector<RunEvent> SqliteRunStore::events(const std::string& id) {
@@ -44,7 +44,9 @@ std::vector<RunEvent> SqliteRunStore::events(const std::string& id) {
   Reading reading(reads_->events);
   Statement& q = reading.q.bind(1, id);
   std::vector<RunEvent> out;
-  while (q.step()) out.push_back({id, uint64_t(q.integer(0)), q.integer(1), q.text(2), Json::parse(q.text(3))});
+  while (q.step())
+    out.push_back({id, uint64_t(q.integer(0)), q.integer(1), parse_enum<RunEventKind>(q.text(2), "event kind"),
+                   Json::parse(q.text(3))});
   return out;
 }
 
@@ -53,7 +55,8 @@ std::map<LedgerKey, Json> SqliteRunStore::ledger(const std::string& id) {
   Reading reading(reads_->ledger);
   Statement& q = reading.q.bind(1, first_key(id)).bind(2, end_key(id));
   std::map<LedgerKey, Json> out;  // a key recorded again: the later entry
-  while (q.step()) out[LedgerKey{q.integer(0), q.text(1), q.text(2)}] = Json::parse(q.text(3));
+  while (q.step())
+    out[LedgerKey{q.integer(0), parse_enum<LedgerKind>(q.text(1), "ledger kind"), q.text(2)}] = Json::parse(q.text(3));
   return out;
 }
 

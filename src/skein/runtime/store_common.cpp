@@ -40,24 +40,24 @@ std::vector<const StoredRun*> latest_heads(const StoreQueue::Batch& batch) {
 }
 
 void settle_loaded(RunSnapshot& run) {
-  if (run.kind != "graph" || (is_finished(run.state) && run.state != RunState::crashed)) return;
+  if (run.kind != RunKind::graph || (is_finished(run.state) && run.state != RunState::crashed)) return;
   if (!run.trace.empty() && run.state != RunState::waiting)  // at a gate, its head names the node
     run.node = run.trace.back().type;
   run.tokens = {};
   for (const auto& t : run.nodes) run.tokens += t.tokens;
 }
 
-std::string IdBlocks::next(char kind) {
+std::string IdBlocks::next(RunKind kind) {
   MutexLock l(mu_);
-  Block& b = blocks_[kind == 'g' ? 0 : 1];
+  Block& b = blocks_[int(kind)];
   if (b.next == b.end) {
     const int64_t used_in = now_ns() - b.taken_ns;
     b.size = used_in < 100'000'000 ? std::min(2 * b.size, kMaxBlock) : used_in < 1'000'000'000 ? b.size : 1;
-    b.end = reserve_(kind == 'g' ? "graph" : "chain", b.size);
+    b.end = reserve_(to_string(kind), b.size);
     b.next = b.end - b.size;
     b.taken_ns = now_ns();
   }
-  return std::string(1, kind) + std::to_string(++b.next);
+  return run_id(kind, ++b.next);
 }
 
 void IdBlocks::give_back(const std::function<void(const char*, int64_t, int64_t)>& give) {

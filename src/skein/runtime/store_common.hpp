@@ -13,6 +13,9 @@
 
 namespace skein::runtime {
 
+// The id of run number `n` of its kind: g<n> for a graph run, c<n> for a chain run.
+inline std::string run_id(RunKind kind, int64_t n) { return (kind == RunKind::graph ? "g" : "c") + std::to_string(n); }
+
 // This store of this process, unique even after the pid is reused, the machine restarted or on
 // another machine: "<pid>-<process start time in ticks>-<boot id>-<n>", n counting the stores the
 // process opened.
@@ -39,7 +42,7 @@ class IdBlocks {
   static constexpr int64_t kMaxBlock = 1024;
   using Reserve = std::function<int64_t(const char* counter, int64_t n)>;
   explicit IdBlocks(Reserve reserve) : reserve_(std::move(reserve)) {}
-  std::string next(char kind) SKEIN_EXCLUDES(mu_);
+  std::string next(RunKind kind) SKEIN_EXCLUDES(mu_);
   // For each counter with ids taken and not handed out, (next, end]: `give(counter, next, end)`
   // may set the counter back to `next` if it still is `end`.
   void give_back(const std::function<void(const char* counter, int64_t next, int64_t end)>& give) SKEIN_EXCLUDES(mu_);
@@ -59,7 +62,7 @@ class IdBlocks {
 class QueuedRunStore : public RunStore {
  public:
   const std::vector<std::string>& crashed() const override { return crashed_; }
-  std::string allocate_id(char kind) override { return ids_.next(kind); }
+  std::string allocate_id(RunKind kind) override { return ids_.next(kind); }
   void put(StoredRun run) override { queue_->push(std::move(run)); }
   void put(const RunEvent& event) override { queue_->push(event); }
   void put(LedgerRow row) override { queue_->push(std::move(row)); }
