@@ -60,9 +60,9 @@ struct EnumCount<ApplyKind> {
 // native function.
 struct Apply {
   std::string id;
-  ApplyKind kind = ApplyKind::filter;
-  std::string fn;                                                        // native: the registered function's name
-  std::shared_ptr<Expression> where;                                     // filter
+  ApplyKind kind = ApplyKind::native;
+  std::string fn;                     // native: the registered function's name (not a built-in's); empty for a built-in
+  std::shared_ptr<Expression> where;  // filter
   std::vector<std::pair<std::string, std::shared_ptr<Expression>>> set;  // map
   std::shared_ptr<Expression> field;                                     // explode
   std::vector<std::string> command;  // exec: run in the chain file's folder, JSON lines in and out
@@ -131,11 +131,12 @@ Chain parse_chain(const std::string& text, const std::string& file, std::vector<
 // first, with require_functions. Each node in order, with the history as it stands there:
 // - ids: identifiers, not reserved (chain_input, row_id, input, flattened, errors), unique across
 //   the chain, branches included; a Step has an output type, a user template, retries ≥ 0, an
-//   engine that is `local` or declared in `engines`, and an output type llama.cpp can constrain;
+//   engine that is `local` or declared in `engines` (run_chain: or held by RunOptions::broker), and
+//   an output type llama.cpp can constrain;
 // - templates and expressions read only names the history has there, and only fields their types
 //   declare (chain_input with a declared input type, earlier Steps' outputs);
-// - an Apply has the keys its fn needs and no others (a positive exec timeout); any other fn is a
-//   native function, which must be in chain.functions when require_functions is set;
+// - an Apply has a fn, the keys its built-in needs and no others (a positive exec timeout); a native
+//   function's name is not a built-in's, and is in chain.functions when require_functions is set;
 // - branches and parallel groups are not empty; the batch size is positive.
 // Throws ConfigError at the offending key's file:line (the node's when its key is not known, no
 // file when built in C++); the message is the same either way. Returns the warnings: a Step whose
@@ -161,7 +162,7 @@ struct EnumCount<ChainStatus> {
 };
 
 struct RunSummary {
-  ChainStatus status = ChainStatus::running;  // done, failed or cancelled once run_chain returns
+  ChainStatus status = ChainStatus::running;  // done or cancelled when run_chain returns (it throws on failure)
   std::string error;                          // when failed
   size_t records_in = 0, records_out = 0, errors = 0;
   std::vector<std::string> node_order;  // node paths in chain order ("fr/translate" inside branches)
@@ -229,9 +230,11 @@ struct RunOptions {
 std::string default_response_cache();
 
 // Runs the chain over the input and writes the run folder (run.json, graph.json, <node>/NNN.jsonl,
-// flattened/NNN.jsonl, errors.jsonl) into options.output_dir, checkpointing as batches complete. Bad records become
-// error records; the run goes on. Throws ConfigError / EngineError for problems that stop the whole run (the output
-// folder then records a failed run).
+// flattened/NNN.jsonl, errors.jsonl) into options.output_dir, checkpointing as batches complete. First
+// makes check_chain's checks (functions required): a ConfigError then, before the folder is touched;
+// their warnings go to options.on_warning. Bad records become error records; the run goes on.
+// Throws ConfigError / EngineError for problems that stop the whole run once it has started (the
+// output folder then records a failed run).
 RunSummary run_chain(const Chain& chain, const RunOptions& options);
 
 }  // namespace skein

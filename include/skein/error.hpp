@@ -109,12 +109,12 @@ class EngineError : public Error {
   std::string engine_;
 };
 
-// The value of E named `name` (see enum_names.hpp); InvalidArgumentError naming `what` for a name no
-// value has (a store or request written by something else).
+// The value of E named `name` (see enum_names.hpp) in data Skein wrote (a store's rows, a run's
+// JSON); an Error (unknown) naming `what` for a name no value has: another version wrote it.
 template <typename E>
 E parse_enum(std::string_view name, const char* what) {
   if (auto e = enum_from<E>(name)) return *e;
-  throw InvalidArgumentError(std::string("unknown ") + what + " '" + std::string(name) + "'");
+  throw Error(std::string("unknown ") + what + " '" + std::string(name) + "' (written by another version of Skein?)");
 }
 
 }  // namespace skein

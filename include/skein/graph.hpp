@@ -21,6 +21,11 @@
 namespace skein {
 
 enum class FieldSource { plain, dep, recall, gate };
+const char* to_string(FieldSource source);  // plain, dep, recall, gate
+template <>
+struct EnumCount<FieldSource> {
+  static constexpr int value = 4;
+};
 
 struct Field {
   std::string name;

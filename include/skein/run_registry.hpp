@@ -43,6 +43,11 @@ bool is_finished(RunState state);
 
 // How much of a run's life its event stream records (each run has its own).
 enum class Verbosity { silent, quiet, normal, verbose };
+const char* to_string(Verbosity verbosity);  // silent, quiet, normal, verbose
+template <>
+struct EnumCount<Verbosity> {
+  static constexpr int value = 4;
+};
 
 // What a run is.
 enum class RunKind { graph, chain };

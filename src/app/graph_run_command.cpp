@@ -33,9 +33,7 @@ class Inbox {
  public:
   explicit Inbox(RunRegistry& registry) : q_(std::make_shared<Queue>()) {
     registry.subscribe([q = q_](const RunEvent& e) {
-      if (e.kind != RunEventKind::gate_opened && e.kind != RunEventKind::done && e.kind != RunEventKind::failed &&
-          e.kind != RunEventKind::cancelled)
-        return;
+      if (e.kind != RunEventKind::gate_opened && !is_final(e.kind)) return;
       std::lock_guard l(q->mu);
       q->events.push_back(e);
       q->cv.notify_one();

@@ -19,9 +19,10 @@ std::string source_of(const Field& f) {
       return "recall " + f.recall;
     case FieldSource::gate:
       return "gate \"" + f.gate + "\"";
-    default:
-      return "plain";
+    case FieldSource::plain:
+      break;
   }
+  return "plain";
 }
 
 std::string type_of(const Field& f) {

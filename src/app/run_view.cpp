@@ -33,9 +33,11 @@ std::chrono::milliseconds interval(ViewMode mode) {
       return std::chrono::milliseconds(100);
     case ViewMode::json:
       return std::chrono::seconds(1);
-    default:
-      return std::chrono::seconds(10);
+    case ViewMode::quiet:
+    case ViewMode::plain:
+      break;
   }
+  return std::chrono::seconds(10);
 }
 
 }  // namespace

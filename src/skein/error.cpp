@@ -5,12 +5,33 @@
 namespace skein {
 
 const char* to_string(ErrorCode code) {
-  static constexpr const char* kNames[] = {
-      "UNKNOWN",           "CANCELLED",       "INVALID_ARGUMENT",   "INVALID_VALUE",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",       "ALREADY_EXISTS",     "FAILED_PRECONDITION",
-      "PERMISSION_DENIED", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED", "UNAVAILABLE"};  // in the order of ErrorCode
-  static_assert(std::size(kNames) == size_t(ErrorCode::unavailable) + 1);
-  return size_t(code) < std::size(kNames) ? kNames[size_t(code)] : "?";
+  switch (code) {
+    case ErrorCode::unknown:
+      return "UNKNOWN";
+    case ErrorCode::cancelled:
+      return "CANCELLED";
+    case ErrorCode::invalid_argument:
+      return "INVALID_ARGUMENT";
+    case ErrorCode::invalid_value:
+      return "INVALID_VALUE";
+    case ErrorCode::deadline_exceeded:
+      return "DEADLINE_EXCEEDED";
+    case ErrorCode::not_found:
+      return "NOT_FOUND";
+    case ErrorCode::already_exists:
+      return "ALREADY_EXISTS";
+    case ErrorCode::failed_precondition:
+      return "FAILED_PRECONDITION";
+    case ErrorCode::permission_denied:
+      return "PERMISSION_DENIED";
+    case ErrorCode::unauthenticated:
+      return "UNAUTHENTICATED";
+    case ErrorCode::resource_exhausted:
+      return "RESOURCE_EXHAUSTED";
+    case ErrorCode::unavailable:
+      return "UNAVAILABLE";
+  }
+  return "?";
 }
 
 std::string Location::str() const {

@@ -7,7 +7,9 @@
 #include <functional>
 
 #include "run_folder.hpp"
+#include "skein/broker.hpp"
 #include "skein/chain.hpp"
+#include "test_engine.hpp"
 
 namespace skein {
 namespace {
@@ -240,6 +242,104 @@ TEST_F(ChainApiTest, BothWaysWriteTheSameRunFolderFileByFile) {
   EXPECT_EQ(from_file, from_cpp);
   EXPECT_GE(from_cpp.size(), 5u);  // every node's folder, flattened, errors
   EXPECT_NE(from_cpp.at("label/000.jsonl"), "");
+}
+
+// The message of the ConfigError `f` throws, or "" when it accepts.
+template <typename F>
+std::string refusal(F&& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.message();
+  }
+  return "";
+}
+
+TEST_F(ChainApiTest, ABranchSeesItsOwnEarlierNodesAndNothingOfAnEarlierBranchWithoutAJoin) {
+  const std::string inner = R"(chain: scopes
+steps:
+  - branch: b
+    steps:
+      - apply: first
+        fn: map
+        set: {n: "1"}
+      - apply: second
+        fn: map
+        set: {m: "first.n + 1"}
+)";
+  EXPECT_NO_THROW(parse(inner));
+  const std::string after = inner + R"(  - apply: later
+    fn: map
+    set: {k: "second.m"}
+)";
+  EXPECT_EQ(refusal([&] { parse(after); }),
+            "`set.k` reads 'second', which the history does not have here (available: chain_input, row_id)");
+  Chain c = parse(inner);
+  Apply later{"later", ApplyKind::map};
+  later.set.push_back({"k", std::make_shared<Expression>("second.m")});
+  c.steps.push_back(later);
+  EXPECT_EQ(refusal([&] { check_chain(c); }),
+            "`set.k` reads 'second', which the history does not have here (available: chain_input, row_id)");
+}
+
+TEST_F(ChainApiTest, ANativeFunctionNamedInTheFileRunsOnceRegistered) {
+  Chain c = parse("chain: native\nsteps:\n  - apply: tag\n    fn: tagger\n");
+  const Apply& a = std::get<Apply>(c.steps[0]);
+  EXPECT_EQ(a.kind, ApplyKind::native);
+  EXPECT_EQ(fn_name(a), "tagger");
+  EXPECT_EQ(refusal([&] { run(c, "{\"n\": 1}\n"); }), "apply 'tag': no function named 'tagger' is registered");
+  c.functions["tagger"] = [](const Json& h) { return std::vector<Json>{h["chain_input"]["n"].get<int>() * 2}; };
+  EXPECT_EQ(run(c, "{\"n\": 1}\n").records_out, 1u);
+  EXPECT_EQ(test::read_jsonl(dir_ / "out" / "tag" / "000.jsonl").at(0)["output"], 2);
+}
+
+TEST_F(ChainApiTest, TheApplyApiRefusesWhatAFileCouldNotSay) {
+  Chain c = built_in_cpp();
+  filter_apply(c).fn = "tagger";  // a filter that also names a function
+  EXPECT_EQ(refusal([&] { check_chain(c, false); }),
+            "apply 'long' is a built-in filter and names a function ('tagger') too");
+  filter_apply(c) = Apply{"long", ApplyKind::native, "map"};
+  EXPECT_EQ(refusal([&] { check_chain(c, false); }),
+            "apply 'long': a native function cannot be named after the built-in map");
+  filter_apply(c) = Apply{"long"};
+  EXPECT_EQ(refusal([&] { check_chain(c, false); }),
+            "apply 'long' needs `fn:` (filter, map, explode, exec or a registered name)");
+  filter_apply(c) = Apply{"long", ApplyKind::map};
+  filter_apply(c).set.push_back({"n", nullptr});
+  EXPECT_EQ(refusal([&] { check_chain(c, false); }), "`set.n` has no expression");
+}
+
+TEST_F(ChainApiTest, AKeyGivenEmptyStillCountsAsGiven) {
+  const std::string head = "chain: keys\nsteps:\n  - apply: a\n    fn: ";
+  EXPECT_EQ(refusal([&] { parse(head + "filter\n    where: \"true\"\n    set: {}\n"); }),
+            "`set` does not apply to fn filter");
+  EXPECT_EQ(refusal([&] { parse(head + "explode\n    field: chain_input.xs\n    command: []\n"); }),
+            "`command` does not apply to fn explode");
+  EXPECT_EQ(refusal([&] { parse(head + "map\n    set: {}\n"); }), "");
+  // A key the fn does not take is refused before its value is read.
+  EXPECT_EQ(refusal([&] { parse(head + "filter\n    where: \"true\"\n    timeout: soon\n"); }),
+            "`timeout` does not apply to fn filter");
+}
+
+// A Step may use an engine only its run's broker holds (a host's): run_chain counts it as declared.
+TEST_F(ChainApiTest, AnEngineTheRunsBrokerHoldsNeedsNoDeclaration) {
+  Chain c = built_in_cpp();
+  label_step(c).engine = "host_engine";
+  EXPECT_EQ(refusal([&] { check_chain(c); }), "step 'label' uses unknown engine 'host_engine'");
+  Broker broker({}, [](const EngineConfig& config) -> std::unique_ptr<Engine> {
+    return std::make_unique<test::SchemaEngine>(config.name);
+  });
+  broker.add(test::test_config("host_engine"));
+  std::ofstream(dir_ / "in.jsonl") << "{\"words\": [\"a\", \"b\"]}\n";
+  RunOptions o;
+  o.input_path = (dir_ / "in.jsonl").string();
+  o.output_dir = (dir_ / "out").string();
+  o.broker = &broker;
+  const RunSummary s = run_chain(c, o);
+  EXPECT_EQ(s.status, ChainStatus::done);
+  EXPECT_EQ(s.nodes.at("label").engine_calls, 1);
+  broker.flush(true);
+  broker.settle();
 }
 
 }  // namespace

@@ -45,9 +45,7 @@ class Shell {
  public:
   Shell(Host& host, std::string history) : host_(host), history_(std::move(history)) {
     host_.registry().subscribe([inbox = inbox_](const RunEvent& e) {
-      if (e.kind != RunEventKind::gate_opened && e.kind != RunEventKind::done && e.kind != RunEventKind::failed &&
-          e.kind != RunEventKind::cancelled)
-        return;
+      if (e.kind != RunEventKind::gate_opened && !is_final(e.kind)) return;
       {
         std::lock_guard l(inbox->mu);
         inbox->events.push_back(e);

@@ -236,7 +236,7 @@ std::string notification(Host& host, const RunEvent& e) {
                            g.schema.dump(), g.id);
     return "";
   }
-  if (e.kind != RunEventKind::done && e.kind != RunEventKind::failed && e.kind != RunEventKind::cancelled) return "";
+  if (!is_final(e.kind)) return "";
   // The event is recorded just before the run's state changes.
   host.registry().wait_until(
       e.run, [](const RunSnapshot& s) { return is_finished(s.state); }, std::chrono::seconds(5));

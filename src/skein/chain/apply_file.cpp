@@ -12,11 +12,11 @@ Apply load_apply(const YAML::Node& n, const std::string& file) {
   a.id = scalar_as<std::string>(file, n["apply"], "`apply`");
   for (const char* key : {"fn", "where", "set", "field", "command", "timeout"})
     if (n[key]) a.keys[key] = where(file, n[key]);
-  a.kind = ApplyKind::native;  // without `fn:`, check_chain says it is missing
-  if (n["fn"]) {
+  if (n["fn"]) {  // a built-in's name, else a native function's
     a.fn = scalar_as<std::string>(file, n["fn"], "`fn`");
     if (auto kind = enum_from<ApplyKind>(a.fn); kind && *kind != ApplyKind::native) a.kind = *kind, a.fn.clear();
   }
+  check_apply_shape(a);  // before compiling keys the fn does not take
   if (n["where"]) a.where = compile_scalar<Expression>(n["where"], file, "`where`");
   if (n["set"]) {
     if (!n["set"].IsMap()) throw ConfigError(where(file, n["set"]), "`set` must map names to expressions");

@@ -18,6 +18,7 @@
 #include "gather.hpp"
 #include "input_checks.hpp"
 #include "input_reader.hpp"
+#include "node_checks.hpp"
 #include "record.hpp"
 #include "response_cache.hpp"
 #include "resume.hpp"
@@ -75,7 +76,7 @@ class ChainRun {
     t0_ = Clock::now();
     if (const Json saved = options_.resume ? resumable_run(writer_.dir(), chain_, options_) : Json();
         !saved.is_null()) {
-      if (saved.value("status", "") == "done") return finished_run(saved);
+      if (saved.value("status", "") == to_string(ChainStatus::done)) return finished_run(saved);
       restore(saved);
     } else {
       if (options_.strict && options_.input_path != "-") check_input_strictly(chain_, options_.input_path);
@@ -371,7 +372,8 @@ class ChainRun {
 }  // namespace
 
 RunSummary run_chain(const Chain& chain, const RunOptions& options) {
-  for (const auto& w : check_chain(chain, true))
+  const auto on_broker = [&](const std::string& engine) { return options.broker && options.broker->contains(engine); };
+  for (const auto& w : check_chain(chain, true, on_broker))
     if (options.on_warning) options.on_warning(w.where.str() + ": " + w.message);
   if (options.output_dir.empty()) throw ConfigError({chain.file, 0}, "no output folder given");
   if (options.first_line < 1 || options.first_row < 0)

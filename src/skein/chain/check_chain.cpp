@@ -7,15 +7,10 @@
 namespace skein {
 namespace {
 
-// Where `key` of a node was declared, else the node itself.
-Location key_at(const KeyLocations& keys, const std::string& key, const Location& node) {
-  auto it = keys.find(key);
-  return it == keys.end() ? node : it->second;
-}
-
 class ChainChecker {
  public:
-  ChainChecker(const Chain& chain, bool require_functions) : chain_(chain), require_functions_(require_functions) {}
+  ChainChecker(const Chain& chain, bool require_functions, const std::function<bool(const std::string&)>& has_engine)
+      : chain_(chain), require_functions_(require_functions), has_engine_(has_engine) {}
 
   std::vector<ChainWarning> run() {
     const Location top{chain_.file, 0};
@@ -64,7 +59,7 @@ class ChainChecker {
 
   void check_step(const Step& s, const Chain& scope) {
     check_node_id(s.id, s.where, scope);
-    if (s.engine != "local" && !chain_.engines.count(s.engine))
+    if (s.engine != "local" && !chain_.engines.count(s.engine) && !(has_engine_ && has_engine_(s.engine)))
       throw ConfigError(key_at(s.keys, "engine", s.where),
                         "step '" + s.id + "' uses unknown engine '" + s.engine + "'");
     if (!s.output) throw ConfigError(s.where, "step '" + s.id + "' needs `output:` (a type name or schema)");
@@ -83,12 +78,11 @@ class ChainChecker {
 
   void check_apply(const Apply& a, const Chain& scope) {
     check_node_id(a.id, a.at, scope);
-    if (a.kind == ApplyKind::native && a.fn.empty())
-      throw ConfigError(a.at, "apply '" + a.id + "' needs `fn:` (filter, map, explode, exec or a registered name)");
-    check_apply_keys(a);
+    check_apply_shape(a);
     if (a.where) check_reads(*a.where, "`where`", key_at(a.keys, "where", a.at), scope);
     for (const auto& [name, expr] : a.set) {
       const std::string what = "`set." + name + "`";
+      if (!expr) throw ConfigError(key_at(a.keys, "set." + name, a.at), what + " has no expression");
       check_reads(*expr, what, key_at(a.keys, "set." + name, a.at), scope);
     }
     if (a.field) check_reads(*a.field, "`field`", key_at(a.keys, "field", a.at), scope);
@@ -96,24 +90,8 @@ class ChainChecker {
       throw ConfigError(key_at(a.keys, "timeout", a.at), "`timeout` must be a positive number of seconds");
     if (require_functions_ && a.kind == ApplyKind::native && !chain_.functions.count(a.fn))
       throw ConfigError(a.at, "apply '" + a.id + "': no function named '" + a.fn + "' is registered");
-    if (a.kind == ApplyKind::filter && a.where->names().empty())
+    if (a.kind == ApplyKind::filter && a.where && a.where->names().empty())
       warn(a.at, "filter '" + a.id + "' reads nothing from the history: it keeps every record or none");
-  }
-
-  // The key each built-in needs, and no other built-in's key.
-  void check_apply_keys(const Apply& a) {
-    const bool has[] = {bool(a.where), !a.set.empty(), bool(a.field), !a.command.empty()};
-    const char* keys[] = {"where", "set", "field", "command"};
-    const ApplyKind kinds[] = {ApplyKind::filter, ApplyKind::map, ApplyKind::explode, ApplyKind::exec};
-    const std::string fn = fn_name(a);
-    for (size_t i = 0; i < 4; ++i) {
-      if (a.kind == kinds[i] && !has[i])
-        throw ConfigError(a.at, "apply '" + a.id + "' with fn " + fn + " needs `" + keys[i] + ":`");
-      if (a.kind != kinds[i] && has[i])
-        throw ConfigError(key_at(a.keys, keys[i], a.at), std::string("`") + keys[i] + "` does not apply to fn " + fn);
-    }
-    if (a.timeout && a.kind != ApplyKind::exec)
-      throw ConfigError(key_at(a.keys, "timeout", a.at), "`timeout` does not apply to fn " + fn);
   }
 
   // A template or expression reads only what the history has at this point.
@@ -127,13 +105,19 @@ class ChainChecker {
 
   const Chain& chain_;
   const bool require_functions_;
+  const std::function<bool(const std::string&)>& has_engine_;
   std::vector<ChainWarning> warnings_;
 };
 
 }  // namespace
 
+std::vector<ChainWarning> check_chain(const Chain& chain, bool require_functions,
+                                      const std::function<bool(const std::string&)>& has_engine) {
+  return ChainChecker(chain, require_functions, has_engine).run();
+}
+
 std::vector<ChainWarning> check_chain(const Chain& chain, bool require_functions) {
-  return ChainChecker(chain, require_functions).run();
+  return check_chain(chain, require_functions, {});
 }
 
 }  // namespace skein

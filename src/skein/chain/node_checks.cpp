@@ -64,6 +64,35 @@ void check_node_id(const std::string& id, const Location& at, const Chain& chain
     if (other == id) throw ConfigError(at, "node id '" + id + "' is used twice (first at " + where.str() + ")");
 }
 
+Location key_at(const KeyLocations& keys, const std::string& key, const Location& node) {
+  auto it = keys.find(key);
+  return it == keys.end() ? node : it->second;
+}
+
+void check_apply_shape(const Apply& a) {
+  if (a.kind == ApplyKind::native && a.fn.empty())
+    throw ConfigError(a.at, "apply '" + a.id + "' needs `fn:` (filter, map, explode, exec or a registered name)");
+  if (a.kind != ApplyKind::native && !a.fn.empty())
+    throw ConfigError(
+        a.at, "apply '" + a.id + "' is a built-in " + to_string(a.kind) + " and names a function ('" + a.fn + "') too");
+  if (a.kind == ApplyKind::native)
+    if (auto builtin = enum_from<ApplyKind>(a.fn); builtin && *builtin != ApplyKind::native)
+      throw ConfigError(a.at, "apply '" + a.id + "': a native function cannot be named after the built-in " + a.fn);
+  const std::string fn = fn_name(a);
+  const char* keys[] = {"where", "set", "field", "command"};
+  const bool set_in_cpp[] = {bool(a.where), !a.set.empty(), bool(a.field), !a.command.empty()};
+  const ApplyKind kinds[] = {ApplyKind::filter, ApplyKind::map, ApplyKind::explode, ApplyKind::exec};
+  for (size_t i = 0; i < 4; ++i) {
+    const bool has = set_in_cpp[i] || a.keys.count(keys[i]);
+    if (a.kind == kinds[i] && !has)
+      throw ConfigError(a.at, "apply '" + a.id + "' with fn " + fn + " needs `" + keys[i] + ":`");
+    if (a.kind != kinds[i] && has)
+      throw ConfigError(key_at(a.keys, keys[i], a.at), std::string("`") + keys[i] + "` does not apply to fn " + fn);
+  }
+  if ((a.timeout || a.keys.count("timeout")) && a.kind != ApplyKind::exec)
+    throw ConfigError(key_at(a.keys, "timeout", a.at), "`timeout` does not apply to fn " + fn);
+}
+
 void check_unique_ids(const Chain& chain) {
   std::vector<std::pair<std::string, Location>> ids;
   for (const auto& node : chain.steps) collect_ids(node, ids);

@@ -1,5 +1,6 @@
 // Checks every chain node shares (check_chain's parts): ids, and names read from the history.
 #pragma once
+#include <functional>
 #include <set>
 #include <string>
 
@@ -10,6 +11,18 @@ namespace skein {
 
 // Ids name folders and history keys: identifiers only, unique, not reserved. ConfigError at `at`.
 void check_node_id(const std::string& id, const Location& at, const Chain& chain);
+
+// Where `key` of a node was declared, else the node itself.
+Location key_at(const KeyLocations& keys, const std::string& key, const Location& node);
+
+// An Apply's fn and keys: a fn (a built-in, or a native function not named after one), the key its
+// built-in needs and no other built-in's key (present: in `keys`, or set in C++), `timeout` only
+// for exec. ConfigError at the key, else the node. The loader calls it before compiling the keys.
+void check_apply_shape(const Apply& apply);
+
+// check_chain, with the engines a run's broker holds besides the chain's (`has_engine` may be empty).
+std::vector<ChainWarning> check_chain(const Chain& chain, bool require_functions,
+                                      const std::function<bool(const std::string&)>& has_engine);
 
 // Ids are unique across the whole chain, branches of parallel groups included.
 void check_unique_ids(const Chain& chain);

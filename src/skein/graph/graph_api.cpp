@@ -3,6 +3,20 @@
 
 namespace skein {
 
+const char* to_string(FieldSource source) {
+  switch (source) {
+    case FieldSource::plain:
+      return "plain";
+    case FieldSource::dep:
+      return "dep";
+    case FieldSource::recall:
+      return "recall";
+    case FieldSource::gate:
+      return "gate";
+  }
+  return "?";
+}
+
 Field plain_field(std::string name, TypePtr type, std::string description) {
   Field f;
   f.name = std::move(name);
@@ -34,22 +48,8 @@ Field gate_field(std::string name, std::string question, TypePtr type) {
 
 namespace {
 
-const char* source_name(FieldSource s) {
-  switch (s) {
-    case FieldSource::dep:
-      return "dep";
-    case FieldSource::recall:
-      return "recall";
-    case FieldSource::gate:
-      return "gate";
-    case FieldSource::plain:
-      break;
-  }
-  return "plain";
-}
-
 Json field_json(const Field& f) {
-  Json out{{"name", f.name}, {"source", source_name(f.source)}};
+  Json out{{"name", f.name}, {"source", to_string(f.source)}};
   if (f.type) out["type"] = f.type->schema();
   if (f.source == FieldSource::dep) out["dep"] = f.dep;
   if (f.source == FieldSource::recall) out["recall"] = f.recall;

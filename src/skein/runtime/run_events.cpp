@@ -27,6 +27,20 @@ bool is_finished(RunState state) {
          state == RunState::crashed;
 }
 
+const char* to_string(Verbosity verbosity) {
+  switch (verbosity) {
+    case Verbosity::silent:
+      return "silent";
+    case Verbosity::quiet:
+      return "quiet";
+    case Verbosity::normal:
+      return "normal";
+    case Verbosity::verbose:
+      return "verbose";
+  }
+  return "?";
+}
+
 const char* to_string(RunKind kind) {
   switch (kind) {
     case RunKind::graph:

@@ -62,8 +62,8 @@ std::string IdBlocks::next(RunKind kind) {
 
 void IdBlocks::give_back(const std::function<void(const char*, int64_t, int64_t)>& give) {
   MutexLock l(mu_);
-  for (int i = 0; i < 2; ++i)
-    if (blocks_[i].next != blocks_[i].end) give(i == 0 ? "graph" : "chain", blocks_[i].next, blocks_[i].end);
+  for (int i = 0; i < EnumCount<RunKind>::value; ++i)
+    if (blocks_[i].next != blocks_[i].end) give(to_string(RunKind(i)), blocks_[i].next, blocks_[i].end);
 }
 
 }  // namespace skein::runtime

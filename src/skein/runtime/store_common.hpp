@@ -53,7 +53,7 @@ class IdBlocks {
   };
   Reserve reserve_;
   Mutex mu_;
-  Block blocks_[2] SKEIN_GUARDED_BY(mu_);  // graph runs', chain runs'
+  Block blocks_[EnumCount<RunKind>::value] SKEIN_GUARDED_BY(mu_);  // by RunKind
 };
 
 // A run store whose ids come from IdBlocks and whose writes go through a StoreQueue: a store
