@@ -1,7 +1,7 @@
 # Sanitizer builds apply to Skein's own code; llama.cpp is linked as prebuilt static libraries.
 # SKEIN_FUZZ (clang only) is an ASan + UBSan build that also carries the libFuzzer targets
 # (tests/fuzz): its code is instrumented for coverage, and -Wthread-safety checks the lock
-# annotations (src/skein/util/mutex.hpp): a finding fails the build.
+# annotations (include/skein/mutex.hpp): a finding fails the build.
 option(SKEIN_FUZZ "Build the libFuzzer targets (clang; implies SKEIN_SANITIZE)" OFF)
 if(SKEIN_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")

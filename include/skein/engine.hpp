@@ -110,4 +110,8 @@ auto async_generate(Engine& engine, GenerateRequest request, CompletionToken&& t
 // Blocking convenience for tools and tests.
 GenerateResult generate_sync(Engine& engine, GenerateRequest request);
 
+// How the openai backend sends a reply's schema, one line for `skein inspect`: "strict",
+// "strict (optional properties sent as required and nullable)" or "non-strict: <why>".
+std::string openai_schema_mode(const Json& schema);
+
 }  // namespace skein

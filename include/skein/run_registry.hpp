@@ -133,6 +133,11 @@ struct RunSnapshot {
   int64_t forked_at = -1;
 };
 
+// The JSON of a snapshot, an event and an open gate: what the HTTP API answers and the store keeps.
+Json to_json(const RunSnapshot& run);
+Json to_json(const RunEvent& event);
+Json to_json(const GateInfo& gate);
+
 struct RegistryOptions {
   size_t history = 20;           // finished runs kept in memory
   size_t blocking_threads = 4;   // for blocking dep functions

@@ -6,6 +6,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,5 +79,13 @@ class TypeSet {
 // the offending key when `lines` knows it.
 void check_schema(const Json& schema, const Location& where, const std::map<std::string, int>& lines = {},
                   const std::string& pointer = "");
+
+// The keywords `schema` uses (annotations aside), as enforced by the grammar while generating or
+// validated after; a keyword enforced in one place and only validated in another is in both.
+// REQUIRES: `schema` passed the type checks (a Type's schema()).
+struct KeywordReport {
+  std::set<std::string> enforced, validated;
+};
+KeywordReport keyword_report(const Json& schema);
 
 }  // namespace skein

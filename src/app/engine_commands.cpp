@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "engine/managed/managed_server.hpp"
+#include "skein/managed_servers.hpp"
 #include "skein/broker.hpp"
 
 namespace skein::app {

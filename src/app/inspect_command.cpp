@@ -7,8 +7,6 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "engine/openai/openai_schema.hpp"
-#include "schema/keyword_plan.hpp"
 #include "skein/chain.hpp"
 #include "skein/graph.hpp"
 
@@ -93,7 +91,7 @@ std::string describe_types(const Chain& chain) {
     const KeywordReport r = keyword_report(type->schema());
     out += fmt::format("  {}: enforced {} | validated {}\n", name, join(r.enforced), join(r.validated));
     if (openai)
-      out += fmt::format("    to openai-compatible engines: {}\n", openai_mode(openai_schema(type->schema())));
+      out += fmt::format("    to openai-compatible engines: {}\n", openai_schema_mode(type->schema()));
   }
   return out;
 }

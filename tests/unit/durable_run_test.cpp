@@ -138,9 +138,9 @@ TEST(DurableRunTest, AStepsTextIsItsJsonDumped) {
   NodeTiming t;
   t.index = 3, t.node = "Ask \"her\"", t.start_ns = 10, t.end_ns = 20, t.lm_ns = 5, t.queue_ns = 1, t.generate_ns = 4;
   t.deps_ns = 2, t.tokens = {100, 7, 90};
-  EXPECT_EQ(runtime::step_text(t), runtime::dumped(runtime::to_json(t)));
+  EXPECT_EQ(step_text(t), dumped(to_json(t)));
   const TraceEntry e{"Node", Json{{"a", 1}, {"b", "ü"}}};
-  EXPECT_EQ(runtime::step_text(e), runtime::dumped(runtime::to_json(e)));
+  EXPECT_EQ(step_text(e), dumped(to_json(e)));
 }
 
 TEST(DurableRunTest, TwentyRunsSurviveTwentyKillsRepeatingNothingAnswered) {

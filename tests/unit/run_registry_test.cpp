@@ -406,7 +406,7 @@ nodes:
   ASSERT_GE(memory.trace.size(), 300u) << memory.error;
   const auto on_disk = RunRegistry(RegistryOptions{20, 4, 2, o.store, 10000}).get(id);
   ASSERT_TRUE(on_disk.has_value());
-  EXPECT_EQ(runtime::to_json(*on_disk), runtime::to_json(memory));
+  EXPECT_EQ(to_json(*on_disk), to_json(memory));
   EXPECT_EQ(on_disk->deps.size(), 1u);  // a dep runs once per run
 }
 

@@ -9,8 +9,8 @@
 #include "../commands.hpp"
 #include "cluster/pg_run_store.hpp"
 #include "skein/graph_lm.hpp"
-#include "util/sha256.hpp"
-#include "util/state_dir.hpp"
+#include "skein/sha256.hpp"
+#include "skein/state_dir.hpp"
 
 namespace skein::app {
 

@@ -11,7 +11,7 @@
 
 #include "skein/broker.hpp"
 #include "skein/run_registry.hpp"
-#include "util/mutex.hpp"
+#include "skein/mutex.hpp"
 
 namespace skein::app {
 

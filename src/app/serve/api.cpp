@@ -1,6 +1,5 @@
 #include "api.hpp"
 
-#include "runtime/run_json.hpp"
 
 namespace skein::app {
 
@@ -73,7 +72,7 @@ Json engines_json(const Host& host) {
 
 Json gates_json(const std::vector<GateInfo>& gates) {
   Json out = Json::array();
-  for (const auto& g : gates) out.push_back(runtime::to_json(g));
+  for (const auto& g : gates) out.push_back(to_json(g));
   return out;
 }
 
@@ -99,13 +98,13 @@ ApiResponse runs(Host& host, const std::vector<std::string>& s, const ApiRequest
   const auto run = registry.get(s[2]);
   if (!run) throw NotFoundError("no run '" + s[2] + "'");
   if (s.size() == 3) {
-    Json j = runtime::to_json(*run);
+    Json j = to_json(*run);
     j["now_ns"] = now_ns();
     return {200, std::move(j)};
   }
   if (s.size() == 4 && s[3] == "events") {
     Json events = Json::array();
-    for (const auto& e : registry.events(s[2])) events.push_back(runtime::to_json(e));
+    for (const auto& e : registry.events(s[2])) events.push_back(to_json(e));
     return {200, {{"events", std::move(events)}}};
   }
   if (s.size() == 4 && s[3] == "resume") {
@@ -161,7 +160,7 @@ ApiResponse route(Host& host, const ApiRequest& req) {
 }  // namespace
 
 Json run_summary_json(const RunSnapshot& run) {
-  Json j = runtime::to_json(run);
+  Json j = to_json(run);
   for (const char* heavy : {"trace", "nodes", "deps", "input", "terminal"}) j.erase(heavy);
   j["steps"] = run.trace.size();
   return j;

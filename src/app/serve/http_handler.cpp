@@ -1,7 +1,7 @@
 #include "http_handler.hpp"
 
 #include "dashboard_html.hpp"
-#include "util/sha256.hpp"
+#include "skein/sha256.hpp"
 
 namespace skein::app {
 

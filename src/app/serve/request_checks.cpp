@@ -4,7 +4,7 @@
 #include <boost/beast/http/field.hpp>
 #include <charconv>
 
-#include "util/sha256.hpp"
+#include "skein/sha256.hpp"
 
 namespace skein::app {
 

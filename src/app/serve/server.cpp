@@ -15,7 +15,6 @@
 #include <tuple>
 
 #include "http_handler.hpp"
-#include "runtime/run_json.hpp"
 
 namespace skein::app {
 
@@ -38,7 +37,7 @@ struct SseClient {
 
 std::string sse_frame(const RunEvent& e) {
   return std::string("event: ") + to_string(e.kind) +
-         "\ndata: " + runtime::to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+         "\ndata: " + to_json(e).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
 }
 
 RequestPolicy policy_of(const ServeOptions& o) { return {o.address, o.token, o.allow_hosts, o.allow_origins}; }

@@ -17,7 +17,7 @@
 
 #include "../commands.hpp"
 #include "shell_commands.hpp"
-#include "util/state_dir.hpp"
+#include "skein/state_dir.hpp"
 
 namespace skein::app {
 

@@ -10,7 +10,7 @@
 #include "node_checks.hpp"
 #include "schema/types_file.hpp"
 #include "skein/chain.hpp"
-#include "util/sha256.hpp"
+#include "skein/sha256.hpp"
 #include "util/yaml_json.hpp"
 
 namespace skein {

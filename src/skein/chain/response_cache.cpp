@@ -4,7 +4,7 @@
 
 #include "skein/chain.hpp"
 #include "skein/error.hpp"
-#include "util/sha256.hpp"
+#include "skein/sha256.hpp"
 #include "util/sqlite.hpp"
 
 namespace skein {

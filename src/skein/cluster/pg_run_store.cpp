@@ -13,7 +13,6 @@ namespace skein::cluster {
 
 namespace {
 
-using runtime::dumped;
 using runtime::kUnfinished;
 using Batch = runtime::StoreQueue::Batch;
 
@@ -124,7 +123,7 @@ Json step_rows(const Batch& batch, const std::function<bool(const std::string&)>
       std::erase_if(rows, [&](const auto& row) { return std::get<0>(row.first) == id; });
     }
     auto add = [&](int part, size_t from, const auto& items) {
-      for (size_t i = 0; i < items.size(); ++i) rows[{id, part, from + i}] = runtime::step_text(items[i]);
+      for (size_t i = 0; i < items.size(); ++i) rows[{id, part, from + i}] = step_text(items[i]);
     };
     add(0, r->trace_from, r->trace);
     add(1, r->nodes_from, r->nodes);
@@ -155,7 +154,7 @@ void PgRunStore::write(pg::Connection& db, const Batch& batch) {
                         {"kind", to_string(r->head.kind)},
                         {"number", std::stoll(r->head.id.substr(1))},
                         {"state", to_string(r->head.state)},
-                        {"body", dumped(runtime::to_json(r->head))}});
+                        {"body", dumped(to_json(r->head))}});
       const pg::Result written = db.exec(
           "INSERT INTO skein_store_runs (id, kind, number, state, body, owner)"
           " SELECT id, kind, number, state, body, $2 FROM json_to_recordset($1::json)"

@@ -26,7 +26,7 @@ inline std::string owner_name() {
 }
 
 // A statement's parameter: a JSON array of records (json_to_recordset) or of strings.
-inline pg::Param json_param(const Json& j) { return runtime::dumped(j); }
+inline pg::Param json_param(const Json& j) { return dumped(j); }
 
 // The session connection's user: `f(connection)` under session_mu_, the connection made again and
 // `f` tried once more when it was lost.

@@ -34,7 +34,7 @@ std::optional<RunSnapshot> PgRunStore::load(const std::string& id) {
         body[kParts[steps.integer(i, 0) % 3]].push_back(Json::parse(steps.text(i, 1)));
     });
     if (body.is_null()) return std::nullopt;
-    RunSnapshot run = runtime::run_from_json(body);
+    RunSnapshot run = run_from_json(body);
     runtime::settle_loaded(run);
     return run;
   });
@@ -78,7 +78,7 @@ std::vector<RunSnapshot> PgRunStore::recent(size_t limit) {
                                  {std::to_string(limit)});
     std::vector<RunSnapshot> out;
     for (int i = 0; i < r.rows(); ++i) {
-      out.push_back(runtime::run_from_json(head_body(r, i, 0)));  // heads only: their tokens as of the head
+      out.push_back(run_from_json(head_body(r, i, 0)));  // heads only: their tokens as of the head
     }
     return out;
   });

@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "skein/broker.hpp"
-#include "util/mutex.hpp"
+#include "skein/mutex.hpp"
 
 namespace skein::detail {
 

@@ -9,7 +9,7 @@
 #include "engine/engine_file.hpp"
 #include "schema/types_file.hpp"
 #include "skein/graph.hpp"
-#include "util/sha256.hpp"
+#include "skein/sha256.hpp"
 #include "util/yaml_json.hpp"
 
 namespace skein {

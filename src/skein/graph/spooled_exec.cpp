@@ -16,7 +16,7 @@
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
 #include "run_on.hpp"
-#include "util/sha256.hpp"
+#include "skein/sha256.hpp"
 
 namespace skein {
 

@@ -14,7 +14,7 @@
 #include "skein/engine.hpp"
 #include "skein/run_registry.hpp"
 #include "sqlite_run_store.hpp"
-#include "util/mutex.hpp"
+#include "skein/mutex.hpp"
 
 namespace skein {
 

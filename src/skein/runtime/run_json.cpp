@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace skein::runtime {
+namespace skein {
 
 namespace {
 
@@ -137,4 +137,4 @@ Json to_json(const RunEvent& e) {
   return {{"run", e.run}, {"seq", e.seq}, {"t_ns", e.t_ns}, {"kind", to_string(e.kind)}, {"data", e.data}};
 }
 
-}  // namespace skein::runtime
+}  // namespace skein

@@ -1,13 +1,11 @@
-// A run's snapshot as JSON and back: the store's record of it and the server's answer about it.
+// A run's snapshot as JSON and back: the store's record of it and the server's answer about it
+// (to_json of a snapshot, an event and a gate: skein/run_registry.hpp).
 #pragma once
 #include "skein/run_registry.hpp"
 
-namespace skein::runtime {
+namespace skein {
 
-Json to_json(const RunSnapshot& run);
 RunSnapshot run_from_json(const Json& j);
-Json to_json(const RunEvent& event);
-Json to_json(const GateInfo& gate);
 // A run's steps, one by one (the store keeps them as rows).
 Json to_json(const TraceEntry& entry);
 Json to_json(const NodeTiming& timing);
@@ -22,4 +20,4 @@ std::string step_text(const NodeTiming& timing);
 std::string step_text(const DepTiming& timing);
 std::string dumped(const Json& j);  // compact, invalid UTF-8 replaced
 
-}  // namespace skein::runtime
+}  // namespace skein

@@ -21,7 +21,7 @@
 
 #include "skein/run_store.hpp"
 #include "store_common.hpp"
-#include "util/mutex.hpp"
+#include "skein/mutex.hpp"
 
 namespace skein {
 class SqliteDb;

@@ -15,7 +15,7 @@
 #include <variant>
 
 #include "skein/run_store.hpp"
-#include "util/mutex.hpp"
+#include "skein/mutex.hpp"
 
 namespace skein::runtime {
 

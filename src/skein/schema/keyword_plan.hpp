@@ -14,6 +14,7 @@
 #include <string>
 
 #include "skein/json.hpp"
+#include "skein/schema.hpp"
 
 namespace skein {
 
@@ -25,12 +26,7 @@ bool is_annotation(const std::string& keyword);
 Json grammar_schema(const Json& schema);
 Json validation_schema(const Json& schema);
 
-// The keywords `schema` uses (annotations aside), as enforced or validated; a keyword enforced in
-// one place and only validated in another is in both.
-struct KeywordReport {
-  std::set<std::string> enforced, validated;
-};
-KeywordReport keyword_report(const Json& schema);
+// keyword_report: skein/schema.hpp.
 
 // Formats both sides handle: the converter enforces them, the validator checks them.
 inline const std::set<std::string>& known_formats() {

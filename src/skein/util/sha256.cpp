@@ -1,4 +1,4 @@
-#include "sha256.hpp"
+#include "skein/sha256.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <type_traits>
-#include "util/mutex.hpp"
+#include "skein/mutex.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;

@@ -1,4 +1,4 @@
-#include "state_dir.hpp"
+#include "skein/state_dir.hpp"
 
 #include <cstdlib>
 

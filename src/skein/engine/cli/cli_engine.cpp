@@ -11,7 +11,7 @@
 
 #include "engine/async_engine.hpp"
 #include "engine/process/subprocess.hpp"
-#include "util/state_dir.hpp"
+#include "skein/state_dir.hpp"
 
 namespace skein {
 namespace {

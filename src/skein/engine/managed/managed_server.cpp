@@ -15,7 +15,7 @@
 #include "engine/openai/openai_engine.hpp"
 #include "engine/process/subprocess.hpp"
 #include "util/free_port.hpp"
-#include "util/state_dir.hpp"
+#include "skein/state_dir.hpp"
 
 namespace skein {
 namespace {

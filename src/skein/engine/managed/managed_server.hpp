@@ -13,6 +13,7 @@
 
 #include "skein/engine.hpp"
 #include "skein/engine_config.hpp"
+#include "skein/managed_servers.hpp"
 
 namespace skein {
 
@@ -24,18 +25,5 @@ struct ServerCommand {
 ServerCommand server_command(const EngineConfig& config, int port);
 
 std::unique_ptr<Engine> start_managed_server(const EngineConfig& config);
-
-// A server Skein started, as recorded in its pid file.
-struct ServerRecord {
-  std::string engine, backend;
-  int pid = 0, port = 0;
-  std::filesystem::path pid_file;
-};
-
-std::vector<ServerRecord> recorded_servers();
-
-// Stops a recorded server (and its group) if it is still the process Skein started; removes the
-// pid file. Returns true when a live server was stopped.
-bool stop_recorded_server(const ServerRecord& record);
 
 }  // namespace skein

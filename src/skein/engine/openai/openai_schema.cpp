@@ -1,5 +1,7 @@
 #include "openai_schema.hpp"
 
+#include "skein/engine.hpp"
+
 #include "schema/subschemas.hpp"
 
 #include <algorithm>
@@ -175,5 +177,7 @@ std::string openai_mode(const OpenAISchema& form) {
   if (!form.strict) return "non-strict: " + form.why_not_strict;
   return form.converted ? "strict (optional properties sent as required and nullable)" : "strict";
 }
+
+std::string openai_schema_mode(const Json& schema) { return openai_mode(openai_schema(schema)); }
 
 }  // namespace skein
