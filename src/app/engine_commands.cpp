@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "skein/managed_servers.hpp"
 #include "skein/broker.hpp"
+#include "skein/managed_servers.hpp"
 
 namespace skein::app {
 namespace {

@@ -90,8 +90,7 @@ std::string describe_types(const Chain& chain) {
   for (const auto& [name, type] : types) {
     const KeywordReport r = keyword_report(type->schema());
     out += fmt::format("  {}: enforced {} | validated {}\n", name, join(r.enforced), join(r.validated));
-    if (openai)
-      out += fmt::format("    to openai-compatible engines: {}\n", openai_schema_mode(type->schema()));
+    if (openai) out += fmt::format("    to openai-compatible engines: {}\n", openai_schema_mode(type->schema()));
   }
   return out;
 }

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "skein/broker.hpp"
-#include "skein/run_registry.hpp"
 #include "skein/mutex.hpp"
+#include "skein/run_registry.hpp"
 
 namespace skein::app {
 

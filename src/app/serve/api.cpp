@@ -1,6 +1,5 @@
 #include "api.hpp"
 
-
 namespace skein::app {
 
 namespace {

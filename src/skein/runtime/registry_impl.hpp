@@ -12,9 +12,9 @@
 
 #include "run.hpp"
 #include "skein/engine.hpp"
+#include "skein/mutex.hpp"
 #include "skein/run_registry.hpp"
 #include "sqlite_run_store.hpp"
-#include "skein/mutex.hpp"
 
 namespace skein {
 

@@ -19,9 +19,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "skein/mutex.hpp"
 #include "skein/run_store.hpp"
 #include "store_common.hpp"
-#include "skein/mutex.hpp"
 
 namespace skein {
 class SqliteDb;

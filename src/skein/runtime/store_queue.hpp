@@ -14,8 +14,8 @@
 #include <thread>
 #include <variant>
 
-#include "skein/run_store.hpp"
 #include "skein/mutex.hpp"
+#include "skein/run_store.hpp"
 
 namespace skein::runtime {
 

@@ -14,8 +14,8 @@
 #include "engine/http/http_client.hpp"
 #include "engine/openai/openai_engine.hpp"
 #include "engine/process/subprocess.hpp"
-#include "util/free_port.hpp"
 #include "skein/state_dir.hpp"
+#include "util/free_port.hpp"
 
 namespace skein {
 namespace {
