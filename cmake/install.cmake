@@ -1,10 +1,11 @@
 # `cmake --install build --prefix P`: the public headers, libskein.a with the llama.cpp archives it
-# needs (P/lib/skein), the `skein` binary, and a package a separate project finds with
-# find_package(skein) and links as skein::skein (examples/consumer is one).
+# needs (P/lib/skein), libskein_cluster.a (PostgreSQL, skein/cluster.hpp), the `skein` binary, and a
+# package a separate project finds with find_package(skein) and links as skein::skein and
+# skein::cluster (examples/consumer links both).
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/skein DESTINATION include)
-install(TARGETS skein skein_llama EXPORT skeinTargets ARCHIVE DESTINATION lib)
+install(TARGETS skein skein_llama skein_cluster EXPORT skeinTargets ARCHIVE DESTINATION lib)
 install(FILES ${SKEIN_LLAMA_ARCHIVES} DESTINATION lib/skein)
 install(TARGETS skein_cli RUNTIME DESTINATION bin)
 install(EXPORT skeinTargets NAMESPACE skein:: DESTINATION lib/cmake/skein)

@@ -1,5 +1,6 @@
 // Skein from outside its tree: a chain and a graph built in C++ and run on the built-in `local`
-// engine (a random-weight fixture model: its texts are valid for their types but meaningless).
+// engine (a random-weight fixture model: its texts are valid for their types but meaningless), and
+// the cluster library linked (no database here: one that is not there is an unavailable Error).
 //   consumer [work folder]   (default: a fresh folder under the system's temp folder)
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
+#include "skein/cluster.hpp"
 #include "skein/graph.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/graph_run.hpp"
@@ -77,6 +79,17 @@ int run_graph_part() {
   return r.terminal.type == "Answer" || r.terminal.type == "Escalate" ? 0 : 1;
 }
 
+// Nothing listens on port 1: the queue's connection is refused at once.
+int cluster_part() {
+  try {
+    ClusterQueue queue("postgresql://127.0.0.1:1/none?connect_timeout=2");
+  } catch (const Error& e) {
+    std::cout << "cluster: " << to_string(e.code()) << ": " << e.what() << "\n";
+    return e.code() == ErrorCode::unavailable ? 0 : 1;
+  }
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,7 +100,8 @@ int main(int argc, char** argv) {
     std::cerr << "note: `local` is a random-weight fixture model: the texts below are meaningless.\n";
     const int chain = run_chain_part(work);
     const int graph = run_graph_part();
-    return chain || graph;
+    const int cluster = cluster_part();
+    return chain || graph || cluster;
   } catch (const std::exception& e) {
     std::cerr << "consumer: " << e.what() << "\n";
     return 1;

@@ -237,4 +237,9 @@ std::string default_response_cache();
 // output folder then records a failed run).
 RunSummary run_chain(const Chain& chain, const RunOptions& options);
 
+// What run_chain will refuse about its output folder, said before any work (a cluster run writes
+// its folder once every shard is done): throws Error unless `dir` can be made and written and
+// holds only a run's files. Makes the folder when missing.
+void check_run_folder(const std::string& dir);
+
 }  // namespace skein

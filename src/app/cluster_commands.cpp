@@ -11,13 +11,9 @@
 #include <random>
 #include <thread>
 
-#include "chain/run_state.hpp"
-#include "chain/run_writer.hpp"
-#include "cluster/run_folder.hpp"
-#include "cluster/shard_cutter.hpp"
-#include "cluster/worker.hpp"
 #include "commands.hpp"
 #include "run_view.hpp"
+#include "skein/cluster.hpp"
 #include "skein/engine_config.hpp"
 
 namespace skein::app {
@@ -39,7 +35,7 @@ std::string read_text(const std::string& path) {
 }
 
 // Stores the run and its input; returns its id.
-std::string submit(const RunArgs& args, const Chain& chain, const std::string& chain_text, cluster::ShardQueue& queue) {
+std::string submit(const RunArgs& args, const Chain& chain, const std::string& chain_text, ClusterQueue& queue) {
   const size_t batch = size_t(args.batch_size.value_or(chain.batch_size));
   std::ifstream file;
   if (args.input != "-") {
@@ -47,43 +43,45 @@ std::string submit(const RunArgs& args, const Chain& chain, const std::string& c
     if (!file) throw ConfigError({args.input, 0}, "cannot read the input file");
   }
   std::istream& in = args.input == "-" ? std::cin : file;
-  cluster::ShardCutter cutter(chain, in, args.input, batch, size_t(args.shard_size), args.strict);
-  cluster::RunSpec spec{new_run_id(chain.name), chain_text, chain.file_sha256, Json::object()};
-  spec.options = {
-      {"file", std::filesystem::absolute(args.file).string()}, {"input", args.input},     {"batch_size", batch},
-      {"max_lines_per_file", args.max_lines_per_file},         {"cache", !args.no_cache}, {"started_at", utc_now()}};
-  queue.submit(spec, [&] { return cutter.next(); });
-  return spec.id;
+  ClusterRun run{new_run_id(chain.name), chain_text, chain.file_sha256, Json::object()};
+  run.options = {{"file", std::filesystem::absolute(args.file).string()},
+                 {"input", args.input},
+                 {"batch_size", batch},
+                 {"max_lines_per_file", args.max_lines_per_file},
+                 {"cache", !args.no_cache}};
+  queue.submit(run, chain, in, args.input, batch, size_t(args.shard_size), args.strict);
+  return run.id;
 }
 
 // One line of a cluster run's progress: shards and records across all workers.
-std::string progress_line(const cluster::RunProgress& p) {
+std::string progress_line(const ClusterProgress& p) {
   return fmt::format("{}: {}/{} shards done ({} running), {}/{} lines{}", p.id, p.done, p.shards, p.running,
                      p.lines_done, p.lines, p.retries ? fmt::format(", {} retried", p.retries) : "");
 }
 
 // The run's progress until it leaves `running` (nothing when `go_on` says to stop first), redrawn
-// on a terminal; survives a database restart (reconnects with back-off).
-std::optional<cluster::RunProgress> watch(const std::string& url, const std::string& id, bool quiet,
-                                          const std::function<bool()>& go_on) {
+// on a terminal; survives a database restart (reconnects with back-off on an unavailable Error).
+std::optional<ClusterProgress> watch(const std::string& url, const std::string& id, bool quiet,
+                                     const std::function<bool()>& go_on) {
   const bool tty = isatty(2);
-  std::unique_ptr<cluster::ShardQueue> queue;
+  std::optional<ClusterQueue> queue;
   std::string last;
   auto backoff = 100ms;
   while (go_on()) {
     try {
-      if (!queue) queue = std::make_unique<cluster::ShardQueue>(url);
-      const cluster::RunProgress p = queue->progress(id);
+      if (!queue) queue.emplace(url);
+      const ClusterProgress p = queue->progress(id);
       backoff = 100ms;
       const std::string line = progress_line(p);
       if (!quiet && line != last) std::cerr << (tty ? "\r\033[K" : "") << line << (tty ? "" : "\n") << std::flush;
       last = line;
-      if (p.state != "running") {
+      if (p.state != ChainStatus::running) {
         if (!quiet && tty) std::cerr << "\n";
         return p;
       }
       std::this_thread::sleep_for(250ms);  // the command's own thread: nothing else runs on it
-    } catch (const pg::Error& e) {
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::unavailable) throw;
       if (!quiet) std::cerr << (tty ? "\n" : "") << "database: " << e.what() << "; reconnecting\n";
       queue.reset();
       std::this_thread::sleep_for(backoff);
@@ -98,12 +96,12 @@ std::string output_folder(const std::string& output, const Chain& chain) {
   return output.empty() ? "out/" + chain.name : output;
 }
 
-int collect_into(cluster::ShardQueue& queue, const std::string& id, const std::string& output, RunView& view,
+int collect_into(ClusterQueue& queue, const std::string& id, const std::string& output, RunView& view,
                  double wall_seconds) {
-  const std::optional<cluster::RunSpec> spec = queue.run(id);
-  if (!spec) throw NotFoundError("no cluster run " + id);
-  const Chain chain = parse_chain(spec->chain_text, spec->options.value("file", id + ".yaml"));
-  RunSummary s = cluster::write_run_folder(queue, *spec, chain, output_folder(output, chain));
+  const std::optional<ClusterRun> run = queue.run(id);
+  if (!run) throw NotFoundError("no cluster run " + id);
+  const Chain chain = parse_chain(run->chain_text, run->options.value("file", id + ".yaml"));
+  RunSummary s = queue.write_run_folder(*run, chain, output_folder(output, chain));
   s.wall_seconds = wall_seconds;
   view.summary(s);
   if (const int retries = queue.progress(id).retries)
@@ -148,8 +146,8 @@ int cluster_run_command(const RunArgs& args) {
     const std::string text = read_text(args.file);  // read once: what is stored is what was cut for
     const Chain chain = parse_chain(text, args.file);
     // Written only once every shard is done: a folder it cannot be written to is said now.
-    if (!args.detach) RunWriter(output_folder(args.output, chain), 1).check_writable();
-    cluster::ShardQueue queue(args.cluster);
+    if (!args.detach) check_run_folder(output_folder(args.output, chain));
+    ClusterQueue queue(args.cluster);
     const std::string id = submit(args, chain, text, queue);
     if (args.detach) {
       std::cout << id << "\n";
@@ -157,12 +155,12 @@ int cluster_run_command(const RunArgs& args) {
     }
     view.note("cluster run " + id + ": working on it here too; workers join with `skein worker " + args.cluster + "`");
     note_fixture_model(chain, view);
-    cluster::WorkerOptions o;
+    ClusterWorkerOptions o;
     o.url = args.cluster;
     o.lease = std::chrono::milliseconds(args.lease_ms);
     o.only_run = id;
     o.broker = make_broker_options(chain.broker, args.limits);
-    cluster::Worker worker(o);
+    ClusterWorker worker(o);
     std::string worker_failed;
     std::atomic<bool> worker_gone{false};
     std::thread working([&] {
@@ -174,14 +172,14 @@ int cluster_run_command(const RunArgs& args) {
       worker_gone = true;
     });
     struct Stop {  // however watching ends, the worker thread is stopped and joined
-      cluster::Worker& w;
+      ClusterWorker& w;
       std::thread& t;
       ~Stop() {
         w.stop();
         if (t.joinable()) t.join();
       }
     } stop{worker, working};
-    const std::optional<cluster::RunProgress> p =
+    const std::optional<ClusterProgress> p =
         watch(args.cluster, id, args.quiet, [&] { return !worker_gone || worker_failed.empty(); });
     if (!p) {  // this process's worker stopped (it never reached the database): others may go on
       working.join();
@@ -189,15 +187,15 @@ int cluster_run_command(const RunArgs& args) {
                  "; the run stays in the database: `skein collect " + id + " --cluster …` writes it once done");
       return 1;
     }
-    if (p->state == "cancelled") {
+    if (p->state == ChainStatus::cancelled) {
       view.error("cluster run " + id + " was cancelled");
       return 1;
     }
-    if (p->state == "failed") {
+    if (p->state == ChainStatus::failed) {
       view.error("cluster run " + id + " failed: " + p->error);
       return 1;
     }
-    cluster::ShardQueue now(args.cluster);  // a connection of now: the database may have restarted since
+    ClusterQueue now(args.cluster);  // a connection of now: the database may have restarted since
     return collect_into(now, id, args.output, view,
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   });
@@ -208,14 +206,14 @@ int worker_command(const WorkerArgs& args) {
   RunView view(choose_view(args.quiet, false));
   return reporting(view, "worker: ", [&] {
     BrokerLimits limits;
-    cluster::WorkerOptions o;
+    ClusterWorkerOptions o;
     if (!args.engines_file.empty()) o.engines = load_engines_file(args.engines_file, &limits);
     o.url = args.url;
     o.name = args.name;
     o.lease = std::chrono::milliseconds(args.lease_ms);
     o.broker = make_broker_options(limits, args.limits);
     if (!args.quiet) o.on_event = [&](const std::string& e) { view.note(e); };  // from the worker's thread only
-    cluster::Worker worker(o);
+    ClusterWorker worker(o);
     // The first SIGINT/SIGTERM stops the worker (its shard left to the lease); a second quits at once.
     std::atomic<bool> ending{false};
     std::thread signals([&] {
@@ -238,7 +236,7 @@ int worker_command(const WorkerArgs& args) {
       }
     } join{ending, signals};
     worker.run();
-    const cluster::WorkerStats s = worker.stats();
+    const ClusterWorkerStats s = worker.stats();
     view.note(fmt::format("worker stopped: {} shards committed, {} fenced, {} left, {} failed", s.committed, s.fenced,
                           s.abandoned, s.failed));
     return 0;
@@ -248,7 +246,7 @@ int worker_command(const WorkerArgs& args) {
 int collect_command(const std::string& url, const std::string& run, const std::string& output) {
   RunView view(choose_view(false, false));
   try {
-    cluster::ShardQueue queue(url);
+    ClusterQueue queue(url);
     return collect_into(queue, run, output, view, 0);
   } catch (const std::exception& e) {
     view.error(e.what());
@@ -258,10 +256,10 @@ int collect_command(const std::string& url, const std::string& run, const std::s
 
 int runs_command(const std::string& url) {
   try {
-    cluster::ShardQueue queue(url);
+    ClusterQueue queue(url);
     std::cout << fmt::format("{:<44} {:<10} {:>13} {:>21} {:>8}\n", "run", "state", "shards", "lines", "retries");
     for (const auto& p : queue.runs())
-      std::cout << fmt::format("{:<44} {:<10} {:>13} {:>21} {:>8}\n", p.id, p.state,
+      std::cout << fmt::format("{:<44} {:<10} {:>13} {:>21} {:>8}\n", p.id, to_string(p.state),
                                fmt::format("{}/{}", p.done, p.shards), fmt::format("{}/{}", p.lines_done, p.lines),
                                p.retries);
     return 0;
@@ -273,11 +271,11 @@ int runs_command(const std::string& url) {
 
 int cancel_command(const std::string& url, const std::string& run) {
   try {
-    cluster::ShardQueue queue(url);
-    const std::string state = queue.progress(run).state;  // throws NotFoundError for an unknown run
-    if (state != "running" || !queue.cancel(run)) {
-      std::cerr << "skein cancel: " << run << " is " << (state == "running" ? "done" : state)
-                << ": nothing to cancel\n";
+    ClusterQueue queue(url);
+    const ChainStatus state = queue.progress(run).state;  // throws NotFoundError for an unknown run
+    if (state != ChainStatus::running || !queue.cancel(run)) {
+      std::cerr << "skein cancel: " << run << " is "
+                << to_string(state == ChainStatus::running ? ChainStatus::done : state) << ": nothing to cancel\n";
       return 1;
     }
     std::cout << "cancelled " << run << "\n";

@@ -119,7 +119,7 @@ class ClusterCliTest : public test::PostgresTest<test::RunFolderTest> {
     q.listen("skein_cancel");
     for (;;) {
       const cluster::RunProgress p = q.progress(id);
-      if (p.state != "running") return p;
+      if (p.state != ChainStatus::running) return p;
       q.wait(100ms);
     }
   }
@@ -174,7 +174,7 @@ TEST_F(ClusterCliTest, WorkersKilledAtTenRandomMomentsLoseAndDoubleNothing) {
   // Every shard committed once: done, its attempts the retries; collect writes the same folder.
   cluster::ShardQueue q(url());
   const cluster::RunProgress p = q.progress(id);
-  EXPECT_EQ(p.state, "done");
+  EXPECT_EQ(p.state, ChainStatus::done);
   EXPECT_EQ(p.done, p.shards);
   EXPECT_EQ(p.retries, retries);
   EXPECT_EQ(skein({"collect", id, "--cluster", url(), "-o", (dir_ / "collected").string()}), 1);
@@ -267,7 +267,7 @@ TEST_F(ClusterCliTest, ACancelFromAnotherProcessStopsEveryWorkerAndLeavesNoProce
   while (engine_processes(pause) < 3) std::this_thread::sleep_for(5ms);  // calls in flight
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(skein({"cancel", id, "--cluster", url()}), 0);
-  EXPECT_EQ(wait_for_end(id).state, "cancelled");
+  EXPECT_EQ(wait_for_end(id).state, ChainStatus::cancelled);
   while (engine_processes(pause) > 0) std::this_thread::sleep_for(5ms);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("cancel to no engine process left: %.3f s\n", seconds);

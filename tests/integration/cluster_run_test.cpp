@@ -221,12 +221,12 @@ TEST_F(ClusterRunTest, TenThousandRecordsOnThreeWorkersWriteTheLocalRunsFolder) 
   int committed = 0;
   for (const auto& s : stats) committed += s.committed;
   const RunProgress p = q.progress(run);
-  EXPECT_EQ(p.state, "done");
+  EXPECT_EQ(p.state, ChainStatus::done);
   EXPECT_EQ(committed, p.shards);
   EXPECT_EQ(p.retries, 0);
   expect_same_folder(q, run);
   EXPECT_FALSE(q.cancel(run)) << "a run whose every shard is committed is done, not cancelled";
-  EXPECT_EQ(q.progress(run).state, "done");
+  EXPECT_EQ(q.progress(run).state, ChainStatus::done);
 }
 
 // A fault every worker meets (here: the engine never starts) fails the run at a shard's third
@@ -242,7 +242,7 @@ TEST_F(ClusterRunTest, AShardThatFailsOnEveryAttemptFailsTheRunWithTheReason) {
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
   for (auto& t : threads) t.join();
   const RunProgress p = q.progress(run);
-  EXPECT_EQ(p.state, "failed");
+  EXPECT_EQ(p.state, ChainStatus::failed);
   EXPECT_NE(p.error.find("no GPU here"), std::string::npos) << p.error;
   // Each failed attempt released its shard; the run failed at the first shard to fail kMaxAttempts times.
   EXPECT_GE(workers[0]->stats().failed + workers[1]->stats().failed, kMaxAttempts);
@@ -271,7 +271,8 @@ TEST_F(ClusterRunTest, EachRunGetsItsOwnChainsEnginesOnAWorkerThatServedAnother)
       "");
   Worker worker(o);
   std::thread working([&] { worker.run(); });
-  while (q.progress("one").state == "running" || q.progress("two").state == "running") q.wait(20ms);
+  while (q.progress("one").state == ChainStatus::running || q.progress("two").state == ChainStatus::running)
+    q.wait(20ms);
   worker.stop();
   working.join();
   for (const auto& [run, a] : {std::pair{"one", 1}, {"two", 2}}) {
@@ -291,7 +292,7 @@ TEST_F(ClusterRunTest, AVanishedWorkersShardIsTakenOverAfterItsLeaseAndCommitted
   ASSERT_TRUE(q.claim("dead", 300ms, run));
   const auto stats = work(2, run, 1s);
   const RunProgress p = q.progress(run);
-  EXPECT_EQ(p.state, "done");
+  EXPECT_EQ(p.state, ChainStatus::done);
   EXPECT_EQ(p.retries, 2);  // the two shards' second attempts
   EXPECT_EQ(stats[0].committed + stats[1].committed, p.shards);
   expect_same_folder(q, run);
@@ -352,7 +353,7 @@ TEST_F(ClusterRunTest, ACancelFromAnotherConnectionStopsEveryWorkersShard) {
   for (auto& w : workers) left += w->stats().abandoned, committed += w->stats().committed;
   EXPECT_GE(left, 1);
   EXPECT_EQ(committed, 0);
-  EXPECT_EQ(q.progress(run).state, "cancelled");
+  EXPECT_EQ(q.progress(run).state, ChainStatus::cancelled);
 }
 
 TEST_F(ClusterRunTest, ADatabaseRestartMidRunLosesAndDoublesNothing) {
@@ -366,7 +367,7 @@ TEST_F(ClusterRunTest, ADatabaseRestartMidRunLosesAndDoublesNothing) {
   working.join();
   ShardQueue after(url());
   const RunProgress p = after.progress(run);
-  EXPECT_EQ(p.state, "done");
+  EXPECT_EQ(p.state, ChainStatus::done);
   EXPECT_GE(stats[0].reconnects + stats[1].reconnects, 2);
   expect_same_folder(after, run);
 }
@@ -443,7 +444,7 @@ TEST_F(ClusterRunTest, AShardTakenOverAfterItsWorkerVanishedRepeatsNoCallTheFirs
   EXPECT_EQ(vanishing.stats().committed, 0);
   CountingEngine::calls() = 0;
   work(1, run, 10s, counting());
-  EXPECT_EQ(q.progress(run).state, "done");
+  EXPECT_EQ(q.progress(run).state, ChainStatus::done);
   EXPECT_EQ(CountingEngine::calls(), 200 - 64);
   const auto r = q.result(run, 0);
   ASSERT_TRUE(r);

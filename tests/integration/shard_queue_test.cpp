@@ -89,7 +89,7 @@ TEST_F(ShardQueueTest, AnExpiredLeaseIsClaimedAgainAndTheStaleWorkerCanNeitherHe
   EXPECT_EQ(q.commit(*fresh, r), Commit::done);
   EXPECT_EQ(q.commit(*fresh, r), Commit::fenced);  // once
   const RunProgress p = q.progress("r");
-  EXPECT_EQ(p.state, "done");
+  EXPECT_EQ(p.state, ChainStatus::done);
   EXPECT_EQ(p.retries, 1);
   EXPECT_EQ(p.lines_done, 2);
   const auto results = q.results("r");
@@ -150,7 +150,7 @@ TEST_F(ShardQueueTest, ACancelReachesListenersAndEndsTheLeases) {
   EXPECT_FALSE(q.heartbeat(*held, 60s));
   EXPECT_EQ(q.commit(*held, {}), Commit::fenced);
   EXPECT_FALSE(q.claim("w", 60s));
-  EXPECT_EQ(q.progress("r").state, "cancelled");
+  EXPECT_EQ(q.progress("r").state, ChainStatus::cancelled);
   EXPECT_FALSE(q.results("r"));
 }
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "../commands.hpp"
-#include "cluster/pg_run_store.hpp"
+#include "skein/cluster.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/sha256.hpp"
 #include "skein/state_dir.hpp"
@@ -28,7 +28,7 @@ RegistryOptions registry_options(const HostOptions& o, const fs::path& state) {
     if (o.store_url.empty()) {
       r.store = (state / "runs.sqlite").string();
     } else {
-      r.shared_store = std::make_shared<cluster::PgRunStore>(o.store_url, o.retention, o.max_store_bytes);
+      r.shared_store = open_postgres_run_store(o.store_url, o.retention, o.max_store_bytes);
       // Its own spool folder: run ids of another store (runs.sqlite, another database) may be the same.
       r.spool = (state / ("spool-pg-" + sha256_hex(o.store_url).substr(0, 16))).string();
     }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 
+#include "skein/chain.hpp"
 #include "skein/error.hpp"
 
 namespace skein {
@@ -54,10 +55,11 @@ void only_artefacts(const fs::path& dir) {
 
 }  // namespace
 
-void RunWriter::check_writable() const {
-  only_artefacts(dir_);
-  const fs::path probe = dir_ / ".skein-write-probe";
-  if (!std::ofstream(probe)) throw Error("cannot write into output folder " + dir_.string());
+void check_run_folder(const std::string& dir) {
+  const RunWriter made(dir, 1);  // makes the folder
+  only_artefacts(dir);
+  const fs::path probe = fs::path(dir) / ".skein-write-probe";
+  if (!std::ofstream(probe)) throw Error("cannot write into output folder " + dir);
   fs::remove(probe);
 }
 

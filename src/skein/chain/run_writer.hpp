@@ -27,11 +27,9 @@ class RunWriter {
   // Creates the folder; throws Error.
   RunWriter(std::filesystem::path dir, size_t max_lines_per_file);
   // Creates (truncating) every artefact of a run with these nodes, so no file of an earlier run
-  // into the same folder survives: a folder holding anything Skein does not write is refused.
+  // into the same folder survives: a folder holding anything Skein does not write is refused
+  // (check_run_folder in skein/chain.hpp says it before any work).
   void start(const std::vector<std::string>& nodes);
-  // What start() will refuse, said before any work (a cluster run writes its folder at the end):
-  // throws Error unless the folder can be made, written, and holds only Skein artefacts.
-  void check_writable() const;
   // Reopens the files of an interrupted run as `positions()` recorded them: each cut back to its
   // recorded size, later files removed; what came after the checkpoint is gone.
   void resume(const std::vector<std::string>& nodes, const Json& positions);

@@ -22,17 +22,18 @@ namespace skein::pg {
 
 class Error : public skein::Error {
  public:
+  // The code is unavailable when transient(), else unknown.
   Error(const std::string& message, std::string sqlstate, bool lost)
-      : skein::Error(message, lost ? ErrorCode::unavailable : ErrorCode::unknown),
+      : skein::Error(message, transient(sqlstate, lost) ? ErrorCode::unavailable : ErrorCode::unknown),
         sqlstate_(std::move(sqlstate)),
         lost_(lost) {}
   const std::string& sqlstate() const { return sqlstate_; }  // e.g. "40001"; empty when none
   bool lost() const { return lost_; }
   // Worth another try later: the connection is lost, or the statement met a deadlock or
   // serialization failure, the server short of resources or cancelling statements.
-  bool transient() const {
-    const std::string& s = sqlstate_;
-    return lost_ || s.rfind("40", 0) == 0 || s.rfind("53", 0) == 0 || s == "55P03" || s == "57014";
+  bool transient() const { return transient(sqlstate_, lost_); }
+  static bool transient(const std::string& s, bool lost) {
+    return lost || s.rfind("40", 0) == 0 || s.rfind("53", 0) == 0 || s == "55P03" || s == "57014";
   }
 
  private:

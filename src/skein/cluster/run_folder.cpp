@@ -10,8 +10,8 @@ RunSummary write_run_folder(ShardQueue& queue, const RunSpec& spec, const Chain&
   const std::string& run = spec.id;
   const Json& options = spec.options;
   const RunProgress progress = queue.progress(run);
-  if (progress.state != "done")
-    throw FailedPreconditionError("cluster run " + run + " is " + progress.state + " (" +
+  if (progress.state != ChainStatus::done)
+    throw FailedPreconditionError("cluster run " + run + " is " + to_string(progress.state) + " (" +
                                   std::to_string(progress.done) + " of " + std::to_string(progress.shards) +
                                   " shards done)");
   RunOptions o;

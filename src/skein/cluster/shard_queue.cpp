@@ -271,7 +271,7 @@ SELECT r.id, r.state, coalesce(r.error, ''), r.shards, r.lines,
   for (int i = 0; i < r.rows(); ++i) {
     RunProgress& p = out[size_t(i)];
     p.id = r.text(i, 0);
-    p.state = r.text(i, 1);
+    p.state = parse_enum<ChainStatus>(r.text(i, 1), "cluster run state");
     p.error = r.text(i, 2);
     p.shards = int(r.integer(i, 3));
     p.lines = r.integer(i, 4);
@@ -280,7 +280,7 @@ SELECT r.id, r.state, coalesce(r.error, ''), r.shards, r.lines,
     p.done = int(r.integer(i, 7));
     p.lines_done = r.integer(i, 8);
     p.retries = int(r.integer(i, 9));
-    if (p.state == "running" && p.done == p.shards) p.state = "done";
+    if (p.state == ChainStatus::running && p.done == p.shards) p.state = ChainStatus::done;
   }
   return out;
 }
@@ -311,7 +311,7 @@ std::optional<ShardResult> ShardQueue::result(const std::string& run, int shard)
 
 std::optional<std::vector<ShardResult>> ShardQueue::results(const std::string& run) {
   const RunProgress p = progress(run);
-  if (p.state != "done") return std::nullopt;
+  if (p.state != ChainStatus::done) return std::nullopt;
   std::vector<ShardResult> out;
   for (int shard = 0; shard < p.shards; ++shard) out.push_back(*result(run, shard));
   return out;

@@ -21,15 +21,12 @@
 #include <vector>
 
 #include "pg.hpp"
+#include "skein/cluster.hpp"
 #include "skein/json.hpp"
 
 namespace skein::cluster {
 
-struct RunSpec {
-  std::string id;  // unique in the database
-  std::string chain_text, chain_hash;
-  Json options;
-};
+using RunSpec = ClusterRun;
 
 // A piece of the input as submitted: `lines` lines (blank ones included) joined by newlines.
 struct ShardInput {
@@ -59,14 +56,7 @@ struct ShardResult {
 
 enum class Commit { done, fenced };
 
-struct RunProgress {
-  std::string id;
-  std::string state;  // running, cancelled, failed, done
-  std::string error;  // why it failed
-  int shards = 0, ready = 0, running = 0, done = 0;
-  long long lines = 0, lines_done = 0;
-  int retries = 0;  // claims beyond each shard's first
-};
+using RunProgress = ClusterProgress;
 
 // Makes the cluster's tables (runs, shards, their outputs, the response cache) when missing.
 void ensure_schema(pg::Connection& db);

@@ -93,7 +93,7 @@ void Worker::run() {
 }
 
 bool Worker::work_once(ShardQueue& queue) {
-  if (!options_.only_run.empty() && queue.progress(options_.only_run).state != "running") return false;
+  if (!options_.only_run.empty() && queue.progress(options_.only_run).state != ChainStatus::running) return false;
   const std::optional<Claim> claim = queue.claim(options_.name, options_.lease, options_.only_run);
   if (!claim) {
     queue.wait(milliseconds(250));  // a submit NOTIFYs skein_work; expired leases are seen on the next try

@@ -32,27 +32,13 @@
 
 namespace skein::cluster {
 
-struct WorkerOptions {
-  std::string url;   // postgresql://…
-  std::string name;  // in the shards it holds; default host:pid
-  std::chrono::milliseconds lease{10000};
-  std::string only_run;  // work on this run alone and return once it is done, cancelled or failed
-  // Each run gets a broker of its own (two runs may mean different models by one engine name):
-  // made with these options and factory, holding `engines` (an engines file's) over the chain's.
-  BrokerOptions broker;
-  std::map<std::string, EngineConfig> engines;
-  Broker::Factory factory = start_engine;
-  std::filesystem::path scratch;                     // default: the temp folder
-  std::function<void(const std::string&)> on_event;  // a line per shard claimed, committed, fenced…
-};
+using WorkerOptions = ClusterWorkerOptions;
 
 // A shard whose attempts fail this many times fails its run (a fault every worker meets); before
 // that, a failed attempt makes the shard ready for any worker (a fault of one machine).
 constexpr int kMaxAttempts = 3;
 
-struct WorkerStats {
-  int committed = 0, fenced = 0, abandoned = 0, failed = 0, reconnects = 0;
-};
+using WorkerStats = ClusterWorkerStats;
 
 class Worker {
  public:
