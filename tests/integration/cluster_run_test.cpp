@@ -6,6 +6,7 @@
 // database answers a re-run without an engine call, and a retried shard repeats no kept call.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -282,6 +283,26 @@ TEST_F(ClusterRunTest, EachRunGetsItsOwnChainsEnginesOnAWorkerThatServedAnother)
     EXPECT_NE(r->outputs.at(0).second.find("\"output\":{\"a\":" + std::to_string(a) + "}"), std::string::npos)
         << run << ": " << r->outputs.at(0).second;
   }
+}
+
+TEST_F(ClusterRunTest, AChainsWarningIsSaidOncePerRunNotOncePerShard) {
+  const char* text =
+      "chain: same\nsteps:\n  - step: a\n    output: {type: object, properties: {a: {type: integer}}, "
+      "required: [a]}\n    user: hi\n";
+  const Chain chain = parse(text);
+  ShardQueue q(url());
+  std::istringstream in("{}\n{}\n{}\n");
+  ShardCutter cutter(chain, in, "in.jsonl", 1, 1, false);
+  ASSERT_EQ(q.submit({"same", text, chain.file_sha256, {{"cache", false}}}, [&] { return cutter.next(); }), 3);
+  WorkerOptions o = worker_options(instant(), "same");
+  std::vector<std::string> events;
+  o.on_event = [&](const std::string& e) { events.push_back(e); };
+  Worker(o).run();
+  EXPECT_EQ(q.progress("same").state, ChainStatus::done);
+  const auto warnings = std::count_if(events.begin(), events.end(), [](const std::string& e) {
+    return e.find("reads nothing from the history") != std::string::npos;
+  });
+  EXPECT_EQ(warnings, 1) << testing::PrintToString(events);
 }
 
 TEST_F(ClusterRunTest, AVanishedWorkersShardIsTakenOverAfterItsLeaseAndCommittedOnce) {

@@ -52,16 +52,20 @@ std::vector<std::string> history_keys(const Node& node) {
   return {node_id(node)};
 }
 
-void check_node_id(const std::string& id, const Location& at, const Chain& chain) {
+void check_node_id(const std::string& id, const Location& at) {
   static const std::regex kId("[A-Za-z_][A-Za-z0-9_]*");
   if (!std::regex_match(id, kId))
     throw ConfigError(at, "node id '" + id + "' must be letters, digits and _ (not starting with a digit)");
   for (const char* reserved : {"chain_input", "row_id", "input", "flattened", "errors"})
     if (id == reserved) throw ConfigError(at, "'" + id + "' is reserved and cannot be a node id");
+}
+
+void check_join_alias(const std::string& alias, const Location& at, const Chain& scope) {
+  check_node_id(alias, at);
   std::vector<std::pair<std::string, Location>> ids;
-  for (const auto& other : chain.steps) collect_ids(other, ids);
+  for (const auto& other : scope.steps) collect_ids(other, ids);
   for (const auto& [other, where] : ids)
-    if (other == id) throw ConfigError(at, "node id '" + id + "' is used twice (first at " + where.str() + ")");
+    if (other == alias) throw ConfigError(at, "node id '" + alias + "' is used twice (first at " + where.str() + ")");
 }
 
 Location key_at(const KeyLocations& keys, const std::string& key, const Location& node) {

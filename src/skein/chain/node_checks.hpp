@@ -9,8 +9,11 @@
 
 namespace skein {
 
-// Ids name folders and history keys: identifiers only, unique, not reserved. ConfigError at `at`.
-void check_node_id(const std::string& id, const Location& at, const Chain& chain);
+// Ids name folders and history keys: identifiers only, not reserved (check_unique_ids: unique).
+// ConfigError at `at`.
+void check_node_id(const std::string& id, const Location& at);
+// A branch's join alias: an id, and none of the ids before it in `scope`.
+void check_join_alias(const std::string& alias, const Location& at, const Chain& scope);
 
 // Where `key` of a node was declared, else the node itself.
 Location key_at(const KeyLocations& keys, const std::string& key, const Location& node);

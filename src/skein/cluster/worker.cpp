@@ -142,7 +142,9 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
     if (spec->options.value("cache", true)) o.response_store = responses_;
     o.broker = &broker_for(claim.run);
     o.stop = &stop;
-    o.on_warning = [&](const std::string& w) { event(shard + ": " + w); };
+    o.on_warning = [&](const std::string& w) {
+      if (first_warning(claim.run, w)) event(shard + ": " + w);
+    };
     result = run_shard(chain, o, claim, input, options_.scratch / fmt_scratch(claim));
     // The shard's replies in the cache before it is done (a re-run then makes no call); a database
     // slower than that only costs calls, the commit below finds out whether it is there at all.
@@ -251,6 +253,12 @@ void Worker::stop() {
 WorkerStats Worker::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+bool Worker::first_warning(const std::string& run, const std::string& warning) {
+  std::lock_guard lock(mu_);
+  if (warned_run_ != run) warned_run_ = run, warned_.clear();
+  return warned_.insert(warning).second;
 }
 
 void Worker::event(const std::string& line) {

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "pg_response_store.hpp"
@@ -58,6 +59,8 @@ class Worker {
   const Chain& chain_of(const RunSpec& spec);                        // parsed once per run
   Broker& broker_for(const std::string& run);                        // the run's broker; the previous run's released
   void event(const std::string& line);
+  // Whether `warning` is new for `run` here: a chain's warnings are said once per run, not per shard.
+  bool first_warning(const std::string& run, const std::string& warning);
   void pause(std::chrono::milliseconds d);  // returns early on stop()
 
   WorkerOptions options_;
@@ -73,6 +76,8 @@ class Worker {
   std::condition_variable wake_;
   bool stopping_ = false;
   ChainStop* current_ = nullptr;  // the shard's run, while one runs
+  std::string warned_run_;        // the run whose warnings `warned_` holds
+  std::set<std::string> warned_;
   WorkerStats stats_;
 };
 

@@ -74,10 +74,9 @@ struct RunRegistry::Impl {
   std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
   std::vector<std::function<void(const RunEvent&)>> listeners SKEIN_GUARDED_BY(mu);
 
-  // Whether the run's verbosity takes events of `kind` (its job does not change once submitted).
-  static bool wants(const Run& run, RunEventKind kind) {
-    return run.job.verbosity != Verbosity::silent && event_level(kind) <= run.job.verbosity;
-  }
+  // Whether the run's verbosity takes events of `kind` (its job does not change once submitted);
+  // a silent run takes none, as no event's level is silent.
+  static bool wants(const Run& run, RunEventKind kind) { return event_level(kind) <= run.job.verbosity; }
 
   // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
   std::optional<RunEvent> record(Run& run, RunEventKind kind, Json data) SKEIN_REQUIRES(mu) {
