@@ -297,8 +297,12 @@ class ChainRun {
         continue;
       }
       std::vector<Json>& outputs = outcomes[i].outputs;
-      for (size_t k = 0; k < outputs.size(); ++k) {
-        Record r{rec.row_id, rec.line, rec.history, fan_out ? rec.id + "." + std::to_string(k) : rec.id};
+      for (size_t k = 0; k < outputs.size(); ++k) {  // the last output takes the record's history, the others a copy
+        const bool last = k + 1 == outputs.size();
+        Record r{rec.row_id, rec.line, last ? std::move(rec.history) : Json(rec.history),
+                 fan_out ? rec.id + "." + std::to_string(k)
+                 : last  ? std::move(rec.id)
+                         : std::string(rec.id)};
         writer_.output(path, r.row_id, r.id, outputs[k]);
         r.history[a.id] = std::move(outputs[k]);
         kept.push_back(std::move(r));

@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "native_expression.hpp"
+
 namespace skein {
 
 namespace {
@@ -29,7 +31,8 @@ Expression::Expression(const std::string& source, const std::string& where)
     : source_(source),
       value_("{{ (" + source + ") | tojson }}", where),
       test_("{% if " + source + " %}1{% endif %}", where),
-      path_(dotted_path(source)) {}
+      path_(dotted_path(source)),
+      native_(NativeExpression::compile(source)) {}
 
 Json Expression::value(const Json& vars) const {
   if (path_) {  // a plain field path: looked up directly; anything missing goes the Jinja way for its error
@@ -43,6 +46,8 @@ Json Expression::value(const Json& vars) const {
     }
     if (v) return *v;
   }
+  if (native_)
+    if (std::optional<Json> v = native_->value(vars)) return std::move(*v);
   const std::string text = value_.render(vars);
   try {
     return Json::parse(text);
@@ -51,6 +56,10 @@ Json Expression::value(const Json& vars) const {
   }
 }
 
-bool Expression::truthy(const Json& vars) const { return test_.render(vars) == "1"; }
+bool Expression::truthy(const Json& vars) const {
+  if (native_)
+    if (std::optional<bool> t = native_->truthy(vars)) return *t;
+  return test_.render(vars) == "1";
+}
 
 }  // namespace skein
