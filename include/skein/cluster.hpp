@@ -12,7 +12,8 @@
 //
 // Errors: a database that cannot be reached, was lost, or refused a statement for a transient
 // reason (a deadlock, a server short of resources) throws an Error whose code() is unavailable:
-// worth another try on a new ClusterQueue. An unknown run throws NotFoundError.
+// worth another try on a new ClusterQueue. A connection that fails for good (a wrong password, no
+// such database) is unavailable too: libpq does not tell them apart. Other refusals are unknown.
 //
 // The library: skein::cluster (find_package(skein) finds it with libpq), above skein::skein.
 #pragma once
@@ -73,14 +74,14 @@ class ClusterQueue {
   // into shards of whole batches (`batch_size` valid records each), at least `shard_size` records
   // a shard, so that the run folder comes out as a local run's. `strict`: a bad record throws
   // ConfigError at its line instead of becoming an error record. Sets options' started_at when
-  // missing. Returns the number of shards. Throws when the id is taken.
+  // missing. Returns the number of shards. Throws AlreadyExistsError when the id is taken.
   int submit(ClusterRun run, const Chain& chain, std::istream& input, const std::string& input_name, size_t batch_size,
              size_t shard_size, bool strict);
-  std::optional<ClusterRun> run(const std::string& id);
-  ClusterProgress progress(const std::string& id);
-  std::vector<ClusterProgress> runs();  // every run, newest first
+  std::optional<ClusterRun> run(const std::string& id);  // nullopt for an unknown id
+  ClusterProgress progress(const std::string& id);       // NotFoundError for an unknown id
+  std::vector<ClusterProgress> runs();                   // every run, newest first
   // Cancels a run not yet done: its open shards stop, its workers' runs are stopped. False when
-  // every shard was already committed (or it had ended).
+  // every shard was already committed, it had ended, or there is no such run.
   bool cancel(const std::string& id);
   // Writes the folder of `run` (as run() returned it; `chain` parsed from its chain_text) into
   // `dir`. Throws FailedPreconditionError while shards are not done.
@@ -100,8 +101,10 @@ struct ClusterWorkerOptions {
   BrokerOptions broker;
   std::map<std::string, EngineConfig> engines;
   Broker::Factory factory = start_engine;
-  std::filesystem::path scratch;                     // default: the temp folder
-  std::function<void(const std::string&)> on_event;  // a line per shard claimed, committed, fenced…
+  std::filesystem::path scratch;  // default: the temp folder
+  // A line per shard claimed, committed, fenced…, and a chain's warnings once per run: called on
+  // run()'s thread with no lock held (it may call stop() and stats()).
+  std::function<void(const std::string&)> on_event;
 };
 
 struct ClusterWorkerStats {
@@ -113,12 +116,14 @@ struct ClusterWorkerStats {
 // attempt and fails its run at the third. A lost connection is made again with back-off.
 class ClusterWorker {
  public:
-  explicit ClusterWorker(ClusterWorkerOptions options);  // connects
-  ~ClusterWorker();                                      // releases its engines
+  // Its response cache connects in the background; run() connects the rest.
+  explicit ClusterWorker(ClusterWorkerOptions options);
+  ~ClusterWorker();  // releases its engines
   ClusterWorker(const ClusterWorker&) = delete;
   ClusterWorker& operator=(const ClusterWorker&) = delete;
-  // Works on the caller's thread until stop(), or with only_run until that run ends. Throws an
-  // unavailable Error only for a database it never reached.
+  // Works on the caller's thread until stop(), or with only_run until that run ends (NotFoundError
+  // when there is no such run). Throws an unavailable Error for a database it never reached, and
+  // the database's refusal to make the cluster's tables; a connection lost later is made again.
   void run();
   void stop();                       // thread-safe; the shard in hand is stopped and left to its lease
   ClusterWorkerStats stats() const;  // thread-safe

@@ -25,7 +25,7 @@ enum class ErrorCode {
   permission_denied,    // refused whoever asks (a foreign origin or host)
   unauthenticated,      // no valid token
   resource_exhausted,   // over a limit (queue, body size)
-  unavailable,          // an engine that cannot start or answer now
+  unavailable,          // an engine or a database that cannot start, be reached or answer now
 };
 const char* to_string(ErrorCode code);  // "NOT_FOUND", … (in capitals, as Abseil's)
 template <>

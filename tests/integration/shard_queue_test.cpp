@@ -66,7 +66,7 @@ TEST_F(ShardQueueTest, InputIsStoredInShardsAndEachShardGivesBackItsLinesExactly
   }
   EXPECT_FALSE(q.claim("w", 60s));
   EXPECT_EQ(back, lines);
-  EXPECT_THROW(submit(q, "x\n", 10, "r1"), pg::Error);  // the id is taken
+  EXPECT_THROW(submit(q, "x\n", 10, "r1"), AlreadyExistsError);  // the id is taken
 }
 
 TEST_F(ShardQueueTest, AnExpiredLeaseIsClaimedAgainAndTheStaleWorkerCanNeitherHeartbeatNorCommit) {

@@ -16,7 +16,7 @@ class ChainChecker {
     const Location top{chain_.file, 0};
     if (chain_.steps.empty()) throw ConfigError(top, "the chain has no steps");
     if (chain_.batch_size < 1) throw ConfigError(top, "`batch_size` must be a positive integer");
-    check_unique_ids(chain_);  // first: one walk, not one per node
+    check_unique_ids(chain_);  // first: every id, in one walk
     Chain scope = empty_scope();
     check_nodes(chain_.steps, scope);
     return std::move(warnings_);
@@ -44,7 +44,6 @@ class ChainChecker {
 
   // A branch sees the history where it stands, plus its own earlier nodes.
   void check_branch(const Branch& b, const Chain& scope) {
-    check_node_id(b.id, b.at);
     if (b.join) check_join_alias(*b.join, key_at(b.keys, "join", b.at), scope);
     if (b.steps.empty()) throw ConfigError(b.at, "branch '" + b.id + "' needs a non-empty `steps:` list");
     Chain inner = scope;
@@ -58,7 +57,6 @@ class ChainChecker {
   }
 
   void check_step(const Step& s, const Chain& scope) {
-    check_node_id(s.id, s.where);
     if (s.engine != "local" && !chain_.engines.count(s.engine) && !(has_engine_ && has_engine_(s.engine)))
       throw ConfigError(key_at(s.keys, "engine", s.where),
                         "step '" + s.id + "' uses unknown engine '" + s.engine + "'");
@@ -77,7 +75,6 @@ class ChainChecker {
   }
 
   void check_apply(const Apply& a, const Chain& scope) {
-    check_node_id(a.id, a.at);
     check_apply_shape(a);
     if (a.where) check_reads(*a.where, "`where`", key_at(a.keys, "where", a.at), scope);
     for (const auto& [name, expr] : a.set) {

@@ -101,9 +101,11 @@ void check_unique_ids(const Chain& chain) {
   std::vector<std::pair<std::string, Location>> ids;
   for (const auto& node : chain.steps) collect_ids(node, ids);
   std::map<std::string, Location> first;
-  for (const auto& [id, at] : ids)
+  for (const auto& [id, at] : ids) {
+    check_node_id(id, at);
     if (!first.emplace(id, at).second)
       throw ConfigError(at, "node id '" + id + "' is used twice (first at " + first.at(id).str() + ")");
+  }
 }
 
 void check_history_names(const std::set<std::string>& names, const std::string& what, const Location& at,

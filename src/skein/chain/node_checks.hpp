@@ -27,7 +27,8 @@ void check_apply_shape(const Apply& apply);
 std::vector<ChainWarning> check_chain(const Chain& chain, bool require_functions,
                                       const std::function<bool(const std::string&)>& has_engine);
 
-// Ids are unique across the whole chain, branches of parallel groups included.
+// Every id is one (check_node_id) and unique across the whole chain, branches of parallel groups
+// included: ConfigError at the first that is not, in the chain's order.
 void check_unique_ids(const Chain& chain);
 
 // Every name must be in the history before the next node: chain_input, row_id or an earlier

@@ -115,8 +115,13 @@ int ShardQueue::submit(const RunSpec& spec, const std::function<std::optional<Sh
   int shards = 0;
   long long lines = 0;
   db_.transaction([&] {
-    db_.exec("INSERT INTO skein_runs (id, chain_text, chain_hash, options) VALUES ($1, $2, $3, $4)",
-             {spec.id, spec.chain_text, spec.chain_hash, spec.options.dump()});
+    try {
+      db_.exec("INSERT INTO skein_runs (id, chain_text, chain_hash, options) VALUES ($1, $2, $3, $4)",
+               {spec.id, spec.chain_text, spec.chain_hash, spec.options.dump()});
+    } catch (const pg::Error& e) {
+      if (e.sqlstate() == "23505") throw AlreadyExistsError("a cluster run " + spec.id + " exists already");
+      throw;
+    }
     // One COPY row per shard, sent as it is cut.
     db_.copy_in("COPY skein_shards (run, shard, first_line, first_row, lines, input) FROM STDIN",
                 [&](std::string& chunk) {

@@ -66,7 +66,7 @@ class ShardQueue {
   explicit ShardQueue(const std::string& url);  // connects, makes the tables; throws pg::Error
 
   // Stores `spec` and the shards `next` returns (until nullopt), sent as they come (COPY), in one
-  // transaction. Returns the number of shards. Throws when the id is taken.
+  // transaction. Returns the number of shards. Throws AlreadyExistsError when the id is taken.
   int submit(const RunSpec& spec, const std::function<std::optional<ShardInput>()>& next);
   // The same with `input`'s lines in shards of `shard_size` lines (every line a record).
   int submit(const RunSpec& spec, std::istream& input, int shard_size);

@@ -165,8 +165,10 @@ void Worker::work(ShardQueue& queue, const Claim& claim) {
   if (result) {
     try {
       const Commit c = queue.commit(claim, *result);
-      std::lock_guard lock(mu_);
-      ++(c == Commit::done ? stats_.committed : stats_.fenced);
+      {
+        std::lock_guard lock(mu_);
+        ++(c == Commit::done ? stats_.committed : stats_.fenced);
+      }
       event((c == Commit::done ? "committed " : "fenced (another attempt owns it) ") + shard);
       return;
     } catch (const pg::Error& e) {
@@ -257,8 +259,8 @@ WorkerStats Worker::stats() const {
 
 bool Worker::first_warning(const std::string& run, const std::string& warning) {
   std::lock_guard lock(mu_);
-  if (warned_run_ != run) warned_run_ = run, warned_.clear();
-  return warned_.insert(warning).second;
+  if (warned_.size() > 64 && !warned_.count(run)) warned_.clear();  // a bound over a long life
+  return warned_[run].insert(warning).second;
 }
 
 void Worker::event(const std::string& line) {

@@ -75,9 +75,8 @@ class Worker {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  ChainStop* current_ = nullptr;  // the shard's run, while one runs
-  std::string warned_run_;        // the run whose warnings `warned_` holds
-  std::set<std::string> warned_;
+  ChainStop* current_ = nullptr;                         // the shard's run, while one runs
+  std::map<std::string, std::set<std::string>> warned_;  // per run, the warnings said
   WorkerStats stats_;
 };
 
