@@ -27,6 +27,7 @@ Result borrowed(const Json& j) { return Val{&j, {}}; }
 Result made(Json j) { return Val{nullptr, std::move(j)}; }
 
 constexpr double kExact = 9007199254740992.0;  // 2^53: every integer up to it is a double
+bool exact(int64_t i) { return i >= -int64_t(kExact) && i <= int64_t(kExact); }
 
 // A number as the engine holds it: the integer part and the float part, both compared by `==`.
 // Declined beyond 2^53, where the engine's conversions lose or invent digits.
@@ -42,15 +43,14 @@ std::optional<Number> number(const Json& j, bool with_bool) {
     return Number{b, double(b), false};
   }
   if (j.is_number_integer()) {
-    if (j.is_number_unsigned() ? j.get<uint64_t>() > uint64_t(kExact) : std::abs(j.get<int64_t>()) > int64_t(kExact))
-      return std::nullopt;
+    if (j.is_number_unsigned() ? j.get<uint64_t>() > uint64_t(kExact) : !exact(j.get<int64_t>())) return std::nullopt;
     const int64_t i = j.get<int64_t>();
     return Number{i, double(i), false};
   }
-  if (j.is_number_float()) {
+  if (j.is_number_float()) {  // NaN and infinities reach the engine as null (the history is dumped)
     const double f = j.get<double>();
-    if (std::isfinite(f) && std::abs(f) >= kExact) return std::nullopt;
-    return Number{std::isfinite(f) ? int64_t(f) : 0, f, true};
+    if (!std::isfinite(f) || std::abs(f) >= kExact) return std::nullopt;
+    return Number{int64_t(f), f, true};
   }
   return std::nullopt;
 }
@@ -67,6 +67,9 @@ std::optional<bool> equivalent(const Json& a, const Json& b) {
   if (!y) return std::nullopt;
   return x->i == y->i && x->f == y->f;
 }
+
+// A value the engine sees as it is here: not a null, nor a float that the history's dump makes null.
+bool plain(const Json& j) { return !j.is_null() && !(j.is_number_float() && !std::isfinite(j.get<double>())); }
 
 bool truthiness(const Json& j) {
   if (j.is_null()) return false;
@@ -153,7 +156,7 @@ struct Not final : NativeExpression::Node {
   explicit Not(NodePtr o) : operand(std::move(o)) {}
   Result eval(const Json& vars) const override {
     Result v = operand->eval(vars);
-    if (!v || v->get().is_null()) return std::nullopt;
+    if (!v || !plain(v->get())) return std::nullopt;
     return made(!truthiness(v->get()));
   }
 };
@@ -178,9 +181,9 @@ struct Logic final : NativeExpression::Node {
   Logic(NodePtr l, NodePtr r, bool a) : left(std::move(l)), right(std::move(r)), is_and(a) {}
   Result eval(const Json& vars) const override {
     Result l = left->eval(vars);
-    if (!l || l->get().is_null()) return std::nullopt;
+    if (!l || !plain(l->get())) return std::nullopt;
     Result r = right->eval(vars);
-    if (!r) return std::nullopt;
+    if (!r || !plain(r->get())) return std::nullopt;
     return truthiness(l->get()) == is_and ? std::move(r) : std::move(l);
   }
 };
@@ -196,7 +199,7 @@ struct Binary final : NativeExpression::Node {
     Result l = left->eval(vars), r = right->eval(vars);
     if (!l || !r) return std::nullopt;
     const Json &a = l->get(), &b = r->get();
-    if (a.is_null() || b.is_null()) return std::nullopt;  // the engine's none rules
+    if (!plain(a) || !plain(b)) return std::nullopt;  // the engine's none rules
     switch (op) {
       case Op::eq:
       case Op::ne: {
@@ -235,6 +238,7 @@ struct Binary final : NativeExpression::Node {
 
   // `needle in haystack`: a substring, a list's item, an object's key.
   static std::optional<bool> member(const Json& needle, const Json& haystack) {
+    if (!(needle.is_string() || needle.is_number() || needle.is_boolean())) return std::nullopt;  // [1] in []: an error
     if (haystack.is_string()) {
       if (!needle.is_string()) return std::nullopt;
       return haystack.get_ref<const std::string&>().find(needle.get_ref<const std::string&>()) != std::string::npos;
@@ -379,7 +383,7 @@ NodePtr compile_node(const jinja::statement_ptr& s) {
   if (const auto* u = jinja::cast_stmt<jinja::unary_expression>(s)) return compile_unary(*u);
   if (const auto* f = jinja::cast_stmt<jinja::filter_expression>(s)) return compile_filter(*f);
   if (const auto* i = jinja::cast_stmt<jinja::integer_literal>(s))
-    return std::abs(i->val) <= int64_t(kExact) ? std::make_unique<Literal>(Json(i->val)) : nullptr;
+    return exact(i->val) ? std::make_unique<Literal>(Json(i->val)) : nullptr;
   if (const auto* x = jinja::cast_stmt<jinja::float_literal>(s))
     return std::isfinite(x->val) && std::abs(x->val) < kExact ? std::make_unique<Literal>(Json(x->val)) : nullptr;
   if (const auto* t = jinja::cast_stmt<jinja::string_literal>(s)) return std::make_unique<Literal>(Json(t->val));
@@ -419,12 +423,14 @@ std::optional<Json> NativeExpression::value(const Json& vars) const {
   const Json& j = v->get();
   // What `| tojson` prints and reads back unchanged: not a float (6 digits), list or object.
   if (!(j.is_boolean() || j.is_string() || (j.is_number_integer() && number(j, false)))) return std::nullopt;
+  if (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() >= 0)
+    return Json(j.get<uint64_t>());  // as `| tojson` read back gives it
   return v->ref ? *v->ref : std::move(v->own);
 }
 
 std::optional<bool> NativeExpression::truthy(const Json& vars) const {
   Result v = root_->eval(vars);
-  if (!v) return std::nullopt;
+  if (!v || !plain(v->get())) return std::nullopt;
   return truthiness(v->get());
 }
 

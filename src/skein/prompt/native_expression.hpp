@@ -9,6 +9,9 @@
 // engine's rules are quirky (a null, a float in a result, a number beyond 2^53, an object's
 // built-in name), declines: the caller goes the Jinja way, which also says the errors (a missing
 // name, a type that does not fit). tests/unit/native_expression_test.cpp holds both sides equal.
+// One exception, as for the plain field paths Expression looks up itself: a history holding text
+// that is not UTF-8 (only C++ code can put it there: every parsed input is checked) makes every
+// expression a Jinja error, and here only the expressions that read that text.
 //
 // Immutable once compiled: safe to use from several threads at once.
 #pragma once
