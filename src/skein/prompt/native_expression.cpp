@@ -1,96 +1,20 @@
-// The Jinja engine's rules, as llama.cpp's common/jinja applies them (runtime.cpp's
-// binary_expression, value.h's equivalence and truthiness), on nlohmann JSON.
+// The expression's tree, compiled from the Jinja engine's syntax tree, and each operator as
+// llama.cpp's common/jinja applies it (runtime.cpp's binary_expression, unary_expression,
+// member_expression, apply_filter); the rules on values are native_values.cpp's.
 #include "native_expression.hpp"
+
+#include "native_values.hpp"
 
 #include <jinja/lexer.h>
 #include <jinja/parser.h>
 #include <jinja/runtime.h>
 
-#include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <set>
 
 namespace skein {
 
-namespace {
-
-// A value while evaluating: borrowed from the history, or made here.
-struct Val {
-  const Json* ref = nullptr;
-  Json own;
-  const Json& get() const { return ref ? *ref : own; }
-};
-using Result = std::optional<Val>;  // nullopt: declined
-
-Result borrowed(const Json& j) { return Val{&j, {}}; }
-Result made(Json j) { return Val{nullptr, std::move(j)}; }
-
-constexpr double kExact = 9007199254740992.0;  // 2^53: every integer up to it is a double
-bool exact(int64_t i) { return i >= -int64_t(kExact) && i <= int64_t(kExact); }
-
-// A number as the engine holds it: the integer part and the float part, both compared by `==`.
-// Declined beyond 2^53, where the engine's conversions lose or invent digits.
-struct Number {
-  int64_t i;
-  double f;
-  bool is_float;
-};
-std::optional<Number> number(const Json& j, bool with_bool) {
-  if (j.is_boolean()) {
-    if (!with_bool) return std::nullopt;
-    const bool b = j.get<bool>();
-    return Number{b, double(b), false};
-  }
-  if (j.is_number_integer()) {
-    if (j.is_number_unsigned() ? j.get<uint64_t>() > uint64_t(kExact) : !exact(j.get<int64_t>())) return std::nullopt;
-    const int64_t i = j.get<int64_t>();
-    return Number{i, double(i), false};
-  }
-  if (j.is_number_float()) {  // NaN and infinities reach the engine as null (the history is dumped)
-    const double f = j.get<double>();
-    if (!std::isfinite(f) || std::abs(f) >= kExact) return std::nullopt;
-    return Number{int64_t(f), f, true};
-  }
-  return std::nullopt;
-}
-
-// `a == b` on scalars (the left side's equivalence, as `in` on a list uses it); declined for
-// nulls, lists and objects on the left.
-std::optional<bool> equivalent(const Json& a, const Json& b) {
-  if (a.is_string()) return b.is_string() && a.get_ref<const std::string&>() == b.get_ref<const std::string&>();
-  const std::optional<Number> x = number(a, true);
-  if (!x) return std::nullopt;
-  if (!(b.is_boolean() || b.is_number()))
-    return b.is_null() || b.is_string() || b.is_structured() ? std::optional<bool>(false) : std::nullopt;
-  const std::optional<Number> y = number(b, true);
-  if (!y) return std::nullopt;
-  return x->i == y->i && x->f == y->f;
-}
-
-// A value the engine sees as it is here: not a null, nor a float that the history's dump makes null.
-bool plain(const Json& j) { return !j.is_null() && !(j.is_number_float() && !std::isfinite(j.get<double>())); }
-
-bool truthiness(const Json& j) {
-  if (j.is_null()) return false;
-  if (j.is_boolean()) return j.get<bool>();
-  if (j.is_number_integer()) return j.get<int64_t>() != 0;
-  if (j.is_number_float()) return j.get<double>() != 0.0;
-  if (j.is_string()) return !j.get_ref<const std::string&>().empty();
-  return !j.empty();  // lists and objects
-}
-
-// The names an object's `.name` means before its keys (obj.items is the built-in, not the key).
-const std::set<std::string>& object_builtins() {
-  static const std::set<std::string> names = [] {
-    std::set<std::string> out;
-    for (const auto& [name, fn] : jinja::mk_val<jinja::value_object>()->get_builtins()) out.insert(name);
-    return out;
-  }();
-  return names;
-}
-
-}  // namespace
+using namespace native;
 
 struct NativeExpression::Node {
   virtual ~Node() = default;
@@ -132,7 +56,7 @@ struct Field final : NativeExpression::Node {
     const Json& j = o->get();
     auto it = j.find(key);
     if (it == j.end()) return std::nullopt;
-    return o->ref ? borrowed(*it) : made(*it);
+    return part(*o, *it);
   }
 };
 
@@ -147,7 +71,7 @@ struct Index final : NativeExpression::Node {
     const Json& list = o->get();
     const int64_t i = index < 0 ? index + int64_t(list.size()) : index;
     if (i < 0 || i >= int64_t(list.size())) return std::nullopt;
-    return o->ref ? borrowed(list[size_t(i)]) : made(list[size_t(i)]);
+    return part(*o, list[size_t(i)]);
   }
 };
 
