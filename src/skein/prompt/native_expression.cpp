@@ -44,15 +44,14 @@ struct Name final : NativeExpression::Node {
   }
 };
 
-// `x.key` (`builtin_first`: an object's built-in of that name wins, declined) or `x["key"]`.
+// `x.key` or `x["key"]` on an object.
 struct Field final : NativeExpression::Node {
   NodePtr object;
   std::string key;
-  bool builtin_first;
-  Field(NodePtr o, std::string k, bool b) : object(std::move(o)), key(std::move(k)), builtin_first(b) {}
+  Field(NodePtr o, std::string k) : object(std::move(o)), key(std::move(k)) {}
   Result eval(const Json& vars) const override {
     Result o = object->eval(vars);
-    if (!o || !o->get().is_object() || (builtin_first && object_builtins().count(key))) return std::nullopt;
+    if (!o || !o->get().is_object()) return std::nullopt;
     const Json& j = o->get();
     auto it = j.find(key);
     if (it == j.end()) return std::nullopt;
@@ -262,11 +261,12 @@ NodePtr compile_member(const jinja::member_expression& m) {
   if (!object) return nullptr;
   if (!m.computed) {
     if (const auto* id = jinja::cast_stmt<jinja::identifier>(m.property))
-      return std::make_unique<Field>(std::move(object), id->val, true);
+      // obj.items is an object's built-in, not its key (obj['items'] is the key): not compiled.
+      return object_builtins().count(id->val) ? nullptr : std::make_unique<Field>(std::move(object), id->val);
     return nullptr;
   }
   if (const auto* key = jinja::cast_stmt<jinja::string_literal>(m.property))
-    return std::make_unique<Field>(std::move(object), key->val, false);
+    return std::make_unique<Field>(std::move(object), key->val);
   if (const auto* i = jinja::cast_stmt<jinja::integer_literal>(m.property))
     return std::make_unique<Index>(std::move(object), i->val);
   return nullptr;
