@@ -2,8 +2,10 @@
 # The test suite: every test in the regular build; the concurrency tests (broker, engines, chain
 # and graph runs, the hosts) under ThreadSanitizer; then every test again under AddressSanitizer +
 # UBSan in a clang build that also carries the libFuzzer targets, which then run for
-# SKEIN_FUZZ_SECONDS each (20 by default). Each has its own build folder. Sanitizer builds keep
-# line tables only (-g1): most of a debug build's time on 2 cores is debug information.
+# SKEIN_FUZZ_SECONDS each (20 by default). Each has its own build folder. Every build keeps line
+# tables only (-g1, CMakeLists.txt): most of a debug build's time on 2 cores is debug information.
+# Both sanitizer builds use clang: it compiles this code about 40 % faster than g++ (an Asio +
+# Beast file under TSan: 15 s against 26 s).
 # Needs scripts/setup.sh to have run once on the machine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +28,7 @@ TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_t
   graph_run_test graph_engine_test run_registry_test registry_host registry_engine_test durable_run_test chaos_host
   shard_queue_test cluster_run_test pg_run_store_test skein_cli)
 cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN_BUILD_BENCH=OFF \
-  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C build-tsan --quiet "${TSAN_TARGETS[@]}"
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
@@ -35,7 +37,7 @@ TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
 
 stage "tests under ASan + UBSan, and the fuzz targets (build-fuzz/, clang)"
 cmake -S . -B build-fuzz -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_FUZZ=ON -DSKEIN_BUILD_BENCH=OFF \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C build-fuzz --quiet
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-fuzz --output-on-failure --timeout 900 -j "$JOBS"
