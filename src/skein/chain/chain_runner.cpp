@@ -137,7 +137,10 @@ class ChainRun {
       if (batch.empty() && at_end_) break;
       co_await run_nodes(chain_.steps, batch, "");
       summary_.records_out += batch.size();
-      for (const auto& r : batch) writer_.line("flattened", flatten_history(r.history, r.id));
+      for (const auto& r : batch) {
+        flattened_line(r.history, r.id, line_);
+        writer_.line("flattened", line_);
+      }
       input_position_ = reader.position();
       checkpoint(false);
       if (at_end_) break;
@@ -357,6 +360,7 @@ class ChainRun {
   const Chain& chain_;
   const RunOptions& options_;
   RunWriter writer_;
+  JsonLine line_;  // the flattened rows', kept from line to line
   ApplyCalls applies_;
   size_t batch_size_;
   RunSummary summary_;

@@ -1,23 +1,40 @@
 #include "flatten.hpp"
 
+#include <vector>
+
 namespace skein {
 namespace {
 
-void flatten_into(Json& out, const std::string& prefix, const Json& value) {
+struct Column {
+  std::string key;
+  const Json* value;
+};
+
+void columns(std::vector<Column>& out, std::string prefix, const Json& value) {
   if (!value.is_object() || value.empty()) {
-    out[prefix] = value;
+    for (auto& c : out)
+      if (c.key == prefix) {
+        c.value = &value;
+        return;
+      }
+    out.push_back({std::move(prefix), &value});
     return;
   }
-  for (const auto& [k, v] : value.items()) flatten_into(out, prefix + "." + k, v);
+  for (const auto& [k, v] : value.items()) columns(out, prefix + "." + k, v);
 }
 
 }  // namespace
 
-Json flatten_history(const Json& history, const std::string& id) {
-  Json out{{"row_id", history.value("row_id", Json())}, {"id", id}};
+void flattened_line(const Json& history, const std::string& id, JsonLine& out) {
+  static const Json kNull;
+  const Json id_value = id;
+  const auto row = history.find("row_id");
+  std::vector<Column> cols{{"row_id", row == history.end() ? &kNull : &*row}, {"id", &id_value}};
   for (const auto& [key, value] : history.items())
-    if (key != "row_id") flatten_into(out, key, value);
-  return out;
+    if (key != "row_id") columns(cols, key, value);
+  out.clear().raw("{");
+  for (size_t i = 0; i < cols.size(); ++i) out.raw(i ? "," : "").string(cols[i].key).raw(":").value(*cols[i].value);
+  out.raw("}\n");
 }
 
 }  // namespace skein

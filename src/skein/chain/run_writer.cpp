@@ -120,8 +120,8 @@ void RunWriter::write(const std::string& node, const std::string& text) {
 
 void RunWriter::output(const std::string& node, long long row_id, const std::string& id, const Json& value) {
   // Spelled out rather than built as a Json object, which would copy the output.
-  write(node, "{\"row_id\":" + std::to_string(row_id) + ",\"id\":" + Json(id).dump() +
-                  ",\"output\":" + value.dump(-1, ' ', false, Json::error_handler_t::replace) + "}\n");
+  line_.clear().raw("{\"row_id\":").integer(row_id).raw(",\"id\":").string(id).raw(",\"output\":").value(value);
+  write(node, line_.raw("}\n").text());
 }
 
 void RunWriter::error(const ErrorRecord& e) {

@@ -1,0 +1,56 @@
+// The run folder's lines written in place are the bytes the Json objects they replace dumped:
+// flattened rows (nested objects, empty ones, lists, a dotted key beside the object it spells, a
+// node named `id`, text that is not UTF-8) and output lines.
+#include <gtest/gtest.h>
+
+#include "chain/flatten.hpp"
+#include "util/json_line.hpp"
+
+namespace skein {
+namespace {
+
+// The rows as they were made before: a Json object built key by key, then dumped.
+void flatten_into(Json& out, const std::string& prefix, const Json& value) {
+  if (!value.is_object() || value.empty()) {
+    out[prefix] = value;
+    return;
+  }
+  for (const auto& [k, v] : value.items()) flatten_into(out, prefix + "." + k, v);
+}
+std::string reference_row(const Json& history, const std::string& id) {
+  Json out{{"row_id", history.value("row_id", Json())}, {"id", id}};
+  for (const auto& [key, value] : history.items())
+    if (key != "row_id") flatten_into(out, key, value);
+  return out.dump(-1, ' ', false, Json::error_handler_t::replace) + '\n';
+}
+
+TEST(JsonLineTest, FlattenedRowsAreTheBytesOfTheObjectTheyReplace) {
+  const Json histories[] = {
+      Json::parse(R"({"chain_input": {"text": "a", "n": 1.5, "tags": ["x", {"y": 1}]}, "row_id": 3,
+                      "verdict": {"label": "ok", "why": {"a": null, "b": {}}}})"),
+      Json::parse(R"({"chain_input": {"a.b": 1, "a": {"b": 2, "c": [1, 2]}}, "row_id": 0, "id": {"x": true},
+                      "chain_input.a.c": "last"})"),
+      Json::parse(R"({"chain_input": {}, "row_id": 9, "e": "caf\u00e9 \" \\ \n \u0001"})"),
+      Json::parse(R"({"chain_input": {"k": 1}})"),
+      Json{{"chain_input", {{"bad", std::string("\xff\xfe ok")}}}, {"row_id", 1}},
+  };
+  JsonLine line;
+  for (const Json& h : histories) {
+    flattened_line(h, "3.1", line);
+    EXPECT_EQ(line.text(), reference_row(h, "3.1")) << h.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
+TEST(JsonLineTest, AnOutputLineIsTheObjectItSpells) {
+  const Json value = Json::parse(R"({"a": [1, 2.25, "x\ty"], "b": {"c": null}})");
+  JsonLine line;
+  line.clear().raw("{\"row_id\":").integer(-12).raw(",\"id\":").string("12.0").raw(",\"output\":").value(value);
+  line.raw("}\n");
+  const Json same{{"row_id", -12}, {"id", "12.0"}, {"output", value}};
+  EXPECT_EQ(line.text(), same.dump() + "\n");
+  line.clear().value(Json(std::string("\xc3\x28"))).raw("\n");  // not UTF-8: replaced, as the files always did
+  EXPECT_EQ(line.text(), Json(std::string("\xc3\x28")).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+}
+
+}  // namespace
+}  // namespace skein
