@@ -133,7 +133,9 @@ struct GraphResult {
 // GraphError (node and trace), or ConfigError for input that does not fit the start node.
 boost::asio::awaitable<GraphResult> run_graph(const Graph& graph, Json input, GraphRunOptions options);
 
-// Runs it to the end on a private io_context with a private thread pool for blocking deps.
+// Runs it to the end on a private io_context, on the calling thread, which it blocks. User code
+// (native deps, handlers, effects) runs on options.blocking when set, else on a pool of 4 threads
+// that every run_graph_sync call of the process shares (started at the first call). Thread-safe.
 GraphResult run_graph_sync(const Graph& graph, Json input, GraphRunOptions options);
 
 // The recalled value of `type` for a node about to be added after `trace`: the latest node of that

@@ -6,12 +6,13 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <functional>
 #include <vector>
+
+#include "util/loop_event.hpp"
 
 namespace skein {
 
@@ -19,14 +20,14 @@ inline boost::asio::awaitable<void> gather(size_t n, std::function<boost::asio::
   namespace asio = boost::asio;
   if (n == 0) co_return;
   auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+  LoopEvent all_done(ex);
   size_t remaining = n;
   std::exception_ptr first;
   std::vector<asio::cancellation_signal> signals(n);  // the parent's cancellation, passed on
   for (size_t i = 0; i < n; ++i)
     asio::co_spawn(ex, task(i), asio::bind_cancellation_slot(signals[i].slot(), [&](std::exception_ptr e) {
                      if (e && !first) first = e;
-                     if (--remaining == 0) all_done.cancel();
+                     if (--remaining == 0) all_done.set();
                    }));
   // The children reference this frame: wait until every one has finished, even when cancelled.
   bool cancelled = false;

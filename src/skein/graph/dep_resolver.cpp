@@ -13,6 +13,7 @@
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
+#include "run_on.hpp"
 #include "skein/engine.hpp"
 #include "spooled_exec.hpp"
 
@@ -81,8 +82,7 @@ asio::awaitable<Json> DepResolver::value(const std::string& name, int64_t at) {
   auto& slot = slots_[name];
   if (!slot) {  // the first user computes; later ones wait for it
     slot = std::make_shared<Slot>();
-    slot->ready =
-        std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    slot->ready = std::make_unique<LoopEvent>(co_await asio::this_coro::executor);
     std::shared_ptr<Slot> mine = slot;
     const int64_t start = now_ns();
     std::string failure;
@@ -97,7 +97,7 @@ asio::awaitable<Json> DepResolver::value(const std::string& name, int64_t at) {
     }
     if (observer_) observer_->dep_done(name, start, now_ns(), failure);
     mine->done = true;
-    mine->ready->cancel();
+    mine->ready->set();
   }
   std::shared_ptr<Slot> s = slot;
   while (!s->done) {
@@ -114,6 +114,13 @@ asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self,
 }
 
 asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names, int64_t at) {
+  if (names.empty()) co_return std::map<std::string, Json>();
+  if (names.size() == 1) {  // nothing to run beside it
+    Json one = co_await value(names[0], at);
+    std::map<std::string, Json> out;
+    out.emplace(std::move(names[0]), std::move(one));
+    co_return out;
+  }
   auto got = std::make_shared<std::vector<Json>>(names.size());
   std::vector<asio::awaitable<void>> tasks;
   for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], at, got, i));
@@ -162,8 +169,10 @@ asio::awaitable<Json> DepResolver::computed(const std::string& name, int64_t at)
 
 asio::awaitable<Json> DepResolver::compute(const std::string& name, int64_t at) {
   try {
-    auto spec_it = graph_.deps.find(name);
-    const DepSpec spec = spec_it != graph_.deps.end() ? spec_it->second : DepSpec{name, {}, {}, {}};
+    const auto spec_it = graph_.deps.find(name);
+    DepSpec undeclared;  // a native function of no parameters
+    undeclared.name = name;
+    const DepSpec& spec = spec_it != graph_.deps.end() ? spec_it->second : undeclared;
     const Json params = co_await params_of(spec, at);
     if (!spec.exec.empty()) {
       // Named, not a temporary in the co_await: GCC 12 destroys a ?: temporary there twice.
@@ -179,10 +188,8 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name, int64_t at) 
     }
     if (!graph_.functions.count(name)) throw Error("no function is registered under this name");
     // A native function runs on the blocking executor; the run loop goes on meanwhile.
-    co_return co_await asio::co_spawn(
-        blocking_,
-        [this, &spec, &params]() -> asio::awaitable<Json> { co_return graph_.functions.at(spec.name)(params); },
-        asio::use_awaitable);
+    auto call = [this, &spec, &params] { return graph_.functions.at(spec.name)(params); };
+    co_return co_await run_on(blocking_, call);
   } catch (const std::exception& e) {
     throw Error("dep '" + name + "' failed: " + e.what());
   }

@@ -7,13 +7,13 @@
 // function still running.
 #pragma once
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 
 #include "skein/graph_run.hpp"
+#include "util/loop_event.hpp"
 
 namespace skein {
 
@@ -45,7 +45,7 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
     bool done = false;
     Json value;
     std::exception_ptr error;
-    std::unique_ptr<boost::asio::steady_timer> ready;
+    std::unique_ptr<LoopEvent> ready;
   };
   boost::asio::awaitable<Json> compute(const std::string& name, int64_t at);
   boost::asio::awaitable<Json> computed(const std::string& name, int64_t at);

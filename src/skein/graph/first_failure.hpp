@@ -4,12 +4,13 @@
 #pragma once
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <memory>
 #include <vector>
+
+#include "util/loop_event.hpp"
 
 namespace skein {
 
@@ -17,8 +18,8 @@ inline boost::asio::awaitable<void> all_or_first_failure(std::vector<boost::asio
   namespace asio = boost::asio;
   if (tasks.empty()) co_return;
   struct State {
-    explicit State(asio::any_io_executor ex, size_t n) : wake(ex, asio::steady_timer::time_point::max()), left(n) {}
-    asio::steady_timer wake;
+    explicit State(const asio::any_io_executor& ex, size_t n) : wake(ex), left(n) {}
+    LoopEvent wake;
     size_t left;
     std::exception_ptr first;
   };
@@ -27,7 +28,7 @@ inline boost::asio::awaitable<void> all_or_first_failure(std::vector<boost::asio
   for (auto& task : tasks)
     asio::co_spawn(ex, std::move(task), [state](std::exception_ptr e) {
       if (e && !state->first) state->first = e;
-      if (--state->left == 0 || e) state->wake.cancel();
+      if (--state->left == 0 || e) state->wake.set();
     });
   while (state->left > 0 && !state->first) {
     boost::system::error_code ec;

@@ -1,9 +1,12 @@
 // Blocking work (user code, file work) run on another executor while the run's loop goes on; the
-// coroutine resumes on its own executor with the result (or the exception).
+// coroutine resumes on its own executor with the result (or the exception). When `ex` is the
+// coroutine's own executor (a run given no blocking executor), `f()` is simply called: a hop to the
+// same loop would only cost a spawned coroutine and two posts.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
 
@@ -14,6 +17,8 @@ namespace skein {
 template <typename F>
 boost::asio::awaitable<std::invoke_result_t<F&>> run_on(boost::asio::any_io_executor ex, F& f) {
   using R = std::invoke_result_t<F&>;
+  const boost::asio::any_io_executor own = co_await boost::asio::this_coro::executor;
+  if (ex == own) co_return f();
   co_return co_await boost::asio::co_spawn(
       ex, [&f]() -> boost::asio::awaitable<R> { co_return f(); }, boost::asio::use_awaitable);
 }
