@@ -15,6 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kErrors = "errors";
+constexpr size_t kFileBuffer = 256 * 1024;  // a write(2) per 256 KB of lines, not per 8 KB
 
 std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace) + '\n'; }
 
@@ -95,7 +96,10 @@ void RunWriter::resume(const std::vector<std::string>& nodes, const Json& positi
 void RunWriter::open(const std::string& node, File& f, std::ios::openmode mode) {
   const fs::path path = path_of(node, f.index);
   fs::create_directories(path.parent_path());
-  f.out = std::ofstream(path, mode);
+  f.out = std::ofstream();
+  if (!f.buffer) f.buffer = std::make_unique<char[]>(kFileBuffer);
+  f.out.rdbuf()->pubsetbuf(f.buffer.get(), kFileBuffer);  // before open(), or libstdc++ ignores it
+  f.out.open(path, mode);
   if (!f.out) throw Error("cannot write " + path.string());
 }
 

@@ -49,6 +49,7 @@ class RunWriter {
 
  private:
   struct File {
+    std::unique_ptr<char[]> buffer;  // out's: lines reach the file in blocks of kFileBuffer bytes
     std::ofstream out;
     int index = 0;
     size_t lines = 0;
