@@ -115,12 +115,6 @@ asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self,
 
 asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names, int64_t at) {
   if (names.empty()) co_return std::map<std::string, Json>();
-  if (names.size() == 1) {  // nothing to run beside it
-    Json one = co_await value(names[0], at);
-    std::map<std::string, Json> out;
-    out.emplace(std::move(names[0]), std::move(one));
-    co_return out;
-  }
   auto got = std::make_shared<std::vector<Json>>(names.size());
   std::vector<asio::awaitable<void>> tasks;
   for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], at, got, i));

@@ -2,6 +2,7 @@
 // the loop needs to drive and cancel it. Every member is guarded by the registry's mutex, except
 // `signal`, `timing` and `gate_timer`, which only the loop thread touches.
 #pragma once
+#include <algorithm>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
@@ -58,6 +59,14 @@ struct Run {
       if (!g.answer) s.gates.push_back(g.shown());
     s.processes.assign(groups.begin(), groups.end());
     return s;
+  }
+  // f(snapshot()), without the copy when the snapshot would be `snap` as it is (no gate open, no
+  // process running): what a waiter tests on every change of every run.
+  template <typename F>
+  bool test(F&& f) const {
+    if (groups.empty() && std::none_of(open.begin(), open.end(), [](const auto& g) { return !g.second.answer; }))
+      return f(snap);
+    return f(snapshot());
   }
 };
 

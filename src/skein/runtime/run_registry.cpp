@@ -363,7 +363,7 @@ bool RunRegistry::wait_until(const std::string& id, const std::function<bool(con
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto reached = [&]() SKEIN_REQUIRES(impl_->mu) {
     auto it = impl_->runs.find(id);
-    return it != impl_->runs.end() && done(it->second->snapshot());
+    return it != impl_->runs.end() && it->second->test(done);
   };
   MutexLock l(impl_->mu);
   while (!reached())
