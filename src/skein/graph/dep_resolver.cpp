@@ -1,6 +1,8 @@
 #include "dep_resolver.hpp"
 
 #include <unistd.h>
+
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -115,6 +117,13 @@ asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self,
 
 asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names, int64_t at) {
   if (names.empty()) co_return std::map<std::string, Json>();
+  const asio::any_io_executor own = co_await asio::this_coro::executor;
+  if (names.size() == 1 && computed_inline(names[0], own)) {  // no task needed to stay cancellable
+    Json one = co_await value(names[0], at);
+    std::map<std::string, Json> out;
+    out.emplace(std::move(names[0]), std::move(one));
+    co_return out;
+  }
   auto got = std::make_shared<std::vector<Json>>(names.size());
   std::vector<asio::awaitable<void>> tasks;
   for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], at, got, i));
@@ -122,6 +131,14 @@ asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std
   std::map<std::string, Json> out;
   for (size_t i = 0; i < names.size(); ++i) out[names[i]] = std::move((*got)[i]);
   co_return out;
+}
+
+bool DepResolver::computed_inline(const std::string& name, const asio::any_io_executor& own) const {
+  if (ledger_ || blocking_ != own || !graph_.functions.count(name)) return false;
+  const auto spec = graph_.deps.find(name);
+  if (spec == graph_.deps.end()) return true;
+  return spec->second.exec.empty() && std::none_of(spec->second.params.begin(), spec->second.params.end(),
+                                                   [](const auto& p) { return p.second.dep.has_value(); });
 }
 
 asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec, int64_t at) {

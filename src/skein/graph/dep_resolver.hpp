@@ -52,6 +52,9 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   static boost::asio::awaitable<void> fetch_into(std::shared_ptr<DepResolver> self, std::string name, int64_t at,
                                                  std::shared_ptr<std::vector<Json>> out, size_t i);
   boost::asio::awaitable<Json> params_of(const DepSpec& spec, int64_t at);
+  // Whether dep `name` is computed without suspending: a native function run on the run's own loop
+  // (`own`), none of whose parameters is a dep, and no ledger to record it in.
+  bool computed_inline(const std::string& name, const boost::asio::any_io_executor& own) const;
 
   const Graph& graph_;
   DepCache seeded_;
