@@ -97,7 +97,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
 std::vector<GateInfo> RunRegistry::gates() const {
   MutexLock l(impl_->mu);
   std::vector<GateInfo> out;
-  for (const auto& id : impl_->order)
+  for (const auto& [key, id] : impl_->order)
     for (const auto& [gid, g] : impl_->runs.at(id)->open)
       if (!g.answer) out.push_back(g.shown());
   return out;

@@ -70,7 +70,9 @@ struct RunRegistry::Impl {
   mutable Mutex mu;
   mutable std::condition_variable changed;
   std::map<std::string, std::shared_ptr<Run>> runs SKEIN_GUARDED_BY(mu);
-  std::vector<std::string> order SKEIN_GUARDED_BY(mu);  // submission order of the runs kept
+  // The runs kept in submission order, by Run::order_key: a run forgotten leaves in O(log n).
+  std::map<uint64_t, std::string> order SKEIN_GUARDED_BY(mu);
+  uint64_t order_keys SKEIN_GUARDED_BY(mu) = 0;
   std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
   std::vector<std::function<void(const RunEvent&)>> listeners SKEIN_GUARDED_BY(mu);
 

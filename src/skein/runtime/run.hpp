@@ -40,6 +40,7 @@ struct Run {
   int64_t deps_ns_pending = 0;  // dep time not yet counted to a node
   std::set<int> groups;         // process groups of running exec deps
   size_t lm_calls_seen = 0;
+  uint64_t order_key = 0;  // its place in the registry's submission order
   struct {
     size_t trace = 0, nodes = 0, deps = 0;
   } stored;  // steps already handed to the store

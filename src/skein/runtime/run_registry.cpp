@@ -201,8 +201,10 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
 
 void RunRegistry::Impl::forget_beyond_history() {
   while (finished.size() > options.history) {
-    runs.erase(finished.front());
-    std::erase(order, finished.front());
+    if (auto it = runs.find(finished.front()); it != runs.end()) {
+      order.erase(it->second->order_key);
+      runs.erase(it);
+    }
     finished.pop_front();
   }
 }
@@ -261,10 +263,12 @@ void RunRegistry::Impl::keep(const std::shared_ptr<Run>& run) {
   const std::string& id = run->snap.id;
   update([&]() SKEIN_REQUIRES(mu) {
     if (auto it = runs.find(id); it == runs.end()) {
-      order.push_back(id);
-    } else {  // a finished run resumed under its id
+      run->order_key = ++order_keys;
+      order.emplace(run->order_key, id);
+    } else {  // a finished run resumed under its id, in its place
       if (!is_finished(it->second->snap.state))
         throw FailedPreconditionError(id + " is active: it was resumed already");
+      run->order_key = it->second->order_key;
       std::erase(finished, id);
     }
     runs[id] = run;
@@ -288,7 +292,7 @@ std::optional<RunSnapshot> RunRegistry::get(const std::string& id) const {
 std::vector<RunSnapshot> RunRegistry::list() const {
   MutexLock l(impl_->mu);
   std::vector<RunSnapshot> out;
-  for (const auto& id : impl_->order) out.push_back(impl_->runs.at(id)->snapshot());
+  for (const auto& [key, id] : impl_->order) out.push_back(impl_->runs.at(id)->snapshot());
   return out;
 }
 
