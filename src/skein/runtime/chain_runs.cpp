@@ -7,7 +7,7 @@ namespace skein {
 // A chain run on a chain thread: its progress mirrored, its end recorded like a graph run's.
 void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
   if (run->stop->requested()) return end(run, RunState::cancelled, "cancelled");
-  update([&] {
+  update(*run, [&] {
     run->snap.state = RunState::running;
     run->snap.started_ns = now_ns();
   });
@@ -38,7 +38,7 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
                   {"errors", p.so_far.errors},         {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
                   {"seconds", p.elapsed_seconds},      {"output_dir", p.so_far.output_dir},
                   {"nodes", std::move(nodes)}};
-    update([&] {
+    update(*run, [&] {
       run->snap.progress = std::move(progress);
       run->snap.nodes = std::move(timings);
       run->snap.tokens = {};

@@ -25,8 +25,8 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   std::vector<RunEvent> opened;
   bool all_known = true;
   int64_t index = 0;  // of the node in the trace
-  update([&]() SKEIN_REQUIRES(
-             mu) {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
+  update(*run, [&]() SKEIN_REQUIRES(
+                   mu) {  // the gates, WAITING and their events at once: nobody answers a gate not yet announced
     index = int64_t(run->snap.trace.size());
     for (const Field* f : fields) {
       GateInfo g{run->snap.id + "." + std::to_string(++run->gates_opened),
@@ -50,7 +50,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   for (auto& ev : opened) dispatch(std::move(ev));
   persist(*run);
   auto close = [&](RunState state) {
-    update([&]() SKEIN_REQUIRES(mu) {
+    update(*run, [&]() SKEIN_REQUIRES(mu) {
       for (const auto& id : ids) run->open.erase(id);
       run->snap.state = state;
     });

@@ -73,6 +73,7 @@ struct RunRegistry::Impl {
   // The runs kept in submission order, by Run::order_key: a run forgotten leaves in O(log n).
   std::map<uint64_t, std::string> order SKEIN_GUARDED_BY(mu);
   uint64_t order_keys SKEIN_GUARDED_BY(mu) = 0;
+  std::map<std::string, int> watched SKEIN_GUARDED_BY(mu);  // the runs wait_until waits on: how many wait
   std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
   std::vector<std::function<void(const RunEvent&)>> listeners SKEIN_GUARDED_BY(mu);
 
@@ -174,15 +175,18 @@ struct RunRegistry::Impl {
             {"generated_tokens", c.tokens.generated}});
   }
 
-  // Runs `f` under `mu` (a lambda touching what mu guards says so: `[&]() SKEIN_REQUIRES(mu) {…}`),
-  // then wakes the readers waiting for a change.
+  // Runs `f`, a change of `run`, under `mu` (a lambda touching what mu guards says so:
+  // `[&]() SKEIN_REQUIRES(mu) {…}`), then wakes the readers waiting on that run (wait_until), and
+  // only them: a reader is not woken by every change of every run.
   template <typename F>
-  void update(F&& f) SKEIN_EXCLUDES(mu) {
+  void update(const Run& run, F&& f) SKEIN_EXCLUDES(mu) {
+    bool watched_run;
     {
       MutexLock l(mu);
       f();
+      watched_run = !watched.empty() && watched.count(run.snap.id);
     }
-    changed.notify_all();
+    if (watched_run) changed.notify_all();
   }
 
   GraphRunOptions options_for(const std::shared_ptr<Run>& run);

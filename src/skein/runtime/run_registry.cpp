@@ -21,7 +21,7 @@ class RunObserver : public GraphObserver {
   RunObserver(RunRegistry::Impl& reg, Run& run) : reg_(reg), run_(run) {}
 
   void node_entered(const std::string& type) override {
-    reg_.update([&] { run_.snap.node = type; });
+    reg_.update(run_, [&] { run_.snap.node = type; });
     reg_.emit_if_wanted(run_, RunEventKind::node_started, [&] { return Json{{"node", type}}; });
   }
 
@@ -39,7 +39,7 @@ class RunObserver : public GraphObserver {
       t.generate_ns += c.generate_ns;
       t.tokens += c.tokens;
     }
-    reg_.update([&] {
+    reg_.update(run_, [&] {
       run_.lm_calls_seen += calls.size();
       t.deps_ns = std::exchange(run_.deps_ns_pending, 0);
       run_.snap.node = entry.type;
@@ -57,7 +57,7 @@ class RunObserver : public GraphObserver {
   void lm_replayed(const LMTokens& tokens) override { replayed_ += tokens; }
 
   void dep_done(const std::string& name, int64_t start_ns, int64_t end_ns, const std::string& error) override {
-    reg_.update([&] {
+    reg_.update(run_, [&] {
       run_.snap.deps.push_back(DepTiming{name, start_ns, end_ns, error});
       run_.deps_ns_pending += end_ns - start_ns;
     });
@@ -83,7 +83,7 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
   o.blocking = pool.get_executor();
   o.on_process = [this, run](int group, bool running) {
     bool kill_now = false;
-    update([&]() SKEIN_REQUIRES(mu) {
+    update(*run, [&]() SKEIN_REQUIRES(mu) {
       if (running) {
         run->groups.insert(group);
         kill_now = run->cancel_requested;
@@ -105,7 +105,7 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
 // is mostly its coroutine frames). A cancel posted after submit() reaches the bound slot.
 void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   bool ended = false;  // terminated before it started
-  update([&]() SKEIN_REQUIRES(mu) {
+  update(*run, [&]() SKEIN_REQUIRES(mu) {
     ended = is_finished(run->snap.state);
     if (ended) return;
     run->snap.state = RunState::running;
@@ -179,7 +179,7 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
        : state == RunState::failed ? RunEventKind::failed
                                    : RunEventKind::cancelled,
        {{"error", error}});
-  update([&]() SKEIN_REQUIRES(mu) {
+  update(*run, [&]() SKEIN_REQUIRES(mu) {
     RunSnapshot& s = run->snap;
     if (is_finished(s.state)) return;
     s.state = state;
@@ -261,7 +261,7 @@ std::string RunRegistry::submit(GraphJob job) {
 
 void RunRegistry::Impl::keep(const std::shared_ptr<Run>& run) {
   const std::string& id = run->snap.id;
-  update([&]() SKEIN_REQUIRES(mu) {
+  update(*run, [&]() SKEIN_REQUIRES(mu) {
     if (auto it = runs.find(id); it == runs.end()) {
       run->order_key = ++order_keys;
       order.emplace(run->order_key, id);
@@ -370,9 +370,16 @@ bool RunRegistry::wait_until(const std::string& id, const std::function<bool(con
     return it != impl_->runs.end() && it->second->test(done);
   };
   MutexLock l(impl_->mu);
-  while (!reached())
-    if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) return reached();
-  return true;
+  if (reached()) return true;
+  ++impl_->watched[id];  // so that a change of this run wakes this thread (see Impl::update)
+  bool got = false;
+  while (!(got = reached()))
+    if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) {
+      got = reached();
+      break;
+    }
+  if (--impl_->watched[id] == 0) impl_->watched.erase(id);
+  return got;
 }
 
 asio::any_io_executor RunRegistry::executor() const { return impl_->io.get_executor(); }
