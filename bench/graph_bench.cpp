@@ -50,6 +50,7 @@ struct PerRun {
 };
 template <typename Once>
 PerRun per_run_us(int runs, Once once) {
+  runs = std::max(runs, 10);
   for (int i = 0; i < runs / 10; ++i) once();
   std::vector<double> us;
   us.reserve(runs);

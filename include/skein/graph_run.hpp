@@ -135,7 +135,8 @@ boost::asio::awaitable<GraphResult> run_graph(const Graph& graph, Json input, Gr
 
 // Runs it to the end on a private io_context, on the calling thread, which it blocks. User code
 // (native deps, handlers, effects) runs on options.blocking when set, else on a pool of 4 threads
-// that every run_graph_sync call of the process shares (started at the first call). Thread-safe.
+// that every run_graph_sync call of the process shares (started at the first call; a call made by
+// user code on that pool gets 4 threads of its own). Thread-safe.
 GraphResult run_graph_sync(const Graph& graph, Json input, GraphRunOptions options);
 
 // The recalled value of `type` for a node about to be added after `trace`: the latest node of that

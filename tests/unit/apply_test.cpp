@@ -2,9 +2,12 @@
 // together, give fan-out records stable ids, and turn failures into error records.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "run_folder.hpp"
 #include "skein/chain.hpp"
@@ -84,6 +87,31 @@ TEST_F(ApplyTest, RegisteredNativeFunctionFansOut) {
   ASSERT_EQ(words.size(), 3u);
   EXPECT_EQ(words[2]["id"], "0.2");
   EXPECT_EQ(words[2]["output"], "or");
+}
+
+// A stop requested while a native function runs on the blocking pool: the function finishes, the
+// run ends cancelled (a cancellation passed on to the pool's task would throw out of it there, on
+// Boost 1.81, and end the process).
+TEST_F(ApplyTest, AStopWhileANativeFunctionRunsEndsTheRunCancelled) {
+  Chain chain = parse_chain("chain: native\nsteps:\n  - apply: slow\n    fn: slow\n", (dir_ / "c.yaml").string());
+  ChainStop stop;
+  std::atomic<int> calls{0};
+  chain.functions["slow"] = [&](const Json& history) {
+    if (calls++ == 0) {
+      stop.request();                                              // the run's loop sees it while this still runs
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // (on the pool: the loop goes on)
+    }
+    return std::vector<Json>{history["chain_input"]};
+  };
+  std::ofstream(dir_ / "in.jsonl") << "{\"a\": 1}\n{\"a\": 2}\n";
+  RunOptions o;
+  o.input_path = (dir_ / "in.jsonl").string();
+  o.output_dir = (dir_ / "out").string();
+  o.batch_size = 1;
+  o.stop = &stop;
+  const RunSummary s = run_chain(chain, o);
+  EXPECT_EQ(s.status, ChainStatus::cancelled);
+  EXPECT_EQ(calls.load(), 1);  // the second batch never started
 }
 
 TEST_F(ApplyTest, NativeFunctionThatThrowsGivesAnErrorRecord) {

@@ -11,9 +11,13 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include <unistd.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -228,6 +232,70 @@ TEST_F(GraphRunTest, ABlockingDepDoesNotStallOtherRunsOnTheSameLoop) {
   pool.join();
   EXPECT_EQ(finished, 2);
   EXPECT_TRUE(other_finished_meanwhile.load());
+}
+
+// A run given no blocking executor computes a native dep on its own loop, with no task or hop (the
+// inline path); a failure there is named as on a pool, and a cancel stops the run before its next dep.
+TEST(GraphRunInlineTest, DepsOnTheRunsOwnLoopAreComputedThereNamedWhenTheyFailAndStoppedByACancel) {
+  Graph g = parse_graph(R"(graph: inline
+start: A
+nodes:
+  A: {fields: {a: {type: integer, dep: f1}}, next: [B]}
+  B: {fields: {b: {type: integer, dep: f2}}, next: [end]}
+)",
+                        "inline.yaml");
+  ScriptedLM lm;
+  asio::io_context io;
+  const auto loop_thread = std::this_thread::get_id();  // io.run() runs here
+  bool f1_on_loop = false, f2_ran = false;
+  std::function<void()> during_f1 = [] {};
+  g.functions["f1"] = [&](const Json&) {
+    f1_on_loop = std::this_thread::get_id() == loop_thread;
+    during_f1();
+    return Json(1);
+  };
+  g.functions["f2"] = [&](const Json&) -> Json {
+    f2_ran = true;
+    return Json(2);
+  };
+  asio::cancellation_signal cancel;
+  auto run_once = [&](const Graph& graph) {
+    GraphRunOptions o;
+    o.lm = &lm;
+    std::string error;
+    std::optional<GraphResult> result;
+    asio::co_spawn(io, run_graph(graph, Json::object(), std::move(o)),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, GraphResult r) {
+                     try {
+                       if (e) std::rethrow_exception(e);
+                       result = std::move(r);
+                     } catch (const std::exception& x) {
+                       error = x.what();
+                     }
+                   }));
+    io.run();
+    io.restart();
+    return std::make_pair(std::move(result), error);
+  };
+
+  auto [done, no_error] = run_once(g);
+  ASSERT_TRUE(done) << no_error;
+  EXPECT_TRUE(f1_on_loop);
+  EXPECT_EQ(done->trace.size(), 2u);
+  EXPECT_EQ(done->trace[1].fields["b"], 2);
+
+  Graph failing = g;
+  failing.functions["f2"] = [](const Json&) -> Json { throw Error("boom"); };
+  auto [none, error] = run_once(failing);
+  EXPECT_FALSE(none);
+  EXPECT_NE(error.find("dep 'f2' failed: boom"), std::string::npos) << error;
+
+  f2_ran = false;
+  during_f1 = [&] { cancel.emit(asio::cancellation_type::terminal); };
+  auto [cancelled, why] = run_once(g);
+  EXPECT_FALSE(cancelled);
+  EXPECT_NE(why.find("Operation canceled"), std::string::npos) << why;
+  EXPECT_FALSE(f2_ran);
 }
 
 TEST_F(GraphRunTest, ANodeTypedDepIsMadeByTheModelFromTheNodeBefore) {

@@ -32,6 +32,7 @@ TEST(JsonLineTest, FlattenedRowsAreTheBytesOfTheObjectTheyReplace) {
                       "chain_input.a.c": "last"})"),
       Json::parse(R"({"chain_input": {}, "row_id": 9, "e": "caf\u00e9 \" \\ \n \u0001"})"),
       Json::parse(R"({"chain_input": {"k": 1}})"),
+      Json::parse(R"({"id": 5, "chain_input": {"id": "x"}, "row_id": 2})"),  // a node named `id`: its value wins
       Json{{"chain_input", {{"bad", std::string("\xff\xfe ok")}}}, {"row_id", 1}},
   };
   JsonLine line;

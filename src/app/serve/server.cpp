@@ -2,6 +2,8 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -175,9 +177,11 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       co_await stream_events(stream, req);
       break;
     }
+    // No cancellation slot passed on: Boost 1.81's co_spawn throws operation_aborted out of a
+    // child cancelled while it ran, on the pool's thread (std::terminate); the loop's next wait sees it.
     Response res = co_await asio::co_spawn(
         api_pool, [&]() -> asio::awaitable<Response> { co_return respond(host, policy, req, verdict); },
-        asio::use_awaitable);
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
     if (wec || !res.keep_alive()) break;
   }

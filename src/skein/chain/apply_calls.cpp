@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "skein/error.hpp"
+#include "util/run_on.hpp"
 
 namespace skein {
 
@@ -71,13 +72,8 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
     co_return out;
   }
   const auto& fn = chain_.functions.at(a.fn);  // user code: on the blocking executor, the loop goes on
-  co_await asio::co_spawn(
-      blocking(),
-      [&]() -> asio::awaitable<void> {
-        each(fn);
-        co_return;
-      },
-      asio::use_awaitable);
+  auto all = [&] { each(fn); };                // (a stop reaches the run once it has returned)
+  co_await run_on(blocking(), all);
   co_return out;
 }
 

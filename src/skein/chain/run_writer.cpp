@@ -97,7 +97,7 @@ void RunWriter::open(const std::string& node, File& f, std::ios::openmode mode) 
   const fs::path path = path_of(node, f.index);
   fs::create_directories(path.parent_path());
   f.out = std::ofstream();
-  if (!f.buffer) f.buffer = std::make_unique<char[]>(kFileBuffer);
+  if (!f.buffer) f.buffer = std::make_unique_for_overwrite<char[]>(kFileBuffer);
   f.out.rdbuf()->pubsetbuf(f.buffer.get(), kFileBuffer);  // before open(), or libstdc++ ignores it
   f.out.open(path, mode);
   if (!f.out) throw Error("cannot write " + path.string());
@@ -112,7 +112,8 @@ RunWriter::File& RunWriter::file(const std::string& node) {
 void RunWriter::write(const std::string& node, const std::string& text) {
   File& f = file(node);
   if (f.lines >= max_lines_ && node != kErrors) {  // roll over to the next file
-    f.out.close();
+    f.out.close();                                 // its last block written now: a failure here is the file's
+    if (!f.out) throw Error("cannot write " + path_of(node, f.index).string());
     ++f.index;
     f.lines = f.bytes = 0;
     open(node, f, std::ios::trunc);

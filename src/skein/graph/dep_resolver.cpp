@@ -15,7 +15,7 @@
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
-#include "run_on.hpp"
+#include "util/run_on.hpp"
 #include "skein/engine.hpp"
 #include "spooled_exec.hpp"
 

@@ -7,10 +7,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 
 #include "dep_resolver.hpp"
-#include "run_on.hpp"
 #include "skein/engine.hpp"
+#include "util/run_on.hpp"
 
 namespace skein {
 
@@ -312,16 +313,25 @@ asio::awaitable<GraphResult> run_graph(const Graph& graph, Json input, GraphRunO
 
 namespace {
 // run_graph_sync's blocking executor: one pool for the process, started at the first call (four
-// threads started and joined per call cost a 3-node run 130-160 us, nearly all of it).
+// threads started and joined per call cost a 3-node run 130-160 us, nearly all of it). Never
+// destroyed: a call from another static's destructor or a thread still running at exit finds it.
 asio::thread_pool& sync_blocking_pool() {
-  static asio::thread_pool pool(4);
+  static auto& pool = *new asio::thread_pool(4);
   return pool;
 }
 }  // namespace
 
 GraphResult run_graph_sync(const Graph& graph, Json input, GraphRunOptions options) {
   asio::io_context io;
-  if (!options.blocking) options.blocking = sync_blocking_pool().get_executor();
+  // Called from user code on the shared pool (a sub-graph run by a dep): a pool of its own, or
+  // nested calls could take every thread of the shared one while their deps wait behind them.
+  std::optional<asio::thread_pool> nested;
+  if (!options.blocking) {
+    if (sync_blocking_pool().get_executor().running_in_this_thread())
+      options.blocking = nested.emplace(4).get_executor();
+    else
+      options.blocking = sync_blocking_pool().get_executor();
+  }
   std::optional<GraphResult> result;
   std::exception_ptr failure;
   asio::co_spawn(io, run_graph(graph, std::move(input), std::move(options)), [&](std::exception_ptr e, GraphResult r) {
@@ -331,6 +341,7 @@ GraphResult run_graph_sync(const Graph& graph, Json input, GraphRunOptions optio
       result = std::move(r);
   });
   io.run();
+  if (nested) nested->join();
   if (failure) std::rethrow_exception(failure);
   return std::move(*result);
 }

@@ -15,7 +15,7 @@
 
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
-#include "run_on.hpp"
+#include "util/run_on.hpp"
 #include "skein/sha256.hpp"
 
 namespace skein {

@@ -372,13 +372,21 @@ bool RunRegistry::wait_until(const std::string& id, const std::function<bool(con
   MutexLock l(impl_->mu);
   if (reached()) return true;
   ++impl_->watched[id];  // so that a change of this run wakes this thread (see Impl::update)
+  auto unwatch = [&]() SKEIN_REQUIRES(impl_->mu) {
+    if (--impl_->watched[id] == 0) impl_->watched.erase(id);
+  };
   bool got = false;
-  while (!(got = reached()))
-    if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) {
-      got = reached();
-      break;
-    }
-  if (--impl_->watched[id] == 0) impl_->watched.erase(id);
+  try {
+    while (!(got = reached()))
+      if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) {
+        got = reached();
+        break;
+      }
+  } catch (...) {  // from `done`
+    unwatch();
+    throw;
+  }
+  unwatch();
   return got;
 }
 

@@ -4,8 +4,8 @@
 // waiters, armed the reactor's timerfd on every wait.
 //
 // A wait completes with channel_errors::channel_closed once the event is set, or with
-// operation_aborted when the waiting operation is cancelled (then a coroutine's next co_await
-// throws, as with a timer): callers test their own condition in a loop.
+// experimental::error::channel_cancelled when the waiting operation is cancelled (then a
+// coroutine's next co_await throws, as after a timer's): callers test their own condition in a loop.
 //
 // Not thread-safe: make it, wait on it and set it on its loop's executor.
 #pragma once
