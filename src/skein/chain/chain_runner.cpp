@@ -14,7 +14,6 @@
 #include "apply_calls.hpp"
 #include "branch_join.hpp"
 #include "chain_graph.hpp"
-#include "flatten.hpp"
 #include "gather.hpp"
 #include "input_checks.hpp"
 #include "input_reader.hpp"
@@ -137,10 +136,7 @@ class ChainRun {
       if (batch.empty() && at_end_) break;
       co_await run_nodes(chain_.steps, batch, "");
       summary_.records_out += batch.size();
-      for (const auto& r : batch) {
-        flattened_line(r.history, r.id, line_);
-        writer_.line("flattened", line_);
-      }
+      for (const auto& r : batch) writer_.flattened(r.history, r.id);
       input_position_ = reader.position();
       checkpoint(false);
       if (at_end_) break;
@@ -360,7 +356,6 @@ class ChainRun {
   const Chain& chain_;
   const RunOptions& options_;
   RunWriter writer_;
-  JsonLine line_;  // the flattened rows', kept from line to line
   ApplyCalls applies_;
   size_t batch_size_;
   RunSummary summary_;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 
+#include "flatten.hpp"
 #include "skein/chain.hpp"
 #include "skein/error.hpp"
 
@@ -16,8 +17,6 @@ namespace {
 
 const std::string kErrors = "errors";
 constexpr size_t kFileBuffer = 256 * 1024;  // a write(2) per 256 KB of lines, not per 8 KB
-
-std::string dump(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace) + '\n'; }
 
 // A folder Skein wrote: only NNN.jsonl files and exec logs, at any depth.
 bool is_node_folder(const fs::path& dir) {
@@ -134,10 +133,13 @@ void RunWriter::error(const ErrorRecord& e) {
   if (e.line) j["line"] = e.line;
   j["raw"] = e.raw;
   j["reason"] = e.reason;
-  write(kErrors, dump(j));
+  write(kErrors, line_.clear().value(j).raw("\n").text());
 }
 
-void RunWriter::line(const std::string& node, const Json& value) { write(node, dump(value)); }
+void RunWriter::flattened(const Json& history, const std::string& id) {
+  flattened_line(history, id, line_);
+  write("flattened", line_.text());
+}
 
 void RunWriter::copy_lines(const std::string& node, std::string_view lines) {
   for (size_t from = 0; from < lines.size();) {

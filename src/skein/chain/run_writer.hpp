@@ -36,8 +36,7 @@ class RunWriter {
   void resume(const std::vector<std::string>& nodes, const Json& positions);
   void output(const std::string& node, long long row_id, const std::string& id, const Json& value);
   void error(const ErrorRecord& e);
-  void line(const std::string& node, const Json& value);                                  // a line of <node>/NNN.jsonl
-  void line(const std::string& node, const JsonLine& line) { write(node, line.text()); }  // made by the caller
+  void flattened(const Json& history, const std::string& id);  // the record's row (flatten.hpp)
   // Lines as another writer wrote them (each ending in a newline) appended to `node`'s files
   // ("flattened", "errors" included), rolling over as line() does.
   void copy_lines(const std::string& node, std::string_view lines);
@@ -63,7 +62,7 @@ class RunWriter {
   std::filesystem::path dir_;
   size_t max_lines_;
   std::map<std::string, File> files_;
-  JsonLine line_;  // output()'s, kept from line to line
+  JsonLine line_;  // every line's, kept from line to line
 };
 
 }  // namespace skein
