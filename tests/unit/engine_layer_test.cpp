@@ -592,16 +592,17 @@ TEST(EngineLayerTest, CancellingAChainRunInAnEndlessExecApplyLeavesNoProcess) {
 }
 
 // An exec Apply that outlasts its `timeout` makes that record an error record; the next record
-// gets a fresh command. The timeout also covers a fresh python3's start, which took over 0.5 s
-// in CI's parallel sanitizer run, so it is generous: only the hanging record may reach it.
+// gets a fresh command. The timeout also covers a fresh command's start: CI's parallel sanitizer
+// run once took over 3 s to start python3, so the command is a shell (milliseconds to start) and
+// the timeout is generous: only the hanging record may reach it.
 TEST(EngineLayerTest, AnExecApplyPastItsTimeoutIsAnErrorRecordAndTheNextRecordGoesOn) {
   const fs::path dir = scratch("timeout");
   std::ofstream(dir / "in.jsonl") << "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n";
-  // Hangs on the record with x == 2; echoes the others.
+  // Hangs on the record with x == 2; answers one record for the others.
   const std::string yaml =
-      "chain: slowapply\nbatch_size: 1\nsteps:\n  - apply: maybe\n    fn: exec\n    timeout: 3\n    command: "
-      "[python3, -c, \"import sys,json,time\\nfor l in sys.stdin:\\n  h=json.loads(l)\\n  "
-      "time.sleep(100) if h['chain_input']['x']==2 else 0\\n  print(json.dumps([h['chain_input']]), flush=True)\"]\n";
+      "chain: slowapply\nbatch_size: 1\nsteps:\n  - apply: maybe\n    fn: exec\n    timeout: 5\n    command: "
+      "[sh, -c, 'while read -r l; do case \"$l\" in *\\\"x\\\":2*) sleep 100;; esac; echo \"[{\\\"ok\\\": 1}]\"; "
+      "done']\n";
   const Chain chain = parse_chain(yaml, (dir / "c.yaml").string());
   RunOptions ro;
   ro.input_path = (dir / "in.jsonl").string();
