@@ -175,7 +175,10 @@ struct RunSummary {
 
 struct RunProgress {
   const RunSummary& so_far;
-  std::optional<size_t> rows_total;  // input records, when the input is a file
+  // The input's records, read once: exact for a JSON array and once the input was read to its end;
+  // before that, for a JSONL file, an estimate from the bytes read so far (`rows_total_estimated`).
+  std::optional<size_t> rows_total;
+  bool rows_total_estimated = false;
   double elapsed_seconds = 0;
   bool final = false;  // the last call, when the run has ended
 };

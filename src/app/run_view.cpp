@@ -58,12 +58,13 @@ std::string RunView::paint(const std::string& text, const char* code) const {
 }
 
 std::string RunView::meter(const std::string& label, size_t done, std::optional<size_t> total, const char* unit,
-                           const std::string& middle, double elapsed, bool final) const {
+                           const std::string& middle, double elapsed, bool final, bool estimated) const {
   const double rate = elapsed > 0 ? double(done) / elapsed : 0;
   std::string line = fmt::format("{:<22} ", label);
   if (total && *total > 0) {
     const double f = std::min(1.0, double(done) / double(*total));
-    line += paint(bar(f, 20), "32") + fmt::format(" {:>3.0f}% {}/{} {}", f * 100, done, *total, unit);
+    line += paint(bar(f, 20), "32") +
+            fmt::format(" {:>3.0f}% {}/{}{} {}", f * 100, done, estimated ? "~" : "", *total, unit);
   } else {
     line += fmt::format("{} {}", done, unit);
   }
@@ -79,7 +80,8 @@ std::string RunView::count_of(const char* what, size_t n) const {
 
 std::string RunView::node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const {
   return meter(path, c.rows, p.rows_total, "rows",
-               fmt::format("in {} out {} ", c.in, c.out) + count_of("errors", c.errors), p.elapsed_seconds, p.final);
+               fmt::format("in {} out {} ", c.in, c.out) + count_of("errors", c.errors), p.elapsed_seconds, p.final,
+               p.rows_total_estimated);
 }
 
 bool RunView::due(bool final) {
@@ -109,6 +111,7 @@ void RunView::progress(const RunProgress& p) {
     std::cerr << Json{{"event", "progress"},
                       {"elapsed_seconds", p.elapsed_seconds},
                       {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
+                      {"rows_total_estimated", p.rows_total_estimated},
                       {"nodes", nodes}}
                      .dump()
               << "\n";

@@ -41,9 +41,10 @@ class RunView {
  private:
   bool due(bool final);  // whether to redraw now (at most every interval; the last state always)
   void redraw(const std::vector<std::string>& lines);
-  // "<label> <bar> 42% 21/50 <unit>  <middle>  12 <unit>/s  ETA 0:03" (no bar without a total).
+  // "<label> <bar> 42% 21/50 <unit>  <middle>  12 <unit>/s  ETA 0:03" (no bar without a total;
+  // "21/~50" when the total is an estimate).
   std::string meter(const std::string& label, size_t done, std::optional<size_t> total, const char* unit,
-                    const std::string& middle, double elapsed, bool final) const;
+                    const std::string& middle, double elapsed, bool final, bool estimated = false) const;
   std::string node_line(const std::string& path, const NodeCounts& c, const RunProgress& p) const;
   std::string paint(const std::string& text, const char* code) const;
   std::string count_of(const char* what, size_t n) const;  // "errors 3" in red, "errors 0" plain

@@ -33,6 +33,7 @@ class InputTest : public test::RunFolderTest {
     o.output_dir = (dir_ / "out").string();
     o.strict = strict;
     o.on_warning = [this](const std::string& w) { warnings_.push_back(w); };
+    o.on_progress = [this](const RunProgress& p) { totals_.push_back({p.rows_total, p.rows_total_estimated}); };
     return run_chain(parse(chain_text), o);
   }
   std::map<int, std::string> input_errors() {
@@ -42,6 +43,7 @@ class InputTest : public test::RunFolderTest {
     return by_line;
   }
   std::vector<std::string> warnings_;
+  std::vector<std::pair<std::optional<size_t>, bool>> totals_;  // each progress call's total, estimated
 };
 
 TEST_F(InputTest, AJsonArrayOfRecordsIsReadAndABadElementIsAnErrorRecord) {
@@ -93,6 +95,45 @@ TEST_F(InputTest, StrictRefusesTheFileAtTheFirstBadRecordBeforeAnythingRuns) {
   EXPECT_EQ(s.nodes["doubled"].out, 2u);
   EXPECT_EQ(input_errors().size(), 2u);
   EXPECT_NE(input_errors().at(4).find("line 4: not valid JSON"), std::string::npos);
+}
+
+// Blank lines before the first record still count: its error names its own line.
+TEST_F(InputTest, BlankLinesBeforeTheFirstRecordCountInItsLineNumber) {
+  RunSummary s = run_with(kTyped, "\n  \n{oops\n{\"n\": 1}\n");
+  EXPECT_EQ(s.nodes["doubled"].out, 1u);
+  const auto errors = input_errors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors.at(3).find("line 3: not valid JSON"), std::string::npos) << errors.begin()->second;
+}
+
+// The input is read once: until its end, the progress total of a JSONL file is an estimate from
+// the bytes read (exact here, every line being as long); at the end it is the count.
+TEST_F(InputTest, TheProgressTotalIsEstimatedFromTheBytesReadAndExactAtTheEnd) {
+  std::string chain = kTyped;
+  chain.insert(chain.find("steps:"), "batch_size: 10\n");
+  std::string lines;
+  for (int i = 100; i < 200; ++i) lines += "{\"n\": " + std::to_string(i) + "}\n";
+  run_with(chain, lines);
+  ASSERT_GE(totals_.size(), 2u);
+  EXPECT_EQ(totals_.front().first, 100u);
+  EXPECT_TRUE(totals_.front().second);
+  EXPECT_EQ(totals_.back().first, 100u);
+  EXPECT_FALSE(totals_.back().second);
+  // Lines of unequal length: a rougher estimate (here the short first line makes it high).
+  totals_.clear();
+  lines = "{\"n\": 1}\n";
+  for (int i = 0; i < 30; ++i) lines += "{\"n\": 2, \"pad\": \"" + std::string(200, 'x') + "\"}\n";
+  run_with(chain, lines);
+  ASSERT_GE(totals_.size(), 2u);
+  EXPECT_TRUE(totals_.front().second);
+  EXPECT_GE(*totals_.front().first, 10u);
+  EXPECT_NE(*totals_.front().first, 31u);
+  EXPECT_EQ(totals_.back().first, 31u);
+  // A JSON array is parsed whole: exact from the start.
+  totals_.clear();
+  run_with(chain, "[{\"n\": 1}, {\"n\": 2}, {\"n\": 3}]");
+  ASSERT_FALSE(totals_.empty());
+  EXPECT_EQ(totals_.front(), std::make_pair(std::optional<size_t>(3), false));
 }
 
 TEST_F(InputTest, NoDeclaredInputTypeGivesPlainObjectsAndOneWarning) {

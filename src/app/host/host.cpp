@@ -200,8 +200,9 @@ std::string Host::summary_line(const RunSnapshot& r) {
   std::string what = fmt::format("{} nodes", r.trace.size());
   if (r.kind == RunKind::chain) {
     const Json total = r.progress.is_object() ? r.progress.value("rows_total", Json()) : Json();
-    what = fmt::format("{}/{} records", r.progress.is_object() ? r.progress.value("records_in", 0) : 0,
-                       total.is_number() ? total.dump() : "?");
+    const bool about = r.progress.is_object() && r.progress.value("rows_total_estimated", false);
+    what = fmt::format("{}/{}{} records", r.progress.is_object() ? r.progress.value("records_in", 0) : 0,
+                       about ? "~" : "", total.is_number() ? total.dump() : "?");
   }
   std::string line = fmt::format("{:<6} {:<9} {:<14} {:<16} {:>9.0f} ms {:>6} tok", r.id, to_string(r.state), r.name,
                                  what, ms, r.tokens.generated);

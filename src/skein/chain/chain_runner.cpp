@@ -128,11 +128,11 @@ class ChainRun {
 
   asio::awaitable<void> main() {
     InputReader reader(options_.input_path, options_.first_line);
-    rows_total_ = reader.array_size() ? reader.array_size() : count_input_records(options_.input_path);
     if (summary_.resumed) reader.skip_to(checkpoint_.at("input_position").get<size_t>());
     if (!chain_.input) warn("the chain declares no `input:` type: input records are read as plain objects");
     for (;;) {
       std::vector<Record> batch = read_batch(reader);
+      rows_total_ = reader.total();
       if (batch.empty() && at_end_) break;
       co_await run_nodes(chain_.steps, batch, "");
       summary_.records_out += batch.size();
@@ -163,7 +163,9 @@ class ChainRun {
 
   void progress(bool final) {
     if (options_.on_progress)
-      options_.on_progress({summary_, rows_total_, std::chrono::duration<double>(Clock::now() - t0_).count(), final});
+      options_.on_progress({summary_, rows_total_ ? std::optional(rows_total_->records) : std::nullopt,
+                            rows_total_ && rows_total_->estimated,
+                            std::chrono::duration<double>(Clock::now() - t0_).count(), final});
   }
 
   std::vector<Record> read_batch(InputReader& reader) {
@@ -369,7 +371,7 @@ class ChainRun {
   bool at_end_ = false;
   Json checkpoint_;  // the last one saved (or restored)
   Clock::time_point t0_, last_checkpoint_{};
-  std::optional<size_t> rows_total_;
+  std::optional<InputReader::Total> rows_total_;
 };
 
 }  // namespace

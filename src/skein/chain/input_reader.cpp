@@ -1,6 +1,7 @@
 #include "input_reader.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 
@@ -10,10 +11,13 @@ namespace skein {
 namespace {
 
 // The first character that is not white space, without consuming it (EOF when none).
-int first_char(std::istream& in) {
-  while (in && std::isspace(in.peek())) in.get();
+// Counts what it skips: bytes, and the line ends among them.
+int first_char(std::istream& in, uintmax_t& bytes, size_t& lines) {
+  for (; in && std::isspace(in.peek()); ++bytes) lines += in.get() == '\n';
   return in.peek();
 }
+
+bool blank(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
 
 size_t line_of(const std::string& text, size_t byte) {
   return 1 + size_t(std::count(text.begin(), text.begin() + std::min(byte, text.size()), '\n'));
@@ -43,8 +47,16 @@ InputReader::InputReader(const std::string& path, size_t first_line)
     file_ = std::make_unique<std::ifstream>(path);
     if (!*file_) throw ConfigError({path, 0}, "cannot read the input file");
     in_ = file_.get();
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec) size_ = size;
   }
-  if (first_line != 1 || first_char(*in_) != '[') return;  // a piece of an input is JSONL
+  if (first_line != 1) return;  // a piece of an input is JSONL
+  size_t blank_lines = 0;       // in front of an array or of the first record
+  if (first_char(*in_, bytes_, blank_lines) != '[') {
+    line_ += blank_lines;  // so the first record's line number counts them
+    return;
+  }
   const std::string text((std::istreambuf_iterator<char>(*in_)), std::istreambuf_iterator<char>());
   try {
     array_ = Json::parse(text).get<std::vector<Json>>();
@@ -70,14 +82,22 @@ std::optional<InputLine> InputReader::next_element() {
   return out;
 }
 
+bool InputReader::read_line(std::string& text) {
+  if (!std::getline(*in_, text)) {
+    at_end_ = true;
+    return false;
+  }
+  ++line_;
+  bytes_ += text.size() + (in_->eof() ? 0 : 1);
+  seen_ += !blank(text);
+  return true;
+}
+
 std::optional<InputLine> InputReader::next() {
   if (array_) return next_element();
   std::string text;
-  while (std::getline(*in_, text)) {
-    ++line_;
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    return parse_input_line(std::move(text), line_);
-  }
+  while (read_line(text))
+    if (!blank(text)) return parse_input_line(std::move(text), line_);
   return std::nullopt;
 }
 
@@ -87,18 +107,17 @@ void InputReader::skip_to(size_t position) {
     return;
   }
   std::string text;
-  while (line_ < position && std::getline(*in_, text)) ++line_;
+  while (line_ < position && read_line(text)) {
+  }
   if (line_ < position) throw ConfigError({path_, int(line_)}, "the input is shorter than the run being resumed");
 }
 
-std::optional<size_t> count_input_records(const std::string& path) {
-  if (path == "-") return std::nullopt;
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  if (first_char(in) == '[') return std::nullopt;
-  size_t n = 0;
-  for (std::string line; std::getline(in, line);) n += line.find_first_not_of(" \t\r") != std::string::npos;
-  return n;
+std::optional<InputReader::Total> InputReader::total() const {
+  if (array_) return Total{array_->size(), false};
+  if (at_end_) return Total{seen_, false};
+  if (!size_ || seen_ == 0 || bytes_ == 0) return std::nullopt;
+  const double per_byte = double(seen_) / double(bytes_);
+  return Total{std::max(seen_, size_t(per_byte * double(*size_) + 0.5)), true};
 }
 
 }  // namespace skein

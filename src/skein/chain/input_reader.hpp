@@ -34,21 +34,28 @@ class InputReader {
   // How far reading got: lines (elements) consumed. skip_to(n) continues after the n-th.
   size_t position() const { return array_ ? next_element_ : line_; }
   void skip_to(size_t position);
-  // The number of records of a JSON array input (parsed whole); nothing for JSONL.
-  std::optional<size_t> array_size() const { return array_ ? std::optional<size_t>(array_->size()) : std::nullopt; }
+  // How many records the input holds, for progress, without reading it twice: exact for an array
+  // and once JSONL was read to its end; before that, estimated from the bytes read so far (records
+  // seen × file size ÷ bytes read). Nothing for stdin before its end, or before the first record.
+  struct Total {
+    size_t records = 0;
+    bool estimated = false;
+  };
+  std::optional<Total> total() const;
 
  private:
   std::optional<InputLine> next_element();
+  bool read_line(std::string& text);  // counts what it consumed
   std::string path_;
   std::unique_ptr<std::ifstream> file_;
   std::istream* in_;
   size_t line_ = 0;
   std::optional<std::vector<Json>> array_;
   size_t next_element_ = 0;
+  std::optional<uintmax_t> size_;  // the file's size in bytes (not for stdin)
+  uintmax_t bytes_ = 0;            // bytes consumed, line ends included
+  size_t seen_ = 0;                // lines that are not blank, read or skipped
+  bool at_end_ = false;
 };
-
-// Counts the records of a JSONL file quickly (lines that are not blank), for progress. Nothing for
-// stdin or a JSON array (see InputReader::array_size).
-std::optional<size_t> count_input_records(const std::string& path);
 
 }  // namespace skein

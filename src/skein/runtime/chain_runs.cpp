@@ -34,9 +34,13 @@ void RunRegistry::Impl::run_chain_job(const std::shared_ptr<Run>& run) {
       t.tokens = {c.prompt_tokens, c.generated_tokens, c.cached_prompt_tokens};
       timings.push_back(std::move(t));
     }
-    Json progress{{"records_in", p.so_far.records_in}, {"records_out", p.so_far.records_out},
-                  {"errors", p.so_far.errors},         {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
-                  {"seconds", p.elapsed_seconds},      {"output_dir", p.so_far.output_dir},
+    Json progress{{"records_in", p.so_far.records_in},
+                  {"records_out", p.so_far.records_out},
+                  {"errors", p.so_far.errors},
+                  {"rows_total", p.rows_total ? Json(*p.rows_total) : Json()},
+                  {"rows_total_estimated", p.rows_total_estimated},
+                  {"seconds", p.elapsed_seconds},
+                  {"output_dir", p.so_far.output_dir},
                   {"nodes", std::move(nodes)}};
     update(*run, [&] {
       run->snap.progress = std::move(progress);
