@@ -4,7 +4,10 @@
 // - the overhead of one run of NeoGraph's shapes, one run at a time (median and p90 us per run):
 //   seq (3 nodes: the caller's start node, two the model fills), par (fan-out 5 + join: a node fed
 //   by 5 native deps computed concurrently), the 3 nodes computed by native deps (no model call),
-//   seq through run_graph_sync, and seq submitted to a RunRegistry (submit -> DONE).
+//   seq through run_graph_sync, and seq submitted to a RunRegistry (submit -> DONE);
+// - the same two shapes as chains on an engine that answers at once, per record of one run over
+//   --shape-runs records (each record's outputs and row written to the run folder): seq as 3
+//   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step.
 //   graph_bench [--runs 10000] [--shape-runs 20000]
 #include <fmt/format.h>
 
@@ -13,9 +16,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <filesystem>
+#include <fstream>
+
+#include "skein/broker.hpp"
+#include "skein/chain.hpp"
 #include "skein/engine.hpp"
 #include "skein/graph_run.hpp"
 #include "skein/run_registry.hpp"
+#include "test_engine.hpp"
 
 using namespace skein;
 namespace asio = boost::asio;
@@ -112,6 +121,62 @@ void run_once(asio::io_context& io, const Graph& g, GraphLM& lm, const Json& inp
   if (!ok) throw Error("a run of " + g.name + " failed");
 }
 
+const char* kSeqChain = R"(chain: seq
+types:
+  A: {type: object, properties: {a: {type: integer}}, required: [a]}
+steps:
+  - step: one
+    output: A
+    user: "{{ chain_input.v }}"
+  - step: two
+    output: A
+    user: "{{ one.a }}"
+  - step: three
+    output: A
+    user: "{{ two.a }}"
+)";
+
+// seq's chain with its middle step replaced by a parallel group of 5 one-step branches.
+std::string par_chain() {
+  std::string yaml = kSeqChain;
+  std::string group = "  - parallel:\n";
+  std::string joined;
+  for (int i = 1; i <= 5; ++i) {
+    group += fmt::format(
+        "      - branch: w{0}\n        join: w{0}\n        steps:\n          - step: s{0}\n            output: A\n"
+        "            user: \"{{{{ one.a }}}}\"\n",
+        i);
+    joined += fmt::format("{{{{ w{}.a }}}} ", i);
+  }
+  const size_t two = yaml.find("  - step: two");
+  yaml.replace(two, yaml.find("  - step: three") - two, group);
+  yaml.replace(yaml.find("{{ two.a }}"), 11, joined);
+  return yaml;
+}
+
+// One chain run over `records` inputs on an instant engine: us per record.
+double chain_us_per_record(const std::string& yaml, int records) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / fmt::format("skein_graph_bench_{}", ::getpid());
+  fs::create_directories(dir);
+  {
+    std::ofstream in(dir / "in.jsonl");
+    for (int i = 0; i < records; ++i) in << "{\"v\": " << i << "}\n";
+  }
+  Broker broker({}, [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); });
+  RunOptions o;
+  o.input_path = (dir / "in.jsonl").string();
+  o.output_dir = (dir / "out").string();
+  o.batch_size = 256;
+  o.broker = &broker;
+  const int64_t t0 = now_ns();
+  const RunSummary s = run_chain(parse_chain(yaml, (dir / "c.yaml").string()), o);
+  const double us = double(now_ns() - t0) / 1e3 / records;
+  fs::remove_all(dir);
+  if (s.records_out != size_t(records) || s.errors) throw Error("a chain run of the bench failed");
+  return us;
+}
+
 void shapes(GraphLM& lm, int runs) {
   const Graph seq = parse_graph(kSeq, "seq.yaml");
   const Graph par = with_functions(kPar, {"w1", "w2", "w3", "w4", "w5"});
@@ -161,6 +226,12 @@ void shapes(GraphLM& lm, int runs) {
              runs / 10, reg.median, reg.p90);
   fmt::print("| seq through a RunRegistry, {} runs submitted back to back, per run | {:.2f} | | | |\n", runs, reg_each);
   fmt::print("| the registry's overhead per run (the row above - seq's) | {:.2f} | | <= 5 | |\n", reg_each - s.median);
+  fmt::print("| seq as a 3-step chain, instant engine, per record of a {}-record run | {:.2f} | | | |\n", runs,
+             chain_us_per_record(kSeqChain, runs));
+  fmt::print(
+      "| par as a chain: a step, a parallel group of 5 one-step branches, a joining step; per record of a "
+      "{}-record run | {:.2f} | | | |\n",
+      runs, chain_us_per_record(par_chain(), runs));
 }
 
 }  // namespace
