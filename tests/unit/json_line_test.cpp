@@ -53,5 +53,26 @@ TEST(JsonLineTest, AnOutputLineIsTheObjectItSpells) {
   EXPECT_EQ(line.text(), Json(std::string("\xc3\x28")).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
+// Every kind of value, written here or by nlohmann's serializer, gives Json::dump's bytes.
+TEST(JsonLineTest, EveryKindOfValueIsTheBytesJsonDumps) {
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += char(c);
+  controls += "\x7f \" \\ / plain";
+  Json value = Json::parse(R"({"ints": [0, -1, 9223372036854775807, -9223372036854775808], "floats": [1.0, -0.0,
+      1e300, 0.1, 3.25], "flags": [true, false, null], "empty": [{}, [], ""], "caf\u00e9 \"key\"": "\u00e9t\u00e9",
+      "nested": {"a": {"b": [[], {"c": [1, {"d": "x\ny"}]}]}}})");
+  value["controls"] = controls;
+  value["unsigned"] = uint64_t(18446744073709551615ull);
+  value["bad utf-8 key \xff"] = std::string("\xe2\x82 tail");
+  value[controls] = 1;
+  JsonLine line;
+  for (const Json& v : {value, Json(controls), Json(2.5), Json(nullptr), Json::object(), Json::array()}) {
+    line.clear().value(v);
+    EXPECT_EQ(line.text(), v.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  line.clear().string(controls);
+  EXPECT_EQ(line.text(), Json(controls).dump());
+}
+
 }  // namespace
 }  // namespace skein

@@ -1,7 +1,9 @@
 // One JSON line built in place, for the run folder's files: values serialised straight into a
-// buffer kept from line to line by nlohmann's own serializer, with the settings of
-// Json::dump(-1, ' ', false, error_handler_t::replace): the same bytes, without the temporary
-// strings and copied values of building a Json to dump it.
+// buffer kept from line to line, with the bytes of Json::dump(-1, ' ', false,
+// error_handler_t::replace), without the temporary strings and copied values of building a Json
+// to dump it. Objects, arrays, integers and ASCII text are written here, whole runs of text at a
+// time; floats and text with bytes beyond ASCII (checked and replaced as UTF-8) go through
+// nlohmann's own serializer, which writes a character at a time.
 //
 // Not thread-safe: one per writer.
 #pragma once
@@ -27,19 +29,14 @@ class JsonLine {
     text_ += text;
     return *this;
   }
-  JsonLine& value(const Json& v) {
-    serializer_.dump(v, false, false, 0);
-    return *this;
-  }
-  JsonLine& string(const std::string& s) {  // quoted and escaped, as a JSON string value or key
-    string_.get_ref<std::string&>() = s;    // (the serializer escapes only within a value)
-    return value(string_);
-  }
+  JsonLine& value(const Json& v);
+  JsonLine& string(const std::string& s);  // quoted and escaped, as a JSON string value or key
   JsonLine& integer(long long n);
   const std::string& text() const { return text_; }
 
  private:
-  std::string text_;  // before serializer_, which writes into it
+  bool ascii_string(const std::string& s);  // false (nothing written) when `s` is not all ASCII
+  std::string text_;                        // before serializer_, which writes into it
   nlohmann::detail::serializer<Json> serializer_;
   Json string_ = "";  // string()'s, its capacity kept
 };
