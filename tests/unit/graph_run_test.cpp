@@ -236,25 +236,32 @@ TEST_F(GraphRunTest, ABlockingDepDoesNotStallOtherRunsOnTheSameLoop) {
 }
 
 // A run given no blocking executor computes a native dep on its own loop, with no task or hop (the
-// inline path); a failure there is named as on a pool, and a cancel stops the run before its next dep.
+// inline path): once per run however many nodes use it, its recalled parameters given; a failure
+// there is named as on a pool, and a cancel stops the run before its next dep.
 TEST(GraphRunInlineTest, DepsOnTheRunsOwnLoopAreComputedThereNamedWhenTheyFailAndStoppedByACancel) {
   Graph g = parse_graph(R"(graph: inline
 start: A
 nodes:
   A: {fields: {a: {type: integer, dep: f1}}, next: [B]}
-  B: {fields: {b: {type: integer, dep: f2}}, next: [end]}
+  B: {fields: {b: {type: integer, dep: f2}, again: {type: integer, dep: f1}, c: {type: integer, dep: f3}},
+      next: [end]}
 )",
                         "inline.yaml");
   ScriptedLM lm;
   asio::io_context io;
   const auto loop_thread = std::this_thread::get_id();  // io.run() runs here
   bool f1_on_loop = false, f2_ran = false;
+  int f1_calls = 0;
   std::function<void()> during_f1 = [] {};
   g.functions["f1"] = [&](const Json&) {
+    ++f1_calls;
     f1_on_loop = std::this_thread::get_id() == loop_thread;
     during_f1();
     return Json(1);
   };
+  g.functions["f3"] = [](const Json& params) { return Json(params.at("first").at("a").get<int>() + 10); };
+  g.deps["f3"].name = "f3";  // a native function given the latest A
+  g.deps["f3"].params["first"].recall = "A";
   g.functions["f2"] = [&](const Json&) -> Json {
     f2_ran = true;
     return Json(2);
@@ -284,6 +291,9 @@ nodes:
   EXPECT_TRUE(f1_on_loop);
   EXPECT_EQ(done->trace.size(), 2u);
   EXPECT_EQ(done->trace[1].fields["b"], 2);
+  EXPECT_EQ(done->trace[1].fields["again"], 1);
+  EXPECT_EQ(done->trace[1].fields["c"], 11);
+  EXPECT_EQ(f1_calls, 1);
 
   Graph failing = g;
   failing.functions["f2"] = [](const Json&) -> Json { throw Error("boom"); };

@@ -15,9 +15,9 @@
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
-#include "util/run_on.hpp"
 #include "skein/engine.hpp"
 #include "spooled_exec.hpp"
+#include "util/run_on.hpp"
 
 namespace skein {
 
@@ -81,6 +81,8 @@ DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_execu
 asio::awaitable<Json> DepResolver::value(const std::string& name, int64_t at) {
   const auto self = shared_from_this();  // alive while this dep runs, even past its run
   if (auto it = seeded_.find(name); it != seeded_.end()) co_return it->second;
+  const asio::any_io_executor own = co_await asio::this_coro::executor;
+  if (std::optional<Json> now = inline_value(name, own)) co_return std::move(*now);
   auto& slot = slots_[name];
   if (!slot) {  // the first user computes; later ones wait for it
     slot = std::make_shared<Slot>();
@@ -118,12 +120,12 @@ asio::awaitable<void> DepResolver::fetch_into(std::shared_ptr<DepResolver> self,
 asio::awaitable<std::map<std::string, Json>> DepResolver::values(std::vector<std::string> names, int64_t at) {
   if (names.empty()) co_return std::map<std::string, Json>();
   const asio::any_io_executor own = co_await asio::this_coro::executor;
-  if (names.size() == 1 && computed_inline(names[0], own)) {  // no task needed to stay cancellable
-    Json one = co_await value(names[0], at);
-    std::map<std::string, Json> out;
-    out.emplace(std::move(names[0]), std::move(one));
-    co_return out;
-  }
+  if (names.size() == 1)  // no task needed to stay cancellable
+    if (std::optional<Json> now = inline_value(names[0], own)) {
+      std::map<std::string, Json> out;
+      out.emplace(std::move(names[0]), std::move(*now));
+      co_return out;
+    }
   auto got = std::make_shared<std::vector<Json>>(names.size());
   std::vector<asio::awaitable<void>> tasks;
   for (size_t i = 0; i < names.size(); ++i) tasks.push_back(fetch_into(shared_from_this(), names[i], at, got, i));
@@ -141,6 +143,50 @@ bool DepResolver::computed_inline(const std::string& name, const asio::any_io_ex
                                                    [](const auto& p) { return p.second.dep.has_value(); });
 }
 
+std::optional<Json> DepResolver::inline_value(const std::string& name, const asio::any_io_executor& own) {
+  if (auto it = seeded_.find(name); it != seeded_.end()) return it->second;
+  if (!computed_inline(name, own)) return std::nullopt;
+  auto& slot = slots_[name];
+  if (slot && !slot->done) return std::nullopt;  // computed by a path that suspends: wait for it
+  if (!slot) {
+    slot = std::make_shared<Slot>();
+    const int64_t start = now_ns();
+    std::string failure;
+    try {
+      DepSpec undeclared;
+      const DepSpec& spec = spec_of(name, undeclared);
+      Json params = Json::object();
+      for (const auto& [param, source] : spec.params) params[param] = recalled(param, *source.recall);
+      slot->value = graph_.functions.at(name)(params);
+    } catch (const std::exception& e) {
+      const Error named("dep '" + name + "' failed: " + e.what());  // as compute() names it
+      slot->error = std::make_exception_ptr(named);
+      failure = named.what();
+    } catch (...) {
+      slot->error = std::current_exception();
+      failure = "unknown error";
+    }
+    if (observer_) observer_->dep_done(name, start, now_ns(), failure);
+    slot->done = true;
+  }
+  if (slot->error) std::rethrow_exception(slot->error);
+  return slot->value;
+}
+
+const DepSpec& DepResolver::spec_of(const std::string& name, DepSpec& undeclared) const {
+  const auto it = graph_.deps.find(name);
+  if (it != graph_.deps.end()) return it->second;
+  undeclared.name = name;  // a native function of no parameters
+  return undeclared;
+}
+
+Json DepResolver::recalled(const std::string& param, const std::string& type) const {
+  if (!recall_) throw Error("the run is over");
+  std::optional<Json> v = recall_(type);
+  if (!v) throw Error("parameter '" + param + "': nothing to recall of type " + type);
+  return std::move(*v);
+}
+
 asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec, int64_t at) {
   std::vector<std::string> deps;
   for (const auto& [param, source] : spec.params)
@@ -148,14 +194,10 @@ asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec, int64_t at) {
   const auto dep_values = co_await values(deps, at);
   Json params = Json::object();
   for (const auto& [param, source] : spec.params) {
-    if (source.dep) {
+    if (source.dep)
       params[param] = dep_values.at(*source.dep);
-      continue;
-    }
-    if (!recall_) throw Error("the run is over");
-    std::optional<Json> v = recall_(*source.recall);
-    if (!v) throw Error("parameter '" + param + "': nothing to recall of type " + *source.recall);
-    params[param] = std::move(*v);
+    else
+      params[param] = recalled(param, *source.recall);
   }
   co_return params;
 }
@@ -180,10 +222,8 @@ asio::awaitable<Json> DepResolver::computed(const std::string& name, int64_t at)
 
 asio::awaitable<Json> DepResolver::compute(const std::string& name, int64_t at) {
   try {
-    const auto spec_it = graph_.deps.find(name);
-    DepSpec undeclared;  // a native function of no parameters
-    undeclared.name = name;
-    const DepSpec& spec = spec_it != graph_.deps.end() ? spec_it->second : undeclared;
+    DepSpec undeclared;
+    const DepSpec& spec = spec_of(name, undeclared);
     const Json params = co_await params_of(spec, at);
     if (!spec.exec.empty()) {
       // Named, not a temporary in the co_await: GCC 12 destroys a ?: temporary there twice.

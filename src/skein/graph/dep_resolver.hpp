@@ -52,9 +52,15 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   static boost::asio::awaitable<void> fetch_into(std::shared_ptr<DepResolver> self, std::string name, int64_t at,
                                                  std::shared_ptr<std::vector<Json>> out, size_t i);
   boost::asio::awaitable<Json> params_of(const DepSpec& spec, int64_t at);
+  Json recalled(const std::string& param, const std::string& type) const;  // a parameter's recalled value
   // Whether dep `name` is computed without suspending: a native function run on the run's own loop
   // (`own`), none of whose parameters is a dep, and no ledger to record it in.
   bool computed_inline(const std::string& name, const boost::asio::any_io_executor& own) const;
+  // Such a dep's value, computed here and now when it is not yet (no coroutine, no event: none can
+  // wait for a computation that never suspends). Nothing when `name` is not such a dep, or when
+  // its computation is under way elsewhere.
+  std::optional<Json> inline_value(const std::string& name, const boost::asio::any_io_executor& own);
+  const DepSpec& spec_of(const std::string& name, DepSpec& undeclared) const;
 
   const Graph& graph_;
   DepCache seeded_;
