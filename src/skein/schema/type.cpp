@@ -11,32 +11,13 @@
 
 #include "grammar.hpp"
 #include "keyword_plan.hpp"
+#include "quick_check.hpp"
 #include "skein/schema.hpp"
 
 namespace skein {
 
-namespace {
-
-// A value that surely fits a schema of exactly {"type": <primitive>}, checked without valijson.
-// Anything else (and every invalid value, for its message) goes to valijson.
-using Quick = bool (*)(const Json&);
-
-Quick quick_check(const Json& schema) {
-  if (!schema.is_object() || schema.size() != 1 || !schema.contains("type") || !schema["type"].is_string())
-    return nullptr;
-  const std::string& t = schema["type"].get_ref<const std::string&>();
-  if (t == "string") return [](const Json& v) { return v.is_string(); };
-  if (t == "integer") return [](const Json& v) { return v.is_number_integer(); };
-  if (t == "number") return [](const Json& v) { return v.is_number(); };
-  if (t == "boolean") return [](const Json& v) { return v.is_boolean(); };
-  if (t == "null") return [](const Json& v) { return v.is_null(); };
-  return nullptr;
-}
-
-}  // namespace
-
 struct Type::Compiled {
-  Quick quick = nullptr;
+  QuickCheck quick;         // empty: every value goes to valijson
   nlohmann::json document;  // valijson reads the schema in place: keep it alive
   valijson::Schema schema;
   std::once_flag grammar_once;
