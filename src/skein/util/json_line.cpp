@@ -67,13 +67,27 @@ bool JsonLine::ascii_string(const std::string& s) {
     text_.append(s, plain, i - plain);
     plain = i + 1;
     switch (c) {
-      case '"': text_ += "\\\""; break;
-      case '\\': text_ += "\\\\"; break;
-      case '\b': text_ += "\\b"; break;
-      case '\f': text_ += "\\f"; break;
-      case '\n': text_ += "\\n"; break;
-      case '\r': text_ += "\\r"; break;
-      case '\t': text_ += "\\t"; break;
+      case '"':
+        text_ += "\\\"";
+        break;
+      case '\\':
+        text_ += "\\\\";
+        break;
+      case '\b':
+        text_ += "\\b";
+        break;
+      case '\f':
+        text_ += "\\f";
+        break;
+      case '\n':
+        text_ += "\\n";
+        break;
+      case '\r':
+        text_ += "\\r";
+        break;
+      case '\t':
+        text_ += "\\t";
+        break;
       default: {
         static const char hex[] = "0123456789abcdef";
         const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
