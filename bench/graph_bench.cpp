@@ -10,6 +10,7 @@
 //   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step.
 //   graph_bench [--runs 10000] [--shape-runs 20000]
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>

@@ -177,6 +177,32 @@ TEST_F(ResumeTest, KilledAtTwentyTwoPointsAndResumedEqualsAnUninterruptedRun) {
   EXPECT_GE(interrupted, points - 2);
 }
 
+// A checkpoint of an older skein, which did not count the blank lines in front of the first record
+// in its input_position, resumes where that run stopped: nothing doubled, nothing lost.
+TEST_F(ResumeTest, ACheckpointThatDidNotCountLeadingBlankLinesResumesWhereItStopped) {
+  std::ofstream(dir_ / "in.jsonl") << "\n  \n" << input_text();
+  ASSERT_EQ(run_to_end("reference", {"--no-cache"}), 1);
+  const auto reference = artefacts(dir_ / "reference");
+  const size_t total_calls = calls();
+  bool simulated = false;
+  for (int k = 0; k < 5 && !simulated; ++k) {  // a kill point past the first checkpoint
+    const std::string out = "old" + std::to_string(k);
+    if (!kill_after(out, total_calls * size_t(5 + k) / 10, {"--no-cache"})) continue;
+    Json run = run_json(dir_ / out);
+    if (!run.contains("resume") || run["resume"]["input_position"].get<size_t>() <= 2) continue;
+    ASSERT_TRUE(run["resume"].value("blank_lines_counted", false));
+    run["resume"].erase("blank_lines_counted");  // as the older skein wrote it
+    run["resume"]["input_position"] = run["resume"]["input_position"].get<size_t>() - 2;
+    std::ofstream(dir_ / out / "run.json") << run.dump();
+    simulated = true;
+    ASSERT_EQ(run_to_end(out, {"--no-cache", "--resume"}), 1);
+    const auto got = artefacts(dir_ / out);
+    ASSERT_EQ(got.size(), reference.size());
+    for (const auto& [path, text] : reference) EXPECT_EQ(got.at(path), text) << path;
+  }
+  EXPECT_TRUE(simulated) << "no kill point came after a checkpoint";
+}
+
 TEST_F(ResumeTest, AnIdenticalRerunIsServedFromTheCacheWithNoEngineCall) {
   ASSERT_EQ(run_to_end("first"), 1);
   const size_t first_calls = calls();

@@ -4,6 +4,7 @@
 // native handlers), no fill call without model fields, max_iters with the partial trace.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -260,16 +261,24 @@ nodes:
     return Json(1);
   };
   g.functions["f3"] = [](const Json& params) { return Json(params.at("first").at("a").get<int>() + 10); };
-  g.deps["f3"].name = "f3";  // a native function given the latest A
-  g.deps["f3"].params["first"].recall = "A";
+  g.deps["f3"].params["first"].recall = "A";  // a native function given the latest A (its name left empty)
   g.functions["f2"] = [&](const Json&) -> Json {
     f2_ran = true;
     return Json(2);
   };
+  struct Deps : GraphObserver {  // what the run reports of its deps
+    void dep_done(const std::string& name, int64_t start, int64_t end, const std::string& error) override {
+      seen.push_back(name + (error.empty() ? "" : ": " + error));
+      ordered = ordered && start <= end;
+    }
+    std::vector<std::string> seen;
+    bool ordered = true;
+  } deps;
   asio::cancellation_signal cancel;
   auto run_once = [&](const Graph& graph) {
     GraphRunOptions o;
     o.lm = &lm;
+    o.observer = &deps;
     std::string error;
     std::optional<GraphResult> result;
     asio::co_spawn(io, run_graph(graph, Json::object(), std::move(o)),
@@ -294,12 +303,16 @@ nodes:
   EXPECT_EQ(done->trace[1].fields["again"], 1);
   EXPECT_EQ(done->trace[1].fields["c"], 11);
   EXPECT_EQ(f1_calls, 1);
+  std::sort(deps.seen.begin() + 1, deps.seen.end());  // B's three deps resolve concurrently
+  EXPECT_EQ(deps.seen, (std::vector<std::string>{"f1", "f2", "f3"}));
+  EXPECT_TRUE(deps.ordered);
 
   Graph failing = g;
   failing.functions["f2"] = [](const Json&) -> Json { throw Error("boom"); };
   auto [none, error] = run_once(failing);
   EXPECT_FALSE(none);
   EXPECT_NE(error.find("dep 'f2' failed: boom"), std::string::npos) << error;
+  EXPECT_NE(std::find(deps.seen.begin(), deps.seen.end(), "f2: dep 'f2' failed: boom"), deps.seen.end());
 
   f2_ran = false;
   // The cancel reaches the loop as a handler, as from another thread (emitted from inside the run's

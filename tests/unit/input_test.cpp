@@ -67,6 +67,12 @@ TEST_F(InputTest, AMalformedJsonArrayIsRefusedWithItsLine) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("in.json:3"), std::string::npos) << e.what();
   }
+  try {  // blank lines in front of the array count
+    run_with(kTyped, "\n\n[{\"n\": 1},\n{oops}]");
+    FAIL() << "a malformed array was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("in.json:4"), std::string::npos) << e.what();
+  }
 }
 
 // A number beyond a double (found by fuzz_input_line) is a bad line like any other, not an abort.

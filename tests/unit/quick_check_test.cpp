@@ -10,6 +10,7 @@
 
 #include "schema/keyword_plan.hpp"
 #include "schema/quick_check.hpp"
+#include "skein/schema.hpp"
 
 namespace skein {
 namespace {
@@ -40,6 +41,7 @@ const char* kKnown[] = {
     R"({"type": "array"})",
     R"({"type": "object"})",
     R"({"type": "array", "items": {"type": "object", "properties": {"k": {"type": "boolean"}}}})",
+    R"({"type": "object", "required": ["ghost"], "additionalProperties": false, "properties": {"a": {"type": "integer"}}})",
 };
 
 const char* kUnknown[] = {
@@ -81,6 +83,11 @@ const char* kValues[] = {
     R"({"label": "x", "tags": [1]})",
     R"([{"k": true}, {}])",
     R"([{"k": 1}])",
+    "18446744073709551615",
+    "-9223372036854775808",
+    R"({"a": 18446744073709551615})",
+    R"({"ghost": 1})",
+    R"({"a": 1, "ghost": null})",
 };
 
 TEST(QuickCheckTest, TheCommonFormsAreCompiledAndTheOthersLeftToValijson) {
@@ -107,6 +114,15 @@ TEST(QuickCheckTest, AValueItAcceptsValijsonAccepts) {
   EXPECT_FALSE(labelled(Json::parse(R"({"label": "y", "extra": 1})")));   // closed
   EXPECT_FALSE(labelled(Json::parse(R"({"n": 1})")));                     // required
   EXPECT_FALSE(labelled(Json::parse(R"({"label": "x", "tags": [1]})")));  // items
+}
+
+// Through a Type: a valid value has no reasons, an invalid one valijson's, for a form the check knows.
+TEST(QuickCheckTest, ATypeGivesValijsonsReasonsForWhatTheCheckDoesNotAccept) {
+  const Type type("Labelled", Json::parse(kKnown[2]));
+  EXPECT_TRUE(type.validate(Json::parse(R"({"label": "x", "n": 1})")).empty());
+  const std::string reason = type.why_invalid(Json::parse(R"({"label": "z"})"));
+  EXPECT_NE(reason.find("/label"), std::string::npos) << reason;  // valijson's, naming the field
+  EXPECT_FALSE(type.why_invalid(Json::parse(R"({"label": "x", "extra": 1})")).empty());
 }
 
 }  // namespace

@@ -128,7 +128,12 @@ class ChainRun {
 
   asio::awaitable<void> main() {
     InputReader reader(options_.input_path, options_.first_line);
-    if (summary_.resumed) reader.skip_to(checkpoint_.at("input_position").get<size_t>());
+    if (summary_.resumed) {
+      size_t position = checkpoint_.at("input_position").get<size_t>();
+      if (!checkpoint_.contains("blank_lines_counted"))  // a checkpoint of an older skein
+        position += reader.leading_blank_lines();
+      reader.skip_to(position);
+    }
     if (!chain_.input) warn("the chain declares no `input:` type: input records are read as plain objects");
     for (;;) {
       std::vector<Record> batch = read_batch(reader);
@@ -151,6 +156,7 @@ class ChainRun {
     if (!force && now - last_checkpoint_ < kCheckpointInterval) return;
     last_checkpoint_ = now;
     checkpoint_ = {{"input_position", input_position_},
+                   {"blank_lines_counted", true},  // input_position counts those before the first record
                    {"next_row", next_row_},
                    {"files", writer_.positions()},
                    {"counts", counts_json(summary_)}};

@@ -52,16 +52,15 @@ InputReader::InputReader(const std::string& path, size_t first_line)
     if (!ec) size_ = size;
   }
   if (first_line != 1) return;  // a piece of an input is JSONL
-  size_t blank_lines = 0;       // in front of an array or of the first record
-  if (first_char(*in_, bytes_, blank_lines) != '[') {
-    line_ += blank_lines;  // so the first record's line number counts them
+  if (first_char(*in_, bytes_, leading_blank_lines_) != '[') {
+    line_ += leading_blank_lines_;  // so the first record's line number counts them
     return;
   }
   const std::string text((std::istreambuf_iterator<char>(*in_)), std::istreambuf_iterator<char>());
   try {
     array_ = Json::parse(text).get<std::vector<Json>>();
   } catch (const Json::parse_error& e) {
-    throw ConfigError({path, int(line_of(text, e.byte ? e.byte - 1 : 0))},
+    throw ConfigError({path, int(leading_blank_lines_ + line_of(text, e.byte ? e.byte - 1 : 0))},
                       std::string("not a valid JSON array: ") + e.what());
   } catch (const Json::exception& e) {  // a number out of range (1e999)
     throw ConfigError({path, 0}, std::string("not a valid JSON array: ") + e.what());
@@ -114,7 +113,7 @@ void InputReader::skip_to(size_t position) {
 
 std::optional<InputReader::Total> InputReader::total() const {
   if (array_) return Total{array_->size(), false};
-  if (at_end_) return Total{seen_, false};
+  if (at_end_ || (size_ && bytes_ >= *size_)) return Total{seen_, false};
   if (!size_ || seen_ == 0 || bytes_ == 0) return std::nullopt;
   const double per_byte = double(seen_) / double(bytes_);
   return Total{std::max(seen_, size_t(per_byte * double(*size_) + 0.5)), true};

@@ -42,6 +42,9 @@ class InputReader {
     bool estimated = false;
   };
   std::optional<Total> total() const;
+  // The blank lines before the first record of JSONL, which position() counts (before this
+  // version of skein it did not: a run's checkpoint from then is shifted by them).
+  size_t leading_blank_lines() const { return leading_blank_lines_; }
 
  private:
   std::optional<InputLine> next_element();
@@ -56,6 +59,7 @@ class InputReader {
   uintmax_t bytes_ = 0;            // bytes consumed, line ends included
   size_t seen_ = 0;                // lines that are not blank, read or skipped
   bool at_end_ = false;
+  size_t leading_blank_lines_ = 0;
 };
 
 }  // namespace skein

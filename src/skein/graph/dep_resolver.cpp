@@ -99,9 +99,9 @@ asio::awaitable<Json> DepResolver::value(const std::string& name, int64_t at) {
       mine->error = std::current_exception();
       failure = "unknown error";
     }
-    if (observer_) observer_->dep_done(name, start, now_ns(), failure);
-    mine->done = true;
+    mine->done = true;  // before the observer, who may throw
     mine->ready->set();
+    if (observer_) observer_->dep_done(name, start, now_ns(), failure);
   }
   std::shared_ptr<Slot> s = slot;
   while (!s->done) {
@@ -157,7 +157,7 @@ std::optional<Json> DepResolver::inline_value(const std::string& name, const asi
       const DepSpec& spec = spec_of(name, undeclared);
       Json params = Json::object();
       for (const auto& [param, source] : spec.params) params[param] = recalled(param, *source.recall);
-      slot->value = graph_.functions.at(name)(params);
+      slot->value = graph_.functions.at(name)(params);  // by the dep's name, as compute() calls it
     } catch (const std::exception& e) {
       const Error named("dep '" + name + "' failed: " + e.what());  // as compute() names it
       slot->error = std::make_exception_ptr(named);
@@ -166,8 +166,8 @@ std::optional<Json> DepResolver::inline_value(const std::string& name, const asi
       slot->error = std::current_exception();
       failure = "unknown error";
     }
+    slot->done = true;  // before the observer, who may throw
     if (observer_) observer_->dep_done(name, start, now_ns(), failure);
-    slot->done = true;
   }
   if (slot->error) std::rethrow_exception(slot->error);
   return slot->value;
@@ -239,7 +239,7 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name, int64_t at) 
     }
     if (!graph_.functions.count(name)) throw Error("no function is registered under this name");
     // A native function runs on the blocking executor; the run loop goes on meanwhile.
-    auto call = [this, &spec, &params] { return graph_.functions.at(spec.name)(params); };
+    auto call = [this, &name, &params] { return graph_.functions.at(name)(params); };
     co_return co_await run_on(blocking_, call);
   } catch (const std::exception& e) {
     throw Error("dep '" + name + "' failed: " + e.what());
