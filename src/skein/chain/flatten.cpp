@@ -1,40 +1,75 @@
 #include "flatten.hpp"
 
+#include <string_view>
 #include <vector>
 
 namespace skein {
 namespace {
 
-struct Column {
-  std::string key;
-  const Json* value;
-};
-
-void columns(std::vector<Column>& out, std::string prefix, const Json& value) {
-  if (!value.is_object() || value.empty()) {
-    for (auto& c : out)
-      if (c.key == prefix) {
-        c.value = &value;
+// A row's columns, their keys in one buffer: kept from row to row (per thread), so a row allocates
+// nothing once the buffers have grown to the rows' size.
+class Columns {
+ public:
+  void clear() {
+    keys_.clear();
+    list_.clear();
+  }
+  // The key so far is prefix_; nested objects extend it with ".<key>".
+  void start(std::string_view key) { prefix_.assign(key); }
+  void walk(const Json& value) {
+    if (!value.is_object() || value.empty()) return add(prefix_, &value);
+    const size_t n = prefix_.size();
+    for (const auto& [k, v] : value.get_ref<const Json::object_t&>()) {
+      prefix_.resize(n);
+      prefix_ += '.';
+      prefix_ += k;
+      walk(v);
+    }
+    prefix_.resize(n);
+  }
+  // A key met again keeps its first place and takes the new value.
+  void add(std::string_view key, const Json* value) {
+    for (auto& c : list_)
+      if (key_of(c) == key) {
+        c.value = value;
         return;
       }
-    out.push_back({std::move(prefix), &value});
-    return;
+    list_.push_back({keys_.size(), key.size(), value});
+    keys_ += key;
   }
-  for (const auto& [k, v] : value.items()) columns(out, prefix + "." + k, v);
-}
+  void write(JsonLine& out) const {
+    out.clear().raw("{");
+    for (size_t i = 0; i < list_.size(); ++i)
+      out.raw(i ? "," : "").string(key_of(list_[i])).raw(":").value(*list_[i].value);
+    out.raw("}\n");
+  }
+
+ private:
+  struct Column {
+    size_t at, size;  // in keys_
+    const Json* value;
+  };
+  std::string_view key_of(const Column& c) const { return {keys_.data() + c.at, c.size}; }
+  std::string keys_, prefix_;
+  std::vector<Column> list_;
+};
 
 }  // namespace
 
 void flattened_line(const Json& history, const std::string& id, JsonLine& out) {
   static const Json kNull;
+  thread_local Columns cols;
   const Json id_value = id;
   const auto row = history.find("row_id");
-  std::vector<Column> cols{{"row_id", row == history.end() ? &kNull : &*row}, {"id", &id_value}};
-  for (const auto& [key, value] : history.items())
-    if (key != "row_id") columns(cols, key, value);
-  out.clear().raw("{");
-  for (size_t i = 0; i < cols.size(); ++i) out.raw(i ? "," : "").string(cols[i].key).raw(":").value(*cols[i].value);
-  out.raw("}\n");
+  cols.clear();
+  cols.add("row_id", row == history.end() ? &kNull : &*row);
+  cols.add("id", &id_value);
+  for (const auto& [key, value] : history.get_ref<const Json::object_t&>())
+    if (key != "row_id") {
+      cols.start(key);
+      cols.walk(value);
+    }
+  cols.write(out);
 }
 
 }  // namespace skein

@@ -47,16 +47,16 @@ JsonLine& JsonLine::value(const Json& v) {
   return *this;
 }
 
-JsonLine& JsonLine::string(const std::string& s) {
+JsonLine& JsonLine::string(std::string_view s) {
   if (ascii_string(s)) return *this;
-  string_.get_ref<std::string&>() = s;  // (the serializer escapes only within a value)
+  string_.get_ref<std::string&>().assign(s);  // (the serializer escapes only within a value)
   serializer_.dump(string_, false, false, 0);
   return *this;
 }
 
 // Escapes as nlohmann does without ensure_ascii: the short forms, other control characters as
 // \u00xx (lower case), everything else (0x7f included) as it is.
-bool JsonLine::ascii_string(const std::string& s) {
+bool JsonLine::ascii_string(std::string_view s) {
   for (const char c : s)
     if (static_cast<unsigned char>(c) >= 0x80) return false;
   text_ += '"';
@@ -64,7 +64,7 @@ bool JsonLine::ascii_string(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    text_.append(s, plain, i - plain);
+    text_.append(s.substr(plain, i - plain));
     plain = i + 1;
     switch (c) {
       case '"':
@@ -95,7 +95,7 @@ bool JsonLine::ascii_string(const std::string& s) {
       }
     }
   }
-  text_.append(s, plain, s.size() - plain);
+  text_.append(s.substr(plain));
   text_ += '"';
   return true;
 }

@@ -30,13 +30,13 @@ class JsonLine {
     return *this;
   }
   JsonLine& value(const Json& v);
-  JsonLine& string(const std::string& s);  // quoted and escaped, as a JSON string value or key
+  JsonLine& string(std::string_view s);  // quoted and escaped, as a JSON string value or key
   JsonLine& integer(long long n);
   const std::string& text() const { return text_; }
 
  private:
-  bool ascii_string(const std::string& s);  // false (nothing written) when `s` is not all ASCII
-  std::string text_;                        // before serializer_, which writes into it
+  bool ascii_string(std::string_view s);  // false (nothing written) when `s` is not all ASCII
+  std::string text_;                      // before serializer_, which writes into it
   nlohmann::detail::serializer<Json> serializer_;
   Json string_ = "";  // string()'s, its capacity kept
 };
