@@ -246,8 +246,13 @@ TEST_F(ClusterCliTest, AnOutputFolderThatCannotTakeTheRunIsRefusedBeforeTheRunIs
 int engine_processes(const std::string& marker) {
   int n = 0;
   for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmd(std::istreambuf_iterator<char>(in), {});
+    std::string cmd;
+    try {  // libstdc++ throws from a read that fails: the process ended while we read it
+      std::ifstream in(e.path() / "cmdline");
+      cmd.assign(std::istreambuf_iterator<char>(in), {});
+    } catch (const std::ios_base::failure&) {
+      continue;
+    }
     n += cmd.find(marker) != std::string::npos && cmd.find("sleep") != std::string::npos;
   }
   return n;
