@@ -7,8 +7,7 @@
 //   seq through run_graph_sync, and seq submitted to a RunRegistry (submit -> DONE);
 // - the same two shapes as chains on an engine that answers at once, per record of one run over
 //   --shape-runs records (each record's outputs and row written to the run folder): seq as 3
-//   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step;
-// - the heap allocations of one run of each graph shape run on this thread (operator new counted).
+//   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step.
 //   graph_bench [--runs 10000] [--shape-runs 20000]
 #include <fmt/format.h>
 #include <unistd.h>
@@ -17,8 +16,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <cstdlib>
-#include <new>
 
 #include <filesystem>
 #include <fstream>
@@ -32,33 +29,6 @@
 
 using namespace skein;
 namespace asio = boost::asio;
-
-namespace {
-thread_local uint64_t allocations = 0;  // operator new calls on this thread (a plain count: cheap)
-}  // namespace
-
-// Every allocation through new is counted, then served by malloc (jemalloc when linked).
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, std::align_val_t align) {
-  ++allocations;
-  const auto a = static_cast<std::size_t>(align);
-  if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t align) { return operator new(n, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -84,10 +54,9 @@ std::string ten_nodes() {
   return yaml;
 }
 
-// Median and p90 of `runs` calls of `once` (after a tenth as many unmeasured), in us, and the heap
-// allocations per call on this thread.
+// Median and p90 of `runs` calls of `once` (after a tenth as many unmeasured), in us.
 struct PerRun {
-  double median, p90, allocations;
+  double median, p90;
 };
 template <typename Once>
 PerRun per_run_us(int runs, Once once) {
@@ -95,15 +64,13 @@ PerRun per_run_us(int runs, Once once) {
   for (int i = 0; i < runs / 10; ++i) once();
   std::vector<double> us;
   us.reserve(runs);
-  const uint64_t allocated = allocations;
   for (int i = 0; i < runs; ++i) {
     const int64_t t0 = now_ns();
     once();
     us.push_back(double(now_ns() - t0) / 1e3);
   }
-  const double per_run = double(allocations - allocated) / runs;
   std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[us.size() * 9 / 10], per_run};
+  return {us[us.size() / 2], us[us.size() * 9 / 10]};
 }
 
 const char* kSeq = R"(graph: seq
@@ -254,8 +221,6 @@ void shapes(GraphLM& lm, int runs) {
   fmt::print("| seq: 3 nodes, instant LM, run_graph | {:.2f} | {:.2f} | <= 5 | 6.32 |\n", s.median, s.p90);
   fmt::print("| par: fan-out 5 native deps + join | {:.2f} | {:.2f} | <= 12 | 18.3 |\n", p.median, p.p90);
   fmt::print("| 3 nodes computed by native deps | {:.2f} | {:.2f} | <= 3 | |\n", n.median, n.p90);
-  fmt::print("| heap allocations per run: seq / par / native deps | {:.1f} / {:.1f} / {:.1f} | | | |\n", s.allocations,
-             p.allocations, n.allocations);
   fmt::print("| seq through run_graph_sync ({} runs) | {:.2f} | {:.2f} | <= 10 | |\n", runs / 10, sync.median,
              sync.p90);
   fmt::print("| seq through a RunRegistry, submit -> DONE, one at a time ({} runs) | {:.2f} | {:.2f} | | |\n",

@@ -303,6 +303,7 @@ nodes:
   EXPECT_EQ(done->trace[1].fields["again"], 1);
   EXPECT_EQ(done->trace[1].fields["c"], 11);
   EXPECT_EQ(f1_calls, 1);
+  ASSERT_EQ(deps.seen.size(), 3u);
   std::sort(deps.seen.begin() + 1, deps.seen.end());  // B's three deps resolve concurrently
   EXPECT_EQ(deps.seen, (std::vector<std::string>{"f1", "f2", "f3"}));
   EXPECT_TRUE(deps.ordered);

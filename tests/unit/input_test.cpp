@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "chain/input_reader.hpp"
 #include "run_folder.hpp"
 #include "skein/chain.hpp"
 
@@ -110,6 +111,21 @@ TEST_F(InputTest, BlankLinesBeforeTheFirstRecordCountInItsLineNumber) {
   const auto errors = input_errors();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors.at(3).find("line 3: not valid JSON"), std::string::npos) << errors.begin()->second;
+}
+
+// A checkpoint's input_position counts the blank lines in front of JSONL's first record; an older
+// skein's did not, and resuming it adds them. An array's position counts elements: none to add.
+TEST_F(InputTest, TheBlankLinesInFrontCountForJsonlAndNotForAnArray) {
+  std::ofstream(dir_ / "lines.jsonl") << "\n \n{\"n\": 1}\n{\"n\": 2}\n";
+  InputReader lines((dir_ / "lines.jsonl").string());
+  EXPECT_EQ(lines.leading_blank_lines(), 2u);
+  ASSERT_TRUE(lines.next());
+  EXPECT_EQ(lines.position(), 3u);
+  std::ofstream(dir_ / "array.json") << "\n \n[{\"n\": 1}, {\"n\": 2}]";
+  InputReader array((dir_ / "array.json").string());
+  EXPECT_EQ(array.leading_blank_lines(), 0u);
+  ASSERT_TRUE(array.next());
+  EXPECT_EQ(array.position(), 1u);
 }
 
 // The input is read once: until its end, the progress total of a JSONL file is an estimate from

@@ -52,15 +52,17 @@ InputReader::InputReader(const std::string& path, size_t first_line)
     if (!ec) size_ = size;
   }
   if (first_line != 1) return;  // a piece of an input is JSONL
-  if (first_char(*in_, bytes_, leading_blank_lines_) != '[') {
-    line_ += leading_blank_lines_;  // so the first record's line number counts them
+  size_t blank_lines = 0;
+  if (first_char(*in_, bytes_, blank_lines) != '[') {
+    leading_blank_lines_ = blank_lines;
+    line_ += blank_lines;  // so the first record's line number counts them
     return;
   }
   const std::string text((std::istreambuf_iterator<char>(*in_)), std::istreambuf_iterator<char>());
   try {
     array_ = Json::parse(text).get<std::vector<Json>>();
   } catch (const Json::parse_error& e) {
-    throw ConfigError({path, int(leading_blank_lines_ + line_of(text, e.byte ? e.byte - 1 : 0))},
+    throw ConfigError({path, int(blank_lines + line_of(text, e.byte ? e.byte - 1 : 0))},
                       std::string("not a valid JSON array: ") + e.what());
   } catch (const Json::exception& e) {  // a number out of range (1e999)
     throw ConfigError({path, 0}, std::string("not a valid JSON array: ") + e.what());

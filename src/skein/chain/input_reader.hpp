@@ -42,8 +42,9 @@ class InputReader {
     bool estimated = false;
   };
   std::optional<Total> total() const;
-  // The blank lines before the first record of JSONL, which position() counts (before this
-  // version of skein it did not: a run's checkpoint from then is shifted by them).
+  // The blank lines before the first record of JSONL (0 for an array, whose position() counts
+  // elements), which position() counts (before this version of skein it did not: a run's
+  // checkpoint from then is shifted by them).
   size_t leading_blank_lines() const { return leading_blank_lines_; }
 
  private:
