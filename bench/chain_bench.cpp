@@ -23,6 +23,7 @@
 #include "engine/llama/model.hpp"
 #include "engine/llama/prefix_cache.hpp"
 #include "engine/openai/openai_engine.hpp"
+#include "instant_chain.hpp"
 #include "llama_server.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
@@ -47,43 +48,15 @@ fs::path scratch() {
   return d;
 }
 
-void write_input(const fs::path& path, size_t n) {
-  std::ofstream out(path);
-  for (size_t i = 0; i < n; ++i) out << R"({"text": "record )" << i << R"(", "tags": ["a", "b", "c"]})" << '\n';
-}
-
 double seconds_since(int64_t t0) { return double(now_ns() - t0) / 1e9; }
 
 // (a) Three Steps on an instant engine.
 void overhead(const Args& a, const fs::path& dir) {
-  const char* yaml = R"(chain: overhead
-types:
-  A: {type: object, properties: {a: {type: integer}}, required: [a]}
-steps:
-  - step: one
-    output: A
-    user: "{{ chain_input.text }}"
-  - step: two
-    output: A
-    user: "{{ chain_input.text }} {{ one.a }}"
-  - step: three
-    output: A
-    user: "{{ two.a }}"
-)";
-  write_input(dir / "a.jsonl", a.records);
+  bench::write_input(dir / "a.jsonl", a.records);
   fmt::print("(a) 3-step chain, instant engine, {} records\n\n", a.records);
   fmt::print("| batch size | wall s | step-records/s | goal |\n|---:|---:|---:|---:|\n");
   for (int batch : {16, 256}) {
-    Chain chain = parse_chain(yaml, (dir / "a.yaml").string());
-    Broker broker({}, [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); });
-    RunOptions o;
-    o.input_path = (dir / "a.jsonl").string();
-    o.output_dir = (dir / "a_out").string();
-    o.batch_size = batch;
-    o.broker = &broker;
-    const int64_t t0 = now_ns();
-    RunSummary s = run_chain(chain, o);
-    const double secs = seconds_since(t0);
+    const auto [s, secs] = bench::run_on_instant_engine(bench::kThreeSteps, dir / "a.jsonl", dir / "a_out", batch);
     if (s.records_out != a.records) fmt::print(stderr, "unexpected: {} records out\n", s.records_out);
     fmt::print("| {} | {:.2f} | {:.0f} | 1,000,000 |\n", batch, secs, 3.0 * double(a.records) / secs);
   }
@@ -92,7 +65,7 @@ steps:
 
 // (b) An Apply-only chain over a million records, in a child so its peak RSS is its own.
 void peak_rss(const Args& a, const fs::path& dir) {
-  write_input(dir / "b.jsonl", a.rss_records);
+  bench::write_input(dir / "b.jsonl", a.rss_records);
   const int64_t t0 = now_ns();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -191,7 +164,7 @@ steps:
     sampling: {temperature: 0, max_tokens: 96}
     retries: 0
 )";
-  write_input(dir / "c.jsonl", 64);
+  bench::write_input(dir / "c.jsonl", 64);
   LlamaOptions lo;
   lo.model_path = SKEIN_BENCH_MODEL;
   lo.parallel = a.parallel;
@@ -254,7 +227,7 @@ steps:
     sampling: {temperature: 0, max_tokens: 32}
     retries: 0
 )";
-  write_input(dir / "d.jsonl", 64);
+  bench::write_input(dir / "d.jsonl", 64);
   RecordingBroker rb(make);
   RunOptions o;
   o.input_path = (dir / "d.jsonl").string();

@@ -18,14 +18,11 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <filesystem>
-#include <fstream>
 
-#include "skein/broker.hpp"
-#include "skein/chain.hpp"
+#include "instant_chain.hpp"
 #include "skein/engine.hpp"
 #include "skein/graph_run.hpp"
 #include "skein/run_registry.hpp"
-#include "test_engine.hpp"
 
 using namespace skein;
 namespace asio = boost::asio;
@@ -122,24 +119,9 @@ void run_once(asio::io_context& io, const Graph& g, GraphLM& lm, const Json& inp
   if (!ok) throw Error("a run of " + g.name + " failed");
 }
 
-const char* kSeqChain = R"(chain: seq
-types:
-  A: {type: object, properties: {a: {type: integer}}, required: [a]}
-steps:
-  - step: one
-    output: A
-    user: "{{ chain_input.v }}"
-  - step: two
-    output: A
-    user: "{{ one.a }}"
-  - step: three
-    output: A
-    user: "{{ two.a }}"
-)";
-
 // seq's chain with its middle step replaced by a parallel group of 5 one-step branches.
 std::string par_chain() {
-  std::string yaml = kSeqChain;
+  std::string yaml = bench::kThreeSteps;
   std::string group = "  - parallel:\n";
   std::string joined;
   for (int i = 1; i <= 5; ++i) {
@@ -160,22 +142,11 @@ double chain_us_per_record(const std::string& yaml, int records) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / fmt::format("skein_graph_bench_{}", ::getpid());
   fs::create_directories(dir);
-  {
-    std::ofstream in(dir / "in.jsonl");
-    for (int i = 0; i < records; ++i) in << "{\"v\": " << i << "}\n";
-  }
-  Broker broker({}, [](const EngineConfig& c) { return std::make_unique<test::TestEngine>(c.name, R"({"a": 1})"); });
-  RunOptions o;
-  o.input_path = (dir / "in.jsonl").string();
-  o.output_dir = (dir / "out").string();
-  o.batch_size = 256;
-  o.broker = &broker;
-  const int64_t t0 = now_ns();
-  const RunSummary s = run_chain(parse_chain(yaml, (dir / "c.yaml").string()), o);
-  const double us = double(now_ns() - t0) / 1e3 / records;
+  bench::write_input(dir / "in.jsonl", size_t(records));
+  const auto [s, seconds] = bench::run_on_instant_engine(yaml, dir / "in.jsonl", dir / "out", 256);
   fs::remove_all(dir);
   if (s.records_out != size_t(records) || s.errors) throw Error("a chain run of the bench failed");
-  return us;
+  return seconds * 1e6 / records;
 }
 
 void shapes(GraphLM& lm, int runs) {
@@ -228,7 +199,7 @@ void shapes(GraphLM& lm, int runs) {
   fmt::print("| seq through a RunRegistry, {} runs submitted back to back, per run | {:.2f} | | | |\n", runs, reg_each);
   fmt::print("| the registry's overhead per run (the row above - seq's) | {:.2f} | | <= 5 | |\n", reg_each - s.median);
   fmt::print("| seq as a 3-step chain, instant engine, per record of a {}-record run | {:.2f} | | | |\n", runs,
-             chain_us_per_record(kSeqChain, runs));
+             chain_us_per_record(bench::kThreeSteps, runs));
   fmt::print(
       "| par as a chain: a step, a parallel group of 5 one-step branches, a joining step; per record of a "
       "{}-record run | {:.2f} | | | |\n",

@@ -38,7 +38,7 @@ class RunWriter {
   void error(const ErrorRecord& e);
   void flattened(const Json& history, const std::string& id);  // the record's row (flatten.hpp)
   // Lines as another writer wrote them (each ending in a newline) appended to `node`'s files
-  // ("flattened", "errors" included), rolling over as line() does.
+  // ("flattened", "errors" included), rolling over as every line does.
   void copy_lines(const std::string& node, std::string_view lines);
   void run_json(const Json& run) { json_file("run.json", run); }
   void json_file(const std::string& name, const Json& value);  // written atomically (tmp + rename)

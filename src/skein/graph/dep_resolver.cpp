@@ -58,6 +58,10 @@ asio::awaitable<std::string> run_exec(const DepSpec& spec, const Json& params, c
   co_return out;
 }
 
+Error dep_failed(const std::string& name, const std::exception& e) {
+  return Error("dep '" + name + "' failed: " + e.what());
+}
+
 Json printed_value(const DepSpec& spec, const std::string& out) {
   try {
     return Json::parse(out);
@@ -80,28 +84,21 @@ DepResolver::DepResolver(const Graph& graph, DepCache seeded, asio::any_io_execu
 
 asio::awaitable<Json> DepResolver::value(const std::string& name, int64_t at) {
   const auto self = shared_from_this();  // alive while this dep runs, even past its run
-  if (auto it = seeded_.find(name); it != seeded_.end()) co_return it->second;
   const asio::any_io_executor own = co_await asio::this_coro::executor;
-  if (std::optional<Json> now = inline_value(name, own)) co_return std::move(*now);
+  if (std::optional<Json> now = inline_value(name, own)) co_return std::move(*now);  // seeded ones too
   auto& slot = slots_[name];
   if (!slot) {  // the first user computes; later ones wait for it
     slot = std::make_shared<Slot>();
-    slot->ready = std::make_unique<LoopEvent>(co_await asio::this_coro::executor);
+    slot->ready = std::make_unique<LoopEvent>(own);
     std::shared_ptr<Slot> mine = slot;
     const int64_t start = now_ns();
-    std::string failure;
+    std::exception_ptr error;
     try {
       mine->value = co_await computed(name, at);
-    } catch (const std::exception& e) {
-      mine->error = std::current_exception();
-      failure = e.what();
     } catch (...) {
-      mine->error = std::current_exception();
-      failure = "unknown error";
+      error = std::current_exception();
     }
-    mine->done = true;  // before the observer, who may throw
-    mine->ready->set();
-    if (observer_) observer_->dep_done(name, start, now_ns(), failure);
+    settle(*mine, name, start, error);
   }
   std::shared_ptr<Slot> s = slot;
   while (!s->done) {
@@ -151,7 +148,7 @@ std::optional<Json> DepResolver::inline_value(const std::string& name, const asi
   if (!slot) {
     slot = std::make_shared<Slot>();
     const int64_t start = now_ns();
-    std::string failure;
+    std::exception_ptr error;
     try {
       DepSpec undeclared;
       const DepSpec& spec = spec_of(name, undeclared);
@@ -159,18 +156,29 @@ std::optional<Json> DepResolver::inline_value(const std::string& name, const asi
       for (const auto& [param, source] : spec.params) params[param] = recalled(param, *source.recall);
       slot->value = graph_.functions.at(name)(params);  // by the dep's name, as compute() calls it
     } catch (const std::exception& e) {
-      const Error named("dep '" + name + "' failed: " + e.what());  // as compute() names it
-      slot->error = std::make_exception_ptr(named);
-      failure = named.what();
+      error = std::make_exception_ptr(dep_failed(name, e));
     } catch (...) {
-      slot->error = std::current_exception();
-      failure = "unknown error";
+      error = std::current_exception();
     }
-    slot->done = true;  // before the observer, who may throw
-    if (observer_) observer_->dep_done(name, start, now_ns(), failure);
+    settle(*slot, name, start, error);
   }
   if (slot->error) std::rethrow_exception(slot->error);
   return slot->value;
+}
+
+void DepResolver::settle(Slot& slot, const std::string& name, int64_t start, std::exception_ptr error) {
+  std::string failure;
+  if (error) try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "unknown error";
+    }
+  slot.error = std::move(error);
+  slot.done = true;  // before the observer, who may throw
+  if (slot.ready) slot.ready->set();
+  if (observer_) observer_->dep_done(name, start, now_ns(), failure);
 }
 
 const DepSpec& DepResolver::spec_of(const std::string& name, DepSpec& undeclared) const {
@@ -242,7 +250,7 @@ asio::awaitable<Json> DepResolver::compute(const std::string& name, int64_t at) 
     auto call = [this, &name, &params] { return graph_.functions.at(name)(params); };
     co_return co_await run_on(blocking_, call);
   } catch (const std::exception& e) {
-    throw Error("dep '" + name + "' failed: " + e.what());
+    throw dep_failed(name, e);
   }
 }
 

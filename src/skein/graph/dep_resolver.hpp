@@ -56,11 +56,13 @@ class DepResolver : public std::enable_shared_from_this<DepResolver> {
   // Whether dep `name` is computed without suspending: a native function run on the run's own loop
   // (`own`), none of whose parameters is a dep, and no ledger to record it in.
   bool computed_inline(const std::string& name, const boost::asio::any_io_executor& own) const;
-  // Such a dep's value, computed here and now when it is not yet (no coroutine, no event: none can
-  // wait for a computation that never suspends). Nothing when `name` is not such a dep, or when
-  // its computation is under way elsewhere.
+  // A seeded value, or such a dep's value, computed here and now when it is not yet (no
+  // coroutine, no event: none can wait for a computation that never suspends). Nothing when `name`
+  // is neither, or when its computation is under way elsewhere.
   std::optional<Json> inline_value(const std::string& name, const boost::asio::any_io_executor& own);
   const DepSpec& spec_of(const std::string& name, DepSpec& undeclared) const;
+  // A computation's end: its slot done (its waiters woken), then the observer told.
+  void settle(Slot& slot, const std::string& name, int64_t start, std::exception_ptr error);
 
   const Graph& graph_;
   DepCache seeded_;
