@@ -32,7 +32,7 @@ cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN
 ninja -C build-tsan --quiet "${TSAN_TARGETS[@]}"
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
-  -R 'Broker|EngineLayer|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
+  -R 'Broker|EngineLayer|TypedBatch|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
   -E 'NOT_BUILT|ManyEngines'
 
 stage "tests under ASan + UBSan, and the fuzz targets (build-fuzz/, clang)"

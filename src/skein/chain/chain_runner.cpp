@@ -257,10 +257,10 @@ class ChainRun {
     }
     Engine& engine = held.engine();
     const CacheUse cache{cache_.get(), cache_ ? model_id(step.engine) : ""};
-    std::vector<StepOutcome> outcomes(batch.size());
-    co_await gather(batch.size(), [&](size_t i) -> asio::awaitable<void> {
-      outcomes[i] = co_await call_step(step, engine, batch[i].history, cache);
-    });
+    std::vector<const Json*> histories;
+    histories.reserve(batch.size());
+    for (const auto& rec : batch) histories.push_back(&rec.history);
+    std::vector<StepOutcome> outcomes = co_await call_steps(step, engine, histories, cache);
     std::vector<Record> kept;
     for (size_t i = 0; i < batch.size(); ++i) {
       StepOutcome& o = outcomes[i];

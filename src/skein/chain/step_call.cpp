@@ -1,5 +1,8 @@
 #include "step_call.hpp"
 
+#include "engine/typed_batch.hpp"
+#include "gather.hpp"
+
 namespace skein {
 namespace {
 
@@ -30,20 +33,55 @@ std::vector<ChatMessage> step_messages(const Step& step, const Json& history) {
   return {{"system", system}, {"user", step.user->render(history)}};
 }
 
-boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, const Json& history,
-                                              const CacheUse& cache) {
-  StepOutcome out;
-  GenerateRequest req;
+namespace {
+
+// The request a Step sends for `history`; false, with the reason in `out`, when its templates fail.
+bool step_request(const Step& step, const Json& history, GenerateRequest& req, StepOutcome& out) {
   try {
     req.messages = step_messages(step, history);
   } catch (const TemplateError& e) {
     out.reason = std::string("step '") + step.id + "' " + e.what();
-    co_return out;
+    return false;
   }
   req.output = step.output;
   req.sampling = step.sampling;
+  return true;
+}
+
+}  // namespace
+
+boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, const Json& history,
+                                              const CacheUse& cache) {
+  StepOutcome out;
+  GenerateRequest req;
+  if (!step_request(step, history, req, out)) co_return out;
   StepCache cached(cache);
   co_return co_await generate_typed(engine, std::move(req), step.retries, cache.cache ? &cached : nullptr);
+}
+
+boost::asio::awaitable<std::vector<StepOutcome>> call_steps(const Step& step, Engine& engine,
+                                                            const std::vector<const Json*>& histories,
+                                                            const CacheUse& cache) {
+  std::vector<StepOutcome> outcomes(histories.size());
+  if (cache.cache) {
+    co_await gather(histories.size(), [&](size_t i) -> boost::asio::awaitable<void> {
+      outcomes[i] = co_await call_step(step, engine, *histories[i], cache);
+    });
+    co_return outcomes;
+  }
+  std::vector<GenerateRequest> reqs;
+  std::vector<size_t> asked;  // the records whose request rendered, in the order of reqs
+  reqs.reserve(histories.size());
+  asked.reserve(histories.size());
+  for (size_t i = 0; i < histories.size(); ++i) {
+    GenerateRequest req;
+    if (!step_request(step, *histories[i], req, outcomes[i])) continue;
+    reqs.push_back(std::move(req));
+    asked.push_back(i);
+  }
+  std::vector<TypedOutcome> got = co_await generate_typed_all(engine, std::move(reqs), step.retries);
+  for (size_t k = 0; k < asked.size(); ++k) outcomes[asked[k]] = std::move(got[k]);
+  co_return outcomes;
 }
 
 }  // namespace skein

@@ -22,7 +22,15 @@ struct CacheUse {
 // Throws TemplateError.
 std::vector<ChatMessage> step_messages(const Step& step, const Json& history);
 
+// One record's outcome. Throws nothing for a template error: that is the outcome's reason.
 boost::asio::awaitable<StepOutcome> call_step(const Step& step, Engine& engine, const Json& history,
                                               const CacheUse& cache);
+
+// Every record's outcome, in the order of `histories`, all in flight at once: without a cache by
+// generate_typed_all (no coroutine per record), with one by call_step per record (concurrently).
+// A cancellation is rethrown, as operation_aborted, once every request has completed.
+boost::asio::awaitable<std::vector<StepOutcome>> call_steps(const Step& step, Engine& engine,
+                                                            const std::vector<const Json*>& histories,
+                                                            const CacheUse& cache);
 
 }  // namespace skein

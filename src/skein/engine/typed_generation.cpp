@@ -19,13 +19,43 @@ boost::asio::awaitable<GenerateResult> attempt(Engine& engine, const GenerateReq
     }
   ++out.engine_calls;
   GenerateResult r = co_await async_generate(engine, req, boost::asio::use_awaitable);
-  if (r.started_ns) out.queue_ns += r.started_ns - r.queued_ns;
-  if (r.finished_ns && r.started_ns) out.generate_ns += r.finished_ns - r.started_ns;
+  count_engine_time(r, out);
   if (cache && (r.finish == Finish::stop || r.finish == Finish::length)) cache->keep(req, r.text);
   co_return r;
 }
 
 }  // namespace
+
+void count_engine_time(const GenerateResult& r, TypedOutcome& out) {
+  if (r.started_ns) out.queue_ns += r.started_ns - r.queued_ns;
+  if (r.finished_ns && r.started_ns) out.generate_ns += r.finished_ns - r.started_ns;
+}
+
+bool take_attempt(GenerateResult r, GenerateRequest& req, TypedOutcome& out) {
+  out.prompt_tokens += r.prompt_tokens;
+  out.cached_prompt_tokens += r.cached_prompt_tokens;
+  out.generated_tokens += r.generated_tokens;
+  out.raw = std::move(r.text);
+  if (r.finish == Finish::cancelled) {
+    out.cancelled = true;
+    out.reason = "cancelled";
+    return false;
+  }
+  if (r.finish == Finish::error) {
+    out.reason = "engine error: " + r.error;
+    return true;
+  }
+  Json value;
+  out.reason = why_invalid(*req.output, out.raw, value);
+  if (out.reason.empty()) {
+    out.output = std::move(value);
+    return false;
+  }
+  req.messages.push_back({"assistant", out.raw});
+  req.messages.push_back({"user", "That reply is invalid: " + out.reason + ". Reply again with JSON only."});
+  if (req.sampling.seed) req.sampling.seed = *req.sampling.seed + 1;
+  return true;
+}
 
 std::string why_invalid(const Type& type, const std::string& text, Json& value) {
   try {
@@ -41,29 +71,7 @@ boost::asio::awaitable<TypedOutcome> generate_typed(Engine& engine, GenerateRequ
   TypedOutcome out;
   for (int n = 0; n <= retries; ++n) {
     ++out.attempts;
-    GenerateResult r = co_await attempt(engine, req, cache, out);
-    out.prompt_tokens += r.prompt_tokens;
-    out.cached_prompt_tokens += r.cached_prompt_tokens;
-    out.generated_tokens += r.generated_tokens;
-    out.raw = r.text;
-    if (r.finish == Finish::cancelled) {
-      out.cancelled = true;
-      out.reason = "cancelled";
-      co_return out;
-    }
-    if (r.finish == Finish::error) {
-      out.reason = "engine error: " + r.error;
-      continue;
-    }
-    Json value;
-    out.reason = why_invalid(*req.output, r.text, value);
-    if (out.reason.empty()) {
-      out.output = std::move(value);
-      co_return out;
-    }
-    req.messages.push_back({"assistant", r.text});
-    req.messages.push_back({"user", "That reply is invalid: " + out.reason + ". Reply again with JSON only."});
-    if (req.sampling.seed) req.sampling.seed = *req.sampling.seed + 1;
+    if (!take_attempt(co_await attempt(engine, req, cache, out), req, out)) break;
   }
   co_return out;
 }

@@ -39,6 +39,14 @@ struct TypedOutcome {
 boost::asio::awaitable<TypedOutcome> generate_typed(Engine& engine, GenerateRequest req, int retries,
                                                     ReplyCache* cache = nullptr);
 
+// One attempt's reply taken into `out` (its tokens, its text, why it was refused): true when another
+// attempt is due, `req` then carrying the refused reply and why (and its seed moved on by one).
+// The step behind generate_typed and generate_typed_all.
+bool take_attempt(GenerateResult r, GenerateRequest& req, TypedOutcome& out);
+
+// An engine call's time waiting for a slot and generating, added to `out`.
+void count_engine_time(const GenerateResult& r, TypedOutcome& out);
+
 // Why `text` is not a valid value of `type` ("" when it is; then `value` holds it).
 std::string why_invalid(const Type& type, const std::string& text, Json& value);
 

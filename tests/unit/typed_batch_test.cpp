@@ -1,0 +1,225 @@
+// generate_typed_all (a chain Step's batch without a coroutine per record): each request gets the
+// outcome generate_typed would give it, replies may come from the engine's thread or at once, a
+// refused reply is asked again with the reason, a cancellation cancels every request in flight and
+// is rethrown once all have completed, and a submit that throws fails only its own request.
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
+#include <mutex>
+#include <thread>
+
+#include "engine/typed_batch.hpp"
+
+namespace skein {
+namespace {
+
+namespace asio = boost::asio;
+
+TypePtr type_a() {
+  return std::make_shared<Type>(
+      "A", Json{{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}, {"required", {"a"}}});
+}
+
+// Request i ("<i>" as its user message), seed 7, of type A.
+std::vector<GenerateRequest> requests(int n) {
+  std::vector<GenerateRequest> reqs(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    reqs[size_t(i)].messages = {{"system", "s"}, {"user", std::to_string(i)}};
+    reqs[size_t(i)].output = type_a();
+    reqs[size_t(i)].sampling.seed = 7;
+  }
+  return reqs;
+}
+
+// Answers by request and attempt: i % 3 == 0 valid at once, 1 refused once then valid, 2 never
+// valid (not JSON). From its own thread, or at once on the caller's (`inline_replies`). Notes
+// every request it is given.
+class ScriptedEngine : public Engine {
+ public:
+  explicit ScriptedEngine(bool inline_replies) : inline_(inline_replies) {
+    if (!inline_) thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ScriptedEngine() override {
+    work_.reset();
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::string& name() const override { return name_; }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest req, std::function<void(GenerateResult)> done) override {
+    const int i = std::stoi(req.messages[1].content);
+    const size_t attempt = (req.messages.size() - 2) / 2;  // each retry adds the reply and the reason
+    {
+      std::lock_guard l(mu);
+      seen.push_back(req);
+    }
+    GenerateResult r;
+    r.finish = Finish::stop;
+    r.text = i % 3 == 0 || (i % 3 == 1 && attempt == 1) ? R"({"a": )" + std::to_string(i) + "}"
+             : i % 3 == 1                               ? R"({"b": 1})"
+                                                        : "not json";
+    r.prompt_tokens = 10;
+    r.generated_tokens = 3;
+    if (inline_)
+      done(std::move(r));
+    else
+      asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    return std::make_shared<Nothing>();
+  }
+  std::mutex mu;
+  std::vector<GenerateRequest> seen;
+
+ private:
+  struct Nothing : PendingRequest {
+    void cancel() override {}
+  };
+  bool inline_;
+  std::string name_ = "scripted";
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  std::thread thread_;
+};
+
+std::vector<TypedOutcome> all_at_once(Engine& engine, std::vector<GenerateRequest> reqs, int retries) {
+  asio::io_context io;
+  auto f = asio::co_spawn(io, generate_typed_all(engine, std::move(reqs), retries), asio::use_future);
+  io.run();
+  return f.get();
+}
+
+TypedOutcome one_by_one(Engine& engine, GenerateRequest req, int retries) {
+  asio::io_context io;
+  auto f = asio::co_spawn(io, generate_typed(engine, std::move(req), retries), asio::use_future);
+  io.run();
+  return f.get();
+}
+
+class TypedBatchTest : public testing::TestWithParam<bool> {};
+
+TEST_P(TypedBatchTest, EachRequestGetsTheOutcomeGenerateTypedGivesIt) {
+  ScriptedEngine batch_engine(GetParam()), single_engine(GetParam());
+  const std::vector<TypedOutcome> got = all_at_once(batch_engine, requests(9), 2);
+  ASSERT_EQ(got.size(), 9u);
+  for (int i = 0; i < 9; ++i) {
+    SCOPED_TRACE(i);
+    const TypedOutcome want = one_by_one(single_engine, requests(9)[size_t(i)], 2);
+    const TypedOutcome& o = got[size_t(i)];
+    EXPECT_EQ(o.output, want.output);
+    EXPECT_EQ(o.raw, want.raw);
+    EXPECT_EQ(o.reason, want.reason);
+    EXPECT_EQ(o.attempts, want.attempts);
+    EXPECT_EQ(o.engine_calls, want.engine_calls);
+    EXPECT_EQ(o.prompt_tokens, want.prompt_tokens);
+    EXPECT_EQ(o.generated_tokens, want.generated_tokens);
+    EXPECT_FALSE(o.cancelled);
+    EXPECT_EQ(o.attempts, i % 3 == 0 ? 1 : i % 3 == 1 ? 2 : 3);
+    EXPECT_EQ(o.output.has_value(), i % 3 != 2);
+  }
+  EXPECT_EQ(got[1].output, Json({{"a", 1}}));
+  EXPECT_NE(got[2].reason.find("not valid JSON"), std::string::npos) << got[2].reason;
+  // The retry of request 1 showed the refused reply and why, under the next seed.
+  std::lock_guard l(batch_engine.mu);
+  ASSERT_EQ(batch_engine.seen.size(), 3u + 6u + 9u);  // 1, 2 and 3 attempts for three requests each
+  const GenerateRequest* retry = nullptr;
+  for (const auto& r : batch_engine.seen)
+    if (r.messages[1].content == "1" && r.messages.size() == 4) retry = &r;
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->messages[2].role, "assistant");
+  EXPECT_EQ(retry->messages[2].content, R"({"b": 1})");
+  EXPECT_NE(retry->messages[3].content.find("That reply is invalid"), std::string::npos);
+  EXPECT_EQ(retry->sampling.seed, 8u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Replies, TypedBatchTest, testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "AtOnce" : "FromTheEnginesThread"; });
+
+// Holds every request until it is cancelled, then completes it as cancelled from its own thread.
+class HoldingEngine : public Engine {
+ public:
+  HoldingEngine() : thread_([this] { io_.run(); }) {}
+  ~HoldingEngine() override {
+    work_.reset();
+    thread_.join();
+  }
+  const std::string& name() const override { return name_; }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest, std::function<void(GenerateResult)> done) override {
+    ++submitted;
+    return std::make_shared<Held>(*this, std::move(done));
+  }
+  std::atomic<int> submitted{0}, cancelled{0};
+
+ private:
+  struct Held : PendingRequest {
+    Held(HoldingEngine& e, std::function<void(GenerateResult)> d) : engine(e), done(std::move(d)) {}
+    void cancel() override {
+      if (std::exchange(fired, true)) return;
+      ++engine.cancelled;
+      asio::post(engine.io_, [done = std::move(done)] {
+        GenerateResult r;
+        r.finish = Finish::cancelled;
+        done(std::move(r));
+      });
+    }
+    HoldingEngine& engine;
+    std::function<void(GenerateResult)> done;
+    bool fired = false;
+  };
+  std::string name_ = "holding";
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+  std::thread thread_;
+};
+
+TEST(TypedBatchCancelTest, ACancelCancelsEveryRequestInFlightAndIsRethrownOnceAllHaveCompleted) {
+  HoldingEngine engine;
+  asio::io_context io;
+  asio::cancellation_signal stop;
+  auto f = asio::co_spawn(io, generate_typed_all(engine, requests(4), 2),
+                          asio::bind_cancellation_slot(stop.slot(), asio::use_future));
+  // Runs once the coroutine has asked all four and waits (its start was posted first).
+  asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); });
+  io.run();
+  try {
+    f.get();
+    FAIL() << "a cancelled batch returned";
+  } catch (const boost::system::system_error& e) {
+    EXPECT_EQ(e.code(), asio::error::operation_aborted);
+  }
+  EXPECT_EQ(engine.submitted, 4);  // no retry of a cancelled request
+  EXPECT_EQ(engine.cancelled, 4);
+}
+
+// Throws from submit for request "1"; answers the others at once.
+class ThrowingEngine : public Engine {
+ public:
+  const std::string& name() const override { return name_; }
+  std::shared_ptr<PendingRequest> submit(GenerateRequest req, std::function<void(GenerateResult)> done) override {
+    if (req.messages[1].content == "1") throw std::runtime_error("no room");
+    GenerateResult r;
+    r.finish = Finish::stop;
+    r.text = R"({"a": 0})";
+    done(std::move(r));
+    return nullptr;
+  }
+
+ private:
+  std::string name_ = "throwing";
+};
+
+TEST(TypedBatchCancelTest, ASubmitThatThrowsIsAnEngineErrorOfItsRequestAlone) {
+  ThrowingEngine engine;
+  const std::vector<TypedOutcome> got = all_at_once(engine, requests(3), 1);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].output, Json({{"a", 0}}));
+  EXPECT_EQ(got[2].output, Json({{"a", 0}}));
+  EXPECT_FALSE(got[1].output);
+  EXPECT_EQ(got[1].reason, "engine error: no room");
+  EXPECT_EQ(got[1].attempts, 2);  // retried as an engine error is
+  EXPECT_TRUE(all_at_once(engine, {}, 1).empty());
+}
+
+}  // namespace
+}  // namespace skein
