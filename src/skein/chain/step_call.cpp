@@ -28,9 +28,9 @@ class StepCache : public ReplyCache {
 
 std::vector<ChatMessage> step_messages(const Step& step, const Json& history) {
   std::string system = step.system ? step.system->render(history) : "";
-  const std::string instruction = step.instruction ? *step.instruction : step.output->instruction();
-  system += (system.empty() ? "" : "\n\n") + instruction;
-  return {{"system", system}, {"user", step.user->render(history)}};
+  if (!system.empty()) system += "\n\n";
+  system += step.instruction ? *step.instruction : step.output->instruction();
+  return {{"system", std::move(system)}, {"user", step.user->render(history)}};
 }
 
 namespace {

@@ -101,12 +101,22 @@ class GraphRun {
         }
         const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
         node_start = o_.observer ? now_ns() : 0;
-        std::string next = co_await route(here);
+        std::string next;  // (not `?:` around the co_await: GCC 12 miscompiles that)
+        if (routed_without_a_call(*at_))
+          next = only_successor(*at_);
+        else
+          next = co_await route(here);
+        check_successor(*at_, next);
         if (next == kEnd) break;
         at_ = &g_.nodes.at(next);
         if (o_.observer) o_.observer->node_entered(at_->name);
         current = TraceEntry{std::move(next), Json::object()};
-        co_await make(*at_, *current, here);
+        // The chosen node: its deps and recalls, then the model's fields (no call when there are none).
+        if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, *current);
+        if (has(*at_, FieldSource::plain)) {
+          Json values = co_await fill(*at_, *current, here);
+          take_fill(*at_, *current, std::move(values));
+        }
       }
     } catch (const GraphError&) {
       throw;
@@ -185,22 +195,20 @@ class GraphRun {
     }
   }
 
-  // The node type after `here` (the current node, at_): a handler's, the only successor, or the
-  // model's choice.
+  // Whether the node after `node` is its only successor (or the end): no handler, no model call.
+  bool routed_without_a_call(const NodeType& node) const { return node.next.size() < 2 && !handler_of(node); }
+  static std::string only_successor(const NodeType& node) {
+    return node.next.empty() ? std::string(kEnd) : node.next[0];
+  }
+
+  // The node type after `here` (the current node, at_) when it takes a call: a handler's or the
+  // model's choice. Not a coroutine (a frame fewer per transition): the call's own awaitable, whose
+  // functions hold pointers to what outlives it (the run, its trace).
   asio::awaitable<std::string> route(const TraceEntry& here) {
-    std::string next;
-    if (const auto* handler = handler_of(*at_))
-      next = co_await on_blocking([&] { return (*handler)(here); });
-    else if (at_->next.size() < 2)
-      next = at_->next.empty() ? std::string(kEnd) : at_->next[0];
-    else {
-      LedgerKey key = key_at(trace_.size(), LedgerKind::choose);
-      next = co_await asked<std::string>(
-          std::move(key), [&] { return o_.lm->decide(*at_, here); },
-          [&](const std::string& to) { check_successor(*at_, to); });
-    }
-    check_successor(*at_, next);
-    co_return next;
+    if (const auto* handler = handler_of(*at_)) return on_blocking([handler, h = &here] { return (*handler)(*h); });
+    return asked<std::string>(
+        key_at(trace_.size(), LedgerKind::choose), [this, h = &here] { return o_.lm->decide(*at_, *h); },
+        [this](const std::string& to) { check_successor(*at_, to); });
   }
 
   // An LM call's value: from the ledger when it was asked before, else asked and, once `check`
@@ -247,15 +255,17 @@ class GraphRun {
                 (node.next.empty() ? std::string(kEnd) : joined(node.next)) + ")");
   }
 
-  // The chosen node: its deps and recalls, then the model's fields (no call when there are none),
-  // in declared order.
-  asio::awaitable<void> make(const NodeType& target, TraceEntry& filled, const TraceEntry& source) {
-    if (has(target, FieldSource::dep) || has(target, FieldSource::recall)) co_await resolve_automatic(target, filled);
-    if (!has(target, FieldSource::plain)) co_return;
-    LedgerKey key = key_at(trace_.size(), LedgerKind::fill);
-    Json values = co_await asked<Json>(
-        std::move(key), [&] { return o_.lm->fill(target, filled.fields, target.instruction_text(), source); },
-        [&](const Json& v) { check_model_values(target, v); });
+  // The model's values for the plain fields of `target` (`filled` holds its deps and recalls so
+  // far), made from `source`. Not a coroutine, as route().
+  asio::awaitable<Json> fill(const NodeType& target, const TraceEntry& filled, const TraceEntry& source) {
+    return asked<Json>(
+        key_at(trace_.size(), LedgerKind::fill),
+        [this, t = &target, f = &filled, s = &source] { return o_.lm->fill(*t, f->fields, t->instruction_text(), *s); },
+        [t = &target](const Json& v) { check_model_values(*t, v); });
+  }
+
+  // The model's values and the node's other fields, in declared order.
+  static void take_fill(const NodeType& target, TraceEntry& filled, Json values) {
     Json ordered = Json::object();
     for (const auto& f : target.fields) {
       Json& from = f.source == FieldSource::plain ? values : filled.fields;

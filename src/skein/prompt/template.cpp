@@ -101,13 +101,19 @@ struct Template::Impl {
       if (!vars.is_object() || !vars.contains(name)) fail("undefined name '" + name + "'", &vars);
     for (const auto& path : reads.paths) {
       const Json* v = &vars.at(path[0]);
-      std::string dotted = path[0];
       for (size_t i = 1; i < path.size() && v->is_object(); ++i) {
-        dotted += "." + path[i];
-        if (!v->contains(path[i])) fail("undefined field '" + dotted + "'", &vars);
-        v = &(*v)[path[i]];
+        const auto it = v->find(path[i]);
+        if (it == v->end()) fail("undefined field '" + dotted(path, i) + "'", &vars);
+        v = &*it;
       }
     }
+  }
+
+  // "a.b.c": the path's names up to and including path[last].
+  static std::string dotted(const std::vector<std::string>& path, size_t last) {
+    std::string out = path[0];
+    for (size_t i = 1; i <= last; ++i) out += "." + path[i];
+    return out;
   }
 
   [[noreturn]] void fail(const std::string& why, const Json* vars) const {
