@@ -206,7 +206,9 @@ struct RunRegistry::Impl {
   // run, except from terminate() itself.
   void end(const std::shared_ptr<Run>& run, RunState state, const std::string& error,
            const std::function<bool(RunSnapshot&)>& also = {}, bool terminating = false);
-  void forget_beyond_history() SKEIN_REQUIRES(mu);
+  // The finished runs beyond options.history taken out; the caller lets go of them once `mu` is
+  // released (a run's destruction is not done under the lock every reader takes).
+  std::vector<std::shared_ptr<Run>> forget_beyond_history() SKEIN_REQUIRES(mu);
   // Resuming a graph run (graph_resume.cpp): what it resumes from, checked against the job that
   // job_for gives (into `job`); then the run admitted under its id.
   struct Resumable;

@@ -113,7 +113,9 @@ void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   });
   if (ended) return;
   persist(*run);
-  emit(*run, RunEventKind::started, {{"graph", run->snap.name}, {"resumed_at", run->resume_trace.size()}});
+  emit_if_wanted(*run, RunEventKind::started, [&] {
+    return Json{{"graph", run->snap.name}, {"resumed_at", run->resume_trace.size()}};
+  });
   run->observer = std::make_unique<RunObserver>(*this, *run);
   GraphRunOptions o = options_for(run);
   o.observer = run->observer.get();
@@ -174,11 +176,14 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     MutexLock l(mu);
     if (run->terminated && !terminating) return;
   }
-  emit(*run,
-       state == RunState::done     ? RunEventKind::done
-       : state == RunState::failed ? RunEventKind::failed
-                                   : RunEventKind::cancelled,
-       {{"error", error}});
+  emit_if_wanted(*run,
+                 state == RunState::done     ? RunEventKind::done
+                 : state == RunState::failed ? RunEventKind::failed
+                                             : RunEventKind::cancelled,
+                 [&] {
+                   return Json{{"error", error}};
+                 });
+  std::vector<std::shared_ptr<Run>> forgotten;  // destroyed after the lock is let go
   update(*run, [&]() SKEIN_REQUIRES(mu) {
     RunSnapshot& s = run->snap;
     if (is_finished(s.state)) return;
@@ -188,7 +193,7 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     const bool replaced = also && also(s);
     run->open.clear();
     finished.push_back(s.id);
-    forget_beyond_history();
+    forgotten = forget_beyond_history();
     // Queued before anyone sees it finished (a resume then finds its end in the store).
     if (store) store->put(record_of(*run, replaced));
   });
@@ -199,14 +204,17 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
     });
 }
 
-void RunRegistry::Impl::forget_beyond_history() {
+std::vector<std::shared_ptr<Run>> RunRegistry::Impl::forget_beyond_history() {
+  std::vector<std::shared_ptr<Run>> forgotten;
   while (finished.size() > options.history) {
     if (auto it = runs.find(finished.front()); it != runs.end()) {
       order.erase(it->second->order_key);
+      forgotten.push_back(std::move(it->second));
       runs.erase(it);
     }
     finished.pop_front();
   }
+  return forgotten;
 }
 
 RunRegistry::RunRegistry(RegistryOptions options) : impl_(std::make_shared<Impl>(options)) {

@@ -1,5 +1,6 @@
 #include "json_line.hpp"
 
+#include <array>
 #include <charconv>
 
 namespace skein {
@@ -54,14 +55,33 @@ JsonLine& JsonLine::string(std::string_view s) {
   return *this;
 }
 
+namespace {
+
+// The bytes a string cannot hold as they are: control characters, '"', '\\', and those beyond ASCII.
+constexpr std::array<bool, 256> kSpecial = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[size_t(c)] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  return t;
+}();
+
+}  // namespace
+
 // Escapes as nlohmann does without ensure_ascii: the short forms, other control characters as
 // \u00xx (lower case), everything else (0x7f included) as it is.
 bool JsonLine::ascii_string(std::string_view s) {
-  for (const char c : s)
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  size_t first = 0;  // the first byte that is not plain
+  while (first < s.size() && !kSpecial[static_cast<unsigned char>(s[first])]) ++first;
+  if (first == s.size()) {  // the common case: nothing to escape
+    text_ += '"';
+    text_.append(s);
+    text_ += '"';
+    return true;
+  }
+  for (size_t i = first; i < s.size(); ++i)
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
   text_ += '"';
   size_t plain = 0;  // the start of the run not yet written
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = first; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     text_.append(s.substr(plain, i - plain));
