@@ -325,6 +325,44 @@ nodes:
   EXPECT_FALSE(f2_ran);
 }
 
+// Routing from a node with one successor takes no call, so no co_await there throws for a cancel:
+// a run cancelled while its last node's effect runs must still end cancelled, not done.
+TEST(GraphRunCancelTest, ARunCancelledDuringItsLastNodesEffectEndsCancelledNotDone) {
+  const Graph g =
+      parse_graph("graph: last\nstart: A\nnodes:\n  A: {fields: {v: {type: integer}}, next: [end]}\n", "last.yaml");
+  ScriptedLM lm;
+  asio::io_context io;
+  asio::thread_pool pool(1);
+  asio::cancellation_signal cancel;
+  std::promise<void> emitted;
+  std::future<void> cancel_seen = emitted.get_future();
+  GraphRunOptions o;
+  o.lm = &lm;
+  o.blocking = pool.get_executor();
+  o.effects["A"] = [&](const TraceEntry&) {  // on the pool: the cancel reaches the run before the effect ends
+    asio::post(io, [&] {
+      cancel.emit(asio::cancellation_type::terminal);
+      emitted.set_value();
+    });
+    cancel_seen.wait();
+  };
+  bool done = false;
+  std::string error;
+  asio::co_spawn(io, run_graph(g, Json{{"v", 1}}, std::move(o)),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, GraphResult) {
+                   try {
+                     if (e) std::rethrow_exception(e);
+                     done = true;
+                   } catch (const std::exception& x) {
+                     error = x.what();
+                   }
+                 }));
+  io.run();
+  pool.join();
+  EXPECT_FALSE(done);
+  EXPECT_NE(error.find("Operation canceled"), std::string::npos) << error;
+}
+
 TEST_F(GraphRunTest, ANodeTypedDepIsMadeByTheModelFromTheNodeBefore) {
   Graph g = parse_graph(R"(graph: plan
 start: Ask

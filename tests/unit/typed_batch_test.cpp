@@ -1,7 +1,8 @@
 // generate_typed_all (a chain Step's batch without a coroutine per record): each request gets the
 // outcome generate_typed would give it, replies may come from the engine's thread or at once, a
 // refused reply is asked again with the reason, a cancellation cancels every request in flight and
-// is rethrown once all have completed, and a submit that throws fails only its own request.
+// is rethrown once all have completed, and an exception that ends one request is rethrown once the
+// others have ended.
 #include <gtest/gtest.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -136,7 +137,8 @@ TEST_P(TypedBatchTest, EachRequestGetsTheOutcomeGenerateTypedGivesIt) {
 INSTANTIATE_TEST_SUITE_P(Replies, TypedBatchTest, testing::Values(false, true),
                          [](const auto& info) { return info.param ? "AtOnce" : "FromTheEnginesThread"; });
 
-// Holds every request until it is cancelled, then completes it as cancelled from its own thread.
+// Holds every request until it is cancelled, then completes it from its own thread: as cancelled,
+// or request "0" as an engine error (a reply that would be retried, were the batch not stopping).
 class HoldingEngine : public Engine {
  public:
   HoldingEngine() : thread_([this] { io_.run(); }) {}
@@ -145,26 +147,31 @@ class HoldingEngine : public Engine {
     thread_.join();
   }
   const std::string& name() const override { return name_; }
-  std::shared_ptr<PendingRequest> submit(GenerateRequest, std::function<void(GenerateResult)> done) override {
+  std::shared_ptr<PendingRequest> submit(GenerateRequest req, std::function<void(GenerateResult)> done) override {
     ++submitted;
-    return std::make_shared<Held>(*this, std::move(done));
+    return std::make_shared<Held>(*this, std::move(done), req.messages[1].content == "0");
   }
   std::atomic<int> submitted{0}, cancelled{0};
+  std::function<void()> on_cancel = [] {};  // called in cancel(), on the canceller's thread
 
  private:
   struct Held : PendingRequest {
-    Held(HoldingEngine& e, std::function<void(GenerateResult)> d) : engine(e), done(std::move(d)) {}
+    Held(HoldingEngine& e, std::function<void(GenerateResult)> d, bool error)
+        : engine(e), done(std::move(d)), as_error(error) {}
     void cancel() override {
       if (std::exchange(fired, true)) return;
       ++engine.cancelled;
-      asio::post(engine.io_, [done = std::move(done)] {
+      engine.on_cancel();
+      asio::post(engine.io_, [done = std::move(done), error = as_error] {
         GenerateResult r;
-        r.finish = Finish::cancelled;
+        r.finish = error ? Finish::error : Finish::cancelled;
+        r.error = error ? "lost" : "";
         done(std::move(r));
       });
     }
     HoldingEngine& engine;
     std::function<void(GenerateResult)> done;
+    bool as_error;
     bool fired = false;
   };
   std::string name_ = "holding";
@@ -173,14 +180,21 @@ class HoldingEngine : public Engine {
   std::thread thread_;
 };
 
+// Cancelled twice (a registry may emit again): every request cancelled once, none asked again
+// (not even the one whose reply would be retried), and the cancel rethrown once all have completed.
 TEST(TypedBatchCancelTest, ACancelCancelsEveryRequestInFlightAndIsRethrownOnceAllHaveCompleted) {
   HoldingEngine engine;
   asio::io_context io;
   asio::cancellation_signal stop;
   auto f = asio::co_spawn(io, generate_typed_all(engine, requests(4), 2),
                           asio::bind_cancellation_slot(stop.slot(), asio::use_future));
-  // Runs once the coroutine has asked all four and waits (its start was posted first).
+  // Runs once the coroutine has asked all four and waits (its start was posted first); the second
+  // cancel comes while the batch waits for the cancelled requests.
   asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); });
+  bool again = false;
+  engine.on_cancel = [&] {
+    if (!std::exchange(again, true)) asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); });
+  };
   io.run();
   try {
     f.get();
@@ -188,36 +202,41 @@ TEST(TypedBatchCancelTest, ACancelCancelsEveryRequestInFlightAndIsRethrownOnceAl
   } catch (const boost::system::system_error& e) {
     EXPECT_EQ(e.code(), asio::error::operation_aborted);
   }
-  EXPECT_EQ(engine.submitted, 4);  // no retry of a cancelled request
+  EXPECT_EQ(engine.submitted, 4);
   EXPECT_EQ(engine.cancelled, 4);
 }
 
-// Throws from submit for request "1"; answers the others at once.
+// Throws from submit at request "1"'s second attempt (its first reply is refused); answers the
+// others at once.
 class ThrowingEngine : public Engine {
  public:
   const std::string& name() const override { return name_; }
   std::shared_ptr<PendingRequest> submit(GenerateRequest req, std::function<void(GenerateResult)> done) override {
-    if (req.messages[1].content == "1") throw std::runtime_error("no room");
+    const bool retry = req.messages.size() > 2;
+    if (req.messages[1].content == "1" && retry) throw std::runtime_error("no room");
+    ++answered;
     GenerateResult r;
     r.finish = Finish::stop;
-    r.text = R"({"a": 0})";
+    r.text = req.messages[1].content == "1" ? R"({"b": 1})" : R"({"a": 0})";
     done(std::move(r));
     return nullptr;
   }
+  int answered = 0;
 
  private:
   std::string name_ = "throwing";
 };
 
-TEST(TypedBatchCancelTest, ASubmitThatThrowsIsAnEngineErrorOfItsRequestAlone) {
+// As gather rethrows a coroutine's exception: the other requests end first, then the batch throws.
+TEST(TypedBatchCancelTest, ASubmitThatThrowsIsRethrownOnceEveryOtherRequestHasEnded) {
   ThrowingEngine engine;
-  const std::vector<TypedOutcome> got = all_at_once(engine, requests(3), 1);
-  ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(got[0].output, Json({{"a", 0}}));
-  EXPECT_EQ(got[2].output, Json({{"a", 0}}));
-  EXPECT_FALSE(got[1].output);
-  EXPECT_EQ(got[1].reason, "engine error: no room");
-  EXPECT_EQ(got[1].attempts, 2);  // retried as an engine error is
+  try {
+    all_at_once(engine, requests(3), 1);
+    FAIL() << "the batch returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "no room");
+  }
+  EXPECT_EQ(engine.answered, 3);  // "0", "2", and "1"'s first attempt
   EXPECT_TRUE(all_at_once(engine, {}, 1).empty());
 }
 

@@ -36,7 +36,10 @@ inline boost::asio::awaitable<void> gather(size_t n, std::function<boost::asio::
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!cancelled && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
       cancelled = true;
-      co_await asio::this_coro::reset_cancellation_state();  // to go on waiting for the children
+      // To go on waiting for the children, deaf to a second cancellation (which would throw at the
+      // next wait, the children still running on this frame).
+      co_await asio::this_coro::reset_cancellation_state(
+          [](asio::cancellation_type) { return asio::cancellation_type::none; });
       for (auto& s : signals) s.emit(asio::cancellation_type::terminal);
     }
   }

@@ -6,6 +6,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
 #include <utility>
 
 #include "skein/mutex.hpp"
@@ -38,12 +39,16 @@ class TypedBatch {
       co_await all_done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (!cancelled && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
         cancelled = stopping_ = true;
-        co_await asio::this_coro::reset_cancellation_state();  // to go on waiting for the replies
+        // To go on waiting for the replies, deaf to a second cancellation (which would throw at
+        // the next wait, the requests still in flight).
+        co_await asio::this_coro::reset_cancellation_state(
+            [](asio::cancellation_type) { return asio::cancellation_type::none; });
         for (auto& p : pending_)
           if (p) p->cancel();
       }
     }
     loop_ = {};
+    if (failure_) std::rethrow_exception(failure_);
     if (cancelled) throw boost::system::system_error(asio::error::operation_aborted, "cancelled");
     co_return std::move(outs_);
   }
@@ -60,11 +65,19 @@ class TypedBatch {
     ++outs_[i].engine_calls;
     try {
       pending_[i] = engine_.submit(reqs_[i], [this, i](GenerateResult r) { arrive(i, std::move(r)); });
-    } catch (const std::exception& e) {  // not one of the engine's answers: an error reply all the same
-      GenerateResult r;
-      r.error = e.what();
-      arrive(i, std::move(r));
+    } catch (...) {  // as in a coroutine per request: the request ends, the others go on
+      fail(std::current_exception());
     }
+  }
+
+  // On the loop: a request ended by an exception; run() rethrows the first once all have ended.
+  void fail(std::exception_ptr e) {
+    if (!failure_) failure_ = e;
+    ended();
+  }
+
+  void ended() {
+    if (--remaining_ == 0) all_done_.set();
   }
 
   // On any thread (the caller's when the engine answers at once): the reply queued, and a drain
@@ -92,12 +105,17 @@ class TypedBatch {
     for (Reply& reply : draining_) {
       const size_t i = reply.index;
       pending_[i].reset();
-      count_engine_time(reply.result, outs_[i]);
-      const bool again = take_attempt(std::move(reply.result), reqs_[i], outs_[i]);
-      if (again && !stopping_ && outs_[i].attempts <= retries_)
-        ask(i);
-      else if (--remaining_ == 0)
-        all_done_.set();
+      try {
+        count_engine_time(reply.result, outs_[i]);
+        if (take_attempt(std::move(reply.result), reqs_[i], outs_[i]) && !stopping_ && outs_[i].attempts <= retries_) {
+          ask(i);
+          continue;
+        }
+      } catch (...) {  // e.g. the validator's: it must not leave the loop while requests are in flight
+        fail(std::current_exception());
+        continue;
+      }
+      ended();
     }
     draining_.clear();
   }
@@ -109,6 +127,7 @@ class TypedBatch {
   const int retries_;
   size_t remaining_;  // requests without their outcome
   bool stopping_ = false;
+  std::exception_ptr failure_;  // the first request ended by an exception
   asio::any_io_executor loop_;
   LoopEvent all_done_;
   std::vector<Reply> draining_;
@@ -122,7 +141,8 @@ class TypedBatch {
 asio::awaitable<std::vector<TypedOutcome>> generate_typed_all(Engine& engine, std::vector<GenerateRequest> reqs,
                                                               int retries) {
   if (reqs.empty()) co_return std::vector<TypedOutcome>{};
-  TypedBatch batch(engine, std::move(reqs), retries, co_await asio::this_coro::executor);
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;  // named: see typed_generation.cpp
+  TypedBatch batch(engine, std::move(reqs), retries, ex);
   co_return co_await batch.run();
 }
 

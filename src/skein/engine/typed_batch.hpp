@@ -8,8 +8,10 @@
 // Thread safety: a coroutine on the caller's executor, which must be single-threaded (an io_context
 // run by one thread, or a strand), as for async_generate. It suspends until every request has its
 // outcome and never blocks. A cancellation of the caller cancels every request in flight; once all
-// have completed it is rethrown as operation_aborted (as gather does). No reply cache: a cached
-// Step goes through generate_typed, one coroutine per record.
+// have completed it is rethrown as operation_aborted. An exception that ends a request (a submit
+// that throws, a validator that does) is rethrown once every other request has ended, as gather
+// rethrows a coroutine's. No reply cache: a cached Step goes through generate_typed, one coroutine
+// per record.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <vector>

@@ -71,7 +71,9 @@ boost::asio::awaitable<TypedOutcome> generate_typed(Engine& engine, GenerateRequ
   TypedOutcome out;
   for (int n = 0; n <= retries; ++n) {
     ++out.attempts;
-    if (!take_attempt(co_await attempt(engine, req, cache, out), req, out)) break;
+    GenerateResult r =
+        co_await attempt(engine, req, cache, out);  // named: GCC 12 may destroy a temporary of a co_await twice
+    if (!take_attempt(std::move(r), req, out)) break;
   }
   co_return out;
 }

@@ -102,10 +102,15 @@ class GraphRun {
         const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
         node_start = o_.observer ? now_ns() : 0;
         std::string next;  // (not `?:` around the co_await: GCC 12 miscompiles that)
-        if (routed_without_a_call(*at_))
+        if (routed_without_a_call(*at_)) {
+          // What the co_await of a call would do: a cancelled run goes no further (the node's
+          // effect, say, may have ended after the cancel).
+          if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+            throw boost::system::system_error(asio::error::operation_aborted, "co_await");
           next = only_successor(*at_);
-        else
+        } else {
           next = co_await route(here);
+        }
         check_successor(*at_, next);
         if (next == kEnd) break;
         at_ = &g_.nodes.at(next);
