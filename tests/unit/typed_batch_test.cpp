@@ -151,8 +151,8 @@ class HoldingEngine : public Engine {
     ++submitted;
     return std::make_shared<Held>(*this, std::move(done), req.messages[1].content == "0");
   }
-  std::atomic<int> submitted{0}, cancelled{0};
-  std::function<void()> on_cancel = [] {};  // called in cancel(), on the canceller's thread
+  std::atomic<int> submitted{0}, cancelled{0}, completed{0};  // completed: counted before the callback
+  std::function<void()> on_cancel = [] {};                    // called in cancel(), on the canceller's thread
 
  private:
   struct Held : PendingRequest {
@@ -162,7 +162,8 @@ class HoldingEngine : public Engine {
       if (std::exchange(fired, true)) return;
       ++engine.cancelled;
       engine.on_cancel();
-      asio::post(engine.io_, [done = std::move(done), error = as_error] {
+      asio::post(engine.io_, [&e = engine, done = std::move(done), error = as_error] {
+        ++e.completed;
         GenerateResult r;
         r.finish = error ? Finish::error : Finish::cancelled;
         r.error = error ? "lost" : "";
@@ -196,6 +197,7 @@ TEST(TypedBatchCancelTest, ACancelCancelsEveryRequestInFlightAndIsRethrownOnceAl
     if (!std::exchange(again, true)) asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); });
   };
   io.run();
+  EXPECT_EQ(engine.completed, 4);  // the batch waited for every request it cancelled
   try {
     f.get();
     FAIL() << "a cancelled batch returned";
