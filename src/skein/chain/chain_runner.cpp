@@ -189,8 +189,10 @@ class ChainRun {
         record_error({row_id, "input", line->line, line->raw, problem});
         continue;
       }
-      batch.push_back({row_id, line->line, Json{{"chain_input", std::move(*line->record)}, {"row_id", row_id}},
-                       std::to_string(row_id)});
+      Json history = Json::object();  // not a braced list: nlohmann builds each of its pairs as an array first
+      history["chain_input"] = std::move(*line->record);
+      history["row_id"] = row_id;
+      batch.push_back({row_id, line->line, std::move(history), std::to_string(row_id)});
     }
     return batch;
   }

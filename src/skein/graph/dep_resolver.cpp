@@ -213,7 +213,12 @@ asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec, int64_t at) {
 namespace {
 // Built outside the coroutine: GCC 12 cannot initialise an aggregate with a literal in its frame.
 LedgerKey dep_key(const std::string& name) { return LedgerKey{-1, LedgerKind::dep, name}; }
-Json dep_entry(const Json& value, int64_t at) { return Json{{"value", value}, {"at", at}}; }
+Json dep_entry(const Json& value, int64_t at) {  // key by key: see ledger_entry in graph_run.cpp
+  Json entry = Json::object();
+  entry["value"] = value;
+  entry["at"] = at;
+  return entry;
+}
 }  // namespace
 
 // From the ledger, else computed and recorded before anyone uses it.

@@ -44,10 +44,14 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 // An LM reply as the ledger keeps it (built outside coroutines: GCC 12 miscompiles braced lists
-// of literals in a coroutine frame).
+// of literals in a coroutine frame; and key by key, as a braced list builds each pair as an array).
 template <typename T>
 Json ledger_entry(const LMReply<T>& reply) {
-  return Json{{"value", reply.value}, {"prompt", reply.tokens.prompt}, {"generated", reply.tokens.generated}};
+  Json entry = Json::object();
+  entry["value"] = reply.value;
+  entry["prompt"] = reply.tokens.prompt;
+  entry["generated"] = reply.tokens.generated;
+  return entry;
 }
 
 LedgerKey key_at(size_t node, LedgerKind kind, const std::string& key = {}) {

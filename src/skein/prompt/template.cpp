@@ -73,8 +73,10 @@ struct Substitutions {
       }
       if (v->is_string())
         out += v->get_ref<const std::string&>();
+      else if (v->is_number_unsigned())
+        out += std::to_string(v->get<uint64_t>());
       else if (v->is_number_integer())
-        out += v->dump();
+        out += std::to_string(v->get<int64_t>());
       else if (v->is_boolean())
         out += v->get<bool>() ? "True" : "False";
       else
