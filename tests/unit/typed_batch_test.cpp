@@ -137,8 +137,9 @@ TEST_P(TypedBatchTest, EachRequestGetsTheOutcomeGenerateTypedGivesIt) {
 INSTANTIATE_TEST_SUITE_P(Replies, TypedBatchTest, testing::Values(false, true),
                          [](const auto& info) { return info.param ? "AtOnce" : "FromTheEnginesThread"; });
 
-// Holds every request until it is cancelled, then completes it from its own thread: as cancelled,
-// or request "0" as an engine error (a reply that would be retried, were the batch not stopping).
+// Holds every request until it is cancelled and then released (release_cancelled(), from any
+// thread), then completes it from its own thread: as cancelled, or request "0" as an engine error
+// (a reply that would be retried, were the batch not stopping).
 class HoldingEngine : public Engine {
  public:
   HoldingEngine() : thread_([this] { io_.run(); }) {}
@@ -151,6 +152,14 @@ class HoldingEngine : public Engine {
     ++submitted;
     return std::make_shared<Held>(*this, std::move(done), req.messages[1].content == "0");
   }
+  void release_cancelled() {
+    std::vector<std::function<void()>> replies;
+    {
+      std::lock_guard l(mu_);
+      replies.swap(cancelled_replies_);
+    }
+    for (auto& reply : replies) asio::post(io_, std::move(reply));
+  }
   std::atomic<int> submitted{0}, cancelled{0}, completed{0};  // completed: counted before the callback
   std::function<void()> on_cancel = [] {};                    // called in cancel(), on the canceller's thread
 
@@ -161,14 +170,17 @@ class HoldingEngine : public Engine {
     void cancel() override {
       if (std::exchange(fired, true)) return;
       ++engine.cancelled;
+      {
+        std::lock_guard l(engine.mu_);
+        engine.cancelled_replies_.push_back([&e = engine, done = std::move(done), error = as_error] {
+          ++e.completed;
+          GenerateResult r;
+          r.finish = error ? Finish::error : Finish::cancelled;
+          r.error = error ? "lost" : "";
+          done(std::move(r));
+        });
+      }
       engine.on_cancel();
-      asio::post(engine.io_, [&e = engine, done = std::move(done), error = as_error] {
-        ++e.completed;
-        GenerateResult r;
-        r.finish = error ? Finish::error : Finish::cancelled;
-        r.error = error ? "lost" : "";
-        done(std::move(r));
-      });
     }
     HoldingEngine& engine;
     std::function<void(GenerateResult)> done;
@@ -176,25 +188,32 @@ class HoldingEngine : public Engine {
     bool fired = false;
   };
   std::string name_ = "holding";
+  std::mutex mu_;
+  std::vector<std::function<void()>> cancelled_replies_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   std::thread thread_;
 };
 
-// Cancelled twice (a registry may emit again): every request cancelled once, none asked again
-// (not even the one whose reply would be retried), and the cancel rethrown once all have completed.
+// Cancelled twice (a registry may emit again), the second time while the batch waits for the four
+// requests it cancelled, none of which has completed yet: the batch waits for all four all the
+// same, asks none again (not even the one whose reply would be retried), and then rethrows the
+// cancel.
 TEST(TypedBatchCancelTest, ACancelCancelsEveryRequestInFlightAndIsRethrownOnceAllHaveCompleted) {
   HoldingEngine engine;
   asio::io_context io;
   asio::cancellation_signal stop;
   auto f = asio::co_spawn(io, generate_typed_all(engine, requests(4), 2),
                           asio::bind_cancellation_slot(stop.slot(), asio::use_future));
-  // Runs once the coroutine has asked all four and waits (its start was posted first); the second
-  // cancel comes while the batch waits for the cancelled requests.
+  // Runs once the coroutine has asked all four and waits (its start was posted first).
   asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); });
   bool again = false;
-  engine.on_cancel = [&] {
-    if (!std::exchange(again, true)) asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); });
+  engine.on_cancel = [&] {  // the replies are released only after the second cancel
+    if (std::exchange(again, true)) return;
+    asio::post(io, [&] {
+      stop.emit(asio::cancellation_type::terminal);
+      engine.release_cancelled();
+    });
   };
   io.run();
   EXPECT_EQ(engine.completed, 4);  // the batch waited for every request it cancelled

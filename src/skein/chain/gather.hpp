@@ -43,6 +43,7 @@ inline boost::asio::awaitable<void> gather(size_t n, std::function<boost::asio::
       for (auto& s : signals) s.emit(asio::cancellation_type::terminal);
     }
   }
+  if (cancelled) co_await asio::this_coro::reset_cancellation_state();  // the caller's own again
   if (first) std::rethrow_exception(first);
   if (cancelled) throw boost::system::system_error(asio::error::operation_aborted, "cancelled");
 }

@@ -48,6 +48,7 @@ class TypedBatch {
       }
     }
     loop_ = {};
+    if (cancelled) co_await asio::this_coro::reset_cancellation_state();  // the coroutine's own again
     if (failure_) std::rethrow_exception(failure_);
     if (cancelled) throw boost::system::system_error(asio::error::operation_aborted, "cancelled");
     co_return std::move(outs_);
