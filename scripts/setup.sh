@@ -26,7 +26,7 @@ APT_PACKAGES=(build-essential cmake ninja-build git pkg-config ca-certificates
   libboost1.81-dev nlohmann-json3-dev libvalijson-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libsqlite3-dev libreadline-dev libssl-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev tmux chromium clang libclang-rt-14-dev lld
-  postgresql-15 libpq-dev)
+  postgresql-15 libpq-dev libsimdjson-dev)
 
 install_packages() {
   local missing=()

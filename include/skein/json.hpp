@@ -1,7 +1,27 @@
 // Records are JSON objects whose key order is kept.
 #pragma once
+#include <algorithm>
+#include <cstddef>
 #include <nlohmann/json.hpp>
 
 namespace skein {
 using Json = nlohmann::ordered_json;
+
+// An ordered object that outgrows its room copies every member it holds, deeply: its pairs'
+// keys are const, so std::vector cannot move them. Objects that grow key by key on a hot path
+// (a chain record's history) are made with room for the keys they will get.
+inline Json object_with_room(size_t keys) {
+  Json object = Json::object();
+  object.get_ref<Json::object_t&>().reserve(keys);
+  return object;
+}
+
+// A copy of the object `from`, with room for `keys` keys (or as many as it has, if more).
+inline Json copy_with_room(const Json& from, size_t keys) {
+  const auto& members = from.get_ref<const Json::object_t&>();
+  Json copy = object_with_room(std::max(members.size(), keys));
+  auto& into = copy.get_ref<Json::object_t&>();
+  for (const auto& member : members) into.emplace_back(member);  // keys are unique already
+  return copy;
+}
 }  // namespace skein

@@ -2,6 +2,7 @@
 // `errors.jsonl` holds it.
 #include "chain/input_checks.hpp"
 #include "fuzz.hpp"
+#include "util/parse_json.hpp"
 
 namespace {
 
@@ -28,10 +29,28 @@ steps:
   return c;
 }
 
+// parse_json must give what Json::parse gives: the same value dumped the same, or the same error.
+void same_as_json_parse(const std::string& text) {
+  std::string fast, slow;
+  try {
+    fast = skein::parse_json(text).dump();
+  } catch (const skein::Json::exception& e) {
+    fast = std::string("error: ") + e.what();
+  }
+  try {
+    slow = skein::Json::parse(text).dump();
+  } catch (const skein::Json::exception& e) {
+    slow = std::string("error: ") + e.what();
+  }
+  if (fast != slow) __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const skein::InputLine line = skein::parse_input_line(skein::fuzz::text(data, size), 7);
+  const std::string text = skein::fuzz::text(data, size);
+  same_as_json_parse(text);
+  const skein::InputLine line = skein::parse_input_line(text, 7);
   const std::string problem = skein::record_problem(chain(), line);
   if (!problem.empty()) {
     const skein::Json record{{"row_id", 7}, {"line", line.line}, {"raw", line.raw}, {"reason", problem}};

@@ -189,7 +189,7 @@ class ChainRun {
         record_error({row_id, "input", line->line, line->raw, problem});
         continue;
       }
-      Json history = Json::object();  // not a braced list: nlohmann builds each of its pairs as an array first
+      Json history = object_with_room(history_room_);  // key by key: a braced list builds each pair as an array
       history["chain_input"] = std::move(*line->record);
       history["row_id"] = row_id;
       batch.push_back({row_id, line->line, std::move(history), std::to_string(row_id)});
@@ -208,6 +208,7 @@ class ChainRun {
       summary_.nodes[path];
       summary_.node_order.push_back(path);
     }
+    history_room_ = 2 + summary_.node_order.size() + chain_.steps.size();  // input, row id, outputs, joins
   }
 
   // One batch through `nodes`. A step's engine is leased for the batch; consecutive steps on one
@@ -237,7 +238,11 @@ class ChainRun {
   // last output into the records it came from.
   asio::awaitable<void> run_branches(std::vector<const Branch*> branches, std::vector<Record>& batch,
                                      std::string prefix) {
-    std::vector<std::vector<Record>> copies(branches.size(), batch);
+    std::vector<std::vector<Record>> copies(branches.size());
+    for (auto& copy : copies) {
+      copy.reserve(batch.size());
+      for (const Record& r : batch) copy.push_back({r.row_id, r.line, copy_with_room(r.history, history_room_), r.id});
+    }
     co_await gather(branches.size(), [&](size_t i) -> asio::awaitable<void> {
       co_await run_nodes(branches[i]->steps, copies[i], prefix + branches[i]->id + "/");
     });
@@ -308,7 +313,7 @@ class ChainRun {
       std::vector<Json>& outputs = outcomes[i].outputs;
       for (size_t k = 0; k < outputs.size(); ++k) {  // the last output takes the record's history, the others a copy
         const bool last = k + 1 == outputs.size();
-        Record r{rec.row_id, rec.line, last ? std::move(rec.history) : Json(rec.history),
+        Record r{rec.row_id, rec.line, last ? std::move(rec.history) : copy_with_room(rec.history, history_room_),
                  fan_out ? rec.id + "." + std::to_string(k)
                  : last  ? std::move(rec.id)
                          : std::string(rec.id)};
@@ -368,6 +373,7 @@ class ChainRun {
   RunWriter writer_;
   ApplyCalls applies_;
   size_t batch_size_;
+  size_t history_room_ = 0;  // keys a record's history is made with room for (see object_with_room)
   RunSummary summary_;
   std::string started_at_;
   std::unique_ptr<Broker> own_broker_;

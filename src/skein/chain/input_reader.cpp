@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "skein/error.hpp"
+#include "util/parse_json.hpp"
 
 namespace skein {
 namespace {
@@ -30,7 +31,7 @@ InputLine parse_input_line(std::string text, size_t line) {
   out.line = line;
   out.raw = std::move(text);
   try {
-    Json value = Json::parse(out.raw);
+    Json value = parse_json(out.raw);
     if (value.is_object())
       out.record = std::move(value);
     else

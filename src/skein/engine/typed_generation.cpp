@@ -2,6 +2,8 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+#include "util/parse_json.hpp"
+
 namespace skein {
 
 namespace {
@@ -59,7 +61,7 @@ bool take_attempt(GenerateResult r, GenerateRequest& req, TypedOutcome& out) {
 
 std::string why_invalid(const Type& type, const std::string& text, Json& value) {
   try {
-    value = Json::parse(text);
+    value = parse_json(text);
   } catch (const Json::exception& e) {
     return std::string("not valid JSON: ") + e.what();
   }

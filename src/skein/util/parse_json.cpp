@@ -1,0 +1,61 @@
+#include "parse_json.hpp"
+
+#include <simdjson.h>
+
+#include <string>
+
+namespace skein {
+namespace {
+
+namespace dom = simdjson::dom;
+
+Json to_json(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      const dom::object members = e.get_object().value_unsafe();
+      Json object = object_with_room(members.size());
+      for (const dom::key_value_pair member : members)
+        object[std::string(member.key)] = to_json(member.value);  // a repeated key: the last value wins
+      return object;
+    }
+    case dom::element_type::ARRAY: {
+      const dom::array items = e.get_array().value_unsafe();
+      Json array = Json::array();
+      auto& values = array.get_ref<Json::array_t&>();
+      values.reserve(items.size());
+      for (const dom::element item : items) values.push_back(to_json(item));
+      return array;
+    }
+    case dom::element_type::STRING:
+      return std::string(e.get_string().value_unsafe());
+    case dom::element_type::INT64: {
+      const int64_t n = e.get_int64().value_unsafe();
+      if (n >= 0) return uint64_t(n);  // as Json::parse: what has no minus sign is unsigned
+      return n;
+    }
+    case dom::element_type::UINT64:
+      return e.get_uint64().value_unsafe();
+    case dom::element_type::DOUBLE:
+      return e.get_double().value_unsafe();
+    case dom::element_type::BOOL:
+      return e.get_bool().value_unsafe();
+    case dom::element_type::NULL_VALUE:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Json parse_json(std::string_view text) {
+  thread_local dom::parser parser;
+  thread_local std::string padded;  // simdjson reads up to SIMDJSON_PADDING bytes past the end
+  padded.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(text);
+  dom::element root;
+  if (parser.parse(padded.data(), padded.size(), false).get(root) != simdjson::SUCCESS)
+    return Json::parse(text);  // its error, or its value where simdjson is stricter
+  return to_json(root);
+}
+
+}  // namespace skein

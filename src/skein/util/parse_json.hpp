@@ -1,0 +1,21 @@
+// JSON text to Json, fast: simdjson reads the text, and the Json is built from what it found.
+// The hot parses go through here (a chain's input lines, an engine's replies).
+//
+// Contract: the same as Json::parse(text), value for value and error for error. Text simdjson
+// refuses (bad JSON, an integer beyond 64 bits, nesting deeper than 1,024, a byte order mark) is
+// parsed again by Json::parse, so what is thrown (Json::parse_error, Json::out_of_range) and its
+// message are Json::parse's own. One difference in type, none in value or in dump(): a
+// non-negative integer is number_unsigned, as Json::parse makes it, and so is `-0` (Json::parse
+// makes it number_integer 0).
+//
+// Thread safety: any thread (each keeps its own simdjson parser). Allocates the Json it returns.
+#pragma once
+#include <string_view>
+
+#include "skein/json.hpp"
+
+namespace skein {
+
+Json parse_json(std::string_view text);
+
+}  // namespace skein
