@@ -54,6 +54,20 @@ TEST(ParseJsonTest, GivesWhatJsonParseGives) {
       R"([1,])",
       "  {\"a\": [true, false, null]}  \n",
       std::string(2000, '[') + std::string(2000, ']'),  // deeper than simdjson's 1,024
+      std::string(1023, '[') + std::string(1023, ']'),  // the deepest simdjson reads
+      std::string(1024, '[') + std::string(1024, ']'),  // one deeper
+      R"("\udc00")",
+      R"("\ud800\u0041")",
+      R"("\ud800\ud800")",
+      R"("\u12g4")",                   // bad escapes
+      R"({"\u0000key": "a\u0000b"})",  // NUL escaped
+      std::string("{}\0x", 4),
+      std::string("\0", 1),
+      std::string("[1]\0", 4),  // NUL in the text
+      R"([-1e-400, 1e-400, 0e999999999999999999999, 1e0000000000000000000001])",
+      R"([9223372036854775807, 9223372036854775808, 18446744073709551616, -9223372036854775809])",
+      R"(3.14159265358979323846264338327950288419716939937510)",  // more digits than a double holds
+      R"({"a": {"x": 1}, "b": 2, "a": [1]})",                     // a repeated key, nested values
   };
   for (const auto& text : texts) EXPECT_EQ(outcome(parse_json, text), outcome(nlohmann_parse, text)) << text;
 }
@@ -64,6 +78,15 @@ TEST(ParseJsonTest, NumbersKeepJsonParsesTypes) {
   EXPECT_TRUE(j[1].is_number_integer() && !j[1].is_number_unsigned());
   EXPECT_TRUE(j[2].is_number_float());
   EXPECT_EQ(j[3].get<uint64_t>(), 18446744073709551615ULL);
+  // simdjson reads the first as int64 and the second as uint64: both unsigned, as Json::parse has them
+  const Json edge = parse_json("[9223372036854775807, 9223372036854775808]");
+  EXPECT_TRUE(edge[0].is_number_unsigned() && edge[1].is_number_unsigned());
+}
+
+TEST(ParseJsonTest, TextsOverAMebibyteGiveTheSame) {
+  const std::string big = "{\"text\": \"" + std::string(2 << 20, 'x') + "\", \"n\": [1, -2, 3.5]}";
+  EXPECT_EQ(parse_json(big).dump(), Json::parse(big).dump());
+  EXPECT_EQ(outcome(parse_json, big + ","), outcome(nlohmann_parse, big + ","));
 }
 
 TEST(ParseJsonTest, ALongTextAfterAShortOneOnTheSameThread) {

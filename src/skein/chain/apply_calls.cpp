@@ -34,13 +34,15 @@ bool apply_fans_out(const Apply& a) { return a.kind != ApplyKind::filter && a.ki
 std::vector<Json> ApplyCalls::builtin(const Apply& a, const Json& history) const {
   if (a.kind == ApplyKind::filter) return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
   if (a.kind == ApplyKind::map) {
-    Json out = Json::object();
+    Json out = object_with_room(a.set.size());
     for (const auto& [key, expr] : a.set) out[key] = expr->value(history);
-    return {out};
+    std::vector<Json> outputs;  // not a braced list: that would copy `out`
+    outputs.push_back(std::move(out));
+    return outputs;
   }
   Json list = a.field->value(history);  // explode
   if (!list.is_array()) throw Error("`" + a.field->source() + "` is not a list but " + list.type_name());
-  return std::vector<Json>(list.begin(), list.end());
+  return std::move(list.get_ref<Json::array_t&>());
 }
 
 asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, const std::string& path,

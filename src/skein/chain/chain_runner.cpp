@@ -46,6 +46,17 @@ std::string describe(std::exception_ptr e) {
   }
 }
 
+// How many keys the object `history` has room for (a copy is made with as much: see copy_with_room).
+size_t room_of(const Json& history) { return history.get_ref<const Json::object_t&>().capacity(); }
+
+// How many keys `nodes` add to a record's history: one per node, one per branch of a parallel group.
+size_t keys_added(const std::vector<Node>& nodes) {
+  size_t keys = 0;
+  for (const auto& node : nodes)
+    keys += std::holds_alternative<Parallel>(node) ? std::get<Parallel>(node).branches.size() : 1;
+  return keys;
+}
+
 class ChainRun {
  public:
   ChainRun(const Chain& chain, const RunOptions& options)
@@ -189,7 +200,10 @@ class ChainRun {
         record_error({row_id, "input", line->line, line->raw, problem});
         continue;
       }
-      Json history = object_with_room(history_room_);  // key by key: a braced list builds each pair as an array
+      Json history = object_with_room(
+          2 +
+          keys_added(
+              chain_.steps));  // and the input, the row id  // key by key: a braced list builds each pair as an array
       history["chain_input"] = std::move(*line->record);
       history["row_id"] = row_id;
       batch.push_back({row_id, line->line, std::move(history), std::to_string(row_id)});
@@ -208,7 +222,6 @@ class ChainRun {
       summary_.nodes[path];
       summary_.node_order.push_back(path);
     }
-    history_room_ = 2 + summary_.node_order.size() + chain_.steps.size();  // input, row id, outputs, joins
   }
 
   // One batch through `nodes`. A step's engine is leased for the batch; consecutive steps on one
@@ -239,9 +252,12 @@ class ChainRun {
   asio::awaitable<void> run_branches(std::vector<const Branch*> branches, std::vector<Record>& batch,
                                      std::string prefix) {
     std::vector<std::vector<Record>> copies(branches.size());
-    for (auto& copy : copies) {
-      copy.reserve(batch.size());
-      for (const Record& r : batch) copy.push_back({r.row_id, r.line, copy_with_room(r.history, history_room_), r.id});
+    for (size_t i = 0; i < branches.size(); ++i) {
+      copies[i].reserve(batch.size());
+      for (const Record& r : batch) {  // with room for the keys the branch's nodes add
+        const size_t room = r.history.size() + keys_added(branches[i]->steps);
+        copies[i].push_back({r.row_id, r.line, copy_with_room(r.history, room), r.id});
+      }
     }
     co_await gather(branches.size(), [&](size_t i) -> asio::awaitable<void> {
       co_await run_nodes(branches[i]->steps, copies[i], prefix + branches[i]->id + "/");
@@ -313,7 +329,8 @@ class ChainRun {
       std::vector<Json>& outputs = outcomes[i].outputs;
       for (size_t k = 0; k < outputs.size(); ++k) {  // the last output takes the record's history, the others a copy
         const bool last = k + 1 == outputs.size();
-        Record r{rec.row_id, rec.line, last ? std::move(rec.history) : copy_with_room(rec.history, history_room_),
+        Record r{rec.row_id, rec.line,
+                 last ? std::move(rec.history) : copy_with_room(rec.history, room_of(rec.history)),
                  fan_out ? rec.id + "." + std::to_string(k)
                  : last  ? std::move(rec.id)
                          : std::string(rec.id)};
@@ -373,7 +390,6 @@ class ChainRun {
   RunWriter writer_;
   ApplyCalls applies_;
   size_t batch_size_;
-  size_t history_room_ = 0;  // keys a record's history is made with room for (see object_with_room)
   RunSummary summary_;
   std::string started_at_;
   std::unique_ptr<Broker> own_broker_;

@@ -9,6 +9,12 @@ namespace {
 
 namespace dom = simdjson::dom;
 
+// simdjson's parser keeps about 15 times the largest text it has read: longer texts go to Json::parse.
+constexpr size_t kLongestText = size_t(1) << 20;
+
+// A kind of value this code does not know (a later simdjson's): Json::parse reads the text.
+struct UnknownKind {};
+
 Json to_json(dom::element e) {
   switch (e.type()) {
     case dom::element_type::OBJECT: {
@@ -41,13 +47,16 @@ Json to_json(dom::element e) {
       return e.get_bool().value_unsafe();
     case dom::element_type::NULL_VALUE:
       return nullptr;
+    default:
+      break;
   }
-  return nullptr;
+  throw UnknownKind{};
 }
 
 }  // namespace
 
 Json parse_json(std::string_view text) {
+  if (text.size() > kLongestText) return Json::parse(text);
   thread_local dom::parser parser;
   thread_local std::string padded;  // simdjson reads up to SIMDJSON_PADDING bytes past the end
   padded.reserve(text.size() + simdjson::SIMDJSON_PADDING);
@@ -55,7 +64,11 @@ Json parse_json(std::string_view text) {
   dom::element root;
   if (parser.parse(padded.data(), padded.size(), false).get(root) != simdjson::SUCCESS)
     return Json::parse(text);  // its error, or its value where simdjson is stricter
-  return to_json(root);
+  try {
+    return to_json(root);
+  } catch (const UnknownKind&) {
+    return Json::parse(text);
+  }
 }
 
 }  // namespace skein
