@@ -54,8 +54,10 @@ TEST(ParseJsonTest, GivesWhatJsonParseGives) {
       R"([1,])",
       "  {\"a\": [true, false, null]}  \n",
       std::string(2000, '[') + std::string(2000, ']'),  // deeper than simdjson's 1,024
-      std::string(1023, '[') + std::string(1023, ']'),  // the deepest simdjson reads
-      std::string(1024, '[') + std::string(1024, ']'),  // one deeper
+      std::string(1024, '[') + std::string(1024, ']'),  // an empty innermost list is not a level to simdjson
+      std::string(1025, '[') + std::string(1025, ']'),  // the first nesting it refuses
+      std::string(1023, '[') + "1" + std::string(1023, ']'),
+      std::string(1024, '[') + "1" + std::string(1024, ']'),
       R"("\udc00")",
       R"("\ud800\u0041")",
       R"("\ud800\ud800")",

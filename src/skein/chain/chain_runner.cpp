@@ -200,10 +200,8 @@ class ChainRun {
         record_error({row_id, "input", line->line, line->raw, problem});
         continue;
       }
-      Json history = object_with_room(
-          2 +
-          keys_added(
-              chain_.steps));  // and the input, the row id  // key by key: a braced list builds each pair as an array
+      // Key by key (a braced list builds each pair as an array first), with room for every key
+      Json history = object_with_room(history_room_);
       history["chain_input"] = std::move(*line->record);
       history["row_id"] = row_id;
       batch.push_back({row_id, line->line, std::move(history), std::to_string(row_id)});
@@ -254,8 +252,9 @@ class ChainRun {
     std::vector<std::vector<Record>> copies(branches.size());
     for (size_t i = 0; i < branches.size(); ++i) {
       copies[i].reserve(batch.size());
+      const size_t added = keys_added(branches[i]->steps);
       for (const Record& r : batch) {  // with room for the keys the branch's nodes add
-        const size_t room = r.history.size() + keys_added(branches[i]->steps);
+        const size_t room = r.history.size() + added;
         copies[i].push_back({r.row_id, r.line, copy_with_room(r.history, room), r.id});
       }
     }
@@ -390,6 +389,7 @@ class ChainRun {
   RunWriter writer_;
   ApplyCalls applies_;
   size_t batch_size_;
+  size_t history_room_ = 2 + keys_added(chain_.steps);  // the input, the row id and the top level's keys
   RunSummary summary_;
   std::string started_at_;
   std::unique_ptr<Broker> own_broker_;

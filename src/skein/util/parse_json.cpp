@@ -4,6 +4,9 @@
 
 #include <string>
 
+// Older simdjson accepts lone surrogates ("\udc00") that Json::parse refuses (fixed in 2.2.3).
+static_assert(simdjson::SIMDJSON_VERSION_MAJOR >= 3, "parse_json needs simdjson 3 or later");
+
 namespace skein {
 namespace {
 
