@@ -53,7 +53,6 @@ TEST(ParseJsonTest, GivesWhatJsonParseGives) {
       R"(+1)",
       R"([1,])",
       "  {\"a\": [true, false, null]}  \n",
-      std::string(2000, '[') + std::string(2000, ']'),  // deeper than simdjson's 1,024
       std::string(1024, '[') + std::string(1024, ']'),  // an empty innermost list is not a level to simdjson
       std::string(1025, '[') + std::string(1025, ']'),  // the first nesting it refuses
       std::string(1023, '[') + "1" + std::string(1023, ']'),
