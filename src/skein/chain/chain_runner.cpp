@@ -46,17 +46,6 @@ std::string describe(std::exception_ptr e) {
   }
 }
 
-// How many keys the object `history` has room for (a copy is made with as much: see copy_with_room).
-size_t room_of(const Json& history) { return history.get_ref<const Json::object_t&>().capacity(); }
-
-// How many keys `nodes` add to a record's history: one per node, one per branch of a parallel group.
-size_t keys_added(const std::vector<Node>& nodes) {
-  size_t keys = 0;
-  for (const auto& node : nodes)
-    keys += std::holds_alternative<Parallel>(node) ? std::get<Parallel>(node).branches.size() : 1;
-  return keys;
-}
-
 class ChainRun {
  public:
   ChainRun(const Chain& chain, const RunOptions& options)

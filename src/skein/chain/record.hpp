@@ -1,7 +1,9 @@
 // A record in flight through a chain: its history and where it came from.
 #pragma once
 #include <string>
+#include <vector>
 
+#include "skein/chain.hpp"
 #include "skein/json.hpp"
 
 namespace skein {
@@ -12,5 +14,14 @@ struct Record {
   Json history;     // {chain_input, row_id, <node>: <output>, …}
   std::string id;   // stable: the row id, then `.k` for the k-th record of each fan-out
 };
+
+// A history grows key by key, and an ordered object that outgrows its room copies every member
+// (see object_with_room): histories are made with room for the keys their scope adds.
+
+// How many keys `nodes` add to a record's history: one per node, one per branch of a parallel group.
+size_t keys_added(const std::vector<Node>& nodes);
+
+// How many keys the object `history` has room for (a copy of it is made with as much).
+inline size_t room_of(const Json& history) { return history.get_ref<const Json::object_t&>().capacity(); }
 
 }  // namespace skein
