@@ -8,7 +8,7 @@
 // - the same two shapes as chains on an engine that answers at once, per record of one run over
 //   --shape-runs records (each record's outputs and row written to the run folder): seq as 3
 //   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step.
-//   graph_bench [--runs 10000] [--shape-runs 20000]
+//   graph_bench [--runs 10000] [--shape-runs 20000] [--only registry]
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -149,6 +149,8 @@ double chain_us_per_record(const std::string& yaml, int records) {
   return seconds * 1e6 / records;
 }
 
+void registry_rows(GraphLM& lm, int runs, const Graph& seq, double seq_us);
+
 void shapes(GraphLM& lm, int runs) {
   const Graph seq = parse_graph(kSeq, "seq.yaml");
   const Graph par = with_functions(kPar, {"w1", "w2", "w3", "w4", "w5"});
@@ -163,6 +165,27 @@ void shapes(GraphLM& lm, int runs) {
     o.lm = &lm;
     if (run_graph_sync(seq, input, std::move(o)).trace.size() != 3) throw Error("a run_graph_sync failed");
   });
+  // NeoGraph (commit 3f37a2c, its bench_neograph.cpp, median us per run) as measured on this
+  // machine when issue 17 was filed: not rebuilt here.
+  fmt::print("\n| shape, one run at a time ({} runs) | median us | p90 us | goal | NeoGraph (issue 17) |\n", runs);
+  fmt::print("|---|---:|---:|---:|---:|\n");
+  fmt::print("| seq: 3 nodes, instant LM, run_graph | {:.2f} | {:.2f} | <= 5 | 6.32 |\n", s.median, s.p90);
+  fmt::print("| par: fan-out 5 native deps + join | {:.2f} | {:.2f} | <= 12 | 18.3 |\n", p.median, p.p90);
+  fmt::print("| 3 nodes computed by native deps | {:.2f} | {:.2f} | <= 3 | |\n", n.median, n.p90);
+  fmt::print("| seq through run_graph_sync ({} runs) | {:.2f} | {:.2f} | <= 10 | |\n", runs / 10, sync.median,
+             sync.p90);
+  registry_rows(lm, runs, seq, s.median);
+  fmt::print("| seq as a 3-step chain, instant engine, per record of a {}-record run | {:.2f} | | | |\n", runs,
+             chain_us_per_record(bench::kThreeSteps, runs));
+  fmt::print(
+      "| par as a chain: a step, a parallel group of 5 one-step branches, a joining step; per record of a "
+      "{}-record run | {:.2f} | | | |\n",
+      runs, chain_us_per_record(par_chain(), runs));
+}
+
+// The rows of seq through a RunRegistry, and the registry's overhead over seq's `seq_us`.
+void registry_rows(GraphLM& lm, int runs, const Graph& seq, double seq_us) {
+  const Json input{{"v", 0}};
   RunRegistry registry;
   const auto shared_seq = std::make_shared<const Graph>(seq);
   auto submit = [&] {
@@ -185,32 +208,17 @@ void shapes(GraphLM& lm, int runs) {
   for (int i = 0; i < runs; ++i) last = submit();
   wait_done(last);
   const double reg_each = double(now_ns() - t0) / 1e3 / runs;
-  // NeoGraph (commit 3f37a2c, its bench_neograph.cpp, median us per run) as measured on this
-  // machine when issue 17 was filed: not rebuilt here.
-  fmt::print("\n| shape, one run at a time ({} runs) | median us | p90 us | goal | NeoGraph (issue 17) |\n", runs);
-  fmt::print("|---|---:|---:|---:|---:|\n");
-  fmt::print("| seq: 3 nodes, instant LM, run_graph | {:.2f} | {:.2f} | <= 5 | 6.32 |\n", s.median, s.p90);
-  fmt::print("| par: fan-out 5 native deps + join | {:.2f} | {:.2f} | <= 12 | 18.3 |\n", p.median, p.p90);
-  fmt::print("| 3 nodes computed by native deps | {:.2f} | {:.2f} | <= 3 | |\n", n.median, n.p90);
-  fmt::print("| seq through run_graph_sync ({} runs) | {:.2f} | {:.2f} | <= 10 | |\n", runs / 10, sync.median,
-             sync.p90);
   fmt::print("| seq through a RunRegistry, submit -> DONE, one at a time ({} runs) | {:.2f} | {:.2f} | | |\n",
              runs / 10, reg.median, reg.p90);
   fmt::print("| seq through a RunRegistry, {} runs submitted back to back, per run | {:.2f} | | | |\n", runs, reg_each);
-  fmt::print("| the registry's overhead per run (the row above - seq's) | {:.2f} | | <= 5 | |\n", reg_each - s.median);
-  fmt::print("| seq as a 3-step chain, instant engine, per record of a {}-record run | {:.2f} | | | |\n", runs,
-             chain_us_per_record(bench::kThreeSteps, runs));
-  fmt::print(
-      "| par as a chain: a step, a parallel group of 5 one-step branches, a joining step; per record of a "
-      "{}-record run | {:.2f} | | | |\n",
-      runs, chain_us_per_record(par_chain(), runs));
+  fmt::print("| the registry's overhead per run (the row above - seq's) | {:.2f} | | <= 5 | |\n", reg_each - seq_us);
 }
 
 }  // namespace
 
 // One round: `runs` concurrent runs to their end; transitions per second.
 double round(const Graph& g, GraphLM& lm, int runs) {
-  asio::io_context io;
+  asio::io_context io(1);  // one thread runs it, as the registry's loop
   asio::thread_pool pool(1);
   size_t transitions = 0, failed = 0;
   const int64_t t0 = now_ns();
@@ -234,12 +242,22 @@ double round(const Graph& g, GraphLM& lm, int runs) {
 
 int main(int argc, char** argv) {
   int runs = 10000, shape_runs = 20000;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--runs") runs = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--shape-runs") shape_runs = std::stoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--only") only = argv[i + 1];
+  }
+  InstantLM lm;
+  if (only == "registry") {  // its rows alone (for a profile), against seq measured here
+    const Graph seq = parse_graph(kSeq, "seq.yaml");
+    asio::io_context io;
+    const PerRun s = per_run_us(shape_runs, [&] { run_once(io, seq, lm, Json{{"v", 0}}, 3); });
+    fmt::print("| measure | median us | p90 us | goal | |\n|---|---:|---:|---:|---:|\n");
+    registry_rows(lm, shape_runs, seq, s.median);
+    return 0;
   }
   const Graph g = parse_graph(ten_nodes(), "ten.yaml");
-  InstantLM lm;
   std::vector<double> rates;
   for (int rep = 0; rep < 9; ++rep) rates.push_back(round(g, lm, runs));
   std::sort(rates.begin(), rates.end());

@@ -7,6 +7,8 @@ if(NOT SKEIN_SANITIZE AND NOT SKEIN_TSAN)
   find_library(JEMALLOC_LIBRARY NAMES jemalloc)
   if(JEMALLOC_LIBRARY)
     target_link_libraries(skein_allocator INTERFACE ${JEMALLOC_LIBRARY})
+    # Each program gets jemalloc's options (huge pages: see the file).
+    target_sources(skein_allocator INTERFACE ${CMAKE_CURRENT_LIST_DIR}/jemalloc_conf.c)
     target_compile_definitions(skein_allocator INTERFACE SKEIN_JEMALLOC=1)
     set(SKEIN_ALLOCATOR "jemalloc")
   else()

@@ -84,7 +84,7 @@ class ChainRun {
       writer_.json_file("graph.json", chain_json(chain_));
       writer_.run_json(run_json(ChainStatus::running));
     }
-    asio::io_context io;
+    asio::io_context io(1);  // this thread alone runs it
     std::exception_ptr failure;
     asio::cancellation_signal stop;
     if (options_.stop)

@@ -38,7 +38,7 @@ class AsyncEngine : public Engine {
 
   std::string name_;
   int parallel_;
-  boost::asio::io_context io_;
+  boost::asio::io_context io_{1};  // run by thread_ alone
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   // io thread only:

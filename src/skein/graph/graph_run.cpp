@@ -341,7 +341,7 @@ asio::thread_pool& sync_blocking_pool() {
 }  // namespace
 
 GraphResult run_graph_sync(const Graph& graph, Json input, GraphRunOptions options) {
-  asio::io_context io;
+  asio::io_context io(1);  // this thread alone runs it
   // Called from user code on the shared pool (a sub-graph run by a dep): a pool of its own, or
   // nested calls could take every thread of the shared one while their deps wait behind them.
   std::optional<asio::thread_pool> nested;

@@ -59,7 +59,7 @@ struct RunRegistry::Impl {
     if (store) return store->allocate_id(kind);
     return runtime::run_id(kind, ++(kind == RunKind::graph ? graphs : chains));
   }
-  asio::io_context io;
+  asio::io_context io{1};  // run by `loop` alone: its own posts skip the queue's lock
   asio::executor_work_guard<asio::io_context::executor_type> work;
   asio::thread_pool pool;
   asio::thread_pool chain_pool;
