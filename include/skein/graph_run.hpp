@@ -26,7 +26,7 @@ namespace skein {
 // One node of a run: its type and every field's value.
 struct TraceEntry {
   std::string type;
-  Json fields = Json::object();
+  Json fields = empty_object();
 };
 
 // A graph run's error: the node type it happened at and the trace so far.

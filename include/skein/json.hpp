@@ -7,11 +7,15 @@
 namespace skein {
 using Json = nlohmann::ordered_json;
 
+// An empty object, made directly: Json::object() goes through nlohmann's initializer-list
+// constructor, which every graph transition and chain record would pay for.
+inline Json empty_object() { return Json(Json::value_t::object); }
+
 // An ordered object that outgrows its room copies every member it holds, deeply: its pairs'
 // keys are const, so std::vector cannot move them. Objects that grow key by key on a hot path
 // (a chain record's history) are made with room for the keys they will get.
 inline Json object_with_room(size_t keys) {
-  Json object = Json::object();
+  Json object = empty_object();
   object.get_ref<Json::object_t&>().reserve(keys);
   return object;
 }

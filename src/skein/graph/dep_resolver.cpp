@@ -214,7 +214,7 @@ namespace {
 // Built outside the coroutine: GCC 12 cannot initialise an aggregate with a literal in its frame.
 LedgerKey dep_key(const std::string& name) { return LedgerKey{-1, LedgerKind::dep, name}; }
 Json dep_entry(const Json& value, int64_t at) {  // key by key: see ledger_entry in graph_run.cpp
-  Json entry = Json::object();
+  Json entry = empty_object();
   entry["value"] = value;
   entry["at"] = at;
   return entry;

@@ -47,7 +47,7 @@ std::string joined(const std::vector<std::string>& items) {
 // of literals in a coroutine frame; and key by key, as a braced list builds each pair as an array).
 template <typename T>
 Json ledger_entry(const LMReply<T>& reply) {
-  Json entry = Json::object();
+  Json entry = empty_object();
   entry["value"] = reply.value;
   entry["prompt"] = reply.tokens.prompt;
   entry["generated"] = reply.tokens.generated;
@@ -92,7 +92,7 @@ class GraphRun {
       if (current && (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)))
         co_await resolve_automatic(*at_, *current);
       const auto ex = co_await asio::this_coro::executor;
-      trace_.reserve(4);
+      trace_.reserve(std::clamp<size_t>(g_.nodes.size(), 4, 16));  // a run's usual length, without regrowth
       for (;;) {
         if (current) {
           co_await asio::post(ex, asio::use_awaitable);  // yield to other runs
@@ -119,7 +119,7 @@ class GraphRun {
         if (next == kEnd) break;
         at_ = &g_.nodes.at(next);
         if (o_.observer) o_.observer->node_entered(at_->name);
-        current = TraceEntry{std::move(next), Json::object()};
+        current = TraceEntry{std::move(next), empty_object()};
         // The chosen node: its deps and recalls, then the model's fields (no call when there are none).
         if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, *current);
         if (has(*at_, FieldSource::plain)) {
@@ -144,7 +144,7 @@ class GraphRun {
   // The caller's input: exactly the start node's plain fields, each of its type.
   Json start_fields(const NodeType& start, Json input) const {
     if (!input.is_object()) throw ConfigError({g_.file, 0}, "the input must be a JSON object");
-    Json fields = Json::object();
+    Json fields = empty_object();
     for (const auto& f : start.fields) {
       if (f.source != FieldSource::plain) continue;
       if (!input.contains(f.name))
@@ -275,7 +275,7 @@ class GraphRun {
 
   // The model's values and the node's other fields, in declared order.
   static void take_fill(const NodeType& target, TraceEntry& filled, Json values) {
-    Json ordered = Json::object();
+    Json ordered = empty_object();
     for (const auto& f : target.fields) {
       Json& from = f.source == FieldSource::plain ? values : filled.fields;
       if (auto it = from.find(f.name); it != from.end()) ordered[f.name] = std::move(*it);

@@ -15,14 +15,20 @@ std::vector<const Field*> model_fields(const NodeType& target) {
 }
 
 asio::awaitable<LMReply<Json>> GraphLM::make(const TraceEntry& node, const NodeType& target) {
-  if (model_fields(target).empty()) co_return LMReply<Json>{Json::object(), {}};
+  if (model_fields(target).empty()) co_return LMReply<Json>{empty_object(), {}};
   co_return co_await fill(target, Json::object(), target.instruction_text(), node);
 }
 
+namespace {
+asio::awaitable<LMReply<std::string>> without_a_call(const NodeType& type) {
+  co_return LMReply<std::string>{type.next.empty() ? std::string("end") : type.next[0], {}};
+}
+}  // namespace
+
+// Not a coroutine: a choice is choose_type's own awaitable (a frame fewer per routed transition).
 asio::awaitable<LMReply<std::string>> GraphLM::decide(const NodeType& type, const TraceEntry& node) {
-  if (type.next.empty()) co_return LMReply<std::string>{"end", {}};
-  if (type.next.size() == 1) co_return LMReply<std::string>{type.next[0], {}};
-  co_return co_await choose_type(type, type.next, node.fields);
+  if (type.next.size() < 2) return without_a_call(type);
+  return choose_type(type, type.next, node.fields);
 }
 
 }  // namespace skein
