@@ -164,7 +164,7 @@ void shapes(GraphLM& lm, int runs) {
   const Graph par = with_functions(kPar, {"w1", "w2", "w3", "w4", "w5"});
   const Graph native = with_functions(kNative, {"f1", "f2", "f3"});
   const Json input{{"v", 0}};
-  asio::io_context io;
+  asio::io_context io(1);  // one thread runs it, as the registry's loop
   const PerRun s = per_run_us(runs, [&] { run_once(io, seq, lm, input, 3); });
   const PerRun p = per_run_us(runs, [&] { run_once(io, par, lm, input, 2); });
   const PerRun n = per_run_us(runs, [&] { run_once(io, native, lm, Json::object(), 3); });
@@ -257,9 +257,11 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--only") only = argv[i + 1];
   }
   InstantLM lm;
+  if (!only.empty() && only != "registry") throw Error("--only takes `registry`, not `" + only + "`");
+  fmt::print("allocator: {}\n", SKEIN_ALLOCATOR);
   if (only == "registry") {  // its rows alone (for a profile), against seq measured here
     const Graph seq = parse_graph(kSeq, "seq.yaml");
-    asio::io_context io;
+    asio::io_context io(1);
     const PerRun s = per_run_us(shape_runs, [&] { run_once(io, seq, lm, Json{{"v", 0}}, 3); });
     fmt::print("| measure | median us | p90 us | goal | |\n|---|---:|---:|---:|---:|\n");
     registry_rows(lm, shape_runs, seq, s.median);
@@ -269,7 +271,6 @@ int main(int argc, char** argv) {
   std::vector<double> rates;
   for (int rep = 0; rep < 9; ++rep) rates.push_back(round(g, lm, runs));
   std::sort(rates.begin(), rates.end());
-  fmt::print("allocator: {}\n", SKEIN_ALLOCATOR);
   fmt::print("| concurrent runs | nodes per run | rounds | worst /s | median /s | best /s | goal /s |\n");
   fmt::print("|---:|---:|---:|---:|---:|---:|---:|\n");
   fmt::print("| {} | 10 | {} | {:.0f} | {:.0f} | {:.0f} | 1,000,000 |\n", runs, rates.size(), rates.front(),

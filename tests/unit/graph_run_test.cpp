@@ -23,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include "skein/graph_run.hpp"
 
@@ -133,6 +134,26 @@ class GraphRunTest : public ::testing::Test {
   ScriptedLM lm_;
   std::atomic<int> sla_calls_{0};
 };
+
+// decide(): no call without a choice (no successor: end; one: that one), else choose_type among
+// the node's successors, with the node's fields as context.
+TEST_F(GraphRunTest, DecideAsksTheModelOnlyWhenThereIsAChoice) {
+  auto decide = [&](const std::string& node) {
+    asio::io_context io;
+    const TraceEntry here{node, Json{{"kind", "bug"}}};
+    auto f = asio::co_spawn(io, lm_.decide(graph_.nodes.at(node), here), asio::use_future);
+    io.run();
+    return f.get().value;
+  };
+  EXPECT_EQ(decide("Answer"), "end");
+  EXPECT_EQ(decide("Fix"), "Review");
+  EXPECT_EQ(lm_.choose_calls, 0);
+  lm_.choices = {"Answer"};
+  EXPECT_EQ(decide("Classify"), "Answer");
+  EXPECT_EQ(lm_.choose_calls, 1);
+  ASSERT_EQ(lm_.offered.size(), 1u);
+  EXPECT_EQ(lm_.offered[0], (std::vector<std::string>{"Fix", "Answer", "end"}));
+}
 
 TEST_F(GraphRunTest, DepsRunOncePerRunAcrossNodesAndLoops) {
   lm_.choices = {"Fix", "Fix", "end"};  // Classify -> Fix -> Review -> Fix -> Review -> end

@@ -102,7 +102,7 @@ struct RunRegistry::Impl {
       });
   }
 
-  void emit(Run& run, RunEventKind kind, Json data = Json::object()) {
+  void emit(Run& run, RunEventKind kind, Json data = empty_object()) {
     std::optional<RunEvent> ev;
     {
       MutexLock l(mu);
