@@ -9,6 +9,7 @@
 
 #include "engine/cli/cli_engine.hpp"
 #include "engine/process/subprocess.hpp"
+#include "scratch.hpp"
 
 namespace skein {
 namespace {
@@ -24,7 +25,7 @@ GenerateRequest request(const std::string& user) {
 CliOptions sh(const std::string& script) {
   CliOptions o;
   o.command = {"sh", "-c", script, "sh", "{prompt}", "{schema}"};
-  o.log_file = (fs::temp_directory_path() / ("skein-cli-test-" + std::to_string(::getpid()) + ".log")).string();
+  o.log_file = (test::scratch_root() / "cli.log").string();
   return o;
 }
 
@@ -53,7 +54,7 @@ TEST(CliEngineTest, NonZeroExitIsAnErrorQuotingStderr) {
 }
 
 TEST(CliEngineTest, TimeoutKillsTheWholeGroup) {
-  const fs::path pidfile = fs::temp_directory_path() / ("skein-cli-timeout-" + std::to_string(::getpid()));
+  const fs::path pidfile = test::scratch_root() / "timeout.pid";
   fs::remove(pidfile);
   CliOptions o = sh("echo $$ > " + pidfile.string() + "; sleep 1000 & sleep 1000; wait");
   o.timeout = std::chrono::milliseconds(300);
@@ -68,7 +69,7 @@ TEST(CliEngineTest, TimeoutKillsTheWholeGroup) {
 }
 
 TEST(CliEngineTest, CancellingACommandThatRunsForeverLeavesNoProcessOfItsGroup) {
-  const fs::path pidfile = fs::temp_directory_path() / ("skein-cli-forever-" + std::to_string(::getpid()));
+  const fs::path pidfile = test::scratch_root() / "forever.pid";
   fs::remove(pidfile);
   auto engine = make_cli_engine("forever", sh("sleep 1000 & echo $$ > " + pidfile.string() + "; sleep 1000; wait"));
   std::promise<GenerateResult> done;

@@ -13,6 +13,7 @@
 #include "engine/cli/cli_engine.hpp"
 #include "engine/process/subprocess.hpp"
 #include "fixture.hpp"
+#include "scratch.hpp"
 #include "skein/chain.hpp"
 #include "skein/graph_lm.hpp"
 #include "skein/llama_engine.hpp"
@@ -146,7 +147,7 @@ constexpr double kChainCancelMs = 1000;
 
 TEST(RegistryEngineTest, ACancelledChainRunStopsMidGenerationAndResumes) {
   setenv("SKEIN_LOCAL_MODEL", test::model_path("local").c_str(), 1);
-  const auto dir = std::filesystem::temp_directory_path() / ("skein_registry_chain_" + std::to_string(::getpid()));
+  const auto dir = test::scratch_root() / "registry_chain";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {

@@ -16,6 +16,7 @@
 #include "engine/process/subprocess.hpp"
 #include "runtime/run_json.hpp"
 #include "runtime/sqlite_run_store.hpp"
+#include "scratch.hpp"
 #include "skein/run_registry.hpp"
 #include "tools/chaos_lm.hpp"
 #include "util/sqlite.hpp"
@@ -29,7 +30,7 @@ const std::string kHost = std::string(SKEIN_BINARY_DIR) + "/tests/chaos_host";
 
 // A fresh folder holding a copy of the chaos graph and its dep script.
 fs::path chaos_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("skein_durable_" + std::to_string(::getpid())) / name;
+  const fs::path dir = test::scratch_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir / "state");
   for (const char* f : {"graph.yaml", "dep.sh"})

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "engine/process/subprocess.hpp"
+#include "scratch.hpp"
 #include "skein/broker.hpp"
 #include "skein/chain.hpp"
 #include "skein/executors.hpp"
@@ -301,7 +302,7 @@ std::string five_engine_chain(const std::string& backend_lines) {
 }
 
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("skein-engine-layer-" + std::to_string(::getpid()) + "-" + name);
+  const fs::path dir = test::scratch_root() / ("engine-layer-" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

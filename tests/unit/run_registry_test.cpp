@@ -17,6 +17,7 @@
 
 #include "engine/process/subprocess.hpp"
 #include "runtime/run_json.hpp"
+#include "scratch.hpp"
 #include "skein/run_registry.hpp"
 
 namespace skein {
@@ -313,7 +314,7 @@ TEST_F(RunRegistryTest, TerminateEndsARunThatIgnoresCancellationAtOnce) {
 
 // A fresh store file per test.
 std::string store_file(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("skein_store_" + std::to_string(::getpid()));
+  const auto dir = test::scratch_root() / "store";
   std::filesystem::create_directories(dir);
   std::filesystem::remove(dir / name);
   return (dir / name).string();

@@ -30,11 +30,15 @@ void StoreLedger::note(LedgerKey key, Json value) {
 }
 
 asio::awaitable<void> StoreLedger::record(LedgerKey key, Json value) {
+  if (!store_) {  // memory only: the entry itself, not a copy
+    std::lock_guard l(mu_);
+    entries_.insert_or_assign(std::move(key), std::move(value));
+    co_return;
+  }
   {
     std::lock_guard l(mu_);
     entries_[key] = value;
   }
-  if (!store_) co_return;
   auto initiate = [&](auto handler) {
     auto done = detail::cross_thread_completion(std::move(handler));
     store_->put(LedgerRow{run_, std::move(key), std::move(value), [done]() mutable { done(); }});
