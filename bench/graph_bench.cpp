@@ -257,7 +257,10 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--only") only = argv[i + 1];
   }
   InstantLM lm;
-  if (!only.empty() && only != "registry") throw Error("--only takes `registry`, not `" + only + "`");
+  if (!only.empty() && only != "registry") {
+    fmt::print(stderr, "graph_bench: --only takes `registry`, not `{}`\n", only);
+    return 2;
+  }
   fmt::print("allocator: {}\n", SKEIN_ALLOCATOR);
   if (only == "registry") {  // its rows alone (for a profile), against seq measured here
     const Graph seq = parse_graph(kSeq, "seq.yaml");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -14,14 +15,21 @@ inline const std::filesystem::path& scratch_root() {
   struct Root {
     pid_t owner = ::getpid();
     std::filesystem::path path = std::filesystem::temp_directory_path() / ("skein-test-" + std::to_string(owner));
-    Root() { std::filesystem::create_directories(path); }
+    Root() {
+      ::testing::UnitTest::GetInstance();  // made before this root: destroyed after it
+      std::filesystem::create_directories(path);
+    }
     ~Root() {
-      if (::getpid() != owner || !::testing::UnitTest::GetInstance()->Passed()) return;
+      if (::getpid() != owner) return;
+      if (!::testing::UnitTest::GetInstance()->Passed()) {
+        std::fprintf(stderr, "a test failed: its files are kept in %s\n", path.c_str());
+        return;
+      }
       std::error_code ec;
       std::filesystem::remove_all(path, ec);
     }
   };
-  static Root root;  // made during a test, after gtest's own: destroyed before it
+  static Root root;
   return root.path;
 }
 

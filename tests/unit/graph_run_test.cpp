@@ -39,10 +39,12 @@ class ScriptedLM : public GraphLM {
   std::map<std::string, std::function<Json(const Json& resolved, const TraceEntry& source)>> fills;
   int choose_calls = 0, fill_calls = 0;
   std::vector<std::vector<std::string>> offered;
+  std::vector<Json> contexts;  // of each choose_type call
 
   asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>& candidates,
-                                                    const Json&) override {
+                                                    const Json& context) override {
     ++choose_calls;
+    contexts.push_back(context);
     offered.push_back(candidates);
     if (choices.empty()) throw Error("the script has no more choices");
     std::string c = choices.front();
@@ -153,6 +155,7 @@ TEST_F(GraphRunTest, DecideAsksTheModelOnlyWhenThereIsAChoice) {
   EXPECT_EQ(lm_.choose_calls, 1);
   ASSERT_EQ(lm_.offered.size(), 1u);
   EXPECT_EQ(lm_.offered[0], (std::vector<std::string>{"Fix", "Answer", "end"}));
+  EXPECT_EQ(lm_.contexts.at(0), (Json{{"kind", "bug"}}));
 }
 
 TEST_F(GraphRunTest, DepsRunOncePerRunAcrossNodesAndLoops) {
@@ -455,6 +458,7 @@ TEST_F(GraphRunTest, OneSuccessorMakesNoChooseCallAndEndIsOfferedAndEnds) {
   EXPECT_EQ(lm_.choose_calls, 1);  // Ticket -> Classify needed none; Classify chose end
   EXPECT_EQ(lm_.offered[0], (std::vector<std::string>{"Fix", "Answer", "end"}));
   EXPECT_EQ(r.trace.size(), 2u);
+  EXPECT_EQ(lm_.contexts.at(0), r.trace[1].fields);  // the choice is made from the node's fields
   EXPECT_EQ(r.terminal.type, "Classify");
   EXPECT_EQ(r.tokens.prompt, 10 + 3);  // the run adds up its calls' tokens: one fill, one choice
   EXPECT_EQ(r.tokens.generated, 2 + 1);

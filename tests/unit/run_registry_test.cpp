@@ -316,7 +316,7 @@ TEST_F(RunRegistryTest, TerminateEndsARunThatIgnoresCancellationAtOnce) {
 std::string store_file(const std::string& name) {
   const auto dir = test::scratch_root() / "store";
   std::filesystem::create_directories(dir);
-  std::filesystem::remove(dir / name);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (name + suffix));
   return (dir / name).string();
 }
 
