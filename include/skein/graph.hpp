@@ -48,6 +48,8 @@ struct NodeType {
 
   const std::string& instruction_text() const { return instruction ? *instruction : name; }
   bool may_end() const;
+  // The node after this one when there is no choice (fewer than two successors): the one, or "end".
+  std::string only_successor() const;
   const Field* field(const std::string& name) const;
 };
 

@@ -21,6 +21,7 @@
 #include "record.hpp"
 #include "response_cache.hpp"
 #include "resume.hpp"
+#include "run_engines.hpp"
 #include "run_state.hpp"
 #include "run_writer.hpp"
 #include "skein/broker.hpp"
@@ -54,12 +55,11 @@ class ChainRun {
         writer_(options.output_dir, options.max_lines_per_file),
         applies_(chain, options.output_dir, options.blocking),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
-        broker_(options.broker),
+        // without a broker given, one for this run alone, with the chain's engines and `local`
+        own_broker_(options.broker ? nullptr : std::make_unique<Broker>(broker_options(chain.broker))),
+        broker_(options.broker ? options.broker : own_broker_.get()),
+        engines_(chain, *broker_),
         next_row_(options.first_row) {
-    if (!broker_) {  // a broker for this run alone, with the chain's engines and `local`
-      own_broker_ = std::make_unique<Broker>(broker_options(chain.broker));
-      broker_ = own_broker_.get();
-    }
     if (!broker_->contains("local")) broker_->add(local_engine_config());
     for (const auto& [name, config] : chain.engines)
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
@@ -264,10 +264,10 @@ class ChainRun {
     if (!held || held.name() != step.engine) {
       held.release();
       held = co_await broker_->async_acquire(step.engine, asio::use_awaitable);
-      note_engine(step.engine);
+      engines_.note(step.engine, summary_);
     }
     Engine& engine = held.engine();
-    const CacheUse cache{cache_.get(), cache_ ? model_id(step.engine) : ""};
+    const CacheUse cache{cache_.get(), cache_ ? engines_.model_id(step.engine) : ""};
     std::vector<const Json*> histories;
     histories.reserve(batch.size());
     for (const auto& rec : batch) histories.push_back(&rec.history);
@@ -344,31 +344,8 @@ class ChainRun {
     progress(false);
   }
 
-  // The engine's model and load time, for run.json (the first time a step leases it).
-  void note_engine(const std::string& name) {
-    if (models_.count(name)) return;
-    for (const auto& s : broker_->status())
-      if (s.name == name) {
-        summary_.engine_load_seconds[name] = s.load_seconds;
-        models_[name] = s.backend + ":" + s.model;
-      }
-  }
-
-  // What the response cache keys an engine's replies by.
-  const std::string& model_id(const std::string& name) {
-    auto it = model_ids_.find(name);
-    if (it != model_ids_.end()) return it->second;
-    // The configuration the broker runs under that name (a host's broker may hold another file's).
-    const EngineConfig config =
-        broker_->config(name).value_or(chain_.engines.count(name) ? chain_.engines.at(name) : local_engine_config());
-    return model_ids_[name] = model_identity(config.backend, config.model, config.options.dump());
-  }
-
   Json run_json(ChainStatus status) const {
-    Json engines = Json::object();
-    for (const auto& [name, model] : models_)
-      engines[name] = {{"model", model}, {"load_seconds", summary_.engine_load_seconds.at(name)}};
-    Json run = chain_run_json(chain_, options_, {status, started_at_, batch_size_, engines}, summary_);
+    Json run = chain_run_json(chain_, options_, {status, started_at_, batch_size_, engines_.json(summary_)}, summary_);
     if (!checkpoint_.is_null()) run["resume"] = checkpoint_;
     return run;
   }
@@ -379,13 +356,13 @@ class ChainRun {
   ApplyCalls applies_;
   size_t batch_size_;
   size_t history_room_ = 2 + keys_added(chain_.steps);  // the input, the row id and the top level's keys
+  std::unique_ptr<Broker> own_broker_;
+  Broker* broker_;
+  RunEngines engines_;
   RunSummary summary_;
   std::string started_at_;
-  std::unique_ptr<Broker> own_broker_;
-  Broker* broker_ = nullptr;
   long long next_row_ = 0;
   std::shared_ptr<ResponseStore> cache_;
-  std::map<std::string, std::string> models_, model_ids_;
   size_t input_position_ = 0;
   bool at_end_ = false;
   Json checkpoint_;  // the last one saved (or restored)

@@ -118,6 +118,8 @@ void check_fields(const Graph& g, const Reach& reach, bool require_functions) {
 
 }  // namespace
 
+std::string NodeType::only_successor() const { return next.empty() ? std::string(kEnd) : next[0]; }
+
 bool NodeType::may_end() const { return next.empty() || std::count(next.begin(), next.end(), kEnd) > 0; }
 
 const Field* NodeType::field(const std::string& n) const {

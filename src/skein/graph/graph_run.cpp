@@ -111,7 +111,7 @@ class GraphRun {
           // effect, say, may have ended after the cancel).
           if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
             throw boost::system::system_error(asio::error::operation_aborted, "co_await");
-          next = only_successor(*at_);
+          next = at_->only_successor();
         } else {
           next = co_await route(here);
         }
@@ -206,9 +206,6 @@ class GraphRun {
 
   // Whether the node after `node` is its only successor (or the end): no handler, no model call.
   bool routed_without_a_call(const NodeType& node) const { return node.next.size() < 2 && !handler_of(node); }
-  static std::string only_successor(const NodeType& node) {
-    return node.next.empty() ? std::string(kEnd) : node.next[0];
-  }
 
   // The node type after `here` (the current node, at_) when it takes a call: a handler's or the
   // model's choice. Not a coroutine (a frame fewer per transition): the call's own awaitable, whose

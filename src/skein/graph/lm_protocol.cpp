@@ -21,7 +21,7 @@ asio::awaitable<LMReply<Json>> GraphLM::make(const TraceEntry& node, const NodeT
 
 namespace {
 asio::awaitable<LMReply<std::string>> without_a_call(const NodeType& type) {
-  co_return LMReply<std::string>{type.next.empty() ? std::string("end") : type.next[0], {}};
+  co_return LMReply<std::string>{type.only_successor(), {}};
 }
 }  // namespace
 
