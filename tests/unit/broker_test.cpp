@@ -372,3 +372,15 @@ TEST(BrokerTest, AnEngineNameDeclaredDifferentlyByTwoFilesIsRefusedWithBothPlace
 
 }  // namespace
 }  // namespace skein
+
+namespace skein {
+namespace {
+// Sizes a size_t cannot hold are refused with the reason, not converted (undefined behaviour).
+TEST(ParseBytesTest, ASizeBeyondWhatAMachineCountsIsRefused) {
+  EXPECT_EQ(parse_bytes("2GiB"), size_t(2) << 30);
+  EXPECT_EQ(parse_bytes("512 MB"), size_t(512'000'000));
+  EXPECT_THROW(parse_bytes("83333333333333333333333333333GiB"), Error);
+  EXPECT_THROW(parse_bytes("1e30"), Error);
+}
+}  // namespace
+}  // namespace skein

@@ -161,11 +161,16 @@ size_t parse_bytes(const std::string& text) {
   std::string unit = text.substr(pos);
   unit.erase(0, unit.find_first_not_of(' '));
   if (!std::isfinite(number) || number < 0) throw Error(bad);
-  if (unit.empty() || unit == "B") return size_t(number);
-  const size_t power = std::string("KMGT").find(char(std::toupper(unsigned(unit[0])))) + 1;
-  const std::string rest = unit.substr(1);
-  if (power == 0 || (rest != "" && rest != "B" && rest != "iB")) throw Error(bad);
-  return size_t(number * std::pow(rest == "iB" ? 1024.0 : 1000.0, double(power)));
+  double bytes = number;
+  if (!unit.empty() && unit != "B") {
+    const size_t power = std::string("KMGT").find(char(std::toupper(unsigned(unit[0])))) + 1;
+    const std::string rest = unit.substr(1);
+    if (power == 0 || (rest != "" && rest != "B" && rest != "iB")) throw Error(bad);
+    bytes = number * std::pow(rest == "iB" ? 1024.0 : 1000.0, double(power));
+  }
+  // 2^64 itself is the first double a size_t cannot hold
+  if (bytes >= 18446744073709551616.0) throw Error("'" + text + "' is larger than this machine can count");
+  return size_t(bytes);
 }
 
 const std::vector<std::string>& engine_backends() {
