@@ -25,14 +25,14 @@ bash scripts/consumer_test.sh build
 stage "concurrency tests under ThreadSanitizer (build-tsan/)"
 TSAN_TARGETS=(broker_test engine_layer_test exec_concurrency_test llama_engine_test prefix_cache_test chain_run_test
   openai_engine_test ollama_engine_test cli_engine_test managed_server_test resume_test branch_test
-  graph_run_test graph_engine_test run_registry_test registry_host registry_engine_test durable_run_test chaos_host
+  run_output_test graph_run_test graph_engine_test run_registry_test registry_host registry_engine_test durable_run_test chaos_host
   shard_queue_test cluster_run_test pg_run_store_test skein_cli)
 cmake -S . -B build-tsan -G Ninja -DSKEIN_CACHE="$CACHE" -DSKEIN_TSAN=ON -DSKEIN_BUILD_BENCH=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C build-tsan --quiet "${TSAN_TARGETS[@]}"
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
-  -R 'Broker|EngineLayer|TypedBatch|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
+  -R 'RunOutput|Broker|EngineLayer|TypedBatch|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
   -E 'NOT_BUILT|ManyEngines'
 
 stage "tests under ASan + UBSan, and the fuzz targets (build-fuzz/, clang)"

@@ -74,5 +74,21 @@ TEST(JsonLineTest, EveryKindOfValueIsTheBytesJsonDumps) {
   EXPECT_EQ(line.text(), Json(controls).dump());
 }
 
+// Text is checked eight bytes at a time: every byte that needs escaping (or is beyond ASCII) is
+// found wherever it sits in a word, and next to every other.
+TEST(JsonLineTest, EveryByteThatNeedsEscapingIsFoundAtEveryPlace) {
+  JsonLine line;
+  for (int c = 0; c < 256; ++c)
+    for (size_t length : {1, 7, 8, 9, 16, 17}) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, 'a' + char(at % 26));
+        text[at] = char(c);
+        line.clear().string(text);
+        ASSERT_EQ(line.text(), Json(text).dump(-1, ' ', false, Json::error_handler_t::replace))
+            << "byte " << c << " at " << at << " of " << length;
+      }
+    }
+}
+
 }  // namespace
 }  // namespace skein

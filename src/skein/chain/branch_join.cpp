@@ -27,6 +27,15 @@ bool fans_out(const std::vector<Node>& nodes) {
   return false;
 }
 
+std::vector<Record> branch_copy(const Branch& b, const std::vector<Record>& batch) {
+  std::vector<Record> copy;
+  copy.reserve(batch.size());
+  const size_t added = keys_added(b.steps);
+  for (const Record& r : batch)
+    copy.push_back({r.row_id, r.line, copy_with_room(r.history, r.history.size() + added), r.id});
+  return copy;
+}
+
 void join_branch(const Branch& b, const std::vector<Record>& results, std::vector<Record>& batch) {
   const std::vector<std::string> keys = history_keys(b.steps.back());
   if (keys.empty()) return;

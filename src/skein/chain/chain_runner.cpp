@@ -14,6 +14,7 @@
 #include "apply_calls.hpp"
 #include "branch_join.hpp"
 #include "chain_graph.hpp"
+#include "flatten.hpp"
 #include "gather.hpp"
 #include "input_checks.hpp"
 #include "input_reader.hpp"
@@ -22,6 +23,7 @@
 #include "response_cache.hpp"
 #include "resume.hpp"
 #include "run_engines.hpp"
+#include "run_output.hpp"
 #include "run_state.hpp"
 #include "run_writer.hpp"
 #include "skein/broker.hpp"
@@ -53,6 +55,7 @@ class ChainRun {
       : chain_(chain),
         options_(options),
         writer_(options.output_dir, options.max_lines_per_file),
+        output_(writer_),
         applies_(chain, options.output_dir, options.blocking),
         batch_size_(size_t(options.batch_size.value_or(chain.batch_size))),
         // without a broker given, one for this run alone, with the chain's engines and `local`
@@ -91,6 +94,11 @@ class ChainRun {
       options_.stop->attach([&] { asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); }); });
     asio::co_spawn(io, main(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) { failure = e; }));
     io.run();
+    try {
+      output_.finish();  // the batches handed over are written, before their loop goes
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
     applies_.drop();  // exec workers still open (a failed or cancelled run) go while their loop lives
     if (options_.stop) options_.stop->detach();
     const bool cancelled = failure && options_.stop && options_.stop->requested();
@@ -101,7 +109,8 @@ class ChainRun {
     summary_.wall_seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
     summary_.status = cancelled ? ChainStatus::cancelled : failure ? ChainStatus::failed : ChainStatus::done;
     if (failure) summary_.error = cancelled ? "cancelled" : describe(failure);
-    if (!failure) checkpoint(true);
+    if (!output_.last_checkpoint().is_null()) checkpoint_ = output_.last_checkpoint();
+    if (!failure) final_checkpoint();
     writer_.positions();  // flushes what a failed run got to (resume starts from the checkpoint)
     writer_.run_json(run_json(summary_.status));
     progress(true);
@@ -141,25 +150,40 @@ class ChainRun {
       if (batch.empty() && at_end_) break;
       co_await run_nodes(chain_.steps, batch, "");
       summary_.records_out += batch.size();
-      for (const auto& r : batch) writer_.flattened(r.history, r.id);
       input_position_ = reader.position();
-      checkpoint(false);
+      for (const auto& r : batch) {
+        flattened_line(r.history, r.id, line_);
+        lines_.add("flattened", line_.text());
+      }
+      dispose_histories(batch);
+      // Its lines and maybe a checkpoint are written on the output's thread
+      // (named: GCC 12 destroys some temporaries of a co_await twice)
+      BatchOutput done{std::exchange(lines_, {}), due_checkpoint()};
+      co_await output_.put(std::move(done));
       if (at_end_) break;
     }
     input_position_ = reader.position();
+    if (!lines_.empty()) {  // bad input at the end
+      BatchOutput rest{std::exchange(lines_, {}), {}};
+      co_await output_.put(std::move(rest));
+    }
     co_await applies_.close();
   }
 
-  // Saves where every file and the input got to; a resumed run starts from here.
-  void checkpoint(bool force) {
+  // run.json with a resume point when kCheckpointInterval has passed since the last; null otherwise.
+  Json due_checkpoint() {
     const auto now = Clock::now();
-    if (!force && now - last_checkpoint_ < kCheckpointInterval) return;
+    if (now - last_checkpoint_ < kCheckpointInterval) return nullptr;
     last_checkpoint_ = now;
-    checkpoint_ = {{"input_position", input_position_},
-                   {"blank_lines_counted", true},  // input_position counts those before the first record
-                   {"next_row", next_row_},
-                   {"files", writer_.positions()},
-                   {"counts", counts_json(summary_)}};
+    Json run = run_json(ChainStatus::running, nullptr);
+    run["resume"] = resume_point(input_position_, next_row_, summary_);
+    return run;
+  }
+
+  // The checkpoint of a run that got to its end, once its output is written (off the loop).
+  void final_checkpoint() {
+    checkpoint_ = resume_point(input_position_, next_row_, summary_);
+    checkpoint_["files"] = writer_.positions();
     writer_.run_json(run_json(ChainStatus::running));
   }
 
@@ -200,7 +224,7 @@ class ChainRun {
 
   void record_error(const ErrorRecord& e) {
     ++summary_.errors;
-    writer_.error(e);
+    lines_.add("errors", error_line(line_, e));
   }
 
   // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder.
@@ -238,20 +262,15 @@ class ChainRun {
   // last output into the records it came from.
   asio::awaitable<void> run_branches(std::vector<const Branch*> branches, std::vector<Record>& batch,
                                      std::string prefix) {
-    std::vector<std::vector<Record>> copies(branches.size());
-    for (size_t i = 0; i < branches.size(); ++i) {
-      copies[i].reserve(batch.size());
-      const size_t added = keys_added(branches[i]->steps);
-      for (const Record& r : batch) {  // with room for the keys the branch's nodes add
-        const size_t room = r.history.size() + added;
-        copies[i].push_back({r.row_id, r.line, copy_with_room(r.history, room), r.id});
-      }
-    }
+    std::vector<std::vector<Record>> copies;
+    for (const Branch* b : branches) copies.push_back(branch_copy(*b, batch));
     co_await gather(branches.size(), [&](size_t i) -> asio::awaitable<void> {
       co_await run_nodes(branches[i]->steps, copies[i], prefix + branches[i]->id + "/");
     });
-    for (size_t i = 0; i < branches.size(); ++i)
+    for (size_t i = 0; i < branches.size(); ++i) {
       if (branches[i]->join) join_branch(*branches[i], copies[i], batch);
+      dispose_histories(copies[i]);
+    }
   }
 
   asio::awaitable<void> run_step(const Step& step, std::vector<Record>& batch, std::string prefix, Lease& held) {
@@ -275,24 +294,18 @@ class ChainRun {
     std::vector<Record> kept;
     for (size_t i = 0; i < batch.size(); ++i) {
       StepOutcome& o = outcomes[i];
-      ++counts.in;
-      counts.prompt_tokens += o.prompt_tokens;
-      counts.cached_prompt_tokens += o.cached_prompt_tokens;
-      counts.generated_tokens += o.generated_tokens;
-      counts.engine_calls += o.engine_calls;
-      counts.cached += o.cached;
-      counts.queue_ns += o.queue_ns;
-      counts.generate_ns += o.generate_ns;
+      count_outcome(o, counts);
       if (!o.output) {
         ++counts.errors;
         record_error({batch[i].row_id, path, batch[i].line, o.raw, o.reason});
         continue;
       }
       ++counts.out;
-      writer_.output(path, batch[i].row_id, batch[i].id, *o.output);
+      lines_.add(path, output_line(line_, batch[i].row_id, batch[i].id, *o.output));
       batch[i].history[step.id] = std::move(*o.output);
       kept.push_back(std::move(batch[i]));
     }
+    dispose_histories(batch);  // those dropped (the others were moved)
     batch = std::move(kept);
     node_done(counts);
   }
@@ -315,19 +328,15 @@ class ChainRun {
         continue;
       }
       std::vector<Json>& outputs = outcomes[i].outputs;
-      for (size_t k = 0; k < outputs.size(); ++k) {  // the last output takes the record's history, the others a copy
-        const bool last = k + 1 == outputs.size();
-        Record r{rec.row_id, rec.line,
-                 last ? std::move(rec.history) : copy_with_room(rec.history, room_of(rec.history)),
-                 fan_out ? rec.id + "." + std::to_string(k)
-                 : last  ? std::move(rec.id)
-                         : std::string(rec.id)};
-        writer_.output(path, r.row_id, r.id, outputs[k]);
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        Record r = descendant(rec, k, outputs.size(), fan_out);
+        lines_.add(path, output_line(line_, r.row_id, r.id, outputs[k]));
         r.history[a.id] = std::move(outputs[k]);
         kept.push_back(std::move(r));
         ++counts.out;
       }
     }
+    dispose_histories(batch);  // those dropped (the others were moved)
     batch = std::move(kept);
     node_done(counts);
   }
@@ -344,15 +353,21 @@ class ChainRun {
     progress(false);
   }
 
-  Json run_json(ChainStatus status) const {
+  // run.json, with `resume` unless it is null.
+  Json run_json(ChainStatus status, const Json& resume) const {
     Json run = chain_run_json(chain_, options_, {status, started_at_, batch_size_, engines_.json(summary_)}, summary_);
-    if (!checkpoint_.is_null()) run["resume"] = checkpoint_;
+    if (!resume.is_null()) run["resume"] = resume;
     return run;
   }
+  // Off the loop: with the last checkpoint (on the loop, the output's thread may be writing it).
+  Json run_json(ChainStatus status) const { return run_json(status, checkpoint_); }
 
   const Chain& chain_;
   const RunOptions& options_;
   RunWriter writer_;
+  RunOutput output_;  // writer_'s, from the first batch handed over until run() takes it back
+  LineBlocks lines_;  // the batch's lines, formatted on the loop
+  JsonLine line_;     // each line's, kept from line to line
   ApplyCalls applies_;
   size_t batch_size_;
   size_t history_room_ = 2 + keys_added(chain_.steps);  // the input, the row id and the top level's keys
@@ -365,7 +380,7 @@ class ChainRun {
   std::shared_ptr<ResponseStore> cache_;
   size_t input_position_ = 0;
   bool at_end_ = false;
-  Json checkpoint_;  // the last one saved (or restored)
+  Json checkpoint_;  // the last one saved (or restored): the output's while the loop runs
   Clock::time_point t0_, last_checkpoint_{};
   std::optional<InputReader::Total> rows_total_;
 };

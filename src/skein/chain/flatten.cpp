@@ -37,10 +37,16 @@ class Columns {
     list_.push_back({keys_.size(), key.size(), value});
     keys_ += key;
   }
-  void write(JsonLine& out) const {
+  // `id` is the value of the column whose value is null.
+  void write(JsonLine& out, std::string_view id) const {
     out.clear().raw("{");
-    for (size_t i = 0; i < list_.size(); ++i)
-      out.raw(i ? "," : "").string(key_of(list_[i])).raw(":").value(*list_[i].value);
+    for (size_t i = 0; i < list_.size(); ++i) {
+      out.raw(i ? "," : "").string(key_of(list_[i])).raw(":");
+      if (list_[i].value)
+        out.value(*list_[i].value);
+      else
+        out.string(id);
+    }
     out.raw("}\n");
   }
 
@@ -59,17 +65,16 @@ class Columns {
 void flattened_line(const Json& history, const std::string& id, JsonLine& out) {
   static const Json kNull;
   thread_local Columns cols;
-  const Json id_value = id;
   const auto row = history.find("row_id");
   cols.clear();
   cols.add("row_id", row == history.end() ? &kNull : &*row);
-  cols.add("id", &id_value);
+  cols.add("id", nullptr);  // the id, unless a node named `id` takes the column
   for (const auto& [key, value] : history.get_ref<const Json::object_t&>())
     if (key != "row_id") {
       cols.start(key);
       cols.walk(value);
     }
-  cols.write(out);
+  cols.write(out, id);
 }
 
 }  // namespace skein

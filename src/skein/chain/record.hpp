@@ -18,6 +18,14 @@ struct Record {
 // A history grows key by key, and an ordered object that outgrows its room copies every member
 // (see object_with_room): histories are made with room for the keys their scope adds.
 
+// The k-th of the n records an Apply makes of `from`: the last takes its history, the others a
+// copy; numbered (a node that may fan out), each has the id `<id>.<k>`, else `from`'s id.
+Record descendant(Record& from, size_t k, size_t n, bool numbered);
+
+// Frees the records' histories (util/json_dispose.hpp: for less than their destructors cost); the
+// records stay, with null histories.
+void dispose_histories(std::vector<Record>& records);
+
 // How many keys `nodes` add to a record's history: one per node, one per branch of a parallel group.
 size_t keys_added(const std::vector<Node>& nodes);
 

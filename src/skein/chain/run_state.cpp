@@ -83,4 +83,12 @@ std::string utc_now() {
   return buf;
 }
 
+Json resume_point(size_t input_position, long long next_row, const RunSummary& s) {
+  return {{"input_position", input_position},
+          {"blank_lines_counted", true},  // input_position counts those before the first record
+          {"next_row", next_row},
+          {"files", nullptr},
+          {"counts", counts_json(s)}};
+}
+
 }  // namespace skein

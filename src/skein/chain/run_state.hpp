@@ -14,6 +14,10 @@ Json counts_json(const RunSummary& s);
 // pieces of a run (cluster shards).
 void add_counts(const Json& j, RunSummary& s);
 
+// A checkpoint's resume point: where the input got to (input lines consumed), the next row id and
+// the counts; "files" (where every file got) null, to be filled in once the lines before it are written.
+Json resume_point(size_t input_position, long long next_row, const RunSummary& s);
+
 // What run.json says of a chain run besides its options and counts.
 struct RunHeader {
   ChainStatus status = ChainStatus::running;

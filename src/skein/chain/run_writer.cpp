@@ -5,7 +5,6 @@
 #include <fstream>
 #include <regex>
 
-#include "flatten.hpp"
 #include "skein/chain.hpp"
 #include "skein/error.hpp"
 
@@ -108,7 +107,7 @@ RunWriter::File& RunWriter::file(const std::string& node) {
   return it->second;
 }
 
-void RunWriter::write(const std::string& node, const std::string& text) {
+void RunWriter::write(const std::string& node, std::string_view line) {
   File& f = file(node);
   if (f.lines >= max_lines_ && node != kErrors) {  // roll over to the next file
     f.out.close();                                 // its last block written now: a failure here is the file's
@@ -117,34 +116,23 @@ void RunWriter::write(const std::string& node, const std::string& text) {
     f.lines = f.bytes = 0;
     open(node, f, std::ios::trunc);
   }
-  f.out << text;
+  f.out << line;
   ++f.lines;
-  f.bytes += text.size();
+  f.bytes += line.size();
 }
 
-void RunWriter::output(const std::string& node, long long row_id, const std::string& id, const Json& value) {
-  // Spelled out rather than built as a Json object, which would copy the output.
-  line_.clear().raw("{\"row_id\":").integer(row_id).raw(",\"id\":").string(id).raw(",\"output\":").value(value);
-  write(node, line_.raw("}\n").text());
-}
-
-void RunWriter::error(const ErrorRecord& e) {
-  Json j{{"row_id", e.row_id}, {"node", e.node}};
-  if (e.line) j["line"] = e.line;
-  j["raw"] = e.raw;
-  j["reason"] = e.reason;
-  write(kErrors, line_.clear().value(j).raw("\n").text());
-}
-
-void RunWriter::flattened(const Json& history, const std::string& id) {
-  flattened_line(history, id, line_);
-  write("flattened", line_.text());
+void RunWriter::append(const std::string& node, std::string_view lines, size_t count) {
+  File& f = file(node);
+  if (node != kErrors && f.lines + count > max_lines_) return copy_lines(node, lines);  // a roll-over within
+  f.out.write(lines.data(), std::streamsize(lines.size()));
+  f.lines += count;
+  f.bytes += lines.size();
 }
 
 void RunWriter::copy_lines(const std::string& node, std::string_view lines) {
   for (size_t from = 0; from < lines.size();) {
     const size_t end = std::min(lines.find('\n', from), lines.size() - 1) + 1;
-    write(node, std::string(lines.substr(from, end - from)));
+    write(node, lines.substr(from, end - from));
     from = end;
   }
 }

@@ -1,6 +1,9 @@
 // The run folder: run.json, graph.json, rolling <node>/NNN.jsonl files (at most max_lines_per_file
 // lines each), flattened/NNN.jsonl, errors.jsonl. Lines are buffered; positions() flushes them and
 // says how far every file got, which is what a checkpoint records and resume() cuts back to.
+//
+// Every call blocks on file work (a chain run makes them on its writer's thread, run_output.hpp).
+// Not thread-safe: one thread at a time.
 #pragma once
 #include <filesystem>
 #include <fstream>
@@ -11,7 +14,6 @@
 #include <vector>
 
 #include "skein/json.hpp"
-#include "util/json_line.hpp"
 
 namespace skein {
 
@@ -34,11 +36,10 @@ class RunWriter {
   // Reopens the files of an interrupted run as `positions()` recorded them: each cut back to its
   // recorded size, later files removed; what came after the checkpoint is gone.
   void resume(const std::vector<std::string>& nodes, const Json& positions);
-  void output(const std::string& node, long long row_id, const std::string& id, const Json& value);
-  void error(const ErrorRecord& e);
-  void flattened(const Json& history, const std::string& id);  // the record's row (flatten.hpp)
-  // Lines as another writer wrote them (each ending in a newline) appended to `node`'s files
-  // ("flattened", "errors" included), rolling over as every line does.
+  // `count` lines (each ending in a newline) appended to `node`'s files ("flattened", "errors"
+  // included), rolling over to the next file after max_lines_per_file lines.
+  void append(const std::string& node, std::string_view lines, size_t count);
+  // Lines as another writer wrote them, however many: append() that counts them.
   void copy_lines(const std::string& node, std::string_view lines);
   void run_json(const Json& run) { json_file("run.json", run); }
   void json_file(const std::string& name, const Json& value);  // written atomically (tmp + rename)
@@ -56,13 +57,12 @@ class RunWriter {
   };
   File& file(const std::string& node);
   void open(const std::string& node, File& f, std::ios::openmode mode);
-  void write(const std::string& node, const std::string& text);
+  void write(const std::string& node, std::string_view line);
   std::filesystem::path path_of(const std::string& node, int index) const;
 
   std::filesystem::path dir_;
   size_t max_lines_;
   std::map<std::string, File> files_;
-  JsonLine line_;  // every line's, kept from line to line
 };
 
 }  // namespace skein

@@ -84,4 +84,15 @@ boost::asio::awaitable<std::vector<StepOutcome>> call_steps(const Step& step, En
   co_return outcomes;
 }
 
+void count_outcome(const StepOutcome& o, NodeCounts& counts) {
+  ++counts.in;
+  counts.prompt_tokens += o.prompt_tokens;
+  counts.cached_prompt_tokens += o.cached_prompt_tokens;
+  counts.generated_tokens += o.generated_tokens;
+  counts.engine_calls += o.engine_calls;
+  counts.cached += o.cached;
+  counts.queue_ns += o.queue_ns;
+  counts.generate_ns += o.generate_ns;
+}
+
 }  // namespace skein

@@ -33,4 +33,8 @@ boost::asio::awaitable<std::vector<StepOutcome>> call_steps(const Step& step, En
                                                             const std::vector<const Json*>& histories,
                                                             const CacheUse& cache);
 
+// Adds a record's outcome to its node's counts: one in, its tokens, calls and times (not whether
+// it came out: the caller counts that).
+void count_outcome(const StepOutcome& o, NodeCounts& counts);
+
 }  // namespace skein

@@ -4,32 +4,48 @@
 #include <charconv>
 
 namespace skein {
+namespace {
+
+// nlohmann's serializer writing into the line.
+class LineOutput : public nlohmann::detail::output_adapter_protocol<char> {
+ public:
+  explicit LineOutput(JsonLine& line) : line_(line) {}
+  void write_character(char c) override { line_.put(c); }
+  void write_characters(const char* s, std::size_t length) override { line_.raw({s, length}); }
+
+ private:
+  JsonLine& line_;
+};
+
+}  // namespace
 
 JsonLine::JsonLine()
-    : serializer_(nlohmann::detail::output_adapter<char, std::string>(text_), ' ', Json::error_handler_t::replace) {}
+    : text_(256, '\0'), serializer_(std::make_shared<LineOutput>(*this), ' ', Json::error_handler_t::replace) {}
 
 JsonLine& JsonLine::value(const Json& v) {
   switch (v.type()) {
     case Json::value_t::object: {
-      text_ += '{';
+      put('{');
       bool first = true;
       for (const auto& [key, item] : v.get_ref<const Json::object_t&>()) {
-        if (!first) text_ += ',';
+        if (!first) put(',');
         first = false;
-        string(key).raw(":").value(item);
+        string(key);
+        put(':');
+        value(item);
       }
-      text_ += '}';
+      put('}');
       return *this;
     }
     case Json::value_t::array: {
-      text_ += '[';
+      put('[');
       bool first = true;
       for (const Json& item : v.get_ref<const Json::array_t&>()) {
-        if (!first) text_ += ',';
+        if (!first) put(',');
         first = false;
         value(item);
       }
-      text_ += ']';
+      put(']');
       return *this;
     }
     case Json::value_t::string:
@@ -64,67 +80,86 @@ constexpr std::array<bool, 256> kSpecial = [] {
   return t;
 }();
 
+// Whether none of the 8 bytes of `w` is a control character, '"', '\\' or beyond ASCII (the
+// bit tricks of "Bit Twiddling Hacks": a byte below n, a byte equal to c, exact for the word).
+bool plain8(uint64_t w) {
+  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  const auto equal = [&](uint64_t c) {
+    const uint64_t x = w ^ (ones * c);
+    return (x - ones) & ~x;
+  };
+  const uint64_t below_space = (w - ones * 0x20) & ~w;
+  return ((below_space | equal('"') | equal('\\') | w) & highs) == 0;
+}
+
 }  // namespace
 
 // Escapes as nlohmann does without ensure_ascii: the short forms, other control characters as
 // \u00xx (lower case), everything else (0x7f included) as it is.
 bool JsonLine::ascii_string(std::string_view s) {
-  size_t first = 0;  // the first byte that is not plain
+  size_t first = 0;  // the first byte that is not plain: eight at a time, then one by one
+  for (uint64_t w; first + 8 <= s.size(); first += 8) {
+    std::memcpy(&w, s.data() + first, 8);
+    if (!plain8(w)) break;
+  }
   while (first < s.size() && !kSpecial[static_cast<unsigned char>(s[first])]) ++first;
   if (first == s.size()) {  // the common case: nothing to escape
-    text_ += '"';
-    text_.append(s);
-    text_ += '"';
+    char* to = room(s.size() + 2);
+    to[0] = '"';
+    std::memcpy(to + 1, s.data(), s.size());
+    to[s.size() + 1] = '"';
+    size_ += s.size() + 2;
     return true;
   }
   for (size_t i = first; i < s.size(); ++i)
     if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
-  text_ += '"';
+  put('"');
   size_t plain = 0;  // the start of the run not yet written
   for (size_t i = first; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    text_.append(s.substr(plain, i - plain));
+    raw(s.substr(plain, i - plain));
     plain = i + 1;
     switch (c) {
       case '"':
-        text_ += "\\\"";
+        raw("\\\"");
         break;
       case '\\':
-        text_ += "\\\\";
+        raw("\\\\");
         break;
       case '\b':
-        text_ += "\\b";
+        raw("\\b");
         break;
       case '\f':
-        text_ += "\\f";
+        raw("\\f");
         break;
       case '\n':
-        text_ += "\\n";
+        raw("\\n");
         break;
       case '\r':
-        text_ += "\\r";
+        raw("\\r");
         break;
       case '\t':
-        text_ += "\\t";
+        raw("\\t");
         break;
       default: {
         static const char hex[] = "0123456789abcdef";
         const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
-        text_.append(escaped, sizeof escaped);
+        raw({escaped, sizeof escaped});
       }
     }
   }
-  text_.append(s.substr(plain));
-  text_ += '"';
+  raw(s.substr(plain));
+  put('"');
   return true;
 }
+
+void JsonLine::grow(size_t n) { text_.resize(std::max(2 * text_.size(), size_ + n)); }
 
 JsonLine& JsonLine::integer(long long n) {
   char digits[24];
   const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-  text_.append(digits, end);
-  return *this;
+  return raw({digits, size_t(end - digits)});
 }
 
 }  // namespace skein

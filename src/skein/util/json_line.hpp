@@ -1,12 +1,15 @@
 // One JSON line built in place, for the run folder's files: values serialised straight into a
-// buffer kept from line to line, with the bytes of Json::dump(-1, ' ', false,
-// error_handler_t::replace), without the temporary strings and copied values of building a Json
-// to dump it. Objects, arrays, integers and ASCII text are written here, whole runs of text at a
-// time; floats and text with bytes beyond ASCII (checked and replaced as UTF-8) go through
-// nlohmann's own serializer, which writes a character at a time.
+// buffer kept from line to line (appends inlined: a bounds check and a copy), with the bytes of Json::dump(-1, ' ',
+// false, error_handler_t::replace), without the temporary strings and copied values of building a Json to dump it.
+// Objects, arrays, integers and ASCII text are written here, whole runs of text at a time; floats and text with bytes
+// beyond ASCII (checked and replaced as UTF-8) go through nlohmann's own serializer, which writes a character at a
+// time.
 //
 // Not thread-safe: one per writer.
 #pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -22,21 +25,35 @@ class JsonLine {
   JsonLine& operator=(const JsonLine&) = delete;
 
   JsonLine& clear() {
-    text_.clear();
+    size_ = 0;
     return *this;
   }
   JsonLine& raw(std::string_view text) {  // as it is: punctuation, a newline
-    text_ += text;
+    if (text.empty()) return *this;       // (its data() may be null: no memcpy)
+    std::memcpy(room(text.size()), text.data(), text.size());
+    size_ += text.size();
+    return *this;
+  }
+  JsonLine& put(char c) {
+    *room(1) = c;
+    ++size_;
     return *this;
   }
   JsonLine& value(const Json& v);
   JsonLine& string(std::string_view s);  // quoted and escaped, as a JSON string value or key
   JsonLine& integer(long long n);
-  const std::string& text() const { return text_; }
+  std::string_view text() const { return {text_.data(), size_}; }
 
  private:
+  char* room(size_t n) {  // where the next n bytes go (size_ counts them once written)
+    if (size_ + n > text_.size()) [[unlikely]]
+      grow(n);
+    return text_.data() + size_;
+  }
+  void grow(size_t n);
   bool ascii_string(std::string_view s);  // false (nothing written) when `s` is not all ASCII
-  std::string text_;                      // before serializer_, which writes into it
+  std::string text_;                      // the line, then room: before serializer_, which writes into it
+  size_t size_ = 0;
   nlohmann::detail::serializer<Json> serializer_;
   Json string_ = "";  // string()'s, its capacity kept
 };

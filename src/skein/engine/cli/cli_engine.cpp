@@ -47,7 +47,10 @@ class CliEngine final : public AsyncEngine {
 
  protected:
   asio::awaitable<GenerateResult> generate(const GenerateRequest& req) override {
-    SpawnOptions spawn{cli_arguments(o_, req), {}, "", o_.log_file, true};
+    SpawnOptions spawn;
+    spawn.argv = cli_arguments(o_, req);
+    spawn.log_file = o_.log_file;
+    spawn.stdout_pipe = true;
     Subprocess process = co_await Subprocess::async_spawn(std::move(spawn));
     asio::posix::stream_descriptor out(io(), process.release_stdout());
     std::variant<std::string, std::monostate> got;

@@ -35,7 +35,10 @@ class ManagedServer final : public Engine {
     const int port = int_option(config, "port", 0) > 0 ? int_option(config, "port", 0) : free_loopback_port();
     const ServerCommand cmd = server_command(config, port);
     log_ = (state_dir() / "logs" / (name_ + "-" + std::to_string(port) + ".log")).string();
-    SpawnOptions spawn{cmd.argv, cmd.env, "", log_, false};
+    SpawnOptions spawn;
+    spawn.argv = cmd.argv;
+    spawn.env = cmd.env;
+    spawn.log_file = log_;
     try {
       process_ = Subprocess::spawn(spawn);
     } catch (const Error& e) {

@@ -1,0 +1,39 @@
+// A batch's lines for the run folder: output lines and error records formatted on the run's loop
+// into one block per file, which the run folder's own thread then appends whole (run_output.hpp).
+//
+// Not thread-safe: filled on the loop, then handed over and read on the writer's thread.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "run_writer.hpp"
+#include "skein/json.hpp"
+#include "util/json_line.hpp"
+
+namespace skein {
+
+// {"row_id":…,"id":…,"output":…} and a newline, into `line` (cleared first).
+std::string_view output_line(JsonLine& line, long long row_id, const std::string& id, const Json& value);
+// {"row_id":…,"node":…,"line":…,"raw":…,"reason":…} (no "line" when it is 0) and a newline.
+std::string_view error_line(JsonLine& line, const ErrorRecord& e);
+
+class LineBlocks {
+ public:
+  // `line` (one line, its newline included) at the end of `node`'s block ("errors": errors.jsonl).
+  void add(const std::string& node, std::string_view line);
+  bool empty() const { return blocks_.empty(); }
+  // Appends each block to its file, in the order their nodes first got a line here.
+  void write_to(RunWriter& writer) const;
+
+ private:
+  struct Block {
+    std::string node, text;
+    size_t lines = 0;
+  };
+  Block& block(const std::string& node);
+  std::vector<Block> blocks_;
+  size_t last_ = 0;  // the block the last line went to: the next one usually goes there too
+};
+
+}  // namespace skein
