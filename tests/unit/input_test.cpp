@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "chain/input_reader.hpp"
 #include "run_folder.hpp"
@@ -59,6 +60,26 @@ TEST_F(InputTest, AJsonArrayOfRecordsIsReadAndABadElementIsAnErrorRecord) {
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors.at(2).find("element 2: a record must be a JSON object, got number"), std::string::npos);
   EXPECT_NE(errors.at(3).find("record does not match the input type"), std::string::npos);
+}
+
+// Bad lines after the last batch of records make no batch of their own: their error records are
+// still written (and counted) before the run ends.
+TEST_F(InputTest, BadLinesAtTheEndAfterTheLastBatchAreErrorRecordsToo) {
+  std::ofstream(dir_ / "in.jsonl") << "{\"n\": 1}\n{\"n\": 2}\nnot json\n{\"n\": \"x\"}\n";
+  RunOptions o;
+  o.input_path = (dir_ / "in.jsonl").string();
+  o.output_dir = (dir_ / "out").string();
+  o.batch_size = 2;  // the two records fill the first batch; the bad lines come after it
+  const RunSummary s = run_chain(parse(kTyped), o);
+  EXPECT_EQ(s.records_in, 4u);
+  EXPECT_EQ(s.errors, 2u);
+  EXPECT_EQ(read_jsonl(dir_ / "out/doubled/000.jsonl").size(), 2u);
+  const auto errors = input_errors();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors.at(3).find("not valid JSON"), std::string::npos) << errors.at(3);
+  EXPECT_NE(errors.at(4).find("record does not match the input type"), std::string::npos) << errors.at(4);
+  const Json run = Json::parse(std::ifstream(dir_ / "out/run.json"));
+  EXPECT_EQ(run.at("resume").at("files").at("errors").at("lines"), 2);  // the last checkpoint covers them
 }
 
 TEST_F(InputTest, AMalformedJsonArrayIsRefusedWithItsLine) {

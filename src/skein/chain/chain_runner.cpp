@@ -39,16 +39,6 @@ using Clock = std::chrono::steady_clock;
 // Checkpoints are taken after a batch when this long has passed since the last one.
 constexpr auto kCheckpointInterval = std::chrono::milliseconds(50);
 
-std::string describe(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 class ChainRun {
  public:
   ChainRun(const Chain& chain, const RunOptions& options)
@@ -88,6 +78,7 @@ class ChainRun {
       writer_.run_json(run_json(ChainStatus::running));
     }
     asio::io_context io(1);  // this thread alone runs it
+    const JoinOnExit join_output{output_};
     std::exception_ptr failure;
     asio::cancellation_signal stop;
     if (options_.stop)
@@ -95,7 +86,8 @@ class ChainRun {
     asio::co_spawn(io, main(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) { failure = e; }));
     io.run();
     try {
-      output_.finish();  // the batches handed over are written, before their loop goes
+      output_.finish();          // the batches handed over are written, before their loop goes
+      lines_.write_to(writer_);  // a failed batch's lines, as far as it got (resume cuts them back)
     } catch (...) {
       if (!failure) failure = std::current_exception();
     }

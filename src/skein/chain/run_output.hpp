@@ -44,6 +44,8 @@ class RunOutput {
   // Blocks until every batch handed over is written; throws the first write error. Then `writer`
   // is the caller's again.
   void finish();
+  // finish() without the error: every batch handed over is written (or dropped after an error).
+  void join() { pool_.join(); }
   // The last checkpoint written (null before the first): read after finish().
   const Json& last_checkpoint() const { return last_checkpoint_; }
 
@@ -58,6 +60,13 @@ class RunOutput {
   std::mutex mu_;
   std::exception_ptr error_;  // guarded by mu_
   Json last_checkpoint_;      // pool_'s until finish()
+};
+
+// Joins the output's thread when it goes. Made right after the loop's io_context: the thread, which
+// posts to that loop, stops before the loop goes, whatever happens.
+struct JoinOnExit {
+  RunOutput& output;
+  ~JoinOnExit() { output.join(); }
 };
 
 }  // namespace skein

@@ -91,4 +91,14 @@ Json resume_point(size_t input_position, long long next_row, const RunSummary& s
           {"counts", counts_json(s)}};
 }
 
+std::string describe(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
 }  // namespace skein

@@ -1,6 +1,7 @@
 // run.json: the counts of a run as it holds them, and back (what a checkpoint saves and resume
 // restores), and the rest of what it says of a chain run.
 #pragma once
+#include <exception>
 #include <filesystem>
 #include <string>
 
@@ -29,6 +30,9 @@ struct RunHeader {
 // run.json: the chain, its file and hash, the options, `header` and the summary's counts (and its
 // error, when it has one).
 Json chain_run_json(const Chain& chain, const RunOptions& options, const RunHeader& header, const RunSummary& s);
+
+// The error a failed run's run.json gives: the exception's message.
+std::string describe(std::exception_ptr e);
 
 // The current time as 2026-11-23T10:00:00Z.
 std::string utc_now();

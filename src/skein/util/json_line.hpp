@@ -28,8 +28,9 @@ class JsonLine {
     size_ = 0;
     return *this;
   }
-  JsonLine& raw(std::string_view text) {  // as it is: punctuation, a newline
-    if (text.empty()) return *this;       // (its data() may be null: no memcpy)
+  // Text (never a view of this line's own text) as it is: punctuation, a newline.
+  JsonLine& raw(std::string_view text) {
+    if (text.empty()) return *this;  // (its data() may be null: no memcpy)
     std::memcpy(room(text.size()), text.data(), text.size());
     size_ += text.size();
     return *this;
