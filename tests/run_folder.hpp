@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "scratch.hpp"
 #include "skein/chain.hpp"
 
 namespace skein::test {
@@ -37,10 +38,10 @@ inline std::map<std::string, std::string> artefacts(const std::filesystem::path&
 class RunFolderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("skein_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // In the process's scratch folder: a parameterised test's name holds a '/', whose parent
+    // folder TearDown would leave behind in /tmp.
+    dir_ = scratch_root() / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name()) +
+                             "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
-const { startServer, call, until, data } = require('./server.cjs');
+const { startServer, call, until, data, tempState } = require('./server.cjs');
 
 function startShell(args, state) {
   const child = spawn(process.env.SKEIN_BIN, ['shell', ...args, '--state-dir', state],
@@ -65,7 +65,7 @@ test('two hosts on one store: distinct ids, their own runs, crashes found per ho
 });
 
 test('skein shell exits 0 on SIGTERM with runs active, and skein serve on SIGINT', async () => {
-  const state = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'skein-sig-'));
+  const state = tempState('skein-sig-');
   const shell = startShell([data('approve.yaml'), data('forever.yaml')], state);
   await until('the shell', async () => shell.output().includes('Type help'));
   shell.send('run approve {"title": "t"}');

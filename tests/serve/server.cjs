@@ -12,8 +12,21 @@ if (!skein || !source) throw new Error('set SKEIN_BIN and SKEIN_SOURCE_DIR');
 
 function data(name) { return path.join(source, 'tests', 'data', name); }
 
+// A fresh state directory in the temporary folder, removed when the test process exits after
+// every test passed (kept after a failure, for a look).
+const made = [];
+process.on('exit', code => {
+  if (code !== 0 || process.exitCode) return;
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempState(prefix = 'skein-serve-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
 // Resolves with {url, exit} once the server prints where it listens, or rejects with its output.
-function startServer(args, { token, env = {}, state = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-serve-')) } = {}) {
+function startServer(args, { token, env = {}, state = tempState() } = {}) {
   const child = spawn(skein, ['serve', ...args, '--port', '0', '--state-dir', state],
                       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '', err = '';
@@ -59,4 +72,4 @@ async function until(what, check, ms = 10000) {
   }
 }
 
-module.exports = { startServer, call, until, data };
+module.exports = { startServer, call, until, data, tempState };

@@ -6,9 +6,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+const { tempState } = require('../serve/server.cjs');
 
 const skein = process.env.SKEIN_BIN;
 const data = name => path.join(process.env.SKEIN_SOURCE_DIR, 'tests', 'data', name);
@@ -37,7 +36,7 @@ function startShell(state) {
 }
 
 test('the shell runs, answers gates, notifies, cancels from the Ctrl-C menu and keeps its history', async () => {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-shell-'));
+  const state = tempState('skein-shell-');
   startShell(state);
   try {
     await line(/^skein> $/);
