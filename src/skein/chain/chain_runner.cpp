@@ -145,7 +145,7 @@ class ChainRun {
       input_position_ = reader.position();
       for (const auto& r : batch) {
         flattened_line(r.history, r.id, line_);
-        lines_.add("flattened", line_.text());
+        lines_.add(kFlattenedFile, line_.text());
       }
       dispose_histories(batch);
       // Its lines and maybe a checkpoint are written on the output's thread
@@ -216,7 +216,7 @@ class ChainRun {
 
   void record_error(const ErrorRecord& e) {
     ++summary_.errors;
-    lines_.add("errors", error_line(line_, e));
+    lines_.add(kErrorsFile, error_line(line_, e));
   }
 
   // Every node's path ("verdict", "fr/translate_fr") in the summary and the run folder.

@@ -20,7 +20,7 @@ std::string_view error_line(JsonLine& line, const ErrorRecord& e);
 
 class LineBlocks {
  public:
-  // `line` (one line, its newline included) at the end of `node`'s block ("errors": errors.jsonl).
+  // `line` (one line, its newline included) at the end of `node`'s block (kErrorsFile: errors.jsonl).
   void add(const std::string& node, std::string_view line);
   bool empty() const { return blocks_.empty(); }
   // Appends each block to its file, in the order their nodes first got a line here.

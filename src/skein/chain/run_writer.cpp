@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
@@ -14,7 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kErrors = "errors";
 constexpr size_t kFileBuffer = 256 * 1024;  // a write(2) per 256 KB of lines, not per 8 KB
 
 // A folder Skein wrote: only NNN.jsonl files and exec logs, at any depth.
@@ -35,7 +35,7 @@ RunWriter::RunWriter(fs::path dir, size_t max_lines_per_file)
 }
 
 fs::path RunWriter::path_of(const std::string& node, int index) const {
-  return node == kErrors ? dir_ / "errors.jsonl" : dir_ / node / fmt::format("{:03}.jsonl", index);
+  return node == kErrorsFile ? dir_ / "errors.jsonl" : dir_ / node / fmt::format("{:03}.jsonl", index);
 }
 
 namespace {
@@ -66,14 +66,14 @@ void RunWriter::start(const std::vector<std::string>& nodes) {
   only_artefacts(dir_);
   for (const auto& entry : fs::directory_iterator(dir_)) fs::remove_all(entry.path());
   for (const auto& node : nodes) file(node);
-  file("flattened");
-  file(kErrors);
+  file(kFlattenedFile);
+  file(kErrorsFile);
 }
 
 void RunWriter::resume(const std::vector<std::string>& nodes, const Json& positions) {
   std::vector<std::string> all = nodes;
-  all.push_back("flattened");
-  all.push_back(kErrors);
+  all.push_back(kFlattenedFile);
+  all.push_back(kErrorsFile);
   for (const auto& node : all) {
     if (!positions.contains(node)) throw Error("the checkpoint does not know node '" + node + "'");
     const Json& p = positions.at(node);
@@ -85,7 +85,7 @@ void RunWriter::resume(const std::vector<std::string>& nodes, const Json& positi
     if (!fs::exists(current) || fs::file_size(current) < f.bytes)
       throw Error(current.string() + " is shorter than the checkpoint says: the run folder was changed");
     fs::resize_file(current, f.bytes);
-    for (int later = f.index + 1; node != kErrors && fs::exists(path_of(node, later)); ++later)
+    for (int later = f.index + 1; node != kErrorsFile && fs::exists(path_of(node, later)); ++later)
       fs::remove(path_of(node, later));
     open(node, f, std::ios::app);
   }
@@ -109,8 +109,8 @@ RunWriter::File& RunWriter::file(const std::string& node) {
 
 void RunWriter::write(const std::string& node, std::string_view line) {
   File& f = file(node);
-  if (f.lines >= max_lines_ && node != kErrors) {  // roll over to the next file
-    f.out.close();                                 // its last block written now: a failure here is the file's
+  if (f.lines >= max_lines_ && node != kErrorsFile) {  // roll over to the next file
+    f.out.close();                                     // its last block written now: a failure here is the file's
     if (!f.out) throw Error("cannot write " + path_of(node, f.index).string());
     ++f.index;
     f.lines = f.bytes = 0;
@@ -123,13 +123,18 @@ void RunWriter::write(const std::string& node, std::string_view line) {
 
 void RunWriter::append(const std::string& node, std::string_view lines, size_t count) {
   File& f = file(node);
-  if (node != kErrors && f.lines + count > max_lines_) return copy_lines(node, lines);  // a roll-over within
+  if (node != kErrorsFile && f.lines + count > max_lines_) return write_lines(node, lines);  // a roll-over within
   f.out.write(lines.data(), std::streamsize(lines.size()));
   f.lines += count;
   f.bytes += lines.size();
 }
 
 void RunWriter::copy_lines(const std::string& node, std::string_view lines) {
+  const bool unended = !lines.empty() && lines.back() != '\n';
+  append(node, lines, size_t(std::count(lines.begin(), lines.end(), '\n')) + unended);
+}
+
+void RunWriter::write_lines(const std::string& node, std::string_view lines) {
   for (size_t from = 0; from < lines.size();) {
     const size_t end = std::min(lines.find('\n', from), lines.size() - 1) + 1;
     write(node, lines.substr(from, end - from));

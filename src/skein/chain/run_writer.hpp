@@ -17,6 +17,11 @@
 
 namespace skein {
 
+// The run folder's files that are no node's (names node_checks reserves): flattened/NNN.jsonl and
+// errors.jsonl (which never rolls over).
+inline const std::string kFlattenedFile = "flattened";
+inline const std::string kErrorsFile = "errors";
+
 struct ErrorRecord {
   long long row_id = -1;
   std::string node;
@@ -39,7 +44,8 @@ class RunWriter {
   // `count` lines (each ending in a newline) appended to `node`'s files ("flattened", "errors"
   // included), rolling over to the next file after max_lines_per_file lines.
   void append(const std::string& node, std::string_view lines, size_t count);
-  // Lines as another writer wrote them, however many: append() that counts them.
+  // Lines as another writer wrote them, however many: append() that counts them (a last line
+  // without its newline counts too).
   void copy_lines(const std::string& node, std::string_view lines);
   void run_json(const Json& run) { json_file("run.json", run); }
   void json_file(const std::string& name, const Json& value);  // written atomically (tmp + rename)
@@ -58,6 +64,7 @@ class RunWriter {
   File& file(const std::string& node);
   void open(const std::string& node, File& f, std::ios::openmode mode);
   void write(const std::string& node, std::string_view line);
+  void write_lines(const std::string& node, std::string_view lines);  // one by one, rolling over
   std::filesystem::path path_of(const std::string& node, int index) const;
 
   std::filesystem::path dir_;

@@ -32,7 +32,7 @@ RunSummary write_run_folder(ShardQueue& queue, const RunSpec& spec, const Chain&
     const std::optional<ShardResult> r = queue.result(run, shard);
     if (!r) throw FailedPreconditionError("shard " + std::to_string(shard) + " of " + run + " is not done");
     for (const auto& [node, lines] : r->outputs) writer.copy_lines(node, lines);
-    writer.copy_lines("errors", r->errors);
+    writer.copy_lines(kErrorsFile, r->errors);
     add_counts(r->counts, s);
     const Json shard_engines = r->counts.value("engines", Json::object());
     for (const auto& [name, e] : shard_engines.items())

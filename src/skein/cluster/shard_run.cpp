@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "chain/run_state.hpp"
+#include "chain/run_writer.hpp"
 
 namespace skein::cluster {
 namespace {
@@ -66,7 +67,7 @@ ShardResult run_shard(const Chain& chain, const RunOptions& options, const Claim
   const fs::path out = scratch / "out";
   ShardResult result;
   std::vector<std::string> nodes = summary.node_order;
-  nodes.push_back("flattened");
+  nodes.push_back(kFlattenedFile);
   for (const auto& node : nodes)
     if (std::string lines = node_lines(out / node); !lines.empty()) result.outputs.emplace_back(node, std::move(lines));
   result.errors = read_file(out / "errors.jsonl");
