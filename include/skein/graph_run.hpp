@@ -72,6 +72,10 @@ class RunLedger {
   virtual std::optional<Json> find(const LedgerKey& key) const = 0;
   // Records `value`; completes once it is durable (with a store: committed).
   virtual boost::asio::awaitable<void> record(LedgerKey key, Json value) = 0;
+  // Records `value` at once (moving from both) and returns true when there is nothing to wait for
+  // (a ledger kept in memory only); else touches neither and returns false: co_await record().
+  // Spares a run's every LM call a coroutine frame.
+  virtual bool record_at_once(LedgerKey& /*key*/, Json& /*value*/) { return false; }
   // A folder of the run's own where `exec` deps read their input and write their output
   // (<dep>.in, <dep>.out), spawned to outlive a killed host: a resumed run waits for one still
   // running and takes its output instead of running it again. Empty: deps use pipes and die with

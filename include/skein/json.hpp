@@ -28,4 +28,24 @@ inline Json copy_with_room(const Json& from, size_t keys) {
   for (const auto& member : members) into.emplace_back(member);  // keys are unique already
   return copy;
 }
+
+namespace detail {
+inline void add_members(Json::object_t&) {}
+template <typename Value, typename... Rest>
+void add_members(Json::object_t& into, const char* key, Value&& value, Rest&&... rest) {
+  into.emplace_back(key, Json(std::forward<Value>(value)));
+  add_members(into, std::forward<Rest>(rest)...);
+}
+}  // namespace detail
+
+// The object {key: value, ...} of these keys and values, in this order; the keys must differ.
+// Made member by member into room for them all: a braced Json{{"k", v}, ...} first makes every
+// member a two-element array, then converts (an allocation or two per member, on every event).
+template <typename... KeysAndValues>
+Json json_object(KeysAndValues&&... keys_and_values) {
+  static_assert(sizeof...(KeysAndValues) % 2 == 0, "json_object takes keys and values in pairs");
+  Json object = object_with_room(sizeof...(KeysAndValues) / 2);
+  detail::add_members(object.get_ref<Json::object_t&>(), std::forward<KeysAndValues>(keys_and_values)...);
+  return object;
+}
 }  // namespace skein

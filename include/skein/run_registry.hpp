@@ -86,7 +86,7 @@ struct RunEvent {
   uint64_t seq = 0;  // 1, 2, … within the run
   int64_t t_ns = 0;  // now_ns()
   RunEventKind kind = RunEventKind::started;
-  Json data = Json::object();
+  Json data = empty_object();
 };
 
 struct NodeTiming {

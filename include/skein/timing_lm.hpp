@@ -37,8 +37,10 @@ class TimingLM : public GraphLM {
                                                            const Json& context) override;
   boost::asio::awaitable<LMReply<Json>> fill(const NodeType& target, const Json& resolved,
                                              const std::string& instruction, const TraceEntry& source) override;
-  std::vector<LMTiming> timings() const;
-  std::vector<LMTiming> timings_since(size_t first) const;  // the calls recorded from `first` on
+  std::vector<LMTiming> timings() const;  // the calls recorded and not taken
+  // The calls recorded since the last take, moved into `out` (emptied first; its capacity and
+  // the recorder's are kept, so a host that takes after every node allocates nothing).
+  void take(std::vector<LMTiming>& out);
 
  private:
   void record(LMTiming t);

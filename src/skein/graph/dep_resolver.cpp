@@ -213,23 +213,18 @@ asio::awaitable<Json> DepResolver::params_of(const DepSpec& spec, int64_t at) {
 namespace {
 // Built outside the coroutine: GCC 12 cannot initialise an aggregate with a literal in its frame.
 LedgerKey dep_key(const std::string& name) { return LedgerKey{-1, LedgerKind::dep, name}; }
-Json dep_entry(const Json& value, int64_t at) {  // key by key: see ledger_entry in graph_run.cpp
-  Json entry = empty_object();
-  entry["value"] = value;
-  entry["at"] = at;
-  return entry;
-}
+Json dep_entry(const Json& value, int64_t at) { return json_object("value", value, "at", at); }
 }  // namespace
 
 // From the ledger, else computed and recorded before anyone uses it.
 asio::awaitable<Json> DepResolver::computed(const std::string& name, int64_t at) {
   if (!ledger_) co_return co_await compute(name, at);
-  const LedgerKey key = dep_key(name);
+  LedgerKey key = dep_key(name);
   if (std::optional<Json> got = ledger_->find(key)) co_return got->at("value");
   Json value = co_await compute(name, at);
   if (!ledger_) co_return value;      // abandoned meanwhile: the run is over
   Json entry = dep_entry(value, at);  // named: GCC 12 destroys some temporaries of a co_await twice
-  co_await ledger_->record(key, std::move(entry));
+  if (!ledger_->record_at_once(key, entry)) co_await ledger_->record(std::move(key), std::move(entry));
   co_return value;
 }
 

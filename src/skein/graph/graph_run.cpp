@@ -44,14 +44,10 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 // An LM reply as the ledger keeps it (built outside coroutines: GCC 12 miscompiles braced lists
-// of literals in a coroutine frame; and key by key, as a braced list builds each pair as an array).
+// of literals in a coroutine frame).
 template <typename T>
 Json ledger_entry(const LMReply<T>& reply) {
-  Json entry = empty_object();
-  entry["value"] = reply.value;
-  entry["prompt"] = reply.tokens.prompt;
-  entry["generated"] = reply.tokens.generated;
-  return entry;
+  return json_object("value", reply.value, "prompt", reply.tokens.prompt, "generated", reply.tokens.generated);
 }
 
 LedgerKey key_at(size_t node, LedgerKind kind, const std::string& key = {}) {
@@ -236,7 +232,7 @@ class GraphRun {
     check(reply.value);
     if (o_.ledger) {
       Json entry = ledger_entry(reply);  // named: GCC 12 destroys some temporaries of a co_await twice
-      co_await o_.ledger->record(std::move(key), std::move(entry));
+      if (!o_.ledger->record_at_once(key, entry)) co_await o_.ledger->record(std::move(key), std::move(entry));
     }
     co_return std::move(reply.value);
   }

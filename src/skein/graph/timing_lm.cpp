@@ -38,12 +38,15 @@ void TimingLM::record(LMTiming t) {
   timings_.push_back(std::move(t));
 }
 
-std::vector<LMTiming> TimingLM::timings() const { return timings_since(0); }
-
-std::vector<LMTiming> TimingLM::timings_since(size_t first) const {
+std::vector<LMTiming> TimingLM::timings() const {
   std::lock_guard l(mu_);
-  if (first >= timings_.size()) return {};
-  return {timings_.begin() + std::ptrdiff_t(first), timings_.end()};
+  return timings_;
+}
+
+void TimingLM::take(std::vector<LMTiming>& out) {
+  out.clear();
+  std::lock_guard l(mu_);
+  std::swap(out, timings_);
 }
 
 }  // namespace skein

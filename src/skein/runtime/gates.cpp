@@ -22,7 +22,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
   if (run->job.gate_timeout) timer->expires_after(*run->job.gate_timeout);
   run->gate_timer = timer;
   std::vector<std::string> ids;
-  std::vector<RunEvent> opened;
+  std::vector<runtime::EventPtr> opened;
   bool all_known = true;
   int64_t index = 0;  // of the node in the trace
   update(*run, [&]() SKEIN_REQUIRES(
@@ -42,7 +42,7 @@ asio::awaitable<Json> RunRegistry::Impl::open_gates(std::shared_ptr<Run> run, co
       if (!known)
         if (auto ev =
                 record(*run, RunEventKind::gate_opened, {{"gate", g.id}, {"node", node.name}, {"field", f->name}}))
-          opened.push_back(std::move(*ev));
+          opened.push_back(std::move(ev));
       run->open[ids.back()] = OpenGate{std::move(g), index, f->type, std::move(known)};
     }
     if (!all_known) run->snap.state = RunState::waiting;
@@ -114,7 +114,7 @@ size_t RunRegistry::pending_gates() const {
 void RunRegistry::answer(const std::string& gate_id, Json value) {
   std::shared_ptr<Run> run;
   bool all_answered = true;
-  std::optional<RunEvent> answered;
+  runtime::EventPtr answered;
   {
     MutexLock l(impl_->mu);
     const size_t dot = gate_id.rfind('.');
@@ -140,7 +140,7 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
     answered = impl_->record(*run, RunEventKind::gate_answered, {{"gate", gate_id}});
   }
   impl_->changed.notify_all();
-  if (answered) impl_->dispatch(std::move(*answered));
+  if (answered) impl_->dispatch(std::move(answered));
   if (all_answered)
     asio::post(impl_->io, [run] {
       if (run->gate_timer) run->gate_timer->cancel();

@@ -102,12 +102,12 @@ void RunRegistry::Impl::resume_from(Resumable r, GraphJob job) {
   run->snap.gates.clear();
   run->snap.processes.clear();
   run->snap.node = was.trace.empty() ? job.graph->start : was.trace.back().type;
-  run->events = std::move(r.events);
+  for (auto& ev : r.events) run->events.push_back(std::make_shared<const RunEvent>(std::move(ev)));
   run->gates_opened = gates_in(*job.graph, was.trace);
   run->resume_trace = was.trace;
   for (const auto& t : was.nodes) run->tokens_before += t.tokens;
-  run->timing = std::make_unique<TimingLM>(*job.lm);
-  run->ledger = ledger_for(was.id, std::move(r.known));
+  run->timing.emplace(*job.lm);
+  open_ledger(*run, std::move(r.known));
   job.input = was.input;
   run->job = std::move(job);
   admit(run, true);  // its steps as this host resumes them (another host may have gone on meanwhile)
@@ -213,9 +213,9 @@ std::string RunRegistry::fork(const std::string& id, size_t at, Json fields, Gra
   run->tokens_before = run->snap.tokens;
   run->gates_opened = gates_in(*job.graph, trace);
   run->resume_trace = std::move(trace);
-  run->timing = std::make_unique<TimingLM>(*job.lm);
+  run->timing.emplace(*job.lm);
   run->snap.id = impl_->allocate_id(RunKind::graph);
-  run->ledger = impl_->ledger_for(run->snap.id);
+  impl_->open_ledger(*run);
   for (auto& [key, value] : known) run->ledger->note(key, std::move(value));
   run->job = std::move(job);
   impl_->admit(run);

@@ -49,9 +49,10 @@ struct RunRegistry::Impl {
     return o.store.empty() ? std::filesystem::path() : std::filesystem::path(o.store).parent_path() / "spool";
   }
 
-  std::unique_ptr<runtime::StoreLedger> ledger_for(const std::string& id, std::map<LedgerKey, Json> known = {}) {
-    return std::make_unique<runtime::StoreLedger>(store.get(), id, spool.empty() ? spool : spool / id,
-                                                  std::move(known));
+  // The run's ledger (see run_ledger.hpp), knowing `known` already.
+  void open_ledger(Run& run, std::map<LedgerKey, Json> known = {}) {
+    const std::string& id = run.snap.id;
+    run.ledger.emplace(store.get(), id, spool.empty() ? spool : spool / id, std::move(known));
   }
 
   // A new run id: from the store (unique across its hosts), else counted here.
@@ -75,40 +76,53 @@ struct RunRegistry::Impl {
   uint64_t order_keys SKEIN_GUARDED_BY(mu) = 0;
   std::map<std::string, int> watched SKEIN_GUARDED_BY(mu);  // the runs wait_until waits on: how many wait
   std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
-  std::vector<std::function<void(const RunEvent&)>> listeners SKEIN_GUARDED_BY(mu);
+  // Replaced whole by subscribe() (never changed in place): an event takes a reference, not a copy.
+  using Listeners = std::vector<std::function<void(const RunEvent&)>>;
+  std::shared_ptr<const Listeners> listeners SKEIN_GUARDED_BY(mu);
+  // The loop thread's alone: the LM calls of the node a run has just produced, taken from its
+  // TimingLM (one buffer for every run: a node's calls allocate nothing once it has grown).
+  std::vector<LMTiming> lm_calls;
 
   // Whether the run's verbosity takes events of `kind` (its job does not change once submitted);
   // a silent run takes none, as no event's level is silent.
   static bool wants(const Run& run, RunEventKind kind) { return event_level(kind) <= run.job.verbosity; }
 
-  // Under `mu`: appends an event to the run when its verbosity takes it; dispatch() it after.
-  std::optional<RunEvent> record(Run& run, RunEventKind kind, Json data) SKEIN_REQUIRES(mu) {
-    if (!wants(run, kind)) return std::nullopt;
-    run.events.push_back(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)});
+  // Under `mu`: appends an event to the run when its verbosity takes it (else null); dispatch()
+  // it after. The run and the listeners share the one event.
+  runtime::EventPtr record(Run& run, RunEventKind kind, Json data) SKEIN_REQUIRES(mu) {
+    if (!wants(run, kind)) return nullptr;
+    run.events.push_back(std::make_shared<const RunEvent>(
+        RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)}));
     return run.events.back();
   }
 
-  // Not under `mu`: the event to the store, and to the listeners on the loop.
-  void dispatch(RunEvent ev) {
-    if (store) store->put(ev);
-    std::vector<std::function<void(const RunEvent&)>> to_call;
+  // Not under `mu`: the event to the store, and to `to_call` (the listeners when it was recorded)
+  // on the loop.
+  void dispatch(runtime::EventPtr ev, std::shared_ptr<const Listeners> to_call) {
+    if (store) store->put(*ev);
+    if (to_call)
+      asio::post(io, [to_call = std::move(to_call), ev = std::move(ev)] {
+        for (const auto& f : *to_call) f(*ev);
+      });
+  }
+  void dispatch(runtime::EventPtr ev) SKEIN_EXCLUDES(mu) {
+    std::shared_ptr<const Listeners> to_call;
     {
       MutexLock l(mu);
       to_call = listeners;
     }
-    if (!to_call.empty())
-      asio::post(io, [to_call = std::move(to_call), ev = std::move(ev)] {
-        for (const auto& f : to_call) f(ev);
-      });
+    dispatch(std::move(ev), std::move(to_call));
   }
 
   void emit(Run& run, RunEventKind kind, Json data = empty_object()) {
-    std::optional<RunEvent> ev;
+    runtime::EventPtr ev;
+    std::shared_ptr<const Listeners> to_call;
     {
       MutexLock l(mu);
       ev = record(run, kind, std::move(data));
+      if (ev) to_call = listeners;
     }
-    if (ev) dispatch(std::move(*ev));
+    if (ev) dispatch(std::move(ev), std::move(to_call));
   }
 
   // The run's record in the store: its head as it is now (unless `steps_only`), and its steps new
@@ -154,7 +168,7 @@ struct RunRegistry::Impl {
   std::vector<RunEvent> events_of(const std::string& id) {
     {
       MutexLock l(mu);
-      if (auto it = runs.find(id); it != runs.end()) return it->second->events;
+      if (auto it = runs.find(id); it != runs.end()) return runtime::events_of(*it->second);
     }
     return store ? store->events(id) : std::vector<RunEvent>{};
   }
@@ -169,10 +183,8 @@ struct RunRegistry::Impl {
     if (!wants(run, RunEventKind::lm_call)) return;
     for (const auto& c : calls)
       emit(run, RunEventKind::lm_call,
-           {{"call", to_string(c.call)},
-            {"node", c.node},
-            {"ms", double(c.end_ns - c.start_ns) / 1e6},
-            {"generated_tokens", c.tokens.generated}});
+           json_object("call", to_string(c.call), "node", c.node, "ms", double(c.end_ns - c.start_ns) / 1e6,
+                       "generated_tokens", c.tokens.generated));
   }
 
   // Runs `f`, a change of `run`, under `mu` (a lambda touching what mu guards says so:

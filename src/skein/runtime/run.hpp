@@ -7,12 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "run_ledger.hpp"
 #include "skein/graph_run.hpp"
 #include "skein/run_registry.hpp"
 #include "skein/timing_lm.hpp"
+#include "util/json_dispose.hpp"
 
 namespace skein::runtime {
 
@@ -28,28 +30,39 @@ struct OpenGate {
   }
 };
 
-struct Run {
+// An event as a run keeps it, shared with the listeners it is handed to.
+using EventPtr = std::shared_ptr<const RunEvent>;
+
+struct Run : std::enable_shared_from_this<Run> {
+  Run() = default;
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+  // Its JSON freed from the leaves up (util/json_dispose.hpp): a run's steps are much of what a
+  // finished run leaving the history frees.
+  ~Run() {
+    for (auto& step : snap.trace) dispose(step.fields);
+    dispose(snap.input);
+  }
   RunSnapshot snap;
   GraphJob job;                     // a chain run: only its verbosity
   std::unique_ptr<ChainJob> chain;  // a chain run's (apart: graph runs do not pay for it)
   std::unique_ptr<ChainStop> stop;  // a chain run's
-  std::vector<RunEvent> events;
+  std::vector<EventPtr> events;
   std::map<std::string, OpenGate> open;  // by gate id
   int gates_opened = 0;
   bool cancel_requested = false, terminated = false;
   int64_t deps_ns_pending = 0;  // dep time not yet counted to a node
   std::set<int> groups;         // process groups of running exec deps
-  size_t lm_calls_seen = 0;
-  uint64_t order_key = 0;  // its place in the registry's submission order
+  uint64_t order_key = 0;       // its place in the registry's submission order
   struct {
     size_t trace = 0, nodes = 0, deps = 0;
   } stored;  // steps already handed to the store
 
-  std::unique_ptr<StoreLedger> ledger;   // graph runs
+  std::optional<StoreLedger> ledger;     // graph runs
   std::vector<TraceEntry> resume_trace;  // a resumed or forked run: where it goes on from
   LMTokens tokens_before;                // … and the tokens of the nodes it keeps
 
-  std::unique_ptr<TimingLM> timing;
+  std::optional<TimingLM> timing;  // the job's LM, timed
   std::unique_ptr<GraphObserver> observer;
   boost::asio::cancellation_signal signal;
   std::shared_ptr<boost::asio::steady_timer> gate_timer;
@@ -70,5 +83,13 @@ struct Run {
     return f(snapshot());
   }
 };
+
+// Copies of the run's events, oldest first. Under the registry's mutex.
+inline std::vector<RunEvent> events_of(const Run& run) {
+  std::vector<RunEvent> out;
+  out.reserve(run.events.size());
+  for (const auto& ev : run.events) out.push_back(*ev);
+  return out;
+}
 
 }  // namespace skein::runtime

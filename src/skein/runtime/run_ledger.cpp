@@ -29,12 +29,15 @@ void StoreLedger::note(LedgerKey key, Json value) {
   if (store_) store_->put(LedgerRow{run_, std::move(key), std::move(value), nullptr});
 }
 
+bool StoreLedger::record_at_once(LedgerKey& key, Json& value) {
+  if (store_) return false;
+  std::lock_guard l(mu_);  // memory only: the entry itself, not a copy
+  entries_.insert_or_assign(std::move(key), std::move(value));
+  return true;
+}
+
 asio::awaitable<void> StoreLedger::record(LedgerKey key, Json value) {
-  if (!store_) {  // memory only: the entry itself, not a copy
-    std::lock_guard l(mu_);
-    entries_.insert_or_assign(std::move(key), std::move(value));
-    co_return;
-  }
+  if (record_at_once(key, value)) co_return;
   {
     std::lock_guard l(mu_);
     entries_[key] = value;

@@ -18,6 +18,7 @@ class StoreLedger : public RunLedger {
 
   std::optional<Json> find(const LedgerKey& key) const override;
   boost::asio::awaitable<void> record(LedgerKey key, Json value) override;
+  bool record_at_once(LedgerKey& key, Json& value) override;  // without a store
   std::filesystem::path spool() const override { return spool_; }
 
   // Records without waiting for the store (a gate's answer: the run acts on it later, and the

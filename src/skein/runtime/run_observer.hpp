@@ -13,7 +13,7 @@ class RunObserver : public GraphObserver {
 
   void node_entered(const std::string& type) override {
     reg_.update(run_, [&] { run_.snap.node = type; });
-    reg_.emit_if_wanted(run_, RunEventKind::node_started, [&] { return Json{{"node", type}}; });
+    reg_.emit_if_wanted(run_, RunEventKind::node_started, [&] { return json_object("node", type); });
   }
 
   void node_done(size_t index, const TraceEntry& entry, int64_t start_ns, int64_t end_ns) override {
@@ -22,7 +22,8 @@ class RunObserver : public GraphObserver {
     t.node = entry.type;
     t.start_ns = start_ns;
     t.end_ns = end_ns;
-    const auto calls = run_.timing->timings_since(run_.lm_calls_seen);  // this node's
+    std::vector<LMTiming>& calls = reg_.lm_calls;  // this node's
+    run_.timing->take(calls);
     t.tokens = std::exchange(replayed_, {});
     for (const auto& c : calls) {
       t.lm_ns += c.end_ns - c.start_ns;
@@ -31,17 +32,16 @@ class RunObserver : public GraphObserver {
       t.tokens += c.tokens;
     }
     reg_.update(run_, [&] {
-      run_.lm_calls_seen += calls.size();
       t.deps_ns = std::exchange(run_.deps_ns_pending, 0);
       run_.snap.node = entry.type;
       run_.snap.trace.push_back(entry);
-      run_.snap.nodes.push_back(t);
       run_.snap.tokens += t.tokens;
+      run_.snap.nodes.push_back(std::move(t));
     });
     reg_.persist(run_, false, true);
     reg_.emit_lm_calls(run_, calls);
     reg_.emit_if_wanted(run_, RunEventKind::node_finished, [&] {
-      return Json{{"index", index}, {"node", entry.type}, {"ms", double(end_ns - start_ns) / 1e6}};
+      return json_object("index", index, "node", entry.type, "ms", double(end_ns - start_ns) / 1e6);
     });
   }
 
@@ -53,7 +53,7 @@ class RunObserver : public GraphObserver {
       run_.deps_ns_pending += end_ns - start_ns;
     });
     reg_.emit_if_wanted(run_, RunEventKind::dep_finished, [&] {
-      return Json{{"dep", name}, {"ms", double(end_ns - start_ns) / 1e6}, {"error", error}};
+      return json_object("dep", name, "ms", double(end_ns - start_ns) / 1e6, "error", error);
     });
   }
 

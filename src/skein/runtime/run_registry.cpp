@@ -16,7 +16,7 @@ namespace skein {
 
 GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) {
   GraphRunOptions o;
-  o.lm = run->timing.get();
+  o.lm = &*run->timing;
   o.dep_cache = run->job.dep_cache;
   o.handlers = run->job.handlers;
   o.effects = run->job.effects;
@@ -33,10 +33,11 @@ GraphRunOptions RunRegistry::Impl::options_for(const std::shared_ptr<Run>& run) 
     });
     if (kill_now) kill_group(group, SIGKILL);
   };
-  o.answer_gates = [this, run](const NodeType& node, const std::vector<const Field*>& fields, const Json&) {
-    return open_gates(run, node, fields);
+  // Called by the run's coroutine alone, which the run outlives: a plain pointer (no allocation).
+  o.answer_gates = [this, r = run.get()](const NodeType& node, const std::vector<const Field*>& fields, const Json&) {
+    return open_gates(r->shared_from_this(), node, fields);
   };
-  o.ledger = run->ledger.get();
+  o.ledger = run->ledger ? &*run->ledger : nullptr;
   o.resume_trace = std::move(run->resume_trace);
   return o;
 }
@@ -53,9 +54,8 @@ void RunRegistry::Impl::start(const std::shared_ptr<Run>& run) {
   });
   if (ended) return;
   persist(*run);
-  emit_if_wanted(*run, RunEventKind::started, [&] {
-    return Json{{"graph", run->snap.name}, {"resumed_at", run->resume_trace.size()}};
-  });
+  emit_if_wanted(*run, RunEventKind::started,
+                 [&] { return json_object("graph", run->snap.name, "resumed_at", run->resume_trace.size()); });
   run->observer = std::make_unique<RunObserver>(*this, *run);
   GraphRunOptions o = options_for(run);
   o.observer = run->observer.get();
@@ -84,7 +84,8 @@ void RunRegistry::Impl::finish(const std::shared_ptr<Run>& run, std::exception_p
       error = x.what();
     }
   if (cancelled && e) error = "cancelled";
-  emit_lm_calls(*run, run->timing->timings_since(run->lm_calls_seen));  // the final choice's
+  run->timing->take(lm_calls);  // the final choice's
+  emit_lm_calls(*run, lm_calls);
   end(run,
       !e          ? RunState::done
       : cancelled ? RunState::cancelled
@@ -120,9 +121,7 @@ void RunRegistry::Impl::end(const std::shared_ptr<Run>& run, RunState state, con
                  state == RunState::done     ? RunEventKind::done
                  : state == RunState::failed ? RunEventKind::failed
                                              : RunEventKind::cancelled,
-                 [&] {
-                   return Json{{"error", error}};
-                 });
+                 [&] { return json_object("error", error); });
   std::vector<std::shared_ptr<Run>> forgotten;  // destroyed after the lock is let go
   update(*run, [&]() SKEIN_REQUIRES(mu) {
     RunSnapshot& s = run->snap;
@@ -193,7 +192,7 @@ RunRegistry::~RunRegistry() {
 std::string RunRegistry::submit(GraphJob job) {
   if (!job.graph || !job.lm) throw InvalidArgumentError("a graph job needs a graph and an LM");
   auto run = std::make_shared<Run>();
-  run->timing = std::make_unique<TimingLM>(*job.lm);
+  run->timing.emplace(*job.lm);
   run->snap.kind = RunKind::graph;
   run->snap.name = job.graph->name;
   run->snap.input = job.input;
@@ -202,7 +201,7 @@ std::string RunRegistry::submit(GraphJob job) {
   run->snap.file_sha256 = job.graph->file_sha256;
   run->job = std::move(job);
   run->snap.id = impl_->allocate_id(RunKind::graph);
-  run->ledger = impl_->ledger_for(run->snap.id);
+  impl_->open_ledger(*run);
   impl_->admit(run);
   return run->snap.id;
 }
@@ -307,7 +306,9 @@ bool RunRegistry::terminate(const std::string& id) {
 
 void RunRegistry::subscribe(std::function<void(const RunEvent&)> listener) {
   MutexLock l(impl_->mu);
-  impl_->listeners.push_back(std::move(listener));
+  auto more = std::make_shared<Impl::Listeners>(impl_->listeners ? *impl_->listeners : Impl::Listeners{});
+  more->push_back(std::move(listener));
+  impl_->listeners = std::move(more);
 }
 
 bool RunRegistry::wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
