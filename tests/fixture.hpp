@@ -8,7 +8,8 @@
 namespace skein::test {
 
 inline std::string model_path(const std::string& name) {
-  return std::string(SKEIN_TEST_MODEL_DIR) + "/" + name + ".gguf";
+  // (a path, not string concatenation: g++ 12 warns falsely on inlined operator+ chains)
+  return (std::filesystem::path(SKEIN_TEST_MODEL_DIR) / (name + ".gguf")).string();
 }
 
 inline LlamaOptions local_options(int parallel = 4) {

@@ -91,8 +91,9 @@ struct RunRegistry::Impl {
   // it after. The run and the listeners share the one event.
   runtime::EventPtr record(Run& run, RunEventKind kind, Json data) SKEIN_REQUIRES(mu) {
     if (!wants(run, kind)) return nullptr;
-    run.events.push_back(std::make_shared<const RunEvent>(
-        RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)}));
+    if (run.events.empty()) run.events.reserve(8);  // a short run's events, without regrowth
+    run.events.push_back(
+        std::make_shared<RunEvent>(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)}));
     return run.events.back();
   }
 

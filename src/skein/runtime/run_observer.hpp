@@ -34,6 +34,11 @@ class RunObserver : public GraphObserver {
     reg_.update(run_, [&] {
       t.deps_ns = std::exchange(run_.deps_ns_pending, 0);
       run_.snap.node = entry.type;
+      if (run_.snap.trace.empty()) {  // a run's usual length, without regrowth (as the run loop's own trace)
+        const size_t usual = std::clamp<size_t>(run_.job.graph->nodes.size(), 4, 16);
+        run_.snap.trace.reserve(usual);
+        run_.snap.nodes.reserve(usual);
+      }
       run_.snap.trace.push_back(entry);
       run_.snap.tokens += t.tokens;
       run_.snap.nodes.push_back(std::move(t));
