@@ -4,7 +4,9 @@
 // - the overhead of one run of NeoGraph's shapes, one run at a time (median and p90 us per run):
 //   seq (3 nodes: the caller's start node, two the model fills), par (fan-out 5 + join: a node fed
 //   by 5 native deps computed concurrently), the 3 nodes computed by native deps (no model call),
-//   seq through run_graph_sync, and seq submitted to a RunRegistry (submit -> DONE);
+//   seq through run_graph_sync, and seq submitted to a RunRegistry: one at a time (submit -> DONE),
+//   in a steady stream (64 in flight, the registry's overhead per run: goal <= 5 us) and 20,000 at
+//   once (every run queued on the loop before most start: memory the backlog touches shows);
 // - the same two shapes as chains on an engine that answers at once, per record of one run over
 //   --shape-runs records (each record's outputs and row written to the run folder): seq as 3
 //   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step.
