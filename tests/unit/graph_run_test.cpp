@@ -26,6 +26,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "skein/graph_run.hpp"
+#include "skein/timing_lm.hpp"
 
 namespace skein {
 namespace {
@@ -57,6 +58,34 @@ class ScriptedLM : public GraphLM {
     co_return LMReply<Json>{fills.at(target.name)(resolved, source), {10, 2}};
   }
 };
+
+TEST(TimingLMTest, TakeMovesOutTheCallsRecordedSinceTheLastTake) {
+  ScriptedLM inner;
+  inner.choices = {"B", "end"};
+  TimingLM timed(inner);
+  const NodeType from;
+  auto choose = [&] {
+    asio::io_context io;
+    auto got = asio::co_spawn(io, timed.choose_type(from, {"B", "end"}, Json::object()), asio::use_future);
+    io.run();
+    return got.get().value;
+  };
+  std::vector<LMTiming> out{LMTiming{}};  // emptied by take
+  timed.take(out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(choose(), "B");
+  ASSERT_EQ(timed.timings().size(), 1u);
+  timed.take(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].call, LMCall::choose);
+  EXPECT_EQ(out[0].node, "B");
+  EXPECT_EQ(out[0].tokens.prompt, 3);
+  EXPECT_TRUE(timed.timings().empty());  // taken
+  EXPECT_EQ(choose(), "end");
+  timed.take(out);
+  ASSERT_EQ(out.size(), 1u);  // only the call since the last take
+  EXPECT_EQ(out[0].node, "end");
+}
 
 // Both deps must be running at once to pass it; a sequential resolution would time out.
 class Rendezvous {

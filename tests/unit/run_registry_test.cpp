@@ -15,6 +15,12 @@
 #include <mutex>
 #include <thread>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/post.hpp>
 #include "engine/process/subprocess.hpp"
 #include "runtime/run_json.hpp"
 #include "scratch.hpp"
@@ -310,6 +316,57 @@ TEST_F(RunRegistryTest, TerminateEndsARunThatIgnoresCancellationAtOnce) {
   EXPECT_FALSE(registry_.terminate(id));
   EXPECT_EQ(registry_.events(id).back().kind, RunEventKind::cancelled);
   release.set_value();  // the dep returns; what the run still does is dropped
+}
+
+// Chooses `end`, but only once the test lets it (a timer deaf to the run's cancellation), and
+// does not give up when the run is cancelled meanwhile: a model whose reply lands as the cancel
+// comes in.
+class DeafChooser : public InstantLM {
+ public:
+  std::promise<void> entered;
+  asio::steady_timer* hold = nullptr;  // the loop thread's alone
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>&,
+                                                    const Json&) override {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    asio::steady_timer timer(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    hold = &timer;
+    entered.set_value();
+    boost::system::error_code ec;  // cancelled by the test: the wait ends either way
+    co_await timer.async_wait(
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::redirect_error(asio::use_awaitable, ec)));
+    hold = nullptr;
+    co_await asio::this_coro::throw_if_cancelled(true);
+    co_return LMReply<std::string>{"end", {5, 1}};
+  }
+};
+
+TEST_F(RunRegistryTest, ACancelDuringTheLastChoiceEndsTheRunCancelledThoughTheModelStillAnswers) {
+  auto g = std::make_shared<Graph>(parse_graph(R"(graph: two
+start: A
+nodes:
+  A:
+    fields: {who: {type: string}}
+    next: [B, end]
+  B:
+    fields: {who: {type: string}}
+    next: [end]
+)",
+                                               "/g/two.yaml"));
+  DeafChooser lm;
+  GraphJob j;
+  j.graph = g;
+  j.input = {{"who", "ada"}};
+  j.lm = &lm;
+  const std::string id = registry_.submit(std::move(j));
+  ASSERT_EQ(lm.entered.get_future().wait_for(20s), std::future_status::ready);
+  ASSERT_TRUE(registry_.cancel(id));
+  // Posted after cancel()'s own post: the run is cancelled before the model's reply comes back.
+  asio::post(registry_.executor(), [&lm] { lm.hold->cancel(); });
+  EXPECT_EQ(wait_state(id, RunState::cancelled), RunState::cancelled);
+  const auto events = registry_.events(id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().kind, RunEventKind::cancelled);
+  EXPECT_EQ(registry_.get(id)->trace.size(), 1u);  // A only: the choice of `end` was not acted on
 }
 
 // A fresh store file per test.

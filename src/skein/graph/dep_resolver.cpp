@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "cancelled.hpp"
 #include "engine/process/process_slots.hpp"
 #include "engine/process/subprocess.hpp"
 #include "first_failure.hpp"
@@ -224,6 +225,7 @@ asio::awaitable<Json> DepResolver::computed(const std::string& name, int64_t at)
   Json value = co_await compute(name, at);
   if (!ledger_) co_return value;      // abandoned meanwhile: the run is over
   Json entry = dep_entry(value, at);  // named: GCC 12 destroys some temporaries of a co_await twice
+  throw_if_cancelled((co_await asio::this_coro::cancellation_state).cancelled());  // as a co_await would
   if (!ledger_->record_at_once(key, entry)) co_await ledger_->record(std::move(key), std::move(entry));
   co_return value;
 }

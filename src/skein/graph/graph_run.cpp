@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "cancelled.hpp"
 #include "dep_resolver.hpp"
 #include "skein/engine.hpp"
 #include "util/run_on.hpp"
@@ -105,8 +106,7 @@ class GraphRun {
         if (routed_without_a_call(*at_)) {
           // What the co_await of a call would do: a cancelled run goes no further (the node's
           // effect, say, may have ended after the cancel).
-          if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-            throw boost::system::system_error(asio::error::operation_aborted, "co_await");
+          throw_if_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
           next = at_->only_successor();
         } else {
           next = co_await route(here);
@@ -232,6 +232,8 @@ class GraphRun {
     check(reply.value);
     if (o_.ledger) {
       Json entry = ledger_entry(reply);  // named: GCC 12 destroys some temporaries of a co_await twice
+      // A cancel that came meanwhile ends the run here, whether or not the record below is awaited.
+      throw_if_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
       if (!o_.ledger->record_at_once(key, entry)) co_await o_.ledger->record(std::move(key), std::move(entry));
     }
     co_return std::move(reply.value);

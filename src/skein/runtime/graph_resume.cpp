@@ -102,7 +102,7 @@ void RunRegistry::Impl::resume_from(Resumable r, GraphJob job) {
   run->snap.gates.clear();
   run->snap.processes.clear();
   run->snap.node = was.trace.empty() ? job.graph->start : was.trace.back().type;
-  for (auto& ev : r.events) run->events.push_back(std::make_shared<RunEvent>(std::move(ev)));
+  for (auto& ev : r.events) run->events.push_back(runtime::make_event(std::move(ev)));
   run->gates_opened = gates_in(*job.graph, was.trace);
   run->resume_trace = was.trace;
   for (const auto& t : was.nodes) run->tokens_before += t.tokens;

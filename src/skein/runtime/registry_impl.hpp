@@ -93,7 +93,7 @@ struct RunRegistry::Impl {
     if (!wants(run, kind)) return nullptr;
     if (run.events.empty()) run.events.reserve(8);  // a short run's events, without regrowth
     run.events.push_back(
-        std::make_shared<RunEvent>(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)}));
+        runtime::make_event(RunEvent{run.snap.id, run.events.size() + 1, now_ns(), kind, std::move(data)}));
     return run.events.back();
   }
 

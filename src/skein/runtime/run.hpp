@@ -30,19 +30,28 @@ struct OpenGate {
   }
 };
 
-// An event as a run keeps it, shared with the listeners it is handed to; never changed once
-// recorded, except freed by ~Run when the run is its last owner.
-using EventPtr = std::shared_ptr<RunEvent>;
+// An event as a run keeps it, shared with the listeners it is handed to.
+using EventPtr = std::shared_ptr<const RunEvent>;
+
+// The event shared; its JSON freed from the leaves up (util/json_dispose.hpp) by whichever owner
+// lets go of it last (the run, or a listener's call still queued on the loop).
+inline EventPtr make_event(RunEvent event) {
+  struct Owned {
+    explicit Owned(RunEvent e) : event(std::move(e)) {}
+    ~Owned() { dispose(event.data); }
+    RunEvent event;
+  };
+  auto owned = std::make_shared<Owned>(std::move(event));
+  return EventPtr(owned, &owned->event);
+}
 
 struct Run : std::enable_shared_from_this<Run> {
   Run() = default;
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
-  // Its JSON freed from the leaves up (util/json_dispose.hpp): a run's events and steps are most
-  // of what a finished run leaving the history frees.
+  // Its JSON freed from the leaves up (util/json_dispose.hpp): a run's steps are much of what a
+  // finished run leaving the history frees (its events free theirs: make_event).
   ~Run() {
-    for (auto& ev : events)
-      if (ev.use_count() == 1) dispose(ev->data);  // else a listener still has it
     for (auto& step : snap.trace) dispose(step.fields);
     dispose(snap.input);
   }
