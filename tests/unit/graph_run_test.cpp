@@ -64,9 +64,11 @@ TEST(TimingLMTest, TakeMovesOutTheCallsRecordedSinceTheLastTake) {
   inner.choices = {"B", "end"};
   TimingLM timed(inner);
   const NodeType from;
+  const std::vector<std::string> candidates{"B", "end"};
+  const Json context = Json::object();  // (the coroutine keeps references: named, they outlive it)
   auto choose = [&] {
     asio::io_context io;
-    auto got = asio::co_spawn(io, timed.choose_type(from, {"B", "end"}, Json::object()), asio::use_future);
+    auto got = asio::co_spawn(io, timed.choose_type(from, candidates, context), asio::use_future);
     io.run();
     return got.get().value;
   };

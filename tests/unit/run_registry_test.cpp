@@ -16,11 +16,11 @@
 #include <thread>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/post.hpp>
 #include "engine/process/subprocess.hpp"
 #include "runtime/run_json.hpp"
 #include "scratch.hpp"

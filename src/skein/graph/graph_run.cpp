@@ -233,7 +233,9 @@ class GraphRun {
     if (o_.ledger) {
       Json entry = ledger_entry(reply);  // named: GCC 12 destroys some temporaries of a co_await twice
       // A cancel that came meanwhile ends the run here, whether or not the record below is awaited.
-      throw_if_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
+      const asio::cancellation_state state =
+          co_await asio::this_coro::cancellation_state;  // (named: GCC 12, a template)
+      throw_if_cancelled(state.cancelled());
       if (!o_.ledger->record_at_once(key, entry)) co_await o_.ledger->record(std::move(key), std::move(entry));
     }
     co_return std::move(reply.value);
