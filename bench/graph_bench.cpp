@@ -20,7 +20,6 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
-#include <deque>
 #include <filesystem>
 #include <thread>
 

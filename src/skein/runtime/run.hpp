@@ -46,9 +46,6 @@ inline EventPtr make_event(RunEvent event) {
 }
 
 struct Run : std::enable_shared_from_this<Run> {
-  Run() = default;
-  Run(const Run&) = delete;
-  Run& operator=(const Run&) = delete;
   // Its JSON freed from the leaves up (util/json_dispose.hpp): a run's steps are much of what a
   // finished run leaving the history frees (its events free theirs: make_event).
   ~Run() {
