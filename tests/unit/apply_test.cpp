@@ -73,6 +73,76 @@ TEST_F(ApplyTest, ExplodeOfANonListIsAnErrorRecordAndOthersGoOn) {
   EXPECT_EQ(read_jsonl(dir_ / "out/shaped/000.jsonl").size(), 1u);
 }
 
+// A chain that ends in built-ins runs them record by record (apply_stream.hpp); its folder holds what
+// the node-by-node run wrote (these files are that run's, before the change): each node's lines and
+// the rows in record order, nested fan-out ids, and a batch's errors grouped node by node.
+TEST_F(ApplyTest, TrailingBuiltInsWriteWhatANodeByNodeRunWroteWithErrorsGroupedByNode) {
+  const Chain chain = parse(R"(chain: nested
+steps:
+  - apply: item
+    fn: explode
+    field: chain_input.items
+  - apply: part
+    fn: explode
+    field: item.parts
+  - apply: kept
+    fn: filter
+    where: part != "x"
+  - apply: shaped
+    fn: map
+    set: {label: "part | upper", n: item.n}
+)");
+  const RunSummary s = run(chain, R"({"items": [{"parts": 7}, {"parts": ["a", "x", "b"]}]}
+{"items": [{"parts": "no"}, {"n": 1, "parts": ["c"]}]}
+not json
+{"items": []}
+{"items": [{"n": 2, "parts": ["x", "d"]}, {"n": 3, "parts": []}]}
+)",
+                           2);
+  std::map<std::string, std::string> files = test::artefacts(dir_ / "out");
+  EXPECT_EQ(files["item/000.jsonl"], R"({"row_id":0,"id":"0.0","output":{"parts":7}}
+{"row_id":0,"id":"0.1","output":{"parts":["a","x","b"]}}
+{"row_id":1,"id":"1.0","output":{"parts":"no"}}
+{"row_id":1,"id":"1.1","output":{"n":1,"parts":["c"]}}
+{"row_id":4,"id":"4.0","output":{"n":2,"parts":["x","d"]}}
+{"row_id":4,"id":"4.1","output":{"n":3,"parts":[]}}
+)");
+  EXPECT_EQ(files["part/000.jsonl"], R"({"row_id":0,"id":"0.1.0","output":"a"}
+{"row_id":0,"id":"0.1.1","output":"x"}
+{"row_id":0,"id":"0.1.2","output":"b"}
+{"row_id":1,"id":"1.1.0","output":"c"}
+{"row_id":4,"id":"4.0.0","output":"x"}
+{"row_id":4,"id":"4.0.1","output":"d"}
+)");
+  EXPECT_EQ(files["kept/000.jsonl"], R"({"row_id":0,"id":"0.1.0","output":true}
+{"row_id":0,"id":"0.1.2","output":true}
+{"row_id":1,"id":"1.1.0","output":true}
+{"row_id":4,"id":"4.0.1","output":true}
+)");
+  EXPECT_EQ(files["shaped/000.jsonl"], R"({"row_id":1,"id":"1.1.0","output":{"label":"C","n":1}}
+{"row_id":4,"id":"4.0.1","output":{"label":"D","n":2}}
+)");
+  EXPECT_EQ(
+      files["flattened/000.jsonl"],
+      R"({"row_id":1,"id":"1.1.0","chain_input.items":[{"parts":"no"},{"n":1,"parts":["c"]}],"item.n":1,"item.parts":["c"],"part":"c","kept":true,"shaped.label":"C","shaped.n":1}
+{"row_id":4,"id":"4.0.1","chain_input.items":[{"n":2,"parts":["x","d"]},{"n":3,"parts":[]}],"item.n":2,"item.parts":["x","d"],"part":"d","kept":true,"shaped.label":"D","shaped.n":2}
+)");
+  // The first batch's errors node by node (record by record they came part, shaped, shaped, part);
+  // the second batch's bad line after them.
+  std::vector<std::pair<long long, std::string>> errors;
+  for (const Json& e : read_jsonl(dir_ / "out/errors.jsonl")) errors.emplace_back(e["row_id"], e["node"]);
+  const std::vector<std::pair<long long, std::string>> expected = {
+      {0, "part"}, {1, "part"}, {0, "shaped"}, {0, "shaped"}, {2, "input"}};
+  EXPECT_EQ(errors, expected);
+  EXPECT_EQ(s.records_out, 2u);
+  EXPECT_EQ(s.errors, 5u);
+  EXPECT_EQ(s.nodes.at("part").in, 6u);
+  EXPECT_EQ(s.nodes.at("part").out, 6u);
+  EXPECT_EQ(s.nodes.at("part").errors, 2u);
+  EXPECT_EQ(s.nodes.at("shaped").in, 4u);
+  EXPECT_EQ(s.nodes.at("shaped").errors, 2u);
+}
+
 TEST_F(ApplyTest, RegisteredNativeFunctionFansOut) {
   Chain chain =
       parse_chain("chain: native\nsteps:\n  - apply: words\n    fn: split_words\n", (dir_ / "c.yaml").string());

@@ -42,6 +42,37 @@ TEST(JsonLineTest, FlattenedRowsAreTheBytesOfTheObjectTheyReplace) {
   }
 }
 
+// A row is laid out once and the rows after it of the same shape reuse the layout: every change of
+// shape, however small (a key, a value that becomes an object or an empty one, one member more or
+// less, `row_id` or `id` coming or going), is seen, and rows of one shape take their own values.
+TEST(JsonLineTest, RowsOfOneShapeReuseItsLayoutAndEveryOtherShapeIsLaidOutAgain) {
+  const char* shapes[] = {
+      R"({"chain_input": {"text": "a", "tags": ["x"]}, "row_id": 1, "tag": "x", "shaped": {"t": "A"}})",
+      R"({"chain_input": {"text": "b", "tags": ["y", "z"]}, "row_id": 2, "tag": "y", "shaped": {"t": "B"}})",
+      R"({"chain_input": {"text": "b", "tags": []}, "row_id": 2, "tag": "y", "shaped": {"u": "B"}})",
+      R"({"chain_input": {"text": "b", "tags": []}, "row_id": 2, "tag": {"k": 1}, "shaped": {"u": "B"}})",
+      R"({"chain_input": {"text": "b", "tags": []}, "row_id": 2, "tag": {}, "shaped": {"u": "B"}})",
+      R"({"chain_input": {"text": "b", "tags": []}, "row_id": 2, "tag": {}})",
+      R"({"chain_input": {"text": "b", "tags": []}, "tag": {}})",
+      R"({"chain_input": {"text": "b", "tags": []}, "tag": {}, "id": "mine"})",
+      R"({"chain_input": {"text": "c", "tags": []}, "tag": {}, "id": "theirs"})",
+      R"({"chain_input": {"text": "b", "tags": [], "more": 1}, "tag": {}, "id": "mine"})",
+      R"({"chain_input": {"a.b": 1, "a": {"b": 2}}, "row_id": 3})",
+      R"({"chain_input": {"a.b": 5, "a": {"b": 6}}, "row_id": 4})",
+      R"({"chain_input": {"a": {"b": 6}, "a.b": 5}, "row_id": 4})",
+      R"({"chain_input": {"text": "a", "tags": ["x"]}, "row_id": 1, "tag": "x", "shaped": {"t": "A"}})",
+  };
+  JsonLine line;
+  for (int round = 0; round < 2; ++round)  // each shape after itself, and after another
+    for (const char* text : shapes) {
+      const Json h = Json::parse(text);
+      for (int twice = 0; twice < 1 + round; ++twice) {
+        flattened_line(h, "7.0", line);
+        EXPECT_EQ(line.text(), reference_row(h, "7.0")) << text;
+      }
+    }
+}
+
 TEST(JsonLineTest, AnOutputLineIsTheObjectItSpells) {
   const Json value = Json::parse(R"({"a": [1, 2.25, "x\ty"], "b": {"c": null}})");
   JsonLine line;

@@ -31,7 +31,11 @@ std::string fn_name(const Apply& a) { return a.kind == ApplyKind::native ? a.fn 
 
 bool apply_fans_out(const Apply& a) { return a.kind != ApplyKind::filter && a.kind != ApplyKind::map; }
 
-std::vector<Json> ApplyCalls::builtin(const Apply& a, const Json& history) const {
+bool is_built_in(const Apply& a) {
+  return a.kind == ApplyKind::filter || a.kind == ApplyKind::map || a.kind == ApplyKind::explode;
+}
+
+std::vector<Json> built_in_outputs(const Apply& a, const Json& history) {
   if (a.kind == ApplyKind::filter) return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
   if (a.kind == ApplyKind::map) {
     Json out = object_with_room(a.set.size());
@@ -69,8 +73,8 @@ asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, c
         out[i].error = e.what();
       }
   };
-  if (a.kind != ApplyKind::native) {
-    each([&](const Json& h) { return builtin(a, h); });
+  if (is_built_in(a)) {
+    each([&](const Json& h) { return built_in_outputs(a, h); });
     co_return out;
   }
   const auto& fn = chain_.functions.at(a.fn);  // user code: on the blocking executor, the loop goes on

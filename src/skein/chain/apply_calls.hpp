@@ -21,6 +21,11 @@ namespace skein {
 
 // filter and map keep one record per record; explode, exec and native functions may multiply them.
 bool apply_fans_out(const Apply& a);
+// filter, map and explode: Skein's own expressions, evaluated on the run's loop.
+bool is_built_in(const Apply& a);
+// A built-in's outputs for one history (filter: [true] to keep, [] to drop). Throws what the
+// expression throws, or Error when explode's field is not a list.
+std::vector<Json> built_in_outputs(const Apply& a, const Json& history);
 
 // One record's outputs (filter: [true] to keep, [] to drop), or why there are none.
 struct ApplyOutcome {
@@ -45,7 +50,6 @@ class ApplyCalls {
   void drop() { workers_.clear(); }
 
  private:
-  std::vector<Json> builtin(const Apply& a, const Json& history) const;
   boost::asio::awaitable<ExecWorker*> exec_worker(const Apply& a, const std::string& path);
   boost::asio::any_io_executor blocking();
   const Chain& chain_;

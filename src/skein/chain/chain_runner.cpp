@@ -10,8 +10,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <span>
 
 #include "apply_calls.hpp"
+#include "apply_stream.hpp"
 #include "branch_join.hpp"
 #include "chain_graph.hpp"
 #include "flatten.hpp"
@@ -53,6 +56,7 @@ class ChainRun {
         broker_(options.broker ? options.broker : own_broker_.get()),
         engines_(chain, *broker_),
         next_row_(options.first_row) {
+    if (tail_ < chain_.steps.size()) stream_.emplace(std::span(chain_.steps).subspan(tail_));
     if (!broker_->contains("local")) broker_->add(local_engine_config());
     for (const auto& [name, config] : chain.engines)
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);
@@ -140,14 +144,12 @@ class ChainRun {
       std::vector<Record> batch = read_batch(reader);
       rows_total_ = reader.total();
       if (batch.empty() && at_end_) break;
-      co_await run_nodes(chain_.steps, batch, "");
-      summary_.records_out += batch.size();
+      co_await run_nodes(std::span(chain_.steps).first(tail_), batch, "");
       input_position_ = reader.position();
-      for (const auto& r : batch) {
-        flattened_line(r.history, r.id, line_);
-        lines_.add(kFlattenedFile, line_.text());
-      }
-      dispose_histories(batch);
+      if (stream_)
+        stream_tail(batch);
+      else
+        write_rows(batch);
       // Its lines and maybe a checkpoint are written on the output's thread
       // (named: GCC 12 destroys some temporaries of a co_await twice)
       BatchOutput done{std::exchange(lines_, {}), due_checkpoint()};
@@ -214,6 +216,27 @@ class ChainRun {
     return batch;
   }
 
+  // The batch's flattened rows; the records are freed.
+  void write_rows(std::vector<Record>& batch) {
+    summary_.records_out += batch.size();
+    for (const auto& r : batch) {
+      flattened_line(r.history, r.id, line_);
+      lines_.add(kFlattenedFile, line_.text());
+    }
+    dispose_histories(batch);
+  }
+
+  // The batch through the chain's trailing built-in Applies, record by record, and its rows.
+  void stream_tail(std::vector<Record>& batch) {
+    std::vector<NodeCounts*> counts;
+    for (auto node = chain_.steps.begin() + ptrdiff_t(tail_); node != chain_.steps.end(); ++node)
+      counts.push_back(&node_started(std::get<Apply>(*node).id));
+    std::vector<ErrorRecord> errors;
+    summary_.records_out += stream_->run(batch, {lines_, line_, counts, errors});
+    for (const ErrorRecord& e : errors) record_error(e);
+    for (NodeCounts* c : counts) node_done(*c);
+  }
+
   void record_error(const ErrorRecord& e) {
     ++summary_.errors;
     lines_.add(kErrorsFile, error_line(line_, e));
@@ -229,7 +252,7 @@ class ChainRun {
 
   // One batch through `nodes`. A step's engine is leased for the batch; consecutive steps on one
   // engine keep that lease, anything else gives it back first.
-  asio::awaitable<void> run_nodes(const std::vector<Node>& nodes, std::vector<Record>& batch, std::string prefix) {
+  asio::awaitable<void> run_nodes(std::span<const Node> nodes, std::vector<Record>& batch, std::string prefix) {
     Lease held;
     for (const auto& node : nodes) {
       if (const Step* step = std::get_if<Step>(&node)) {
@@ -361,6 +384,8 @@ class ChainRun {
   LineBlocks lines_;  // the batch's lines, formatted on the loop
   JsonLine line_;     // each line's, kept from line to line
   ApplyCalls applies_;
+  size_t tail_ = ApplyStream::start_in(chain_.steps);  // the trailing built-in Applies: streamed
+  std::optional<ApplyStream> stream_;
   size_t batch_size_;
   size_t history_room_ = 2 + keys_added(chain_.steps);  // the input, the row id and the top level's keys
   std::unique_ptr<Broker> own_broker_;

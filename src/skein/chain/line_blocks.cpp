@@ -17,16 +17,21 @@ std::string_view error_line(JsonLine& line, const ErrorRecord& e) {
 }
 
 void LineBlocks::add(const std::string& node, std::string_view line) {
-  Block& b = block(node);
+  if (last_ >= blocks_.size() || blocks_[last_].node != node) last_ = index(node);
+  add(last_, line);
+}
+
+void LineBlocks::add(size_t block, std::string_view line) {
+  Block& b = blocks_[block];
   b.text += line;
   ++b.lines;
 }
 
-LineBlocks::Block& LineBlocks::block(const std::string& node) {
-  if (last_ < blocks_.size() && blocks_[last_].node == node) return blocks_[last_];
-  for (last_ = 0; last_ < blocks_.size(); ++last_)
-    if (blocks_[last_].node == node) return blocks_[last_];
-  return blocks_.emplace_back(Block{node, {}, 0});
+size_t LineBlocks::index(const std::string& node) {
+  for (size_t i = 0; i < blocks_.size(); ++i)
+    if (blocks_[i].node == node) return i;
+  blocks_.push_back(Block{node, {}, 0});
+  return blocks_.size() - 1;
 }
 
 void LineBlocks::write_to(RunWriter& writer) const {

@@ -22,6 +22,11 @@ class LineBlocks {
  public:
   // `line` (one line, its newline included) at the end of `node`'s block (kErrorsFile: errors.jsonl).
   void add(const std::string& node, std::string_view line);
+  // The same, to the block numbered `block` (index() of its node): for a caller that adds to
+  // several nodes in turn, which would defeat add()'s memory of the last block.
+  void add(size_t block, std::string_view line);
+  // The number of `node`'s block, made if it has none yet (it then comes last in write_to()).
+  size_t index(const std::string& node);
   bool empty() const { return blocks_.empty(); }
   // Appends each block to its file, in the order their nodes first got a line here.
   void write_to(RunWriter& writer) const;
@@ -31,7 +36,6 @@ class LineBlocks {
     std::string node, text;
     size_t lines = 0;
   };
-  Block& block(const std::string& node);
   std::vector<Block> blocks_;
   size_t last_ = 0;  // the block the last line went to: the next one usually goes there too
 };

@@ -1,0 +1,105 @@
+#include "apply_stream.hpp"
+
+#include <charconv>
+#include <limits>
+
+#include "apply_calls.hpp"
+#include "flatten.hpp"
+#include "util/json_dispose.hpp"
+
+namespace skein {
+namespace {
+
+constexpr size_t kNoBlock = std::numeric_limits<size_t>::max();
+
+bool is_built_in_apply(const Node& node) {
+  const Apply* a = std::get_if<Apply>(&node);
+  return a && is_built_in(*a);
+}
+
+void append_number(std::string& to, size_t k) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, k).ptr;
+  to.append(digits, end);
+}
+
+}  // namespace
+
+size_t ApplyStream::start_in(const std::vector<Node>& steps) {
+  size_t start = steps.size();
+  while (start > 0 && is_built_in_apply(steps[start - 1])) --start;
+  return start;
+}
+
+ApplyStream::ApplyStream(std::span<const Node> nodes) {
+  for (const Node& node : nodes) {
+    const Apply& a = std::get<Apply>(node);
+    stages_.push_back({&a, apply_fans_out(a), kNoBlock, {}});
+  }
+}
+
+size_t ApplyStream::run(std::vector<Record>& batch, const Out& out) {
+  out_ = &out;
+  rows_ = 0;
+  rows_block_ = kNoBlock;  // a batch's lines are a new LineBlocks
+  for (Stage& s : stages_) s.block = kNoBlock;
+  for (Record& r : batch) {
+    record_ = &r;
+    id_ = r.id;
+    down(0, r.history);
+    dispose(r.history);
+  }
+  for (Stage& s : stages_) {
+    for (ErrorRecord& e : s.errors) out.errors.push_back(std::move(e));
+    s.errors.clear();
+  }
+  out_ = nullptr;
+  record_ = nullptr;
+  return rows_;
+}
+
+// The record at `history` through stages_[stage] and the ones after it; `history` is as it came.
+void ApplyStream::down(size_t stage, Json& history) {
+  if (stage == stages_.size()) return row(history);
+  Stage& s = stages_[stage];
+  const Apply& a = *s.apply;
+  NodeCounts& counts = *out_->counts[stage];
+  ++counts.in;
+  std::vector<Json> outputs;
+  try {
+    outputs = built_in_outputs(a, history);
+  } catch (const std::exception& e) {
+    ++counts.errors;
+    s.errors.push_back({record_->row_id, a.id, record_->line, "", "apply '" + a.id + "': " + e.what()});
+    return;
+  }
+  // Node ids are unique and never chain_input or row_id (check_chain): the output's key is new
+  auto& members = history.get_ref<Json::object_t&>();
+  const size_t id_size = id_.size();
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    ++counts.out;
+    if (s.fans_out) {
+      id_ += '.';
+      append_number(id_, k);
+    }
+    add_line(s.block, a.id, output_line(out_->line, record_->row_id, id_, outputs[k]));
+    members.emplace_back(a.id, std::move(outputs[k]));
+    down(stage + 1, history);
+    dispose(members.back().second);
+    members.pop_back();
+    id_.resize(id_size);
+  }
+}
+
+void ApplyStream::row(const Json& history) {
+  ++rows_;
+  flattened_line(history, id_, out_->line);
+  add_line(rows_block_, kFlattenedFile, out_->line.text());
+}
+
+void ApplyStream::add_line(size_t& block, const std::string& node, std::string_view line) {
+  if (block == kNoBlock) block = out_->lines.index(node);
+  out_->lines.add(block, line);
+}
+
+}  // namespace skein
