@@ -35,18 +35,28 @@ bool is_built_in(const Apply& a) {
   return a.kind == ApplyKind::filter || a.kind == ApplyKind::map || a.kind == ApplyKind::explode;
 }
 
+bool kept_by(const Apply& filter, const Json& history) { return filter.where->truthy(history); }
+
+Json mapped(const Apply& map, const Json& history) {
+  Json out = object_with_room(map.set.size());
+  for (const auto& [key, expr] : map.set) out[key] = expr->value(history);
+  return out;
+}
+
+Json::array_t exploded(const Apply& explode, const Json& history) {
+  Json list = explode.field->value(history);
+  if (!list.is_array()) throw Error("`" + explode.field->source() + "` is not a list but " + list.type_name());
+  return std::move(list.get_ref<Json::array_t&>());
+}
+
 std::vector<Json> built_in_outputs(const Apply& a, const Json& history) {
-  if (a.kind == ApplyKind::filter) return a.where->truthy(history) ? std::vector<Json>{true} : std::vector<Json>{};
+  if (a.kind == ApplyKind::filter) return kept_by(a, history) ? std::vector<Json>{true} : std::vector<Json>{};
   if (a.kind == ApplyKind::map) {
-    Json out = object_with_room(a.set.size());
-    for (const auto& [key, expr] : a.set) out[key] = expr->value(history);
-    std::vector<Json> outputs;  // not a braced list: that would copy `out`
-    outputs.push_back(std::move(out));
+    std::vector<Json> outputs;  // not a braced list: that would copy the output
+    outputs.push_back(mapped(a, history));
     return outputs;
   }
-  Json list = a.field->value(history);  // explode
-  if (!list.is_array()) throw Error("`" + a.field->source() + "` is not a list but " + list.type_name());
-  return std::move(list.get_ref<Json::array_t&>());
+  return exploded(a, history);
 }
 
 asio::awaitable<std::vector<ApplyOutcome>> ApplyCalls::outputs(const Apply& a, const std::string& path,

@@ -24,8 +24,11 @@ bool apply_fans_out(const Apply& a);
 // filter, map and explode: Skein's own expressions, evaluated on the run's loop.
 bool is_built_in(const Apply& a);
 // A built-in's outputs for one history (filter: [true] to keep, [] to drop). Throws what the
-// expression throws, or Error when explode's field is not a list.
+// expression throws, or Error when explode's field is not a list. Each kind's own:
 std::vector<Json> built_in_outputs(const Apply& a, const Json& history);
+bool kept_by(const Apply& filter, const Json& history);
+Json mapped(const Apply& map, const Json& history);
+Json::array_t exploded(const Apply& explode, const Json& history);
 
 // One record's outputs (filter: [true] to keep, [] to drop), or why there are none.
 struct ApplyOutcome {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <optional>
 
 #include "apply_calls.hpp"
 #include "flatten.hpp"
@@ -63,32 +64,44 @@ void ApplyStream::down(size_t stage, Json& history) {
   if (stage == stages_.size()) return row(history);
   Stage& s = stages_[stage];
   const Apply& a = *s.apply;
-  NodeCounts& counts = *out_->counts[stage];
-  ++counts.in;
-  std::vector<Json> outputs;
+  ++out_->counts[stage]->in;
+  std::optional<Json> one;  // filter (kept) and map: one output; explode: items
+  Json::array_t items;
   try {
-    outputs = built_in_outputs(a, history);
+    if (a.kind == ApplyKind::filter) {
+      if (!kept_by(a, history)) return;
+      one = true;
+    } else if (a.kind == ApplyKind::map) {
+      one = mapped(a, history);
+    } else {
+      items = exploded(a, history);
+    }
   } catch (const std::exception& e) {
-    ++counts.errors;
+    ++out_->counts[stage]->errors;
     s.errors.push_back({record_->row_id, a.id, record_->line, "", "apply '" + a.id + "': " + e.what()});
     return;
   }
+  if (one) return output(stage, history, *one, 0);
+  for (size_t k = 0; k < items.size(); ++k) output(stage, history, items[k], k);
+}
+
+// The k-th output of stages_[stage] (moved from `value`): its line, then the record it makes on down.
+void ApplyStream::output(size_t stage, Json& history, Json& value, size_t k) {
+  Stage& s = stages_[stage];
+  ++out_->counts[stage]->out;
+  const size_t id_size = id_.size();
+  if (s.fans_out) {
+    id_ += '.';
+    append_number(id_, k);
+  }
+  add_line(s.block, s.apply->id, output_line(out_->line, record_->row_id, id_, value));
   // Node ids are unique and never chain_input or row_id (check_chain): the output's key is new
   auto& members = history.get_ref<Json::object_t&>();
-  const size_t id_size = id_.size();
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    ++counts.out;
-    if (s.fans_out) {
-      id_ += '.';
-      append_number(id_, k);
-    }
-    add_line(s.block, a.id, output_line(out_->line, record_->row_id, id_, outputs[k]));
-    members.emplace_back(a.id, std::move(outputs[k]));
-    down(stage + 1, history);
-    dispose(members.back().second);
-    members.pop_back();
-    id_.resize(id_size);
-  }
+  members.emplace_back(s.apply->id, std::move(value));
+  down(stage + 1, history);
+  dispose(members.back().second);
+  members.pop_back();
+  id_.resize(id_size);
 }
 
 void ApplyStream::row(const Json& history) {

@@ -50,6 +50,7 @@ class ApplyStream {
     std::vector<ErrorRecord> errors;  // the batch's, until run() hands them over
   };
   void down(size_t stage, Json& history);
+  void output(size_t stage, Json& history, Json& value, size_t k);
   void row(const Json& history);
   void add_line(size_t& block, const std::string& node, std::string_view line);
 

@@ -9,7 +9,6 @@
 #include <jinja/parser.h>
 #include <jinja/runtime.h>
 
-#include <cctype>
 #include <cmath>
 
 namespace skein {
@@ -235,9 +234,10 @@ struct Filtered final : NativeExpression::Node {
     }
     if (!j.is_string()) return std::nullopt;
     std::string s = j.get<std::string>();  // byte by byte, as the engine (in the C locale: ASCII only)
-    const bool up = filter == Filter::upper;
+    const char from = filter == Filter::upper ? 'a' : 'A';
+    const char flip = 'a' - 'A';  // toupper / tolower of the C locale, inlined
     for (char& c : s)
-      c = char(up ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
+      if (c >= from && c <= from + 25) c = char(c ^ flip);
     return made(std::move(s));
   }
 };

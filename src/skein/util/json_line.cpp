@@ -157,9 +157,10 @@ bool JsonLine::ascii_string(std::string_view s) {
 void JsonLine::grow(size_t n) { text_.resize(std::max(2 * text_.size(), size_ + n)); }
 
 JsonLine& JsonLine::integer(long long n) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-  return raw({digits, size_t(end - digits)});
+  constexpr size_t kDigits = 20;  // and a sign: the longest long long
+  char* to = room(kDigits);
+  size_ += size_t(std::to_chars(to, to + kDigits, n).ptr - to);
+  return *this;
 }
 
 }  // namespace skein
