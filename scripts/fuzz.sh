@@ -26,12 +26,15 @@ fuzz_one() {
   echo "$result" >"$WORK/$t.result"
 }
 
+stop_fuzzers() { kill $(jobs -p) 2>/dev/null || true; }  # a stopped script leaves none running
+trap stop_fuzzers EXIT
+trap 'stop_fuzzers; exit 1' INT TERM
 running=0
 for t in "${TARGETS[@]}"; do
   fuzz_one "$t" &
   running=$((running + 1))
   if [ "$running" -ge "$JOBS" ]; then
-    wait -n
+    wait -n || true  # (each target's result is in its file)
     running=$((running - 1))
   fi
 done
@@ -44,7 +47,7 @@ for t in "${TARGETS[@]}"; do
   log="$WORK/$t.log"
   if [ "$(cat "$WORK/$t.result" 2>/dev/null)" != ok ]; then
     echo "fuzz_$t: FINDING (inputs: $(ls "$WORK/$t-"* 2>/dev/null | tr '\n' ' '))"
-    tail -80 "$log"
+    tail -80 "$log" 2>/dev/null || true
     failed=1
     continue
   fi

@@ -97,6 +97,7 @@ steps:
 not json
 {"items": []}
 {"items": [{"n": 2, "parts": ["x", "d"]}, {"n": 3, "parts": []}]}
+{"items": 5}
 )",
                            2);
   std::map<std::string, std::string> files = test::artefacts(dir_ / "out");
@@ -128,19 +129,51 @@ not json
 {"row_id":4,"id":"4.0.1","chain_input.items":[{"n":2,"parts":["x","d"]},{"n":3,"parts":[]}],"item.n":2,"item.parts":["x","d"],"part":"d","kept":true,"shaped.label":"D","shaped.n":2}
 )");
   // The first batch's errors node by node (record by record they came part, shaped, shaped, part);
-  // the second batch's bad line after them.
+  // the second batch's bad line after them, then the third's error at the first node.
   std::vector<std::pair<long long, std::string>> errors;
   for (const Json& e : read_jsonl(dir_ / "out/errors.jsonl")) errors.emplace_back(e["row_id"], e["node"]);
-  const std::vector<std::pair<long long, std::string>> expected = {
-      {0, "part"}, {1, "part"}, {0, "shaped"}, {0, "shaped"}, {2, "input"}};
+  const std::vector<std::pair<long long, std::string>> expected = {{0, "part"},   {1, "part"},  {0, "shaped"},
+                                                                   {0, "shaped"}, {2, "input"}, {5, "item"}};
   EXPECT_EQ(errors, expected);
   EXPECT_EQ(s.records_out, 2u);
-  EXPECT_EQ(s.errors, 5u);
+  EXPECT_EQ(s.errors, 6u);
+  EXPECT_EQ(s.nodes.at("item").in, 5u);
+  EXPECT_EQ(s.nodes.at("item").errors, 1u);
   EXPECT_EQ(s.nodes.at("part").in, 6u);
   EXPECT_EQ(s.nodes.at("part").out, 6u);
   EXPECT_EQ(s.nodes.at("part").errors, 2u);
   EXPECT_EQ(s.nodes.at("shaped").in, 4u);
   EXPECT_EQ(s.nodes.at("shaped").errors, 2u);
+}
+
+// A trailing node may take the name of an earlier branch's `join:`: its output replaces the joined
+// value where it stands, for the nodes after it and in the row, as history[id] = output did.
+TEST_F(ApplyTest, ATrailingNodeNamedAfterAJoinReplacesTheJoinedValueInPlace) {
+  const RunSummary s = run(R"(chain: clash
+steps:
+  - branch: side
+    join: x
+    steps:
+      - apply: inner
+        fn: map
+        set: {v: chain_input.n}
+  - apply: x
+    fn: map
+    set: {w: chain_input.n}
+  - apply: y
+    fn: filter
+    where: x.w != 2
+)",
+                           "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 3}\n");
+  std::map<std::string, std::string> files = test::artefacts(dir_ / "out");
+  EXPECT_EQ(files["errors.jsonl"], "");
+  EXPECT_EQ(files["y/000.jsonl"], R"({"row_id":0,"id":"0","output":true}
+{"row_id":2,"id":"2","output":true}
+)");
+  EXPECT_EQ(files["flattened/000.jsonl"], R"({"row_id":0,"id":"0","chain_input.n":1,"x.w":1,"y":true}
+{"row_id":2,"id":"2","chain_input.n":3,"x.w":3,"y":true}
+)");
+  EXPECT_EQ(s.records_out, 2u);
 }
 
 TEST_F(ApplyTest, RegisteredNativeFunctionFansOut) {

@@ -5,6 +5,7 @@
 // expressions must be answered natively, or the Apply chains lose their speed.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -213,6 +214,19 @@ TEST(NativeExpressionTest, TheCommonExpressionsAreAnsweredNatively) {
     ASSERT_TRUE(native) << e;
     EXPECT_TRUE(native->value(h)) << e;
   }
+}
+
+// upper / lower change a byte as the C locale's toupper / tolower do (the engine's rule): ASCII
+// letters only, every other byte (those beyond ASCII included) as it was.
+TEST(NativeExpressionTest, UpperAndLowerChangeEveryByteAsTheCLocaleDoes) {
+  std::string every;
+  for (int c = 0; c < 256; ++c) every += char(c);
+  std::string up = every, low = every;
+  for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : low) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const Json vars{{"s", every}};
+  EXPECT_EQ(NativeExpression::compile("s | upper")->value(vars), std::optional<Json>(up));
+  EXPECT_EQ(NativeExpression::compile("s | lower")->value(vars), std::optional<Json>(low));
 }
 
 TEST(NativeExpressionTest, AnExpressionOutsideTheSubsetIsNotCompiled) {

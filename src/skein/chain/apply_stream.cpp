@@ -3,6 +3,8 @@
 #include <charconv>
 #include <limits>
 #include <optional>
+#include <set>
+#include <stdexcept>
 
 #include "apply_calls.hpp"
 #include "flatten.hpp"
@@ -32,10 +34,14 @@ size_t ApplyStream::start_in(const std::vector<Node>& steps) {
   return start;
 }
 
-ApplyStream::ApplyStream(std::span<const Node> nodes) {
-  for (const Node& node : nodes) {
+ApplyStream::ApplyStream(std::span<const Node> head, std::span<const Node> tail) : rows_block_(kNoBlock) {
+  std::set<std::string> head_keys;
+  for (const Node& node : head)
+    for (std::string& key : history_keys(node)) head_keys.insert(std::move(key));
+  for (const Node& node : tail) {
     const Apply& a = std::get<Apply>(node);
-    stages_.push_back({&a, apply_fans_out(a), kNoBlock, {}});
+    if (!is_built_in(a)) throw std::logic_error("ApplyStream: '" + a.id + "' is not a built-in");
+    stages_.push_back({&a, apply_fans_out(a), head_keys.count(a.id) > 0, kNoBlock, {}});
   }
 }
 
@@ -43,7 +49,10 @@ size_t ApplyStream::run(std::vector<Record>& batch, const Out& out) {
   out_ = &out;
   rows_ = 0;
   rows_block_ = kNoBlock;  // a batch's lines are a new LineBlocks
-  for (Stage& s : stages_) s.block = kNoBlock;
+  for (Stage& s : stages_) {
+    s.block = kNoBlock;
+    s.errors.clear();  // (a batch that failed half-way left its own)
+  }
   for (Record& r : batch) {
     record_ = &r;
     id_ = r.id;
@@ -95,13 +104,30 @@ void ApplyStream::output(size_t stage, Json& history, Json& value, size_t k) {
     append_number(id_, k);
   }
   add_line(s.block, s.apply->id, output_line(out_->line, record_->row_id, id_, value));
-  // Node ids are unique and never chain_input or row_id (check_chain): the output's key is new
+  then_down(stage, history, value);
+  id_.resize(id_size);
+}
+
+// `value` (moved) as stages_[stage]'s key of `history` while the record goes on down; then the key
+// is as it was.
+void ApplyStream::then_down(size_t stage, Json& history, Json& value) {
+  const std::string& key = stages_[stage].apply->id;
   auto& members = history.get_ref<Json::object_t&>();
-  members.emplace_back(s.apply->id, std::move(value));
+  if (stages_[stage].replaces)
+    if (const auto at = members.find(key); at != members.end()) {
+      const auto i = at - members.begin();  // (an index: members may grow below)
+      Json kept = std::exchange(at->second, std::move(value));
+      down(stage + 1, history);
+      Json& slot = (members.begin() + i)->second;
+      dispose(slot);
+      slot = std::move(kept);
+      return;
+    }
+  // Node ids are unique and never chain_input or row_id (check_chain): the key is new
+  members.emplace_back(key, std::move(value));
   down(stage + 1, history);
   dispose(members.back().second);
   members.pop_back();
-  id_.resize(id_size);
 }
 
 void ApplyStream::row(const Json& history) {

@@ -6,7 +6,9 @@
 // explode and keeps every record of the batch until the end of the chain.
 //
 // The run folder gets the same lines, in the same order: each node's file and the flattened rows
-// in the records' order; the batch's errors node by node (collected, for the caller to write).
+// in the records' order; the batch's errors node by node (collected, for the caller to write). A
+// node whose id an earlier branch's `join:` took replaces that key's value where it stands (and puts
+// it back on the way up), as the node-by-node run's history[id] = output did.
 //
 // Threads: on the run's loop, which it holds for a batch (as the node-by-node run of built-ins did).
 // Not thread-safe.
@@ -35,8 +37,9 @@ class ApplyStream {
     std::vector<ErrorRecord>& errors;  // appended to, node by node
   };
 
-  // `nodes`: top-level built-in Applies, referred to (the chain outlives this).
-  explicit ApplyStream(std::span<const Node> nodes);
+  // `tail`: top-level built-in Applies; `head`: the top-level nodes before them (whose history
+  // keys they may take again). Referred to: the chain outlives this.
+  ApplyStream(std::span<const Node> head, std::span<const Node> tail);
 
   // Runs each record of `batch` through the nodes and writes its rows; the histories are freed.
   // Returns the number of rows written.
@@ -46,16 +49,18 @@ class ApplyStream {
   struct Stage {
     const Apply* apply;
     bool fans_out;
+    bool replaces;                    // its id is a join alias of the head: a key every record has
     size_t block;                     // its block in the batch's lines, once it has one
     std::vector<ErrorRecord> errors;  // the batch's, until run() hands them over
   };
   void down(size_t stage, Json& history);
   void output(size_t stage, Json& history, Json& value, size_t k);
+  void then_down(size_t stage, Json& history, Json& value);
   void row(const Json& history);
   void add_line(size_t& block, const std::string& node, std::string_view line);
 
   std::vector<Stage> stages_;
-  size_t rows_block_ = 0;
+  size_t rows_block_;
   // The batch and the record under way (run()'s)
   const Out* out_ = nullptr;
   const Record* record_ = nullptr;

@@ -1,6 +1,7 @@
 // The chain executor: records stream in batches of batch_size; for each Step every record of the
 // batch is in flight at once, so the engine batches them. Outputs and error records are appended
-// as each node completes a batch; a checkpoint (file positions, input position, counts, in
+// as each node completes a batch (the chain's trailing filter / map / explode nodes take the batch
+// record by record: apply_stream.hpp); a checkpoint (file positions, input position, counts, in
 // run.json) follows completed batches, so a killed run resumes with nothing lost or doubled.
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -56,7 +57,8 @@ class ChainRun {
         broker_(options.broker ? options.broker : own_broker_.get()),
         engines_(chain, *broker_),
         next_row_(options.first_row) {
-    if (tail_ < chain_.steps.size()) stream_.emplace(std::span(chain_.steps).subspan(tail_));
+    if (tail_ < chain_.steps.size())
+      stream_.emplace(std::span(chain_.steps).first(tail_), std::span(chain_.steps).subspan(tail_));
     if (!broker_->contains("local")) broker_->add(local_engine_config());
     for (const auto& [name, config] : chain.engines)
       if (own_broker_ || !broker_->contains(name)) broker_->add(config);

@@ -49,7 +49,7 @@ class Layout {
 
   // Walks `history` along tokens_; false (the columns then half set) where it strays.
   bool matches(const Json& history) {
-    if (columns_.size() < 2) return false;
+    if (!laid_out_) return false;
     take_row_id(history);
     columns_[1].value = nullptr;  // the id, unless a node named `id` takes the column
     size_t t = 0, leaf = 0;
@@ -72,6 +72,7 @@ class Layout {
   }
 
   void lay_out(const Json& history) {
+    laid_out_ = false;  // until it is whole (an allocation may fail half-way)
     tokens_.clear();
     keys_.clear();
     leaf_columns_.clear();
@@ -87,6 +88,7 @@ class Layout {
         path_.assign(key);
         walk(key, value);
       }
+    laid_out_ = true;
   }
   // Adds the tokens of the member `key` (its path so far in path_) and the columns of its leaves.
   void walk(std::string_view key, const Json& value) {
@@ -128,6 +130,7 @@ class Layout {
   }
   static std::string_view text_of(const std::string& text, Span span) { return {text.data() + span.at, span.size}; }
 
+  bool laid_out_ = false;
   std::vector<Token> tokens_;
   std::string keys_;
   std::vector<size_t> leaf_columns_;  // the column of each leaf, in walk order

@@ -28,7 +28,7 @@ class LineBlocks {
   // The number of `node`'s block, made if it has none yet (it then comes last in write_to()).
   size_t index(const std::string& node);
   bool empty() const { return blocks_.empty(); }
-  // Appends each block to its file, in the order their nodes first got a line here.
+  // Appends each block to its file, in the order the blocks were made here.
   void write_to(RunWriter& writer) const;
 
  private:

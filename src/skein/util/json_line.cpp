@@ -157,7 +157,7 @@ bool JsonLine::ascii_string(std::string_view s) {
 void JsonLine::grow(size_t n) { text_.resize(std::max(2 * text_.size(), size_ + n)); }
 
 JsonLine& JsonLine::integer(long long n) {
-  constexpr size_t kDigits = 20;  // and a sign: the longest long long
+  constexpr size_t kDigits = 20;  // 19 digits and a sign: the longest long long
   char* to = room(kDigits);
   size_ += size_t(std::to_chars(to, to + kDigits, n).ptr - to);
   return *this;
