@@ -46,6 +46,7 @@ if ! wait "$SANITIZER_BUILDS"; then
   exit 1
 fi
 rm -f "$SANITIZER_LOG"
+trap - EXIT  # (their process is gone: its number must not be signalled again)
 
 stage "concurrency tests under ThreadSanitizer (build-tsan/)"
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
