@@ -26,7 +26,12 @@ fuzz_one() {
   echo "$result" >"$WORK/$t.result"
 }
 
-stop_fuzzers() { kill $(jobs -p) 2>/dev/null || true; }  # a stopped script leaves none running
+stop_fuzzers() {  # a stopped script leaves none running: each job's fuzzer, then the job
+  for job in $(jobs -p); do
+    pkill -TERM -P "$job" 2>/dev/null || true
+    kill "$job" 2>/dev/null || true
+  done
+}
 trap stop_fuzzers EXIT
 trap 'stop_fuzzers; exit 1' INT TERM
 running=0
