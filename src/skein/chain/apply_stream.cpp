@@ -1,6 +1,5 @@
 #include "apply_stream.hpp"
 
-#include <charconv>
 #include <limits>
 #include <optional>
 #include <set>
@@ -18,12 +17,6 @@ constexpr size_t kNoBlock = std::numeric_limits<size_t>::max();
 bool is_built_in_apply(const Node& node) {
   const Apply* a = std::get_if<Apply>(&node);
   return a && is_built_in(*a);
-}
-
-void append_number(std::string& to, size_t k) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, k).ptr;
-  to.append(digits, end);
 }
 
 }  // namespace
@@ -99,10 +92,7 @@ void ApplyStream::output(size_t stage, Json& history, Json& value, size_t k) {
   Stage& s = stages_[stage];
   ++out_->counts[stage]->out;
   const size_t id_size = id_.size();
-  if (s.fans_out) {
-    id_ += '.';
-    append_number(id_, k);
-  }
+  if (s.fans_out) append_fan_out(id_, k);
   add_line(s.block, s.apply->id, output_line(out_->line, record_->row_id, id_, value));
   then_down(stage, history, value);
   id_.resize(id_size);

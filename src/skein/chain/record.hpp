@@ -21,6 +21,8 @@ struct Record {
 // The k-th of the n records an Apply makes of `from`: the last takes its history, the others a
 // copy; numbered (a node that may fan out), each has the id `<id>.<k>`, else `from`'s id.
 Record descendant(Record& from, size_t k, size_t n, bool numbered);
+// `id` made the id of the k-th record of a fan-out: `<id>.<k>`.
+void append_fan_out(std::string& id, size_t k);
 
 // Frees the records' histories (util/json_dispose.hpp: for less than their destructors cost); the
 // records stay, with null histories.
