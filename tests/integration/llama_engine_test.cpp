@@ -4,6 +4,7 @@
 
 #include <boost/asio.hpp>
 #include <future>
+#include <thread>
 
 #include "fixture.hpp"
 #include "skein/engine.hpp"
@@ -151,6 +152,35 @@ TEST_F(LlamaEngineTest, AsioCancellationReachesTheEngine) {
   io.run();
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->finish, Finish::cancelled);
+}
+
+// A decode step whose requests are all cancelled is given up part-way (llama.cpp's abort callback):
+// a long prompt, prefilled in one step, cancelled once that step has started, ends without the
+// step finishing; the engine's memory is as it was (the same request gives the same text after).
+TEST(LlamaEngineAbandon, AStepWhoseRequestsAreAllCancelledIsGivenUpPartWayAndLeavesNothingBehind) {
+  LlamaOptions o = test::local_options(1);
+  o.context = o.batch = 4096;  // the whole prompt in one decode step (of 8 llama.cpp micro-batches)
+  auto engine = make_llama_engine("abandon", o);
+  const GenerateRequest probe = request("probe", 11, 8);
+  const GenerateResult before = generate_sync(*engine, probe);
+  ASSERT_TRUE(before.ok()) << before.error;
+  const auto steps = [&] { return engine->stats()["decode_steps"].get<long long>(); };
+  std::string words;
+  for (int i = 0; i < 1500; ++i) words += "river stone ";
+  GenerateRequest long_prompt = request(words, 12, 1);
+  const long long steps_before = steps();
+  std::promise<GenerateResult> done;
+  auto pending = engine->submit(long_prompt, [&](GenerateResult r) { done.set_value(std::move(r)); });
+  while (steps() == steps_before) std::this_thread::yield();  // the prompt's step has started
+  pending->cancel();
+  const GenerateResult r = done.get_future().get();
+  EXPECT_EQ(r.finish, Finish::cancelled);
+  EXPECT_GT(r.prompt_tokens, 3000);
+  EXPECT_EQ(engine->stats()["abandoned_decode_steps"], 1) << "the step ran to its end";
+  EXPECT_EQ(steps(), steps_before + 1);
+  const GenerateResult after = generate_sync(*engine, probe);
+  ASSERT_TRUE(after.ok()) << after.error;
+  EXPECT_EQ(after.text, before.text);
 }
 
 TEST(LlamaEngineLoad, MissingModelFileIsAnEngineErrorNamingTheEngine) {

@@ -4,7 +4,9 @@
 // job's cancel flag. A prepare thread tokenises each submitted job and builds its sampler; the
 // decode loop takes prepared jobs into free slots (each starting from the longest prefix the cache
 // holds), drops cancelled ones, decodes one batch for all busy slots, keeps each prompt just
-// decoded in the cache and samples each slot's next token.
+// decoded in the cache and samples each slot's next token. A decode whose requests have all been
+// cancelled is abandoned between two of its graph's operations (llama.cpp's abort callback), so a
+// cancel does not wait for the step under way.
 #include "skein/llama_engine.hpp"
 
 #include <common.h>
@@ -54,6 +56,7 @@ class LlamaEngine final : public Engine {
     grammars_ = std::make_unique<GrammarCache>(model_.vocab);
     for (int i = 0; i < options.parallel; ++i) slots_.emplace_back(i);
     batch_ = llama_batch_init(options.batch, 0, 1);
+    llama_set_abort_callback(ctx_, &all_cancelled, &in_step_);
     prepare_thread_ = std::thread([this] { prepare_loop(); });
     thread_ = std::thread([this] { loop(); });
   }
@@ -79,7 +82,10 @@ class LlamaEngine final : public Engine {
     Json cache = {{"on", cache_ != nullptr},
                   {"prompt_tokens", prompt_tokens_.load()},
                   {"reused_prompt_tokens", reused_tokens_.load()}};
-    return {{"prefix_cache", cache}, {"grammar_per_token", grammar_clock_.quantiles()}};
+    return {{"prefix_cache", cache},
+            {"grammar_per_token", grammar_clock_.quantiles()},
+            {"decode_steps", steps_.load()},
+            {"abandoned_decode_steps", abandoned_.load()}};
   }
 
   std::shared_ptr<PendingRequest> submit(GenerateRequest request, std::function<void(GenerateResult)> done) override {
@@ -104,6 +110,17 @@ class LlamaEngine final : public Engine {
   // hybrid model, nor a sliding window one).
   static bool shares_prefixes(const llama_model* m) {
     return !llama_model_is_recurrent(m) && !llama_model_is_hybrid(m) && llama_model_n_swa(m) == 0;
+  }
+
+  // llama.cpp's abort callback, called between the operations of a decode: whether every request
+  // with tokens in it (`data`: their cancel flags) has been cancelled.
+  static bool all_cancelled(void* data) {
+    const auto& flags = *static_cast<const std::vector<const std::atomic<bool>*>*>(data);
+    for (const auto* flag : flags)
+      if (!flag->load(std::memory_order_relaxed)) return false;
+    if (flags.empty()) return false;
+    quiet_llama_errors(true);  // ggml asks on the thread that called llama_decode: step() resets it
+    return true;
   }
 
   // The prepare thread: submitted jobs tokenised and given their sampler, then queued for a slot.
@@ -213,15 +230,32 @@ class LlamaEngine final : public Engine {
       }
   }
 
+  // Adds `slot`'s tokens to the batch being built and notes its cancel flag if it has any there.
+  void add(Slot& slot, int& budget) {
+    const int added = slot.add_to_batch(batch_, budget);
+    budget -= added;
+    if (added > 0) in_step_.push_back(&slot.job()->cancelled);
+  }
+
   void step() {
     common_batch_clear(batch_);
+    in_step_.clear();
     int budget = options_.batch;
     for (auto& slot : slots_)  // generating slots first: one token each keeps latency flat
-      if (slot.busy() && !slot.reading_prompt()) budget -= slot.add_to_batch(batch_, budget);
+      if (slot.busy() && !slot.reading_prompt()) add(slot, budget);
     for (auto& slot : slots_)
-      if (slot.busy() && slot.reading_prompt()) budget -= slot.add_to_batch(batch_, budget);
+      if (slot.busy() && slot.reading_prompt()) add(slot, budget);
     if (batch_.n_tokens == 0) return;
-    if (llama_decode(ctx_, batch_) != 0) {
+    ++steps_;
+    const int status = llama_decode(ctx_, batch_);
+    in_step_.clear();
+    quiet_llama_errors(false);
+    if (status == 2) {  // abandoned: every request in it was cancelled (their slots are let go)
+      ++abandoned_;
+      drop_cancelled();
+      return;
+    }
+    if (status != 0) {
       for (auto& slot : slots_)
         if (slot.busy()) slot.release(ctx_, Finish::error, "llama_decode failed"), --busy_, ++reading_version_;
       return;
@@ -261,11 +295,15 @@ class LlamaEngine final : public Engine {
   Model model_;
   llama_context* ctx_ = nullptr;
   llama_batch batch_{};
+  // Loop thread, read by the abort callback during a decode: the cancel flags of the requests
+  // with tokens in the decode under way.
+  std::vector<const std::atomic<bool>*> in_step_;
   std::vector<Slot> slots_;
   std::unique_ptr<PrefixCache> cache_;      // decode thread only; null when off
   std::unique_ptr<GrammarCache> grammars_;  // prepare thread only
   GrammarClock grammar_clock_;
   std::atomic<long long> prompt_tokens_ = 0, reused_tokens_ = 0;  // of the requests started
+  std::atomic<long long> steps_ = 0, abandoned_ = 0;              // decode steps started, and given up part-way
   int busy_ = 0;                  // loop thread only (also read in the wait predicate, on the loop thread)
   uint64_t reading_version_ = 0;  // loop thread only: changes whenever a slot starts, ends or ends its prompt
   std::thread prepare_thread_;

@@ -6,6 +6,8 @@
 namespace skein::llama {
 namespace {
 
+thread_local bool t_quiet = false;
+
 // llama.cpp logs to stderr by default; Skein keeps it quiet unless SKEIN_LLAMA_LOG is set.
 void init_backend() {
   static std::once_flag once;
@@ -13,7 +15,7 @@ void init_backend() {
     if (!std::getenv("SKEIN_LLAMA_LOG"))
       llama_log_set(
           [](ggml_log_level level, const char* text, void*) {
-            if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
+            if (level == GGML_LOG_LEVEL_ERROR && !t_quiet) std::fputs(text, stderr);
           },
           nullptr);
     llama_backend_init();
@@ -36,6 +38,8 @@ Model load_model(const std::string& engine, const std::string& path) {
     if (llama_vocab_is_eog(m.vocab, t)) m.eog.push_back(t);
   return m;
 }
+
+void quiet_llama_errors(bool quiet) { t_quiet = quiet; }
 
 void free_model(Model& m) {
   if (m.model) llama_model_free(m.model);

@@ -23,4 +23,8 @@ struct Model {
 Model load_model(const std::string& engine, const std::string& path);
 void free_model(Model& m);
 
+// While set on the calling thread, llama.cpp's error lines logged on it are dropped: a decode that
+// Skein abandons (its requests cancelled) logs three, and nothing failed.
+void quiet_llama_errors(bool quiet);
+
 }  // namespace skein::llama
