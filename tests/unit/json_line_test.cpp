@@ -105,12 +105,13 @@ TEST(JsonLineTest, EveryKindOfValueIsTheBytesJsonDumps) {
   EXPECT_EQ(line.text(), Json(controls).dump());
 }
 
-// Text is checked eight bytes at a time: every byte that needs escaping (or is beyond ASCII) is
-// found wherever it sits in a word, and next to every other.
+// Text is checked eight bytes at a time, the last word overlapping the one before; shorter text as
+// two overlapping half words, or three bytes: every byte that needs escaping (or is beyond ASCII)
+// is found wherever it sits, at every length up to three words and a byte.
 TEST(JsonLineTest, EveryByteThatNeedsEscapingIsFoundAtEveryPlace) {
   JsonLine line;
   for (int c = 0; c < 256; ++c)
-    for (size_t length : {1, 7, 8, 9, 16, 17}) {
+    for (size_t length = 1; length <= 25; ++length) {
       for (size_t at = 0; at < length; ++at) {
         std::string text(length, 'a' + char(at % 26));
         text[at] = char(c);
@@ -119,6 +120,16 @@ TEST(JsonLineTest, EveryByteThatNeedsEscapingIsFoundAtEveryPlace) {
             << "byte " << c << " at " << at << " of " << length;
       }
     }
+}
+
+// Plain text of every length up to 40 (copied as words that overlap), alone and after other text.
+TEST(JsonLineTest, PlainTextOfEveryLengthIsCopiedWhole) {
+  JsonLine line;
+  std::string text;
+  for (size_t length = 0; length <= 40; ++length, text += char('a' + length % 26)) {
+    line.clear().string(text).raw(",").raw(text);
+    ASSERT_EQ(line.text(), Json(text).dump() + "," + text) << length;
+  }
 }
 
 }  // namespace

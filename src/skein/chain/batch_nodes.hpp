@@ -50,7 +50,7 @@ class BatchNodes {
   void record_error(const ErrorRecord& e);
 
   // The lines made since the last take, in the order they were made per file.
-  LineBlocks take_lines() { return std::exchange(lines_, {}); }
+  LineBlocks take_lines() { return lines_.take(); }
   bool has_lines() const { return !lines_.empty(); }
 
  private:

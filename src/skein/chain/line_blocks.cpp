@@ -1,5 +1,7 @@
 #include "line_blocks.hpp"
 
+#include <algorithm>
+
 namespace skein {
 
 std::string_view output_line(JsonLine& line, long long row_id, const std::string& id, const Json& value) {
@@ -34,8 +36,24 @@ size_t LineBlocks::index(const std::string& node) {
   return blocks_.size() - 1;
 }
 
+bool LineBlocks::empty() const {
+  return std::all_of(blocks_.begin(), blocks_.end(), [](const Block& b) { return b.lines == 0; });
+}
+
+LineBlocks LineBlocks::take() {
+  LineBlocks next;
+  next.blocks_.reserve(blocks_.size());
+  for (const Block& b : blocks_) {
+    next.blocks_.push_back({b.node, {}, 0});
+    next.blocks_.back().text.reserve(b.text.size() + b.text.size() / 8);
+  }
+  std::swap(*this, next);
+  return next;
+}
+
 void LineBlocks::write_to(RunWriter& writer) const {
-  for (const Block& b : blocks_) writer.append(b.node, b.text, b.lines);
+  for (const Block& b : blocks_)
+    if (b.lines > 0) writer.append(b.node, b.text, b.lines);
 }
 
 }  // namespace skein

@@ -27,7 +27,10 @@ class LineBlocks {
   void add(size_t block, std::string_view line);
   // The number of `node`'s block, made if it has none yet (it then comes last in write_to()).
   size_t index(const std::string& node);
-  bool empty() const { return blocks_.empty(); }
+  bool empty() const;  // no lines
+  // Hands these lines over; this keeps its blocks, with no lines and the room they had (a run's
+  // batches make much the same lines: the next grows its text without copying it on the way).
+  LineBlocks take();
   // Appends each block to its file, in the order the blocks were made here.
   void write_to(RunWriter& writer) const;
 

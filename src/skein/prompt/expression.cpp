@@ -38,11 +38,12 @@ Json Expression::value(const Json& vars) const {
   if (path_) {  // a plain field path: looked up directly; anything missing goes the Jinja way for its error
     const Json* v = &vars;
     for (const auto& name : *path_) {
-      if (!v->is_object() || !v->contains(name)) {
+      const auto at = v->is_object() ? v->find(name) : v->end();
+      if (at == v->end()) {
         v = nullptr;
         break;
       }
-      v = &v->at(name);
+      v = &*at;
     }
     if (v) return *v;
   }

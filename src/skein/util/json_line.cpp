@@ -92,25 +92,49 @@ bool plain8(uint64_t w) {
   return ((below_space | equal('"') | equal('\\') | w) & highs) == 0;
 }
 
+// Whether no byte of `s` is a control character, '"', '\\' or beyond ASCII: a word at a time, the
+// last one overlapping the one before; a string shorter than a word is read as words that
+// overlap, or byte by byte, with spaces for the rest.
+bool plain(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if (n >= 8) {
+    uint64_t w;
+    for (size_t at = 0; at + 8 < n; at += 8) {
+      std::memcpy(&w, p + at, 8);
+      if (!plain8(w)) return false;
+    }
+    std::memcpy(&w, p + n - 8, 8);
+    return plain8(w);
+  }
+  if (n >= 4) {
+    uint32_t head, tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    return plain8(uint64_t(head) | uint64_t(tail) << 32);
+  }
+  if (n == 0) return true;
+  const auto byte = [&](size_t i) { return uint64_t(static_cast<unsigned char>(p[i])); };
+  return plain8(byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16 | 0x2020202020ull << 24);
+}
+
 }  // namespace
 
 // Escapes as nlohmann does without ensure_ascii: the short forms, other control characters as
 // \u00xx (lower case), everything else (0x7f included) as it is.
 bool JsonLine::ascii_string(std::string_view s) {
-  size_t first = 0;  // the first byte that is not plain: eight at a time, then one by one
-  for (uint64_t w; first + 8 <= s.size(); first += 8) {
-    std::memcpy(&w, s.data() + first, 8);
-    if (!plain8(w)) break;
-  }
+  if (!plain(s)) return escaped_string(s);
+  char* to = room(s.size() + 2);  // the common case: nothing to escape
+  to[0] = '"';
+  copy(to + 1, s.data(), s.size());
+  to[s.size() + 1] = '"';
+  size_ += s.size() + 2;
+  return true;
+}
+
+bool JsonLine::escaped_string(std::string_view s) {
+  size_t first = 0;  // the first byte that is not plain
   while (first < s.size() && !kSpecial[static_cast<unsigned char>(s[first])]) ++first;
-  if (first == s.size()) {  // the common case: nothing to escape
-    char* to = room(s.size() + 2);
-    to[0] = '"';
-    std::memcpy(to + 1, s.data(), s.size());
-    to[s.size() + 1] = '"';
-    size_ += s.size() + 2;
-    return true;
-  }
   for (size_t i = first; i < s.size(); ++i)
     if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
   put('"');

@@ -30,8 +30,7 @@ class JsonLine {
   }
   // Text (never a view of this line's own text) as it is: punctuation, a newline.
   JsonLine& raw(std::string_view text) {
-    if (text.empty()) return *this;  // (its data() may be null: no memcpy)
-    std::memcpy(room(text.size()), text.data(), text.size());
+    copy(room(text.size()), text.data(), text.size());
     size_ += text.size();
     return *this;
   }
@@ -52,8 +51,32 @@ class JsonLine {
     return text_.data() + size_;
   }
   void grow(size_t n);
-  bool ascii_string(std::string_view s);  // false (nothing written) when `s` is not all ASCII
-  std::string text_;                      // the line, then room: before serializer_, which writes into it
+  // n bytes from `from` to `to` (which do not overlap): most pieces of a line are short, and are
+  // copied here as two words that may overlap, without a call.
+  static void copy(char* to, const char* from, size_t n) {
+    if (n > 16) {
+      std::memcpy(to, from, n);
+    } else if (n >= 8) {
+      uint64_t head, tail;
+      std::memcpy(&head, from, 8);
+      std::memcpy(&tail, from + n - 8, 8);
+      std::memcpy(to, &head, 8);
+      std::memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4) {
+      uint32_t head, tail;
+      std::memcpy(&head, from, 4);
+      std::memcpy(&tail, from + n - 4, 4);
+      std::memcpy(to, &head, 4);
+      std::memcpy(to + n - 4, &tail, 4);
+    } else if (n > 0) {
+      to[0] = from[0];
+      to[n / 2] = from[n / 2];
+      to[n - 1] = from[n - 1];
+    }
+  }
+  bool ascii_string(std::string_view s);    // false (nothing written) when `s` is not all ASCII
+  bool escaped_string(std::string_view s);  // ascii_string()'s, for a string with a byte to escape
+  std::string text_;                        // the line, then room: before serializer_, which writes into it
   size_t size_ = 0;
   nlohmann::detail::serializer<Json> serializer_;
   Json string_ = "";  // string()'s, its capacity kept
