@@ -3,6 +3,8 @@
 // node named `id`, text that is not UTF-8) and output lines.
 #include <gtest/gtest.h>
 
+#include <climits>
+
 #include "chain/flatten.hpp"
 #include "util/json_line.hpp"
 
@@ -103,6 +105,17 @@ TEST(JsonLineTest, EveryKindOfValueIsTheBytesJsonDumps) {
   }
   line.clear().string(controls);
   EXPECT_EQ(line.text(), Json(controls).dump());
+}
+
+// Integers keep their last digits for the next line (a record's lines repeat its row id): each
+// number, repeated or not, zero first, is still its own digits.
+TEST(JsonLineTest, IntegersRepeatedOrNotAreTheirDigits) {
+  JsonLine line;
+  const long long numbers[] = {0, 0, 7, 7, 7, -7, 0, 1234567890123, 1234567890123, LLONG_MIN, LLONG_MAX, 0};
+  for (long long n : numbers) {
+    line.clear().integer(n);
+    EXPECT_EQ(line.text(), std::to_string(n));
+  }
 }
 
 // Text is checked eight bytes at a time, the last word overlapping the one before; shorter text as

@@ -1,6 +1,7 @@
 #include "flatten.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -54,7 +55,7 @@ class Layout {
     columns_[1].value = nullptr;  // the id, unless a node named `id` takes the column
     size_t t = 0, leaf = 0;
     for (const auto& [key, value] : history.get_ref<const Json::object_t&>())
-      if (key != "row_id" && !match(key, value, t, leaf)) return false;
+      if (!is_row_id(key) && !match(key, value, t, leaf)) return false;
     return t == tokens_.size();
   }
   bool match(std::string_view key, const Json& value, size_t& t, size_t& leaf) {
@@ -84,7 +85,7 @@ class Layout {
     add_column("id");
     take_row_id(history);
     for (const auto& [key, value] : history.get_ref<const Json::object_t&>())
-      if (key != "row_id") {
+      if (!is_row_id(key)) {
         path_.assign(key);
         walk(key, value);
       }
@@ -123,6 +124,7 @@ class Layout {
     heads_ += head_.text();
     return columns_.size() - 1;
   }
+  static bool is_row_id(const std::string& key) { return key.size() == 6 && std::memcmp(key.data(), "row_id", 6) == 0; }
   void take_row_id(const Json& history) {
     static const Json kNull;
     const auto row = history.find("row_id");

@@ -181,10 +181,11 @@ bool JsonLine::escaped_string(std::string_view s) {
 void JsonLine::grow(size_t n) { text_.resize(std::max(2 * text_.size(), size_ + n)); }
 
 JsonLine& JsonLine::integer(long long n) {
-  constexpr size_t kDigits = 20;  // 19 digits and a sign: the longest long long
-  char* to = room(kDigits);
-  size_ += size_t(std::to_chars(to, to + kDigits, n).ptr - to);
-  return *this;
+  if (n != last_integer_) {  // 19 digits and a sign: the longest long long
+    digits_size_ = size_t(std::to_chars(digits_, digits_ + sizeof digits_, n).ptr - digits_);
+    last_integer_ = n;
+  }
+  return raw({digits_, digits_size_});
 }
 
 }  // namespace skein

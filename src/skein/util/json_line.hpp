@@ -79,6 +79,10 @@ class JsonLine {
   std::string text_;                        // the line, then room: before serializer_, which writes into it
   size_t size_ = 0;
   nlohmann::detail::serializer<Json> serializer_;
+  // integer()'s last number and its digits: a record's lines mostly repeat its row id
+  long long last_integer_ = 0;
+  char digits_[20] = {'0'};
+  size_t digits_size_ = 1;
   Json string_ = "";  // string()'s, its capacity kept
 };
 

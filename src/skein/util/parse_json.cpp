@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <string>
 
 // Older simdjson accepts lone surrogates ("\udc00") that Json::parse refuses (fixed in 2.2.3).
@@ -23,8 +24,14 @@ Json to_json(dom::element e) {
     case dom::element_type::OBJECT: {
       const dom::object members = e.get_object().value_unsafe();
       Json object = object_with_room(members.size());
-      for (const dom::key_value_pair member : members)
-        object[std::string(member.key)] = to_json(member.value);  // a repeated key: the last value wins
+      auto& out = object.get_ref<Json::object_t&>();
+      for (const dom::key_value_pair member : members) {
+        const auto same = [&](const auto& m) { return m.first == member.key; };
+        if (const auto at = std::find_if(out.begin(), out.end(), same); at != out.end())
+          at->second = to_json(member.value);  // a repeated key: the last value wins, where the first was
+        else
+          out.emplace_back(std::string(member.key), to_json(member.value));
+      }
       return object;
     }
     case dom::element_type::ARRAY: {
