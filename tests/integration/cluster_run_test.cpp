@@ -5,8 +5,11 @@
 // worker's shard; a database restart mid-run loses and doubles nothing; the response cache in the
 // database answers a re-run without an engine call, and a retried shard repeats no kept call.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -283,6 +286,40 @@ TEST_F(ClusterRunTest, EachRunGetsItsOwnChainsEnginesOnAWorkerThatServedAnother)
     EXPECT_NE(r->outputs.at(0).second.find("\"output\":{\"a\":" + std::to_string(a) + "}"), std::string::npos)
         << run << ": " << r->outputs.at(0).second;
   }
+}
+
+// A worker killed by SIGKILL leaves its default scratch folder behind: the next worker on the
+// machine removes the folders of workers whose process is gone, and no other.
+TEST_F(ClusterRunTest, AWorkerRemovesTheScratchFoldersOfKilledWorkersAndNoOther) {
+  const fs::path temp = dir_ / "tmp";
+  fs::create_directories(temp);
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  ASSERT_EQ(waitpid(dead, nullptr, 0), dead);
+  const auto folder = [&](const std::string& name) {
+    fs::create_directories(temp / name / "run");
+    std::ofstream(temp / name / "run" / "left.jsonl") << "{}\n";
+    return temp / name;
+  };
+  const fs::path orphan = folder("skein-worker-" + std::to_string(dead));
+  const fs::path alive = folder("skein-worker-" + std::to_string(getppid()));
+  const fs::path other = folder("skein-worker-" + std::to_string(dead) + "x");
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string kept = old_tmpdir ? old_tmpdir : "";
+  setenv("TMPDIR", temp.c_str(), 1);
+  {
+    WorkerOptions o = worker_options(instant(), "none");
+    o.scratch.clear();
+    Worker worker(o);
+  }
+  if (old_tmpdir)
+    setenv("TMPDIR", kept.c_str(), 1);
+  else
+    unsetenv("TMPDIR");
+  EXPECT_FALSE(fs::exists(orphan));
+  EXPECT_TRUE(fs::exists(alive / "run" / "left.jsonl"));
+  EXPECT_TRUE(fs::exists(other / "run" / "left.jsonl"));
 }
 
 TEST_F(ClusterRunTest, AChainsWarningIsSaidOncePerRunNotOncePerShard) {

@@ -1,8 +1,12 @@
 #include "worker.hpp"
 
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
+#include <string_view>
 #include <thread>
 
 #include "shard_run.hpp"
@@ -17,6 +21,25 @@ using std::chrono::milliseconds;
 // A shard attempt's scratch folder: no two attempts (a stale one and its retry) share one.
 std::string fmt_scratch(const Claim& c) {
   return c.run + "-" + std::to_string(c.shard) + "-" + std::to_string(c.attempt);
+}
+
+constexpr std::string_view kScratchPrefix = "skein-worker-";
+
+// The default scratch folders of this machine's workers that were killed (SIGKILL leaves a worker
+// no time to remove its own): skein-worker-<pid> in `temp` whose process is gone.
+void remove_orphaned_scratch(const fs::path& temp) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(temp, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(kScratchPrefix)) continue;
+    pid_t pid = 0;
+    const char* end = name.data() + name.size();
+    const auto [at, error] = std::from_chars(name.data() + kScratchPrefix.size(), end, pid);
+    if (error != std::errc() || at != end || pid <= 1) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not this user's to know
+    std::error_code ignored;                            // (another worker may be removing it too)
+    fs::remove_all(entry.path(), ignored);
+  }
 }
 
 std::string default_name() {
@@ -48,8 +71,11 @@ struct Worker::Held {
 Worker::Worker(WorkerOptions options)
     : options_(std::move(options)), responses_(std::make_shared<PgResponseStore>(options_.url)) {
   if (options_.name.empty()) options_.name = default_name();
-  if (options_.scratch.empty())
-    options_.scratch = fs::temp_directory_path() / ("skein-worker-" + std::to_string(getpid()));
+  if (options_.scratch.empty()) {
+    const fs::path temp = fs::temp_directory_path();
+    remove_orphaned_scratch(temp);
+    options_.scratch = temp / (std::string(kScratchPrefix) + std::to_string(getpid()));
+  }
 }
 
 Worker::~Worker() {
