@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 
 #include "skein/error.hpp"
+#include "util/parse_json.hpp"
 
 namespace skein {
 
@@ -94,13 +95,13 @@ asio::awaitable<std::vector<Json>> ExecWorker::call(const Json& history) {
   pending_.consume(*n);
   Json records;
   try {
-    records = Json::parse(text);
+    records = parse_json(text);
   } catch (const Json::exception& e) {
     throw Error("the exec command's reply is not JSON: " + text.substr(0, 200));
   }
   if (!records.is_array())
     throw Error("the exec command must answer a JSON array of records, got " + text.substr(0, 200));
-  co_return std::vector<Json>(records.begin(), records.end());
+  co_return std::move(records.get_ref<Json::array_t&>());
 }
 
 asio::awaitable<void> ExecWorker::close() {
