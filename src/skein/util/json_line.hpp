@@ -54,25 +54,23 @@ class JsonLine {
   // n bytes from `from` to `to` (which do not overlap): most pieces of a line are short, and are
   // copied here as two words that may overlap, without a call.
   static void copy(char* to, const char* from, size_t n) {
-    if (n > 16) {
+    if (n > 16)
       std::memcpy(to, from, n);
-    } else if (n >= 8) {
-      uint64_t head, tail;
-      std::memcpy(&head, from, 8);
-      std::memcpy(&tail, from + n - 8, 8);
-      std::memcpy(to, &head, 8);
-      std::memcpy(to + n - 8, &tail, 8);
-    } else if (n >= 4) {
-      uint32_t head, tail;
-      std::memcpy(&head, from, 4);
-      std::memcpy(&tail, from + n - 4, 4);
-      std::memcpy(to, &head, 4);
-      std::memcpy(to + n - 4, &tail, 4);
-    } else if (n > 0) {
-      to[0] = from[0];
-      to[n / 2] = from[n / 2];
-      to[n - 1] = from[n - 1];
-    }
+    else if (n >= 8)
+      copy_ends<uint64_t>(to, from, n);
+    else if (n >= 4)
+      copy_ends<uint32_t>(to, from, n);
+    else if (n > 0)
+      to[0] = from[0], to[n / 2] = from[n / 2], to[n - 1] = from[n - 1];
+  }
+  // The first and the last word of n bytes, sizeof(Word) <= n <= 2 * sizeof(Word): all of them.
+  template <typename Word>
+  static void copy_ends(char* to, const char* from, size_t n) {
+    Word head, tail;
+    std::memcpy(&head, from, sizeof(Word));
+    std::memcpy(&tail, from + n - sizeof(Word), sizeof(Word));
+    std::memcpy(to, &head, sizeof(Word));
+    std::memcpy(to + n - sizeof(Word), &tail, sizeof(Word));
   }
   bool ascii_string(std::string_view s);    // false (nothing written) when `s` is not all ASCII
   bool escaped_string(std::string_view s);  // ascii_string()'s, for a string with a byte to escape
