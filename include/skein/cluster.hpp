@@ -101,8 +101,9 @@ struct ClusterWorkerOptions {
   BrokerOptions broker;
   std::map<std::string, EngineConfig> engines;
   Broker::Factory factory = start_engine;
-  // Where each shard's run folder is made, then removed. Default: <temp>/skein-worker-<pid>; the
-  // worker first removes those of this machine's workers that were killed (their process is gone).
+  // Where each shard's run folder is made, then removed; the worker holds a lock on it while it
+  // lives. Default: <temp>/skein-worker-<pid>; the worker first removes those that killed workers
+  // left (this user's folders whose process is gone and whose lock is free).
   std::filesystem::path scratch;
   // A line per shard claimed, committed, fenced…, and a chain's warnings once per run: called on
   // run()'s thread with no lock held (it may call stop() and stats()).

@@ -4,7 +4,9 @@
 // over when its lease runs out and committed once; a cancel from another connection stops every
 // worker's shard; a database restart mid-run loses and doubles nothing; the response cache in the
 // database answers a re-run without an engine call, and a retried shard repeats no kept call.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,38 +290,55 @@ TEST_F(ClusterRunTest, EachRunGetsItsOwnChainsEnginesOnAWorkerThatServedAnother)
   }
 }
 
+// $TMPDIR set for a scope, then as it was.
+struct TempDirFor {
+  explicit TempDirFor(const fs::path& dir) : had(std::getenv("TMPDIR") != nullptr) {
+    if (had) old = std::getenv("TMPDIR");
+    setenv("TMPDIR", dir.c_str(), 1);
+  }
+  ~TempDirFor() { had ? setenv("TMPDIR", old.c_str(), 1) : unsetenv("TMPDIR"); }
+  bool had;
+  std::string old;
+};
+
 // A worker killed by SIGKILL leaves its default scratch folder behind: the next worker on the
-// machine removes the folders of workers whose process is gone, and no other.
+// machine removes those whose process is gone and whose lock is free (a worker in another PID
+// namespace holds its own), and no other.
 TEST_F(ClusterRunTest, AWorkerRemovesTheScratchFoldersOfKilledWorkersAndNoOther) {
   const fs::path temp = dir_ / "tmp";
   fs::create_directories(temp);
-  const pid_t dead = fork();
-  if (dead == 0) _exit(0);
-  ASSERT_GT(dead, 0);
-  ASSERT_EQ(waitpid(dead, nullptr, 0), dead);
+  pid_t dead[2];
+  for (pid_t& pid : dead) {
+    pid = fork();
+    if (pid == 0) _exit(0);
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  }
   const auto folder = [&](const std::string& name) {
     fs::create_directories(temp / name / "run");
     std::ofstream(temp / name / "run" / "left.jsonl") << "{}\n";
     return temp / name;
   };
-  const fs::path orphan = folder("skein-worker-" + std::to_string(dead));
+  const fs::path orphan = folder("skein-worker-" + std::to_string(dead[0]));
+  const fs::path locked = folder("skein-worker-" + std::to_string(dead[1]));
   const fs::path alive = folder("skein-worker-" + std::to_string(getppid()));
-  const fs::path other = folder("skein-worker-" + std::to_string(dead) + "x");
-  const char* old_tmpdir = std::getenv("TMPDIR");
-  const std::string kept = old_tmpdir ? old_tmpdir : "";
-  setenv("TMPDIR", temp.c_str(), 1);
+  const fs::path other = folder("skein-worker-" + std::to_string(dead[0]) + "x");
+  const int lock = open(locked.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(flock(lock, LOCK_EX | LOCK_NB), 0);
   {
+    const TempDirFor tmpdir(temp);
     WorkerOptions o = worker_options(instant(), "none");
     o.scratch.clear();
     Worker worker(o);
+    EXPECT_TRUE(fs::is_directory(temp / ("skein-worker-" + std::to_string(getpid()))));  // its own, made
   }
-  if (old_tmpdir)
-    setenv("TMPDIR", kept.c_str(), 1);
-  else
-    unsetenv("TMPDIR");
+  close(lock);
   EXPECT_FALSE(fs::exists(orphan));
+  EXPECT_TRUE(fs::exists(locked / "run" / "left.jsonl"));
   EXPECT_TRUE(fs::exists(alive / "run" / "left.jsonl"));
   EXPECT_TRUE(fs::exists(other / "run" / "left.jsonl"));
+  EXPECT_FALSE(fs::exists(temp / ("skein-worker-" + std::to_string(getpid()))));  // removed when it went
 }
 
 TEST_F(ClusterRunTest, AChainsWarningIsSaidOncePerRunNotOncePerShard) {

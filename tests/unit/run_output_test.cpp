@@ -83,6 +83,33 @@ TEST(RunOutputTest, BatchesAreWrittenInOrderAndACheckpointCoversThoseBeforeIt) {
   EXPECT_EQ(Json::parse(read(dir / "run.json")).at("resume"), resume);
 }
 
+// A batch's lines handed over (take()) leave the blocks with no lines: empty, and the next batch
+// writes its own lines alone, to its own files (a file of the last batch that this one has no line
+// for is not touched).
+TEST(RunOutputTest, TakenLinesLeaveNoLineBehindAndTheNextBatchWritesOnlyItsOwn) {
+  const fs::path dir = test::scratch_root() / "run_output_take";
+  RunWriter writer(dir, 1000);
+  writer.start({"a", "b", "c"});
+  LineBlocks lines;
+  lines.add("a", "{\"a\":1}\n");
+  lines.add("b", "{\"b\":1}\n");
+  const LineBlocks first = lines.take();
+  EXPECT_TRUE(lines.empty());
+  EXPECT_FALSE(first.empty());
+  lines.add("b", "{\"b\":2}\n");
+  lines.add("c", "{\"c\":2}\n");
+  EXPECT_FALSE(lines.empty());
+  first.write_to(writer);
+  lines.write_to(writer);
+  const Json files = writer.positions();
+  EXPECT_EQ(read(dir / "a" / "000.jsonl"), "{\"a\":1}\n");
+  EXPECT_EQ(read(dir / "b" / "000.jsonl"), "{\"b\":1}\n{\"b\":2}\n");
+  EXPECT_EQ(read(dir / "c" / "000.jsonl"), "{\"c\":2}\n");
+  EXPECT_EQ(files.at("a").at("lines"), 1);
+  EXPECT_EQ(files.at("b").at("lines"), 2);
+  EXPECT_EQ(files.at("c").at("lines"), 1);
+}
+
 TEST(RunOutputTest, ABlockThatCrossesTheLineLimitRollsOverAtItsLine) {
   const fs::path dir = test::scratch_root() / "run_output_roll";
   RunWriter writer(dir, 3);

@@ -41,7 +41,7 @@ ApplyStream::ApplyStream(std::span<const Node> head, std::span<const Node> tail)
 size_t ApplyStream::run(std::vector<Record>& batch, const Out& out) {
   out_ = &out;
   rows_ = 0;
-  rows_block_ = kNoBlock;  // a batch's lines are a new LineBlocks
+  rows_block_ = kNoBlock;  // the blocks are looked up again in `out.lines`, which may be another's
   for (Stage& s : stages_) {
     s.block = kNoBlock;
     s.errors.clear();  // (a batch that failed half-way left its own)

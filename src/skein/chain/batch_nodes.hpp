@@ -8,7 +8,7 @@
 // Threads: on the run's loop only; not thread-safe. Nothing here blocks the loop: engines are
 // leased and called asynchronously, exec and native Applies run off the loop (apply_calls.hpp).
 // Referred to, and outliving this: the chain, the summary, the broker, the run's engines, the
-// Apply calls.
+// Apply calls, the response store.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <functional>

@@ -1,7 +1,10 @@
 #include "worker.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,20 +29,43 @@ std::string fmt_scratch(const Claim& c) {
 constexpr std::string_view kScratchPrefix = "skein-worker-";
 
 // The default scratch folders of this machine's workers that were killed (SIGKILL leaves a worker
-// no time to remove its own): skein-worker-<pid> in `temp` whose process is gone.
+// no time to remove its own): skein-worker-<pid>, a folder of this user's, whose process is gone
+// and whose lock no worker holds (a worker in another PID namespace that shares the temp folder
+// holds its own: see lock_scratch). Errors leave a folder where it is.
 void remove_orphaned_scratch(const fs::path& temp) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(temp, ec)) {
-    const std::string name = entry.path().filename().string();
+  for (auto it = fs::directory_iterator(temp, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::path path = it->path();
+    const std::string name = path.filename().string();
     if (!name.starts_with(kScratchPrefix)) continue;
+    const std::string digits = name.substr(kScratchPrefix.size());
     pid_t pid = 0;
-    const char* end = name.data() + name.size();
-    const auto [at, error] = std::from_chars(name.data() + kScratchPrefix.size(), end, pid);
-    if (error != std::errc() || at != end || pid <= 1) continue;
+    const auto [at, error] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (error != std::errc() || at != digits.data() + digits.size() || pid <= 1 || std::to_string(pid) != digits)
+      continue;
     if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not this user's to know
-    std::error_code ignored;                            // (another worker may be removing it too)
-    fs::remove_all(entry.path(), ignored);
+    const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;  // gone, a symbolic link, not a folder
+    struct stat st {};
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      std::error_code ignored;  // (another worker may be removing it too)
+      fs::remove_all(path, ignored);
+    }
+    close(fd);
   }
+}
+
+// Makes the worker's scratch folder and holds a lock on it for the worker's life (best effort):
+// returns the folder's descriptor, or -1.
+int lock_scratch(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 std::string default_name() {
@@ -76,6 +102,7 @@ Worker::Worker(WorkerOptions options)
     remove_orphaned_scratch(temp);
     options_.scratch = temp / (std::string(kScratchPrefix) + std::to_string(getpid()));
   }
+  scratch_lock_ = lock_scratch(options_.scratch);
 }
 
 Worker::~Worker() {
@@ -85,6 +112,7 @@ Worker::~Worker() {
   }
   std::error_code ec;
   fs::remove(options_.scratch, ec);  // empty by now: each shard removes its own folder
+  if (scratch_lock_ >= 0) close(scratch_lock_);
 }
 
 void Worker::run() {

@@ -64,6 +64,7 @@ class Worker {
   void pause(std::chrono::milliseconds d);  // returns early on stop()
 
   WorkerOptions options_;
+  int scratch_lock_ = -1;  // options_.scratch, open and locked while the worker lives (-1: not)
   std::unique_ptr<Broker> broker_;
   std::string broker_run_;
   std::map<std::string, Chain> chains_;

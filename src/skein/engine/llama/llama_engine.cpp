@@ -5,8 +5,8 @@
 // decode loop takes prepared jobs into free slots (each starting from the longest prefix the cache
 // holds), drops cancelled ones, decodes one batch for all busy slots, keeps each prompt just
 // decoded in the cache and samples each slot's next token. A decode whose requests have all been
-// cancelled is abandoned between two of its graph's operations (llama.cpp's abort callback), so a
-// cancel does not wait for the step under way.
+// cancelled is abandoned between two of its graph's operations (llama.cpp's abort callback): the
+// cancel of the last request in a step does not wait for the step to end (one of several does).
 #include "skein/llama_engine.hpp"
 
 #include <common.h>
