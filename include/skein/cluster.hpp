@@ -101,9 +101,10 @@ struct ClusterWorkerOptions {
   BrokerOptions broker;
   std::map<std::string, EngineConfig> engines;
   Broker::Factory factory = start_engine;
-  // Where each shard's run folder is made, then removed; the worker holds a lock on it while it
-  // lives. Default: <temp>/skein-worker-<pid>; the worker first removes those that killed workers
-  // left (this user's folders whose process is gone and whose lock is free).
+  // Where each shard's run folder is made, then removed: made when the worker is, locked while it
+  // lives, removed (if empty) when it goes. Default: a new <temp>/skein-worker-<pid>-XXXXXX; the
+  // worker first removes those that killed workers left (this user's folders whose process is gone
+  // and whose lock is free).
   std::filesystem::path scratch;
   // A line per shard claimed, committed, fenced…, and a chain's warnings once per run: called on
   // run()'s thread with no lock held (it may call stop() and stats()).

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -301,13 +303,21 @@ struct TempDirFor {
   std::string old;
 };
 
+// A descriptor closed when it goes.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
 // A worker killed by SIGKILL leaves its default scratch folder behind: the next worker on the
 // machine removes those whose process is gone and whose lock is free (a worker in another PID
-// namespace holds its own), and no other.
+// namespace holds its own), and no other: not a live process's, not a link, not another name.
 TEST_F(ClusterRunTest, AWorkerRemovesTheScratchFoldersOfKilledWorkersAndNoOther) {
   const fs::path temp = dir_ / "tmp";
   fs::create_directories(temp);
-  pid_t dead[2];
+  pid_t dead[3];
   for (pid_t& pid : dead) {
     pid = fork();
     if (pid == 0) _exit(0);
@@ -319,26 +329,43 @@ TEST_F(ClusterRunTest, AWorkerRemovesTheScratchFoldersOfKilledWorkersAndNoOther)
     std::ofstream(temp / name / "run" / "left.jsonl") << "{}\n";
     return temp / name;
   };
-  const fs::path orphan = folder("skein-worker-" + std::to_string(dead[0]));
-  const fs::path locked = folder("skein-worker-" + std::to_string(dead[1]));
-  const fs::path alive = folder("skein-worker-" + std::to_string(getppid()));
-  const fs::path other = folder("skein-worker-" + std::to_string(dead[0]) + "x");
-  const int lock = open(locked.c_str(), O_RDONLY | O_DIRECTORY);
-  ASSERT_GE(lock, 0);
-  ASSERT_EQ(flock(lock, LOCK_EX | LOCK_NB), 0);
+  const std::string prefix = "skein-worker-";
+  const fs::path orphan = folder(prefix + std::to_string(dead[0]) + "-a1b2c3");
+  const fs::path orphan_before = folder(prefix + std::to_string(dead[1]));  // a name of the version before
+  const fs::path locked = folder(prefix + std::to_string(dead[2]) + "-d4e5f6");
+  const fs::path alive = folder(prefix + std::to_string(getppid()) + "-g7h8i9");
+  const fs::path zero = folder(prefix + "0" + std::to_string(dead[0]));
+  const fs::path target = folder("target");
+  fs::create_directory_symlink(target, temp / (prefix + std::to_string(dead[1]) + "-link00"));
+  const Fd lock{open(locked.c_str(), O_RDONLY | O_DIRECTORY)};
+  ASSERT_GE(lock.fd, 0);
+  ASSERT_EQ(flock(lock.fd, LOCK_EX | LOCK_NB), 0);
+  for (const pid_t pid : dead) ASSERT_TRUE(kill(pid, 0) == -1 && errno == ESRCH) << "pid " << pid << " reused";
   {
     const TempDirFor tmpdir(temp);
     WorkerOptions o = worker_options(instant(), "none");
     o.scratch.clear();
+    std::vector<std::string> events;
+    o.on_event = [&](const std::string& e) { events.push_back(e); };
     Worker worker(o);
-    EXPECT_TRUE(fs::is_directory(temp / ("skein-worker-" + std::to_string(getpid()))));  // its own, made
+    EXPECT_TRUE(events.empty()) << testing::PrintToString(events);
+    // Its own: made, and locked while it lives
+    std::vector<fs::path> own;
+    for (const auto& entry : fs::directory_iterator(temp))
+      if (entry.path().filename().string().starts_with(prefix + std::to_string(getpid()) + "-"))
+        own.push_back(entry.path());
+    ASSERT_EQ(own.size(), 1u);
+    const Fd probe{open(own[0].c_str(), O_RDONLY | O_DIRECTORY)};
+    EXPECT_EQ(flock(probe.fd, LOCK_EX | LOCK_NB), -1);
+    EXPECT_EQ(errno, EWOULDBLOCK);
   }
-  close(lock);
   EXPECT_FALSE(fs::exists(orphan));
-  EXPECT_TRUE(fs::exists(locked / "run" / "left.jsonl"));
-  EXPECT_TRUE(fs::exists(alive / "run" / "left.jsonl"));
-  EXPECT_TRUE(fs::exists(other / "run" / "left.jsonl"));
-  EXPECT_FALSE(fs::exists(temp / ("skein-worker-" + std::to_string(getpid()))));  // removed when it went
+  EXPECT_FALSE(fs::exists(orphan_before));
+  for (const fs::path& kept : {locked, alive, zero, target})
+    EXPECT_TRUE(fs::exists(kept / "run" / "left.jsonl")) << kept;
+  EXPECT_TRUE(fs::is_symlink(temp / (prefix + std::to_string(dead[1]) + "-link00")));
+  for (const auto& entry : fs::directory_iterator(temp))  // its own removed when it went
+    EXPECT_FALSE(entry.path().filename().string().starts_with(prefix + std::to_string(getpid()))) << entry.path();
 }
 
 TEST_F(ClusterRunTest, AChainsWarningIsSaidOncePerRunNotOncePerShard) {

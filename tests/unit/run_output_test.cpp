@@ -93,8 +93,9 @@ TEST(RunOutputTest, TakenLinesLeaveNoLineBehindAndTheNextBatchWritesOnlyItsOwn) 
   LineBlocks lines;
   lines.add("a", "{\"a\":1}\n");
   lines.add("b", "{\"b\":1}\n");
-  const LineBlocks first = lines.take();
+  LineBlocks first = lines.take();
   EXPECT_TRUE(lines.empty());
+  EXPECT_EQ(lines.index("b"), 1u);  // its blocks kept, in their order
   EXPECT_FALSE(first.empty());
   lines.add("b", "{\"b\":2}\n");
   lines.add("c", "{\"c\":2}\n");

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <string_view>
 #include <thread>
+#include <tuple>
 
 #include "shard_run.hpp"
 
@@ -28,26 +29,40 @@ std::string fmt_scratch(const Claim& c) {
 
 constexpr std::string_view kScratchPrefix = "skein-worker-";
 
+// Whether `fd` is the folder at `path` now (not one that replaced it, or none).
+bool is_at(int fd, const fs::path& path) {
+  struct stat opened {
+  }, there{};
+  return fstat(fd, &opened) == 0 && lstat(path.c_str(), &there) == 0 && opened.st_dev == there.st_dev &&
+         opened.st_ino == there.st_ino;
+}
+
+// The pid in a default scratch folder's name, skein-worker-<pid>-XXXXXX (or skein-worker-<pid>,
+// the name before), or 0 for any other name.
+pid_t scratch_pid(const std::string& name) {
+  if (!name.starts_with(kScratchPrefix)) return 0;
+  const std::string rest = name.substr(kScratchPrefix.size());
+  const std::string digits = rest.substr(0, rest.find('-'));
+  pid_t pid = 0;
+  const auto [at, error] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+  if (error != std::errc() || at != digits.data() + digits.size() || std::to_string(pid) != digits) return 0;
+  return pid > 1 ? pid : 0;
+}
+
 // The default scratch folders of this machine's workers that were killed (SIGKILL leaves a worker
-// no time to remove its own): skein-worker-<pid>, a folder of this user's, whose process is gone
-// and whose lock no worker holds (a worker in another PID namespace that shares the temp folder
-// holds its own: see lock_scratch). Errors leave a folder where it is.
+// no time to remove its own): folders of this user's whose process is gone and whose lock no
+// worker holds (a worker in another PID namespace that shares the temp folder holds its own: see
+// locked_scratch). Errors leave a folder where it is.
 void remove_orphaned_scratch(const fs::path& temp) {
   std::error_code ec;
   for (auto it = fs::directory_iterator(temp, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     const fs::path path = it->path();
-    const std::string name = path.filename().string();
-    if (!name.starts_with(kScratchPrefix)) continue;
-    const std::string digits = name.substr(kScratchPrefix.size());
-    pid_t pid = 0;
-    const auto [at, error] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-    if (error != std::errc() || at != digits.data() + digits.size() || pid <= 1 || std::to_string(pid) != digits)
-      continue;
-    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not this user's to know
+    const pid_t pid = scratch_pid(path.filename().string());
+    if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not this user's to know
     const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;  // gone, a symbolic link, not a folder
     struct stat st {};
-    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0 && is_at(fd, path)) {
       std::error_code ignored;  // (another worker may be removing it too)
       fs::remove_all(path, ignored);
     }
@@ -55,17 +70,24 @@ void remove_orphaned_scratch(const fs::path& temp) {
   }
 }
 
-// Makes the worker's scratch folder and holds a lock on it for the worker's life (best effort):
-// returns the folder's descriptor, or -1.
-int lock_scratch(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
+// `dir` open and locked, if it is still the folder at its path once locked; else -1.
+int lock_folder(const fs::path& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    close(fd);
-    return -1;
+  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && is_at(fd, dir)) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+// A new default scratch folder, <temp>/skein-worker-<pid>-XXXXXX (workers in other PID namespaces
+// may have this pid too), and its lock, held for the worker's life. Made again if a remover took
+// it before it was locked.
+std::pair<fs::path, int> locked_scratch(const fs::path& temp) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string dir = (temp / (std::string(kScratchPrefix) + std::to_string(getpid()) + "-XXXXXX")).string();
+    if (!mkdtemp(dir.data())) break;
+    if (const int fd = lock_folder(dir); fd >= 0) return {dir, fd};
   }
-  return fd;
+  return {temp / (std::string(kScratchPrefix) + std::to_string(getpid())), -1};
 }
 
 std::string default_name() {
@@ -100,9 +122,13 @@ Worker::Worker(WorkerOptions options)
   if (options_.scratch.empty()) {
     const fs::path temp = fs::temp_directory_path();
     remove_orphaned_scratch(temp);
-    options_.scratch = temp / (std::string(kScratchPrefix) + std::to_string(getpid()));
+    std::tie(options_.scratch, scratch_lock_) = locked_scratch(temp);
+  } else {
+    std::error_code ec;
+    fs::create_directories(options_.scratch, ec);
+    scratch_lock_ = lock_folder(options_.scratch);
   }
-  scratch_lock_ = lock_scratch(options_.scratch);
+  if (scratch_lock_ < 0) event("the scratch folder " + options_.scratch.string() + " could not be made and locked");
 }
 
 Worker::~Worker() {
