@@ -31,8 +31,8 @@ constexpr std::string_view kScratchPrefix = "skein-worker-";
 
 // Whether `fd` is the folder at `path` now (not one that replaced it, or none).
 bool is_at(int fd, const fs::path& path) {
-  struct stat opened {
-  }, there{};
+  struct stat opened {};
+  struct stat there {};
   return fstat(fd, &opened) == 0 && lstat(path.c_str(), &there) == 0 && opened.st_dev == there.st_dev &&
          opened.st_ino == there.st_ino;
 }
