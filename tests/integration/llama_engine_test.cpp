@@ -160,6 +160,7 @@ TEST_F(LlamaEngineTest, AsioCancellationReachesTheEngine) {
 TEST(LlamaEngineAbandon, AStepWhoseRequestsAreAllCancelledIsGivenUpPartWayAndLeavesNothingBehind) {
   LlamaOptions o = test::local_options(1);
   o.context = o.batch = 4096;  // the whole prompt in one decode step (of 8 llama.cpp micro-batches)
+  o.threads = 1;               // a long step (about 180 ms here): the cancel lands well within it
   auto engine = make_llama_engine("abandon", o);
   const GenerateRequest probe = request("probe", 11, 8);
   const GenerateResult before = generate_sync(*engine, probe);
