@@ -49,6 +49,8 @@ Json::array_t exploded(const Apply& explode, const Json& history) {
   return std::move(list.get_ref<Json::array_t&>());
 }
 
+std::string apply_failure(const Apply& a, std::string_view why) { return "apply '" + a.id + "': " + std::string(why); }
+
 std::vector<Json> built_in_outputs(const Apply& a, const Json& history) {
   if (a.kind == ApplyKind::filter) return kept_by(a, history) ? std::vector<Json>{true} : std::vector<Json>{};
   if (a.kind == ApplyKind::map) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "exec_worker.hpp"
@@ -29,6 +30,9 @@ std::vector<Json> built_in_outputs(const Apply& a, const Json& history);
 bool kept_by(const Apply& filter, const Json& history);
 Json mapped(const Apply& map, const Json& history);
 Json::array_t exploded(const Apply& explode, const Json& history);
+// The reason of the error record of a record that `a` failed on (`why`: its expression's,
+// function's or command's error).
+std::string apply_failure(const Apply& a, std::string_view why);
 
 // One record's outputs (filter: [true] to keep, [] to drop), or why there are none.
 struct ApplyOutcome {

@@ -80,7 +80,7 @@ void ApplyStream::down(size_t stage, Json& history) {
     }
   } catch (const std::exception& e) {
     ++out_->counts[stage]->errors;
-    s.errors.push_back({record_->row_id, a.id, record_->line, "", "apply '" + a.id + "': " + e.what()});
+    s.errors.push_back({record_->row_id, a.id, record_->line, "", apply_failure(a, e.what())});
     return;
   }
   if (one) return output(stage, history, *one, 0);

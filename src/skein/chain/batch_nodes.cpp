@@ -123,7 +123,7 @@ asio::awaitable<void> BatchNodes::run_apply(const Apply& a, std::vector<Record>&
     ++counts.in;
     if (!outcomes[i].error.empty()) {
       ++counts.errors;
-      record_error({rec.row_id, path, rec.line, "", "apply '" + a.id + "': " + outcomes[i].error});
+      record_error({rec.row_id, path, rec.line, "", apply_failure(a, outcomes[i].error)});
       continue;
     }
     std::vector<Json>& outputs = outcomes[i].outputs;
