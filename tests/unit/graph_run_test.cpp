@@ -334,6 +334,7 @@ nodes:
     GraphRunOptions o;
     o.lm = &lm;
     o.observer = &deps;
+    o.slice = {};  // lets the loop's other work (the cancel below) go on at each node
     std::string error;
     std::optional<GraphResult> result;
     asio::co_spawn(io, run_graph(graph, Json::object(), std::move(o)),
@@ -539,6 +540,74 @@ TEST_F(GraphRunTest, AnExecDepGetsItsParamsAsJsonOnStdinAndGivesOneValue) {
   GraphResult r = run();
   EXPECT_EQ(r.trace[1].fields["owner"]["params"]["ticket"]["text"], "login fails");
   std::filesystem::remove_all(dir);
+}
+
+// Counts up to `to` and answers at once (no call of it waits).
+class CountingLM : public GraphLM {
+ public:
+  explicit CountingLM(int to) : to_(to) {}
+  int fills = 0;
+  asio::awaitable<LMReply<std::string>> choose_type(const NodeType&, const std::vector<std::string>&,
+                                                    const Json& context) override {
+    co_return LMReply<std::string>{context.at("v").get<int>() < to_ ? "A" : "end", {}};
+  }
+  asio::awaitable<LMReply<Json>> fill(const NodeType&, const Json&, const std::string&,
+                                      const TraceEntry& source) override {
+    ++fills;
+    Json v = empty_object();
+    v["v"] = source.fields.at("v").get<int>() + 1;
+    co_return LMReply<Json>{std::move(v), {}};
+  }
+
+ private:
+  int to_;
+};
+
+// A run whose nodes never wait (an LM answering from memory) does not keep its loop: a short run
+// spawned after a long one ends first, while the long one is a small part of its way; a cancel
+// emitted then reaches the long one at its next slice's end.
+TEST(GraphRunSliceTest, ARunWhoseNodesNeverWaitLetsTheOtherRunsOnItsLoopGoOnAndSeesACancel) {
+  const Graph g = parse_graph(R"(graph: count
+start: A
+max_iters: 0
+nodes:
+  A: {fields: {v: {type: integer}}, next: [A, end]}
+)",
+                              "count.yaml");
+  constexpr int kLong = 50'000;
+  CountingLM long_lm(kLong), short_lm(3);
+  asio::io_context io(1);
+  asio::cancellation_signal cancel_long;
+  std::vector<std::string> ended;
+  int long_fills_when_short_ended = -1;
+  std::string long_error;
+  auto spawn = [&](CountingLM& lm, std::string name, asio::cancellation_slot slot) {
+    GraphRunOptions o;
+    o.lm = &lm;
+    asio::co_spawn(io, run_graph(g, Json{{"v", 0}}, std::move(o)),
+                   asio::bind_cancellation_slot(slot, [&, name](std::exception_ptr e, GraphResult r) {
+                     ended.push_back(name);
+                     if (name == "long") {
+                       try {
+                         if (e) std::rethrow_exception(e);
+                       } catch (const std::exception& x) {
+                         long_error = x.what();
+                       }
+                       return;
+                     }
+                     ASSERT_FALSE(e);
+                     EXPECT_EQ(r.terminal.fields.at("v"), 3);
+                     long_fills_when_short_ended = long_lm.fills;
+                     cancel_long.emit(asio::cancellation_type::terminal);
+                   }));
+  };
+  spawn(long_lm, "long", cancel_long.slot());
+  spawn(short_lm, "short", {});
+  io.run();
+  EXPECT_EQ(ended, (std::vector<std::string>{"short", "long"}));
+  EXPECT_GE(long_fills_when_short_ended, 1);
+  EXPECT_LT(long_lm.fills, kLong / 10);
+  EXPECT_NE(long_error.find("Operation canceled"), std::string::npos) << long_error;
 }
 
 }  // namespace
