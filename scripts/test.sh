@@ -51,7 +51,7 @@ trap - EXIT  # (their process is gone: its number must not be signalled again)
 stage "concurrency tests under ThreadSanitizer (build-tsan/)"
 TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure --timeout 900 -j "$JOBS" \
-  -R 'RunOutput|Broker|EngineLayer|TypedBatch|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
+  -R 'RunOutput|Broker|EngineLayer|TypedBatch|ExecConcurrency|LlamaEngine|PrefixCache|ChainRun|OpenAI|Ollama|CliEngine|ManagedServer|Resume|Branch|GraphRun|SpinRun|RunRegistry|RegistryEngine|Durable|RunStore|PgRunStore|ShardQueue|ClusterRun|Serve|Shell' \
   -E 'NOT_BUILT|ManyEngines'
 
 stage "tests under ASan + UBSan (build-fuzz/, clang)"

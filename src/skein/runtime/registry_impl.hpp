@@ -15,6 +15,7 @@
 #include "skein/mutex.hpp"
 #include "skein/run_registry.hpp"
 #include "sqlite_run_store.hpp"
+#include "util/spin_run.hpp"
 
 namespace skein {
 
@@ -30,7 +31,7 @@ struct RunRegistry::Impl {
         work(asio::make_work_guard(io)),
         pool(o.blocking_threads),
         chain_pool(o.chain_threads),
-        loop([this] { io.run(); }) {}
+        loop([this] { spin_run(io, options.loop_spin); }) {}
 
   RegistryOptions options;
   std::shared_ptr<RunStore> store;
