@@ -250,7 +250,10 @@ class RunRegistry {
   // Called with every event recorded by any run, on the loop thread, never under a lock.
   void subscribe(std::function<void(const RunEvent&)> listener);
 
-  // Waits until `done(run)` holds for run `id` (checked at every change), up to `timeout`.
+  // Waits until `done(run)` holds for run `id`, up to `timeout`. `done` is checked at every change
+  // of the run, under the registry's lock, by the thread that changed it (often the loop), and only
+  // a change after which it holds wakes the caller: keep it short and thread-safe, and do not call
+  // the registry from it. What it throws is thrown here.
   bool wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
                   std::chrono::milliseconds timeout) const;
 

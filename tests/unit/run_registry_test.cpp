@@ -176,6 +176,48 @@ TEST_F(RunRegistryTest, ARevisitedNodeAsksAgainAndCancelWhileWaitingEndsTheRun) 
   EXPECT_EQ(events.back().kind, RunEventKind::cancelled);
 }
 
+// wait_until: its condition is checked at the run's changes by the thread that made them; the
+// caller returns once it holds, gets false when the time is up first, and gets what the condition
+// throws, wherever it threw.
+TEST_F(RunRegistryTest, WaitUntilReturnsOnceItsConditionHoldsFalseAtItsTimeoutAndThrowsWhatItThrows) {
+  const std::string id = registry_.submit(job());
+  const auto gates = wait_gates(id, 2);
+  ASSERT_EQ(gates.size(), 2u);
+  EXPECT_FALSE(registry_.wait_until(
+      id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20ms));
+  std::atomic<int> checks{0};
+  std::thread answering([&] {
+    registry_.answer(gates[0].id, 1);
+    registry_.answer(gates[1].id, true);
+  });
+  EXPECT_TRUE(registry_.wait_until(
+      id,
+      [&](const RunSnapshot& s) {
+        ++checks;
+        return s.state == RunState::done;
+      },
+      20s));
+  answering.join();
+  EXPECT_GE(checks.load(), 1);
+  EXPECT_EQ(registry_.get(id)->state, RunState::done);
+
+  const std::string second = registry_.submit(job());
+  ASSERT_EQ(wait_gates(second, 2).size(), 2u);
+  std::thread answer_second([&] {
+    registry_.answer(second + ".1", 1);
+    registry_.answer(second + ".2", true);
+  });
+  EXPECT_THROW(registry_.wait_until(
+                   second,
+                   [](const RunSnapshot& s) -> bool {
+                     if (s.state == RunState::done) throw InvalidArgumentError("no done runs here");
+                     return false;
+                   },
+                   20s),
+               InvalidArgumentError);
+  answer_second.join();
+}
+
 TEST_F(RunRegistryTest, AnUnansweredGateTimesOut) {
   GraphJob j = job();
   j.gate_timeout = 50ms;

@@ -138,8 +138,8 @@ void RunRegistry::answer(const std::string& gate_id, Json value) {
     g.answer = std::move(value);
     for (const auto& [id, other] : run->open) all_answered = all_answered && other.answer.has_value();
     answered = impl_->record(*run, RunEventKind::gate_answered, {{"gate", gate_id}});
+    impl_->wake_waiters(*run);
   }
-  impl_->changed.notify_all();
   if (answered) impl_->dispatch(std::move(answered));
   if (all_answered)
     asio::post(impl_->io, [run] {

@@ -70,12 +70,17 @@ struct RunRegistry::Impl {
   // Guards the runs kept and each Run's members (see run.hpp), the orders and the listeners. The
   // analysis checks the members annotated here; a Run's are checked by reading.
   mutable Mutex mu;
-  mutable std::condition_variable changed;
   std::map<std::string, std::shared_ptr<Run>> runs SKEIN_GUARDED_BY(mu);
   // The runs kept in submission order, by Run::order_key: a run forgotten leaves in O(log n).
   std::map<uint64_t, std::string> order SKEIN_GUARDED_BY(mu);
   uint64_t order_keys SKEIN_GUARDED_BY(mu) = 0;
-  std::map<std::string, int> watched SKEIN_GUARDED_BY(mu);  // the runs wait_until waits on: how many wait
+  // A thread in wait_until, woken by the change of its run after which its condition holds.
+  struct Waiter {
+    const std::function<bool(const RunSnapshot&)>* done = nullptr;
+    std::condition_variable woken;
+    bool check = false;  // its condition held (or threw) at a change: check it again
+  };
+  std::multimap<std::string, Waiter*> waiters SKEIN_GUARDED_BY(mu);  // by run id
   std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
   // Replaced whole by subscribe() (never changed in place): an event takes a reference, not a copy.
   using Listeners = std::vector<std::function<void(const RunEvent&)>>;
@@ -190,17 +195,30 @@ struct RunRegistry::Impl {
   }
 
   // Runs `f`, a change of `run`, under `mu` (a lambda touching what mu guards says so:
-  // `[&]() SKEIN_REQUIRES(mu) {…}`), then wakes the readers waiting on that run (wait_until), and
-  // only them: a reader is not woken by every change of every run.
+  // `[&]() SKEIN_REQUIRES(mu) {…}`), then wakes the readers waiting on that run (wait_until) whose
+  // condition now holds.
   template <typename F>
   void update(const Run& run, F&& f) SKEIN_EXCLUDES(mu) {
-    bool watched_run;
-    {
-      MutexLock l(mu);
-      f();
-      watched_run = !watched.empty() && watched.count(run.snap.id);
+    MutexLock l(mu);
+    f();
+    wake_waiters(run);
+  }
+
+  // Wakes the threads in wait_until on `run` whose condition holds, and only them: a thread
+  // waiting for a run's end is not woken (on a busy core: the loop's core taken) at its every node.
+  // A condition that throws wakes its thread, which throws it. Woken under `mu`: a waiter cannot
+  // leave before the call.
+  void wake_waiters(const Run& run) SKEIN_REQUIRES(mu) {
+    if (waiters.empty()) return;
+    for (auto [it, end] = waiters.equal_range(run.snap.id); it != end; ++it) {
+      Waiter& w = *it->second;
+      try {
+        w.check = run.test(*w.done);
+      } catch (...) {
+        w.check = true;
+      }
+      if (w.check) w.woken.notify_one();
     }
-    if (watched_run) changed.notify_all();
   }
 
   GraphRunOptions options_for(const std::shared_ptr<Run>& run);

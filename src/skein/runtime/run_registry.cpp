@@ -320,22 +320,23 @@ bool RunRegistry::wait_until(const std::string& id, const std::function<bool(con
   };
   MutexLock l(impl_->mu);
   if (reached()) return true;
-  ++impl_->watched[id];  // so that a change of this run wakes this thread (see Impl::update)
-  auto unwatch = [&]() SKEIN_REQUIRES(impl_->mu) {
-    if (--impl_->watched[id] == 0) impl_->watched.erase(id);
-  };
+  Impl::Waiter w;
+  w.done = &done;
+  const auto at = impl_->waiters.emplace(id, &w);  // a change of this run checks `done` (Impl::wake_waiters)
   bool got = false;
   try {
-    while (!(got = reached()))
-      if (impl_->changed.wait_until(l.native(), deadline) == std::cv_status::timeout) {
+    while (!(got = reached())) {
+      if (!w.check && w.woken.wait_until(l.native(), deadline) == std::cv_status::timeout) {
         got = reached();
         break;
       }
+      w.check = false;
+    }
   } catch (...) {  // from `done`
-    unwatch();
+    impl_->waiters.erase(at);
     throw;
   }
-  unwatch();
+  impl_->waiters.erase(at);
   return got;
 }
 
