@@ -3,7 +3,12 @@
 //   thread / executor           owner                 runs
 //   --------------------------  --------------------  ---------------------------------------------
 //   registry loop (1 thread)    RunRegistry           every graph run's coroutine (routing, fills,
-//                                                     gates, deps awaited), events, cancels, gate answers
+//                                                     gates, deps awaited), events, cancels, gate answers,
+//                                                     wait_until's conditions (at each change of a run);
+//                                                     polls 50 us before it sleeps (loop_spin). A run
+//                                                     yields it once per 20 us slice (GraphRunOptions::
+//                                                     slice): work queued behind R runs whose nodes never
+//                                                     wait waits up to R slices
 //   chain loop (1 per run)      run_chain             the run's batches, steps, branches; file writes
 //   server loop (1 thread)      skein serve           HTTP, SSE; calls the registry's thread-safe API
 //   engine threads              each engine           llama: one decode thread; openai/ollama/cli:

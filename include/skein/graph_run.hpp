@@ -1,8 +1,8 @@
 // Running a graph (SPEC §4): the run loop, deps and recall; the LM protocol it talks to is
 // graph_lm.hpp's.
 //
-// Per node: yield to the loop's other work (once the run has held the loop for a slice, 20 us by
-// default, since it last did: a node whose calls wait lets others run anyway) -> iteration limit -> resolve the node's
+// Per node: yield to the loop's other work (once a slice, 20 us by default, has passed since the
+// run last yielded; a node whose calls wait lets others run meanwhile anyway) -> iteration limit -> resolve the node's
 // gates -> append it to the trace -> route (decide) -> fill the chosen node (its deps and recalls
 // resolved first, then the model's fields) -> effects. The result is the terminal node and the
 // trace.
@@ -125,8 +125,10 @@ struct GraphRunOptions {
   std::function<void(int group, bool running)> on_process;
   RunLedger* ledger = nullptr;  // optional; must outlive the run
   // How long the run may keep its loop while none of its calls wait (an LM answering from memory, a
-  // ledger's replay) before it lets the loop's other work go on, checked as each node starts; 0:
-  // at every node. A cancel posted to the loop reaches such a run when it lets go.
+  // ledger's replay) before it lets the loop's other work go on: checked as each node starts, the
+  // time since the run last yielded; 0: at every node. Work queued behind such runs waits up to a
+  // slice per run. A cancel posted to the loop reaches such a run when it lets go: until then, with
+  // no blocking executor, the inline deps and effects of its next nodes still run.
   std::chrono::nanoseconds slice = std::chrono::microseconds(20);
   // A run resumed (or forked) from a checkpoint: the trace so far, the run going on by routing from
   // its last node (the input is then unused; the restored nodes' effects do not run again).

@@ -2,8 +2,8 @@
 // chains), a state,
 // its current node, per-node and per-dep timing, tokens, an event stream, its open gates and, once
 // finished, its result or error. Runs proceed concurrently on the registry's loop (one io thread;
-// blocking dep functions on a thread pool); a run yields at the start of a node once it has held
-// the loop for a slice (GraphRunOptions::slice), so no run starves another.
+// blocking dep functions on a thread pool); a run yields at the start of a node once 20 us have
+// passed since it last did (the default GraphRunOptions::slice), so no run starves another.
 //
 // States: PENDING -> RUNNING <-> WAITING (open gates) -> DONE | FAILED | CANCELLED; a run found
 // unfinished in the store when it is opened (its host died) is CRASHED. A CRASHED, FAILED or
@@ -152,8 +152,10 @@ struct RegistryOptions {
   // Graph runs' spool folders (<spool>/<run>); empty: "spool" beside `store`. Only with a store.
   std::string spool;
   // How long the loop polls for work after its last handler before it sleeps: a run submitted (a
-  // gate answered, a cancel) meanwhile starts without waking a sleeping thread (10-35 us on a VM).
-  // Costs up to this much of one core after each burst of work; 0 (or one hardware thread): none.
+  // gate answered, a cancel) meanwhile starts without waking a sleeping thread (20-35 us on a VM).
+  // Costs up to this much of one core after each burst of work (work arriving more often than this
+  // keeps the core busy; the spin yields it to any thread waiting for it); 0, or a process allowed
+  // one CPU: none.
   std::chrono::microseconds loop_spin{50};
 };
 
@@ -250,10 +252,11 @@ class RunRegistry {
   // Called with every event recorded by any run, on the loop thread, never under a lock.
   void subscribe(std::function<void(const RunEvent&)> listener);
 
-  // Waits until `done(run)` holds for run `id`, up to `timeout`. `done` is checked at every change
-  // of the run, under the registry's lock, by the thread that changed it (often the loop), and only
-  // a change after which it holds wakes the caller: keep it short and thread-safe, and do not call
-  // the registry from it. What it throws is thrown here.
+  // Waits until `done(run)` holds for run `id`, up to `timeout`: true once it held after a change of
+  // the run (a state the run passed through counts, even if it has moved on), false at the timeout.
+  // `done` is checked at every change of the run, under the registry's lock, by the thread that
+  // changed it (often the loop), and only a change after which it holds wakes the caller: keep it
+  // short and thread-safe, and do not call the registry from it. What it throws is thrown here.
   bool wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
                   std::chrono::milliseconds timeout) const;
 

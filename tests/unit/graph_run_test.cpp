@@ -563,51 +563,77 @@ class CountingLM : public GraphLM {
   int to_;
 };
 
-// A run whose nodes never wait (an LM answering from memory) does not keep its loop: a short run
-// spawned after a long one ends first, while the long one is a small part of its way; a cancel
-// emitted then reaches the long one at its next slice's end.
-TEST(GraphRunSliceTest, ARunWhoseNodesNeverWaitLetsTheOtherRunsOnItsLoopGoOnAndSeesACancel) {
-  const Graph g = parse_graph(R"(graph: count
+// A long run of instant nodes (50,000) spawned before a short one (3) on one loop, both yielding
+// once per `slice`; when the short one ends, the long one is cancelled.
+struct SliceRace {
+  static constexpr int kLong = 50'000;
+  std::vector<std::string> ended;        // in order
+  int long_fills_when_short_ended = -1;  // -1: the long one ended first
+  int long_fills = 0;
+  std::string long_error;
+
+  explicit SliceRace(std::chrono::nanoseconds slice) {
+    const Graph g = parse_graph(R"(graph: count
 start: A
 max_iters: 0
 nodes:
   A: {fields: {v: {type: integer}}, next: [A, end]}
 )",
-                              "count.yaml");
-  constexpr int kLong = 50'000;
-  CountingLM long_lm(kLong), short_lm(3);
-  asio::io_context io(1);
-  asio::cancellation_signal cancel_long;
-  std::vector<std::string> ended;
-  int long_fills_when_short_ended = -1;
-  std::string long_error;
-  auto spawn = [&](CountingLM& lm, std::string name, asio::cancellation_slot slot) {
-    GraphRunOptions o;
-    o.lm = &lm;
-    asio::co_spawn(io, run_graph(g, Json{{"v", 0}}, std::move(o)),
-                   asio::bind_cancellation_slot(slot, [&, name](std::exception_ptr e, GraphResult r) {
-                     ended.push_back(name);
-                     if (name == "long") {
-                       try {
-                         if (e) std::rethrow_exception(e);
-                       } catch (const std::exception& x) {
-                         long_error = x.what();
+                                "count.yaml");
+    CountingLM long_lm(kLong), short_lm(3);
+    asio::io_context io(1);
+    asio::cancellation_signal cancel_long;
+    auto spawn = [&](CountingLM& lm, std::string name, asio::cancellation_slot slot) {
+      GraphRunOptions o;
+      o.lm = &lm;
+      o.slice = slice;
+      asio::co_spawn(io, run_graph(g, Json{{"v", 0}}, std::move(o)),
+                     asio::bind_cancellation_slot(slot, [&, name](std::exception_ptr e, GraphResult r) {
+                       ended.push_back(name);
+                       if (name == "long") {
+                         try {
+                           if (e) std::rethrow_exception(e);
+                         } catch (const std::exception& x) {
+                           long_error = x.what();
+                         }
+                         return;
                        }
-                       return;
-                     }
-                     ASSERT_FALSE(e);
-                     EXPECT_EQ(r.terminal.fields.at("v"), 3);
-                     long_fills_when_short_ended = long_lm.fills;
-                     cancel_long.emit(asio::cancellation_type::terminal);
-                   }));
-  };
-  spawn(long_lm, "long", cancel_long.slot());
-  spawn(short_lm, "short", {});
-  io.run();
-  EXPECT_EQ(ended, (std::vector<std::string>{"short", "long"}));
-  EXPECT_GE(long_fills_when_short_ended, 1);
-  EXPECT_LT(long_lm.fills, kLong / 10);
-  EXPECT_NE(long_error.find("Operation canceled"), std::string::npos) << long_error;
+                       ASSERT_FALSE(e);
+                       EXPECT_EQ(r.terminal.fields.at("v"), 3);
+                       if (ended.size() == 1) long_fills_when_short_ended = long_lm.fills;
+                       cancel_long.emit(asio::cancellation_type::terminal);
+                     }));
+    };
+    spawn(long_lm, "long", cancel_long.slot());
+    spawn(short_lm, "short", {});
+    io.run();
+    long_fills = long_lm.fills;
+  }
+};
+
+// A run whose nodes never wait (an LM answering from memory) does not keep its loop: a short run
+// spawned after a long one ends first, while the long one is a small part of its way, and a cancel
+// emitted then reaches the long one at its next model call once it resumes.
+TEST(GraphRunSliceTest, ARunWhoseNodesNeverWaitLetsTheOtherRunsOnItsLoopGoOnAndSeesACancel) {
+  const SliceRace race(GraphRunOptions{}.slice);
+  EXPECT_EQ(race.ended, (std::vector<std::string>{"short", "long"}));
+  EXPECT_LT(race.long_fills_when_short_ended, SliceRace::kLong / 10);
+  EXPECT_LT(race.long_fills, SliceRace::kLong / 10);
+  EXPECT_NE(race.long_error.find("Operation canceled"), std::string::npos) << race.long_error;
+}
+
+// The slice is what decides: 0 interleaves the runs node by node; a slice longer than the long
+// run lets it end before the short one starts.
+TEST(GraphRunSliceTest, ASliceOfZeroYieldsAtEveryNodeAndALongerOneKeepsTheLoopThatLong) {
+  const SliceRace every_node(std::chrono::nanoseconds(0));
+  EXPECT_EQ(every_node.ended, (std::vector<std::string>{"short", "long"}));
+  EXPECT_GE(every_node.long_fills_when_short_ended, 1);
+  EXPECT_LE(every_node.long_fills_when_short_ended, 5);  // a node each, in turn
+
+  const SliceRace never(std::chrono::hours(1));
+  EXPECT_EQ(never.ended, (std::vector<std::string>{"long", "short"}));
+  EXPECT_EQ(never.long_fills, SliceRace::kLong);
+  EXPECT_EQ(never.long_error, "");
 }
 
 }  // namespace

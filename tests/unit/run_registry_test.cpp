@@ -176,30 +176,39 @@ TEST_F(RunRegistryTest, ARevisitedNodeAsksAgainAndCancelWhileWaitingEndsTheRun) 
   EXPECT_EQ(events.back().kind, RunEventKind::cancelled);
 }
 
-// wait_until: its condition is checked at the run's changes by the thread that made them; the
-// caller returns once it holds, gets false when the time is up first, and gets what the condition
-// throws, wherever it threw.
-TEST_F(RunRegistryTest, WaitUntilReturnsOnceItsConditionHoldsFalseAtItsTimeoutAndThrowsWhatItThrows) {
+// wait_until: its condition is checked at each change of the run by the thread that made it (a
+// gate's answer is one), and the caller is woken once it holds: the caller checks it once, before
+// it waits. False when the time is up first; what the condition throws is thrown to the caller.
+TEST_F(RunRegistryTest, WaitUntilIsWokenByTheChangeAfterWhichItsConditionHoldsAndThrowsWhatItThrows) {
   const std::string id = registry_.submit(job());
   const auto gates = wait_gates(id, 2);
   ASSERT_EQ(gates.size(), 2u);
   EXPECT_FALSE(registry_.wait_until(
       id, [](const RunSnapshot& s) { return is_finished(s.state); }, 20ms));
-  std::atomic<int> checks{0};
+
+  // The gates answered from another thread once the caller checks (it holds the registry's lock
+  // from that first check until it waits, so the answers come while it waits).
+  std::promise<void> first_check;
+  std::once_flag once;
   std::thread answering([&] {
+    first_check.get_future().wait();
     registry_.answer(gates[0].id, 1);
     registry_.answer(gates[1].id, true);
   });
+  const auto caller = std::this_thread::get_id();
+  std::atomic<int> on_caller{0}, elsewhere{0};
   EXPECT_TRUE(registry_.wait_until(
       id,
       [&](const RunSnapshot& s) {
-        ++checks;
-        return s.state == RunState::done;
+        ++(std::this_thread::get_id() == caller ? on_caller : elsewhere);
+        std::call_once(once, [&] { first_check.set_value(); });
+        return s.gates.size() == 1;  // after the first answer: checked by the answering thread
       },
       20s));
+  EXPECT_EQ(on_caller.load(), 1);
+  EXPECT_GE(elsewhere.load(), 1);
   answering.join();
-  EXPECT_GE(checks.load(), 1);
-  EXPECT_EQ(registry_.get(id)->state, RunState::done);
+  EXPECT_EQ(wait_state(id, RunState::done), RunState::done);
 
   const std::string second = registry_.submit(job());
   ASSERT_EQ(wait_gates(second, 2).size(), 2u);

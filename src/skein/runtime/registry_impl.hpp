@@ -78,7 +78,8 @@ struct RunRegistry::Impl {
   struct Waiter {
     const std::function<bool(const RunSnapshot&)>* done = nullptr;
     std::condition_variable woken;
-    bool check = false;  // its condition held (or threw) at a change: check it again
+    bool held = false;           // `done` held after a change of the run
+    std::exception_ptr failure;  // what `done` threw at a change
   };
   std::multimap<std::string, Waiter*> waiters SKEIN_GUARDED_BY(mu);  // by run id
   std::deque<std::string> finished SKEIN_GUARDED_BY(mu);
@@ -212,12 +213,13 @@ struct RunRegistry::Impl {
     if (waiters.empty()) return;
     for (auto [it, end] = waiters.equal_range(run.snap.id); it != end; ++it) {
       Waiter& w = *it->second;
+      if (w.held || w.failure) continue;  // woken already
       try {
-        w.check = run.test(*w.done);
+        w.held = run.test(*w.done);
       } catch (...) {
-        w.check = true;
+        w.failure = std::current_exception();
       }
-      if (w.check) w.woken.notify_one();
+      if (w.held || w.failure) w.woken.notify_one();
     }
   }
 

@@ -84,7 +84,7 @@ struct Run : std::enable_shared_from_this<Run> {
     return s;
   }
   // f(snapshot()), without the copy when the snapshot would be `snap` as it is (no gate open, no
-  // process running): what a waiter tests on every change of every run.
+  // process running): what a waiter's condition is checked on, at every change of its run.
   template <typename F>
   bool test(F&& f) const {
     if (groups.empty() && std::none_of(open.begin(), open.end(), [](const auto& g) { return !g.second.answer; }))

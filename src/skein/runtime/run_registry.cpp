@@ -322,22 +322,11 @@ bool RunRegistry::wait_until(const std::string& id, const std::function<bool(con
   if (reached()) return true;
   Impl::Waiter w;
   w.done = &done;
-  const auto at = impl_->waiters.emplace(id, &w);  // a change of this run checks `done` (Impl::wake_waiters)
-  bool got = false;
-  try {
-    while (!(got = reached())) {
-      if (!w.check && w.woken.wait_until(l.native(), deadline) == std::cv_status::timeout) {
-        got = reached();
-        break;
-      }
-      w.check = false;
-    }
-  } catch (...) {  // from `done`
-    impl_->waiters.erase(at);
-    throw;
-  }
+  const auto at = impl_->waiters.emplace(id, &w);  // each change of the run checks `done` (Impl::wake_waiters)
+  const bool woken = w.woken.wait_until(l.native(), deadline, [&] { return w.held || w.failure; });
   impl_->waiters.erase(at);
-  return got;
+  if (w.failure) std::rethrow_exception(w.failure);
+  return woken || reached();
 }
 
 asio::any_io_executor RunRegistry::executor() const { return impl_->io.get_executor(); }

@@ -1,11 +1,25 @@
 #include "spin_run.hpp"
 
+#include <sched.h>
+
 #include <thread>
 
 namespace skein {
 
+namespace {
+
+// The CPUs this thread may run on (its affinity; a container's cpuset), 1 when it cannot tell.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+}  // namespace
+
 void spin_run(boost::asio::io_context& io, std::chrono::nanoseconds spin) {
-  if (spin.count() <= 0 || std::thread::hardware_concurrency() < 2) {
+  if (spin.count() <= 0 || usable_cpus() < 2) {
     io.run();
     return;
   }
