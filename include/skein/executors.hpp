@@ -3,12 +3,14 @@
 //   thread / executor           owner                 runs
 //   --------------------------  --------------------  ---------------------------------------------
 //   registry loop (1 thread)    RunRegistry           every graph run's coroutine (routing, fills,
-//                                                     gates, deps awaited), events, cancels, gate answers,
-//                                                     wait_until's conditions (at each change of a run);
+//                                                     gates, deps awaited), events, cancels, gate answers;
 //                                                     polls 50 us before it sleeps (loop_spin). A run
-//                                                     yields it once per 20 us slice (GraphRunOptions::
-//                                                     slice): work queued behind R runs whose nodes never
-//                                                     wait waits up to R slices
+//                                                     yields it once 20 us have passed since it last did
+//                                                     (GraphRunOptions::slice): work queued behind R runs
+//                                                     whose nodes never wait waits about R slices (and
+//                                                     the nodes under way). wait_until's conditions run
+//                                                     on whichever thread changes the run (this loop,
+//                                                     chain threads, answer()'s or terminate()'s caller)
 //   chain loop (1 per run)      run_chain             the run's batches, steps, branches; file writes
 //   server loop (1 thread)      skein serve           HTTP, SSE; calls the registry's thread-safe API
 //   engine threads              each engine           llama: one decode thread; openai/ollama/cli:

@@ -124,11 +124,12 @@ struct GraphRunOptions {
   // can kill it when the run is cancelled.
   std::function<void(int group, bool running)> on_process;
   RunLedger* ledger = nullptr;  // optional; must outlive the run
-  // How long the run may keep its loop while none of its calls wait (an LM answering from memory, a
-  // ledger's replay) before it lets the loop's other work go on: checked as each node starts, the
-  // time since the run last yielded; 0: at every node. Work queued behind such runs waits up to a
-  // slice per run. A cancel posted to the loop reaches such a run when it lets go: until then, with
-  // no blocking executor, the inline deps and effects of its next nodes still run.
+  // When the run lets the loop's other work go on: as a node starts, once this long has passed
+  // since it last yielded (whether or not its calls waited meanwhile); 0: at every node. It matters
+  // for runs whose calls never wait (an LM answering from memory, a ledger's replay): work queued
+  // behind such runs waits about a slice (and the node under way) per run. A cancel posted to the loop reaches such a
+  // run when it lets go: until then, with no blocking executor, the inline deps and effects of its next nodes still
+  // run.
   std::chrono::nanoseconds slice = std::chrono::microseconds(20);
   // A run resumed (or forked) from a checkpoint: the trace so far, the run going on by routing from
   // its last node (the input is then unused; the restored nodes' effects do not run again).

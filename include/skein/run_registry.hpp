@@ -154,8 +154,8 @@ struct RegistryOptions {
   // How long the loop polls for work after its last handler before it sleeps: a run submitted (a
   // gate answered, a cancel) meanwhile starts without waking a sleeping thread (20-35 us on a VM).
   // Costs up to this much of one core after each burst of work (work arriving more often than this
-  // keeps the core busy; the spin yields it to any thread waiting for it); 0, or a process allowed
-  // one CPU: none.
+  // keeps the core busy; the spin offers it to any thread waiting for it); 0, or a loop thread
+  // allowed one CPU by its affinity: none.
   std::chrono::microseconds loop_spin{50};
 };
 
@@ -256,7 +256,8 @@ class RunRegistry {
   // the run (a state the run passed through counts, even if it has moved on), false at the timeout.
   // `done` is checked at every change of the run, under the registry's lock, by the thread that
   // changed it (often the loop), and only a change after which it holds wakes the caller: keep it
-  // short and thread-safe, and do not call the registry from it. What it throws is thrown here.
+  // short and thread-safe, and do not call the registry from it. What it throws is thrown here. A
+  // run not in memory (unknown, forgotten past `history`, only in the store) waits out `timeout`.
   bool wait_until(const std::string& id, const std::function<bool(const RunSnapshot&)>& done,
                   std::chrono::milliseconds timeout) const;
 

@@ -218,8 +218,9 @@ TEST_F(RunRegistryTest, WaitUntilIsWokenByTheChangeAfterWhichItsConditionHoldsAn
   });
   EXPECT_THROW(registry_.wait_until(
                    second,
-                   [](const RunSnapshot& s) -> bool {
-                     if (s.state == RunState::done) throw InvalidArgumentError("no done runs here");
+                   [caller](const RunSnapshot& s) -> bool {  // throws on the thread that changed the run
+                     if (std::this_thread::get_id() != caller && s.state == RunState::done)
+                       throw InvalidArgumentError("no done runs here");
                      return false;
                    },
                    20s),
@@ -366,7 +367,24 @@ TEST_F(RunRegistryTest, TerminateEndsARunThatIgnoresCancellationAtOnce) {
   EXPECT_EQ(run.error, "terminated");
   EXPECT_FALSE(registry_.terminate(id));
   EXPECT_EQ(registry_.events(id).back().kind, RunEventKind::cancelled);
-  release.set_value();  // the dep returns; what the run still does is dropped
+
+  // Resumed under its id, the run parks at its gates, while the terminated one's dep is still
+  // held; released while a caller waits for the run's end, it changes nothing of the resumed run.
+  GraphJob again = job();
+  auto graph = std::make_shared<Graph>(*graph_);
+  graph->functions["forecast"] = [](const Json&) { return Json("sun"); };
+  again.graph = graph;
+  ASSERT_EQ(registry_.resume(id, std::move(again)), id);
+  ASSERT_EQ(wait_gates(id, 2).size(), 2u);
+  std::once_flag once;
+  EXPECT_FALSE(registry_.wait_until(
+      id,
+      [&](const RunSnapshot& s) {
+        std::call_once(once, [&] { release.set_value(); });  // the dep returns; what the run still does is dropped
+        return is_finished(s.state);
+      },
+      200ms));
+  EXPECT_EQ(registry_.get(id)->state, RunState::waiting);
 }
 
 // Chooses `end`, but only once the test lets it (a timer deaf to the run's cancellation), and
