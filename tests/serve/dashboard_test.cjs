@@ -135,6 +135,9 @@ test('a graph run killed at its gate is resumed from the page and reopens the sa
 
     const records = Array.from({ length: 6 }, (_, i) => ({ n: i }));
     const { id } = (await call(server, 'POST', '/api/runs', { file: 'twonodes', input: records })).body;
+    // The chain's own time (six `sh` records) is the machine's, not the page's: under a sanitizer
+    // beside other tests it took over 3 s. The page must then show the end within `live`.
+    await until(`${id} DONE`, async () => (await call(server, 'GET', `/api/runs/${id}`)).body.state === 'DONE', 60000);
     await page.locator(`#runs tr[data-id="${id}"][data-state="DONE"]`).waitFor(live);
     await page.locator(`#runs tr[data-id="${id}"]`).click();
     await page.locator('#detail-id', { hasText: id }).waitFor(live);

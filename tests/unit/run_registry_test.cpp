@@ -212,13 +212,17 @@ TEST_F(RunRegistryTest, WaitUntilIsWokenByTheChangeAfterWhichItsConditionHoldsAn
 
   const std::string second = registry_.submit(job());
   ASSERT_EQ(wait_gates(second, 2).size(), 2u);
+  std::promise<void> second_check;  // answered once the caller waits, as above
+  std::once_flag second_once;
   std::thread answer_second([&] {
+    second_check.get_future().wait();
     registry_.answer(second + ".1", 1);
     registry_.answer(second + ".2", true);
   });
   EXPECT_THROW(registry_.wait_until(
                    second,
-                   [caller](const RunSnapshot& s) -> bool {  // throws on the thread that changed the run
+                   [&](const RunSnapshot& s) -> bool {  // throws on the thread that changed the run
+                     std::call_once(second_once, [&] { second_check.set_value(); });
                      if (std::this_thread::get_id() != caller && s.state == RunState::done)
                        throw InvalidArgumentError("no done runs here");
                      return false;
