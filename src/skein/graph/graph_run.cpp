@@ -66,6 +66,12 @@ class GraphRun {
  public:
   GraphRun(const Graph& g, GraphRunOptions o)
       : g_(g),
+        lm_(o.lm),
+        observer_(o.observer),
+        ledger_(o.ledger),
+        slice_ns_(o.slice.count()),
+        effects_(!o.effects.empty()),
+        handlers_(!o.handlers.empty()),
         o_(std::move(o)),
         deps_(std::make_shared<DepResolver>(
             g, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); },
@@ -75,13 +81,13 @@ class GraphRun {
   GraphRun& operator=(const GraphRun&) = delete;
 
   asio::awaitable<GraphResult> run(Json input) {
-    if (!o_.lm) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
+    if (!lm_) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
     std::optional<TraceEntry> current;  // the node being produced; none: route from the last one
     slice_start_ns_ = now_ns();         // (a run's first node is not kept waiting)
-    int64_t node_start = o_.observer ? slice_start_ns_ : 0;
+    int64_t node_start = observer_ ? slice_start_ns_ : 0;
     if (o_.resume_trace.empty()) {
       at_ = &g_.nodes.at(g_.start);
-      if (o_.observer) o_.observer->node_entered(at_->name);
+      if (observer_) observer_->node_entered(at_->name);
       current = TraceEntry{g_.start, start_fields(*at_, std::move(input))};
     } else {
       trace_ = std::move(o_.resume_trace);
@@ -97,7 +103,7 @@ class GraphRun {
           // yield per node: that
           // cost runs of instant nodes half their time, each yield sending the run to the back of a
           // queue of thousands whose frames had left the cache by its next turn.
-          if (now_ns() - slice_start_ns_ >= o_.slice.count()) {
+          if (now_ns() - slice_start_ns_ >= slice_ns_) {
             co_await yield_to_loop();  // to other runs
             slice_start_ns_ = now_ns();
           }
@@ -105,11 +111,11 @@ class GraphRun {
             throw Error("max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
           if (has(*at_, FieldSource::gate)) co_await resolve_gates(*at_, *current);
           trace_.push_back(std::move(*current));
-          if (o_.observer) o_.observer->node_done(trace_.size() - 1, trace_.back(), node_start, now_ns());
-          if (!o_.effects.empty()) co_await run_effects(trace_.back());
+          if (observer_) observer_->node_done(trace_.size() - 1, trace_.back(), node_start, now_ns());
+          if (effects_) co_await run_effects(trace_.back());
         }
         const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
-        node_start = o_.observer ? now_ns() : 0;
+        node_start = observer_ ? now_ns() : 0;
         std::string next;  // (not `?:` around the co_await: GCC 12 miscompiles that)
         if (routed_without_a_call(*at_)) {
           // What the co_await of a call would do: a cancelled run goes no further (the node's
@@ -122,7 +128,7 @@ class GraphRun {
         check_successor(*at_, next);
         if (next == kEnd) break;
         at_ = &g_.nodes.at(next);
-        if (o_.observer) o_.observer->node_entered(at_->name);
+        if (observer_) observer_->node_entered(at_->name);
         current = TraceEntry{std::move(next), empty_object()};
         // The chosen node: its deps and recalls, then the model's fields (no call when there are none).
         if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, *current);
@@ -183,8 +189,7 @@ class GraphRun {
         const TraceEntry& from = trace_.empty() ? entry : trace_.back();
         LedgerKey key = key_at(trace_.size(), LedgerKind::make, f.name);
         entry.fields[f.name] = co_await asked<Json>(
-            std::move(key), [&] { return o_.lm->make(from, made); },
-            [&](const Json& v) { check_model_values(made, v); });
+            std::move(key), [&] { return lm_->make(from, made); }, [&](const Json& v) { check_model_values(made, v); });
       } else if (f.source == FieldSource::recall) {
         std::optional<Json> v = recall(g_, trace_, f.recall);
         if (!v) throw Error("field '" + f.name + "': nothing to recall of type " + f.recall);
@@ -217,7 +222,7 @@ class GraphRun {
   asio::awaitable<std::string> route(const TraceEntry& here) {
     if (const auto* handler = handler_of(*at_)) return on_blocking([handler, h = &here] { return (*handler)(*h); });
     return asked<std::string>(
-        key_at(trace_.size(), LedgerKind::choose), [this, h = &here] { return o_.lm->decide(*at_, *h); },
+        key_at(trace_.size(), LedgerKind::choose), [this, h = &here] { return lm_->decide(*at_, *h); },
         [this](const std::string& to) { check_successor(*at_, to); });
   }
 
@@ -226,11 +231,11 @@ class GraphRun {
   // refused reply is asked again by a resume. Its tokens are counted either way.
   template <typename T, typename Call, typename Check>
   asio::awaitable<T> asked(LedgerKey key, Call call, Check check) {
-    if (o_.ledger)
-      if (std::optional<Json> got = o_.ledger->find(key)) {
+    if (ledger_)
+      if (std::optional<Json> got = ledger_->find(key)) {
         const LMTokens cost{got->value("prompt", 0LL), got->value("generated", 0LL)};
         tokens_ += cost;
-        if (o_.observer) o_.observer->lm_replayed(cost);
+        if (observer_) observer_->lm_replayed(cost);
         T value = got->at("value").template get<T>();
         check(value);
         co_return value;
@@ -238,20 +243,20 @@ class GraphRun {
     LMReply<T> reply = co_await call();
     tokens_ += reply.tokens;  // spent, refused or not
     check(reply.value);
-    if (o_.ledger) {
+    if (ledger_) {
       Json entry = ledger_entry(reply);  // named: GCC 12 destroys some temporaries of a co_await twice
       // A cancel that came meanwhile ends the run here, whether or not the record below is awaited.
       const asio::cancellation_state state =
           co_await asio::this_coro::cancellation_state;  // (named: GCC 12, a template)
       throw_if_cancelled(state.cancelled());
-      if (!o_.ledger->record_at_once(key, entry)) co_await o_.ledger->record(std::move(key), std::move(entry));
+      if (!ledger_->record_at_once(key, entry)) co_await ledger_->record(std::move(key), std::move(entry));
     }
     co_return std::move(reply.value);
   }
 
   // The native handler that routes from `node` in code, if one is registered.
   const std::function<std::string(const TraceEntry&)>* handler_of(const NodeType& node) const {
-    if (o_.handlers.empty()) return nullptr;
+    if (!handlers_) return nullptr;
     auto h = o_.handlers.find(node.name);
     return h == o_.handlers.end() ? nullptr : &h->second;
   }
@@ -274,7 +279,7 @@ class GraphRun {
   asio::awaitable<Json> fill(const NodeType& target, const TraceEntry& filled, const TraceEntry& source) {
     return asked<Json>(
         key_at(trace_.size(), LedgerKind::fill),
-        [this, t = &target, f = &filled, s = &source] { return o_.lm->fill(*t, f->fields, t->instruction_text(), *s); },
+        [this, t = &target, f = &filled, s = &source] { return lm_->fill(*t, f->fields, t->instruction_text(), *s); },
         [t = &target](const Json& v) { check_model_values(*t, v); });
   }
 
@@ -306,12 +311,19 @@ class GraphRun {
         });
   }
 
+  // What every node reads, side by side: with thousands of runs in flight, a run's turn finds its
+  // memory out of the cache, a line per place read (o_'s members are spread over several).
   const Graph& g_;
-  GraphRunOptions o_;
+  GraphLM* const lm_;
+  GraphObserver* const observer_;
+  RunLedger* const ledger_;
+  const int64_t slice_ns_;
+  const bool effects_, handlers_;
   const NodeType* at_ = nullptr;  // the node errors are attributed to
-  int64_t slice_start_ns_ = 0;    // when the run last took the loop back from other runs (o_.slice)
+  int64_t slice_start_ns_ = 0;    // when the run last took the loop back from other runs (slice_ns_)
   std::vector<TraceEntry> trace_;
   LMTokens tokens_;
+  GraphRunOptions o_;
   std::shared_ptr<DepResolver> deps_;
 };
 
