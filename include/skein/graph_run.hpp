@@ -2,10 +2,10 @@
 // graph_lm.hpp's.
 //
 // Per node: yield to the loop's other work (once a slice, 20 us by default, has passed since the
-// run last yielded; a node whose calls wait lets others run meanwhile anyway) -> iteration limit -> resolve the node's
-// gates -> append it to the trace -> route (decide) -> fill the chosen node (its deps and recalls
-// resolved first, then the model's fields) -> effects. The result is the terminal node and the
-// trace.
+// run last yielded; a node whose calls wait lets others run meanwhile anyway) -> iteration limit
+// -> resolve the node's gates -> append it to the trace -> route (decide) -> fill the chosen node
+// (its deps and recalls resolved first, then the model's fields) -> effects. The result is the
+// terminal node and the trace.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -127,9 +127,9 @@ struct GraphRunOptions {
   // When the run lets the loop's other work go on: as a node starts, once this long has passed
   // since it last yielded (whether or not its calls waited meanwhile); 0: at every node. It matters
   // for runs whose calls never wait (an LM answering from memory, a ledger's replay): work queued
-  // behind such runs waits about a slice (and the node under way) per run. A cancel posted to the loop reaches such a
-  // run when it lets go: until then, with no blocking executor, the inline deps and effects of its next nodes still
-  // run.
+  // behind such runs waits about a slice (and the node under way) per run. A cancel posted to the
+  // loop reaches such a run when it lets go: until then, with no blocking executor, the inline deps
+  // and effects of its next nodes still run.
   std::chrono::nanoseconds slice = std::chrono::microseconds(20);
   // A run resumed (or forked) from a checkpoint: the trace so far, the run going on by routing from
   // its last node (the input is then unused; the restored nodes' effects do not run again).

@@ -49,6 +49,15 @@ pid_t scratch_pid(const std::string& name) {
   return pid > 1 ? pid : 0;
 }
 
+// `dir` opened (with `flags` too) and locked, if it is still the folder at its path once locked;
+// else -1.
+int lock_folder(const fs::path& dir, int flags = 0) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && is_at(fd, dir)) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
 // The default scratch folders of this machine's workers that were killed (SIGKILL leaves a worker
 // no time to remove its own): folders of this user's whose process is gone and whose lock no
 // worker holds (a worker in another PID namespace that shares the temp folder holds its own: see
@@ -59,23 +68,15 @@ void remove_orphaned_scratch(const fs::path& temp) {
     const fs::path path = it->path();
     const pid_t pid = scratch_pid(path.filename().string());
     if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not this user's to know
-    const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) continue;  // gone, a symbolic link, not a folder
+    const int fd = lock_folder(path, O_NOFOLLOW);
+    if (fd < 0) continue;  // gone, a symbolic link, not a folder, locked by a live worker, replaced
     struct stat st {};
-    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0 && is_at(fd, path)) {
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid()) {
       std::error_code ignored;  // (another worker may be removing it too)
       fs::remove_all(path, ignored);
     }
     close(fd);
   }
-}
-
-// `dir` open and locked, if it is still the folder at its path once locked; else -1.
-int lock_folder(const fs::path& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && is_at(fd, dir)) return fd;
-  if (fd >= 0) close(fd);
-  return -1;
 }
 
 // A new default scratch folder, <temp>/skein-worker-<pid>-XXXXXX (workers in other PID namespaces

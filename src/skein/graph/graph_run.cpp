@@ -99,10 +99,10 @@ class GraphRun {
       trace_.reserve(std::clamp<size_t>(g_.nodes.size(), 4, 16));  // a run's usual length, without regrowth
       for (;;) {
         if (current) {
-          // A time budget (GraphRunOptions::slice), like Tokio's budget of operations per task, not a
-          // yield per node: that
-          // cost runs of instant nodes half their time, each yield sending the run to the back of a
-          // queue of thousands whose frames had left the cache by its next turn.
+          // A time budget (GraphRunOptions::slice), like Tokio's budget of operations per task,
+          // not a yield per node: that cost runs of instant nodes half their time, each yield
+          // sending the run to the back of a queue of thousands whose frames had left the cache by
+          // its next turn.
           if (now_ns() - slice_start_ns_ >= slice_ns_) {
             co_await yield_to_loop();  // to other runs
             slice_start_ns_ = now_ns();

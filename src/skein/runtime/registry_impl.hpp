@@ -210,11 +210,12 @@ struct RunRegistry::Impl {
   // A condition that throws wakes its thread, which throws it. Woken under `mu`: a waiter cannot
   // leave before the call.
   void wake_waiters(const Run& run) SKEIN_REQUIRES(mu) {
-    if (waiters.empty()) return;
+    auto [it, end] = waiters.equal_range(run.snap.id);
+    if (it == end) return;
     // A run replaced under its id (resumed) may still change (a deaf dep returning after a
     // terminate): what it does is not the kept run's. (A run just forgotten still wakes them.)
     if (auto kept = runs.find(run.snap.id); kept != runs.end() && kept->second.get() != &run) return;
-    for (auto [it, end] = waiters.equal_range(run.snap.id); it != end; ++it) {
+    for (; it != end; ++it) {
       Waiter& w = *it->second;
       if (w.held || w.failure) continue;  // woken already
       try {
