@@ -1,8 +1,9 @@
 // Graph benchmark (tables, not tests), with an LM that answers at once:
 // - node transitions per second across many concurrent runs of a 10-node graph, all on one io
-//   thread (goal >= 1,000,000/s), with the default slice (a run yields once 20 us have passed: an
-//   instant 10-node run ends within one, so runs go one after another) and with a yield at every
-//   node (the runs interleaved node by node: each turn finds the run's memory out of the cache);
+//   thread (goal >= 1,000,000/s), with a yield at every node (the default: the runs interleaved
+//   node by node, each turn finding the run's memory out of the cache) and with a slice of 20 us
+//   (a run yields once that has passed: an instant 10-node run ends within one, so runs go one
+//   after another);
 // - the overhead of one run of NeoGraph's shapes, one run at a time (median and p90 us per run):
 //   seq (3 nodes: the caller's start node, two the model fills), par (fan-out 5 + join: a node fed
 //   by 5 native deps computed concurrently), the 3 nodes computed by native deps (no model call),
@@ -12,7 +13,8 @@
 // - the same two shapes as chains on an engine that answers at once, per record of one run over
 //   --shape-runs records (each record's outputs and row written to the run folder): seq as 3
 //   steps, par as a step, a parallel group of 5 one-step branches joined back, and a joining step.
-//   graph_bench [--runs 10000] [--shape-runs 20000] [--only registry|transitions]
+//   graph_bench [--runs 10000] [--shape-runs 20000] [--only registry|transitions] [--rounds 9]
+//               [--slice-ns N: the transitions row of that slice alone]
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "instant_chain.hpp"
@@ -280,12 +283,15 @@ double round(const Graph& g, GraphLM& lm, int runs, std::chrono::nanoseconds sli
 }
 
 int main(int argc, char** argv) {
-  int runs = 10000, shape_runs = 20000;
+  int runs = 10000, shape_runs = 20000, rounds = 9;
   std::string only;
+  std::optional<std::chrono::nanoseconds> one_slice;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--runs") runs = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--shape-runs") shape_runs = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--only") only = argv[i + 1];
+    if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::stoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--slice-ns") one_slice = std::chrono::nanoseconds(std::stoll(argv[i + 1]));
   }
   InstantLM lm;
   if (!only.empty() && only != "registry" && only != "transitions") {
@@ -306,12 +312,15 @@ int main(int argc, char** argv) {
       "| concurrent runs | nodes per run | a run yields | rounds | worst /s | median /s | best /s | goal /s |\n");
   fmt::print("|---:|---:|---|---:|---:|---:|---:|---:|\n");
   const GraphRunOptions defaults;
-  for (const auto slice : {defaults.slice, std::chrono::nanoseconds(0)}) {
+  std::vector<std::chrono::nanoseconds> slices{defaults.slice, std::chrono::microseconds(20)};
+  if (one_slice) slices = {*one_slice};
+  for (const auto slice : slices) {
     std::vector<double> rates;
-    for (int rep = 0; rep < 9; ++rep) rates.push_back(round(g, lm, runs, slice));
+    for (int rep = 0; rep < rounds; ++rep) rates.push_back(round(g, lm, runs, slice));
     std::sort(rates.begin(), rates.end());
     fmt::print("| {} | 10 | {} | {} | {:.0f} | {:.0f} | {:.0f} | 1,000,000 |\n", runs,
-               slice.count() ? fmt::format("once per {} us (the default)", slice.count() / 1000) : "at every node",
+               fmt::format("{}{}", slice.count() ? fmt::format("once per {} ns", slice.count()) : "at every node",
+                           slice == defaults.slice ? " (the default)" : ""),
                rates.size(), rates.front(), rates[rates.size() / 2], rates.back());
   }
   if (only.empty()) shapes(lm, shape_runs);

@@ -5,10 +5,11 @@
 //   registry loop (1 thread)    RunRegistry           every graph run's coroutine (routing, fills,
 //                                                     gates, deps awaited), events, cancels, gate answers;
 //                                                     polls 50 us before it sleeps (loop_spin). A run
-//                                                     yields it once 20 us have passed since it last did
-//                                                     (GraphRunOptions::slice): work queued behind R runs
-//                                                     whose nodes never wait waits about R slices (and
-//                                                     the nodes under way). wait_until's conditions run
+//                                                     yields it at every node (with a GraphRunOptions::
+//                                                     slice, once that has passed since it last did:
+//                                                     work queued behind R runs whose nodes never wait
+//                                                     then waits about R slices and the nodes under
+//                                                     way). wait_until's conditions run
 //                                                     on whichever thread changes the run (this loop,
 //                                                     chain threads, answer()'s or terminate()'s caller)
 //   chain loop (1 per run)      run_chain             the run's batches, steps, branches; file writes

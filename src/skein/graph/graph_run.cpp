@@ -64,7 +64,8 @@ void check_value(const Field& f, const Json& v, const std::string& what) {
 
 class GraphRun {
  public:
-  GraphRun(const Graph& g, GraphRunOptions o)
+  // `o` outlives the run (it sits beside it in run()'s frame).
+  GraphRun(const Graph& g, GraphRunOptions& o)
       : g_(g),
         lm_(o.lm),
         observer_(o.observer),
@@ -72,78 +73,84 @@ class GraphRun {
         slice_ns_(o.slice.count()),
         effects_(!o.effects.empty()),
         handlers_(!o.handlers.empty()),
-        o_(std::move(o)),
-        deps_(std::make_shared<DepResolver>(
-            g, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); },
-            o_.observer, o_.on_process, o_.ledger)) {}
-  ~GraphRun() { deps_->abandon(); }
+        o_(o) {}
+  ~GraphRun() {
+    if (deps_) deps_->abandon();
+  }
   GraphRun(const GraphRun&) = delete;
   GraphRun& operator=(const GraphRun&) = delete;
 
-  asio::awaitable<GraphResult> run(Json input) {
-    if (!lm_) throw ConfigError({g_.file, 0}, "a graph run needs an LM");
+  // The run of `g` from `input`: the loop, in one frame with the run's state (a frame fewer per
+  // run than a member coroutine called from run_graph: with thousands of runs in flight, each
+  // turn finds a run's memory out of the cache, so less of it is faster).
+  static asio::awaitable<GraphResult> run(const Graph& g, Json input, GraphRunOptions options) {
+    if (!options.blocking) options.blocking = co_await asio::this_coro::executor;
+    GraphRun self(g, options);
+    if (!self.lm_) throw ConfigError({self.g_.file, 0}, "a graph run needs an LM");
     std::optional<TraceEntry> current;  // the node being produced; none: route from the last one
-    slice_start_ns_ = now_ns();         // (a run's first node is not kept waiting)
-    int64_t node_start = observer_ ? slice_start_ns_ : 0;
-    if (o_.resume_trace.empty()) {
-      at_ = &g_.nodes.at(g_.start);
-      if (observer_) observer_->node_entered(at_->name);
-      current = TraceEntry{g_.start, start_fields(*at_, std::move(input))};
+    self.slice_start_ns_ = now_ns();    // (a run's first node is not kept waiting)
+    int64_t node_start = self.observer_ ? self.slice_start_ns_ : 0;
+    if (self.o_.resume_trace.empty()) {
+      self.at_ = &self.g_.nodes.at(self.g_.start);
+      if (self.observer_) self.observer_->node_entered(self.at_->name);
+      current = TraceEntry{self.g_.start, self.start_fields(*self.at_, std::move(input))};
     } else {
-      trace_ = std::move(o_.resume_trace);
-      at_ = &g_.nodes.at(trace_.back().type);
+      self.trace_ = std::move(self.o_.resume_trace);
+      self.at_ = &self.g_.nodes.at(self.trace_.back().type);
     }
     try {
-      if (current && (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)))
-        co_await resolve_automatic(*at_, *current);
-      trace_.reserve(std::clamp<size_t>(g_.nodes.size(), 4, 16));  // a run's usual length, without regrowth
+      if (current && (has(*self.at_, FieldSource::dep) || has(*self.at_, FieldSource::recall)))
+        co_await self.resolve_automatic(*self.at_, *current);
+      self.trace_.reserve(std::clamp<size_t>(self.g_.nodes.size(), 4, 16));  // a run's usual length, without regrowth
       for (;;) {
         if (current) {
-          // A time budget (GraphRunOptions::slice), like Tokio's budget of operations per task,
-          // not a yield per node: that cost runs of instant nodes half their time, each yield
-          // sending the run to the back of a queue of thousands whose frames had left the cache by
-          // its next turn.
-          if (now_ns() - slice_start_ns_ >= slice_ns_) {
+          // At every node by default; with a slice (GraphRunOptions::slice), a time budget like
+          // Tokio's budget of operations per task: each yield sends the run to the back of the
+          // loop's queue, behind thousands of runs whose memory leaves the cache meanwhile.
+          if (now_ns() - self.slice_start_ns_ >= self.slice_ns_) {
             co_await yield_to_loop();  // to other runs
-            slice_start_ns_ = now_ns();
+            self.slice_start_ns_ = now_ns();
           }
-          if (g_.max_iters && trace_.size() >= size_t(g_.max_iters))
-            throw Error("max_iters (" + std::to_string(g_.max_iters) + ") reached without ending the run");
-          if (has(*at_, FieldSource::gate)) co_await resolve_gates(*at_, *current);
-          trace_.push_back(std::move(*current));
-          if (observer_) observer_->node_done(trace_.size() - 1, trace_.back(), node_start, now_ns());
-          if (effects_) co_await run_effects(trace_.back());
+          if (self.g_.max_iters && self.trace_.size() >= size_t(self.g_.max_iters))
+            throw Error("max_iters (" + std::to_string(self.g_.max_iters) + ") reached without ending the run");
+          if (has(*self.at_, FieldSource::gate)) co_await self.resolve_gates(*self.at_, *current);
+          self.trace_.push_back(std::move(*current));
+          if (self.observer_)
+            self.observer_->node_done(self.trace_.size() - 1, self.trace_.back(), node_start, now_ns());
+          if (self.effects_) co_await self.run_effects(self.trace_.back());
         }
-        const TraceEntry& here = trace_.back();  // trace_ does not grow again before the next node
-        node_start = observer_ ? now_ns() : 0;
+        const TraceEntry& here = self.trace_.back();  // trace_ does not grow again before the next node
+        node_start = self.observer_ ? now_ns() : 0;
         std::string next;  // (not `?:` around the co_await: GCC 12 miscompiles that)
-        if (routed_without_a_call(*at_)) {
+        if (self.routed_without_a_call(*self.at_)) {
           // What the co_await of a call would do: a cancelled run goes no further (the node's
           // effect, say, may have ended after the cancel).
           throw_if_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
-          next = at_->only_successor();
+          next = self.at_->only_successor();
         } else {
-          next = co_await route(here);
+          next = co_await self.route(here);
         }
-        check_successor(*at_, next);
+        check_successor(*self.at_, next);
         if (next == kEnd) break;
-        at_ = &g_.nodes.at(next);
-        if (observer_) observer_->node_entered(at_->name);
+        self.at_ = &self.g_.nodes.at(next);
+        if (self.observer_) self.observer_->node_entered(self.at_->name);
         current = TraceEntry{std::move(next), empty_object()};
         // The chosen node: its deps and recalls, then the model's fields (no call when there are none).
-        if (has(*at_, FieldSource::dep) || has(*at_, FieldSource::recall)) co_await resolve_automatic(*at_, *current);
-        if (has(*at_, FieldSource::plain)) {
-          Json values = co_await fill(*at_, *current, here);
-          take_fill(*at_, *current, std::move(values));
+        if (has(*self.at_, FieldSource::dep) || has(*self.at_, FieldSource::recall))
+          co_await self.resolve_automatic(*self.at_, *current);
+        if (has(*self.at_, FieldSource::plain)) {
+          Json values = co_await self.fill(*self.at_, *current, here);
+          take_fill(*self.at_, *current, std::move(values));
         }
       }
     } catch (const GraphError&) {
       throw;
     } catch (const std::exception& e) {  // every error carries the node and the trace so far
-      throw GraphError(at_->name, trace_, e.what());
+      throw GraphError(self.at_->name, self.trace_, e.what());
     }
-    TraceEntry terminal = trace_.back();
-    co_return GraphResult{std::move(terminal), std::move(trace_), deps_->resolved(), tokens_};
+    TraceEntry terminal = self.trace_.back();
+    DepCache resolved = self.deps_ ? self.deps_->resolved() : std::move(self.o_.dep_cache);
+    co_return GraphResult{std::move(terminal), std::move(self.trace_), std::move(resolved), self.tokens_};
   }
 
  private:
@@ -179,7 +186,7 @@ class GraphRun {
     for (const auto& f : node.fields)
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) names.push_back(f.dep);
     std::map<std::string, Json> values;
-    if (!names.empty()) values = co_await deps_->values(names, int64_t(trace_.size()));
+    if (!names.empty()) values = co_await deps().values(names, int64_t(trace_.size()));
     for (const auto& f : node.fields) {
       if (f.source == FieldSource::dep && !g_.nodes.count(f.dep)) {
         check_value(f, values.at(f.dep), "dep field");
@@ -196,6 +203,15 @@ class GraphRun {
         entry.fields[f.name] = std::move(*v);
       }
     }
+  }
+
+  // The run's deps, made at the first node that has one: most runs never need them.
+  DepResolver& deps() {
+    if (!deps_)
+      deps_ = std::make_shared<DepResolver>(
+          g_, o_.dep_cache, o_.blocking, [this](const std::string& type) { return recall(g_, trace_, type); },
+          o_.observer, o_.on_process, o_.ledger);
+    return *deps_;
   }
 
   // All the node's open gates at once, so they can be answered in any order.
@@ -323,8 +339,8 @@ class GraphRun {
   int64_t slice_start_ns_ = 0;    // when the run last took the loop back from other runs (slice_ns_)
   std::vector<TraceEntry> trace_;
   LMTokens tokens_;
-  GraphRunOptions o_;
-  std::shared_ptr<DepResolver> deps_;
+  GraphRunOptions& o_;
+  std::shared_ptr<DepResolver> deps_;  // (deps())
 };
 
 }  // namespace
@@ -342,20 +358,9 @@ std::optional<Json> recall(const Graph& graph, const std::vector<TraceEntry>& tr
   return std::nullopt;
 }
 
-// GCC 12 takes the frame's allocation (asio's aligned_alloc, inlined) and its class operator delete
-// (which frees it with free) for a mismatched pair: a false warning.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 asio::awaitable<GraphResult> run_graph(const Graph& graph, Json input, GraphRunOptions options) {
-  if (!options.blocking) options.blocking = co_await asio::this_coro::executor;
-  GraphRun run(graph, std::move(options));
-  co_return co_await run.run(std::move(input));
+  return GraphRun::run(graph, std::move(input), std::move(options));
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace {
 // run_graph_sync's blocking executor: one pool for the process, started at the first call (four
