@@ -7,14 +7,36 @@
 // the current handler returns) and the coroutine is resumed straight from the io_context's
 // executor. `co_await post(ex, use_awaitable)` queues the same way on a loop run by one thread, but
 // goes through the type-erased executor twice (a work-tracking copy and a dispatch on the way
-// back): about a tenth of an instant node's instructions. On any other executor (a strand, a
-// pool) it is that post.
-// Call from a coroutine, on its executor's thread.
+// back), and use_awaitable starts a coroutine frame of its own for the operation: awaited as a
+// deferred operation, the operation is held in the awaiting frame. On any other executor (a
+// strand, a pool) it is that post.
+// Call from a coroutine, on its executor's thread: `co_await yield_to_loop();`.
 #pragma once
-#include <boost/asio/awaitable.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/defer.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 namespace skein {
 
-boost::asio::awaitable<void> yield_to_loop();
+namespace detail {
+struct YieldToLoop {
+  template <typename Handler>
+  void operator()(Handler handler) const {
+    const auto ex = boost::asio::get_associated_executor(handler);
+    if (const auto* io = ex.template target<boost::asio::io_context::executor_type>())
+      boost::asio::defer(boost::asio::bind_executor(*io, std::move(handler)));
+    else
+      boost::asio::post(std::move(handler));
+  }
+};
+}  // namespace detail
+
+inline auto yield_to_loop() {
+  return boost::asio::async_initiate<const boost::asio::deferred_t&, void()>(detail::YieldToLoop{},
+                                                                             boost::asio::deferred);
+}
 
 }  // namespace skein
