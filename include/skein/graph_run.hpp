@@ -2,7 +2,7 @@
 // graph_lm.hpp's.
 //
 // Per node: yield to the loop's other work (by default at every node; with a slice, once it has
-// passed since the run last yielded) -> iteration limit
+// passed since the run started or last yielded) -> iteration limit
 // -> resolve the node's gates -> append it to the trace -> route (decide) -> fill the chosen node
 // (its deps and recalls resolved first, then the model's fields) -> effects. The result is the
 // terminal node and the trace.
@@ -124,11 +124,12 @@ struct GraphRunOptions {
   // can kill it when the run is cancelled.
   std::function<void(int group, bool running)> on_process;
   RunLedger* ledger = nullptr;  // optional; must outlive the run
-  // When the run lets the loop's other work go on: as a node starts, once this long has passed
-  // since it last yielded (whether or not its calls waited meanwhile); 0 (the default, SPEC §4): at
-  // every node. A slice matters for runs whose calls never wait (an LM answering from memory, a
-  // ledger's replay): a run then keeps its frames in the cache for a slice's nodes (10,000 such
-  // runs of 10 nodes: about 1.7 M transitions/s with 20 us, 1.2 M at every node), and work queued
+  // When the run lets the loop's other work go on: as a node is about to be kept, once this long
+  // has passed since the run started or last yielded (whether or not its calls waited meanwhile);
+  // 0 (the default, SPEC §4): at every node, the first included. A slice matters for runs whose
+  // calls never wait (an LM answering from memory, a ledger's replay): a run then keeps its memory
+  // in the cache for a slice's nodes (10,000 such runs of 10 nodes on one loop: about 1.9 M
+  // transitions/s with 20 us, 1.4-1.6 M at every node), and work queued
   // behind such runs waits about a slice (and the node under way) per run. A cancel posted to the
   // loop reaches such a run when it lets go: until then, with no blocking executor, the inline deps
   // and effects of its next nodes still run.

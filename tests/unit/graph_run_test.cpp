@@ -20,6 +20,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -334,7 +335,7 @@ nodes:
     GraphRunOptions o;
     o.lm = &lm;
     o.observer = &deps;
-    o.slice = {};  // lets the loop's other work (the cancel below) go on at each node
+    o.slice = {};  // (the default) lets the loop's other work (the cancel below) go on at each node
     std::string error;
     std::optional<GraphResult> result;
     asio::co_spawn(io, run_graph(graph, Json::object(), std::move(o)),
@@ -563,8 +564,8 @@ class CountingLM : public GraphLM {
   int to_;
 };
 
-// A long run of instant nodes (50,000) spawned before a short one (3) on one loop, both yielding
-// once per `slice`; when the short one ends, the long one is cancelled.
+// A long run of instant nodes (`long_nodes`) spawned before a short one (3) on one loop, both
+// yielding once per `slice`; when the short one ends, the long one is cancelled.
 struct SliceRace {
   static constexpr int kLong = 50'000;
   std::vector<std::string> ended;        // in order
@@ -572,7 +573,7 @@ struct SliceRace {
   int long_fills = 0;
   std::string long_error;
 
-  explicit SliceRace(std::chrono::nanoseconds slice) {
+  explicit SliceRace(std::chrono::nanoseconds slice, int long_nodes = kLong) {
     const Graph g = parse_graph(R"(graph: count
 start: A
 max_iters: 0
@@ -580,7 +581,7 @@ nodes:
   A: {fields: {v: {type: integer}}, next: [A, end]}
 )",
                                 "count.yaml");
-    CountingLM long_lm(kLong), short_lm(3);
+    CountingLM long_lm(long_nodes), short_lm(3);
     asio::io_context io(1);
     asio::cancellation_signal cancel_long;
     auto spawn = [&](CountingLM& lm, std::string name, asio::cancellation_slot slot) {
@@ -624,19 +625,72 @@ TEST(GraphRunSliceTest, ARunWhoseNodesNeverWaitLetsTheOtherRunsOnItsLoopGoOnAndS
   EXPECT_NE(race.long_error.find("Operation canceled"), std::string::npos) << race.long_error;
 }
 
-// The slice is what decides: a short one lets the long run go on for a while (a small part of its
-// way here) before the short one runs; a slice longer than the long run lets it end first.
+// The slice is what decides: a run keeps the loop for that long (50 ms here: far more than 10
+// instant nodes, far less than the long run's 10^8) before the short one runs; a slice longer than
+// the long run lets it end first.
 TEST(GraphRunSliceTest, ASliceKeepsTheLoopThatLong) {
-  const SliceRace short_slice(std::chrono::microseconds(20));
-  EXPECT_EQ(short_slice.ended, (std::vector<std::string>{"short", "long"}));
-  EXPECT_LT(short_slice.long_fills_when_short_ended, SliceRace::kLong / 10);
-  EXPECT_LT(short_slice.long_fills, SliceRace::kLong / 10);
-  EXPECT_NE(short_slice.long_error.find("Operation canceled"), std::string::npos) << short_slice.long_error;
+  const SliceRace slice(std::chrono::milliseconds(50), 100'000'000);
+  EXPECT_EQ(slice.ended, (std::vector<std::string>{"short", "long"}));
+  EXPECT_GT(slice.long_fills_when_short_ended, 10);  // at every node: 5 at most (above)
+  EXPECT_NE(slice.long_error.find("Operation canceled"), std::string::npos) << slice.long_error;
 
   const SliceRace never(std::chrono::hours(1));
   EXPECT_EQ(never.ended, (std::vector<std::string>{"long", "short"}));
   EXPECT_EQ(never.long_fills, SliceRace::kLong);
   EXPECT_EQ(never.long_error, "");
+}
+
+// By default a run yields at every node, its first included, before keeping it: two runs started
+// on one loop take their nodes in turn.
+TEST(GraphRunSliceTest, ByDefaultARunYieldsAtEveryNode) {
+  const Graph g = parse_graph(R"(graph: count
+start: A
+max_iters: 0
+nodes:
+  A: {fields: {v: {type: integer}}, next: [A, end]}
+)",
+                              "count.yaml");
+  struct Log : GraphObserver {
+    Log(std::vector<std::string>& events, std::string run) : events(events), run(std::move(run)) {}
+    void node_entered(const std::string&) override { events.push_back(run + " enters"); }
+    void node_done(size_t index, const TraceEntry&, int64_t, int64_t) override {
+      events.push_back(run + " keeps " + std::to_string(index));
+    }
+    std::vector<std::string>& events;
+    std::string run;
+  };
+  std::vector<std::string> events;
+  CountingLM lm_a(2), lm_b(2);
+  Log log_a(events, "a"), log_b(events, "b");
+  asio::io_context io(1);
+  for (auto [lm, log] : {std::pair{&lm_a, &log_a}, std::pair{&lm_b, &log_b}}) {
+    GraphRunOptions o;
+    o.lm = lm;
+    o.observer = log;
+    asio::co_spawn(io, run_graph(g, Json{{"v", 0}}, std::move(o)), asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(events, (std::vector<std::string>{"a enters", "b enters",                            // each its first node
+                                              "a keeps 0", "a enters", "b keeps 0", "b enters",  // then one each
+                                              "a keeps 1", "a enters", "b keeps 1", "b enters",  // in turn
+                                              "a keeps 2", "b keeps 2"}));
+}
+
+// A run seeded with deps it never needs returns them as its deps.
+TEST(GraphRunDepsTest, SeededDepsAreReturnedWhenNoNodeNeedsADep) {
+  const Graph g = parse_graph(R"(graph: count
+start: A
+nodes:
+  A: {fields: {v: {type: integer}}, next: [A, end]}
+)",
+                              "count.yaml");
+  CountingLM lm(1);
+  GraphRunOptions o;
+  o.lm = &lm;
+  o.dep_cache = {{"seeded", Json(7)}};
+  const GraphResult r = run_graph_sync(g, Json{{"v", 0}}, std::move(o));
+  EXPECT_EQ(r.trace.size(), 2u);
+  EXPECT_EQ(r.deps, (DepCache{{"seeded", Json(7)}}));
 }
 
 }  // namespace

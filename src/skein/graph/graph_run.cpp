@@ -88,7 +88,7 @@ class GraphRun {
     GraphRun self(g, options);
     if (!self.lm_) throw ConfigError({self.g_.file, 0}, "a graph run needs an LM");
     std::optional<TraceEntry> current;  // the node being produced; none: route from the last one
-    self.slice_start_ns_ = now_ns();    // (a run's first node is not kept waiting)
+    self.slice_start_ns_ = now_ns();
     int64_t node_start = self.observer_ ? self.slice_start_ns_ : 0;
     if (self.o_.resume_trace.empty()) {
       self.at_ = &self.g_.nodes.at(self.g_.start);
@@ -107,9 +107,9 @@ class GraphRun {
           // At every node by default; with a slice (GraphRunOptions::slice), a time budget like
           // Tokio's budget of operations per task: each yield sends the run to the back of the
           // loop's queue, behind thousands of runs whose memory leaves the cache meanwhile.
-          if (now_ns() - self.slice_start_ns_ >= self.slice_ns_) {
+          if (!self.slice_ns_ || now_ns() - self.slice_start_ns_ >= self.slice_ns_) {
             co_await yield_to_loop();  // to other runs
-            self.slice_start_ns_ = now_ns();
+            if (self.slice_ns_) self.slice_start_ns_ = now_ns();
           }
           if (self.g_.max_iters && self.trace_.size() >= size_t(self.g_.max_iters))
             throw Error("max_iters (" + std::to_string(self.g_.max_iters) + ") reached without ending the run");
