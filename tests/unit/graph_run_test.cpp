@@ -564,6 +564,17 @@ class CountingLM : public GraphLM {
   int to_;
 };
 
+// One node that routes to itself or ends, as a CountingLM decides.
+Graph count_graph() {
+  return parse_graph(R"(graph: count
+start: A
+max_iters: 0
+nodes:
+  A: {fields: {v: {type: integer}}, next: [A, end]}
+)",
+                     "count.yaml");
+}
+
 // A long run of instant nodes (`long_nodes`) spawned before a short one (3) on one loop, both
 // yielding once per `slice`; when the short one ends, the long one is cancelled.
 struct SliceRace {
@@ -574,13 +585,7 @@ struct SliceRace {
   std::string long_error;
 
   explicit SliceRace(std::chrono::nanoseconds slice, int long_nodes = kLong) {
-    const Graph g = parse_graph(R"(graph: count
-start: A
-max_iters: 0
-nodes:
-  A: {fields: {v: {type: integer}}, next: [A, end]}
-)",
-                                "count.yaml");
+    const Graph g = count_graph();
     CountingLM long_lm(long_nodes), short_lm(3);
     asio::io_context io(1);
     asio::cancellation_signal cancel_long;
@@ -643,13 +648,7 @@ TEST(GraphRunSliceTest, ASliceKeepsTheLoopThatLong) {
 // By default a run yields at every node, its first included, before keeping it: two runs started
 // on one loop take their nodes in turn.
 TEST(GraphRunSliceTest, ByDefaultARunYieldsAtEveryNode) {
-  const Graph g = parse_graph(R"(graph: count
-start: A
-max_iters: 0
-nodes:
-  A: {fields: {v: {type: integer}}, next: [A, end]}
-)",
-                              "count.yaml");
+  const Graph g = count_graph();
   struct Log : GraphObserver {
     Log(std::vector<std::string>& events, std::string run) : events(events), run(std::move(run)) {}
     void node_entered(const std::string&) override { events.push_back(run + " enters"); }
@@ -678,12 +677,7 @@ nodes:
 
 // A run seeded with deps it never needs returns them as its deps.
 TEST(GraphRunDepsTest, SeededDepsAreReturnedWhenNoNodeNeedsADep) {
-  const Graph g = parse_graph(R"(graph: count
-start: A
-nodes:
-  A: {fields: {v: {type: integer}}, next: [A, end]}
-)",
-                              "count.yaml");
+  const Graph g = count_graph();
   CountingLM lm(1);
   GraphRunOptions o;
   o.lm = &lm;
