@@ -6,7 +6,8 @@
 //                                                     gates, deps awaited), events, cancels, gate answers;
 //                                                     polls 50 us before it sleeps (loop_spin). A run
 //                                                     yields it at every node (with a GraphRunOptions::
-//                                                     slice, once that has passed since it last did:
+//                                                     slice, once that has passed since it started or
+//                                                     last did:
 //                                                     work queued behind R runs whose nodes never wait
 //                                                     then waits about R slices and the nodes under
 //                                                     way). wait_until's conditions run

@@ -1,10 +1,10 @@
 // Running a graph (SPEC §4): the run loop, deps and recall; the LM protocol it talks to is
 // graph_lm.hpp's.
 //
-// Per node: yield to the loop's other work (by default at every node; with a slice, once it has
-// passed since the run started or last yielded) -> iteration limit
-// -> resolve the node's gates -> append it to the trace -> route (decide) -> fill the chosen node
-// (its deps and recalls resolved first, then the model's fields) -> effects. The result is the
+// Per node, once its fields are made: yield to the loop's other work (by default at every node;
+// with a slice, once it has passed since the run started or last yielded) -> iteration limit ->
+// resolve the node's gates -> append it to the trace -> its effects -> route (decide) -> fill the
+// chosen node (its deps and recalls resolved first, then the model's fields). The result is the
 // terminal node and the trace.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>

@@ -2,7 +2,7 @@
 // chains), a state,
 // its current node, per-node and per-dep timing, tokens, an event stream, its open gates and, once
 // finished, its result or error. Runs proceed concurrently on the registry's loop (one io thread;
-// blocking dep functions on a thread pool); a run yields at the start of every node (by default:
+// blocking dep functions on a thread pool); a run yields before it keeps each node (by default:
 // see GraphRunOptions::slice), so no run starves another.
 //
 // States: PENDING -> RUNNING <-> WAITING (open gates) -> DONE | FAILED | CANCELLED; a run found

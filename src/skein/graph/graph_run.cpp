@@ -336,7 +336,7 @@ class GraphRun {
   const int64_t slice_ns_;
   const bool effects_, handlers_;
   const NodeType* at_ = nullptr;  // the node errors are attributed to
-  int64_t slice_start_ns_ = 0;    // when the run last took the loop back from other runs (slice_ns_)
+  int64_t slice_start_ns_ = 0;    // when the run started or last took the loop back (with a slice)
   std::vector<TraceEntry> trace_;
   LMTokens tokens_;
   GraphRunOptions& o_;
