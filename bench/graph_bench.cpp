@@ -318,10 +318,10 @@ int main(int argc, char** argv) {
     std::vector<double> rates;
     for (int rep = 0; rep < rounds; ++rep) rates.push_back(round(g, lm, runs, slice));
     std::sort(rates.begin(), rates.end());
-    fmt::print("| {} | 10 | {} | {} | {:.0f} | {:.0f} | {:.0f} | 1,000,000 |\n", runs,
-               fmt::format("{}{}", slice.count() ? fmt::format("once per {} ns", slice.count()) : "at every node",
-                           slice == defaults.slice ? " (the default)" : ""),
-               rates.size(), rates.front(), rates[rates.size() / 2], rates.back());
+    std::string yields = slice.count() ? fmt::format("once per {} ns", slice.count()) : "at every node";
+    if (slice == defaults.slice) yields += " (the default)";
+    fmt::print("| {} | 10 | {} | {} | {:.0f} | {:.0f} | {:.0f} | 1,000,000 |\n", runs, yields, rates.size(),
+               rates.front(), rates[rates.size() / 2], rates.back());
   }
   if (only.empty()) shapes(lm, shape_runs);
 }

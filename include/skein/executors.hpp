@@ -7,11 +7,10 @@
 //                                                     polls 50 us before it sleeps (loop_spin). A run
 //                                                     yields it at every node (with a GraphRunOptions::
 //                                                     slice, once that has passed since it started or
-//                                                     last did:
-//                                                     work queued behind R runs whose nodes never wait
-//                                                     then waits about R slices and the nodes under
-//                                                     way). wait_until's conditions run
-//                                                     on whichever thread changes the run (this loop,
+//                                                     last did: work queued behind R runs whose nodes
+//                                                     never wait then waits about R slices and the
+//                                                     nodes under way). wait_until's conditions run on
+//                                                     whichever thread changes the run (this loop,
 //                                                     chain threads, answer()'s or terminate()'s caller)
 //   chain loop (1 per run)      run_chain             the run's batches, steps, branches; file writes
 //   server loop (1 thread)      skein serve           HTTP, SSE; calls the registry's thread-safe API

@@ -129,10 +129,10 @@ struct GraphRunOptions {
   // 0 (the default, SPEC §4): at every node, the first included. A slice matters for runs whose
   // calls never wait (an LM answering from memory, a ledger's replay): a run then keeps its memory
   // in the cache for a slice's nodes (10,000 such runs of 10 nodes on one loop: about 1.9 M
-  // transitions/s with 20 us, 1.3-1.6 M at every node), and work queued
-  // behind such runs waits about a slice (and the node under way) per run. A cancel posted to the
-  // loop reaches such a run when it lets go: until then, with no blocking executor, the inline deps
-  // and effects of its next nodes still run.
+  // transitions/s with 20 us, 1.3-1.6 M at every node), and work queued behind such runs waits
+  // about a slice (and the node under way) per run. A cancel posted to the loop reaches such a run
+  // when it lets go: until then, with no blocking executor, the inline deps and effects of its next
+  // nodes still run.
   std::chrono::nanoseconds slice{0};
   // A run resumed (or forked) from a checkpoint: the trace so far, the run going on by routing from
   // its last node (the input is then unused; the restored nodes' effects do not run again).

@@ -99,8 +99,7 @@ class GraphRun {
       self.at_ = &self.g_.nodes.at(self.trace_.back().type);
     }
     try {
-      if (current && (has(*self.at_, FieldSource::dep) || has(*self.at_, FieldSource::recall)))
-        co_await self.resolve_automatic(*self.at_, *current);
+      if (current && automatic(*self.at_)) co_await self.resolve_automatic(*self.at_, *current);
       self.trace_.reserve(std::clamp<size_t>(self.g_.nodes.size(), 4, 16));  // a run's usual length, without regrowth
       for (;;) {
         if (current) {
@@ -136,8 +135,7 @@ class GraphRun {
         if (self.observer_) self.observer_->node_entered(self.at_->name);
         current = TraceEntry{std::move(next), empty_object()};
         // The chosen node: its deps and recalls, then the model's fields (no call when there are none).
-        if (has(*self.at_, FieldSource::dep) || has(*self.at_, FieldSource::recall))
-          co_await self.resolve_automatic(*self.at_, *current);
+        if (automatic(*self.at_)) co_await self.resolve_automatic(*self.at_, *current);
         if (has(*self.at_, FieldSource::plain)) {
           Json values = co_await self.fill(*self.at_, *current, here);
           take_fill(*self.at_, *current, std::move(values));
@@ -157,6 +155,9 @@ class GraphRun {
   static bool has(const NodeType& node, FieldSource source) {
     return std::any_of(node.fields.begin(), node.fields.end(), [&](const Field& f) { return f.source == source; });
   }
+
+  // Whether `node` has fields made before the model's: deps and recalls (resolve_automatic).
+  static bool automatic(const NodeType& node) { return has(node, FieldSource::dep) || has(node, FieldSource::recall); }
 
   // The caller's input: exactly the start node's plain fields, each of its type.
   Json start_fields(const NodeType& start, Json input) const {
